@@ -1,0 +1,1 @@
+"""Linli credit: the integrity ledger, scores and grades."""

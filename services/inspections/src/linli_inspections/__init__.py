@@ -1,0 +1,1 @@
+"""Linli inspections: checklists, inspections and rectifications."""

@@ -1,0 +1,59 @@
+"""Composition root: builds the inspections HTTP app and worker from settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from linli_shared.clock import SystemClock
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.worker import Worker
+from linli_shared.service import ServiceDefinition, build_worker, disposing
+from linli_shared.web import create_service_app
+
+from linli_inspections.adapters import tables
+from linli_inspections.api.routes import router
+from linli_inspections.consumers import subscriptions
+from linli_inspections.service.inspections import InspectionsService
+from linli_inspections.settings import InspectionsSettings
+
+NAME = "inspections"
+SOURCE = "/linli/inspections"
+
+
+def _service(database: Database) -> InspectionsService:
+    return InspectionsService(database, Outbox(tables.outbox, SOURCE), SystemClock())
+
+
+def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
+    settings = settings or InspectionsSettings()
+    database = Database(settings.database_url)
+    app = create_service_app(
+        title="Linli inspections",
+        description="Checklists, inspections and their findings.",
+        platform=settings.platform,
+        routers=[router],
+        readiness_checks=[database.ping],
+        lifespan=disposing(database),
+    )
+    app.state.service = _service(database)
+    return app
+
+
+def create_worker(settings: InspectionsSettings | None = None) -> Worker:
+    settings = settings or InspectionsSettings()
+    database = Database(settings.database_url)
+    service = _service(database)
+    return build_worker(
+        NAME, settings, database, tables.outbox, tables.inbox, subscriptions(service)
+    )
+
+
+DEFINITION = ServiceDefinition(
+    name=NAME,
+    settings=InspectionsSettings,
+    create_app=create_app,
+    create_worker=create_worker,
+    migrations_dir=Path(__file__).parent / "migrations",
+)

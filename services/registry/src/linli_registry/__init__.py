@@ -1,0 +1,1 @@
+"""Linli registry: communities, grids, households and their members."""

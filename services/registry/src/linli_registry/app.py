@@ -1,0 +1,59 @@
+"""Composition root: builds the registry's HTTP app and worker from settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from linli_shared.clock import SystemClock
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.worker import Worker
+from linli_shared.service import ServiceDefinition, build_worker, disposing
+from linli_shared.web import create_service_app
+
+from linli_registry.adapters import tables
+from linli_registry.api.routes import router
+from linli_registry.consumers import subscriptions
+from linli_registry.service.households import RegistryService
+from linli_registry.settings import RegistrySettings
+
+NAME = "registry"
+SOURCE = "/linli/registry"
+
+
+def _service(database: Database) -> RegistryService:
+    return RegistryService(database, Outbox(tables.outbox, SOURCE), SystemClock())
+
+
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or RegistrySettings()
+    database = Database(settings.database_url)
+    app = create_service_app(
+        title="Linli registry",
+        description="Households, members, grids and communities.",
+        platform=settings.platform,
+        routers=[router],
+        readiness_checks=[database.ping],
+        lifespan=disposing(database),
+    )
+    app.state.service = _service(database)
+    return app
+
+
+def create_worker(settings: RegistrySettings | None = None) -> Worker:
+    settings = settings or RegistrySettings()
+    database = Database(settings.database_url)
+    service = _service(database)
+    return build_worker(
+        NAME, settings, database, tables.outbox, tables.inbox, subscriptions(service)
+    )
+
+
+DEFINITION = ServiceDefinition(
+    name=NAME,
+    settings=RegistrySettings,
+    create_app=create_app,
+    create_worker=create_worker,
+    migrations_dir=Path(__file__).parent / "migrations",
+)

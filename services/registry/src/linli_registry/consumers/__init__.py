@@ -1,0 +1,9 @@
+"""The registry is the source of household data; it subscribes to no events yet."""
+
+from linli_shared.messaging.processing import Subscription
+
+from linli_registry.service.households import RegistryService
+
+
+def subscriptions(service: RegistryService) -> list[Subscription]:
+    return []

@@ -1,0 +1,1 @@
+"""Linli's common mechanisms. Holds no service's domain: only envelopes, contracts and plumbing."""

@@ -1,0 +1,37 @@
+"""Events published by notify on `linli.notify.v1`: proof that a notice reached someone, or not."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from linli_shared.contracts import topics
+from linli_shared.contracts.base import EventData
+
+
+class NoticeDelivered(EventData):
+    event_type: ClassVar[str] = "linli.notify.notice.delivered.v1"
+    topic: ClassVar[str] = topics.NOTIFY
+    key_field: ClassVar[str] = "recipient_id"
+
+    notice_id: UUID
+    recipient_id: UUID
+    notice_type: str
+    channel: str
+    source_event_id: str
+    delivered_at: datetime
+
+
+class NoticeFailed(EventData):
+    event_type: ClassVar[str] = "linli.notify.notice.failed.v1"
+    topic: ClassVar[str] = topics.NOTIFY
+    key_field: ClassVar[str] = "recipient_id"
+
+    notice_id: UUID
+    recipient_id: UUID
+    notice_type: str
+    channel: str
+    source_event_id: str
+    reason: str
+    failed_at: datetime

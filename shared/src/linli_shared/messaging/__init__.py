@@ -1,0 +1,1 @@
+"""Events on the wire: the CloudEvents envelope, the outbox, the inbox and the transports."""

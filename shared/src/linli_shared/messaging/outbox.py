@@ -1,0 +1,162 @@
+"""Transactional outbox: events are written in the use case's transaction and relayed afterwards.
+
+A crash between commit and publish loses nothing (the row waits); a crash between publish and
+marking the row sent publishes it again, which consumers absorb through their inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from linli_shared.aio import sleep_or_stop
+from linli_shared.context import current_context
+from linli_shared.contracts.base import EventData
+from linli_shared.db import BigIntegerPK, Database
+from linli_shared.messaging.envelope import CONTENT_TYPE, Envelope
+from linli_shared.messaging.records import OutgoingRecord
+from linli_shared.telemetry import current_traceparent
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", BigIntegerPK, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("partition_key", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index("ix_outbox_unpublished", "published_at", "seq"),
+    )
+
+
+class Outbox:
+    """What use cases call to emit an event inside their own transaction."""
+
+    def __init__(self, table: Table, source: str) -> None:
+        self._table = table
+        self._source = source
+
+    async def add(self, connection: AsyncConnection, event: EventData) -> Envelope:
+        envelope = Envelope.wrap(
+            event,
+            source=self._source,
+            context=current_context(),
+            traceparent=current_traceparent(),
+        )
+        await connection.execute(
+            insert(self._table).values(
+                event_id=envelope.id,
+                topic=event.topic,
+                partition_key=envelope.partition_key,
+                event_type=envelope.type,
+                payload=envelope.to_json(),
+                created_at=envelope.time,
+            )
+        )
+        return envelope
+
+
+class RecordSink(Protocol):
+    async def send(self, records: Sequence[OutgoingRecord]) -> None:
+        """Write the records durably, in the given order per key; return when acknowledged."""
+
+
+class OutboxRelay:
+    """Publishes outbox rows in commit order.
+
+    The batch is selected `FOR UPDATE` and published while the row locks are held, so a second
+    relay replica waits rather than racing: rows leave in sequence order, per key and overall.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        table: Table,
+        sink: RecordSink,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self._database = database
+        self._table = table
+        self._sink = sink
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+
+    async def relay_once(self) -> int:
+        table = self._table
+        async with self._database.transaction() as connection:
+            rows = (
+                await connection.execute(
+                    select(table.c.seq, table.c.topic, table.c.partition_key, table.c.payload)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.seq)
+                    .limit(self._batch_size)
+                    .with_for_update()
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._sink.send(
+                [
+                    OutgoingRecord(
+                        topic=row.topic,
+                        key=row.partition_key,
+                        value=row.payload,
+                        headers={"content-type": CONTENT_TYPE.encode()},
+                    )
+                    for row in rows
+                ]
+            )
+            await connection.execute(
+                update(table)
+                .where(table.c.seq.in_([row.seq for row in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+            return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                relayed = await self.relay_once()
+            except Exception:
+                # Broker or database away: keep the rows, try again; never drop.
+                log.exception("outbox relay failed; retrying")
+                relayed = 0
+                await sleep_or_stop(stop, 1.0)
+            if relayed == 0:
+                await sleep_or_stop(stop, self._poll_interval)
+
+    async def backlog(self) -> int:
+        async with self._database.connect() as connection:
+            count = await connection.scalar(
+                select(func.count())
+                .select_from(self._table)
+                .where(self._table.c.published_at.is_(None))
+            )
+            return int(count or 0)

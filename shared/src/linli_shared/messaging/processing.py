@@ -1,0 +1,191 @@
+"""What happens to one consumed record, whatever the transport.
+
+parse → skip types this group does not handle → claim the event id in the inbox and run the
+handler in one transaction → on failure retry with backoff → dead-letter what cannot be applied.
+Infrastructure faults (database away) retry until the stop signal and never dead-letter, because
+the event is not at fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from opentelemetry.trace import SpanKind
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from linli_shared.context import event_context
+from linli_shared.contracts.base import EventCatalogue, EventData
+from linli_shared.contracts.topics import dead_letter_topic
+from linli_shared.db import Database
+from linli_shared.messaging.envelope import Envelope, MalformedEvent
+from linli_shared.messaging.inbox import Inbox
+from linli_shared.messaging.outbox import RecordSink
+from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
+from linli_shared.telemetry import span_from_traceparent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncConnection, EventData, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A consumer group and the handler for each event type it applies."""
+
+    group: str
+    handlers: Mapping[type[EventData], Handler]
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({model.topic for model in self.handlers})
+
+    def handler_for(self, event_type: str) -> Handler | None:
+        for model, handler in self.handlers.items():
+            if model.event_type == event_type:
+                return handler
+        return None
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    initial_backoff: float = 0.2
+    max_backoff: float = 5.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
+
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def is_infrastructure_error(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, INFRASTRUCTURE_ERRORS)
+
+
+class RecordProcessor:
+    def __init__(
+        self,
+        subscription: Subscription,
+        database: Database,
+        inbox: Inbox,
+        catalogue: EventCatalogue,
+        dead_letters: RecordSink,
+        retry: RetryPolicy,
+        stop: asyncio.Event,
+    ) -> None:
+        self._subscription = subscription
+        self._database = database
+        self._inbox = inbox
+        self._catalogue = catalogue
+        self._dead_letters = dead_letters
+        self._retry = retry
+        self._stop = stop
+
+    async def process(self, record: IncomingRecord) -> Outcome:
+        try:
+            envelope = Envelope.from_json(record.value or b"")
+            event = envelope.parse(self._catalogue)
+        except MalformedEvent as error:
+            await self._dead_letter(record, "malformed", str(error), attempts=1)
+            return Outcome.DEAD_LETTERED
+        handler = self._subscription.handler_for(envelope.type)
+        if handler is None:
+            return Outcome.IGNORED
+        return await self._apply_with_retries(record, envelope, event, handler)
+
+    async def _apply_with_retries(
+        self, record: IncomingRecord, envelope: Envelope, event: EventData, handler: Handler
+    ) -> Outcome:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._apply(envelope, event, handler)
+            except Exception as error:
+                if is_infrastructure_error(error) and not self._stop.is_set():
+                    log.warning(
+                        "infrastructure fault applying %s, retrying: %s", envelope.id, error
+                    )
+                    await asyncio.sleep(self._retry.max_backoff)
+                    attempt -= 1
+                    continue
+                if attempt >= self._retry.max_attempts or self._stop.is_set():
+                    if self._stop.is_set() and attempt < self._retry.max_attempts:
+                        raise  # shutting down: leave the offset uncommitted, redeliver later
+                    log.exception(
+                        "handler failed %d times, dead-lettering %s", attempt, envelope.id
+                    )
+                    await self._dead_letter(record, "handler-failed", repr(error), attempt)
+                    return Outcome.DEAD_LETTERED
+                await asyncio.sleep(self._retry.backoff(attempt))
+
+    async def _apply(self, envelope: Envelope, event: EventData, handler: Handler) -> Outcome:
+        group = self._subscription.group
+        with (
+            event_context(envelope.correlation_id, causation_id=envelope.id),
+            span_from_traceparent(
+                f"{group} {envelope.type}", envelope.traceparent, SpanKind.CONSUMER
+            ),
+        ):
+            async with self._database.transaction() as connection:
+                if not await self._inbox.claim(connection, group, envelope.id, envelope.type):
+                    return Outcome.DUPLICATE
+                await handler(connection, event, envelope)
+        return Outcome.APPLIED
+
+    async def _dead_letter(
+        self, record: IncomingRecord, reason: str, error: str, attempts: int
+    ) -> None:
+        group = self._subscription.group
+        headers = dict(record.headers)
+        headers.update(
+            {
+                "linli-dlq-reason": reason.encode(),
+                "linli-dlq-error": error[:2000].encode(),
+                "linli-dlq-source-topic": record.topic.encode(),
+                "linli-dlq-source-partition": str(record.partition).encode(),
+                "linli-dlq-source-offset": str(record.offset).encode(),
+                "linli-dlq-consumer-group": group.encode(),
+                "linli-dlq-attempts": str(attempts).encode(),
+            }
+        )
+        await self._dead_letters.send(
+            [
+                OutgoingRecord(
+                    topic=dead_letter_topic(record.topic, group),
+                    key=(record.key or b"").decode(errors="replace"),
+                    value=record.value or b"",
+                    headers=headers,
+                )
+            ]
+        )
+
+
+def all_topics(subscriptions: Sequence[Subscription]) -> set[str]:
+    topics: set[str] = set()
+    for subscription in subscriptions:
+        topics.update(subscription.topics)
+        topics.update(dead_letter_topic(topic, subscription.group) for topic in subscription.topics)
+    return topics

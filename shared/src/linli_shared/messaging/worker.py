@@ -1,0 +1,124 @@
+"""A service's worker process: the outbox relay plus its consumer groups, until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, Protocol
+
+from linli_shared.contracts.base import EventCatalogue
+from linli_shared.db import Database
+from linli_shared.messaging.inbox import Inbox
+from linli_shared.messaging.outbox import OutboxRelay
+from linli_shared.messaging.processing import (
+    RecordProcessor,
+    RetryPolicy,
+    Subscription,
+    all_topics,
+)
+from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
+
+log = logging.getLogger(__name__)
+
+# A loop the worker runs beside its consumers until the stop event (e.g. notify's dispatcher).
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class Transport(Protocol):
+    """The bus port: Kafka in production, the embedded log on one machine."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, records: Sequence[OutgoingRecord]) -> None: ...
+
+    async def ensure_topics(self, topics: Iterable[str]) -> None: ...
+
+    async def consume(
+        self,
+        group: str,
+        topics: Sequence[str],
+        process: Callable[[IncomingRecord], Awaitable[object]],
+        stop: asyncio.Event,
+    ) -> None: ...
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        name: str,
+        database: Database,
+        transport: Transport,
+        relay: OutboxRelay | None,
+        inbox: Inbox | None,
+        subscriptions: Sequence[Subscription],
+        catalogue: EventCatalogue,
+        retry: RetryPolicy,
+        background: Sequence[BackgroundTask] = (),
+    ) -> None:
+        self.name = name
+        self._background = background
+        self._database = database
+        self._transport = transport
+        self._relay = relay
+        self._inbox = inbox
+        self._subscriptions = subscriptions
+        self._catalogue = catalogue
+        self._retry = retry
+        self.stop_event = asyncio.Event()
+
+    async def run(self) -> None:
+        """Run until `stop_event`; in-flight handlers finish and offsets commit before return."""
+        await self._start_transport()
+        try:
+            tasks = [asyncio.create_task(self._consume(s)) for s in self._subscriptions]
+            if self._relay is not None:
+                tasks.append(asyncio.create_task(self._relay.run(self.stop_event)))
+            tasks.extend(asyncio.create_task(task(self.stop_event)) for task in self._background)
+            await asyncio.gather(*tasks)
+        finally:
+            await self._transport.stop()
+            await self._database.dispose()
+
+    async def _start_transport(self) -> None:
+        """Wait for the broker rather than crash-loop when it is not up yet."""
+        while True:
+            try:
+                await self._transport.start()
+                await self._transport.ensure_topics(all_topics(self._subscriptions))
+                return
+            except Exception as error:
+                log.warning("transport not ready (%s); retrying", error)
+                await self._transport.stop()
+                if self.stop_event.is_set():
+                    raise
+                await asyncio.sleep(1.0)
+
+    async def _consume(self, subscription: Subscription) -> None:
+        assert self._inbox is not None, "a worker with subscriptions needs an inbox"
+        processor = RecordProcessor(
+            subscription,
+            self._database,
+            self._inbox,
+            self._catalogue,
+            self._transport,
+            self._retry,
+            self.stop_event,
+        )
+        while not self.stop_event.is_set():
+            try:
+                await self._transport.consume(
+                    subscription.group, subscription.topics, processor.process, self.stop_event
+                )
+            except Exception:
+                log.exception("consumer %s failed; restarting", subscription.group)
+                await asyncio.sleep(1.0)
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)

@@ -1,0 +1,56 @@
+"""Alembic, driven from code: each service keeps its migrations inside its package."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from linli_shared.db import async_url
+
+
+def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", async_url(database_url).replace("%", "%%"))
+    return config
+
+
+def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
+    """Bring a service's database to `revision` (blocking; run it in a thread from async code)."""
+    command.upgrade(alembic_config(migrations_dir, database_url), revision)
+
+
+def run_env(metadata: MetaData) -> None:
+    """Body of every service's `migrations/env.py`."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url is not None
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    asyncio.run(_run_online(url, metadata))
+
+
+async def _run_online(url: str, metadata: MetaData) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(_migrate, metadata)
+    await engine.dispose()
+
+
+def _migrate(connection: Connection, metadata: MetaData) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,71 @@
+"""Composition helpers every service's `app.py` uses, and how the `linli` command sees a service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy import Table
+
+from linli_shared.contracts import CATALOGUE
+from linli_shared.db import Database
+from linli_shared.messaging.inbox import Inbox
+from linli_shared.messaging.outbox import OutboxRelay
+from linli_shared.messaging.processing import Subscription
+from linli_shared.messaging.transports import make_transport
+from linli_shared.messaging.worker import BackgroundTask, Worker
+from linli_shared.settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    settings: Callable[[], ServiceSettings]
+    create_app: Callable[[], FastAPI]
+    create_worker: Callable[[], Worker]
+    migrations_dir: Path
+
+
+def disposing(database: Database) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan that closes the service's connection pool on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    return lifespan
+
+
+def build_worker(
+    name: str,
+    settings: ServiceSettings,
+    database: Database,
+    outbox: Table,
+    inbox: Table,
+    subscriptions: Sequence[Subscription],
+    background: Sequence[BackgroundTask] = (),
+) -> Worker:
+    platform = settings.platform
+    transport = make_transport(platform, client_id=f"linli-{name}")
+    relay = OutboxRelay(
+        database,
+        outbox,
+        transport,
+        batch_size=platform.relay_batch_size,
+        poll_interval=platform.relay_poll_interval_seconds,
+    )
+    return Worker(
+        name=name,
+        database=database,
+        transport=transport,
+        relay=relay,
+        inbox=Inbox(inbox),
+        subscriptions=subscriptions,
+        catalogue=CATALOGUE,
+        retry=platform.retry_policy(),
+        background=background,
+    )

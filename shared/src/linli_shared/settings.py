@@ -1,0 +1,48 @@
+"""Settings from the environment (pydantic-settings).
+
+Platform-wide settings use the prefix `LINLI_` (Kafka, auth, delivery tuning); each service's own
+settings use `LINLI_<SERVICE>_` (its database, its channels).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from linli_shared.messaging.processing import RetryPolicy
+
+
+class PlatformSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
+
+    environment: Literal["dev", "test", "prod"] = "dev"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    auth_dev_secret: SecretStr = SecretStr("linli-dev-secret-change-me")
+    auth_issuer: str = "linli-dev"
+    auth_audience: str = "linli"
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_initial_backoff_seconds: float = Field(default=0.2, gt=0)
+    consumer_max_backoff_seconds: float = Field(default=5.0, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_interval_seconds: float = Field(default=0.05, gt=0)
+    log_level: str = "INFO"
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.consumer_max_attempts,
+            initial_backoff=self.consumer_initial_backoff_seconds,
+            max_backoff=self.consumer_max_backoff_seconds,
+        )
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's settings; subclasses set `env_prefix` and a database default."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)

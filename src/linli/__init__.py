@@ -1,0 +1,1 @@
+"""The `linli` command: runs, migrates and inspects the four Linli services."""
