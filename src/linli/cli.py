@@ -11,13 +11,13 @@ from typing import Annotated
 import typer
 import uvicorn
 from alembic import command
+
+from linli.services import SERVICES, by_name
 from linli_shared.auth import ROLES, mint_dev_token
 from linli_shared.logs import configure_logging
 from linli_shared.migrations import alembic_config, upgrade
 from linli_shared.settings import PlatformSettings
 from linli_shared.telemetry import configure_tracing
-
-from linli.services import SERVICES, by_name
 
 app = typer.Typer(help="Linli: event-driven community governance.", no_args_is_help=True)
 

@@ -19,9 +19,12 @@ class PlatformSettings(BaseSettings):
 
     environment: Literal["dev", "test", "prod"] = "dev"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_namespace: str = Field(
+        default="", description="Prefix for every topic and consumer group on a shared cluster"
+    )
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
-    auth_dev_secret: SecretStr = SecretStr("linli-dev-secret-change-me")
+    auth_dev_secret: SecretStr = SecretStr("linli-dev-signing-key-not-for-production")
     auth_issuer: str = "linli-dev"
     auth_audience: str = "linli"
     consumer_max_attempts: int = Field(default=5, ge=1)

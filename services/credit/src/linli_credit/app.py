@@ -5,12 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from linli_shared.clock import SystemClock
-from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
-from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, build_worker, disposing
-from linli_shared.web import create_service_app
 
 from linli_credit.adapters import tables
 from linli_credit.api.routes import router
@@ -18,6 +12,12 @@ from linli_credit.consumers import subscriptions
 from linli_credit.domain.policy import DEFAULT_POLICY
 from linli_credit.service.ledger import CreditService
 from linli_credit.settings import CreditSettings
+from linli_shared.clock import SystemClock
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.worker import Worker
+from linli_shared.service import ServiceDefinition, build_worker, disposing
+from linli_shared.web import create_service_app
 
 NAME = "credit"
 SOURCE = "/linli/credit"

@@ -1,5 +1,6 @@
-from linli_shared.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from linli_shared.settings import ServiceSettings
 
 
 class CreditSettings(ServiceSettings):

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from linli_shared.clock import SystemClock
-from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
-from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, build_worker, disposing
-from linli_shared.web import create_service_app
 
 from linli_inspections.adapters import tables
 from linli_inspections.api.routes import router
 from linli_inspections.consumers import subscriptions
 from linli_inspections.service.inspections import InspectionsService
 from linli_inspections.settings import InspectionsSettings
+from linli_shared.clock import SystemClock
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.worker import Worker
+from linli_shared.service import ServiceDefinition, build_worker, disposing
+from linli_shared.web import create_service_app
 
 NAME = "inspections"
 SOURCE = "/linli/inspections"

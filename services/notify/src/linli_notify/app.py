@@ -6,12 +6,6 @@ import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
-from linli_shared.clock import SystemClock
-from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
-from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, build_worker, disposing
-from linli_shared.web import create_service_app
 
 from linli_notify.adapters import tables
 from linli_notify.adapters.smtp import SmtpChannel
@@ -20,6 +14,12 @@ from linli_notify.api.routes import router
 from linli_notify.consumers import subscriptions
 from linli_notify.service.notices import NotifyService
 from linli_notify.settings import NotifySettings
+from linli_shared.clock import SystemClock
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.worker import Worker
+from linli_shared.service import ServiceDefinition, build_worker, disposing
+from linli_shared.web import create_service_app
 
 NAME = "notify"
 SOURCE = "/linli/notify"

@@ -1,6 +1,7 @@
-from linli_shared.settings import ServiceSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from linli_shared.settings import ServiceSettings
 
 
 class NotifySettings(ServiceSettings):

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from linli_shared.clock import SystemClock
-from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
-from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, build_worker, disposing
-from linli_shared.web import create_service_app
 
 from linli_registry.adapters import tables
 from linli_registry.api.routes import router
 from linli_registry.consumers import subscriptions
 from linli_registry.service.households import RegistryService
 from linli_registry.settings import RegistrySettings
+from linli_shared.clock import SystemClock
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.worker import Worker
+from linli_shared.service import ServiceDefinition, build_worker, disposing
+from linli_shared.web import create_service_app
 
 NAME = "registry"
 SOURCE = "/linli/registry"

@@ -27,12 +27,16 @@ class KafkaTransport:
         *,
         partitions: int = 3,
         replication_factor: int = 1,
+        namespace: str = "",
         client_options: dict[str, Any] | None = None,
     ) -> None:
+        """`namespace` prefixes every topic and consumer group, so several deployments (or test
+        runs) can share one cluster; services only ever see the logical names."""
         self._bootstrap = bootstrap_servers
         self._client_id = client_id
         self._partitions = partitions
         self._replication_factor = replication_factor
+        self._namespace = namespace
         self._options = client_options or {}
         self._producer: AIOKafkaProducer | None = None
 
@@ -59,7 +63,7 @@ class KafkaTransport:
             raise RuntimeError("KafkaTransport.send before start")
         pending = [
             await self._producer.send(
-                record.topic,
+                self._namespace + record.topic,
                 record.value,
                 key=record.key.encode(),
                 headers=list(record.headers.items()),
@@ -77,7 +81,7 @@ class KafkaTransport:
             existing = set(await admin.list_topics())
             missing = [
                 NewTopic(topic, self._partitions, self._replication_factor)
-                for topic in sorted(set(topics) - existing)
+                for topic in sorted({self._namespace + topic for topic in topics} - existing)
             ]
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
@@ -101,10 +105,10 @@ class KafkaTransport:
         redelivers at most the uncommitted tail, which the inbox turns into no-ops.
         """
         consumer = AIOKafkaConsumer(
-            *topics,
+            *(self._namespace + topic for topic in topics),
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
-            group_id=group,
+            group_id=self._namespace + group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             metadata_max_age_ms=5000,
@@ -116,7 +120,9 @@ class KafkaTransport:
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 await asyncio.gather(
                     *(
-                        _process_partition(consumer, partition, records, process, stop)
+                        _process_partition(
+                            consumer, partition, records, process, stop, len(self._namespace)
+                        )
                         for partition, records in batches.items()
                     )
                 )
@@ -130,13 +136,14 @@ async def _process_partition(
     records: list[ConsumerRecord[bytes, bytes]],
     process: Process,
     stop: asyncio.Event,
+    namespace_length: int,
 ) -> None:
     next_offset: int | None = None
     try:
         for record in records:
             if stop.is_set():
                 break
-            await process(_incoming(record))
+            await process(_incoming(record, namespace_length))
             next_offset = record.offset + 1
     finally:
         if next_offset is not None:
@@ -147,9 +154,9 @@ async def _process_partition(
                 log.warning("offset commit failed for %s: %s", partition, error)
 
 
-def _incoming(record: ConsumerRecord[bytes, bytes]) -> IncomingRecord:
+def _incoming(record: ConsumerRecord[bytes, bytes], namespace_length: int) -> IncomingRecord:
     return IncomingRecord(
-        topic=record.topic,
+        topic=record.topic[namespace_length:],
         partition=record.partition,
         offset=record.offset,
         key=record.key,

@@ -13,4 +13,5 @@ def make_transport(platform: PlatformSettings, client_id: str) -> Transport:
         client_id,
         partitions=platform.kafka_topic_partitions,
         replication_factor=platform.kafka_replication_factor,
+        namespace=platform.kafka_namespace,
     )

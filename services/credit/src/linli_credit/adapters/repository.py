@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import uuid
 
-from linli_shared.contracts.common import Severity, SubjectKind
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_credit.adapters.tables import accounts, entries
 from linli_credit.domain.ledger import Account, Entry
+from linli_shared.contracts.common import Severity, SubjectKind
 
 
 class LedgerRepository:

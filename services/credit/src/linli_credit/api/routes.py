@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Request
-from linli_shared.auth import Principal, require_roles
-from linli_shared.errors import Problem
 
 from linli_credit.api.schemas import EntriesOut, EntryOut, ScoreOut
 from linli_credit.service.ledger import CreditService
+from linli_shared.auth import Principal, require_roles
+from linli_shared.errors import Problem
 
 router = APIRouter(tags=["ledger"])
 

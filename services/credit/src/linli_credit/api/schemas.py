@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from linli_shared.contracts.common import Severity, SubjectKind
 from pydantic import BaseModel
 
 from linli_credit.domain.ledger import Account, Entry
+from linli_shared.contracts.common import Severity, SubjectKind
 
 
 class ScoreOut(BaseModel):

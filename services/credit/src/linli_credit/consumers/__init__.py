@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from linli_credit.service.ledger import CreditService
 from linli_shared.contracts import HouseholdRegistered, InspectionFailed
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import SubjectKind
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.processing import Subscription
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from linli_credit.service.ledger import CreditService
 
 GROUP = "linli-credit"
 

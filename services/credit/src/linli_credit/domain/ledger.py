@@ -6,9 +6,8 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from linli_shared.contracts.common import Severity, SubjectKind
-
 from linli_credit.domain.policy import Policy
+from linli_shared.contracts.common import Severity, SubjectKind
 
 FAILED_INSPECTION = "inspection.failed"
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from linli_credit.adapters.repository import LedgerRepository
+from linli_credit.domain.ledger import Account, Entry, failed_inspection_entry
+from linli_credit.domain.policy import Policy
 from linli_shared.clock import Clock
 from linli_shared.contracts.common import SubjectKind
 from linli_shared.contracts.credit import ScoreChanged
@@ -11,11 +16,6 @@ from linli_shared.contracts.inspections import InspectionFailed
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.outbox import Outbox
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from linli_credit.adapters.repository import LedgerRepository
-from linli_credit.domain.ledger import Account, Entry, failed_inspection_entry
-from linli_credit.domain.policy import Policy
 
 
 class CreditService:

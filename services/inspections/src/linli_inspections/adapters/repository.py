@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import uuid
 
-from linli_shared.contracts.common import Severity, SubjectKind
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_inspections.adapters.tables import findings, inspections
 from linli_inspections.domain.inspection import Finding, Inspection
+from linli_shared.contracts.common import Severity, SubjectKind
 
 
 class InspectionRepository:

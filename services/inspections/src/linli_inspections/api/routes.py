@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Request, status
-from linli_shared.auth import Principal, require_roles
-from linli_shared.errors import Problem
 
 from linli_inspections.api.schemas import InspectionIn, InspectionOut
 from linli_inspections.domain.inspection import Finding
 from linli_inspections.service.inspections import InspectionsService
+from linli_shared.auth import Principal, require_roles
+from linli_shared.errors import Problem
 
 router = APIRouter(tags=["inspections"])
 

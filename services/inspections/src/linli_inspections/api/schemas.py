@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from linli_shared.contracts.common import Severity, SubjectKind
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from linli_inspections.domain.inspection import Inspection
+from linli_shared.contracts.common import Severity, SubjectKind
 
 
 class FindingIn(BaseModel):

@@ -1,8 +1,7 @@
 """Inspections subscribes to no events yet; it is where the loop starts."""
 
-from linli_shared.messaging.processing import Subscription
-
 from linli_inspections.service.inspections import InspectionsService
+from linli_shared.messaging.processing import Subscription
 
 
 def subscriptions(service: InspectionsService) -> list[Subscription]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from linli_inspections.adapters.repository import InspectionRepository
+from linli_inspections.domain import inspection as rules
+from linli_inspections.domain.inspection import Finding, Inspection
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import SubjectKind
@@ -12,10 +15,6 @@ from linli_shared.contracts.inspections import FailedFindingV1, InspectionFailed
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.outbox import Outbox
-
-from linli_inspections.adapters.repository import InspectionRepository
-from linli_inspections.domain import inspection as rules
-from linli_inspections.domain.inspection import Finding, Inspection
 
 
 class InspectionsService:

@@ -1,6 +1,3 @@
-from linli_shared.db import BigIntegerPK
-from linli_shared.messaging.inbox import inbox_table
-from linli_shared.messaging.outbox import outbox_table
 from sqlalchemy import (
     JSON,
     Column,
@@ -14,6 +11,10 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+
+from linli_shared.db import BigIntegerPK
+from linli_shared.messaging.inbox import inbox_table
+from linli_shared.messaging.outbox import outbox_table
 
 metadata = MetaData()
 
@@ -36,6 +37,7 @@ notices = Table(
     Column("notice_type", String(50), nullable=False),
     Column("source_event_id", String(100), nullable=False),
     Column("correlation_id", String(100), nullable=False),
+    Column("traceparent", String(100), nullable=True),
     Column("variables", JSON, nullable=False),
     Column("status", String(20), nullable=False, index=True),
     Column("attempts", Integer, nullable=False),

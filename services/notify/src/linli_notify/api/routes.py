@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Query, Request
-from linli_shared.auth import Principal, require_roles
-from linli_shared.errors import Problem
 
 from linli_notify.api.schemas import NoticeOut, NoticePage
 from linli_notify.service.notices import NotifyService
+from linli_shared.auth import Principal, require_roles
+from linli_shared.errors import Problem
 
 router = APIRouter(tags=["notices"])
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from linli_notify.service.notices import NotifyService
 from linli_shared.contracts import HouseholdRegistered, InspectionFailed, ScoreChanged
 from linli_shared.contracts.base import EventData
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.processing import Subscription
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from linli_notify.service.notices import NotifyService
 
 GROUP = "linli-notify"
 

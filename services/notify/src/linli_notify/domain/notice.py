@@ -35,6 +35,7 @@ class Notice:
     notice_type: NoticeType
     source_event_id: str
     correlation_id: str
+    traceparent: str | None
     variables: dict[str, object]
     status: NoticeStatus
     attempts: int
@@ -48,6 +49,7 @@ def new_notice(
     notice_type: NoticeType,
     source_event_id: str,
     correlation_id: str,
+    traceparent: str | None,
     variables: dict[str, object],
     now: datetime,
 ) -> Notice:
@@ -57,6 +59,7 @@ def new_notice(
         notice_type=notice_type,
         source_event_id=source_event_id,
         correlation_id=correlation_id,
+        traceparent=traceparent,
         variables=variables,
         status=NoticeStatus.PENDING,
         attempts=0,

@@ -12,14 +12,7 @@ import logging
 import uuid
 from datetime import datetime
 
-from linli_shared.aio import sleep_or_stop
-from linli_shared.clock import Clock
-from linli_shared.context import current_context, event_context
-from linli_shared.contracts import HouseholdRegistered, InspectionFailed, ScoreChanged
-from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
-from linli_shared.db import Database
-from linli_shared.errors import NotFound
-from linli_shared.messaging.outbox import Outbox
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_notify.adapters.repository import Delivery, NoticeRepository
@@ -34,6 +27,15 @@ from linli_notify.domain.notice import (
     retry_delay,
     should_give_up,
 )
+from linli_shared.aio import sleep_or_stop
+from linli_shared.clock import Clock
+from linli_shared.context import current_context, event_context
+from linli_shared.contracts import HouseholdRegistered, InspectionFailed, ScoreChanged
+from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
+from linli_shared.db import Database
+from linli_shared.errors import NotFound
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.telemetry import current_traceparent, span_from_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ class NotifyService:
                 notice_type=notice_type,
                 source_event_id=source_event_id,
                 correlation_id=current_context().correlation_id,
+                traceparent=current_traceparent(),
                 variables=variables,
                 now=self._clock.now(),
             )
@@ -139,7 +142,12 @@ class NotifyService:
             if found is None:
                 return False
             notice, recipient = found
-            with event_context(notice.correlation_id, causation_id=notice.source_event_id):
+            with (
+                event_context(notice.correlation_id, causation_id=notice.source_event_id),
+                span_from_traceparent(
+                    f"deliver {notice.notice_type.value}", notice.traceparent, SpanKind.PRODUCER
+                ),
+            ):
                 await self._attempt(connection, notices, notice, recipient)
             return True
 

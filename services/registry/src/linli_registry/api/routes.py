@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Request, status
-from linli_shared.auth import Principal, require_roles
-from linli_shared.errors import Problem
 
 from linli_registry.api.schemas import HouseholdIn, HouseholdOut
 from linli_registry.domain.household import Member
 from linli_registry.service.households import RegistryService
+from linli_shared.auth import Principal, require_roles
+from linli_shared.errors import Problem
 
 router = APIRouter(tags=["households"])
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+from linli_registry.adapters.repository import HouseholdRepository
+from linli_registry.domain import household as rules
+from linli_registry.domain.household import Household, Member
 from linli_shared.clock import Clock
 from linli_shared.contracts.registry import HouseholdRegistered, MemberV1
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.outbox import Outbox
-
-from linli_registry.adapters.repository import HouseholdRepository
-from linli_registry.domain import household as rules
-from linli_registry.domain.household import Household, Member
 
 
 class RegistryService:

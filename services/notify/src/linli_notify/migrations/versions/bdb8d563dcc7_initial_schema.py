@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: e04c4ed0ac57
+Revision ID: bdb8d563dcc7
 Revises: 
-Create Date: 2026-11-28 20:54:07.201223
+Create Date: 2026-11-28 20:56:45.422864
 """
 from collections.abc import Sequence
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = 'e04c4ed0ac57'
+revision: str = 'bdb8d563dcc7'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.Column('notice_type', sa.String(length=50), nullable=False),
     sa.Column('source_event_id', sa.String(length=100), nullable=False),
     sa.Column('correlation_id', sa.String(length=100), nullable=False),
+    sa.Column('traceparent', sa.String(length=100), nullable=True),
     sa.Column('variables', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),

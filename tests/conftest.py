@@ -1,0 +1,70 @@
+"""Fixtures for cross-service tests: SMTP sink, the platform as processes, dev tokens."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import REPO, CreateDatabase
+from linli_shared.auth import mint_dev_token
+from linli_shared.settings import PlatformSettings
+from tests.support.infra import KafkaService, free_port
+from tests.support.platform import SERVICES, Platform
+from tests.support.smtp import SmtpSink
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink(free_port())
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def platform_env(kafka: KafkaService, kafka_namespace: str, smtp_sink: SmtpSink) -> dict[str, str]:
+    return {
+        "LINLI_ENVIRONMENT": "test",
+        "LINLI_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "LINLI_KAFKA_NAMESPACE": kafka_namespace,
+        "LINLI_CONSUMER_INITIAL_BACKOFF_SECONDS": "0.05",
+        "LINLI_CONSUMER_MAX_BACKOFF_SECONDS": "1",
+        "LINLI_NOTIFY_SMTP_HOST": "127.0.0.1",
+        "LINLI_NOTIFY_SMTP_PORT": str(smtp_sink.port),
+    }
+
+
+@pytest.fixture
+async def platform(
+    platform_env: dict[str, str], create_database: CreateDatabase
+) -> AsyncIterator[Platform]:
+    env = dict(platform_env)
+    for service in SERVICES:
+        env[f"LINLI_{service.upper()}_DATABASE_URL"] = await create_database(f"linli_{service}")
+    base = REPO / ".local" / "test-runs"
+    base.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=base) as work_dir:
+        running = Platform(Path(work_dir), env)
+        try:
+            running.start()
+            yield running
+        except BaseException:
+            print(running.logs())
+            raise
+        finally:
+            running.stop()
+
+
+def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
+    token = mint_dev_token(PlatformSettings(), subject, list(roles))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=15) as client:
+        yield client

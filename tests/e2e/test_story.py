@@ -1,0 +1,149 @@
+"""The loop the platform exists for, over real processes, Kafka, PostgreSQL and SMTP.
+
+register a household → record a failed inspection → one ledger entry and one score change →
+a rectification notice and a score notice by e-mail, all one correlation id.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from linli_shared.contracts import topics
+from tests.conftest import bearer
+from tests.support.events import read_topics
+from tests.support.infra import KafkaService
+from tests.support.platform import Platform
+from tests.support.polling import eventually
+from tests.support.smtp import ReceivedMail, SmtpSink
+
+STAFF = bearer("community_staff")
+INSPECTOR = bearer("inspector", subject="inspector-wang")
+OFFICER = bearer("credit_officer")
+
+
+async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_notices(
+    platform: Platform,
+    http: httpx.AsyncClient,
+    smtp_sink: SmtpSink,
+    kafka: KafkaService,
+    kafka_namespace: str,
+) -> None:
+    email = f"zhang.{uuid.uuid4().hex[:6]}@example.cn"
+    registered = await http.post(
+        f"{platform.url('registry')}/v1/households",
+        headers=STAFF,
+        json={
+            "community_id": "dongcheng-01",
+            "grid_id": "grid-03",
+            "address": "幸福路 12 号 3 栋 402",
+            "members": [
+                {"name": "张伟", "relation": "head"},
+                {"name": "李娜", "relation": "spouse"},
+            ],
+            "contact_email": email,
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    household_id = registered.json()["id"]
+
+    correlation_id = f"story-{uuid.uuid4()}"
+    recorded = await http.post(
+        f"{platform.url('inspections')}/v1/inspections",
+        headers={**INSPECTOR, "X-Correlation-ID": correlation_id},
+        json={
+            "subject_id": household_id,
+            "subject_kind": "household",
+            "checklist": "sanitation",
+            "findings": [
+                {
+                    "item": "stairwell free of clutter",
+                    "passed": False,
+                    "severity": "general",
+                    "note": "楼道堆放纸箱",
+                },
+                {"item": "no exposed garbage", "passed": True},
+            ],
+        },
+    )
+    assert recorded.status_code == 201, recorded.text
+    inspection = recorded.json()
+    assert inspection["outcome"] == "failed"
+    assert recorded.headers["X-Correlation-ID"] == correlation_id
+
+    async def score_dropped() -> dict[str, object] | None:
+        response = await http.get(
+            f"{platform.url('credit')}/v1/subjects/{household_id}/score", headers=OFFICER
+        )
+        body: dict[str, object] = response.json()
+        return body if response.status_code == 200 and body["score"] == 980 else None
+
+    score = await eventually(score_dropped, "the score to drop by the policy's 20 points")
+    assert score["grade"] == "A"
+
+    mails = await eventually(
+        lambda: _at_least(smtp_sink, email, 2), "two notices to arrive by SMTP"
+    )
+    by_subject = {mail.subject: mail for mail in mails}
+    rectification = by_subject["【邻里】整改通知"]
+    assert "幸福路 12 号 3 栋 402" in rectification.body
+    assert "stairwell free of clutter" in rectification.body
+    assert "楼道堆放纸箱" in rectification.body
+    assert "no exposed garbage" not in rectification.body
+    score_notice = by_subject["【邻里】诚信积分变动通知"]
+    assert "1000 分变为 980 分" in score_notice.body
+    assert "-20" in score_notice.body
+
+    notices = await eventually(
+        lambda: _delivered_notices(http, platform, household_id, 2), "both notices delivered"
+    )
+    assert {n["notice_type"] for n in notices} == {"rectification", "score_change"}
+
+    entries = await http.get(
+        f"{platform.url('credit')}/v1/subjects/{household_id}/entries", headers=OFFICER
+    )
+    assert entries.status_code == 200
+    [entry] = entries.json()["items"]
+    assert entry["points"] == -20
+    assert entry["reason_code"] == "inspection.failed"
+
+    published = await read_topics(
+        kafka.bootstrap,
+        kafka_namespace,
+        [topics.REGISTRY, topics.INSPECTIONS, topics.CREDIT, topics.NOTIFY],
+    )
+    chain = [e for e in published if e.correlation_id == correlation_id]
+    types = sorted(e.type for e in chain)
+    assert types == sorted(
+        [
+            "linli.inspections.inspection.failed.v1",
+            "linli.credit.score.changed.v1",
+            "linli.notify.notice.delivered.v1",
+            "linli.notify.notice.delivered.v1",
+        ]
+    ), types
+    assert all(e.subject == household_id for e in chain)
+    score_changes = [e for e in published if e.type == "linli.credit.score.changed.v1"]
+    assert len(score_changes) == 1
+    failed = next(e for e in chain if e.type.endswith("inspection.failed.v1"))
+    assert score_changes[0].causation_id == failed.id
+    assert all(e.traceparent for e in chain), "trace context travels with every event"
+
+
+async def _at_least(sink: SmtpSink, address: str, count: int) -> list[ReceivedMail] | None:
+    mails = sink.mails_to(address)
+    return mails if len(mails) >= count else None
+
+
+async def _delivered_notices(
+    http: httpx.AsyncClient, platform: Platform, recipient_id: str, count: int
+) -> list[dict[str, object]] | None:
+    response = await http.get(
+        f"{platform.url('notify')}/v1/notices",
+        params={"recipient_id": recipient_id},
+        headers=bearer("community_staff"),
+    )
+    items: list[dict[str, object]] = response.json()["items"]
+    delivered = [n for n in items if n["status"] == "delivered"]
+    return delivered if len(delivered) >= count else None

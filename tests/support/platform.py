@@ -1,0 +1,126 @@
+"""The platform as separate OS processes: per service an API (uvicorn) and a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.infra import free_port
+
+SERVICES = ("registry", "inspections", "credit", "notify")
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    args: list[str]
+    env: Mapping[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "linli", *self.args],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM and wait: the graceful path (drain, commit, leave the group)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash path."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Platform:
+    def __init__(self, work_dir: Path, env: Mapping[str, str]) -> None:
+        self.work_dir = work_dir
+        self.env = dict(env)
+        self.ports = {name: free_port() for name in SERVICES}
+        self.apis = {
+            name: ServiceProcess(
+                f"{name}-api",
+                ["serve", name, "--port", str(self.ports[name])],
+                self.env,
+                work_dir / f"{name}-api.log",
+            )
+            for name in SERVICES
+        }
+        self.workers = {
+            name: ServiceProcess(
+                f"{name}-worker", ["worker", name], self.env, work_dir / f"{name}-worker.log"
+            )
+            for name in SERVICES
+        }
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "linli", "migrate", "all"],
+            env={**os.environ, **self.env},
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        self.migrate()
+        for process in [*self.apis.values(), *self.workers.values()]:
+            process.start()
+        for name in SERVICES:
+            self.wait_ready(name)
+
+    def wait_ready(self, service: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.apis[service].running:
+                raise RuntimeError(f"{service} API exited:\n{self.apis[service].log_tail()}")
+            try:
+                if httpx.get(f"{self.url(service)}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{service} API not ready:\n{self.apis[service].log_tail()}")
+
+    def stop(self) -> None:
+        for process in [*self.workers.values(), *self.apis.values()]:
+            process.stop()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name} ---\n{p.log_tail()}"
+            for p in [*self.apis.values(), *self.workers.values()]
+        )
