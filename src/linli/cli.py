@@ -15,6 +15,7 @@ from alembic import command
 from linli.services import SERVICES, by_name
 from linli_shared.auth import ROLES, mint_dev_token
 from linli_shared.logs import configure_logging
+from linli_shared.messaging.operations import KafkaOperations
 from linli_shared.migrations import alembic_config, upgrade
 from linli_shared.settings import PlatformSettings
 from linli_shared.telemetry import configure_tracing
@@ -88,6 +89,89 @@ def token(
 ) -> None:
     """Mint a development bearer token signed with the local dev key."""
     typer.echo(mint_dev_token(PlatformSettings(), subject, role or ["admin"], grid or []))
+
+
+dlq = typer.Typer(help="Inspect and re-drive dead-lettered events.", no_args_is_help=True)
+consumers = typer.Typer(help="Operate consumer groups.", no_args_is_help=True)
+outbox = typer.Typer(help="Inspect the services' outboxes.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+app.add_typer(consumers, name="consumers")
+app.add_typer(outbox, name="outbox")
+
+
+def _operations() -> KafkaOperations:
+    platform = PlatformSettings()
+    return KafkaOperations(platform.kafka_bootstrap_servers, platform.kafka_namespace)
+
+
+@dlq.command("list")
+def dlq_list(
+    group: Annotated[str | None, typer.Option(help="Only this consumer group's")] = None,
+    pending: Annotated[bool, typer.Option(help="Only those not replayed yet")] = False,
+) -> None:
+    """List dead letters: where from, why, how often tried."""
+
+    async def list_letters() -> None:
+        operations = _operations()
+        topics = await operations.dead_letter_topics(group)
+        letters = await operations.read_dead_letters(topics, only_unreplayed=pending)
+        for letter in letters:
+            typer.echo(
+                f"{letter.topic}:{letter.partition}:{letter.offset}  key={letter.key}  "
+                f"from={letter.source_topic}:{letter.header('source-partition')}:"
+                f"{letter.header('source-offset')}  reason={letter.header('reason')}  "
+                f"attempts={letter.header('attempts')}  error={letter.header('error')[:160]}"
+            )
+        typer.echo(f"{len(letters)} dead letter(s) in {len(topics)} topic(s)")
+
+    asyncio.run(list_letters())
+
+
+@dlq.command("replay")
+def dlq_replay(
+    group: Annotated[str | None, typer.Option(help="Only this consumer group's")] = None,
+) -> None:
+    """Re-publish dead letters to their source topics (each once); consumers apply them again."""
+
+    async def replay() -> None:
+        operations = _operations()
+        topics = await operations.dead_letter_topics(group)
+        replayed = await operations.replay_dead_letters(topics)
+        typer.echo(f"replayed {len(replayed)} dead letter(s)")
+
+    asyncio.run(replay())
+
+
+@consumers.command("reset")
+def consumers_reset(service: ServiceName) -> None:
+    """Rewind a service's consumer groups to the beginning (stop its workers first).
+
+    On restart the workers re-consume everything; the inbox keeps every effect single.
+    """
+    definition = by_name(service)
+
+    async def reset() -> None:
+        operations = _operations()
+        for subscription in definition.create_worker().subscriptions:
+            offsets = await operations.reset_group(subscription.group, subscription.topics)
+            typer.echo(f"{subscription.group}: reset {len(offsets)} partition(s) to the beginning")
+
+    asyncio.run(reset())
+
+
+@outbox.command("backlog")
+def outbox_backlog(
+    service: Annotated[str, typer.Argument(help="A service, or 'all'")] = "all",
+) -> None:
+    """How many events wait in each outbox to be published."""
+    names = list(SERVICES) if service == "all" else [by_name(service).name]
+
+    async def backlog() -> None:
+        for name in names:
+            count = await SERVICES[name].create_worker().outbox_backlog()
+            typer.echo(f"{name}: {count} unpublished")
+
+    asyncio.run(backlog())
 
 
 def main() -> None:

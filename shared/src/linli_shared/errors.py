@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from linli_shared.faults import is_infrastructure_error
 from linli_shared.rules import RuleViolation
 
 log = logging.getLogger(__name__)
@@ -138,5 +139,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected_problem(request: Request, error: Exception) -> JSONResponse:
+        if is_infrastructure_error(error):
+            # The database is away: nothing was written, the client may retry.
+            log.warning("dependency unavailable on %s: %s", request.url.path, error)
+            response = problem_response(
+                request, 503, "service-unavailable", "Service temporarily unavailable"
+            )
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("unhandled error on %s", request.url.path)
         return problem_response(request, 500, "internal-error", "Internal server error")

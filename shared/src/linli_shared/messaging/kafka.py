@@ -8,7 +8,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -105,7 +111,6 @@ class KafkaTransport:
         redelivers at most the uncommitted tail, which the inbox turns into no-ops.
         """
         consumer = AIOKafkaConsumer(
-            *(self._namespace + topic for topic in topics),
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
             group_id=self._namespace + group,
@@ -114,20 +119,48 @@ class KafkaTransport:
             metadata_max_age_ms=5000,
             **self._options,
         )
+        idle = asyncio.Event()
+        idle.set()
+        consumer.subscribe(
+            [self._namespace + topic for topic in topics], listener=_DrainBeforeRevoke(idle)
+        )
         await consumer.start()
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                await asyncio.gather(
-                    *(
-                        _process_partition(
-                            consumer, partition, records, process, stop, len(self._namespace)
+                idle.clear()
+                try:
+                    await asyncio.gather(
+                        *(
+                            _process_partition(
+                                consumer, partition, records, process, stop, len(self._namespace)
+                            )
+                            for partition, records in batches.items()
                         )
-                        for partition, records in batches.items()
                     )
-                )
+                finally:
+                    idle.set()
         finally:
-            await consumer.stop()
+            await consumer.stop()  # leaves the group, so the others rebalance at once
+
+
+class _DrainBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Let in-flight records finish (and their offsets commit) before partitions move.
+
+    Bounded, so a slow handler cannot stall the group; past the bound the new owner may see a
+    record again, which the inbox absorbs.
+    """
+
+    def __init__(self, idle: asyncio.Event, bound: float = 20.0) -> None:
+        self._idle = idle
+        self._bound = bound
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), self._bound)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None
 
 
 async def _process_partition(

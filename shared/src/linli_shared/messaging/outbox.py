@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,6 +37,8 @@ from linli_shared.messaging.records import OutgoingRecord
 from linli_shared.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -111,6 +114,12 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         table = self._table
         async with self._database.transaction() as connection:
+            if not self._database.is_sqlite:
+                # The row locks are this relay's lease: if it hangs while publishing, PostgreSQL
+                # ends its session and another replica takes over from the same rows.
+                await connection.execute(
+                    text(f"SET LOCAL idle_in_transaction_session_timeout = '{LEASE_SECONDS}s'")
+                )
             rows = (
                 await connection.execute(
                     select(table.c.seq, table.c.topic, table.c.partition_key, table.c.payload)

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from opentelemetry.trace import SpanKind
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_shared.context import event_context
 from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
+from linli_shared.faults import is_infrastructure_error
 from linli_shared.messaging.envelope import Envelope, MalformedEvent
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import RecordSink
@@ -66,22 +66,6 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
-
-
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.DisconnectionError,
-    ConnectionError,
-    OSError,
-    TimeoutError,
-)
-
-
-def is_infrastructure_error(error: BaseException) -> bool:
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, INFRASTRUCTURE_ERRORS)
 
 
 class RecordProcessor:

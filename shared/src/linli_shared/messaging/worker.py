@@ -71,6 +71,13 @@ class Worker:
         self._retry = retry
         self.stop_event = asyncio.Event()
 
+    @property
+    def subscriptions(self) -> Sequence[Subscription]:
+        return self._subscriptions
+
+    async def outbox_backlog(self) -> int:
+        return await self._relay.backlog() if self._relay is not None else 0
+
     async def run(self) -> None:
         """Run until `stop_event`; in-flight handlers finish and offsets commit before return."""
         await self._start_transport()

@@ -43,12 +43,11 @@ class InspectionRepository:
             ],
         )
 
-    async def get(self, inspection_id: uuid.UUID) -> Inspection | None:
-        row = (
-            await self._connection.execute(
-                select(inspections).where(inspections.c.id == inspection_id)
-            )
-        ).one_or_none()
+    async def get(self, inspection_id: uuid.UUID, *, for_update: bool = False) -> Inspection | None:
+        query = select(inspections).where(inspections.c.id == inspection_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query)).one_or_none()
         if row is None:
             return None
         finding_rows = await self._connection.execute(

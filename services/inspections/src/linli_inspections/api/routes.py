@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from linli_inspections.api.schemas import InspectionIn, InspectionOut
 from linli_inspections.domain.inspection import Finding
@@ -26,13 +26,19 @@ def inspections_service(request: Request) -> InspectionsService:
     status_code=status.HTTP_201_CREATED,
     response_model=InspectionOut,
     summary="Record an inspection; any failed finding fails it",
+    responses={
+        200: {"model": InspectionOut, "description": "Already recorded with this id"},
+        409: {"model": Problem, "description": "This id was recorded with other content"},
+    },
 )
 async def record_inspection(
     body: InspectionIn,
+    response: Response,
     service: InspectionsService = Depends(inspections_service),
     principal: Principal = Depends(require_roles(*INSPECTORS)),
 ) -> InspectionOut:
-    inspection = await service.record_inspection(
+    inspection, created = await service.record_inspection(
+        inspection_id=body.id,
         subject_id=body.subject_id,
         subject_kind=body.subject_kind,
         checklist=body.checklist,
@@ -43,6 +49,8 @@ async def record_inspection(
             for f in body.findings
         ],
     )
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return InspectionOut.of(inspection)
 
 

@@ -21,6 +21,10 @@ class FindingIn(BaseModel):
 class InspectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="Client-generated id: sending the same inspection again records it once",
+    )
     subject_id: uuid.UUID = Field(description="The household or organisation responsible")
     subject_kind: SubjectKind = SubjectKind.HOUSEHOLD
     checklist: str = Field(min_length=1, max_length=100, examples=["sanitation"])

@@ -41,6 +41,15 @@ class Inspection:
     inspected_at: datetime
     findings: tuple[Finding, ...]
 
+    def same_record_as(self, other: Inspection) -> bool:
+        """Whether `other` is this inspection sent again (an offline client's retry)."""
+        return (self.subject_id, self.subject_kind, self.checklist, self.findings) == (
+            other.subject_id,
+            other.subject_kind,
+            other.checklist,
+            other.findings,
+        )
+
     @property
     def failed_findings(self) -> tuple[Finding, ...]:
         return tuple(finding for finding in self.findings if not finding.passed)
@@ -63,6 +72,7 @@ class Inspection:
 
 def record(
     *,
+    inspection_id: uuid.UUID | None = None,
     subject_id: uuid.UUID,
     subject_kind: SubjectKind,
     checklist: str,
@@ -79,7 +89,7 @@ def record(
     if inspected_at > now + timedelta(minutes=5):
         raise RuleViolation("inspected_at", "an inspection cannot be recorded in the future")
     return Inspection(
-        id=uuid.uuid4(),
+        id=inspection_id or uuid.uuid4(),
         subject_id=subject_id,
         subject_kind=subject_kind,
         checklist=checklist,

@@ -13,7 +13,7 @@ from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1, InspectionFailed, InspectionPassed
 from linli_shared.db import Database
-from linli_shared.errors import NotFound
+from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
 
 
@@ -26,15 +26,21 @@ class InspectionsService:
     async def record_inspection(
         self,
         *,
+        inspection_id: uuid.UUID | None = None,
         subject_id: uuid.UUID,
         subject_kind: SubjectKind,
         checklist: str,
         inspector_id: str,
         inspected_at: datetime | None,
         findings: list[Finding],
-    ) -> Inspection:
+    ) -> tuple[Inspection, bool]:
+        """Record an inspection; with a client-chosen id, sending it again records it once.
+
+        Returns the inspection and whether it was newly recorded.
+        """
         now = self._clock.now()
         inspection = rules.record(
+            inspection_id=inspection_id,
             subject_id=subject_id,
             subject_kind=subject_kind,
             checklist=checklist,
@@ -44,9 +50,15 @@ class InspectionsService:
             now=now,
         )
         async with self._database.transaction() as connection:
-            await InspectionRepository(connection).add(inspection)
+            repository = InspectionRepository(connection)
+            existing = await repository.get(inspection.id, for_update=True)
+            if existing is not None:
+                if not existing.same_record_as(inspection):
+                    raise Conflict(f"inspection {inspection.id} was recorded with other content")
+                return existing, False
+            await repository.add(inspection)
             await self._outbox.add(connection, outcome_event(inspection))
-        return inspection
+        return inspection, True
 
     async def get_inspection(self, inspection_id: uuid.UUID) -> Inspection:
         async with self._database.connect() as connection:

@@ -1,0 +1,29 @@
+# The two commands a newcomer needs:
+#   make run    — install everything and run the whole platform on this machine
+#   make test   — install everything, start Kafka and PostgreSQL, run lint, types and all tests
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+
+.PHONY: run test install lint typecheck pytest clean
+
+install:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv>=0.5"
+	@"$(UV)" sync --frozen --quiet
+
+run: install
+	@deploy/local/run.sh
+
+lint: install
+	"$(UV)" run ruff check .
+	"$(UV)" run ruff format --check .
+
+typecheck: install
+	"$(UV)" run mypy .
+
+pytest: install
+	"$(UV)" run pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf .local .linli .pytest_cache .mypy_cache .ruff_cache
