@@ -31,6 +31,7 @@ def platform_env(kafka: KafkaService, kafka_namespace: str, smtp_sink: SmtpSink)
         "LINLI_ENVIRONMENT": "test",
         "LINLI_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
         "LINLI_KAFKA_NAMESPACE": kafka_namespace,
+        "LINLI_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "LINLI_CONSUMER_INITIAL_BACKOFF_SECONDS": "0.05",
         "LINLI_CONSUMER_MAX_BACKOFF_SECONDS": "1",
         "LINLI_NOTIFY_SMTP_HOST": "127.0.0.1",

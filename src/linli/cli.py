@@ -16,7 +16,7 @@ from linli.services import SERVICES, by_name
 from linli_shared.auth import ROLES, mint_dev_token
 from linli_shared.logs import configure_logging
 from linli_shared.messaging.operations import KafkaOperations
-from linli_shared.migrations import alembic_config, upgrade
+from linli_shared.migrations import alembic_config, upgrade, wait_until_current
 from linli_shared.settings import PlatformSettings
 from linli_shared.telemetry import configure_tracing
 
@@ -48,6 +48,10 @@ def worker(service: ServiceName) -> None:
     async def main() -> None:
         service_worker = definition.create_worker()
         service_worker.install_signal_handlers()
+        # Consuming before the schema exists would dead-letter good events: wait for it.
+        await wait_until_current(
+            definition.migrations_dir, definition.settings().database_url, service_worker.stop_event
+        )
         await service_worker.run()
 
     asyncio.run(main())

@@ -77,12 +77,28 @@ class Platform:
             )
             for name in SERVICES
         }
+        self.extra_workers: list[ServiceProcess] = []
         self.workers = {
             name: ServiceProcess(
                 f"{name}-worker", ["worker", name], self.env, work_dir / f"{name}-worker.log"
             )
             for name in SERVICES
         }
+
+    def spawn_worker(self, service: str) -> ServiceProcess:
+        """Another replica of a service's worker, in the same consumer groups."""
+        replica = ServiceProcess(
+            f"{service}-worker-{len(self.extra_workers) + 2}",
+            ["worker", service],
+            self.env,
+            self.work_dir / f"{service}-worker-{len(self.extra_workers) + 2}.log",
+        )
+        self.extra_workers.append(replica)
+        replica.start()
+        return replica
+
+    def database_url(self, service: str) -> str:
+        return self.env[f"LINLI_{service.upper()}_DATABASE_URL"]
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -115,12 +131,13 @@ class Platform:
             time.sleep(0.2)
         raise TimeoutError(f"{service} API not ready:\n{self.apis[service].log_tail()}")
 
+    @property
+    def processes(self) -> list[ServiceProcess]:
+        return [*self.apis.values(), *self.workers.values(), *self.extra_workers]
+
     def stop(self) -> None:
-        for process in [*self.workers.values(), *self.apis.values()]:
+        for process in reversed(self.processes):
             process.stop()
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name} ---\n{p.log_tail()}"
-            for p in [*self.apis.values(), *self.workers.values()]
-        )
+        return "\n".join(f"--- {p.name} ---\n{p.log_tail()}" for p in self.processes)

@@ -8,14 +8,45 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import BigInteger, DateTime, Integer, event, text
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
 
 # Autoincrementing big integer that SQLite accepts as its rowid alias.
 BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A `timestamp with time zone` that is aware on every database.
+
+    PostgreSQL keeps the instant; SQLite keeps only the wall time it is given and returns it
+    naive. So values are stored in UTC and come back as aware UTC datetimes on both, which keeps
+    comparisons (`next_attempt_at <= now`) and API output right. A naive value is taken as UTC.
+    Migrations keep `sa.DateTime(timezone=True)`: the stored column type is the same.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def async_url(url: str) -> str:
@@ -35,6 +66,8 @@ class Database:
             options = {"connect_args": {"timeout": 30}}
         options.update(engine_options)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     @property
     def is_sqlite(self) -> bool:
@@ -58,3 +91,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Readers beside one writer (WAL), and writers that wait their turn instead of failing."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from linli_shared.aio import sleep_or_stop
 from linli_shared.db import async_url
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(migrations_dir: Path, database_url: str) -> Config:
@@ -24,6 +30,33 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
 def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
     """Bring a service's database to `revision` (blocking; run it in a thread from async code)."""
     command.upgrade(alembic_config(migrations_dir, database_url), revision)
+
+
+async def is_current(migrations_dir: Path, database_url: str) -> bool:
+    """Whether the database is at the head revision (a worker waits for this before consuming)."""
+    heads = set(
+        ScriptDirectory.from_config(alembic_config(migrations_dir, database_url)).get_heads()
+    )
+    engine = create_async_engine(async_url(database_url), poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: set(MigrationContext.configure(sync).get_current_heads())
+            )
+    finally:
+        await engine.dispose()
+    return current == heads
+
+
+async def wait_until_current(migrations_dir: Path, database_url: str, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            if await is_current(migrations_dir, database_url):
+                return
+            log.warning("database not migrated yet; waiting for `linli migrate`")
+        except Exception as error:
+            log.warning("database not reachable yet (%s); waiting", error)
+        await sleep_or_stop(stop, 2.0)
 
 
 def run_env(metadata: MetaData) -> None:

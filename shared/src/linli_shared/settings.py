@@ -6,6 +6,7 @@ settings use `LINLI_<SERVICE>_` (its database, its channels).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -18,9 +19,24 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
 
     environment: Literal["dev", "test", "prod"] = "dev"
+    transport: Literal["kafka", "embedded"] = Field(
+        default="kafka",
+        description="The event bus: Kafka, or the embedded log of the single-process mode",
+    )
+    embedded_log_path: Path = Field(
+        default=Path(".linli/data/events.db"),
+        description="The embedded transport's event log (one SQLite file)",
+    )
+    embedded_topic_partitions: int = Field(default=3, ge=1)
+    embedded_poll_interval_seconds: float = Field(
+        default=0.25, gt=0, description="How often consumers look for records from elsewhere"
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_namespace: str = Field(
         default="", description="Prefix for every topic and consumer group on a shared cluster"
+    )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=6_000, description="How soon a crashed worker's partitions move on"
     )
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)

@@ -56,9 +56,10 @@ def create_worker(settings: NotifySettings | None = None) -> Worker:
     database = Database(settings.database_url)
     service = _service(database, settings)
     interval = settings.dispatch_poll_interval_seconds
+    lanes = settings.dispatch_lanes
 
     async def dispatcher(stop: asyncio.Event) -> None:
-        await service.run_dispatcher(stop, interval)
+        await service.run_dispatcher(stop, interval, lanes)
 
     return build_worker(
         NAME,

@@ -18,4 +18,5 @@ class NotifySettings(ServiceSettings):
     mail_from: str = "Linli <noreply@linli.localhost>"
     time_zone: str = "Asia/Shanghai"
     dispatch_poll_interval_seconds: float = Field(default=0.1, gt=0)
+    dispatch_lanes: int = Field(default=4, ge=1, le=64)
     delivery_max_attempts: int = Field(default=5, ge=1)

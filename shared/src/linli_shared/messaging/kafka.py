@@ -34,6 +34,7 @@ class KafkaTransport:
         partitions: int = 3,
         replication_factor: int = 1,
         namespace: str = "",
+        session_timeout_ms: int = 10_000,
         client_options: dict[str, Any] | None = None,
     ) -> None:
         """`namespace` prefixes every topic and consumer group, so several deployments (or test
@@ -43,6 +44,7 @@ class KafkaTransport:
         self._partitions = partitions
         self._replication_factor = replication_factor
         self._namespace = namespace
+        self._session_timeout_ms = session_timeout_ms
         self._options = client_options or {}
         self._producer: AIOKafkaProducer | None = None
 
@@ -117,6 +119,8 @@ class KafkaTransport:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             metadata_max_age_ms=5000,
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=max(500, self._session_timeout_ms // 5),
             **self._options,
         )
         idle = asyncio.Event()

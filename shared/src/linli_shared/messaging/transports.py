@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.messaging.kafka import KafkaTransport
 from linli_shared.messaging.worker import Transport
 from linli_shared.settings import PlatformSettings
 
 
 def make_transport(platform: PlatformSettings, client_id: str) -> Transport:
+    if platform.transport == "embedded":
+        return EmbeddedTransport(
+            platform.embedded_log_path,
+            client_id,
+            partitions=platform.embedded_topic_partitions,
+            poll_interval=platform.embedded_poll_interval_seconds,
+        )
     return KafkaTransport(
         platform.kafka_bootstrap_servers,
         client_id,

@@ -96,7 +96,9 @@ class Worker:
         while True:
             try:
                 await self._transport.start()
-                await self._transport.ensure_topics(all_topics(self._subscriptions))
+                await self._transport.ensure_topics(
+                    self._catalogue.topics() | all_topics(self._subscriptions)
+                )
                 return
             except Exception as error:
                 log.warning("transport not ready (%s); retrying", error)

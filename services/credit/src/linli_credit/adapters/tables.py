@@ -1,5 +1,6 @@
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid
 
+from linli_shared.db import UtcDateTime
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
 
@@ -12,7 +13,7 @@ accounts = Table(
     Column("subject_kind", String(20), nullable=False),
     Column("score", Integer, nullable=False),
     Column("grade", String(5), nullable=False),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
 )
 
 entries = Table(
@@ -26,8 +27,8 @@ entries = Table(
     # One entry per causing event: a redelivered event cannot add a second one.
     Column("source_event_id", String(100), nullable=False, unique=True),
     Column("severity", String(20), nullable=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
 )
 
 outbox = outbox_table(metadata)

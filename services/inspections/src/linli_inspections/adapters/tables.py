@@ -1,5 +1,6 @@
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, MetaData, String, Table, Uuid
 
+from linli_shared.db import UtcDateTime
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
 
@@ -13,10 +14,10 @@ inspections = Table(
     Column("subject_kind", String(20), nullable=False),
     Column("checklist", String(100), nullable=False),
     Column("inspector_id", String(200), nullable=False),
-    Column("inspected_at", DateTime(timezone=True), nullable=False),
+    Column("inspected_at", UtcDateTime, nullable=False),
     Column("outcome", String(20), nullable=False),
     Column("severity", String(20), nullable=True),
-    Column("comply_by", DateTime(timezone=True), nullable=True),
+    Column("comply_by", UtcDateTime, nullable=True),
 )
 
 findings = Table(

@@ -1,7 +1,6 @@
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     ForeignKey,
     Integer,
     MetaData,
@@ -12,7 +11,7 @@ from sqlalchemy import (
     Uuid,
 )
 
-from linli_shared.db import BigIntegerPK
+from linli_shared.db import BigIntegerPK, UtcDateTime
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
 
@@ -41,9 +40,9 @@ notices = Table(
     Column("variables", JSON, nullable=False),
     Column("status", String(20), nullable=False, index=True),
     Column("attempts", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
     # The same event never makes the same notice twice for the same person.
     UniqueConstraint("source_event_id", "notice_type", "recipient_id"),
 )
@@ -57,7 +56,7 @@ deliveries = Table(
     Column("address", String(320), nullable=False),
     Column("status", String(20), nullable=False),
     Column("response", Text, nullable=True),
-    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -191,7 +191,12 @@ class NotifyService:
         )
         await self._outbox.add(connection, _delivered_event(notice, self._email.name, now))
 
-    async def run_dispatcher(self, stop: asyncio.Event, poll_interval: float) -> None:
+    async def run_dispatcher(self, stop: asyncio.Event, poll_interval: float, lanes: int) -> None:
+        """Deliver until `stop`, `lanes` notices at a time (each lane locks its own row)."""
+        lanes = 1 if self._database.is_sqlite else lanes
+        await asyncio.gather(*(self._dispatch_lane(stop, poll_interval) for _ in range(lanes)))
+
+    async def _dispatch_lane(self, stop: asyncio.Event, poll_interval: float) -> None:
         while not stop.is_set():
             try:
                 delivered = await self.deliver_next()

@@ -1,5 +1,6 @@
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Uuid
 
+from linli_shared.db import UtcDateTime
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
 
@@ -13,7 +14,7 @@ households = Table(
     Column("grid_id", String(64), nullable=False, index=True),
     Column("address", String(500), nullable=False),
     Column("contact_email", String(320), nullable=False),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
 )
 

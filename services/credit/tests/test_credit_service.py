@@ -1,0 +1,220 @@
+"""Credit use cases against a real, freshly migrated PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection
+
+from linli_credit.adapters import tables
+from linli_credit.adapters.repository import LedgerRepository
+from linli_credit.app import DEFINITION, SOURCE
+from linli_credit.domain.ledger import score_of
+from linli_credit.domain.policy import DEFAULT_POLICY
+from linli_credit.service.ledger import CreditService
+from linli_shared.clock import FixedClock
+from linli_shared.context import event_context
+from linli_shared.contracts import CATALOGUE, InspectionFailed, ScoreChanged
+from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.db import Database
+from linli_shared.errors import NotFound
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.migrations import upgrade
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
+    url = await create_database("linli_credit")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def service(database: Database, clock: FixedClock) -> CreditService:
+    # As app._service builds it, with a pinned clock.
+    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, DEFAULT_POLICY)
+
+
+def failed(
+    subject: uuid.UUID, severity: Severity = Severity.GENERAL, *, hours_ago: int = 1
+) -> InspectionFailed:
+    inspected_at = NOW - timedelta(hours=hours_ago)
+    return InspectionFailed(
+        inspection_id=uuid.uuid4(),
+        subject_id=subject,
+        subject_kind=SubjectKind.HOUSEHOLD,
+        checklist="sanitation",
+        inspected_at=inspected_at,
+        severity=severity,
+        failed_findings=[FailedFindingV1(item="stairwells clear", severity=severity)],
+        comply_by=inspected_at + timedelta(days=3),
+    )
+
+
+async def _count(database: Database, table: Table) -> int:
+    async with database.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def test_a_redelivered_failed_inspection_makes_one_entry(
+    service: CreditService, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    event = failed(subject, Severity.GENERAL)
+
+    async with database.transaction() as connection:
+        first = await service.record_failed_inspection(connection, event, "evt-1")
+    async with database.transaction() as connection:
+        second = await service.record_failed_inspection(connection, event, "evt-1")
+
+    assert first is not None
+    assert second is None
+    assert await _count(database, tables.entries) == 1
+    assert await _count(database, tables.outbox) == 1
+    account = await service.account(subject)
+    assert account.score == DEFAULT_POLICY.base_score + first.points == 980
+    assert account.grade == "A"
+    assert [e.id for e in await service.entries(subject)] == [first.id]
+
+
+async def test_a_score_change_is_announced_with_its_explanation(
+    service: CreditService, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    event = failed(subject, Severity.SERIOUS, hours_ago=5)
+
+    with event_context("corr-credit-1", causation_id="evt-7"):
+        async with database.transaction() as connection:
+            entry = await service.record_failed_inspection(connection, event, "evt-7")
+    assert entry is not None
+
+    async with database.connect() as connection:
+        [row] = (await connection.execute(select(tables.outbox))).all()
+    assert row.event_type == "linli.credit.score.changed.v1"
+    assert row.topic == "linli.credit.v1"
+    assert row.partition_key == str(subject)
+    envelope = Envelope.from_json(row.payload)
+    assert envelope.source == "/linli/credit"
+    assert envelope.correlation_id == "corr-credit-1"
+    assert envelope.causation_id == "evt-7"
+    changed = envelope.parse(CATALOGUE)
+    assert isinstance(changed, ScoreChanged)
+    assert changed.subject_id == subject
+    assert changed.subject_kind is SubjectKind.HOUSEHOLD
+    assert changed.entry_id == entry.id
+    assert changed.reason_code == "inspection.failed"
+    assert changed.points == -50
+    assert (changed.score_before, changed.score_after) == (1000, 950)
+    assert (changed.grade_before, changed.grade_after) == ("AA", "A")
+    assert changed.policy_version == DEFAULT_POLICY.version
+    assert changed.source_event_id == "evt-7"
+    assert changed.occurred_at == event.inspected_at
+
+
+async def test_the_score_is_explained_by_its_entries(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    subject = uuid.uuid4()
+    severities = [Severity.SERIOUS, Severity.LIGHT, Severity.GENERAL, Severity.SERIOUS]
+    for i, severity in enumerate(severities):
+        clock.set(NOW + timedelta(minutes=i))
+        async with database.transaction() as connection:
+            await service.record_failed_inspection(connection, failed(subject, severity), f"e{i}")
+
+    account = await service.account(subject)
+    entries = await service.entries(subject)
+    assert [e.source_event_id for e in entries] == ["e0", "e1", "e2", "e3"]
+    assert account.score == 1000 - 50 - 5 - 20 - 50 == 875
+    assert account.grade == "B"
+    assert score_of(entries, DEFAULT_POLICY) == account.score
+    assert await _count(database, tables.outbox) == len(severities)
+
+
+async def test_opening_an_account_twice_keeps_one(
+    service: CreditService, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    async with database.transaction() as connection:
+        opened = await service.open_account(connection, subject, SubjectKind.HOUSEHOLD)
+    async with database.transaction() as connection:
+        await service.record_failed_inspection(connection, failed(subject), "evt-1")
+    async with database.transaction() as connection:
+        again = await service.open_account(connection, subject, SubjectKind.HOUSEHOLD)
+
+    assert opened.score == 1000
+    assert again.score == 980  # the existing account, not a fresh one
+    assert await _count(database, tables.accounts) == 1
+    assert await _count(database, tables.outbox) == 1  # opening an account announces nothing
+
+
+async def test_a_rolled_back_transaction_leaves_no_trace(
+    service: CreditService, database: Database
+) -> None:
+    subject = uuid.uuid4()
+
+    class HandlerCrashed(Exception):
+        pass
+
+    with pytest.raises(HandlerCrashed):
+        async with database.transaction() as connection:
+            await service.record_failed_inspection(connection, failed(subject), "evt-1")
+            raise HandlerCrashed
+
+    assert await _count(database, tables.entries) == 0
+    assert await _count(database, tables.accounts) == 0
+    assert await _count(database, tables.outbox) == 0
+    # The redelivery then applies it.
+    async with database.transaction() as connection:
+        assert await service.record_failed_inspection(connection, failed(subject), "evt-1")
+    assert (await service.account(subject)).score == 980
+
+
+async def test_unknown_subjects_are_not_found(service: CreditService) -> None:
+    with pytest.raises(NotFound):
+        await service.account(uuid.uuid4())
+    with pytest.raises(NotFound):
+        await service.entries(uuid.uuid4())
+
+
+async def test_the_repository_reads_back_what_it_wrote(
+    service: CreditService, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    async with database.transaction() as connection:
+        entry = await service.record_failed_inspection(
+            connection, failed(subject, Severity.LIGHT), "evt-1"
+        )
+    async with database.connect() as connection:
+        [stored] = await LedgerRepository(connection).entries_of(subject)
+        assert await LedgerRepository(connection).has_entry_for("evt-1")
+        assert not await LedgerRepository(connection).has_entry_for("evt-2")
+    assert stored == entry
+
+
+def _drift(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, tables.metadata))
+
+
+async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
+    async with database.connect() as connection:
+        assert await connection.run_sync(_drift) == []

@@ -1,0 +1,234 @@
+"""The inspections HTTP API on a migrated database: auth, problem+json, the happy path."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from linli_inspections.app import DEFINITION, create_app
+from linli_inspections.settings import InspectionsSettings
+from linli_shared.auth import mint_dev_token
+from linli_shared.migrations import upgrade
+from linli_shared.settings import PlatformSettings
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+PROBLEM = "application/problem+json"
+
+
+def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), subject, roles)}"}
+
+
+INSPECTOR = bearer("inspector", subject="inspector-7")
+
+
+def inspection(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "subject_id": str(uuid.uuid4()),
+        "subject_kind": "household",
+        "checklist": "sanitation",
+        "inspected_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "findings": [
+            {"item": "no exposed garbage", "passed": True, "severity": "serious"},
+            {"item": "stairwells clear", "passed": False, "severity": "general", "note": "堆物"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+async def client(create_database: CreateDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    url = await create_database("linli_inspections")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    app = create_app(InspectionsSettings(database_url=url))
+    # ASGITransport does not run the lifespan; run it here so the pool is disposed.
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://inspections"
+        ) as client,
+    ):
+        yield client
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].endswith(slug)
+    assert body["title"]
+    return body
+
+
+def error_fields(body: dict[str, Any]) -> set[str]:
+    return {error["field"] for error in body["errors"]}
+
+
+async def test_record_a_failed_inspection_and_read_it_back(client: httpx.AsyncClient) -> None:
+    sent = inspection()
+    created = await client.post("/v1/inspections", json=sent, headers=INSPECTOR)
+
+    assert created.status_code == 201, created.text
+    body = created.json()
+    inspected_at = datetime.fromisoformat(sent["inspected_at"])
+    assert body["subject_id"] == sent["subject_id"]
+    assert body["subject_kind"] == "household"
+    assert body["checklist"] == "sanitation"
+    assert body["inspector_id"] == "inspector-7"  # from the token, not the body
+    assert datetime.fromisoformat(body["inspected_at"]) == inspected_at
+    assert body["outcome"] == "failed"
+    assert body["severity"] == "general"
+    assert datetime.fromisoformat(body["comply_by"]) == inspected_at + timedelta(days=3)
+    assert [(f["item"], f["passed"], f["severity"], f["note"]) for f in body["findings"]] == [
+        ("no exposed garbage", True, "serious", None),
+        ("stairwells clear", False, "general", "堆物"),
+    ]
+
+    fetched = await client.get(f"/v1/inspections/{body['id']}", headers=bearer("credit_officer"))
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json() == body
+
+
+async def test_record_a_passed_inspection(client: httpx.AsyncClient) -> None:
+    sent = inspection(
+        inspected_at=None,
+        findings=[{"item": "no stalls on main roads", "passed": True}],
+    )
+    del sent["inspected_at"]
+    before = datetime.now(UTC)
+    created = await client.post("/v1/inspections", json=sent, headers=bearer("grid_worker"))
+
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["outcome"] == "passed"
+    assert body["severity"] is None
+    assert body["comply_by"] is None
+    assert body["findings"][0]["severity"] == "general"  # the default
+    assert datetime.fromisoformat(body["inspected_at"]) >= before - timedelta(seconds=1)
+
+
+async def test_no_token_is_401_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/inspections", json=inspection())
+    assert_problem(response, 401, "unauthenticated")
+    response = await client.get(f"/v1/inspections/{uuid.uuid4()}")
+    assert_problem(response, 401, "unauthenticated")
+
+
+@pytest.mark.parametrize("role", ["community_staff", "credit_officer", "partner", "service"])
+async def test_recording_needs_an_inspector(client: httpx.AsyncClient, role: str) -> None:
+    response = await client.post("/v1/inspections", json=inspection(), headers=bearer(role))
+    assert_problem(response, 403, "forbidden")
+
+
+async def test_reading_is_forbidden_to_partners(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"/v1/inspections/{uuid.uuid4()}", headers=bearer("partner"))
+    assert_problem(response, 403, "forbidden")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"findings": [{"item": "no exposed garbage"}]}, "findings.0.passed"),
+        ({"findings": []}, "findings"),
+        ({"subject_id": "household-1"}, "subject_id"),
+        ({"subject_kind": "alien"}, "subject_kind"),
+        ({"checklist": ""}, "checklist"),
+        ({"inspected_at": "2026-03-01T09:00:00"}, "inspected_at"),  # no time zone
+        (
+            {"findings": [{"item": "x", "passed": False, "severity": "catastrophic"}]},
+            "findings.0.severity",
+        ),
+    ],
+    ids=[
+        "finding-without-passed",
+        "no-findings",
+        "bad-subject-id",
+        "bad-subject-kind",
+        "empty-checklist",
+        "naive-time",
+        "bad-severity",
+    ],
+)
+async def test_invalid_bodies_are_422_naming_the_field(
+    client: httpx.AsyncClient, overrides: dict[str, Any], field: str
+) -> None:
+    response = await client.post("/v1/inspections", json=inspection(**overrides), headers=INSPECTOR)
+    body = assert_problem(response, 422, "validation-error")
+    assert field in error_fields(body)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (
+            {"inspected_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat()},
+            "inspected_at",
+        ),
+        (
+            {
+                "findings": [
+                    {"item": "no exposed garbage", "passed": True},
+                    {"item": "no exposed garbage", "passed": False},
+                ]
+            },
+            "findings",
+        ),
+    ],
+    ids=["in-the-future", "duplicate-item"],
+)
+async def test_domain_rule_violations_are_422_naming_the_field(
+    client: httpx.AsyncClient, overrides: dict[str, Any], field: str
+) -> None:
+    response = await client.post("/v1/inspections", json=inspection(**overrides), headers=INSPECTOR)
+    body = assert_problem(response, 422, "validation-error")
+    assert error_fields(body) == {field}
+    assert body["errors"][0]["code"] == "rule_violation"
+
+
+async def test_unknown_inspection_is_404_problem(client: httpx.AsyncClient) -> None:
+    missing = uuid.uuid4()
+    response = await client.get(f"/v1/inspections/{missing}", headers=INSPECTOR)
+    body = assert_problem(response, 404, "not-found")
+    assert str(missing) in body["detail"]
+
+
+async def test_sending_the_same_inspection_again_answers_200_with_the_first(
+    client: httpx.AsyncClient,
+) -> None:
+    sent = inspection(id=str(uuid.uuid4()))
+    first = await client.post("/v1/inspections", json=sent, headers=INSPECTOR)
+    again = await client.post("/v1/inspections", json=sent, headers=INSPECTOR)
+
+    assert first.status_code == 201, first.text
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert first.json()["id"] == sent["id"]
+
+
+async def test_the_same_id_with_other_content_is_409_problem(client: httpx.AsyncClient) -> None:
+    sent = inspection(id=str(uuid.uuid4()))
+    first = await client.post("/v1/inspections", json=sent, headers=INSPECTOR)
+    assert first.status_code == 201, first.text
+
+    changed = {**sent, "findings": [{"item": "no exposed garbage", "passed": True}]}
+    response = await client.post("/v1/inspections", json=changed, headers=INSPECTOR)
+    assert_problem(response, 409, "conflict")
+
+    fetched = await client.get(f"/v1/inspections/{sent['id']}", headers=INSPECTOR)
+    assert fetched.json() == first.json()
+
+
+async def test_a_malformed_client_id_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/inspections", json=inspection(id="inspection-1"), headers=INSPECTOR
+    )
+    body = assert_problem(response, 422, "validation-error")
+    assert "id" in error_fields(body)

@@ -1,0 +1,260 @@
+"""Inspection use cases against a real, freshly migrated PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection
+
+from linli_inspections.adapters import repository as repository_module
+from linli_inspections.adapters import tables
+from linli_inspections.app import DEFINITION, SOURCE
+from linli_inspections.domain.inspection import Finding, Inspection, Outcome
+from linli_inspections.service import inspections as service_module
+from linli_inspections.service.inspections import InspectionsService
+from linli_shared.clock import FixedClock
+from linli_shared.contracts import CATALOGUE, InspectionFailed, InspectionPassed
+from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.db import Database
+from linli_shared.errors import Conflict, NotFound
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.migrations import upgrade
+from linli_shared.rules import RuleViolation
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
+    url = await create_database("linli_inspections")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def service(database: Database) -> InspectionsService:
+    # As app._service builds it, with a pinned clock.
+    return InspectionsService(database, Outbox(tables.outbox, SOURCE), FixedClock(NOW))
+
+
+async def _count(database: Database, table: Table) -> int:
+    async with database.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def _outbox_envelopes(database: Database) -> list[tuple[str, str, str, Envelope]]:
+    async with database.connect() as connection:
+        rows = (await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))).all()
+    return [
+        (row.event_type, row.topic, row.partition_key, Envelope.from_json(row.payload))
+        for row in rows
+    ]
+
+
+async def test_a_passed_inspection_is_stored_and_announced(
+    service: InspectionsService, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    inspection, created = await service.record_inspection(
+        subject_id=subject,
+        subject_kind=SubjectKind.HOUSEHOLD,
+        checklist="sanitation",
+        inspector_id="inspector-1",
+        inspected_at=None,  # defaults to the clock
+        findings=[Finding("no exposed garbage", True, Severity.GENERAL)],
+    )
+
+    assert created is True
+    stored = await service.get_inspection(inspection.id)
+    assert stored == inspection
+    assert stored.inspected_at == NOW
+    assert stored.outcome is Outcome.PASSED
+    assert await _count(database, tables.inspections) == 1
+
+    [(event_type, topic, key, envelope)] = await _outbox_envelopes(database)
+    assert event_type == "linli.inspections.inspection.passed.v1"
+    assert topic == "linli.inspections.v1"
+    assert key == str(subject)
+    assert envelope.source == "/linli/inspections"
+    assert envelope.subject == str(subject)
+    event = envelope.parse(CATALOGUE)
+    assert isinstance(event, InspectionPassed)
+    assert event.inspection_id == inspection.id
+    assert event.inspected_at == NOW
+
+
+async def test_a_failed_inspection_is_stored_and_announced(
+    service: InspectionsService, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    inspected_at = NOW - timedelta(hours=1)
+    findings = [
+        Finding("no exposed garbage", True, Severity.SERIOUS),
+        Finding("stairwells clear", False, Severity.GENERAL, note="楼道堆物"),
+        Finding("no small ads", False, Severity.LIGHT),
+    ]
+    inspection, created = await service.record_inspection(
+        subject_id=subject,
+        subject_kind=SubjectKind.ORGANISATION,
+        checklist="sanitation",
+        inspector_id="inspector-1",
+        inspected_at=inspected_at,
+        findings=findings,
+    )
+
+    assert created is True
+    stored = await service.get_inspection(inspection.id)
+    assert stored == inspection
+    assert stored.findings == tuple(findings)  # order kept
+    assert stored.outcome is Outcome.FAILED
+    async with database.connect() as connection:
+        row = (await connection.execute(select(tables.inspections))).one()
+    assert row.outcome == "failed"
+    assert row.severity == "general"
+    assert row.comply_by == inspected_at + timedelta(days=3)
+
+    [(event_type, topic, key, envelope)] = await _outbox_envelopes(database)
+    assert event_type == "linli.inspections.inspection.failed.v1"
+    assert topic == "linli.inspections.v1"
+    assert key == str(subject)
+    event = envelope.parse(CATALOGUE)
+    assert isinstance(event, InspectionFailed)
+    assert event.inspection_id == inspection.id
+    assert event.subject_kind is SubjectKind.ORGANISATION
+    assert event.severity is Severity.GENERAL
+    assert event.comply_by == inspected_at + timedelta(days=3)
+    assert [(f.item, f.severity, f.note) for f in event.failed_findings] == [
+        ("stairwells clear", Severity.GENERAL, "楼道堆物"),
+        ("no small ads", Severity.LIGHT, None),
+    ]
+
+
+async def test_a_broken_rule_writes_nothing(
+    service: InspectionsService, database: Database
+) -> None:
+    with pytest.raises(RuleViolation):
+        await service.record_inspection(
+            subject_id=uuid.uuid4(),
+            subject_kind=SubjectKind.HOUSEHOLD,
+            checklist="sanitation",
+            inspector_id="inspector-1",
+            inspected_at=NOW + timedelta(hours=1),
+            findings=[Finding("no exposed garbage", False, Severity.GENERAL)],
+        )
+    assert await _count(database, tables.inspections) == 0
+    assert await _count(database, tables.findings) == 0
+    assert await _count(database, tables.outbox) == 0
+
+
+def _same_inspection(inspection_id: uuid.UUID, subject: uuid.UUID) -> dict[str, Any]:
+    return {
+        "inspection_id": inspection_id,
+        "subject_id": subject,
+        "subject_kind": SubjectKind.HOUSEHOLD,
+        "checklist": "sanitation",
+        "inspector_id": "inspector-1",
+        "inspected_at": NOW - timedelta(minutes=30),
+        "findings": [Finding("no exposed garbage", False, Severity.SERIOUS)],
+    }
+
+
+async def test_sending_the_same_inspection_again_records_it_once(
+    service: InspectionsService, database: Database
+) -> None:
+    inspection_id, subject = uuid.uuid4(), uuid.uuid4()
+
+    first, first_created = await service.record_inspection(
+        **_same_inspection(inspection_id, subject)
+    )
+    again, again_created = await service.record_inspection(
+        **_same_inspection(inspection_id, subject)
+    )
+
+    assert (first_created, again_created) == (True, False)
+    assert first.id == again.id == inspection_id
+    assert again == first
+    assert await _count(database, tables.inspections) == 1
+    assert await _count(database, tables.findings) == 1
+    assert await _count(database, tables.outbox) == 1
+
+
+async def test_the_same_id_with_other_content_is_a_conflict(
+    service: InspectionsService, database: Database
+) -> None:
+    inspection_id, subject = uuid.uuid4(), uuid.uuid4()
+    await service.record_inspection(**_same_inspection(inspection_id, subject))
+
+    other = _same_inspection(inspection_id, subject)
+    other["findings"] = [Finding("no exposed garbage", True, Severity.SERIOUS)]
+    with pytest.raises(Conflict):
+        await service.record_inspection(**other)
+
+    assert (await service.get_inspection(inspection_id)).outcome is Outcome.FAILED
+    assert await _count(database, tables.outbox) == 1
+
+
+async def test_two_concurrent_sends_of_one_inspection_record_it_once(
+    service: InspectionsService, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An offline client retries while its first send is still in flight.
+
+    Both transactions look the id up before either inserts (forced with a barrier after the
+    lookup); the promise "sending it again records it once" must still hold: one is recorded,
+    the other is answered as already recorded, and neither fails.
+    """
+    barrier = asyncio.Barrier(2)
+
+    class BothLookFirst(repository_module.InspectionRepository):
+        async def get(
+            self, inspection_id: uuid.UUID, *, for_update: bool = False
+        ) -> Inspection | None:
+            found = await super().get(inspection_id, for_update=for_update)
+            if for_update:
+                # A fix that serialises the lookups makes the barrier moot; do not wait forever.
+                with contextlib.suppress(TimeoutError, asyncio.BrokenBarrierError):
+                    await asyncio.wait_for(barrier.wait(), timeout=5)
+            return found
+
+    monkeypatch.setattr(service_module, "InspectionRepository", BothLookFirst)
+    inspection_id, subject = uuid.uuid4(), uuid.uuid4()
+
+    results = await asyncio.gather(
+        service.record_inspection(**_same_inspection(inspection_id, subject)),
+        service.record_inspection(**_same_inspection(inspection_id, subject)),
+        return_exceptions=True,
+    )
+
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert errors == [], f"a concurrent resend failed: {errors!r}"
+    created = sorted(r[1] for r in results if not isinstance(r, BaseException))
+    assert created == [False, True]
+    assert await _count(database, tables.inspections) == 1
+    assert await _count(database, tables.outbox) == 1
+
+
+async def test_unknown_inspection_is_not_found(service: InspectionsService) -> None:
+    with pytest.raises(NotFound):
+        await service.get_inspection(uuid.uuid4())
+
+
+def _drift(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, tables.metadata))
+
+
+async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
+    async with database.connect() as connection:
+        assert await connection.run_sync(_drift) == []

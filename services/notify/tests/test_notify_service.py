@@ -1,0 +1,406 @@
+"""Notify use cases against a real PostgreSQL database and a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection
+
+from linli_notify.adapters import tables
+from linli_notify.adapters.repository import NoticeRepository
+from linli_notify.adapters.smtp import SmtpChannel
+from linli_notify.adapters.templates import TemplateRenderer
+from linli_notify.app import DEFINITION, SOURCE
+from linli_notify.domain.notice import NoticeStatus, NoticeType
+from linli_notify.service.notices import NotifyService
+from linli_notify.settings import NotifySettings
+from linli_shared.clock import FixedClock
+from linli_shared.context import event_context
+from linli_shared.contracts import (
+    CATALOGUE,
+    HouseholdRegistered,
+    InspectionFailed,
+    NoticeDelivered,
+    NoticeFailed,
+    ScoreChanged,
+)
+from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.contracts.registry import MemberV1
+from linli_shared.db import Database
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.migrations import upgrade
+from tests.support.infra import free_port
+from tests.support.smtp import SmtpSink
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+EMAIL = "zhang@example.com"
+
+
+@pytest.fixture
+async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
+    url = await create_database("linli_notify")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink(free_port())
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def build(
+    database: Database, clock: FixedClock, smtp_port: int, max_attempts: int = 5
+) -> NotifyService:
+    """As app._service builds it, with a pinned clock and the test's SMTP server."""
+    settings = NotifySettings(
+        database_url=database.url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        delivery_max_attempts=max_attempts,
+    )
+    return NotifyService(
+        database,
+        Outbox(tables.outbox, SOURCE),
+        clock,
+        TemplateRenderer(settings.time_zone),
+        SmtpChannel(settings),
+        settings.delivery_max_attempts,
+    )
+
+
+def registered(
+    household_id: uuid.UUID, *, name: str = "张三", email: str = EMAIL
+) -> HouseholdRegistered:
+    return HouseholdRegistered(
+        household_id=household_id,
+        community_id="c-xingfu",
+        grid_id="g-07",
+        address="幸福路 1 号 2 栋 301",
+        members=[MemberV1(name="李四", relation="spouse"), MemberV1(name=name, relation="head")],
+        contact_email=email,
+        registered_at=NOW - timedelta(days=30),
+    )
+
+
+def failed(subject: uuid.UUID) -> InspectionFailed:
+    inspected_at = datetime(2026, 3, 1, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
+    return InspectionFailed(
+        inspection_id=uuid.uuid4(),
+        subject_id=subject,
+        subject_kind=SubjectKind.HOUSEHOLD,
+        checklist="sanitation",
+        inspected_at=inspected_at,
+        severity=Severity.GENERAL,
+        failed_findings=[
+            FailedFindingV1(item="stairwells clear", severity=Severity.GENERAL, note="楼道堆物")
+        ],
+        comply_by=inspected_at + timedelta(days=3),
+    )
+
+
+async def remember(service: NotifyService, database: Database, event: HouseholdRegistered) -> None:
+    async with database.transaction() as connection:
+        await service.remember_household(connection, event)
+
+
+async def rectify(
+    service: NotifyService,
+    database: Database,
+    event: InspectionFailed,
+    source_event_id: str,
+    correlation_id: str = "corr-1",
+) -> None:
+    with event_context(correlation_id, causation_id=source_event_id):
+        async with database.transaction() as connection:
+            await service.notice_rectification(connection, event, source_event_id)
+
+
+async def _count(database: Database, table: Table) -> int:
+    async with database.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def _outbox(database: Database) -> list[tuple[str, str, str, Envelope]]:
+    async with database.connect() as connection:
+        rows = (await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))).all()
+    return [(r.event_type, r.topic, r.partition_key, Envelope.from_json(r.payload)) for r in rows]
+
+
+async def _next_attempt_at(database: Database, notice_id: uuid.UUID) -> datetime:
+    async with database.connect() as connection:
+        value = await connection.scalar(
+            select(tables.notices.c.next_attempt_at).where(tables.notices.c.id == notice_id)
+        )
+    assert isinstance(value, datetime)
+    return value
+
+
+async def test_a_redelivered_event_makes_one_notice(
+    database: Database, clock: FixedClock, sink: SmtpSink
+) -> None:
+    service = build(database, clock, sink.port)
+    household = uuid.uuid4()
+    await remember(service, database, registered(household))
+    event = failed(household)
+
+    await rectify(service, database, event, "evt-1")
+    await rectify(service, database, event, "evt-1")
+
+    [notice] = await service.notices_for(household, limit=10, offset=0)
+    assert notice.notice_type is NoticeType.RECTIFICATION
+    assert notice.source_event_id == "evt-1"
+    assert notice.correlation_id == "corr-1"
+    assert notice.status is NoticeStatus.PENDING
+    assert notice.attempts == 0
+    assert notice.created_at == NOW
+    assert await _count(database, tables.notices) == 1
+
+    await rectify(service, database, event, "evt-2")  # another event is another notice
+    assert await _count(database, tables.notices) == 2
+
+
+async def test_the_head_of_household_is_the_recipient_and_stays_current(
+    database: Database, clock: FixedClock, sink: SmtpSink
+) -> None:
+    service = build(database, clock, sink.port)
+    household = uuid.uuid4()
+
+    await remember(service, database, registered(household))
+    await remember(service, database, registered(household, name="王五", email="wang@example.com"))
+
+    async with database.connect() as connection:
+        recipient = await NoticeRepository(connection).recipient(household)
+    assert recipient is not None
+    assert (recipient.name, recipient.email) == ("王五", "wang@example.com")
+    assert recipient.address == "幸福路 1 号 2 栋 301"
+    assert recipient.locale == "zh-CN"
+    assert await _count(database, tables.recipients) == 1
+
+
+async def test_deliver_next_sends_the_mail_and_proves_delivery(
+    database: Database, clock: FixedClock, sink: SmtpSink
+) -> None:
+    service = build(database, clock, sink.port)
+    household = uuid.uuid4()
+    await remember(service, database, registered(household))
+    await rectify(service, database, failed(household), "evt-1", correlation_id="corr-story")
+    [pending] = await service.notices_for(household, limit=10, offset=0)
+    clock.set(NOW + timedelta(seconds=30))
+
+    assert await service.deliver_next() is True
+
+    [mail] = sink.mails
+    assert mail.recipients == [EMAIL]
+    assert mail.subject == "【邻里】整改通知"
+    assert mail.message["X-Linli-Notice-Id"] == str(pending.id)
+    assert "张三（幸福路 1 号 2 栋 301）" in mail.body
+    assert "2026年03月01日 对您的环境卫生检查未通过" in mail.body
+    assert "stairwells clear（一般）：楼道堆物" in mail.body
+    assert "请于 2026年03月04日 09:30 前完成整改" in mail.body
+
+    notice, deliveries = await service.notice(pending.id)
+    assert notice.status is NoticeStatus.DELIVERED
+    assert notice.attempts == 1
+    assert notice.delivered_at == NOW + timedelta(seconds=30)
+    [delivery] = deliveries
+    assert (delivery.channel, delivery.address, delivery.status) == ("email", EMAIL, "delivered")
+    assert delivery.response
+    assert delivery.attempted_at == NOW + timedelta(seconds=30)
+
+    [(event_type, topic, key, envelope)] = await _outbox(database)
+    assert event_type == "linli.notify.notice.delivered.v1"
+    assert topic == "linli.notify.v1"
+    assert key == str(household)
+    assert envelope.source == "/linli/notify"
+    assert envelope.correlation_id == "corr-story"  # the story continues
+    assert envelope.causation_id == "evt-1"
+    event = envelope.parse(CATALOGUE)
+    assert isinstance(event, NoticeDelivered)
+    assert event.notice_id == pending.id
+    assert event.recipient_id == household
+    assert event.notice_type == "rectification"
+    assert event.channel == "email"
+    assert event.source_event_id == "evt-1"
+    assert event.delivered_at == NOW + timedelta(seconds=30)
+
+    assert await service.deliver_next() is False  # nothing left
+    assert len(sink.mails) == 1
+
+
+async def test_a_score_change_notice_is_delivered(
+    database: Database, clock: FixedClock, sink: SmtpSink
+) -> None:
+    service = build(database, clock, sink.port)
+    household = uuid.uuid4()
+    await remember(service, database, registered(household))
+    change = ScoreChanged(
+        subject_id=household,
+        subject_kind=SubjectKind.HOUSEHOLD,
+        entry_id=uuid.uuid4(),
+        reason_code="inspection.failed",
+        points=-20,
+        score_before=1000,
+        score_after=980,
+        grade_before="AA",
+        grade_after="A",
+        policy_version="2026.1",
+        source_event_id="evt-0",
+        occurred_at=NOW,
+    )
+    async with database.transaction() as connection:
+        await service.notice_score_change(connection, change, "evt-score-1")
+        await service.notice_score_change(connection, change, "evt-score-1")
+
+    assert await service.deliver_next() is True
+    assert await service.deliver_next() is False
+    [mail] = sink.mails_to(EMAIL)
+    assert mail.subject == "【邻里】诚信积分变动通知"
+    assert "您的诚信积分由 1000 分变为 980 分（-20），当前诚信等级为 A。" in mail.body
+
+
+async def test_a_notice_waits_until_its_recipient_is_known(
+    database: Database, clock: FixedClock, sink: SmtpSink
+) -> None:
+    service = build(database, clock, sink.port)
+    household = uuid.uuid4()
+    await rectify(service, database, failed(household), "evt-1")  # before the registry's event
+
+    assert await service.deliver_next() is False
+    assert sink.mails == []
+
+    await remember(service, database, registered(household))
+    assert await service.deliver_next() is True
+    assert len(sink.mails_to(EMAIL)) == 1
+
+
+async def test_the_oldest_notice_goes_first(
+    database: Database, clock: FixedClock, sink: SmtpSink
+) -> None:
+    service = build(database, clock, sink.port)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await remember(service, database, registered(first, email="first@example.com"))
+    await remember(service, database, registered(second, email="second@example.com"))
+    clock.set(NOW + timedelta(seconds=1))
+    await rectify(service, database, failed(second), "evt-b")
+    clock.set(NOW)
+    await rectify(service, database, failed(first), "evt-a")  # created earlier
+    clock.set(NOW + timedelta(minutes=1))
+
+    assert await service.deliver_next() is True
+    assert [m.recipients for m in sink.mails] == [["first@example.com"]]
+    assert await service.deliver_next() is True
+    assert [m.recipients for m in sink.mails] == [["first@example.com"], ["second@example.com"]]
+
+
+async def test_without_a_mail_server_it_backs_off_then_gives_up(
+    database: Database, clock: FixedClock
+) -> None:
+    stopped = SmtpSink(free_port())
+    stopped.start()
+    stopped.stop()
+    service = build(database, clock, stopped.port, max_attempts=3)
+    household = uuid.uuid4()
+    await remember(service, database, registered(household))
+    await rectify(service, database, failed(household), "evt-1")
+    [notice] = await service.notices_for(household, limit=10, offset=0)
+
+    # Attempt 1 fails: still pending, retried 5 s later, not before.
+    assert await service.deliver_next() is True
+    notice, deliveries = await service.notice(notice.id)
+    assert (notice.status, notice.attempts) == (NoticeStatus.PENDING, 1)
+    assert [(d.status, d.address) for d in deliveries] == [("failed", EMAIL)]
+    assert deliveries[0].response  # the reason is logged
+    assert await _next_attempt_at(database, notice.id) == NOW + timedelta(seconds=5)
+    assert await service.deliver_next() is False  # not due yet
+
+    # Attempt 2 fails: backs off further.
+    clock.set(NOW + timedelta(seconds=5))
+    assert await service.deliver_next() is True
+    notice, deliveries = await service.notice(notice.id)
+    assert (notice.status, notice.attempts) == (NoticeStatus.PENDING, 2)
+    assert len(deliveries) == 2
+    assert await _next_attempt_at(database, notice.id) == NOW + timedelta(seconds=15)
+    assert await _outbox(database) == []  # no verdict yet
+
+    # Attempt 3 = delivery_max_attempts: it gives up and says so.
+    clock.set(NOW + timedelta(seconds=15))
+    assert await service.deliver_next() is True
+    notice, deliveries = await service.notice(notice.id)
+    assert (notice.status, notice.attempts) == (NoticeStatus.FAILED, 3)
+    assert notice.delivered_at is None
+    assert [d.status for d in deliveries] == ["failed", "failed", "failed"]
+
+    [(event_type, topic, key, envelope)] = await _outbox(database)
+    assert event_type == "linli.notify.notice.failed.v1"
+    assert topic == "linli.notify.v1"
+    assert key == str(household)
+    event = envelope.parse(CATALOGUE)
+    assert isinstance(event, NoticeFailed)
+    assert event.notice_id == notice.id
+    assert event.recipient_id == household
+    assert event.channel == "email"
+    assert event.source_event_id == "evt-1"
+    assert event.reason
+    assert event.failed_at == NOW + timedelta(seconds=15)
+
+    clock.set(NOW + timedelta(days=1))
+    assert await service.deliver_next() is False  # a failed notice is not retried
+
+
+async def test_delivery_resumes_when_the_mail_server_is_back(
+    database: Database, clock: FixedClock
+) -> None:
+    port = free_port()
+    server = SmtpSink(port)
+    server.start()
+    server.stop()
+    service = build(database, clock, port)
+    household = uuid.uuid4()
+    await remember(service, database, registered(household))
+    await rectify(service, database, failed(household), "evt-1")
+
+    assert await service.deliver_next() is True  # fails: nobody listening
+    back = SmtpSink(port)
+    back.start()
+    try:
+        clock.set(NOW + timedelta(seconds=5))
+        assert await service.deliver_next() is True
+        assert len(back.mails_to(EMAIL)) == 1
+    finally:
+        back.stop()
+
+    [notice] = await service.notices_for(household, limit=10, offset=0)
+    assert (notice.status, notice.attempts) == (NoticeStatus.DELIVERED, 2)
+    assert [event_type for event_type, *_ in await _outbox(database)] == [
+        "linli.notify.notice.delivered.v1"
+    ]
+
+
+def _drift(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, tables.metadata))
+
+
+async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
+    async with database.connect() as connection:
+        assert await connection.run_sync(_drift) == []

@@ -1,0 +1,154 @@
+"""Registry use cases against a real, freshly migrated PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection
+
+from linli_registry.adapters import tables
+from linli_registry.app import DEFINITION, SOURCE
+from linli_registry.domain.household import HEAD, InvalidHousehold, Member
+from linli_registry.service.households import RegistryService
+from linli_shared.clock import FixedClock
+from linli_shared.contracts import CATALOGUE, HouseholdRegistered
+from linli_shared.db import Database
+from linli_shared.errors import NotFound
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.migrations import upgrade
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+NOW = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
+    url = await create_database("linli_registry")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def service(database: Database) -> RegistryService:
+    # As app._service builds it, with a pinned clock.
+    return RegistryService(database, Outbox(tables.outbox, SOURCE), FixedClock(NOW))
+
+
+async def _count(database: Database, table: Table) -> int:
+    async with database.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def test_register_then_get_round_trips(service: RegistryService) -> None:
+    members = [Member("张三", HEAD), Member("李四", "spouse"), Member("张小三", "child")]
+
+    registered = await service.register_household(
+        community_id="c-xingfu",
+        grid_id="g-07",
+        address="幸福路 1 号 2 栋 301",
+        members=members,
+        contact_email="zhang@example.com",
+    )
+    loaded = await service.get_household(registered.id)
+
+    assert loaded == registered
+    assert loaded.members == tuple(members)  # order kept
+    assert loaded.registered_at == NOW
+
+
+async def test_registration_writes_exactly_one_outbox_row(
+    service: RegistryService, database: Database
+) -> None:
+    household = await service.register_household(
+        community_id="c-xingfu",
+        grid_id="g-07",
+        address="幸福路 1 号",
+        members=[Member("张三", HEAD)],
+        contact_email="zhang@example.com",
+    )
+
+    async with database.connect() as connection:
+        rows = (await connection.execute(select(tables.outbox))).all()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row.event_type == "linli.registry.household.registered.v1"
+    assert row.topic == "linli.registry.v1"
+    assert row.partition_key == str(household.id)
+    assert row.published_at is None
+
+    envelope = Envelope.from_json(row.payload)
+    assert envelope.id == row.event_id
+    assert envelope.type == HouseholdRegistered.event_type
+    assert envelope.source == "/linli/registry"
+    assert envelope.subject == str(household.id)
+    event = envelope.parse(CATALOGUE)
+    assert isinstance(event, HouseholdRegistered)
+    assert event.household_id == household.id
+    assert event.community_id == "c-xingfu"
+    assert event.grid_id == "g-07"
+    assert [(m.name, m.relation) for m in event.members] == [("张三", HEAD)]
+    assert event.contact_email == "zhang@example.com"
+    assert event.registered_at == NOW
+
+
+async def test_each_registration_emits_its_own_event(
+    service: RegistryService, database: Database
+) -> None:
+    ids = []
+    for i in range(3):
+        household = await service.register_household(
+            community_id="c",
+            grid_id="g",
+            address=f"幸福路 {i} 号",
+            members=[Member(f"户主{i}", HEAD)],
+            contact_email=f"h{i}@example.com",
+        )
+        ids.append(str(household.id))
+
+    async with database.connect() as connection:
+        keys = (
+            await connection.scalars(
+                select(tables.outbox.c.partition_key).order_by(tables.outbox.c.seq)
+            )
+        ).all()
+    assert list(keys) == ids
+
+
+async def test_a_broken_rule_writes_nothing(service: RegistryService, database: Database) -> None:
+    with pytest.raises(InvalidHousehold):
+        await service.register_household(
+            community_id="c",
+            grid_id="g",
+            address="幸福路 1 号",
+            members=[Member("张三", HEAD), Member("李四", HEAD)],
+            contact_email="zhang@example.com",
+        )
+
+    assert await _count(database, tables.households) == 0
+    assert await _count(database, tables.members) == 0
+    assert await _count(database, tables.outbox) == 0
+
+
+async def test_unknown_household_is_not_found(service: RegistryService) -> None:
+    with pytest.raises(NotFound):
+        await service.get_household(uuid.uuid4())
+
+
+def _drift(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, tables.metadata))
+
+
+async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
+    async with database.connect() as connection:
+        assert await connection.run_sync(_drift) == []

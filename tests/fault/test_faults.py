@@ -1,0 +1,187 @@
+"""Fault tests: 500 inspections through the running platform while something breaks.
+
+After each fault, every failed inspection has exactly one ledger entry and exactly one
+rectification notice, no passed inspection has any, and score changes per household follow the
+order of its inspections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from linli_shared.contracts import topics
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.operations import KafkaOperations
+from tests.support.infra import KafkaService, PostgresService
+from tests.support.platform import Platform
+from tests.support.stream import (
+    Stream,
+    assert_exactly_once,
+    plan,
+    post_stream,
+    register_households,
+    settle,
+)
+
+INSPECTIONS = 500
+HOUSEHOLDS = 40
+
+
+async def _prepared(http: httpx.AsyncClient, platform: Platform, seed: int) -> Stream:
+    stream = await register_households(http, platform, HOUSEHOLDS)
+    plan(stream, INSPECTIONS, seed=seed)
+    return stream
+
+
+async def test_broker_stopped_and_restarted_mid_stream(
+    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
+) -> None:
+    stream = await _prepared(http, platform, seed=1)
+
+    async def broker_outage() -> None:
+        await asyncio.to_thread(kafka.stop)
+        await asyncio.sleep(3)
+        await asyncio.to_thread(kafka.start)
+
+    await post_stream(http, platform, stream, at=150, then=broker_outage)
+    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
+    assert_exactly_once(stream, accounting)
+
+
+async def test_workers_killed_mid_batch_and_restarted(
+    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
+) -> None:
+    stream = await _prepared(http, platform, seed=2)
+
+    async def crash_workers() -> None:
+        for _ in range(2):
+            await asyncio.sleep(1.0)
+            platform.workers["credit"].kill()
+            platform.workers["notify"].kill()
+            await asyncio.sleep(0.5)
+            platform.workers["credit"].start()
+            platform.workers["notify"].start()
+
+    await post_stream(http, platform, stream, at=200, then=crash_workers)
+    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
+    assert_exactly_once(stream, accounting)
+
+
+async def test_database_restarted_mid_stream(
+    platform: Platform,
+    http: httpx.AsyncClient,
+    kafka: KafkaService,
+    kafka_namespace: str,
+    postgres: PostgresService,
+) -> None:
+    stream = await _prepared(http, platform, seed=3)
+
+    async def database_restart() -> None:
+        await asyncio.to_thread(postgres.restart)
+
+    await post_stream(http, platform, stream, at=150, then=database_restart)
+    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
+    assert_exactly_once(stream, accounting)
+
+
+async def test_one_of_two_worker_replicas_stops_mid_stream(
+    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
+) -> None:
+    replicas = [platform.spawn_worker("credit"), platform.spawn_worker("notify")]
+    stream = await _prepared(http, platform, seed=4)
+
+    async def stop_one_replica() -> None:
+        await asyncio.to_thread(platform.workers["credit"].stop)
+        await asyncio.to_thread(platform.workers["notify"].stop)
+
+    await post_stream(http, platform, stream, at=200, then=stop_one_replica)
+    assert all(replica.running for replica in replicas)
+    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
+    assert_exactly_once(stream, accounting)
+
+
+async def test_duplicate_and_poison_records_are_absorbed(
+    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
+) -> None:
+    stream = await _prepared(http, platform, seed=5)
+    topic = kafka_namespace + topics.INSPECTIONS
+    poison = _poison_records()
+
+    async def inject() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+        await producer.start()
+        try:
+            # Duplicates: the first 50 records of a partition, produced again byte for byte.
+            for key, value in await _first_records(kafka.bootstrap, topic, 50):
+                await producer.send_and_wait(topic, value, key=key)
+            for key, value in poison:
+                await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    await post_stream(http, platform, stream, at=250, then=inject)
+    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
+    assert_exactly_once(stream, accounting)
+
+    operations = KafkaOperations(kafka.bootstrap, kafka_namespace)
+    for group in ("linli-credit", "linli-notify"):
+        dead_topic = f"{topics.INSPECTIONS}.dlq.{group}"
+        letters = await operations.read_dead_letters([dead_topic])
+        reasons = sorted(letter.header("reason") for letter in letters)
+        print(f"{group}: {len(letters)} dead letters {reasons}")
+        assert sorted(letter.value for letter in letters) == sorted(v for _, v in poison)
+        assert all(letter.header("source-topic") == topics.INSPECTIONS for letter in letters)
+        assert all(letter.header("attempts") == "1" for letter in letters)
+
+
+def _poison_records() -> list[tuple[bytes, bytes]]:
+    key = str(uuid.uuid4()).encode()
+    unknown = Envelope(
+        id=str(uuid.uuid4()),
+        type="linli.inspections.inspection.teleported.v1",
+        source="/linli/inspections",
+        subject=key.decode(),
+        time=datetime.now(UTC),
+        data={"inspection_id": str(uuid.uuid4())},
+        correlation_id="poison",
+    )
+    missing_fields = Envelope(
+        id=str(uuid.uuid4()),
+        type="linli.inspections.inspection.failed.v1",
+        source="/linli/inspections",
+        subject=key.decode(),
+        time=unknown.time,
+        data={"inspection_id": str(uuid.uuid4()), "checklist": "sanitation"},
+        correlation_id="poison",
+    )
+    return [
+        (key, b"{not json"),
+        (key, json.dumps(["a", "list"]).encode()),
+        (key, unknown.to_json()),
+        (key, missing_fields.to_json()),
+    ]
+
+
+async def _first_records(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, bytes]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        records: list[tuple[bytes, bytes]] = []
+        while len(records) < count:
+            batch = await consumer.getmany(partition, timeout_ms=1000, max_records=count)
+            new = [(r.key, r.value) for r in batch.get(partition, []) if r.key and r.value]
+            if not new:
+                break
+            records.extend(new)
+        return records[:count]
+    finally:
+        await consumer.stop()

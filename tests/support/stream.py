@@ -1,0 +1,260 @@
+"""A stream of inspections through the running platform, and the ledger/notice accounting after.
+
+Inspections of one household are posted one after another (so their order is defined); different
+households go concurrently. Every post carries a client-generated id, so retrying after a 503 or
+a dropped connection records each inspection once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from linli_shared.auth import mint_dev_token
+from linli_shared.contracts import topics
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.settings import PlatformSettings
+from tests.support.events import read_topics
+from tests.support.platform import Platform
+from tests.support.polling import eventually
+
+TOKEN = mint_dev_token(PlatformSettings(), "fault-driver", ["admin"])
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass(frozen=True)
+class Planned:
+    inspection_id: str
+    household_id: str
+    failed: bool
+
+
+@dataclass
+class Stream:
+    households: list[str]
+    planned: list[Planned] = field(default_factory=list)
+    posted: int = 0
+
+    @property
+    def failed(self) -> list[Planned]:
+        return [p for p in self.planned if p.failed]
+
+    def failed_in_order(self, household_id: str) -> list[str]:
+        return [
+            p.inspection_id for p in self.planned if p.failed and p.household_id == household_id
+        ]
+
+
+async def register_households(http: httpx.AsyncClient, platform: Platform, count: int) -> Stream:
+    households = []
+    for i in range(count):
+        body: dict[str, object] = {
+            "community_id": "fault-community",
+            "grid_id": f"grid-{i % 4}",
+            "address": f"测试路 {i} 号",
+            "members": [{"name": f"住户{i}", "relation": "head"}],
+            "contact_email": f"household{i}@example.cn",
+        }
+        response = await _post_with_retries(http, f"{platform.url('registry')}/v1/households", body)
+        households.append(response.json()["id"])
+    return Stream(households)
+
+
+def plan(stream: Stream, count: int, seed: int = 7) -> None:
+    chooser = random.Random(seed)
+    stream.planned = [
+        Planned(str(uuid.uuid4()), chooser.choice(stream.households), chooser.random() < 0.5)
+        for _ in range(count)
+    ]
+
+
+async def post_stream(
+    http: httpx.AsyncClient,
+    platform: Platform,
+    stream: Stream,
+    *,
+    at: int | None = None,
+    then: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Post every planned inspection; run `then` (the fault) once `at` of them are posted."""
+    by_household: dict[str, list[Planned]] = defaultdict(list)
+    for planned in stream.planned:
+        by_household[planned.household_id].append(planned)
+    fault_done = asyncio.Event()
+    fault_task: asyncio.Task[None] | None = None
+
+    async def post_household(items: list[Planned]) -> None:
+        nonlocal fault_task
+        for planned in items:
+            await _post_with_retries(
+                http, f"{platform.url('inspections')}/v1/inspections", _inspection_body(planned)
+            )
+            stream.posted += 1
+            if then is not None and at is not None and stream.posted >= at and fault_task is None:
+                fault_task = asyncio.create_task(_run_once(then, fault_done))
+
+    started = time.monotonic()
+    await asyncio.gather(*(post_household(items) for items in by_household.values()))
+    print(f"\nposted {len(stream.planned)} inspections in {time.monotonic() - started:.1f}s")
+    if fault_task is not None:
+        await fault_task
+
+
+async def _run_once(action: Callable[[], Awaitable[None]], done: asyncio.Event) -> None:
+    await action()
+    done.set()
+
+
+def _inspection_body(planned: Planned) -> dict[str, object]:
+    return {
+        "id": planned.inspection_id,
+        "subject_id": planned.household_id,
+        "subject_kind": "household",
+        "checklist": "sanitation",
+        "findings": [
+            {"item": "bins emptied daily", "passed": not planned.failed, "severity": "general"},
+            {"item": "no graffiti or small ads", "passed": True},
+        ],
+    }
+
+
+async def _post_with_retries(
+    http: httpx.AsyncClient, url: str, body: dict[str, object], attempts: int = 120
+) -> httpx.Response:
+    for _ in range(attempts):
+        try:
+            response = await http.post(url, json=body, headers=AUTH)
+        except httpx.TransportError:
+            await asyncio.sleep(0.5)
+            continue
+        if response.status_code in (200, 201):
+            return response
+        if response.status_code not in (500, 502, 503):
+            raise AssertionError(f"{url}: {response.status_code} {response.text}")
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{url}: gave up after {attempts} attempts")
+
+
+# --- accounting ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accounting:
+    entries_per_inspection: Counter[str]
+    notices_per_inspection: Counter[str]
+    score_change_order: dict[str, list[str]]
+    delivered_notices: int
+
+    def summary(self) -> str:
+        return (
+            f"ledger entries={sum(self.entries_per_inspection.values())} "
+            f"rectification notices={sum(self.notices_per_inspection.values())} "
+            f"delivered notices={self.delivered_notices}"
+        )
+
+
+async def _fetch(url: str, query: str) -> list[asyncpg.Record]:
+    parsed = make_url(url)
+    connection = await asyncpg.connect(
+        host=parsed.host, port=parsed.port, user=parsed.username, database=parsed.database
+    )
+    try:
+        return list(await connection.fetch(query))
+    finally:
+        await connection.close()
+
+
+async def account(platform: Platform, bootstrap: str, namespace: str) -> Accounting:
+    published = await read_topics(bootstrap, namespace, [topics.INSPECTIONS, topics.CREDIT])
+    inspection_of_event: dict[str, str] = {}
+    score_changes: dict[str, list[str]] = defaultdict(list)
+    seen: set[str] = set()
+    for envelope in published:
+        if envelope.id in seen:
+            continue  # a republished duplicate: consumers see it once
+        seen.add(envelope.id)
+        if envelope.type == "linli.inspections.inspection.failed.v1":
+            inspection_of_event[envelope.id] = envelope.data["inspection_id"]
+    for envelope in _in_partition_order(published):
+        if envelope.type == "linli.credit.score.changed.v1":
+            source = envelope.data["source_event_id"]
+            inspection = inspection_of_event.get(source, f"unknown:{source}")
+            if inspection not in score_changes[envelope.subject]:
+                score_changes[envelope.subject].append(inspection)
+    entries = await _fetch(platform.database_url("credit"), "SELECT source_event_id FROM entries")
+    notices = await _fetch(
+        platform.database_url("notify"),
+        "SELECT variables->>'inspection_id' AS inspection_id FROM notices "
+        "WHERE notice_type = 'rectification'",
+    )
+    delivered = await _fetch(
+        platform.database_url("notify"), "SELECT id FROM notices WHERE status = 'delivered'"
+    )
+    return Accounting(
+        entries_per_inspection=Counter(
+            inspection_of_event.get(row["source_event_id"], "unknown") for row in entries
+        ),
+        notices_per_inspection=Counter(row["inspection_id"] for row in notices),
+        score_change_order=dict(score_changes),
+        delivered_notices=len(delivered),
+    )
+
+
+def _in_partition_order(envelopes: list[Envelope]) -> list[Envelope]:
+    # read_topics returns records partition by partition, each in offset order, which is all
+    # that per-key order needs: one household lives in one partition.
+    return envelopes
+
+
+async def settle(
+    platform: Platform, bootstrap: str, namespace: str, stream: Stream, within: float = 240.0
+) -> Accounting:
+    """Wait until every failed inspection has its entry and both its notices are delivered."""
+    expected = len(stream.failed)
+
+    async def settled() -> Accounting | None:
+        entries = await _fetch(platform.database_url("credit"), "SELECT count(*) AS n FROM entries")
+        delivered = await _fetch(
+            platform.database_url("notify"),
+            "SELECT count(*) AS n FROM notices WHERE status = 'delivered'",
+        )
+        if entries[0]["n"] >= expected and delivered[0]["n"] >= 2 * expected:
+            return await account(platform, bootstrap, namespace)
+        return None
+
+    started = time.monotonic()
+    await eventually(settled, f"{expected} entries and {2 * expected} delivered notices", within)
+    print(f"settled {time.monotonic() - started:.1f}s after the last post")
+    await asyncio.sleep(3)  # anything doubled would land now
+    return await account(platform, bootstrap, namespace)
+
+
+def assert_exactly_once(stream: Stream, accounting: Accounting) -> None:
+    print(
+        f"\n{len(stream.planned)} inspections, {len(stream.failed)} failed: {accounting.summary()}"
+    )
+    failed_ids = {p.inspection_id for p in stream.failed}
+    passed_ids = {p.inspection_id for p in stream.planned if not p.failed}
+    wrong_entries = {i: n for i, n in accounting.entries_per_inspection.items() if n != 1}
+    assert not wrong_entries, f"inspections without exactly one ledger entry: {wrong_entries}"
+    assert set(accounting.entries_per_inspection) == failed_ids
+    wrong_notices = {i: n for i, n in accounting.notices_per_inspection.items() if n != 1}
+    assert not wrong_notices, (
+        f"inspections without exactly one rectification notice: {wrong_notices}"
+    )
+    assert set(accounting.notices_per_inspection) == failed_ids
+    assert not passed_ids & set(accounting.notices_per_inspection)
+    assert accounting.delivered_notices == 2 * len(failed_ids)
+    for household in stream.households:
+        assert accounting.score_change_order.get(household, []) == stream.failed_in_order(
+            household
+        ), f"score changes of {household} out of inspection order"
