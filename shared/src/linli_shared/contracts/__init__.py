@@ -5,17 +5,70 @@ each service maps its own domain objects onto them when it publishes.
 """
 
 from linli_shared.contracts.base import EventCatalogue, EventData
-from linli_shared.contracts.credit import ScoreChanged
-from linli_shared.contracts.inspections import InspectionFailed, InspectionPassed
+from linli_shared.contracts.credit import (
+    AppealDecided,
+    AppealReceived,
+    CommendationAwarded,
+    EntryRepaired,
+    GradeChanged,
+    GreenChannelGranted,
+    GreenChannelLost,
+    ScoreChanged,
+)
+from linli_shared.contracts.inspections import (
+    InspectionEscalated,
+    InspectionFailed,
+    InspectionPassed,
+    InspectionRecorded,
+    RectificationOverdue,
+    RectificationReady,
+    RectificationRequested,
+    RectificationVerified,
+    ScheduleMissed,
+)
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
-from linli_shared.contracts.registry import HouseholdRegistered
+from linli_shared.contracts.registry import (
+    HouseholdConsentChanged,
+    HouseholdContactChanged,
+    HouseholdDeregistered,
+    HouseholdMembersChanged,
+    HouseholdMoved,
+    HouseholdRegistered,
+    OrganisationChanged,
+    OrganisationRegistered,
+)
 
 CATALOGUE = EventCatalogue(
     [
+        # registry
         HouseholdRegistered,
+        HouseholdMoved,
+        HouseholdMembersChanged,
+        HouseholdContactChanged,
+        HouseholdConsentChanged,
+        HouseholdDeregistered,
+        OrganisationRegistered,
+        OrganisationChanged,
+        # inspections
+        InspectionRecorded,
         InspectionPassed,
         InspectionFailed,
+        RectificationRequested,
+        RectificationReady,
+        RectificationVerified,
+        RectificationOverdue,
+        InspectionEscalated,
+        ScheduleMissed,
+        # credit
         ScoreChanged,
+        GradeChanged,
+        GreenChannelGranted,
+        GreenChannelLost,
+        AppealReceived,
+        AppealDecided,
+        CommendationAwarded,
+        EntryRepaired,
+        # notify
         NoticeDelivered,
         NoticeFailed,
     ]
@@ -23,12 +76,33 @@ CATALOGUE = EventCatalogue(
 
 __all__ = [
     "CATALOGUE",
+    "AppealDecided",
+    "AppealReceived",
+    "CommendationAwarded",
+    "EntryRepaired",
     "EventCatalogue",
     "EventData",
+    "GradeChanged",
+    "GreenChannelGranted",
+    "GreenChannelLost",
+    "HouseholdConsentChanged",
+    "HouseholdContactChanged",
+    "HouseholdDeregistered",
+    "HouseholdMembersChanged",
+    "HouseholdMoved",
     "HouseholdRegistered",
+    "InspectionEscalated",
     "InspectionFailed",
     "InspectionPassed",
+    "InspectionRecorded",
     "NoticeDelivered",
     "NoticeFailed",
+    "OrganisationChanged",
+    "OrganisationRegistered",
+    "RectificationOverdue",
+    "RectificationReady",
+    "RectificationRequested",
+    "RectificationVerified",
+    "ScheduleMissed",
     "ScoreChanged",
 ]

@@ -1,9 +1,9 @@
-"""Events published by the credit ledger on `linli.credit.v1`."""
+"""Events published by the credit ledger on `linli.credit.v1`, keyed by the subject."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import ClassVar
+from datetime import date, datetime
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from linli_shared.contracts import topics
@@ -11,13 +11,17 @@ from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import SubjectKind
 
 
-class ScoreChanged(EventData):
-    event_type: ClassVar[str] = "linli.credit.score.changed.v1"
+class _AboutASubject(EventData):
     topic: ClassVar[str] = topics.CREDIT
     key_field: ClassVar[str] = "subject_id"
 
     subject_id: UUID
     subject_kind: SubjectKind
+
+
+class ScoreChanged(_AboutASubject):
+    event_type: ClassVar[str] = "linli.credit.score.changed.v1"
+
     entry_id: UUID
     reason_code: str
     points: int
@@ -28,3 +32,66 @@ class ScoreChanged(EventData):
     policy_version: str
     source_event_id: str
     occurred_at: datetime
+
+
+class GradeChanged(_AboutASubject):
+    event_type: ClassVar[str] = "linli.credit.grade.changed.v1"
+
+    grade_before: str
+    grade_after: str
+    score: int
+    evaluated_at: datetime
+
+
+class GreenChannelGranted(_AboutASubject):
+    event_type: ClassVar[str] = "linli.credit.green-channel.granted.v1"
+
+    grade: str
+    valid_until: date
+
+
+class GreenChannelLost(_AboutASubject):
+    event_type: ClassVar[str] = "linli.credit.green-channel.lost.v1"
+
+    grade: str
+
+
+class AppealReceived(_AboutASubject):
+    event_type: ClassVar[str] = "linli.credit.appeal.received.v1"
+
+    appeal_id: UUID
+    entry_id: UUID
+    filed_by: str
+    decide_by: date
+
+
+class AppealDecided(_AboutASubject):
+    event_type: ClassVar[str] = "linli.credit.appeal.decided.v1"
+
+    appeal_id: UUID
+    entry_id: UUID
+    outcome: Literal["upheld", "rejected"]
+    reason: str
+    decided_by: str
+    reversal_entry_id: UUID | None = None
+
+
+class CommendationAwarded(_AboutASubject):
+    """A five-good family award: a positive record and a commendation notice."""
+
+    event_type: ClassVar[str] = "linli.credit.commendation.awarded.v1"
+
+    award: Literal["five_good_family"]
+    year: int
+    entry_id: UUID
+    points: int
+
+
+class EntryRepaired(_AboutASubject):
+    """A negative entry stopped counting: repaired on application, or expired by itself."""
+
+    event_type: ClassVar[str] = "linli.credit.entry.repaired.v1"
+
+    entry_id: UUID
+    how: Literal["applied", "expired"]
+    repaired_at: datetime

@@ -1,9 +1,14 @@
-"""Events published by inspections on `linli.inspections.v1`, keyed by the responsible party."""
+"""Events published by inspections on `linli.inspections.v1`, keyed by the responsible party.
+
+The responsible party (`subject_id`, `subject_kind`) is who gets notices and whose integrity
+record changes: the household itself, the property manager of a compound, the shop of a
+frontage segment.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -11,6 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from linli_shared.contracts import topics
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
+
+TargetKind = Literal["household", "compound", "frontage_segment", "pest_point"]
 
 
 class FailedFindingV1(BaseModel):
@@ -21,28 +28,110 @@ class FailedFindingV1(BaseModel):
     note: str | None = None
 
 
-class InspectionPassed(EventData):
+class _AboutAnInspection(EventData):
+    topic: ClassVar[str] = topics.INSPECTIONS
+    key_field: ClassVar[str] = "subject_id"
+
+    inspection_id: UUID
+    subject_id: UUID
+    subject_kind: SubjectKind
+    checklist: str
+    inspected_at: datetime
+    target_kind: TargetKind = "household"
+    target_id: str | None = None
+    grid_id: str | None = None
+    community_id: str | None = None
+
+
+class InspectionRecorded(_AboutAnInspection):
+    """Any inspection was recorded (before its outcome is announced)."""
+
+    event_type: ClassVar[str] = "linli.inspections.inspection.recorded.v1"
+
+    outcome: Literal["passed", "failed"]
+    schedule_id: UUID | None = None
+    is_reinspection: bool = False
+
+
+class InspectionPassed(_AboutAnInspection):
     event_type: ClassVar[str] = "linli.inspections.inspection.passed.v1"
-    topic: ClassVar[str] = topics.INSPECTIONS
-    key_field: ClassVar[str] = "subject_id"
-
-    inspection_id: UUID
-    subject_id: UUID
-    subject_kind: SubjectKind
-    checklist: str
-    inspected_at: datetime
 
 
-class InspectionFailed(EventData):
+class InspectionFailed(_AboutAnInspection):
     event_type: ClassVar[str] = "linli.inspections.inspection.failed.v1"
-    topic: ClassVar[str] = topics.INSPECTIONS
-    key_field: ClassVar[str] = "subject_id"
 
-    inspection_id: UUID
-    subject_id: UUID
-    subject_kind: SubjectKind
-    checklist: str
-    inspected_at: datetime
     severity: Severity
     failed_findings: list[FailedFindingV1]
     comply_by: datetime
+
+
+class _AboutARectification(EventData):
+    topic: ClassVar[str] = topics.INSPECTIONS
+    key_field: ClassVar[str] = "subject_id"
+
+    rectification_id: UUID
+    inspection_id: UUID
+    subject_id: UUID
+    subject_kind: SubjectKind
+    severity: Severity
+    comply_by: datetime
+    grid_id: str | None = None
+    community_id: str | None = None
+
+
+class RectificationRequested(_AboutARectification):
+    event_type: ClassVar[str] = "linli.inspections.rectification.requested.v1"
+
+    failed_findings: list[FailedFindingV1]
+
+
+class RectificationReady(_AboutARectification):
+    """The responsible party reports the fix done: re-inspection is due."""
+
+    event_type: ClassVar[str] = "linli.inspections.rectification.ready.v1"
+
+    reported_at: datetime
+
+
+class RectificationVerified(_AboutARectification):
+    """A re-inspection found the fix done; `on_time` decides reward or further penalty."""
+
+    event_type: ClassVar[str] = "linli.inspections.rectification.verified.v1"
+
+    reinspection_id: UUID
+    verified_at: datetime
+    on_time: bool
+
+
+class RectificationOverdue(_AboutARectification):
+    event_type: ClassVar[str] = "linli.inspections.rectification.overdue.v1"
+
+    overdue_since: datetime
+
+
+class InspectionEscalated(_AboutARectification):
+    """What the office cannot solve goes up: first to the grid worker, then the department."""
+
+    event_type: ClassVar[str] = "linli.inspections.inspection.escalated.v1"
+
+    level: Literal["grid_worker", "department"]
+    department: str | None = None
+    escalated_at: datetime
+
+
+class ScheduleMissed(EventData):
+    """A planned inspection did not happen in its week (e.g. a compound's twice-a-week)."""
+
+    event_type: ClassVar[str] = "linli.inspections.schedule.missed.v1"
+    topic: ClassVar[str] = topics.INSPECTIONS
+    key_field: ClassVar[str] = "schedule_id"
+
+    schedule_id: UUID
+    target_kind: TargetKind
+    target_id: str
+    checklist: str
+    grid_id: str | None = None
+    community_id: str | None = None
+    week_starting: datetime
+    due: int
+    done: int

@@ -1,18 +1,26 @@
 """Events published by the registry on `linli.registry.v1`.
 
 This topic carries personal data (names, contacts, addresses) and is never readable by partners.
+Each event carries the state its consumers need (event-carried state transfer), so credit and
+notify never call the registry.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from linli_shared.contracts import topics
 from linli_shared.contracts.base import EventData
+
+Channel = Literal["email", "sms", "inbox"]
+
+
+def _email_only() -> list[Channel]:
+    return ["email"]
 
 
 class MemberV1(BaseModel):
@@ -20,6 +28,28 @@ class MemberV1(BaseModel):
 
     name: str
     relation: str
+
+
+class ConsentV1(BaseModel):
+    """What the household agreed to, and who recorded it when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    integrity_scoring: bool = False
+    notice_channels: list[Channel] = Field(default_factory=_email_only)
+    recorded_by: str | None = None
+    recorded_at: datetime | None = None
+
+
+class ContactV1(BaseModel):
+    """How to reach a household or organisation (personal data)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: EmailStr | None = None
+    phone: str | None = None
+    preferred_channels: list[Channel] = Field(default_factory=_email_only)
+    locale: str = "zh-CN"
 
 
 class HouseholdRegistered(EventData):
@@ -34,3 +64,105 @@ class HouseholdRegistered(EventData):
     members: list[MemberV1]
     contact_email: EmailStr
     registered_at: datetime
+    compound_id: str | None = None
+    building_id: str | None = None
+    contact: ContactV1 | None = None
+    consent: ConsentV1 | None = None
+    version: int = 1
+
+
+class HouseholdMoved(EventData):
+    event_type: ClassVar[str] = "linli.registry.household.moved.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "household_id"
+
+    household_id: UUID
+    community_id: str
+    grid_id: str
+    address: str
+    compound_id: str | None = None
+    building_id: str | None = None
+    moved_at: datetime
+    version: int
+
+
+class HouseholdMembersChanged(EventData):
+    event_type: ClassVar[str] = "linli.registry.household.members-changed.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "household_id"
+
+    household_id: UUID
+    members: list[MemberV1]
+    changed_at: datetime
+    version: int
+
+
+class HouseholdContactChanged(EventData):
+    event_type: ClassVar[str] = "linli.registry.household.contact-changed.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "household_id"
+
+    household_id: UUID
+    contact: ContactV1
+    changed_at: datetime
+    version: int
+
+
+class HouseholdConsentChanged(EventData):
+    event_type: ClassVar[str] = "linli.registry.household.consent-changed.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "household_id"
+
+    household_id: UUID
+    consent: ConsentV1
+    version: int
+
+
+class HouseholdDeregistered(EventData):
+    event_type: ClassVar[str] = "linli.registry.household.deregistered.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "household_id"
+
+    household_id: UUID
+    reason: str
+    deregistered_at: datetime
+    version: int
+
+
+OrganisationKind = Literal["property_manager", "shop", "unit"]
+
+
+class OrganisationRegistered(EventData):
+    """A property manager (responsible for compounds) or a shop/unit with a frontage duty."""
+
+    event_type: ClassVar[str] = "linli.registry.organisation.registered.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "organisation_id"
+
+    organisation_id: UUID
+    kind: OrganisationKind
+    name: str
+    community_id: str
+    grid_id: str | None = None
+    compound_ids: list[str] = Field(default_factory=list)
+    frontage_segments: list[str] = Field(default_factory=list)
+    contact: ContactV1
+    registered_at: datetime
+    version: int = 1
+
+
+class OrganisationChanged(EventData):
+    event_type: ClassVar[str] = "linli.registry.organisation.changed.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "organisation_id"
+
+    organisation_id: UUID
+    kind: OrganisationKind
+    name: str
+    community_id: str
+    grid_id: str | None = None
+    compound_ids: list[str] = Field(default_factory=list)
+    frontage_segments: list[str] = Field(default_factory=list)
+    contact: ContactV1
+    changed_at: datetime
+    version: int
