@@ -4,14 +4,17 @@
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: run test install lint typecheck pytest clean
+.PHONY: run demo test install lint typecheck pytest clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv>=0.5"
 	@"$(UV)" sync --frozen --quiet
 
 run: install
-	@deploy/local/run.sh
+	@"$(UV)" run linli run
+
+demo: install
+	@"$(UV)" run linli demo
 
 lint: install
 	"$(UV)" run ruff check .

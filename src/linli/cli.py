@@ -13,10 +13,11 @@ import uvicorn
 from alembic import command
 
 from linli.services import SERVICES, by_name
-from linli_shared.auth import ROLES, mint_dev_token
+from linli_shared.auth import ROLES, DevKeyRefused, mint_dev_token
 from linli_shared.logs import configure_logging
 from linli_shared.messaging.operations import KafkaOperations
 from linli_shared.migrations import alembic_config, upgrade, wait_until_current
+from linli_shared.permissions import matrix_markdown
 from linli_shared.settings import PlatformSettings
 from linli_shared.telemetry import configure_tracing
 
@@ -48,6 +49,9 @@ def worker(service: ServiceName) -> None:
     async def main() -> None:
         service_worker = definition.create_worker()
         service_worker.install_signal_handlers()
+        metrics_port = PlatformSettings().metrics_port
+        if metrics_port is not None:
+            service_worker.serve_metrics(metrics_port)
         # Consuming before the schema exists would dead-letter good events: wait for it.
         await wait_until_current(
             definition.migrations_dir, definition.settings().database_url, service_worker.stop_event
@@ -92,7 +96,11 @@ def token(
     grid: Annotated[list[str] | None, typer.Option(help="Grid(s) the subject works in")] = None,
 ) -> None:
     """Mint a development bearer token signed with the local dev key."""
-    typer.echo(mint_dev_token(PlatformSettings(), subject, role or ["admin"], grid or []))
+    try:
+        typer.echo(mint_dev_token(PlatformSettings(), subject, role or ["admin"], grid or []))
+    except DevKeyRefused as refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(2) from refused
 
 
 dlq = typer.Typer(help="Inspect and re-drive dead-lettered events.", no_args_is_help=True)
@@ -176,6 +184,114 @@ def outbox_backlog(
             typer.echo(f"{name}: {count} unpublished")
 
     asyncio.run(backlog())
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            envvar="LINLI_DATA_DIR",
+            help="Folder for the SQLite databases, the event log and caught mail",
+        ),
+    ] = Path(".linli/data"),
+    mail_catcher: Annotated[
+        bool | None,
+        typer.Option(
+            "--mail-catcher/--no-mail-catcher",
+            help="Catch notify's e-mail in this process (by default unless "
+            "LINLI_NOTIFY_SMTP_HOST is set)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the whole platform in one process on one port: no Kafka, no PostgreSQL (embedded)."""
+    from linli.embedded import EmbeddedConfig, run_embedded
+
+    configure_logging(PlatformSettings().log_level)
+    configure_tracing("linli")
+
+    def announce(base: str) -> None:
+        lines = [f"Linli is running on {base}  (data: {data_dir.resolve()})"]
+        lines += [f"  {name:<12} {base}/{name}/docs" for name in SERVICES]
+        lines += ["Play the story with `linli demo`; stop with Ctrl+C."]
+        typer.echo("\n".join(lines))
+
+    config = EmbeddedConfig(host=host, port=port, data_dir=data_dir, mail_catcher=mail_catcher)
+    asyncio.run(run_embedded(config, on_ready=announce))
+
+
+@app.command()
+def demo(
+    url: Annotated[
+        str, typer.Option(help="Base URL of `linli run` (services under /registry, /credit, …)")
+    ] = "http://127.0.0.1:8000",
+    registry_url: Annotated[
+        str | None, typer.Option(help="The registry's own URL (a deployment with one per service)")
+    ] = None,
+    inspections_url: Annotated[str | None, typer.Option(help="The inspections' own URL")] = None,
+    credit_url: Annotated[str | None, typer.Option(help="The credit's own URL")] = None,
+    notify_url: Annotated[str | None, typer.Option(help="The notify's own URL")] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for each reaction of the platform")
+    ] = 60.0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the outcome as JSON to this file")
+    ] = None,
+) -> None:
+    """Load a small community and play the loop: failed inspection → notice, entry, score."""
+    from linli.demo import Endpoints, play
+
+    endpoints = Endpoints.embedded(url).with_overrides(
+        registry_url, inspections_url, credit_url, notify_url
+    )
+    if not play(endpoints, timeout=timeout, json_path=json_path):
+        raise typer.Exit(1)
+
+
+@app.command("asyncapi")
+def asyncapi_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
+    ] = None,
+) -> None:
+    """Print the AsyncAPI 3.0 document of Linli's events (docs/asyncapi.yaml is this output)."""
+    from linli_shared.asyncapi import asyncapi_document, consumer_group, render
+    from linli_shared.contracts import CATALOGUE
+
+    groups = [
+        consumer_group(name, subscription.group, subscription.handlers)
+        for name, definition in SERVICES.items()
+        for subscription in definition.create_worker().subscriptions
+    ]
+    text = render(asyncapi_document(CATALOGUE, groups))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+credit = typer.Typer(help="Operate the credit ledger.", no_args_is_help=True)
+app.add_typer(credit, name="credit")
+
+
+@credit.command("rebuild")
+def credit_rebuild() -> None:
+    """Recompute every score and grade from the ledger; lists the accounts that differed."""
+    from linli_credit.app import rebuild
+
+    report = asyncio.run(rebuild())
+    for subject_id in report.changed:
+        typer.echo(f"rebuilt {subject_id}: the projection differed from the ledger")
+    typer.echo(f"credit: {report.accounts} account(s) rebuilt, {len(report.changed)} differed")
+
+
+@app.command()
+def permissions() -> None:
+    """Print the permission matrix (which roles may call which route), read from the code."""
+    typer.echo(matrix_markdown({name: d.create_app() for name, d in SERVICES.items()}))
 
 
 def main() -> None:

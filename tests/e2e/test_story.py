@@ -95,10 +95,11 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
     assert "1000 分变为 980 分" in score_notice.body
     assert "-20" in score_notice.body
 
+    # The grade drops from AA to A, so the household is also told of its new grade.
     notices = await eventually(
-        lambda: _delivered_notices(http, platform, household_id, 2), "both notices delivered"
+        lambda: _delivered_notices(http, platform, household_id, 3), "all three notices delivered"
     )
-    assert {n["notice_type"] for n in notices} == {"rectification", "score_change"}
+    assert {n["notice_type"] for n in notices} == {"rectification", "score_change", "grade_change"}
 
     entries = await http.get(
         f"{platform.url('credit')}/v1/subjects/{household_id}/entries", headers=OFFICER
@@ -119,6 +120,8 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
         [
             "linli.inspections.inspection.failed.v1",
             "linli.credit.score.changed.v1",
+            "linli.credit.grade.changed.v1",  # 1000 (AA) -> 980 (A)
+            "linli.notify.notice.delivered.v1",
             "linli.notify.notice.delivered.v1",
             "linli.notify.notice.delivered.v1",
         ]

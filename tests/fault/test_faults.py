@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -18,10 +21,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from linli_shared.contracts import topics
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.operations import KafkaOperations
+from tests.support.events import group_lag
 from tests.support.infra import KafkaService, PostgresService
 from tests.support.platform import Platform
+from tests.support.polling import eventually
 from tests.support.stream import (
     Stream,
+    account,
     assert_exactly_once,
     plan,
     post_stream,
@@ -72,6 +78,24 @@ async def test_workers_killed_mid_batch_and_restarted(
     accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
     assert_exactly_once(stream, accounting)
 
+    # Replay: rewind both groups to the beginning; re-consuming everything changes nothing.
+    for service in ("credit", "notify"):
+        platform.workers[service].stop()
+        _linli(platform, "consumers", "reset", service)
+        assert (
+            await group_lag(
+                kafka.bootstrap, kafka_namespace, f"linli-{service}", [topics.INSPECTIONS]
+            )
+            > 0
+        ), "the reset rewound the group"
+        platform.workers[service].start()
+    for service in ("credit", "notify"):
+        await eventually(
+            lambda s=service: _caught_up(kafka.bootstrap, kafka_namespace, f"linli-{s}"),  # type: ignore[misc]
+            f"{service} to re-consume every topic",
+        )
+    assert_exactly_once(stream, await account(platform, kafka.bootstrap, kafka_namespace))
+
 
 async def test_database_restarted_mid_stream(
     platform: Platform,
@@ -102,6 +126,10 @@ async def test_one_of_two_worker_replicas_stops_mid_stream(
 
     await post_stream(http, platform, stream, at=200, then=stop_one_replica)
     assert all(replica.running for replica in replicas)
+    for stopped in (platform.workers["credit"], platform.workers["notify"]):
+        assert stopped.process is not None and stopped.process.returncode == 0, (
+            "SIGTERM drains and exits cleanly"
+        )
     accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
     assert_exactly_once(stream, accounting)
 
@@ -138,6 +166,40 @@ async def test_duplicate_and_poison_records_are_absorbed(
         assert sorted(letter.value for letter in letters) == sorted(v for _, v in poison)
         assert all(letter.header("source-topic") == topics.INSPECTIONS for letter in letters)
         assert all(letter.header("attempts") == "1" for letter in letters)
+
+    listed = _linli(platform, "dlq", "list", "--group", "linli-credit")
+    assert "4 dead letter(s) in" in listed
+    assert "reason=malformed" in listed
+
+    # Replay re-drives each dead letter once; still poison, they come back to the dead letters.
+    assert "replayed 8 dead letter(s)" in _linli(platform, "dlq", "replay")
+    assert "replayed 0 dead letter(s)" in _linli(platform, "dlq", "replay", "--group", "x")
+
+    async def dead_lettered_again() -> bool:
+        letters = await operations.read_dead_letters(
+            [f"{topics.INSPECTIONS}.dlq.linli-credit", f"{topics.INSPECTIONS}.dlq.linli-notify"]
+        )
+        replayed = [letter for letter in letters if "linli-replayed-from" in letter.headers]
+        return len(replayed) == 8
+
+    await eventually(dead_lettered_again, "replayed poison to be dead-lettered again")
+    assert_exactly_once(stream, await account(platform, kafka.bootstrap, kafka_namespace))
+
+
+def _linli(platform: Platform, *args: str) -> str:
+    """Run the operator CLI against the platform's Kafka, as an operator would."""
+    result = subprocess.run(
+        [sys.executable, "-m", "linli", *args],
+        env={**os.environ, **platform.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+async def _caught_up(bootstrap: str, namespace: str, group: str) -> bool:
+    return await group_lag(bootstrap, namespace, group, [topics.INSPECTIONS, topics.REGISTRY]) == 0
 
 
 def _poison_records() -> list[tuple[bytes, bytes]]:

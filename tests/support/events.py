@@ -20,18 +20,7 @@ async def read_topics(bootstrap: str, namespace: str, topics: list[str]) -> list
     )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(namespace + topic, p)
-            for topic in topics
-            for p in (consumer.partitions_for_topic(namespace + topic) or set())
-        ]
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = [
-                TopicPartition(namespace + topic, p)
-                for topic in topics
-                for p in (consumer.partitions_for_topic(namespace + topic) or set())
-            ]
+        partitions = await _partitions(consumer, namespace, topics)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -54,3 +43,33 @@ def _parsed(value: bytes | None) -> Envelope | None:
         return Envelope.from_json(value or b"")
     except MalformedEvent:
         return None
+
+
+async def group_lag(bootstrap: str, namespace: str, group: str, topics: list[str]) -> int:
+    """How many records the consumer group has not committed yet, over the topics."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, namespace, topics)
+        assert partitions, f"no partitions for {topics}"
+        ends = await consumer.end_offsets(partitions)
+        lag = 0
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            lag += ends[tp] - (committed or 0)
+        return lag
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(
+    consumer: AIOKafkaConsumer, namespace: str, topics: list[str]
+) -> list[TopicPartition]:
+    await consumer._client.force_metadata_update()
+    return [
+        TopicPartition(namespace + topic, p)
+        for topic in topics
+        for p in (consumer.partitions_for_topic(namespace + topic) or set())
+    ]

@@ -78,9 +78,13 @@ class Platform:
             for name in SERVICES
         }
         self.extra_workers: list[ServiceProcess] = []
+        self.metrics_ports = {name: free_port() for name in SERVICES}
         self.workers = {
             name: ServiceProcess(
-                f"{name}-worker", ["worker", name], self.env, work_dir / f"{name}-worker.log"
+                f"{name}-worker",
+                ["worker", name],
+                {**self.env, "LINLI_METRICS_PORT": str(self.metrics_ports[name])},
+                work_dir / f"{name}-worker.log",
             )
             for name in SERVICES
         }
@@ -118,7 +122,7 @@ class Platform:
         for name in SERVICES:
             self.wait_ready(name)
 
-    def wait_ready(self, service: str, timeout: float = 60.0) -> None:
+    def wait_ready(self, service: str, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.apis[service].running:

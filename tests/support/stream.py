@@ -138,7 +138,7 @@ async def _post_with_retries(
             continue
         if response.status_code in (200, 201):
             return response
-        if response.status_code not in (500, 502, 503):
+        if response.status_code not in (502, 503, 504):
             raise AssertionError(f"{url}: {response.status_code} {response.text}")
         await asyncio.sleep(0.5)
     raise AssertionError(f"{url}: gave up after {attempts} attempts")

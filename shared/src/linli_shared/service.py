@@ -57,6 +57,7 @@ def build_worker(
         transport,
         batch_size=platform.relay_batch_size,
         poll_interval=platform.relay_poll_interval_seconds,
+        service=name,
     )
     return Worker(
         name=name,

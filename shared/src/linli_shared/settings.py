@@ -43,6 +43,18 @@ class PlatformSettings(BaseSettings):
     auth_dev_secret: SecretStr = SecretStr("linli-dev-signing-key-not-for-production")
     auth_issuer: str = "linli-dev"
     auth_audience: str = "linli"
+    auth_jwks_url: str | None = Field(
+        default=None, description="The identity provider's JWKS; required in production"
+    )
+    auth_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed")
+    auth_jwks_cache_seconds: int = Field(default=300, ge=10, description="How long keys are cached")
+    auth_roles_claim: str = "roles"
+    auth_grids_claim: str = "grids"
+    max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Worker's Prometheus port (APIs use /metrics)"
+    )
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_initial_backoff_seconds: float = Field(default=0.2, gt=0)
     consumer_max_backoff_seconds: float = Field(default=5.0, gt=0)

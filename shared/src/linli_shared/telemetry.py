@@ -8,12 +8,15 @@ context propagates.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind
 
 log = logging.getLogger(__name__)
@@ -21,13 +24,40 @@ _configured = False
 
 
 def configure_tracing(service_name: str) -> None:
-    """Install the SDK tracer provider once per process."""
+    """Install the SDK tracer provider once per process; export by OTLP when configured.
+
+    The exporter reads the standard variables (OTEL_EXPORTER_OTLP_ENDPOINT or
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, …).
+    """
     global _configured
     if _configured:
         return
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    ):
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _configured = True
+
+
+def shutdown_tracing() -> None:
+    """Flush spans still buffered (on a graceful stop)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()
+
+
+def traceparent_of(span: Span) -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent")
+
+
+def start_child_span(name: str, traceparent: str | None, kind: SpanKind) -> Span:
+    """A span that the caller ends, continuing the trace named by a W3C traceparent."""
+    parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
+    return tracer().start_span(name, context=parent, kind=kind)
 
 
 def tracer() -> trace.Tracer:

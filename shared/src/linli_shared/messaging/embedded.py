@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,8 +129,9 @@ class EventLog:
 
     # --- lifecycle (blocking parts run on the log's own thread) -------------------------------
 
-    async def open(self) -> None:
-        await self._call(self._open)
+    def start_opening(self) -> Future[None]:
+        """Open the file on the log's thread; any event loop may await the outcome."""
+        return self._executor.submit(self._open)
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -388,15 +389,19 @@ class EventLog:
 @dataclass
 class _OpenLog:
     log: EventLog
-    users: int
+    opened: Future[None]
+    users: int = 0
 
 
+# The registry of open logs is shared by every thread and event loop of the process.
 _open_logs: dict[Path, _OpenLog] = {}
+_open_logs_lock = threading.Lock()
 
 
 def open_log_paths() -> list[Path]:
     """The log files this process has open now."""
-    return list(_open_logs)
+    with _open_logs_lock:
+        return list(_open_logs)
 
 
 @contextlib.asynccontextmanager
@@ -411,22 +416,22 @@ async def open_log(path: Path) -> AsyncIterator[EventLog]:
 
 
 async def _acquire(key: Path) -> EventLog:
-    async with _guard():
+    with _open_logs_lock:
         entry = _open_logs.get(key)
         if entry is None:
             event_log = EventLog(key)
-            try:
-                await event_log.open()
-            except BaseException:
-                await event_log.close()
-                raise
-            entry = _open_logs[key] = _OpenLog(event_log, 0)
+            entry = _open_logs[key] = _OpenLog(event_log, event_log.start_opening())
         entry.users += 1
-        return entry.log
+    try:
+        await asyncio.wrap_future(entry.opened)
+    except BaseException:
+        await _release(entry.log)
+        raise
+    return entry.log
 
 
 async def _release(event_log: EventLog) -> None:
-    async with _guard():
+    with _open_logs_lock:
         entry = _open_logs.get(event_log.path)
         if entry is None or entry.log is not event_log:
             return
@@ -435,17 +440,6 @@ async def _release(event_log: EventLog) -> None:
             return
         del _open_logs[event_log.path]
     await event_log.close()
-
-
-_guards: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-
-
-def _guard() -> asyncio.Lock:
-    """One lock per event loop around the registry of open logs (locks are bound to a loop)."""
-    loop = asyncio.get_running_loop()
-    for other in [other for other in _guards if other.is_closed()]:
-        del _guards[other]
-    return _guards.setdefault(loop, asyncio.Lock())
 
 
 class EmbeddedTransport:
@@ -551,7 +545,7 @@ async def _process_partition(
             if stop.is_set():
                 break
             await process(record)
-            next_offset = record.offset + 2
+            next_offset = record.offset + 1
     finally:
         if next_offset is not None:
             await event_log.commit(group, where, next_offset)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, insert, select
+from sqlalchemy import Column, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from linli_shared.db import UtcDateTime
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -15,7 +17,7 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("consumer_group", String(200), primary_key=True),
         Column("event_id", String(100), primary_key=True),
         Column("event_type", String(200), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
 
 

@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
+from linli_shared.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +135,27 @@ class KafkaTransport:
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 idle.clear()
                 try:
-                    await asyncio.gather(
+                    outcomes = await asyncio.gather(
                         *(
                             _process_partition(
-                                consumer, partition, records, process, stop, len(self._namespace)
+                                consumer,
+                                partition,
+                                records,
+                                process,
+                                stop,
+                                len(self._namespace),
+                                group,
                             )
                             for partition, records in batches.items()
-                        )
+                        ),
+                        return_exceptions=True,
                     )
                 finally:
                     idle.set()
+                # Every partition has committed what it finished; now report the first failure.
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
         finally:
             await consumer.stop()  # leaves the group, so the others rebalance at once
 
@@ -174,6 +186,7 @@ async def _process_partition(
     process: Process,
     stop: asyncio.Event,
     namespace_length: int,
+    group_name: str,
 ) -> None:
     next_offset: int | None = None
     try:
@@ -184,6 +197,11 @@ async def _process_partition(
             next_offset = record.offset + 1
     finally:
         if next_offset is not None:
+            highwater = consumer.highwater(partition)
+            if highwater is not None:
+                CONSUMER_LAG.labels(
+                    group_name, partition.topic[namespace_length:], str(partition.partition)
+                ).set(max(0, highwater - next_offset))
             try:
                 await consumer.commit({partition: next_offset})
             except KafkaError as error:

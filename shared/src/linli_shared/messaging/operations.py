@@ -135,7 +135,7 @@ class KafkaOperations:
         )
         await consumer.start()
         try:
-            partitions = _partitions(consumer, [self._namespace + t for t in topics])
+            partitions = await _partitions(consumer, [self._namespace + t for t in topics])
             consumer.assign(partitions)
             beginnings = await consumer.beginning_offsets(partitions)
             if partitions:
@@ -145,7 +145,9 @@ class KafkaOperations:
             await consumer.stop()
 
 
-def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    """The partitions of the topics (a consumer without a subscription must ask for them)."""
+    await consumer._client.force_metadata_update()
     return [
         TopicPartition(topic, partition)
         for topic in topics
@@ -156,8 +158,7 @@ def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[Topic
 async def _drain(
     consumer: AIOKafkaConsumer, topics: Sequence[str], namespace_length: int, from_committed: bool
 ) -> list[DeadLetter]:
-    await consumer._client.force_metadata_update()
-    partitions = _partitions(consumer, topics)
+    partitions = await _partitions(consumer, topics)
     if not partitions:
         return []
     consumer.assign(partitions)

@@ -7,14 +7,16 @@ marking the row sent publishes it again, which consumers absorb through their in
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy import (
     Column,
-    DateTime,
     Index,
     LargeBinary,
     MetaData,
@@ -31,14 +33,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from linli_shared.aio import sleep_or_stop
 from linli_shared.context import current_context
 from linli_shared.contracts.base import EventData
-from linli_shared.db import BigIntegerPK, Database
+from linli_shared.db import BigIntegerPK, Database, UtcDateTime
 from linli_shared.messaging.envelope import CONTENT_TYPE, Envelope
 from linli_shared.messaging.records import OutgoingRecord
-from linli_shared.telemetry import current_traceparent
+from linli_shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from linli_shared.telemetry import current_traceparent, start_child_span, traceparent_of
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
+BACKLOG_MEASURE_SECONDS = 5.0
+
+
+def _publish_span(payload: bytes) -> Span:
+    """The relay's hop, in the trace of the request that wrote the event."""
+    try:
+        event = json.loads(payload)
+        traceparent, name = event.get("traceparent"), f"publish {event.get('type')}"
+    except ValueError:
+        traceparent, name = None, "publish"
+    return start_child_span(name, traceparent, SpanKind.PRODUCER)
+
+
+def _headers(span: Span) -> dict[str, bytes]:
+    headers = {"content-type": CONTENT_TYPE.encode()}
+    traceparent = traceparent_of(span)
+    if traceparent:
+        headers["traceparent"] = traceparent.encode()  # W3C trace context on the Kafka hop
+    return headers
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -51,8 +77,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("partition_key", String(200), nullable=False),
         Column("event_type", String(200), nullable=False),
         Column("payload", LargeBinary, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), nullable=True),
         Index("ix_outbox_unpublished", "published_at", "seq"),
     )
 
@@ -104,7 +130,9 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.1,
+        service: str = "",
     ) -> None:
+        self._service = service
         self._database = database
         self._table = table
         self._sink = sink
@@ -131,26 +159,36 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._sink.send(
-                [
-                    OutgoingRecord(
-                        topic=row.topic,
-                        key=row.partition_key,
-                        value=row.payload,
-                        headers={"content-type": CONTENT_TYPE.encode()},
-                    )
-                    for row in rows
-                ]
-            )
+            spans = [_publish_span(row.payload) for row in rows]
+            try:
+                await self._sink.send(
+                    [
+                        OutgoingRecord(
+                            topic=row.topic,
+                            key=row.partition_key,
+                            value=row.payload,
+                            headers=_headers(span),
+                        )
+                        for row, span in zip(rows, spans, strict=True)
+                    ]
+                )
+            finally:
+                for span in spans:
+                    span.end()
             await connection.execute(
                 update(table)
                 .where(table.c.seq.in_([row.seq for row in rows]))
                 .values(published_at=datetime.now(UTC))
             )
-            return len(rows)
+        EVENTS_PUBLISHED.labels(self._service).inc(len(rows))
+        return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
+        last_measured = 0.0
         while not stop.is_set():
+            if time.monotonic() - last_measured > BACKLOG_MEASURE_SECONDS:
+                last_measured = time.monotonic()
+                await self._measure_backlog()
             try:
                 relayed = await self.relay_once()
             except Exception:
@@ -160,6 +198,25 @@ class OutboxRelay:
                 await sleep_or_stop(stop, 1.0)
             if relayed == 0:
                 await sleep_or_stop(stop, self._poll_interval)
+
+    async def _measure_backlog(self) -> None:
+        table = self._table
+        try:
+            async with self._database.connect() as connection:
+                row = (
+                    await connection.execute(
+                        select(func.count(), func.min(table.c.created_at)).where(
+                            table.c.published_at.is_(None)
+                        )
+                    )
+                ).one()
+        except Exception as error:
+            log.warning("could not measure the outbox backlog: %s", error)
+            return
+        count, oldest = row
+        OUTBOX_BACKLOG.labels(self._service).set(count)
+        age = (datetime.now(UTC) - _aware(oldest)).total_seconds() if oldest else 0.0
+        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
 
     async def backlog(self) -> int:
         async with self._database.connect() as connection:

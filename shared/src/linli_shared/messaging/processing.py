@@ -17,6 +17,7 @@ from enum import StrEnum
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from linli_shared.aio import sleep_or_stop
 from linli_shared.context import event_context
 from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.topics import dead_letter_topic
@@ -26,6 +27,7 @@ from linli_shared.messaging.envelope import Envelope, MalformedEvent
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import RecordSink
 from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
+from linli_shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from linli_shared.telemetry import span_from_traceparent
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,11 @@ class RecordProcessor:
         self._stop = stop
 
     async def process(self, record: IncomingRecord) -> Outcome:
+        outcome = await self._process(record)
+        EVENTS_CONSUMED.labels(self._subscription.group, record.topic, outcome.value).inc()
+        return outcome
+
+    async def _process(self, record: IncomingRecord) -> Outcome:
         try:
             envelope = Envelope.from_json(record.value or b"")
             event = envelope.parse(self._catalogue)
@@ -102,36 +109,35 @@ class RecordProcessor:
     async def _apply_with_retries(
         self, record: IncomingRecord, envelope: Envelope, event: EventData, handler: Handler
     ) -> Outcome:
-        attempt = 0
+        failures = 0
         while True:
-            attempt += 1
             try:
-                return await self._apply(envelope, event, handler)
+                return await self._apply(record, envelope, event, handler)
             except Exception as error:
-                if is_infrastructure_error(error) and not self._stop.is_set():
-                    log.warning(
-                        "infrastructure fault applying %s, retrying: %s", envelope.id, error
-                    )
-                    await asyncio.sleep(self._retry.max_backoff)
-                    attempt -= 1
+                if self._stop.is_set():
+                    raise  # shutting down: the offset stays uncommitted, it comes back later
+                if is_infrastructure_error(error):
+                    # Not the event's fault: wait for the database, never dead-letter for it.
+                    log.warning("infrastructure fault on %s, waiting: %s", envelope.id, error)
+                    await sleep_or_stop(self._stop, self._retry.max_backoff)
                     continue
-                if attempt >= self._retry.max_attempts or self._stop.is_set():
-                    if self._stop.is_set() and attempt < self._retry.max_attempts:
-                        raise  # shutting down: leave the offset uncommitted, redeliver later
-                    log.exception(
-                        "handler failed %d times, dead-lettering %s", attempt, envelope.id
-                    )
-                    await self._dead_letter(record, "handler-failed", repr(error), attempt)
+                failures += 1
+                if failures >= self._retry.max_attempts:
+                    log.exception("handler failed %d times on %s", failures, envelope.id)
+                    await self._dead_letter(record, "handler-failed", repr(error), failures)
                     return Outcome.DEAD_LETTERED
-                await asyncio.sleep(self._retry.backoff(attempt))
+                await sleep_or_stop(self._stop, self._retry.backoff(failures))
 
-    async def _apply(self, envelope: Envelope, event: EventData, handler: Handler) -> Outcome:
+    async def _apply(
+        self, record: IncomingRecord, envelope: Envelope, event: EventData, handler: Handler
+    ) -> Outcome:
         group = self._subscription.group
+        # The relay's span (Kafka header) is the parent; the envelope's is the fallback.
+        header = record.headers.get("traceparent")
+        traceparent = header.decode() if header else envelope.traceparent
         with (
             event_context(envelope.correlation_id, causation_id=envelope.id),
-            span_from_traceparent(
-                f"{group} {envelope.type}", envelope.traceparent, SpanKind.CONSUMER
-            ),
+            span_from_traceparent(f"{group} {envelope.type}", traceparent, SpanKind.CONSUMER),
         ):
             async with self._database.transaction() as connection:
                 if not await self._inbox.claim(connection, group, envelope.id, envelope.type):
@@ -143,6 +149,7 @@ class RecordProcessor:
         self, record: IncomingRecord, reason: str, error: str, attempts: int
     ) -> None:
         group = self._subscription.group
+        DEAD_LETTERS.labels(group, record.topic, reason).inc()
         headers = dict(record.headers)
         headers.update(
             {

@@ -8,6 +8,8 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
+from prometheus_client import start_http_server
+
 from linli_shared.contracts.base import EventCatalogue
 from linli_shared.db import Database
 from linli_shared.messaging.inbox import Inbox
@@ -126,6 +128,10 @@ class Worker:
             except Exception:
                 log.exception("consumer %s failed; restarting", subscription.group)
                 await asyncio.sleep(1.0)
+
+    def serve_metrics(self, port: int, host: str = "0.0.0.0") -> None:
+        """Expose this worker's Prometheus metrics (workers serve no other HTTP)."""
+        start_http_server(port, addr=host)
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,32 @@
+"""Prometheus metrics: one place that names them all, for APIs and workers alike."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "linli_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "linli_http_request_duration_seconds",
+    "HTTP request duration",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_CONSUMED = Counter(
+    "linli_events_consumed_total", "Consumed records by outcome", ["group", "topic", "outcome"]
+)
+DEAD_LETTERS = Counter(
+    "linli_dead_letters_total", "Records sent to a dead-letter topic", ["group", "topic", "reason"]
+)
+CONSUMER_LAG = Gauge(
+    "linli_consumer_lag", "Records not yet consumed, per partition", ["group", "topic", "partition"]
+)
+OUTBOX_BACKLOG = Gauge("linli_outbox_backlog", "Events waiting in the outbox", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "linli_outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"]
+)
+EVENTS_PUBLISHED = Counter("linli_events_published_total", "Events relayed", ["service"])
+DELIVERIES = Counter(
+    "linli_notice_deliveries_total", "Notice delivery attempts", ["channel", "status"]
+)
