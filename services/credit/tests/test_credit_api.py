@@ -101,6 +101,8 @@ async def test_score_and_entries_of_a_subject(client: httpx.AsyncClient, databas
         "subject_kind": "household",
         "score": 930,
         "grade": "A",
+        "policy_version": "2026.1",
+        "scoring": {"active": True, "reason": None},
     }
 
     entries = await client.get(f"/v1/subjects/{subject}/entries", headers=bearer("grid_worker"))

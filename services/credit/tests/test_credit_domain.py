@@ -111,11 +111,14 @@ def test_posting_clamps_at_the_floor_and_the_ceiling() -> None:
     assert (ceiling.score, ceiling.grade) == (1200, "AAA")
 
 
-def test_clamping_happens_at_each_step_not_at_the_end() -> None:
-    # 1000 - 5000 -> 0 (floor), then + 100 -> 100; not clamp(1000 - 5000 + 100) = 0.
-    assert score_of([_entry(-5000, 0), _entry(+100, 1)], DEFAULT_POLICY) == 100
-    # 1000 + 5000 -> 1200 (ceiling), then - 100 -> 1100.
-    assert score_of([_entry(+5000, 0), _entry(-100, 1)], DEFAULT_POLICY) == 1100
+def test_clamping_applies_to_the_sum_so_order_does_not_matter() -> None:
+    # The score is the policy applied to the counting entries: clamp(base + sum). Clamping at
+    # each step would make the score depend on the order of entries, and an entry that stops
+    # counting (expiry, repair) could not be taken out again without replaying history.
+    assert score_of([_entry(-5000, 0), _entry(+100, 1)], DEFAULT_POLICY) == 0
+    assert score_of([_entry(+100, 0), _entry(-5000, 1)], DEFAULT_POLICY) == 0
+    assert score_of([_entry(+5000, 0), _entry(-100, 1)], DEFAULT_POLICY) == 1200
+    assert score_of([_entry(+300, 0), _entry(-100, 1)], DEFAULT_POLICY) == 1200
 
 
 def test_no_entries_is_the_base_score() -> None:

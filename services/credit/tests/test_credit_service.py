@@ -54,6 +54,14 @@ def service(database: Database, clock: FixedClock) -> CreditService:
     return CreditService(database, Outbox(tables.outbox, SOURCE), clock, DEFAULT_POLICY)
 
 
+async def _types(database: Database) -> list[str]:
+    async with database.connect() as connection:
+        rows = await connection.execute(
+            select(tables.outbox.c.event_type).order_by(tables.outbox.c.seq)
+        )
+        return [row.event_type for row in rows]
+
+
 def failed(
     subject: uuid.UUID, severity: Severity = Severity.GENERAL, *, hours_ago: int = 1
 ) -> InspectionFailed:
@@ -89,7 +97,11 @@ async def test_a_redelivered_failed_inspection_makes_one_entry(
     assert first is not None
     assert second is None
     assert await _count(database, tables.entries) == 1
-    assert await _count(database, tables.outbox) == 1
+    # One score change, and the grade change it caused (AA -> A); nothing for the redelivery.
+    assert await _types(database) == [
+        "linli.credit.score.changed.v1",
+        "linli.credit.grade.changed.v1",
+    ]
     account = await service.account(subject)
     assert account.score == DEFAULT_POLICY.base_score + first.points == 980
     assert account.grade == "A"
@@ -108,7 +120,10 @@ async def test_a_score_change_is_announced_with_its_explanation(
     assert entry is not None
 
     async with database.connect() as connection:
-        [row] = (await connection.execute(select(tables.outbox))).all()
+        [row, grade_row] = (
+            await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))
+        ).all()
+    assert grade_row.event_type == "linli.credit.grade.changed.v1"
     assert row.event_type == "linli.credit.score.changed.v1"
     assert row.topic == "linli.credit.v1"
     assert row.partition_key == str(subject)
@@ -143,10 +158,15 @@ async def test_the_score_is_explained_by_its_entries(
     account = await service.account(subject)
     entries = await service.entries(subject)
     assert [e.source_event_id for e in entries] == ["e0", "e1", "e2", "e3"]
-    assert account.score == 1000 - 50 - 5 - 20 - 50 == 875
-    assert account.grade == "B"
+    # The policy caps inspection penalties at 100 points a month: the last one is cut to 25.
+    assert [e.points for e in entries] == [-50, -5, -20, -25]
+    assert entries[-1].cause["capped_from"] == -50
+    assert account.score == 1000 - 50 - 5 - 20 - 25 == 900
+    assert account.grade == "A"
     assert score_of(entries, DEFAULT_POLICY) == account.score
-    assert await _count(database, tables.outbox) == len(severities)
+    types = await _types(database)
+    assert types.count("linli.credit.score.changed.v1") == len(severities)
+    assert types.count("linli.credit.grade.changed.v1") == 1  # AA -> A at the first
 
 
 async def test_opening_an_account_twice_keeps_one(
@@ -163,7 +183,11 @@ async def test_opening_an_account_twice_keeps_one(
     assert opened.score == 1000
     assert again.score == 980  # the existing account, not a fresh one
     assert await _count(database, tables.accounts) == 1
-    assert await _count(database, tables.outbox) == 1  # opening an account announces nothing
+    # Opening an account announces nothing: the events are the failure's score and grade change.
+    assert await _types(database) == [
+        "linli.credit.score.changed.v1",
+        "linli.credit.grade.changed.v1",
+    ]
 
 
 async def test_a_rolled_back_transaction_leaves_no_trace(

@@ -90,6 +90,7 @@ class TokenVerifier:
                 settings.auth_jwks_url,
                 cache_keys=True,
                 lifespan=settings.auth_jwks_cache_seconds,
+                cooldown_duration=settings.auth_jwks_refresh_cooldown_seconds,
                 timeout=5,
             )
             if settings.auth_jwks_url

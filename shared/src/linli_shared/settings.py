@@ -7,8 +7,9 @@ settings use `LINLI_<SERVICE>_` (its database, its channels).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from aiokafka.helpers import create_ssl_context
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,6 +39,13 @@ class PlatformSettings(BaseSettings):
     kafka_session_timeout_ms: int = Field(
         default=10_000, ge=6_000, description="How soon a crashed worker's partitions move on"
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates (TLS)"
+    )
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     auth_dev_secret: SecretStr = SecretStr("linli-dev-signing-key-not-for-production")
@@ -49,6 +57,9 @@ class PlatformSettings(BaseSettings):
     auth_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
     auth_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed")
     auth_jwks_cache_seconds: int = Field(default=300, ge=10, description="How long keys are cached")
+    auth_jwks_refresh_cooldown_seconds: float = Field(
+        default=30, ge=0, description="Least time between refreshes forced by unknown key ids"
+    )
     auth_roles_claim: str = "roles"
     auth_grids_claim: str = "grids"
     max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
@@ -61,6 +72,19 @@ class PlatformSettings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_seconds: float = Field(default=0.05, gt=0)
     log_level: str = "INFO"
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """aiokafka connection options for TLS and SASL/SCRAM, from the settings above."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = create_ssl_context(cafile=self.kafka_ssl_cafile)
+        if self.kafka_security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        return options
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

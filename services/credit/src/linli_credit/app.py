@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -9,8 +10,8 @@ from fastapi import FastAPI
 from linli_credit.adapters import tables
 from linli_credit.api.routes import router
 from linli_credit.consumers import subscriptions
-from linli_credit.domain.policy import DEFAULT_POLICY
-from linli_credit.service.ledger import CreditService
+from linli_credit.domain.policy import load_policy_book
+from linli_credit.service.ledger import CreditService, RebuildReport
 from linli_credit.settings import CreditSettings
 from linli_shared.clock import SystemClock
 from linli_shared.db import Database
@@ -23,8 +24,13 @@ NAME = "credit"
 SOURCE = "/linli/credit"
 
 
-def _service(database: Database) -> CreditService:
-    return CreditService(database, Outbox(tables.outbox, SOURCE), SystemClock(), DEFAULT_POLICY)
+def _service(database: Database, settings: CreditSettings) -> CreditService:
+    return CreditService(
+        database,
+        Outbox(tables.outbox, SOURCE),
+        SystemClock(),
+        load_policy_book(settings.policy_dir),
+    )
 
 
 def create_app(settings: CreditSettings | None = None) -> FastAPI:
@@ -32,22 +38,36 @@ def create_app(settings: CreditSettings | None = None) -> FastAPI:
     database = Database(settings.database_url)
     app = create_service_app(
         title="Linli credit",
-        description="The integrity ledger: entries, scores and grades.",
+        description=(
+            "The integrity ledger: entries, scores and grades explained, the green channel, "
+            "appeals, repair, rewards and reports."
+        ),
         platform=settings.platform,
         routers=[router],
         readiness_checks=[database.ping],
         lifespan=disposing(database),
     )
-    app.state.service = _service(database)
+    app.state.service = _service(database, settings)
     return app
 
 
 def create_worker(settings: CreditSettings | None = None) -> Worker:
     settings = settings or CreditSettings()
     database = Database(settings.database_url)
-    service = _service(database)
+    service = _service(database, settings)
+    interval = settings.schedule_interval_seconds
+
+    async def scheduled(stop: asyncio.Event) -> None:
+        await service.run_scheduled(stop, interval)
+
     return build_worker(
-        NAME, settings, database, tables.outbox, tables.inbox, subscriptions(service)
+        NAME,
+        settings,
+        database,
+        tables.outbox,
+        tables.inbox,
+        subscriptions(service),
+        background=[scheduled],
     )
 
 
@@ -58,3 +78,13 @@ DEFINITION = ServiceDefinition(
     create_worker=create_worker,
     migrations_dir=Path(__file__).parent / "migrations",
 )
+
+
+async def rebuild(settings: CreditSettings | None = None) -> RebuildReport:
+    """Recompute every account's projection from the ledger (`linli credit rebuild`)."""
+    settings = settings or CreditSettings()
+    database = Database(settings.database_url)
+    try:
+        return await _service(database, settings).rebuild()
+    finally:
+        await database.dispose()

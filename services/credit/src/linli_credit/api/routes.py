@@ -1,17 +1,42 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
-from linli_credit.api.schemas import EntriesOut, EntryOut, ScoreOut
+from linli_credit.api.schemas import (
+    AppealIn,
+    AppealOut,
+    AppealsOut,
+    DecisionIn,
+    EntriesOut,
+    EntryOut,
+    ExplanationOut,
+    FiveGoodAwardIn,
+    GradeReportOut,
+    GreenChannelOut,
+    PolicyOut,
+    RepairIn,
+    ScoreOut,
+    VolunteerHoursIn,
+)
 from linli_credit.service.ledger import CreditService
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem
+from linli_shared.rules import RuleViolation
 
 router = APIRouter(tags=["ledger"])
 
 READERS = ("credit_officer", "community_staff", "grid_worker", "service")
+STAFF = ("credit_officer", "community_staff")
+FILERS = ("credit_officer", "community_staff", "grid_worker")
+OFFICERS = ("credit_officer",)
+HALL = ("service", "community_staff", "credit_officer")
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem}}
 
 
 def credit_service(request: Request) -> CreditService:
@@ -19,30 +44,266 @@ def credit_service(request: Request) -> CreditService:
     return service
 
 
+Service = Annotated[CreditService, Depends(credit_service)]
+
+
 @router.get(
     "/subjects/{subject_id}/score",
     response_model=ScoreOut,
-    responses={404: {"model": Problem}},
-    summary="A household's or organisation's integrity score and grade",
+    responses=NOT_FOUND,
+    summary="A household's or organisation's integrity score and grade (and whether it is scored)",
 )
 async def get_score(
     subject_id: uuid.UUID,
-    service: CreditService = Depends(credit_service),
+    service: Service,
     _: Principal = Depends(require_roles(*READERS)),
 ) -> ScoreOut:
-    return ScoreOut.of(await service.account(subject_id))
+    account = await service.account(subject_id)
+    return ScoreOut.of(account, service.scoring_refusal(account))
 
 
 @router.get(
     "/subjects/{subject_id}/entries",
     response_model=EntriesOut,
-    responses={404: {"model": Problem}},
+    responses=NOT_FOUND,
     summary="The ledger entries of a subject, oldest first",
 )
 async def get_entries(
     subject_id: uuid.UUID,
-    service: CreditService = Depends(credit_service),
+    service: Service,
     _: Principal = Depends(require_roles(*READERS)),
 ) -> EntriesOut:
     entries = await service.entries(subject_id)
     return EntriesOut(subject_id=subject_id, items=[EntryOut.of(e) for e in entries])
+
+
+@router.get(
+    "/subjects/{subject_id}/explanation",
+    response_model=ExplanationOut,
+    responses=NOT_FOUND,
+    summary="Why a subject is at its score and grade, now or at a past instant",
+    description=(
+        "Every entry with its cause (the inspection and its findings), rule and policy version, "
+        "and whether it counts at `at`. With `known_at`, only what had been recorded by then "
+        "(the record as it stood); without, corrections recorded later apply retroactively."
+    ),
+)
+async def explain(
+    subject_id: uuid.UUID,
+    service: Service,
+    at: Annotated[datetime | None, Query(description="Instant to explain (default: now)")] = None,
+    known_at: Annotated[datetime | None, Query(description="Ledger as recorded by then")] = None,
+    _: Principal = Depends(require_roles(*READERS)),
+) -> ExplanationOut:
+    for name, value in (("at", at), ("known_at", known_at)):
+        if value is not None and value.tzinfo is None:
+            raise RuleViolation(name, "needs a time zone offset, e.g. 2026-03-01T00:00:00+08:00")
+    return ExplanationOut.of(await service.explain(subject_id, at, known_at), known_at)
+
+
+@router.get(
+    "/subjects/{subject_id}/green-channel",
+    response_model=GreenChannelOut,
+    responses=NOT_FOUND,
+    summary="The service hall's check of a household's priority right (audited)",
+    tags=["green channel"],
+)
+async def check_green_channel(
+    subject_id: uuid.UUID,
+    service: Service,
+    principal: Principal = Depends(require_roles(*HALL)),
+) -> GreenChannelOut:
+    return GreenChannelOut.of(
+        await service.check_green_channel(subject_id, checked_by=principal.subject)
+    )
+
+
+@router.post(
+    "/subjects/{subject_id}/volunteer-hours",
+    response_model=EntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Record volunteer service: a positive entry",
+    description="Send an `Idempotency-Key`: a retry with the same key returns the same entry.",
+    tags=["rewards"],
+)
+async def record_volunteer_hours(
+    subject_id: uuid.UUID,
+    body: VolunteerHoursIn,
+    service: Service,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+    principal: Principal = Depends(require_roles(*STAFF)),
+) -> EntryOut:
+    entry, created = await service.record_volunteer_hours(
+        subject_id,
+        hours=body.hours,
+        served_on=body.served_on,
+        activity=body.activity,
+        resident=body.resident,
+        idempotency_key=idempotency_key or str(uuid.uuid4()),
+        recorded_by=principal.subject,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return EntryOut.of(entry)
+
+
+@router.post(
+    "/subjects/{subject_id}/five-good-awards",
+    response_model=EntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Award a household the year's five-good family commendation",
+    description="All five criteria must hold; a disqualifying record that year vetoes it.",
+    tags=["rewards"],
+)
+async def award_five_good(
+    subject_id: uuid.UUID,
+    body: FiveGoodAwardIn,
+    service: Service,
+    principal: Principal = Depends(require_roles(*OFFICERS)),
+) -> EntryOut:
+    entry = await service.award_five_good(
+        subject_id,
+        year=body.year,
+        criteria=body.criteria.model_dump(),
+        awarded_by=principal.subject,
+    )
+    return EntryOut.of(entry)
+
+
+@router.post(
+    "/entries/{entry_id}/repair",
+    response_model=EntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=NOT_FOUND,
+    summary="Repair a penalty on application (past its tier's minimum period)",
+    tags=["repair"],
+)
+async def repair(
+    entry_id: uuid.UUID,
+    body: RepairIn,
+    service: Service,
+    principal: Principal = Depends(require_roles(*OFFICERS)),
+) -> EntryOut:
+    return EntryOut.of(
+        await service.repair(entry_id, note=body.note, repaired_by=principal.subject)
+    )
+
+
+@router.post(
+    "/appeals",
+    response_model=AppealOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="File an appeal against an entry (staff, or staff on behalf of a resident)",
+    tags=["appeals"],
+)
+async def file_appeal(
+    body: AppealIn,
+    service: Service,
+    principal: Principal = Depends(require_roles(*FILERS)),
+) -> AppealOut:
+    filed_by = f"staff:{principal.subject}"
+    if body.resident:
+        filed_by = f"resident:{body.resident} via {filed_by}"
+    appeal = await service.file_appeal(body.entry_id, grounds=body.grounds, filed_by=filed_by)
+    return AppealOut.of(appeal, _today(service))
+
+
+@router.get(
+    "/appeals",
+    response_model=AppealsOut,
+    summary="Appeals, oldest first; `overdue=true` lists those past their decision date",
+    tags=["appeals"],
+)
+async def list_appeals(
+    service: Service,
+    state: Literal["received", "upheld", "rejected"] | None = None,
+    subject_id: uuid.UUID | None = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    _: Principal = Depends(require_roles(*FILERS)),
+) -> AppealsOut:
+    appeals = await service.appeals(
+        state=state, subject_id=subject_id, overdue=overdue, limit=limit, offset=offset
+    )
+    today = _today(service)
+    return AppealsOut(items=[AppealOut.of(a, today) for a in appeals], limit=limit, offset=offset)
+
+
+@router.get(
+    "/appeals/{appeal_id}",
+    response_model=AppealOut,
+    responses=NOT_FOUND,
+    summary="One appeal",
+    tags=["appeals"],
+)
+async def get_appeal(
+    appeal_id: uuid.UUID,
+    service: Service,
+    _: Principal = Depends(require_roles(*FILERS)),
+) -> AppealOut:
+    return AppealOut.of(await service.appeal(appeal_id), _today(service))
+
+
+@router.post(
+    "/appeals/{appeal_id}/decision",
+    response_model=AppealOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Uphold (reversing the entry, retroactively) or reject an appeal, with a reason",
+    tags=["appeals"],
+)
+async def decide_appeal(
+    appeal_id: uuid.UUID,
+    body: DecisionIn,
+    service: Service,
+    principal: Principal = Depends(require_roles(*OFFICERS)),
+) -> AppealOut:
+    appeal = await service.decide_appeal(
+        appeal_id, outcome=body.outcome, reason=body.reason, decided_by=principal.subject
+    )
+    return AppealOut.of(appeal, _today(service))
+
+
+@router.get(
+    "/reports/communities/{community_id}/quarters/{quarter}",
+    response_model=GradeReportOut,
+    summary="A community's grade distribution and red/black lists for a quarter",
+    tags=["reports"],
+)
+async def grade_report(
+    community_id: str,
+    service: Service,
+    quarter: Annotated[str, Path(pattern=r"^\d{4}-Q[1-4]$", examples=["2026-Q1"])],
+    _: Principal = Depends(require_roles(*STAFF)),
+) -> GradeReportOut:
+    year, number = quarter.split("-Q")
+    return GradeReportOut.of(await service.grade_report(community_id, int(year), int(number)))
+
+
+@router.get(
+    "/policies",
+    response_model=list[PolicyOut],
+    summary="The policy versions this service knows, and which is in effect",
+    tags=["policy"],
+)
+async def policies(
+    service: Service, _: Principal = Depends(require_roles(*READERS))
+) -> list[PolicyOut]:
+    current = service.policy_now().version
+    return [
+        PolicyOut(
+            version=p.version,
+            effective_from=p.effective_from,
+            time_zone=p.time_zone,
+            in_effect=p.version == current,
+        )
+        for p in service.policies.policies
+    ]
+
+
+def _today(service: CreditService) -> date:
+    return service.today()

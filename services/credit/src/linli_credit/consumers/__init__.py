@@ -1,13 +1,20 @@
-"""Credit's consumer group: opens accounts from the registry, scores failed inspections."""
+"""Credit's consumer group: accounts from the registry, entries from inspections."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_credit.service.ledger import CreditService
-from linli_shared.contracts import HouseholdRegistered, InspectionFailed
+from linli_shared.contracts import (
+    HouseholdConsentChanged,
+    HouseholdDeregistered,
+    HouseholdRegistered,
+    InspectionFailed,
+    OrganisationRegistered,
+    RectificationOverdue,
+    RectificationVerified,
+)
 from linli_shared.contracts.base import EventData
-from linli_shared.contracts.common import SubjectKind
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.processing import Subscription
 
@@ -19,7 +26,25 @@ def subscriptions(service: CreditService) -> list[Subscription]:
         connection: AsyncConnection, event: EventData, envelope: Envelope
     ) -> None:
         assert isinstance(event, HouseholdRegistered)
-        await service.open_account(connection, event.household_id, SubjectKind.HOUSEHOLD)
+        await service.household_registered(connection, event)
+
+    async def on_consent_changed(
+        connection: AsyncConnection, event: EventData, envelope: Envelope
+    ) -> None:
+        assert isinstance(event, HouseholdConsentChanged)
+        await service.consent_changed(connection, event)
+
+    async def on_household_deregistered(
+        connection: AsyncConnection, event: EventData, envelope: Envelope
+    ) -> None:
+        assert isinstance(event, HouseholdDeregistered)
+        await service.deregistered(connection, event)
+
+    async def on_organisation_registered(
+        connection: AsyncConnection, event: EventData, envelope: Envelope
+    ) -> None:
+        assert isinstance(event, OrganisationRegistered)
+        await service.organisation_registered(connection, event)
 
     async def on_inspection_failed(
         connection: AsyncConnection, event: EventData, envelope: Envelope
@@ -27,12 +52,23 @@ def subscriptions(service: CreditService) -> list[Subscription]:
         assert isinstance(event, InspectionFailed)
         await service.record_failed_inspection(connection, event, envelope.id)
 
+    async def on_rectification(
+        connection: AsyncConnection, event: EventData, envelope: Envelope
+    ) -> None:
+        assert isinstance(event, RectificationVerified | RectificationOverdue)
+        await service.record_rectification(connection, event, envelope.id)
+
     return [
         Subscription(
             GROUP,
             {
                 HouseholdRegistered: on_household_registered,
+                HouseholdConsentChanged: on_consent_changed,
+                HouseholdDeregistered: on_household_deregistered,
+                OrganisationRegistered: on_organisation_registered,
                 InspectionFailed: on_inspection_failed,
+                RectificationVerified: on_rectification,
+                RectificationOverdue: on_rectification,
             },
         )
     ]

@@ -1,59 +1,797 @@
-"""Credit use cases; handlers call them inside the consumer's transaction (with the inbox)."""
+"""Credit use cases; handlers call them inside the consumer's transaction (with the inbox).
+
+Every change to the ledger or its projection happens with the subject's account row locked
+(`FOR UPDATE`), in one transaction with the events it announces (outbox). Reads of score, grade
+and green channel are one primary-key query on the projection.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_credit.adapters.repository import LedgerRepository
-from linli_credit.domain.ledger import Account, Entry, failed_inspection_entry
-from linli_credit.domain.policy import Policy
+from linli_credit.domain.appeals import Appeal, AppealConflict, Outcome, file_appeal
+from linli_credit.domain.ledger import (
+    VOLUNTEER,
+    Account,
+    Entry,
+    Evaluation,
+    appeal_reversals,
+    evaluate,
+    failed_inspection_entry,
+    five_good_entry,
+    net_of,
+    rectification_entry,
+    repair_entry,
+    volunteer_entry,
+)
+from linli_credit.domain.policy import Consent, Policy, PolicyBook
+from linli_shared.aio import sleep_or_stop
 from linli_shared.clock import Clock
+from linli_shared.context import event_context
 from linli_shared.contracts.common import SubjectKind
-from linli_shared.contracts.credit import ScoreChanged
-from linli_shared.contracts.inspections import InspectionFailed
+from linli_shared.contracts.credit import (
+    AppealDecided,
+    AppealReceived,
+    CommendationAwarded,
+    EntryRepaired,
+    GradeChanged,
+    GreenChannelGranted,
+    GreenChannelLost,
+    ScoreChanged,
+)
+from linli_shared.contracts.inspections import (
+    InspectionFailed,
+    RectificationOverdue,
+    RectificationVerified,
+)
+from linli_shared.contracts.registry import (
+    ConsentV1,
+    HouseholdConsentChanged,
+    HouseholdDeregistered,
+    HouseholdRegistered,
+    OrganisationRegistered,
+)
 from linli_shared.db import Database
-from linli_shared.errors import NotFound
+from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class GreenChannelAnswer:
+    subject_id: uuid.UUID
+    granted: bool
+    grade: str
+    evaluated_at: datetime | None
+    valid_until: date | None
+    reason: str
+    check_id: int
+
+
+@dataclass(frozen=True)
+class Explanation:
+    account: Account
+    evaluation: Evaluation
+    entries: list[Entry]
+    scoring_refusal: str | None
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    community_id: str
+    quarter: str
+    at: datetime
+    policy_version: str
+    distribution: dict[str, int]
+    red_list: list[tuple[uuid.UUID, int, str]]
+    black_list: list[tuple[uuid.UUID, int, str]]
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    accounts: int
+    changed: list[uuid.UUID]
+
+
+def _consent(consent: ConsentV1 | None) -> Consent:
+    if consent is None:
+        return "unrecorded"
+    return "granted" if consent.integrity_scoring else "declined"
 
 
 class CreditService:
-    def __init__(self, database: Database, outbox: Outbox, clock: Clock, policy: Policy) -> None:
+    def __init__(
+        self, database: Database, outbox: Outbox, clock: Clock, policy: Policy | PolicyBook
+    ) -> None:
         self._database = database
         self._outbox = outbox
         self._clock = clock
-        self._policy = policy
+        self._policies = policy if isinstance(policy, PolicyBook) else PolicyBook((policy,))
+
+    @property
+    def policies(self) -> PolicyBook:
+        return self._policies
+
+    def policy_now(self) -> Policy:
+        return self._policies.at(self._clock.now())
+
+    def today(self) -> date:
+        """The local date now, in the policy's time zone."""
+        return self.policy_now().local_date(self._clock.now())
+
+    # --- accounts from the registry ----------------------------------------------------------
 
     async def open_account(
-        self, connection: AsyncConnection, subject_id: uuid.UUID, subject_kind: SubjectKind
+        self,
+        connection: AsyncConnection,
+        subject_id: uuid.UUID,
+        subject_kind: SubjectKind,
+        *,
+        community_id: str | None = None,
+        consent: Consent | None = None,
     ) -> Account:
+        """The subject's account, locked; opened (announcing nothing) when it did not exist."""
         ledger = LedgerRepository(connection)
         account = await ledger.account(subject_id, for_update=True)
         if account is None:
-            account = Account.open(subject_id, subject_kind, self._policy, self._clock.now())
+            account = Account.open(
+                subject_id,
+                subject_kind,
+                self.policy_now(),
+                self._clock.now(),
+                community_id=community_id,
+                consent=consent or "unrecorded",
+            )
             await ledger.add_account(account)
-        return account
+            return account
+        updated = replace(
+            account,
+            community_id=community_id or account.community_id,
+            consent=consent or account.consent,
+        )
+        if updated != account:
+            updated = await self._guard_green_channel(connection, updated)
+            await ledger.save_account(updated)
+        return updated
+
+    async def household_registered(
+        self, connection: AsyncConnection, event: HouseholdRegistered
+    ) -> Account:
+        return await self.open_account(
+            connection,
+            event.household_id,
+            SubjectKind.HOUSEHOLD,
+            community_id=event.community_id,
+            consent=_consent(event.consent),
+        )
+
+    async def organisation_registered(
+        self, connection: AsyncConnection, event: OrganisationRegistered
+    ) -> Account:
+        return await self.open_account(
+            connection,
+            event.organisation_id,
+            SubjectKind.ORGANISATION,
+            community_id=event.community_id,
+        )
+
+    async def consent_changed(
+        self, connection: AsyncConnection, event: HouseholdConsentChanged
+    ) -> Account:
+        return await self.open_account(
+            connection, event.household_id, SubjectKind.HOUSEHOLD, consent=_consent(event.consent)
+        )
+
+    async def deregistered(
+        self, connection: AsyncConnection, event: HouseholdDeregistered
+    ) -> Account:
+        """The account closes: its ledger stays, new causes make no entries, no green channel."""
+        account = await self.open_account(connection, event.household_id, SubjectKind.HOUSEHOLD)
+        if account.closed_at is not None:
+            return account
+        closed = await self._guard_green_channel(
+            connection, replace(account, closed_at=event.deregistered_at)
+        )
+        await LedgerRepository(connection).save_account(closed)
+        return closed
+
+    # --- entries from inspections --------------------------------------------------------------
 
     async def record_failed_inspection(
         self, connection: AsyncConnection, event: InspectionFailed, source_event_id: str
     ) -> Entry | None:
-        """One entry per failed inspection; None when this event already made its entry."""
+        """One entry per failed inspection; None when already made or the subject is not scored."""
         ledger = LedgerRepository(connection)
         if await ledger.has_entry_for(source_event_id):
             return None
-        account = await self.open_account(connection, event.subject_id, event.subject_kind)
+        account = await self.open_account(
+            connection, event.subject_id, event.subject_kind, community_id=event.community_id
+        )
+        if self._refused(account, source_event_id):
+            return None
+        now = self._clock.now()
+        policy = self._policies.at(event.inspected_at)
         entry = failed_inspection_entry(
             account,
             severity=event.severity,
             source_event_id=source_event_id,
             occurred_at=event.inspected_at,
-            policy=self._policy,
-            now=self._clock.now(),
+            policy=policy,
+            now=now,
+            inspection_id=event.inspection_id,
+            cause={
+                "inspection_id": str(event.inspection_id),
+                "checklist": event.checklist,
+                "target_kind": event.target_kind,
+                "target_id": event.target_id,
+                "failed_findings": [f.model_dump(mode="json") for f in event.failed_findings],
+                "comply_by": event.comply_by.isoformat(),
+            },
+            cap_totals=await ledger.cap_totals(
+                account.subject_id, policy, "inspection.failed", event.inspected_at
+            ),
         )
-        updated = account.post(entry, self._policy)
+        await self._post(connection, account, entry)
+        return entry
+
+    async def record_rectification(
+        self,
+        connection: AsyncConnection,
+        event: RectificationVerified | RectificationOverdue,
+        source_event_id: str,
+    ) -> Entry | None:
+        """On time: part of the penalty back; late or overdue: a further penalty, once."""
+        ledger = LedgerRepository(connection)
+        if await ledger.has_entry_for(source_event_id):
+            return None
+        account = await self.open_account(
+            connection, event.subject_id, event.subject_kind, community_id=event.community_id
+        )
+        if self._refused(account, source_event_id):
+            return None
+        original = await ledger.penalty_for_inspection(account.subject_id, event.inspection_id)
+        if original is None:
+            log.info("no penalty for inspection %s; nothing to settle", event.inspection_id)
+            return None
+        if isinstance(event, RectificationVerified):
+            on_time, occurred_at, what = event.on_time, event.verified_at, "verified"
+        else:
+            on_time, occurred_at, what = False, event.overdue_since, "overdue"
+        policy = self._policies.at(occurred_at)
+        entry = rectification_entry(
+            original,
+            await ledger.entries_of(account.subject_id),
+            on_time=on_time,
+            source_event_id=source_event_id,
+            occurred_at=occurred_at,
+            policy=policy,
+            now=self._clock.now(),
+            cause={
+                "rectification_id": str(event.rectification_id),
+                "inspection_id": str(event.inspection_id),
+                "outcome": what,
+                "on_time": on_time,
+                "comply_by": event.comply_by.isoformat(),
+            },
+            cap_totals=await ledger.cap_totals(
+                account.subject_id, policy, "rectification.late", occurred_at
+            ),
+        )
+        if entry is None:
+            return None
+        await self._post(connection, account, entry)
+        return entry
+
+    # --- entries from staff and credit officers ----------------------------------------------
+
+    async def record_volunteer_hours(
+        self,
+        subject_id: uuid.UUID,
+        *,
+        hours: int,
+        served_on: date,
+        activity: str,
+        resident: str | None,
+        idempotency_key: str,
+        recorded_by: str,
+    ) -> tuple[Entry, bool]:
+        """The entry for the hours, and whether it is new (False: the key was used before)."""
+        source = f"volunteer:{subject_id}:{idempotency_key}"
+        async with self._database.transaction() as connection:
+            ledger = LedgerRepository(connection)
+            account = await self._existing(connection, subject_id)
+            existing = await ledger.entry_for(source)
+            if existing is not None:
+                return existing, False
+            self._refuse_api(account)
+            policy = self._policies.at(self._clock.now())
+            occurred_at = policy.start_of(served_on)
+            entry = volunteer_entry(
+                subject_id,
+                hours=hours,
+                served_on=served_on,
+                activity=activity,
+                resident=resident,
+                source_event_id=source,
+                policy=policy,
+                now=self._clock.now(),
+                cap_totals=await ledger.cap_totals(subject_id, policy, VOLUNTEER, occurred_at),
+            )
+            entry = replace(entry, cause={**entry.cause, "recorded_by": recorded_by})
+            await self._post(connection, account, entry)
+            return entry, True
+
+    async def award_five_good(
+        self, subject_id: uuid.UUID, *, year: int, criteria: Mapping[str, bool], awarded_by: str
+    ) -> Entry:
+        source = f"five-good:{subject_id}:{year}"
+        async with self._database.transaction() as connection:
+            ledger = LedgerRepository(connection)
+            account = await self._existing(connection, subject_id)
+            if account.subject_kind is not SubjectKind.HOUSEHOLD:
+                raise Conflict("the five-good family award is for households")
+            if await ledger.has_entry_for(source):
+                raise Conflict(f"subject {subject_id} already has its five-good award for {year}")
+            self._refuse_api(account)
+            entry = five_good_entry(
+                subject_id,
+                year=year,
+                criteria=criteria,
+                records=await ledger.entries_of(subject_id),
+                source_event_id=source,
+                policy=self.policy_now(),
+                now=self._clock.now(),
+            )
+            entry = replace(entry, cause={**entry.cause, "awarded_by": awarded_by})
+            await self._post(connection, account, entry)
+            await self._outbox.add(
+                connection,
+                CommendationAwarded(
+                    subject_id=subject_id,
+                    subject_kind=account.subject_kind,
+                    award="five_good_family",
+                    year=year,
+                    entry_id=entry.id,
+                    points=entry.points,
+                ),
+            )
+            return entry
+
+    async def repair(self, entry_id: uuid.UUID, *, note: str, repaired_by: str) -> Entry:
+        """Repair a penalty on application, once it is past its tier's minimum period."""
+        async with self._database.transaction() as connection:
+            ledger = LedgerRepository(connection)
+            target = await ledger.entry(entry_id)
+            if target is None:
+                raise NotFound("ledger entry", entry_id)
+            account = await self._existing(connection, target.subject_id)
+            now = self._clock.now()
+            entry = repair_entry(
+                target,
+                await ledger.entries_of(target.subject_id),
+                made_under=self._policies.version(target.policy_version),
+                policy=self._policies.at(now),
+                now=now,
+                note=note,
+            )
+            entry = replace(entry, cause={**entry.cause, "repaired_by": repaired_by})
+            await self._post(connection, account, entry)
+            await self._outbox.add(
+                connection,
+                EntryRepaired(
+                    subject_id=account.subject_id,
+                    subject_kind=account.subject_kind,
+                    entry_id=target.id,
+                    how="applied",
+                    repaired_at=now,
+                ),
+            )
+            return entry
+
+    # --- appeals -------------------------------------------------------------------------------
+
+    async def file_appeal(self, entry_id: uuid.UUID, *, grounds: str, filed_by: str) -> Appeal:
+        async with self._database.transaction() as connection:
+            ledger = LedgerRepository(connection)
+            entry = await ledger.entry(entry_id)
+            if entry is None:
+                raise NotFound("ledger entry", entry_id)
+            account = await self._existing(connection, entry.subject_id)
+            try:
+                appeal = file_appeal(
+                    entry,
+                    await ledger.entries_of(entry.subject_id),
+                    await ledger.appeals_of_entry(entry_id),
+                    grounds=grounds,
+                    filed_by=filed_by,
+                    policy=self.policy_now(),
+                    now=self._clock.now(),
+                )
+            except AppealConflict as error:
+                raise Conflict(str(error)) from error
+            await ledger.add_appeal(appeal)
+            await self._outbox.add(
+                connection,
+                AppealReceived(
+                    subject_id=account.subject_id,
+                    subject_kind=account.subject_kind,
+                    appeal_id=appeal.id,
+                    entry_id=entry_id,
+                    filed_by=filed_by,
+                    decide_by=appeal.decide_by,
+                ),
+            )
+            return appeal
+
+    async def decide_appeal(
+        self, appeal_id: uuid.UUID, *, outcome: Outcome, reason: str, decided_by: str
+    ) -> Appeal:
+        async with self._database.transaction() as connection:
+            ledger = LedgerRepository(connection)
+            appeal = await ledger.appeal(appeal_id)
+            if appeal is None:
+                raise NotFound("appeal", appeal_id)
+            account = await self._existing(connection, appeal.subject_id)
+            appeal = await ledger.appeal(appeal_id, for_update=True)
+            assert appeal is not None
+            now = self._clock.now()
+            reversal_id = None
+            try:
+                decided = appeal.decide(outcome, reason=reason, decided_by=decided_by, now=now)
+            except AppealConflict as error:
+                raise Conflict(str(error)) from error
+            if outcome == "upheld":
+                target = await ledger.entry(appeal.entry_id)
+                assert target is not None
+                reversals = appeal_reversals(
+                    target,
+                    await ledger.entries_of(appeal.subject_id),
+                    appeal_id=appeal.id,
+                    policy=self._policies.at(now),
+                    now=now,
+                )
+                for reversal in reversals:
+                    account = await self._post(connection, account, reversal)
+                reversal_id = next((r.id for r in reversals if r.refers_to == target.id), None)
+                decided = replace(decided, reversal_entry_id=reversal_id)
+            await ledger.save_appeal(decided)
+            await self._outbox.add(
+                connection,
+                AppealDecided(
+                    subject_id=account.subject_id,
+                    subject_kind=account.subject_kind,
+                    appeal_id=appeal.id,
+                    entry_id=appeal.entry_id,
+                    outcome=outcome,
+                    reason=decided.decision_reason or reason,
+                    decided_by=decided_by,
+                    reversal_entry_id=reversal_id,
+                ),
+            )
+            return decided
+
+    async def appeal(self, appeal_id: uuid.UUID) -> Appeal:
+        async with self._database.connect() as connection:
+            appeal = await LedgerRepository(connection).appeal(appeal_id)
+        if appeal is None:
+            raise NotFound("appeal", appeal_id)
+        return appeal
+
+    async def appeals(
+        self,
+        *,
+        state: str | None = None,
+        subject_id: uuid.UUID | None = None,
+        overdue: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Appeal]:
+        due_by = None
+        if overdue:
+            state = "received"
+            due_by = self.policy_now().local_date(self._clock.now()) - timedelta(days=1)
+        async with self._database.connect() as connection:
+            return await LedgerRepository(connection).list_appeals(
+                state=state, subject_id=subject_id, due_by=due_by, limit=limit, offset=offset
+            )
+
+    # --- the green channel -----------------------------------------------------------------
+
+    async def check_green_channel(
+        self, subject_id: uuid.UUID, *, checked_by: str
+    ) -> GreenChannelAnswer:
+        """The service hall's question, answered from the projection and audited."""
+        now = self._clock.now()
+        today = self.policy_now().local_date(now)
+        async with self._database.transaction() as connection:
+            ledger = LedgerRepository(connection)
+            account = await ledger.account(subject_id)
+            if account is None:
+                raise NotFound("credit account", subject_id)
+            granted = account.holds_green_channel(today)
+            if granted:
+                reason = f"grade {account.grade} earns the green channel"
+            elif account.green_channel:
+                reason = f"the grant lapsed on {account.green_valid_until}: not re-evaluated"
+            elif account.green_evaluated_at is None:
+                reason = "not evaluated yet: the scheduled evaluation grants it by grade"
+            else:
+                refusal = account.refusal(self.policy_now())
+                reason = refusal or f"grade {account.grade} does not earn the green channel"
+            check_id = await ledger.add_check(
+                subject_id=subject_id,
+                checked_by=checked_by,
+                checked_at=now,
+                granted=granted,
+                grade=account.grade,
+                valid_until=account.green_valid_until if granted else None,
+                reason=reason,
+            )
+        return GreenChannelAnswer(
+            subject_id=subject_id,
+            granted=granted,
+            grade=account.grade,
+            evaluated_at=account.green_evaluated_at,
+            valid_until=account.green_valid_until if granted else None,
+            reason=reason,
+            check_id=check_id,
+        )
+
+    # --- scheduled work ------------------------------------------------------------------------
+
+    async def run_scheduled(self, stop: asyncio.Event, interval: float) -> None:
+        """The worker's background task: expire entries, evaluate grades and green channels."""
+        while not stop.is_set():
+            await sleep_or_stop(stop, interval)
+            if stop.is_set():
+                return
+            try:
+                expired = await self.expire_due()
+                evaluated = await self.evaluate_due()
+                log.info("scheduled credit work: %d expiries, %d evaluations", expired, evaluated)
+            except Exception:
+                log.exception("scheduled credit work failed; retrying next round")
+
+    async def expire_due(self) -> int:
+        """Settle every entry whose counting period ended: projection, events. Returns a count."""
+        settled = 0
+        while True:
+            now = self._clock.now()
+            async with self._database.connect() as connection:
+                subjects = await LedgerRepository(connection).subjects_with_expiries(now, BATCH)
+            progress = 0
+            for subject_id in subjects:
+                with event_context(f"credit-expiry-{uuid.uuid4()}"):
+                    async with self._database.transaction() as connection:
+                        ledger = LedgerRepository(connection)
+                        account = await ledger.account(subject_id, for_update=True)
+                        if account is None:
+                            log.error("entries of %s have no account; not settled", subject_id)
+                            continue
+                        progress += len(await ledger.unsettled_expiries(subject_id, now))
+                        await ledger.save_account(await self._settle(connection, account))
+            if progress == 0:
+                return settled
+            settled += progress
+
+    async def evaluate_due(self) -> int:
+        """Re-evaluate accounts not evaluated within the policy's interval: grade, green channel."""
+        evaluated = 0
+        while True:
+            now = self._clock.now()
+            policy = self._policies.at(now)
+            cutoff = now - timedelta(days=policy.green_channel_evaluate_every_days)
+            async with self._database.connect() as connection:
+                subjects = await LedgerRepository(connection).due_for_evaluation(cutoff, BATCH)
+            if not subjects:
+                return evaluated
+            for subject_id in subjects:
+                with event_context(f"credit-evaluation-{uuid.uuid4()}"):
+                    async with self._database.transaction() as connection:
+                        await self.evaluate(connection, subject_id)
+                evaluated += 1
+
+    async def evaluate(self, connection: AsyncConnection, subject_id: uuid.UUID) -> Account:
+        """Grade evaluation of one subject now: the current policy, the green channel granted
+        or withdrawn by grade, valid for the policy's period."""
+        ledger = LedgerRepository(connection)
+        account = await ledger.account(subject_id, for_update=True)
+        if account is None:
+            raise NotFound("credit account", subject_id)
+        account = await self._settle(connection, account)
+        now = self._clock.now()
+        policy = self._policies.at(now)
+        eligible = account.refusal(policy) is None and policy.green_channel_for(account.grade)
+        if eligible:
+            valid_until = policy.local_date(now) + timedelta(days=policy.green_channel_valid_days)
+            if not account.holds_green_channel(policy.local_date(now)):
+                await self._outbox.add(
+                    connection,
+                    GreenChannelGranted(
+                        subject_id=account.subject_id,
+                        subject_kind=account.subject_kind,
+                        grade=account.grade,
+                        valid_until=valid_until,
+                    ),
+                )
+            account = replace(
+                account, green_channel=True, green_evaluated_at=now, green_valid_until=valid_until
+            )
+        else:
+            account = await self._guard_green_channel(connection, account)
+            account = replace(account, green_evaluated_at=now)
+        await ledger.save_account(account)
+        return account
+
+    # --- rebuild -------------------------------------------------------------------------------
+
+    async def rebuild(self) -> RebuildReport:
+        """Recompute every account's balance, score and grade from the ledger, announcing
+        nothing. On a healthy ledger nothing changes; `changed` lists the accounts that did."""
+        changed: list[uuid.UUID] = []
+        count, after = 0, None
+        while True:
+            async with self._database.connect() as connection:
+                subjects = await LedgerRepository(connection).subject_ids(after, BATCH)
+            if not subjects:
+                return RebuildReport(count, changed)
+            for subject_id in subjects:
+                async with self._database.transaction() as connection:
+                    ledger = LedgerRepository(connection)
+                    account = await ledger.account(subject_id, for_update=True)
+                    assert account is not None
+                    now = self._clock.now()
+                    evaluation = evaluate(
+                        await ledger.entries_of(subject_id), self._policies.at(now), now
+                    )
+                    rebuilt = account.rescore(evaluation.balance, evaluation.policy)
+                    if rebuilt != account:
+                        changed.append(subject_id)
+                        await ledger.save_account(rebuilt)
+                count += 1
+            after = subjects[-1]
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def account(self, subject_id: uuid.UUID) -> Account:
+        async with self._database.connect() as connection:
+            account = await LedgerRepository(connection).account(subject_id)
+        if account is None:
+            raise NotFound("credit account", subject_id)
+        return account
+
+    def scoring_refusal(self, account: Account) -> str | None:
+        return account.refusal(self.policy_now())
+
+    async def entries(self, subject_id: uuid.UUID) -> list[Entry]:
+        async with self._database.connect() as connection:
+            ledger = LedgerRepository(connection)
+            if await ledger.account(subject_id) is None:
+                raise NotFound("credit account", subject_id)
+            return await ledger.entries_of(subject_id)
+
+    async def explain(
+        self, subject_id: uuid.UUID, at: datetime | None = None, known_at: datetime | None = None
+    ) -> Explanation:
+        """Why the subject is at its score and grade (now, or at a past instant)."""
+        now = self._clock.now()
+        at = at or now
+        async with self._database.connect() as connection:
+            ledger = LedgerRepository(connection)
+            account = await ledger.account(subject_id)
+            if account is None:
+                raise NotFound("credit account", subject_id)
+            entries = await ledger.entries_of(subject_id)
+        policy = self._policies.at(at)
+        return Explanation(
+            account=account,
+            evaluation=evaluate(entries, policy, at, known_at),
+            entries=entries,
+            scoring_refusal=account.refusal(policy),
+        )
+
+    async def grade_report(self, community_id: str, year: int, quarter: int) -> GradeReport:
+        """A community's grade distribution and red/black lists at the end of a quarter (or now,
+        for the running quarter)."""
+        policy = self.policy_now()
+        first = date(year, 3 * (quarter - 1) + 1, 1)
+        end = policy.start_of(_add_quarter(first))
+        now = self._clock.now()
+        at = min(end - timedelta(microseconds=1), now)
+        policy = self._policies.at(at)
+        async with self._database.connect() as connection:
+            ledger = LedgerRepository(connection)
+            accounts = await ledger.community_accounts(community_id, at)
+            balances = await ledger.balances_at([a.subject_id for a in accounts], at)
+        distribution = {grade: 0 for grade, _ in policy.grade_floors} | {"C": 0}
+        red: list[tuple[uuid.UUID, int, str]] = []
+        black: list[tuple[uuid.UUID, int, str]] = []
+        for account in accounts:
+            if account.closed_at is not None and account.closed_at <= at:
+                continue
+            if account.refusal(policy) is not None:
+                continue
+            score = policy.score(balances.get(account.subject_id, 0))
+            grade = policy.grade(score)
+            distribution[grade] += 1
+            if grade in policy.red_list_grades:
+                red.append((account.subject_id, score, grade))
+            if grade in policy.black_list_grades:
+                black.append((account.subject_id, score, grade))
+        return GradeReport(
+            community_id=community_id,
+            quarter=f"{year}-Q{quarter}",
+            at=at,
+            policy_version=policy.version,
+            distribution=distribution,
+            red_list=sorted(red, key=lambda r: (-r[1], str(r[0]))),
+            black_list=sorted(black, key=lambda r: (r[1], str(r[0]))),
+        )
+
+    # --- the one path that changes a score ---------------------------------------------------
+
+    def _refused(self, account: Account, source_event_id: str) -> bool:
+        refusal = account.refusal(self.policy_now())
+        if refusal is not None:
+            log.info("no entry for %s from %s: %s", account.subject_id, source_event_id, refusal)
+        return refusal is not None
+
+    def _refuse_api(self, account: Account) -> None:
+        refusal = account.refusal(self.policy_now())
+        if refusal is not None:
+            raise Conflict(f"subject {account.subject_id} is not scored: {refusal}")
+
+    async def _existing(self, connection: AsyncConnection, subject_id: uuid.UUID) -> Account:
+        account = await LedgerRepository(connection).account(subject_id, for_update=True)
+        if account is None:
+            raise NotFound("credit account", subject_id)
+        return account
+
+    async def _settle(self, connection: AsyncConnection, account: Account) -> Account:
+        """Bring the projection to now: entries whose period ended stop counting (announced)."""
+        ledger = LedgerRepository(connection)
+        now = self._clock.now()
+        due = await ledger.unsettled_expiries(account.subject_id, now)
+        related = await ledger.entries_of(account.subject_id) if due else []
+        for entry in due:
+            await ledger.mark_expired(entry, now)
+            if entry.is_penalty and net_of(entry, related) < 0:
+                assert entry.counts_until is not None
+                await self._outbox.add(
+                    connection,
+                    EntryRepaired(
+                        subject_id=account.subject_id,
+                        subject_kind=account.subject_kind,
+                        entry_id=entry.id,
+                        how="expired",
+                        repaired_at=entry.counts_until,
+                    ),
+                )
+        policy = self._policies.at(now)
+        balance = await ledger.balance_at(account.subject_id, now) if due else account.balance
+        settled = account.rescore(balance, policy)
+        return await self._announce_grade(connection, account, settled)
+
+    async def _post(self, connection: AsyncConnection, account: Account, entry: Entry) -> Account:
+        """Append the entry, move the projection, announce the change (and what follows)."""
+        ledger = LedgerRepository(connection)
+        now = self._clock.now()
+        account = await self._settle(connection, account)
         await ledger.add_entry(entry)
-        await ledger.save_score(updated)
+        if entry.counts_until is not None and entry.counts_until <= now:
+            await ledger.mark_expired(entry, now)  # it never counts; nothing to settle later
+        updated = account.post(entry, self._policies.at(now), now)
         await self._outbox.add(
             connection,
             ScoreChanged(
@@ -67,22 +805,50 @@ class CreditService:
                 grade_before=account.grade,
                 grade_after=updated.grade,
                 policy_version=entry.policy_version,
-                source_event_id=source_event_id,
+                source_event_id=entry.source_event_id,
                 occurred_at=entry.occurred_at,
             ),
         )
-        return entry
+        updated = await self._announce_grade(connection, account, updated)
+        await ledger.save_account(updated)
+        return updated
 
-    async def account(self, subject_id: uuid.UUID) -> Account:
-        async with self._database.connect() as connection:
-            account = await LedgerRepository(connection).account(subject_id)
-        if account is None:
-            raise NotFound("credit account", subject_id)
-        return account
+    async def _announce_grade(
+        self, connection: AsyncConnection, before: Account, after: Account
+    ) -> Account:
+        if after.grade != before.grade:
+            await self._outbox.add(
+                connection,
+                GradeChanged(
+                    subject_id=after.subject_id,
+                    subject_kind=after.subject_kind,
+                    grade_before=before.grade,
+                    grade_after=after.grade,
+                    score=after.score,
+                    evaluated_at=self._clock.now(),
+                ),
+            )
+        return await self._guard_green_channel(connection, after)
 
-    async def entries(self, subject_id: uuid.UUID) -> list[Entry]:
-        async with self._database.connect() as connection:
-            ledger = LedgerRepository(connection)
-            if await ledger.account(subject_id) is None:
-                raise NotFound("credit account", subject_id)
-            return await ledger.entries_of(subject_id)
+    async def _guard_green_channel(self, connection: AsyncConnection, account: Account) -> Account:
+        """Losing the grade (or consent, or the account) loses the green channel at once;
+        gaining it waits for the scheduled evaluation."""
+        if not account.green_channel:
+            return account
+        policy = self._policies.at(self._clock.now())
+        if account.refusal(policy) is None and policy.green_channel_for(account.grade):
+            return account
+        await self._outbox.add(
+            connection,
+            GreenChannelLost(
+                subject_id=account.subject_id,
+                subject_kind=account.subject_kind,
+                grade=account.grade,
+            ),
+        )
+        return replace(account, green_channel=False, green_valid_until=None)
+
+
+def _add_quarter(first: date) -> date:
+    month = first.month + 3
+    return date(first.year + (month > 12), (month - 1) % 12 + 1, 1)

@@ -1,0 +1,705 @@
+"""Every credit flow against a real, freshly migrated PostgreSQL: registry accounts, consent,
+rectification rewards and penalties, volunteer hours, five-good awards, appeals, repair, expiry,
+green channel, reports, rebuild, and the replay properties (hypothesis)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from linli_credit.adapters import tables
+from linli_credit.app import DEFINITION, SOURCE
+from linli_credit.domain.ledger import evaluate
+from linli_credit.domain.policy import DEFAULT_POLICY
+from linli_credit.service.ledger import CreditService
+from linli_shared.clock import FixedClock
+from linli_shared.contracts import (
+    CATALOGUE,
+    HouseholdConsentChanged,
+    HouseholdDeregistered,
+    HouseholdRegistered,
+    InspectionFailed,
+    OrganisationRegistered,
+    RectificationOverdue,
+    RectificationVerified,
+)
+from linli_shared.contracts.base import EventData
+from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.contracts.registry import ConsentV1, ContactV1, MemberV1
+from linli_shared.db import Database
+from linli_shared.errors import Conflict, NotFound
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.migrations import upgrade
+from linli_shared.rules import RuleViolation
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+COMMUNITY = "dongcheng-01"
+ALL_CRITERIA = {
+    "patriotic_law_abiding_public_spirited": True,
+    "learning_and_dedicated_at_work": True,
+    "equality_respect_for_elders_good_neighbours": True,
+    "modern_customs": True,
+    "thrift_and_environmental_protection": True,
+}
+
+
+async def _migrated(create_database: CreateDatabase) -> str:
+    url = await create_database("linli_credit")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    return url
+
+
+@pytest.fixture
+async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
+    database = Database(await _migrated(create_database))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def service(database: Database, clock: FixedClock) -> CreditService:
+    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, DEFAULT_POLICY)
+
+
+# --- events as the other services publish them -----------------------------------------------
+
+
+def registered(household: uuid.UUID, consent: bool | None = None) -> HouseholdRegistered:
+    return HouseholdRegistered(
+        household_id=household,
+        community_id=COMMUNITY,
+        grid_id="grid-03",
+        address="幸福路 12 号",
+        members=[MemberV1(name="张伟", relation="head")],
+        contact_email="zhang@example.cn",
+        registered_at=T0 - timedelta(days=30),
+        consent=None if consent is None else ConsentV1(integrity_scoring=consent),
+    )
+
+
+def failed(
+    subject: uuid.UUID,
+    severity: Severity = Severity.GENERAL,
+    at: datetime = T0,
+    inspection_id: uuid.UUID | None = None,
+    kind: SubjectKind = SubjectKind.HOUSEHOLD,
+) -> InspectionFailed:
+    return InspectionFailed(
+        inspection_id=inspection_id or uuid.uuid4(),
+        subject_id=subject,
+        subject_kind=kind,
+        checklist="sanitation",
+        inspected_at=at,
+        severity=severity,
+        failed_findings=[
+            FailedFindingV1(item="stairwell free of clutter", severity=severity, note="纸箱")
+        ],
+        comply_by=at + timedelta(days=3),
+        community_id=COMMUNITY,
+    )
+
+
+def verified(
+    event: InspectionFailed, *, on_time: bool, at: datetime | None = None
+) -> RectificationVerified:
+    return RectificationVerified(
+        rectification_id=uuid.uuid5(event.inspection_id, "rect"),
+        inspection_id=event.inspection_id,
+        subject_id=event.subject_id,
+        subject_kind=event.subject_kind,
+        severity=event.severity,
+        comply_by=event.comply_by,
+        reinspection_id=uuid.uuid4(),
+        verified_at=at or event.inspected_at + timedelta(days=2),
+        on_time=on_time,
+    )
+
+
+def overdue(event: InspectionFailed) -> RectificationOverdue:
+    return RectificationOverdue(
+        rectification_id=uuid.uuid5(event.inspection_id, "rect"),
+        inspection_id=event.inspection_id,
+        subject_id=event.subject_id,
+        subject_kind=event.subject_kind,
+        severity=event.severity,
+        comply_by=event.comply_by,
+        overdue_since=event.comply_by,
+    )
+
+
+async def deliver(
+    service: CreditService, database: Database, event: EventData, event_id: str
+) -> Any:
+    """What the consumer does: one transaction per event."""
+    async with database.transaction() as connection:
+        if isinstance(event, HouseholdRegistered):
+            return await service.household_registered(connection, event)
+        if isinstance(event, OrganisationRegistered):
+            return await service.organisation_registered(connection, event)
+        if isinstance(event, HouseholdConsentChanged):
+            return await service.consent_changed(connection, event)
+        if isinstance(event, HouseholdDeregistered):
+            return await service.deregistered(connection, event)
+        if isinstance(event, InspectionFailed):
+            return await service.record_failed_inspection(connection, event, event_id)
+        assert isinstance(event, RectificationVerified | RectificationOverdue)
+        return await service.record_rectification(connection, event, event_id)
+
+
+async def published(database: Database, subject: uuid.UUID | None = None) -> list[EventData]:
+    async with database.connect() as connection:
+        query = select(tables.outbox.c.payload).order_by(tables.outbox.c.seq)
+        if subject is not None:
+            query = query.where(tables.outbox.c.partition_key == str(subject))
+        rows = (await connection.execute(query)).all()
+    return [Envelope.from_json(row.payload).parse(CATALOGUE) for row in rows]
+
+
+def types(events: list[EventData]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+async def assert_projection_is_the_ledger(service: CreditService, subject: uuid.UUID) -> None:
+    account = await service.account(subject)
+    truth = evaluate(await service.entries(subject), service.policy_now(), service._clock.now())
+    assert (account.balance, account.score, account.grade) == (
+        truth.balance,
+        truth.score,
+        truth.grade,
+    )
+
+
+# --- accounts from the registry, consent ----------------------------------------------------
+
+
+async def test_accounts_open_from_registry_events_and_close_on_deregistration(
+    service: CreditService, database: Database
+) -> None:
+    household, shop = uuid.uuid4(), uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
+    await deliver(
+        service,
+        database,
+        OrganisationRegistered(
+            organisation_id=shop,
+            kind="shop",
+            name="老王杂货",
+            community_id=COMMUNITY,
+            contact=ContactV1(email="wang@example.cn"),
+            registered_at=T0,
+        ),
+        "r2",
+    )
+    assert (await service.account(household)).community_id == COMMUNITY
+    shop_account = await service.account(shop)
+    assert shop_account.subject_kind is SubjectKind.ORGANISATION
+    # A shop's frontage duty failing is scored on the shop.
+    await deliver(service, database, failed(shop, kind=SubjectKind.ORGANISATION), "f1")
+    assert (await service.account(shop)).score == 980
+
+    await deliver(
+        service,
+        database,
+        HouseholdDeregistered(
+            household_id=household, reason="moved away", deregistered_at=T0, version=2
+        ),
+        "d1",
+    )
+    closed = await service.account(household)
+    assert closed.closed_at == T0
+    assert "closed" in (service.scoring_refusal(closed) or "")
+    assert await deliver(service, database, failed(household), "f2") is None
+    assert await service.entries(household) == []
+
+
+async def test_a_household_without_consent_keeps_an_account_but_gets_no_entries(
+    service: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household, consent=False), "r1")
+    assert await deliver(service, database, failed(household), "f1") is None
+    account = await service.account(household)
+    assert (account.score, account.consent) == (1000, "declined")
+    reason = service.scoring_refusal(account)
+    assert reason is not None and "consent" in reason
+    assert await service.entries(household) == []
+
+    # Consent given later: from then on the household is scored.
+    await deliver(
+        service,
+        database,
+        HouseholdConsentChanged(
+            household_id=household, consent=ConsentV1(integrity_scoring=True), version=2
+        ),
+        "c1",
+    )
+    assert await deliver(service, database, failed(household), "f2") is not None
+    assert (await service.account(household)).score == 980
+
+
+# --- rectifications ---------------------------------------------------------------------------
+
+
+async def test_on_time_rectification_gives_back_half_of_the_penalty(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    failure = failed(household, Severity.SERIOUS)
+    penalty = await deliver(service, database, failure, "f1")
+    clock.set(T0 + timedelta(days=2))
+    refund = await deliver(service, database, verified(failure, on_time=True), "v1")
+    assert await deliver(service, database, verified(failure, on_time=True), "v1") is None
+    assert refund.points == 25 and refund.refers_to == penalty.id
+    assert (await service.account(household)).score == 975
+    events = await published(database, household)
+    assert types(events) == ["ScoreChanged", "GradeChanged", "ScoreChanged"]
+    await assert_projection_is_the_ledger(service, household)
+
+
+async def test_overdue_then_late_verification_adds_one_further_penalty(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    failure = failed(household, Severity.GENERAL)
+    await deliver(service, database, failure, "f1")
+    clock.set(T0 + timedelta(days=4))
+    late = await deliver(service, database, overdue(failure), "o1")
+    assert late.points == -10 and late.reason_code == "rectification.late"
+    clock.set(T0 + timedelta(days=6))
+    assert await deliver(service, database, verified(failure, on_time=False), "v1") is None
+    assert (await service.account(household)).score == 970
+
+
+# --- rewards ---------------------------------------------------------------------------------
+
+
+async def test_volunteer_hours_are_idempotent_by_key_and_capped_per_year(
+    service: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
+    kwargs: dict[str, Any] = {
+        "served_on": date(2026, 2, 28),
+        "activity": "street patrol",
+        "resident": "member-2",
+        "recorded_by": "staff-li",
+    }
+    first, created = await service.record_volunteer_hours(
+        household, hours=10, idempotency_key="k1", **kwargs
+    )
+    again, created_again = await service.record_volunteer_hours(
+        household, hours=10, idempotency_key="k1", **kwargs
+    )
+    assert (created, created_again, again.id) == (True, False, first.id)
+    assert first.points == 20
+    capped, _ = await service.record_volunteer_hours(
+        household, hours=40, idempotency_key="k2", **kwargs
+    )
+    assert capped.points == 30 and capped.cause["capped_from"] == 80
+    assert (await service.account(household)).score == 1050
+
+
+async def test_five_good_award_adds_points_once_a_year_and_is_announced(
+    service: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
+    entry = await service.award_five_good(
+        household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
+    )
+    assert entry.points == 100
+    account = await service.account(household)
+    assert (account.score, account.grade) == (1100, "AAA")
+    with pytest.raises(Conflict):
+        await service.award_five_good(
+            household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
+        )
+    events = await published(database, household)
+    assert types(events) == ["ScoreChanged", "GradeChanged", "CommendationAwarded"]
+
+
+async def test_a_serious_record_vetoes_the_five_good_award(
+    service: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, failed(household, Severity.SERIOUS), "f1")
+    with pytest.raises(RuleViolation) as vetoed:
+        await service.award_five_good(
+            household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
+        )
+    assert vetoed.value.field == "subject_id"
+
+
+# --- appeals ---------------------------------------------------------------------------------
+
+
+async def test_an_upheld_appeal_reverses_the_entry_retroactively(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    failure = failed(household, Severity.GENERAL)
+    penalty = await deliver(service, database, failure, "f1")
+    clock.set(T0 + timedelta(days=2))
+    await deliver(service, database, verified(failure, on_time=True), "v1")
+    clock.set(T0 + timedelta(days=5))
+    appeal = await service.file_appeal(penalty.id, grounds="不是我家的纸箱", filed_by="staff:li")
+    assert appeal.state == "received" and appeal.decide_by == date(2026, 3, 22)
+    with pytest.raises(Conflict):
+        await service.file_appeal(penalty.id, grounds="again", filed_by="staff:li")
+    assert [a.id for a in await service.appeals(state="received")] == [appeal.id]
+
+    clock.set(T0 + timedelta(days=7))
+    decided = await service.decide_appeal(
+        appeal.id, outcome="upheld", reason="photo shows a neighbour's boxes", decided_by="zhao"
+    )
+    assert decided.state == "upheld" and decided.reversal_entry_id is not None
+    assert (await service.account(household)).score == 1000
+    # Dated to the original: at any past instant the corrected record nets to zero ...
+    explained = await service.explain(household, at=T0 + timedelta(hours=1))
+    assert explained.evaluation.score == 1000
+    # ... while the record as it stood then still shows the penalty.
+    as_then = await service.explain(household, at=T0 + timedelta(hours=1), known_at=T0)
+    assert as_then.evaluation.score == 980
+    with pytest.raises(Conflict):
+        await service.decide_appeal(appeal.id, outcome="rejected", reason="x", decided_by="zhao")
+    events = types(await published(database, household))
+    assert events[-5:] == [
+        "AppealReceived",
+        "ScoreChanged",  # the penalty reversed
+        "GradeChanged",  # back to AA
+        "ScoreChanged",  # the refund reversed
+        "AppealDecided",
+    ]
+    await assert_projection_is_the_ledger(service, household)
+
+
+async def test_a_rejected_appeal_keeps_the_entry_and_says_why(
+    service: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    penalty = await deliver(service, database, failed(household), "f1")
+    appeal = await service.file_appeal(penalty.id, grounds="disagree", filed_by="resident:r1")
+    decided = await service.decide_appeal(
+        appeal.id, outcome="rejected", reason="inspection photos confirm it", decided_by="zhao"
+    )
+    assert (decided.state, decided.decision_reason) == ("rejected", "inspection photos confirm it")
+    assert (await service.account(household)).score == 980
+    [*_, last] = await published(database, household)
+    assert last.model_dump()["outcome"] == "rejected"
+
+
+async def test_appeal_and_repair_of_unknown_entries_are_not_found(service: CreditService) -> None:
+    with pytest.raises(NotFound):
+        await service.file_appeal(uuid.uuid4(), grounds="x", filed_by="staff:x")
+    with pytest.raises(NotFound):
+        await service.repair(uuid.uuid4(), note="x", repaired_by="x")
+    with pytest.raises(NotFound):
+        await service.decide_appeal(uuid.uuid4(), outcome="upheld", reason="x", decided_by="x")
+
+
+# --- repair and expiry -------------------------------------------------------------------------
+
+
+async def test_repair_on_application_after_the_minimum_period(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    penalty = await deliver(service, database, failed(household, Severity.LIGHT), "f1")
+    clock.set(T0 + timedelta(days=60))
+    with pytest.raises(RuleViolation) as early:
+        await service.repair(penalty.id, note="fixed for good", repaired_by="zhao")
+    assert "2026-06-02" in early.value.message
+    clock.set(T0 + timedelta(days=95))
+    repair = await service.repair(penalty.id, note="fixed for good", repaired_by="zhao")
+    assert repair.points == 5
+    assert (await service.account(household)).score == 1000
+    events = await published(database, household)
+    assert types(events)[-3:] == ["ScoreChanged", "GradeChanged", "EntryRepaired"]
+    assert events[-1].model_dump()["how"] == "applied"
+    # The expiry job later announces nothing for a repaired penalty, and the score holds.
+    clock.set(T0 + timedelta(days=200))
+    assert await service.expire_due() == 2
+    assert types(await published(database, household))[-1] == "EntryRepaired"
+    assert len(await published(database, household)) == len(events)
+    await assert_projection_is_the_ledger(service, household)
+
+
+async def test_entries_past_their_maximum_stop_counting_by_the_scheduled_job(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    light = await deliver(service, database, failed(household, Severity.LIGHT), "f1")
+    await deliver(service, database, failed(household, Severity.GENERAL), "f2")
+    assert (await service.account(household)).score == 975
+    clock.set(T0 + timedelta(days=200))  # light (6 months) ended, general (12) not
+    assert await service.expire_due() == 1
+    assert await service.expire_due() == 0
+    account = await service.account(household)
+    assert (account.score, account.grade) == (980, "A")
+    [last] = (await published(database, household))[-1:]
+    assert last.model_dump()["entry_id"] == light.id and last.model_dump()["how"] == "expired"
+    clock.set(T0 + timedelta(days=400))
+    assert await service.expire_due() == 1
+    assert (await service.account(household)).grade == "AA"
+    assert types(await published(database, household))[-2:] == ["EntryRepaired", "GradeChanged"]
+    await assert_projection_is_the_ledger(service, household)
+
+
+# --- green channel ----------------------------------------------------------------------------
+
+
+async def test_green_channel_granted_by_evaluation_lost_with_the_grade_and_audited(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
+    answer = await service.check_green_channel(household, checked_by="hall-1")
+    assert not answer.granted and "not evaluated" in answer.reason
+
+    assert await service.evaluate_due() >= 1
+    answer = await service.check_green_channel(household, checked_by="hall-1")
+    assert answer.granted and answer.grade == "AA"
+    assert (answer.evaluated_at, answer.valid_until) == (T0, date(2026, 4, 1))
+    assert await service.evaluate_due() == 0  # evaluated today already
+
+    clock.set(T0 + timedelta(hours=2))
+    await deliver(service, database, failed(household), "f1")
+    answer = await service.check_green_channel(household, checked_by="hall-2")
+    assert not answer.granted and "grade A" in answer.reason
+    assert types(await published(database, household)) == [
+        "GreenChannelGranted",
+        "ScoreChanged",
+        "GradeChanged",
+        "GreenChannelLost",
+    ]
+    async with database.connect() as connection:
+        checks = (
+            await connection.execute(
+                select(tables.green_channel_checks).order_by(tables.green_channel_checks.c.id)
+            )
+        ).all()
+    assert [(c.checked_by, c.granted, c.grade) for c in checks] == [
+        ("hall-1", False, "AA"),
+        ("hall-1", True, "AA"),
+        ("hall-2", False, "A"),
+    ]
+
+
+async def test_a_grant_lapses_when_not_re_evaluated(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
+    await service.evaluate_due()
+    clock.set(T0 + timedelta(days=31))
+    answer = await service.check_green_channel(household, checked_by="hall")
+    assert not answer.granted and "lapsed" in answer.reason
+    await service.evaluate_due()  # re-evaluated: holds again, announced again
+    assert (await service.check_green_channel(household, checked_by="hall")).granted
+
+
+async def test_a_household_without_consent_gets_no_green_channel(
+    service: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household, consent=False), "r1")
+    await service.evaluate_due()
+    answer = await service.check_green_channel(household, checked_by="hall")
+    assert not answer.granted and "consent" in answer.reason
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+async def test_a_quarter_report_has_the_grade_distribution_and_red_and_black_lists(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    star, fine, poor = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for household in (star, fine, poor):
+        await deliver(service, database, registered(household), f"r-{household}")
+    await service.award_five_good(star, year=2026, criteria=ALL_CRITERIA, awarded_by="zhao")
+    for month in range(4):  # four months of serious failures: 50 a month, capped at 100/month
+        for n in range(3):
+            at = T0 - timedelta(days=60) + timedelta(days=30 * month + n)
+            clock.set(max(at, T0))
+            await deliver(service, database, failed(poor, Severity.SERIOUS, at), f"p{month}{n}")
+    clock.set(T0 + timedelta(days=100))  # the second quarter is running
+    q1 = await service.grade_report(COMMUNITY, 2026, 1)
+    assert q1.at == datetime(2026, 3, 31, 15, 59, 59, 999999, tzinfo=UTC)
+    assert q1.distribution["AAA"] == 1 and q1.distribution["AA"] == 1
+    assert [s for s, _, _ in q1.red_list] == [star]
+    q2 = await service.grade_report(COMMUNITY, 2026, 2)
+    assert q2.at == T0 + timedelta(days=100)
+    assert [(s, g) for s, _, g in q2.black_list] == [(poor, "C")]
+    assert sum(q2.distribution.values()) == 3
+
+
+# --- the ledger is append-only ------------------------------------------------------------------
+
+
+async def test_the_database_refuses_to_change_or_delete_an_entry(
+    service: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    entry = await deliver(service, database, failed(household), "f1")
+    for statement in (
+        update(tables.entries).where(tables.entries.c.id == entry.id).values(points=0),
+        delete(tables.entries).where(tables.entries.c.id == entry.id),
+    ):
+        with pytest.raises(DBAPIError, match="immutable"):
+            async with database.transaction() as connection:
+                await connection.execute(statement)
+    async with database.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM entries")) == 1
+
+
+# --- replay and rebuild (hypothesis, on the real database) ---------------------------------------
+
+Step = tuple[str, int, Severity, int]  # (kind, inspection number, severity, minutes later)
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["failed", "on_time", "late", "overdue"]),
+        st.integers(0, 4),
+        st.sampled_from(list(Severity)),
+        st.integers(1, 60 * 24 * 20),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def _stream(subject: uuid.UUID, plan: list[Step]) -> list[tuple[str, EventData, datetime]]:
+    """Events with their ids and delivery times; rectifications only after their failure."""
+    stream: list[tuple[str, EventData, datetime]] = []
+    failures: dict[int, InspectionFailed] = {}
+    at = T0
+    for i, (kind, number, severity, minutes) in enumerate(plan):
+        at += timedelta(minutes=minutes)
+        inspection_id = uuid.uuid5(subject, f"inspection-{number}")
+        event: EventData
+        if kind == "failed" or number not in failures:
+            event = failed(subject, severity, at, inspection_id)
+            failures.setdefault(number, event)
+        elif kind == "overdue":
+            event = overdue(failures[number])
+        else:
+            event = verified(failures[number], on_time=kind == "on_time", at=at)
+        stream.append((f"{subject}-{i}", event, at))
+    return stream
+
+
+async def _ledger(database: Database, subject: uuid.UUID) -> tuple[list[Any], list[Any]]:
+    async with database.connect() as connection:
+        entries = (
+            await connection.execute(
+                select(tables.entries)
+                .where(tables.entries.c.subject_id == subject)
+                .order_by(tables.entries.c.id)
+            )
+        ).all()
+        account = (
+            await connection.execute(
+                select(tables.accounts).where(tables.accounts.c.subject_id == subject)
+            )
+        ).all()
+    return [tuple(e) for e in entries], [tuple(a) for a in account]
+
+
+@pytest.fixture
+async def two_databases(create_database: CreateDatabase) -> tuple[str, str]:
+    return await _migrated(create_database), await _migrated(create_database)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=steps, seed=st.integers(0, 2**32 - 1))
+def test_replaying_redelivered_events_in_any_order_gives_the_same_ledger_and_rebuild_equals_live(
+    two_databases: tuple[str, str], plan: list[Step], seed: int
+) -> None:
+    asyncio.run(_replay_property(two_databases, plan, seed))
+
+
+async def _replay_property(urls: tuple[str, str], plan: list[Step], seed: int) -> None:
+    shuffle = random.Random(seed)
+    subject = uuid.uuid4()
+    stream = _stream(subject, plan)
+    clean_db, messy_db = Database(urls[0]), Database(urls[1])
+    try:
+        clean = _service_for(clean_db)
+        for event_id, event, at in stream:
+            clean._clock.set(at)  # type: ignore[attr-defined]
+            await deliver(clean, clean_db, event, event_id)
+            # the score is always the policy applied to the counting entries
+            await assert_projection_is_the_ledger(clean, subject)
+
+        # The same stream with redeliveries: each event again at random later points, and at
+        # the end every delivered event once more, in a random order.
+        messy = _service_for(messy_db)
+        deliveries = list(stream)
+        for item in stream:
+            for _ in range(shuffle.randint(0, 2)):
+                first = next(i for i, d in enumerate(deliveries) if d[0] == item[0])
+                deliveries.insert(shuffle.randint(first + 1, len(deliveries)), item)
+        tail = [item for item in stream if shuffle.random() < 0.7]
+        shuffle.shuffle(tail)
+        last = stream[-1][2]
+        for event_id, event, at in deliveries:
+            messy._clock.set(at)  # type: ignore[attr-defined]
+            await deliver(messy, messy_db, event, event_id)
+        for event_id, event, _ in tail:
+            messy._clock.set(last)  # type: ignore[attr-defined]
+            await deliver(messy, messy_db, event, event_id)
+        messy._clock.set(last)  # type: ignore[attr-defined]
+        assert await _ledger(clean_db, subject) == await _ledger(messy_db, subject)
+
+        # Rebuilding the projection from the ledger changes nothing.
+        before = await _ledger(clean_db, subject)
+        report = await clean.rebuild()
+        assert subject not in report.changed
+        assert await _ledger(clean_db, subject) == before
+    finally:
+        await clean_db.dispose()
+        await messy_db.dispose()
+
+
+def _service_for(database: Database) -> CreditService:
+    return CreditService(database, Outbox(tables.outbox, SOURCE), FixedClock(T0), DEFAULT_POLICY)
+
+
+async def test_rebuild_repairs_a_damaged_projection(
+    service: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, failed(household, Severity.SERIOUS), "f1")
+    live = await service.account(household)
+    async with database.transaction() as connection:
+        await connection.execute(
+            update(tables.accounts)
+            .where(tables.accounts.c.subject_id == household)
+            .values(score=1, grade="C", balance=-999)
+        )
+    report = await service.rebuild()
+    assert report.changed == [household]
+    assert await service.account(household) == live
+    assert (await service.rebuild()).changed == []

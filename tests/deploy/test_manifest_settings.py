@@ -1,0 +1,91 @@
+"""Every setting the code reads is present in the Kubernetes manifests, secrets as references.
+
+The list comes from the pydantic settings classes (tests/deploy/settings_env.py), so a setting
+added to the code fails here, by name, until the manifests carry it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.deploy.manifests import OVERLAYS, SERVICE_NAMES, config_maps, container_env, named
+from tests.deploy.settings_env import Setting, platform_settings, service_settings
+
+# Read by the code, but meaningless on Kubernetes: the manifests set LINLI_TRANSPORT=kafka.
+NOT_ON_KUBERNETES = {
+    "LINLI_EMBEDDED_LOG_PATH": "the embedded transport (single-process `linli run`) only",
+    "LINLI_EMBEDDED_TOPIC_PARTITIONS": "the embedded transport only",
+    "LINLI_EMBEDDED_POLL_INTERVAL_SECONDS": "the embedded transport only",
+}
+
+
+def needed(service: str) -> list[Setting]:
+    return [s for s in service_settings()[service] if s.env not in NOT_ON_KUBERNETES]
+
+
+def test_exemptions_are_real_settings() -> None:
+    known = {s.env for s in platform_settings()}
+    assert set(NOT_ON_KUBERNETES) <= known
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_setting_is_present(overlay: str) -> None:
+    missing: dict[str, list[str]] = {}
+    for service in SERVICE_NAMES:
+        present: set[str] = set()
+        for role in ("api", "worker"):
+            present |= set(
+                container_env(overlay, named(overlay, "Deployment", f"linli-{service}-{role}"))
+            )
+        lacking = sorted(s.env for s in needed(service) if s.env not in present)
+        if lacking:
+            missing[service] = lacking
+    assert missing == {}, (
+        "settings the code reads but the manifests lack (non-secret: a literal in "
+        "deploy/k8s/base/kustomization.yaml, or an optional configMapKeyRef if unset by default; "
+        "secret: a secretKeyRef in deploy/k8s/base/<service>.yaml)"
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_secrets_are_references_and_values_are_set(overlay: str, service: str) -> None:
+    settings = {s.env: s for s in needed(service)}
+    for role, kind in (("api", "Deployment"), ("worker", "Deployment"), ("migrate", "Job")):
+        env = container_env(overlay, named(overlay, kind, f"linli-{service}-{role}"))
+        for name, entry in env.items():
+            setting = settings.get(name)
+            if setting is None:
+                continue
+            where = f"{service}-{role}: {name}"
+            if setting.secret:
+                reference = entry.get("valueFrom", {}).get("secretKeyRef")
+                assert reference, f"{where} is secret: a secretKeyRef, never a value"
+                assert reference.get("optional", False) == setting.optional, where
+            else:
+                # A value, or a reference to a ConfigMap key that may be absent (the default).
+                reference = entry.get("valueFrom", {}).get("configMapKeyRef")
+                assert reference or "value" in entry, where
+                if reference:
+                    assert reference["optional"] is True, f"{where}: unset means the default"
+        database = f"LINLI_{service.upper()}_DATABASE_URL"
+        assert database in env, f"{service}-{role} needs its database"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_config_maps_hold_no_secret_and_no_unknown_name(overlay: str) -> None:
+    every = {s.env: s for service in SERVICE_NAMES for s in service_settings()[service]}
+    for name, data in config_maps(overlay).items():
+        for key in data:
+            assert key in every, f"ConfigMap {name}: {key} is read by no settings class (typo?)"
+            assert not every[key].secret, f"ConfigMap {name}: {key} is secret"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_get_no_unknown_setting(overlay: str) -> None:
+    for service in SERVICE_NAMES:
+        known = {s.env for s in service_settings()[service]}
+        for role, kind in (("api", "Deployment"), ("worker", "Deployment"), ("migrate", "Job")):
+            env = container_env(overlay, named(overlay, kind, f"linli-{service}-{role}"))
+            unknown = sorted(n for n in env if n.startswith("LINLI_") and n not in known)
+            assert unknown == [], f"{service}-{role}: read by no settings class"

@@ -1,0 +1,172 @@
+"""Bearer JWTs: verified against a JWKS served on 127.0.0.1, with key rotation; dev key rules."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import HTTPException
+from jwt.algorithms import RSAAlgorithm
+
+from linli_shared.auth import DevKeyRefused, TokenVerifier, mint_dev_token
+from linli_shared.logs import JsonFormatter
+from linli_shared.settings import PlatformSettings
+
+
+class Jwks:
+    """An identity provider's JWKS endpoint whose keys the test can rotate."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.fetches = 0
+        jwks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                jwks.fetches += 1
+                body = json.dumps({"keys": [jwks.public(kid) for kid in jwks.keys]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/jwks.json"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def add_key(self, kid: str) -> None:
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def public(self, kid: str) -> dict[str, Any]:
+        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
+        return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+    def token(self, kid: str, **overrides: Any) -> str:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": "staff-1",
+            "roles": ["community_staff", "not-a-role"],
+            "grids": ["g1"],
+            "iss": "https://idp.city.example",
+            "aud": "linli",
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+            **overrides,
+        }
+        return jwt.encode(claims, self.keys[kid], algorithm="RS256", headers={"kid": kid})
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def jwks() -> Iterator[Jwks]:
+    provider = Jwks()
+    provider.add_key("k1")
+    yield provider
+    provider.close()
+
+
+def _settings(jwks: Jwks, environment: str = "prod") -> PlatformSettings:
+    return PlatformSettings(
+        environment=environment,
+        auth_jwks_url=jwks.url,
+        auth_issuer="https://idp.city.example",
+        auth_audience="linli",
+        auth_jwks_refresh_cooldown_seconds=0,
+    )
+
+
+async def test_a_token_from_the_identity_provider_is_verified_and_keys_rotate(jwks: Jwks) -> None:
+    verifier = TokenVerifier(_settings(jwks))
+    principal = await verifier.verify(jwks.token("k1"))
+    assert principal.subject == "staff-1"
+    assert principal.roles == frozenset({"community_staff"}), "unknown roles are dropped"
+    assert principal.grids == frozenset({"g1"})
+
+    jwks.add_key("k2")  # the provider rotates: a token names a key the cache has not seen
+    fetched = jwks.fetches
+    assert (await verifier.verify(jwks.token("k2"))).subject == "staff-1"
+    assert jwks.fetches == fetched + 1, "an unknown key id refreshes the cached JWKS once"
+    await verifier.verify(jwks.token("k1"))
+    assert jwks.fetches == fetched + 1, "known keys come from the cache"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"aud": "someone-else"}, "audience"),
+        ({"iss": "https://evil.example"}, "issuer"),
+        ({"exp": datetime.now(UTC) - timedelta(minutes=5)}, "expired"),
+    ],
+)
+async def test_tokens_for_others_or_out_of_date_are_refused(
+    jwks: Jwks, overrides: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(HTTPException) as refused:
+        await TokenVerifier(_settings(jwks)).verify(jwks.token("k1", **overrides))
+    assert refused.value.status_code == 401, reason
+
+
+async def test_clock_skew_within_the_leeway_is_tolerated(jwks: Jwks) -> None:
+    just_expired = datetime.now(UTC) - timedelta(seconds=10)
+    principal = await TokenVerifier(_settings(jwks)).verify(jwks.token("k1", exp=just_expired))
+    assert principal.subject == "staff-1"
+
+
+async def test_production_refuses_the_dev_key(jwks: Jwks) -> None:
+    with pytest.raises(DevKeyRefused):
+        TokenVerifier(PlatformSettings(environment="prod"))
+    with pytest.raises(DevKeyRefused):
+        mint_dev_token(PlatformSettings(environment="prod"), "x", ["admin"])
+    dev_token = mint_dev_token(_settings(jwks, "dev"), "x", ["admin"])
+    with pytest.raises(HTTPException) as refused:
+        await TokenVerifier(_settings(jwks, "prod")).verify(dev_token)
+    assert refused.value.status_code == 401
+    assert (await TokenVerifier(_settings(jwks, "dev")).verify(dev_token)).subject == "x"
+
+
+def test_linli_token_refuses_to_mint_in_production() -> None:
+    minted = subprocess.run(
+        [sys.executable, "-m", "linli", "token"],
+        env={"LINLI_ENVIRONMENT": "prod", "PATH": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert minted.returncode == 2
+    assert "production refuses the dev signing key" in minted.stderr
+
+
+def test_kafka_tls_and_scram_are_configurable_and_secrets_stay_out_of_logs() -> None:
+    settings = PlatformSettings(
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="linli-credit",
+        kafka_sasl_password="s3cret-scram",
+    )
+    options = settings.kafka_client_options()
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_username"] == "linli-credit"
+    assert options["sasl_plain_password"] == "s3cret-scram"
+    assert options["ssl_context"] is not None
+    assert PlatformSettings().kafka_client_options() == {"security_protocol": "PLAINTEXT"}
+
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "settings: %s", (settings,), None)
+    logged = JsonFormatter().format(record)
+    assert "s3cret-scram" not in logged
+    assert "linli-dev-signing-key" not in logged
