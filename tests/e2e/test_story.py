@@ -118,7 +118,9 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
     types = sorted(e.type for e in chain)
     assert types == sorted(
         [
+            "linli.inspections.inspection.recorded.v1",
             "linli.inspections.inspection.failed.v1",
+            "linli.inspections.rectification.requested.v1",
             "linli.credit.score.changed.v1",
             "linli.credit.grade.changed.v1",  # 1000 (AA) -> 980 (A)
             "linli.notify.notice.delivered.v1",

@@ -84,7 +84,8 @@ async def test_a_passed_inspection_is_stored_and_announced(
     assert stored.outcome is Outcome.PASSED
     assert await _count(database, tables.inspections) == 1
 
-    [(event_type, topic, key, envelope)] = await _outbox_envelopes(database)
+    recorded, (event_type, topic, key, envelope) = await _outbox_envelopes(database)
+    assert recorded[0] == "linli.inspections.inspection.recorded.v1"
     assert event_type == "linli.inspections.inspection.passed.v1"
     assert topic == "linli.inspections.v1"
     assert key == str(subject)
@@ -126,7 +127,9 @@ async def test_a_failed_inspection_is_stored_and_announced(
     assert row.severity == "general"
     assert row.comply_by == inspected_at + timedelta(days=3)
 
-    [(event_type, topic, key, envelope)] = await _outbox_envelopes(database)
+    recorded, (event_type, topic, key, envelope), requested = await _outbox_envelopes(database)
+    assert recorded[0] == "linli.inspections.inspection.recorded.v1"
+    assert requested[0] == "linli.inspections.rectification.requested.v1"
     assert event_type == "linli.inspections.inspection.failed.v1"
     assert topic == "linli.inspections.v1"
     assert key == str(subject)
@@ -188,7 +191,7 @@ async def test_sending_the_same_inspection_again_records_it_once(
     assert again == first
     assert await _count(database, tables.inspections) == 1
     assert await _count(database, tables.findings) == 1
-    assert await _count(database, tables.outbox) == 1
+    assert await _count(database, tables.outbox) == 3  # recorded, failed, rectification requested
 
 
 async def test_the_same_id_with_other_content_is_a_conflict(
@@ -203,7 +206,7 @@ async def test_the_same_id_with_other_content_is_a_conflict(
         await service.record_inspection(**other)
 
     assert (await service.get_inspection(inspection_id)).outcome is Outcome.FAILED
-    assert await _count(database, tables.outbox) == 1
+    assert await _count(database, tables.outbox) == 3  # of the first send only
 
 
 async def test_two_concurrent_sends_of_one_inspection_record_it_once(
@@ -242,7 +245,7 @@ async def test_two_concurrent_sends_of_one_inspection_record_it_once(
     created = sorted(r[1] for r in results if not isinstance(r, BaseException))
     assert created == [False, True]
     assert await _count(database, tables.inspections) == 1
-    assert await _count(database, tables.outbox) == 1
+    assert await _count(database, tables.outbox) == 3  # recorded, failed, rectification requested
 
 
 async def test_unknown_inspection_is_not_found(service: InspectionsService) -> None:

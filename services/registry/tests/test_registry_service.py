@@ -17,6 +17,7 @@ from linli_registry.adapters import tables
 from linli_registry.app import DEFINITION, SOURCE
 from linli_registry.domain.household import HEAD, InvalidHousehold, Member
 from linli_registry.service.households import RegistryService
+from linli_registry.settings import RegistrySettings
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE, HouseholdRegistered
 from linli_shared.db import Database
@@ -41,7 +42,9 @@ async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
 @pytest.fixture
 def service(database: Database) -> RegistryService:
     # As app._service builds it, with a pinned clock.
-    return RegistryService(database, Outbox(tables.outbox, SOURCE), FixedClock(NOW))
+    return RegistryService(
+        database, Outbox(tables.outbox, SOURCE), FixedClock(NOW), RegistrySettings().cipher()
+    )
 
 
 async def _count(database: Database, table: Table) -> int:

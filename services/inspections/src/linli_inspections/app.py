@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -22,8 +23,10 @@ NAME = "inspections"
 SOURCE = "/linli/inspections"
 
 
-def _service(database: Database) -> InspectionsService:
-    return InspectionsService(database, Outbox(tables.outbox, SOURCE), SystemClock())
+def _service(database: Database, settings: InspectionsSettings) -> InspectionsService:
+    return InspectionsService(
+        database, Outbox(tables.outbox, SOURCE), SystemClock(), settings.policy()
+    )
 
 
 def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
@@ -31,22 +34,36 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
     database = Database(settings.database_url)
     app = create_service_app(
         title="Linli inspections",
-        description="Checklists, inspections and their findings.",
+        description=(
+            "Checklist templates, schedules and coverage, inspections with findings and "
+            "evidence, rectification cases with their timeline, pest monitoring."
+        ),
         platform=settings.platform,
         routers=[router],
         readiness_checks=[database.ping],
         lifespan=disposing(database),
     )
-    app.state.service = _service(database)
+    app.state.service = _service(database, settings)
     return app
 
 
 def create_worker(settings: InspectionsSettings | None = None) -> Worker:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
-    service = _service(database)
+    service = _service(database, settings)
+    interval = settings.sweep_interval_seconds
+
+    async def scheduler(stop: asyncio.Event) -> None:
+        await service.run_scheduler(stop, interval)
+
     return build_worker(
-        NAME, settings, database, tables.outbox, tables.inbox, subscriptions(service)
+        NAME,
+        settings,
+        database,
+        tables.outbox,
+        tables.inbox,
+        subscriptions(service),
+        background=[scheduler],
     )
 
 

@@ -1,5 +1,9 @@
+from datetime import timedelta
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from linli_inspections.service.inspections import InspectionPolicy
 from linli_shared.settings import ServiceSettings
 
 
@@ -7,3 +11,23 @@ class InspectionsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LINLI_INSPECTIONS_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/linli_inspections"
+    time_zone: str = Field(
+        default="Asia/Shanghai", description="Where weeks and deadlines are counted"
+    )
+    sweep_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the worker looks for overdue cases and weeks"
+    )
+    department_escalation_after_hours: float = Field(
+        default=72.0, gt=0, description="How long a case stays overdue before the department"
+    )
+    escalation_departments: dict[str, str] = Field(
+        default_factory=lambda: dict(InspectionPolicy().departments),
+        description="The partner department per checklist (JSON object)",
+    )
+
+    def policy(self) -> InspectionPolicy:
+        return InspectionPolicy(
+            time_zone=self.time_zone,
+            department_after=timedelta(hours=self.department_escalation_after_hours),
+            departments=dict(self.escalation_departments),
+        )

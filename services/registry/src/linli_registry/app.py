@@ -22,8 +22,10 @@ NAME = "registry"
 SOURCE = "/linli/registry"
 
 
-def _service(database: Database) -> RegistryService:
-    return RegistryService(database, Outbox(tables.outbox, SOURCE), SystemClock())
+def _service(database: Database, settings: RegistrySettings) -> RegistryService:
+    return RegistryService(
+        database, Outbox(tables.outbox, SOURCE), SystemClock(), settings.cipher()
+    )
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -31,20 +33,23 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     database = Database(settings.database_url)
     app = create_service_app(
         title="Linli registry",
-        description="Households, members, grids and communities.",
+        description=(
+            "Communities, grids, compounds, buildings, households with their members, and "
+            "organisations (property managers, shops and units with a frontage duty)."
+        ),
         platform=settings.platform,
         routers=[router],
         readiness_checks=[database.ping],
         lifespan=disposing(database),
     )
-    app.state.service = _service(database)
+    app.state.service = _service(database, settings)
     return app
 
 
 def create_worker(settings: RegistrySettings | None = None) -> Worker:
     settings = settings or RegistrySettings()
     database = Database(settings.database_url)
-    service = _service(database)
+    service = _service(database, settings)
     return build_worker(
         NAME, settings, database, tables.outbox, tables.inbox, subscriptions(service)
     )

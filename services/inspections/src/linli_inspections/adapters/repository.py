@@ -1,22 +1,62 @@
+"""Inspections repositories: SQLAlchemy Core over the service's own tables."""
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from linli_inspections.adapters.tables import findings, inspections
-from linli_inspections.domain.inspection import Finding, Inspection
+from linli_inspections.adapters.tables import (
+    checklists,
+    evidence,
+    findings,
+    inspections,
+    pest_points,
+    pest_readings,
+    rectification_timeline,
+    rectifications,
+    schedule_weeks,
+    schedules,
+    targets,
+)
+from linli_inspections.domain.checklist import Checklist, ChecklistItem
+from linli_inspections.domain.inspection import Evidence, Finding, Inspection, Target
+from linli_inspections.domain.rectification import (
+    Escalation,
+    Rectification,
+    Status,
+    TimelineEntry,
+)
+from linli_inspections.domain.schedule import Schedule
 from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.pagination import PageRequest, Slice
+
+
+def _insert_ignoring_conflicts(connection: AsyncConnection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on PostgreSQL and SQLite alike."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 class InspectionRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def add(self, inspection: Inspection) -> None:
-        await self._connection.execute(
-            insert(inspections).values(
+    async def add(
+        self,
+        inspection: Inspection,
+        *,
+        recorded_at: datetime | None = None,
+        checklist_version: int | None = None,
+    ) -> bool:
+        """Insert the inspection; False when one with its id exists (even one being committed)."""
+        result = await self._connection.execute(
+            _insert_ignoring_conflicts(self._connection, inspections).values(
                 id=inspection.id,
                 subject_id=inspection.subject_id,
                 subject_kind=inspection.subject_kind.value,
@@ -26,8 +66,17 @@ class InspectionRepository:
                 outcome=inspection.outcome.value,
                 severity=inspection.severity.value if inspection.severity else None,
                 comply_by=inspection.comply_by,
+                target_kind=inspection.target_kind,
+                target_id=inspection.target_id,
+                grid_id=inspection.grid_id,
+                community_id=inspection.community_id,
+                checklist_version=checklist_version,
+                reinspection_of=inspection.reinspection_of,
+                recorded_at=recorded_at,
             )
         )
+        if result.rowcount != 1:
+            return False
         await self._connection.execute(
             insert(findings),
             [
@@ -42,6 +91,23 @@ class InspectionRepository:
                 for i, f in enumerate(inspection.findings)
             ],
         )
+        photos = [
+            {
+                "inspection_id": inspection.id,
+                "finding_position": i,
+                "position": j,
+                "photo_ref": e.photo_ref,
+                "sha256": e.sha256,
+                "latitude": e.latitude,
+                "longitude": e.longitude,
+                "taken_at": e.taken_at,
+            }
+            for i, f in enumerate(inspection.findings)
+            for j, e in enumerate(f.evidence)
+        ]
+        if photos:
+            await self._connection.execute(insert(evidence), photos)
+        return True
 
     async def get(self, inspection_id: uuid.UUID, *, for_update: bool = False) -> Inspection | None:
         query = select(inspections).where(inspections.c.id == inspection_id)
@@ -55,6 +121,16 @@ class InspectionRepository:
             .where(findings.c.inspection_id == inspection_id)
             .order_by(findings.c.position)
         )
+        photo_rows = await self._connection.execute(
+            select(evidence)
+            .where(evidence.c.inspection_id == inspection_id)
+            .order_by(evidence.c.finding_position, evidence.c.position)
+        )
+        photos: dict[int, list[Evidence]] = {}
+        for p in photo_rows:
+            photos.setdefault(p.finding_position, []).append(
+                Evidence(p.photo_ref, p.sha256, p.latitude, p.longitude, p.taken_at)
+            )
         return Inspection(
             id=row.id,
             subject_id=row.subject_id,
@@ -63,7 +139,509 @@ class InspectionRepository:
             inspector_id=row.inspector_id,
             inspected_at=row.inspected_at,
             findings=tuple(
-                Finding(item=f.item, passed=f.passed, severity=Severity(f.severity), note=f.note)
+                Finding(
+                    item=f.item,
+                    passed=f.passed,
+                    severity=Severity(f.severity),
+                    note=f.note,
+                    evidence=tuple(photos.get(f.position, ())),
+                )
                 for f in finding_rows
             ),
+            target_kind=row.target_kind,
+            target_id=row.target_id,
+            grid_id=row.grid_id,
+            community_id=row.community_id,
+            reinspection_of=row.reinspection_of,
         )
+
+    async def count_done(
+        self, target_kind: str, target_id: str, checklist: str, start: datetime, end: datetime
+    ) -> int:
+        return int(
+            await self._connection.scalar(
+                select(func.count())
+                .select_from(inspections)
+                .where(
+                    inspections.c.target_kind == target_kind,
+                    inspections.c.target_id == target_id,
+                    inspections.c.checklist == checklist,
+                    inspections.c.inspected_at >= start,
+                    inspections.c.inspected_at < end,
+                )
+            )
+            or 0
+        )
+
+
+class ChecklistRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, checklist: Checklist) -> bool:
+        result = await self._connection.execute(
+            _insert_ignoring_conflicts(self._connection, checklists).values(
+                name=checklist.name,
+                version=checklist.version,
+                title=checklist.title,
+                items=[
+                    {"code": i.code, "text": i.text, "severity": i.severity.value}
+                    for i in checklist.items
+                ],
+                created_at=checklist.created_at,
+            )
+        )
+        return bool(result.rowcount == 1)
+
+    async def get(self, name: str, version: int | None = None) -> Checklist | None:
+        query = select(checklists).where(checklists.c.name == name)
+        if version is None:
+            query = query.order_by(checklists.c.version.desc()).limit(1)
+        else:
+            query = query.where(checklists.c.version == version)
+        row = (await self._connection.execute(query)).one_or_none()
+        return _checklist(row) if row else None
+
+    async def latest_all(self) -> list[Checklist]:
+        latest = (
+            select(checklists.c.name, func.max(checklists.c.version).label("version"))
+            .group_by(checklists.c.name)
+            .subquery()
+        )
+        rows = await self._connection.execute(
+            select(checklists)
+            .join(
+                latest,
+                (checklists.c.name == latest.c.name) & (checklists.c.version == latest.c.version),
+            )
+            .order_by(checklists.c.name)
+        )
+        return [_checklist(row) for row in rows]
+
+    async def versions(self, name: str) -> list[Checklist]:
+        rows = await self._connection.execute(
+            select(checklists).where(checklists.c.name == name).order_by(checklists.c.version)
+        )
+        return [_checklist(row) for row in rows]
+
+
+def _checklist(row: Any) -> Checklist:
+    return Checklist(
+        name=row.name,
+        version=row.version,
+        title=row.title,
+        items=tuple(
+            ChecklistItem(i["code"], i["text"], Severity(i["severity"])) for i in row.items
+        ),
+        created_at=row.created_at,
+    )
+
+
+class TargetRepository:
+    """The read model of inspectable targets, and the pest monitoring points this service owns."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def upsert(self, target: Target, *, active: bool = True) -> None:
+        values = {
+            "subject_id": target.subject_id,
+            "subject_kind": target.subject_kind.value,
+            "grid_id": target.grid_id,
+            "community_id": target.community_id,
+            "active": active,
+        }
+        changed = await self._connection.execute(
+            update(targets)
+            .where(targets.c.kind == target.kind, targets.c.id == target.id)
+            .values(**values)
+        )
+        if changed.rowcount == 0:
+            await self._connection.execute(
+                insert(targets).values(kind=target.kind, id=target.id, **values)
+            )
+
+    async def deactivate(self, kind: str, target_id: str) -> None:
+        await self._connection.execute(
+            update(targets)
+            .where(targets.c.kind == kind, targets.c.id == target_id)
+            .values(active=False)
+        )
+
+    async def release(self, subject_id: uuid.UUID, kind: str, keep: Sequence[str]) -> None:
+        """Forget targets of `kind` this subject no longer answers for."""
+        await self._connection.execute(
+            delete(targets).where(
+                targets.c.kind == kind,
+                targets.c.subject_id == subject_id,
+                targets.c.id.not_in(list(keep)),
+            )
+        )
+
+    async def get(self, kind: str, target_id: str) -> Target | None:
+        row = (
+            await self._connection.execute(
+                select(targets).where(
+                    targets.c.kind == kind, targets.c.id == target_id, targets.c.active.is_(True)
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return Target(
+            kind=row.kind,
+            id=row.id,
+            subject_id=row.subject_id,
+            subject_kind=SubjectKind(row.subject_kind),
+            grid_id=row.grid_id,
+            community_id=row.community_id,
+        )
+
+    async def add_pest_point(self, values: dict[str, Any]) -> bool:
+        result = await self._connection.execute(
+            _insert_ignoring_conflicts(self._connection, pest_points).values(**values)
+        )
+        return bool(result.rowcount == 1)
+
+    async def pest_point(self, point_id: str) -> Any | None:
+        return (
+            await self._connection.execute(select(pest_points).where(pest_points.c.id == point_id))
+        ).one_or_none()
+
+    async def pest_points(self, grid_id: str | None, page: PageRequest) -> Slice[Any]:
+        conditions = [pest_points.c.grid_id == grid_id] if grid_id else []
+        total = int(
+            await self._connection.scalar(
+                select(func.count()).select_from(pest_points).where(*conditions)
+            )
+            or 0
+        )
+        rows = await self._connection.execute(
+            select(pest_points)
+            .where(*conditions)
+            .order_by(pest_points.c.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Slice(list(rows), total, page)
+
+    async def add_reading(self, values: dict[str, Any]) -> bool:
+        result = await self._connection.execute(
+            _insert_ignoring_conflicts(self._connection, pest_readings).values(**values)
+        )
+        return bool(result.rowcount == 1)
+
+    async def reading(self, reading_id: uuid.UUID) -> Any | None:
+        return (
+            await self._connection.execute(
+                select(pest_readings).where(pest_readings.c.id == reading_id)
+            )
+        ).one_or_none()
+
+    async def readings(self, point_id: str, page: PageRequest) -> Slice[Any]:
+        where = pest_readings.c.point_id == point_id
+        total = int(
+            await self._connection.scalar(
+                select(func.count()).select_from(pest_readings).where(where)
+            )
+            or 0
+        )
+        rows = await self._connection.execute(
+            select(pest_readings)
+            .where(where)
+            .order_by(pest_readings.c.measured_at.desc(), pest_readings.c.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Slice(list(rows), total, page)
+
+
+class ScheduleRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, schedule: Schedule) -> None:
+        await self._connection.execute(
+            insert(schedules).values(
+                id=schedule.id,
+                target_kind=schedule.target_kind,
+                target_id=schedule.target_id,
+                checklist=schedule.checklist,
+                times_per_week=schedule.times_per_week,
+                grid_id=schedule.grid_id,
+                community_id=schedule.community_id,
+                created_at=schedule.created_at,
+                active=schedule.active,
+            )
+        )
+
+    async def find(self, target_kind: str, target_id: str, checklist: str) -> Schedule | None:
+        row = (
+            await self._connection.execute(
+                select(schedules)
+                .where(
+                    schedules.c.target_kind == target_kind,
+                    schedules.c.target_id == target_id,
+                    schedules.c.checklist == checklist,
+                    schedules.c.active.is_(True),
+                )
+                .order_by(schedules.c.created_at)
+                .limit(1)
+            )
+        ).one_or_none()
+        return _schedule(row) if row else None
+
+    async def get(self, schedule_id: uuid.UUID) -> Schedule | None:
+        row = (
+            await self._connection.execute(select(schedules).where(schedules.c.id == schedule_id))
+        ).one_or_none()
+        return _schedule(row) if row else None
+
+    async def deactivate(self, schedule_id: uuid.UUID) -> bool:
+        result = await self._connection.execute(
+            update(schedules).where(schedules.c.id == schedule_id).values(active=False)
+        )
+        return bool(result.rowcount == 1)
+
+    async def search(
+        self, grid_id: str | None, page: PageRequest, *, active_only: bool = True
+    ) -> Slice[Schedule]:
+        conditions: list[Any] = []
+        if grid_id:
+            conditions.append(schedules.c.grid_id == grid_id)
+        if active_only:
+            conditions.append(schedules.c.active.is_(True))
+        total = int(
+            await self._connection.scalar(
+                select(func.count()).select_from(schedules).where(*conditions)
+            )
+            or 0
+        )
+        rows = await self._connection.execute(
+            select(schedules)
+            .where(*conditions)
+            .order_by(schedules.c.created_at, schedules.c.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Slice([_schedule(row) for row in rows], total, page)
+
+    async def in_grid(self, grid_id: str) -> list[Schedule]:
+        rows = await self._connection.execute(
+            select(schedules)
+            .where(schedules.c.grid_id == grid_id)
+            .order_by(schedules.c.created_at, schedules.c.id)
+        )
+        return [_schedule(row) for row in rows]
+
+    async def active_ids(self) -> list[uuid.UUID]:
+        return list(
+            (
+                await self._connection.scalars(
+                    select(schedules.c.id).where(schedules.c.active.is_(True))
+                )
+            ).all()
+        )
+
+    async def lock(self, schedule_id: uuid.UUID, *, skip_locked: bool) -> Any | None:
+        return (
+            await self._connection.execute(
+                select(schedules)
+                .where(schedules.c.id == schedule_id)
+                .with_for_update(skip_locked=skip_locked)
+            )
+        ).one_or_none()
+
+    async def record_week(
+        self, schedule_id: uuid.UUID, week_starting: datetime, due: int, done: int
+    ) -> bool:
+        result = await self._connection.execute(
+            _insert_ignoring_conflicts(self._connection, schedule_weeks).values(
+                schedule_id=schedule_id, week_starting=week_starting, due=due, done=done
+            )
+        )
+        await self._connection.execute(
+            update(schedules)
+            .where(schedules.c.id == schedule_id)
+            .values(evaluated_until=week_starting)
+        )
+        return bool(result.rowcount == 1)
+
+
+def _schedule(row: Any) -> Schedule:
+    return Schedule(
+        id=row.id,
+        target_kind=row.target_kind,
+        target_id=row.target_id,
+        checklist=row.checklist,
+        times_per_week=row.times_per_week,
+        grid_id=row.grid_id,
+        community_id=row.community_id,
+        created_at=row.created_at,
+        active=row.active,
+    )
+
+
+class RectificationRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    def _values(self, case: Rectification) -> dict[str, Any]:
+        return {
+            "status": case.status.value,
+            "ready_at": case.ready_at,
+            "overdue_since": case.overdue_since,
+            "escalation": case.escalation.value,
+            "escalated_at": case.escalated_at,
+            "verified_at": case.verified_at,
+            "reinspection_id": case.reinspection_id,
+            "on_time": case.on_time,
+        }
+
+    async def add(self, case: Rectification) -> None:
+        await self._connection.execute(
+            insert(rectifications).values(
+                id=case.id,
+                inspection_id=case.inspection_id,
+                subject_id=case.subject_id,
+                subject_kind=case.subject_kind.value,
+                checklist=case.checklist,
+                target_kind=case.target_kind,
+                target_id=case.target_id,
+                grid_id=case.grid_id,
+                community_id=case.community_id,
+                severity=case.severity.value,
+                comply_by=case.comply_by,
+                failed_findings=[
+                    {"item": f.item, "severity": f.severity.value, "note": f.note}
+                    for f in case.failed_findings
+                ],
+                requested_at=case.requested_at,
+                **self._values(case),
+            )
+        )
+
+    async def save(self, case: Rectification) -> None:
+        await self._connection.execute(
+            update(rectifications)
+            .where(rectifications.c.id == case.id)
+            .values(**self._values(case))
+        )
+
+    async def get(
+        self, rectification_id: uuid.UUID, *, for_update: bool = False, skip_locked: bool = False
+    ) -> Rectification | None:
+        query = select(rectifications).where(rectifications.c.id == rectification_id)
+        if for_update:
+            query = query.with_for_update(skip_locked=skip_locked)
+        row = (await self._connection.execute(query)).one_or_none()
+        return _rectification(row) if row else None
+
+    async def add_entry(self, rectification_id: uuid.UUID, entry: TimelineEntry) -> None:
+        position = await self._connection.scalar(
+            select(func.count())
+            .select_from(rectification_timeline)
+            .where(rectification_timeline.c.rectification_id == rectification_id)
+        )
+        await self._connection.execute(
+            insert(rectification_timeline).values(
+                rectification_id=rectification_id,
+                position=int(position or 0),
+                at=entry.at,
+                kind=entry.kind,
+                detail=entry.detail,
+            )
+        )
+
+    async def timeline(self, rectification_id: uuid.UUID) -> list[TimelineEntry]:
+        rows = await self._connection.execute(
+            select(rectification_timeline)
+            .where(rectification_timeline.c.rectification_id == rectification_id)
+            .order_by(rectification_timeline.c.position)
+        )
+        return [TimelineEntry(row.at, row.kind, row.detail) for row in rows]
+
+    async def needing_attention(
+        self, now: datetime, department_after_cutoff: datetime
+    ) -> list[uuid.UUID]:
+        """Open cases past their deadline, and overdue cases due for their next escalation."""
+        rows = await self._connection.scalars(
+            select(rectifications.c.id)
+            .where(
+                (
+                    (rectifications.c.status == Status.OPEN.value)
+                    & (rectifications.c.comply_by < now)
+                )
+                | (
+                    (rectifications.c.status == Status.OVERDUE.value)
+                    & (
+                        (rectifications.c.escalation == Escalation.NONE.value)
+                        | (
+                            (rectifications.c.escalation == Escalation.GRID_WORKER.value)
+                            & (rectifications.c.overdue_since <= department_after_cutoff)
+                        )
+                    )
+                )
+            )
+            .order_by(rectifications.c.comply_by)
+        )
+        return list(rows.all())
+
+    async def search(
+        self,
+        *,
+        status: Status | None,
+        grid_id: str | None,
+        subject_id: uuid.UUID | None,
+        page: PageRequest,
+    ) -> Slice[Rectification]:
+        conditions: list[Any] = []
+        if status is not None:
+            conditions.append(rectifications.c.status == status.value)
+        if grid_id:
+            conditions.append(rectifications.c.grid_id == grid_id)
+        if subject_id:
+            conditions.append(rectifications.c.subject_id == subject_id)
+        total = int(
+            await self._connection.scalar(
+                select(func.count()).select_from(rectifications).where(*conditions)
+            )
+            or 0
+        )
+        rows = await self._connection.execute(
+            select(rectifications)
+            .where(*conditions)
+            .order_by(rectifications.c.requested_at, rectifications.c.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Slice([_rectification(row) for row in rows], total, page)
+
+
+def _rectification(row: Any) -> Rectification:
+    return Rectification(
+        id=row.id,
+        inspection_id=row.inspection_id,
+        subject_id=row.subject_id,
+        subject_kind=SubjectKind(row.subject_kind),
+        checklist=row.checklist,
+        target_kind=row.target_kind,
+        target_id=row.target_id,
+        grid_id=row.grid_id,
+        community_id=row.community_id,
+        severity=Severity(row.severity),
+        comply_by=row.comply_by,
+        failed_findings=tuple(
+            Finding(f["item"], False, Severity(f["severity"]), f["note"])
+            for f in row.failed_findings
+        ),
+        requested_at=row.requested_at,
+        status=Status(row.status),
+        ready_at=row.ready_at,
+        overdue_since=row.overdue_since,
+        escalation=Escalation(row.escalation),
+        escalated_at=row.escalated_at,
+        verified_at=row.verified_at,
+        reinspection_id=row.reinspection_id,
+        on_time=row.on_time,
+    )

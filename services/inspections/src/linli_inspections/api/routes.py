@@ -1,19 +1,46 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from linli_inspections.api.schemas import InspectionIn, InspectionOut
-from linli_inspections.domain.inspection import Finding
-from linli_inspections.service.inspections import InspectionsService
+from linli_inspections.api.schemas import (
+    BatchIn,
+    BatchItemOut,
+    BatchOut,
+    ChecklistIn,
+    ChecklistOut,
+    CoverageOut,
+    InspectionIn,
+    InspectionOut,
+    PestPointIn,
+    PestPointOut,
+    PestPointPage,
+    ReadingIn,
+    ReadingOut,
+    ReadingPage,
+    RectificationOut,
+    RectificationPage,
+    ScheduleIn,
+    ScheduleOut,
+    SchedulePage,
+)
+from linli_inspections.domain import schedule as schedule_rules
+from linli_inspections.domain.rectification import Status
+from linli_inspections.service.inspections import InspectionsService, TargetRef
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem
+from linli_shared.pagination import PageRequest, page_request
 
-router = APIRouter(tags=["inspections"])
+router = APIRouter()
 
 INSPECTORS = ("inspector", "grid_worker")
 READERS = (*INSPECTORS, "community_staff", "credit_officer", "service")
+PLANNERS = ("community_staff", "grid_worker")
+# Who may report a fix done on behalf of the responsible party (through a staff frontend or a
+# service client); the party itself has no role of its own yet.
+REPORTERS = ("community_staff", "grid_worker", "inspector", "service")
 
 
 def inspections_service(request: Request) -> InspectionsService:
@@ -21,11 +48,16 @@ def inspections_service(request: Request) -> InspectionsService:
     return service
 
 
+# --- inspections ----------------------------------------------------------------------------
+
+
 @router.post(
     "/inspections",
+    tags=["inspections"],
     status_code=status.HTTP_201_CREATED,
     response_model=InspectionOut,
-    summary="Record an inspection; any failed finding fails it",
+    summary="Record an inspection (of a subject, a target, or a re-inspection); any failed "
+    "finding fails it",
     responses={
         200: {"model": InspectionOut, "description": "Already recorded with this id"},
         409: {"model": Problem, "description": "This id was recorded with other content"},
@@ -37,25 +69,36 @@ async def record_inspection(
     service: InspectionsService = Depends(inspections_service),
     principal: Principal = Depends(require_roles(*INSPECTORS)),
 ) -> InspectionOut:
-    inspection, created = await service.record_inspection(
-        inspection_id=body.id,
-        subject_id=body.subject_id,
-        subject_kind=body.subject_kind,
-        checklist=body.checklist,
-        inspector_id=principal.subject,
-        inspected_at=body.inspected_at,
-        findings=[
-            Finding(item=f.item, passed=f.passed, severity=f.severity, note=f.note)
-            for f in body.findings
-        ],
-    )
+    inspection, created = await service.record(body.request(principal.subject))
     if not created:
         response.status_code = status.HTTP_200_OK
     return InspectionOut.of(inspection)
 
 
+@router.post(
+    "/inspections/batch",
+    tags=["inspections"],
+    response_model=BatchOut,
+    summary="Upload inspections captured offline; each is recorded once however often sent",
+)
+async def record_batch(
+    body: BatchIn,
+    service: InspectionsService = Depends(inspections_service),
+    principal: Principal = Depends(require_roles(*INSPECTORS)),
+) -> BatchOut:
+    results = await service.record_batch([i.request(principal.subject) for i in body.inspections])
+    items = [BatchItemOut.of(r) for r in results]
+    return BatchOut(
+        results=items,
+        recorded=sum(1 for r in items if r.status == "recorded"),
+        duplicates=sum(1 for r in items if r.status == "duplicate"),
+        rejected=sum(1 for r in items if r.status not in ("recorded", "duplicate")),
+    )
+
+
 @router.get(
     "/inspections/{inspection_id}",
+    tags=["inspections"],
     response_model=InspectionOut,
     responses={404: {"model": Problem}},
     summary="An inspection by id",
@@ -66,3 +109,303 @@ async def get_inspection(
     _: Principal = Depends(require_roles(*READERS)),
 ) -> InspectionOut:
     return InspectionOut.of(await service.get_inspection(inspection_id))
+
+
+# --- rectifications -------------------------------------------------------------------------
+
+
+@router.get(
+    "/rectifications",
+    tags=["rectifications"],
+    response_model=RectificationPage,
+    summary="Rectification cases (filter by status, grid, responsible party)",
+)
+async def search_rectifications(
+    case_status: Status | None = Query(default=None, alias="status"),
+    grid_id: str | None = Query(default=None, max_length=64),
+    subject_id: uuid.UUID | None = None,
+    page: PageRequest = Depends(page_request),
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> RectificationPage:
+    found = await service.search_rectifications(
+        status=case_status, grid_id=grid_id, subject_id=subject_id, page=page
+    )
+    return RectificationPage(
+        items=[RectificationOut.of(c) for c in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/rectifications/{rectification_id}",
+    tags=["rectifications"],
+    response_model=RectificationOut,
+    responses={404: {"model": Problem}},
+    summary="A rectification case with its timeline",
+)
+async def get_rectification(
+    rectification_id: uuid.UUID,
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> RectificationOut:
+    case, timeline = await service.get_rectification(rectification_id)
+    return RectificationOut.of(case, timeline)
+
+
+@router.post(
+    "/rectifications/{rectification_id}/ready",
+    tags=["rectifications"],
+    response_model=RectificationOut,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    summary="The responsible party reports the fix done: ready for re-inspection",
+)
+async def report_ready(
+    rectification_id: uuid.UUID,
+    service: InspectionsService = Depends(inspections_service),
+    principal: Principal = Depends(require_roles(*REPORTERS)),
+) -> RectificationOut:
+    case = await service.report_ready(rectification_id, principal.subject)
+    _, timeline = await service.get_rectification(rectification_id)
+    return RectificationOut.of(case, timeline)
+
+
+# --- checklists -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/checklists",
+    tags=["checklists"],
+    response_model=list[ChecklistOut],
+    summary="The latest version of every checklist template",
+)
+async def list_checklists(
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> list[ChecklistOut]:
+    return [ChecklistOut.of(c) for c in await service.checklists()]
+
+
+@router.get(
+    "/checklists/{name}",
+    tags=["checklists"],
+    response_model=ChecklistOut,
+    responses={404: {"model": Problem}},
+    summary="A checklist template (latest, or ?version=N)",
+)
+async def get_checklist(
+    name: str,
+    version: int | None = Query(default=None, ge=1),
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> ChecklistOut:
+    return ChecklistOut.of(await service.checklist(name, version))
+
+
+@router.get(
+    "/checklists/{name}/versions",
+    tags=["checklists"],
+    response_model=list[ChecklistOut],
+    responses={404: {"model": Problem}},
+    summary="Every version of a checklist template",
+)
+async def checklist_versions(
+    name: str,
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> list[ChecklistOut]:
+    return [ChecklistOut.of(c) for c in await service.checklist_versions(name)]
+
+
+@router.put(
+    "/checklists/{name}",
+    tags=["checklists"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChecklistOut,
+    summary="Publish the next version of a checklist template",
+)
+async def publish_checklist(
+    name: str,
+    body: ChecklistIn,
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles("community_staff")),
+) -> ChecklistOut:
+    return ChecklistOut.of(
+        await service.publish_checklist(
+            name=name, title=body.title, items=[i.item() for i in body.items]
+        )
+    )
+
+
+# --- schedules and coverage -----------------------------------------------------------------
+
+
+@router.post(
+    "/schedules",
+    tags=["schedules"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ScheduleOut,
+    responses={409: {"model": Problem}},
+    summary="Plan recurring inspections of a target (e.g. a compound twice a week)",
+)
+async def plan_schedule(
+    body: ScheduleIn,
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*PLANNERS)),
+) -> ScheduleOut:
+    return ScheduleOut.of(
+        await service.plan_schedule(
+            target=TargetRef(body.target.kind, body.target.id),
+            checklist=body.checklist,
+            times_per_week=body.times_per_week,
+        )
+    )
+
+
+@router.get("/schedules", tags=["schedules"], response_model=SchedulePage, summary="Schedules")
+async def list_schedules(
+    grid_id: str | None = Query(default=None, max_length=64),
+    page: PageRequest = Depends(page_request),
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> SchedulePage:
+    found = await service.schedules(grid_id, page)
+    return SchedulePage(
+        items=[ScheduleOut.of(s) for s in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.delete(
+    "/schedules/{schedule_id}",
+    tags=["schedules"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": Problem}},
+    summary="Stop a schedule",
+)
+async def stop_schedule(
+    schedule_id: uuid.UUID,
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*PLANNERS)),
+) -> Response:
+    await service.stop_schedule(schedule_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/coverage",
+    tags=["schedules"],
+    response_model=CoverageOut,
+    summary="Due, done and missed inspections of a grid in one local week",
+)
+async def coverage(
+    grid_id: str = Query(min_length=1, max_length=64),
+    week: date | None = Query(
+        default=None, description="Any day of the week (local); defaults to this week"
+    ),
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> CoverageOut:
+    zone = service.policy.zone
+    day = datetime(week.year, week.month, week.day, 12, tzinfo=zone) if week else datetime.now(UTC)
+    start, rows = await service.coverage(grid_id, day)
+    over = schedule_rules.next_week(start) <= datetime.now(UTC)
+    return CoverageOut.of(grid_id, start, over, rows)
+
+
+# --- pest monitoring ------------------------------------------------------------------------
+
+
+@router.post(
+    "/pest-points",
+    tags=["pest control"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=PestPointOut,
+    responses={409: {"model": Problem}},
+    summary="Add a pest monitoring point",
+)
+async def add_pest_point(
+    body: PestPointIn,
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*PLANNERS)),
+) -> PestPointOut:
+    return PestPointOut.of(
+        await service.add_pest_point(
+            id=body.id,
+            community_id=body.community_id,
+            grid_id=body.grid_id,
+            name=body.name,
+            location=body.location,
+            compound_id=body.compound_id,
+            responsible_id=body.responsible_id,
+            responsible_kind=body.responsible_kind,
+        )
+    )
+
+
+@router.get(
+    "/pest-points", tags=["pest control"], response_model=PestPointPage, summary="Monitoring points"
+)
+async def list_pest_points(
+    grid_id: str | None = Query(default=None, max_length=64),
+    page: PageRequest = Depends(page_request),
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> PestPointPage:
+    found = await service.pest_points(grid_id, page)
+    return PestPointPage(
+        items=[PestPointOut.of(p) for p in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/pest-points/{point_id}/readings",
+    tags=["pest control"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReadingOut,
+    responses={404: {"model": Problem}},
+    summary="Record a density reading; over its threshold it raises a failed finding",
+)
+async def record_reading(
+    point_id: str,
+    body: ReadingIn,
+    service: InspectionsService = Depends(inspections_service),
+    principal: Principal = Depends(require_roles(*INSPECTORS)),
+) -> ReadingOut:
+    reading, _ = await service.record_reading(
+        reading_id=body.id,
+        point_id=point_id,
+        pest=body.pest,
+        density=body.density,
+        measured_at=body.measured_at,
+        recorded_by=principal.subject,
+    )
+    return ReadingOut.of(reading)
+
+
+@router.get(
+    "/pest-points/{point_id}/readings",
+    tags=["pest control"],
+    response_model=ReadingPage,
+    summary="Readings of a point, newest first",
+)
+async def list_readings(
+    point_id: str,
+    page: PageRequest = Depends(page_request),
+    service: InspectionsService = Depends(inspections_service),
+    _: Principal = Depends(require_roles(*READERS)),
+) -> ReadingPage:
+    found = await service.readings(point_id, page)
+    return ReadingPage(
+        items=[ReadingOut.of(r) for r in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -18,9 +19,23 @@ COMPLY_WITHIN = {
 }
 
 
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
 class Outcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A photo taken on the spot: where it is stored, its content hash, where and when."""
+
+    photo_ref: str
+    sha256: str
+    latitude: float | None = None
+    longitude: float | None = None
+    taken_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,19 @@ class Finding:
     passed: bool
     severity: Severity
     note: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    """What was inspected, and who answers for it (the responsible party)."""
+
+    kind: str  # household | compound | frontage_segment | pest_point
+    id: str
+    subject_id: uuid.UUID
+    subject_kind: SubjectKind
+    grid_id: str | None = None
+    community_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,14 +68,30 @@ class Inspection:
     inspector_id: str
     inspected_at: datetime
     findings: tuple[Finding, ...]
+    target_kind: str | None = None
+    target_id: str | None = None
+    grid_id: str | None = None
+    community_id: str | None = None
+    reinspection_of: uuid.UUID | None = None
 
     def same_record_as(self, other: Inspection) -> bool:
         """Whether `other` is this inspection sent again (an offline client's retry)."""
-        return (self.subject_id, self.subject_kind, self.checklist, self.findings) == (
+        return (
+            self.subject_id,
+            self.subject_kind,
+            self.checklist,
+            self.findings,
+            self.target_kind,
+            self.target_id,
+            self.reinspection_of,
+        ) == (
             other.subject_id,
             other.subject_kind,
             other.checklist,
             other.findings,
+            other.target_kind,
+            other.target_id,
+            other.reinspection_of,
         )
 
     @property
@@ -80,6 +124,8 @@ def record(
     inspected_at: datetime,
     findings: list[Finding],
     now: datetime,
+    target: Target | None = None,
+    reinspection_of: uuid.UUID | None = None,
 ) -> Inspection:
     if not findings:
         raise RuleViolation("findings", "an inspection records at least one finding")
@@ -88,6 +134,17 @@ def record(
         raise RuleViolation("findings", "each checklist item is recorded once")
     if inspected_at > now + timedelta(minutes=5):
         raise RuleViolation("inspected_at", "an inspection cannot be recorded in the future")
+    for i, finding in enumerate(findings):
+        for j, evidence in enumerate(finding.evidence):
+            if not _SHA256.match(evidence.sha256):
+                raise RuleViolation(
+                    f"findings.{i}.evidence.{j}.sha256", "a content hash is 64 hex digits (SHA-256)"
+                )
+    if target is not None and (subject_id, subject_kind) != (
+        target.subject_id,
+        target.subject_kind,
+    ):
+        raise RuleViolation("subject_id", "the subject is the target's responsible party")
     return Inspection(
         id=inspection_id or uuid.uuid4(),
         subject_id=subject_id,
@@ -95,5 +152,13 @@ def record(
         checklist=checklist,
         inspector_id=inspector_id,
         inspected_at=inspected_at,
-        findings=tuple(findings),
+        findings=tuple(
+            replace(f, evidence=tuple(replace(e, sha256=e.sha256.lower()) for e in f.evidence))
+            for f in findings
+        ),
+        target_kind=target.kind if target else None,
+        target_id=target.id if target else None,
+        grid_id=target.grid_id if target else None,
+        community_id=target.community_id if target else None,
+        reinspection_of=reinspection_of,
     )

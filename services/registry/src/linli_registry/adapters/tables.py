@@ -1,10 +1,61 @@
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.sql.expression import false
 
 from linli_shared.db import UtcDateTime
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
 
 metadata = MetaData()
+
+communities = Table(
+    "communities",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+)
+
+grids = Table(
+    "grids",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("community_id", String(64), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("worker_id", String(200), nullable=True),
+    Column("worker_name", String(200), nullable=True),
+)
+
+compounds = Table(
+    "compounds",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("community_id", String(64), nullable=False, index=True),
+    Column("grid_id", String(64), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("address", String(500), nullable=False),
+    Column("property_manager_id", Uuid, nullable=True, index=True),
+)
+
+buildings = Table(
+    "buildings",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("compound_id", String(64), ForeignKey("compounds.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+)
 
 households = Table(
     "households",
@@ -16,6 +67,19 @@ households = Table(
     Column("contact_email", String(320), nullable=False),
     Column("registered_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("compound_id", String(64), nullable=True, index=True),
+    Column("building_id", String(64), nullable=True),
+    Column("address_key", String(500), nullable=False, server_default=""),
+    Column("contact_phone_enc", Text, nullable=True),
+    Column("preferred_channels", JSON, nullable=False, server_default='["email"]'),
+    Column("consent_integrity_scoring", Boolean, nullable=False, server_default=false()),
+    Column("consent_channels", JSON, nullable=False, server_default='["email"]'),
+    Column("consent_recorded_by", String(200), nullable=True),
+    Column("consent_recorded_at", UtcDateTime, nullable=True),
+    Column("status", String(20), nullable=False, server_default="active"),
+    Column("deregistered_at", UtcDateTime, nullable=True),
+    Column("deregistration_reason", String(500), nullable=True),
+    Index("ix_households_community_address_key", "community_id", "address_key"),
 )
 
 members = Table(
@@ -25,6 +89,47 @@ members = Table(
     Column("position", Integer, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("relation", String(50), nullable=False),
+    Column("birth_date", Date, nullable=True),
+    # Personal data: encrypted (Fernet); `id_number_index` is a keyed hash for duplicate lookups,
+    # `id_tail` the last four characters for tail search.
+    Column("id_number_enc", Text, nullable=True),
+    Column("id_number_index", String(64), nullable=True, index=True),
+    Column("id_tail", String(4), nullable=True, index=True),
+    Column("phone_enc", Text, nullable=True),
+)
+
+household_history = Table(
+    "household_history",
+    metadata,
+    Column("household_id", Uuid, ForeignKey("households.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("change", String(50), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("changed_by", String(200), nullable=False),
+    # What changed, without personal data (no ID numbers or phones).
+    Column("summary", JSON, nullable=False),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(30), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("community_id", String(64), nullable=False, index=True),
+    Column("grid_id", String(64), nullable=True, index=True),
+    Column("contact_email", String(320), nullable=True),
+    Column("contact_phone_enc", Text, nullable=True),
+    Column("preferred_channels", JSON, nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+frontage_segments = Table(
+    "frontage_segments",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("organisation_id", Uuid, ForeignKey("organisations.id"), nullable=False, index=True),
 )
 
 outbox = outbox_table(metadata)

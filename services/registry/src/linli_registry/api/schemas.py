@@ -1,18 +1,50 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from linli_registry.domain.household import Household
+from linli_registry.adapters.repository import HistoryEntry
+from linli_registry.domain.household import Household, Member
+from linli_registry.domain.organisation import Organisation, OrganisationKind
+from linli_registry.domain.personal import mask_id_number, mask_phone
+from linli_registry.domain.places import Building, Community, Compound, Grid
+from linli_shared.pagination import Page
+
+Channel = Literal["email", "sms", "inbox"]
+
+
+def _email_only() -> list[Channel]:
+    return ["email"]
+
+
+Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 
 
 class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    relation: str = Field(min_length=1, max_length=50, examples=["head", "spouse", "child"])
+    relation: str = Field(
+        min_length=1, max_length=50, examples=["head", "spouse", "child", "parent"]
+    )
+    birth_date: date | None = None
+    id_number: str | None = Field(
+        default=None, description="Resident ID number: 18 characters with a check digit"
+    )
+    phone: str | None = Field(default=None, description="Mobile number: 11 digits starting with 1")
+
+    def member(self) -> Member:
+        return Member(self.name, self.relation, self.birth_date, self.id_number, self.phone)
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    integrity_scoring: bool
+    notice_channels: list[Channel] = Field(default_factory=_email_only, max_length=3)
 
 
 class HouseholdIn(BaseModel):
@@ -23,11 +55,90 @@ class HouseholdIn(BaseModel):
     address: str = Field(min_length=1, max_length=500)
     members: list[MemberIn] = Field(min_length=1, max_length=50)
     contact_email: EmailStr
+    compound_id: str | None = Field(default=None, min_length=1, max_length=64)
+    building_id: str | None = Field(default=None, min_length=1, max_length=64)
+    contact_phone: str | None = None
+    preferred_channels: list[Channel] = Field(default_factory=_email_only, max_length=3)
+    consent: ConsentIn | None = Field(
+        default=None, description="Recorded with the caller as who recorded it, and now"
+    )
+    allow_duplicate: bool = Field(
+        default=False,
+        description="Register even though an active household has a member's ID number or "
+        "the same address (after a 409 possible-duplicate answer was checked)",
+    )
+
+
+class Versioned(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, description="The version this change was made against")
+
+
+class MoveIn(Versioned):
+    grid_id: str = Field(min_length=1, max_length=64)
+    address: str = Field(min_length=1, max_length=500)
+    compound_id: str | None = Field(default=None, min_length=1, max_length=64)
+    building_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class MembersIn(Versioned):
+    members: list[MemberIn] = Field(min_length=1, max_length=50)
+    allow_duplicate: bool = False
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = None
+    phone: str | None = None
+    preferred_channels: list[Channel] = Field(default_factory=_email_only, max_length=3)
+
+
+class HouseholdContactIn(Versioned):
+    email: EmailStr
+    phone: str | None = None
+    preferred_channels: list[Channel] = Field(default_factory=_email_only, max_length=3)
+
+
+class ConsentChangeIn(Versioned):
+    integrity_scoring: bool
+    notice_channels: list[Channel] = Field(max_length=3)
+
+
+class DeregisterIn(Versioned):
+    reason: str = Field(min_length=1, max_length=500, examples=["moved out of the community"])
+
+
+def _masked(value: str | None, mask: Any, reveal: bool) -> str | None:
+    if value is None:
+        return None
+    return value if reveal else str(mask(value))
 
 
 class MemberOut(BaseModel):
     name: str
     relation: str
+    birth_date: date | None = None
+    id_number: str | None = None
+    phone: str | None = None
+
+    @classmethod
+    def of(cls, member: Member, reveal: bool) -> MemberOut:
+        return cls(
+            name=member.name,
+            relation=member.relation,
+            birth_date=member.birth_date,
+            id_number=_masked(member.id_number, mask_id_number, reveal),
+            phone=_masked(member.phone, mask_phone, reveal),
+        )
+
+
+class ConsentOut(BaseModel):
+    integrity_scoring: bool
+    notice_channels: list[str]
+    recorded_by: str | None = None
+    recorded_at: datetime | None = None
 
 
 class HouseholdOut(BaseModel):
@@ -39,16 +150,249 @@ class HouseholdOut(BaseModel):
     contact_email: str
     registered_at: datetime
     version: int
+    status: str
+    compound_id: str | None = None
+    building_id: str | None = None
+    contact_phone: str | None = None
+    preferred_channels: list[str]
+    consent: ConsentOut
+    deregistered_at: datetime | None = None
+    deregistration_reason: str | None = None
 
     @classmethod
-    def of(cls, household: Household) -> HouseholdOut:
+    def of(cls, household: Household, reveal: bool = False) -> HouseholdOut:
+        consent = household.consent
         return cls(
             id=household.id,
             community_id=household.community_id,
             grid_id=household.grid_id,
             address=household.address,
-            members=[MemberOut(name=m.name, relation=m.relation) for m in household.members],
+            members=[MemberOut.of(m, reveal) for m in household.members],
             contact_email=household.contact_email,
             registered_at=household.registered_at,
             version=household.version,
+            status=household.status.value,
+            compound_id=household.compound_id,
+            building_id=household.building_id,
+            contact_phone=_masked(household.contact_phone, mask_phone, reveal),
+            preferred_channels=list(household.preferred_channels),
+            consent=ConsentOut(
+                integrity_scoring=consent.integrity_scoring,
+                notice_channels=list(consent.notice_channels),
+                recorded_by=consent.recorded_by,
+                recorded_at=consent.recorded_at,
+            ),
+            deregistered_at=household.deregistered_at,
+            deregistration_reason=household.deregistration_reason,
         )
+
+
+HouseholdPage = Page[HouseholdOut]
+
+
+class HistoryOut(BaseModel):
+    version: int
+    change: str
+    changed_at: datetime
+    changed_by: str
+    summary: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: HistoryEntry) -> HistoryOut:
+        return cls(
+            version=entry.version,
+            change=entry.change,
+            changed_at=entry.changed_at,
+            changed_by=entry.changed_by,
+            summary=entry.summary,
+        )
+
+
+class DuplicateOut(BaseModel):
+    household_id: uuid.UUID
+    reasons: list[str]
+
+
+# --- places ---------------------------------------------------------------------------------
+
+
+class CommunityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    name: str = Field(min_length=1, max_length=200)
+    time_zone: str = Field(default="Asia/Shanghai", max_length=64)
+
+
+class CommunityOut(BaseModel):
+    id: str
+    name: str
+    time_zone: str
+
+    @classmethod
+    def of(cls, community: Community) -> CommunityOut:
+        return cls(id=community.id, name=community.name, time_zone=community.time_zone)
+
+
+class GridIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    community_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    worker_id: str | None = Field(default=None, max_length=200, description="The grid worker")
+    worker_name: str | None = Field(default=None, max_length=200)
+
+
+class GridWorkerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    worker_id: str = Field(min_length=1, max_length=200)
+    worker_name: str | None = Field(default=None, max_length=200)
+
+
+class GridOut(BaseModel):
+    id: str
+    community_id: str
+    name: str
+    worker_id: str | None
+    worker_name: str | None
+
+    @classmethod
+    def of(cls, grid: Grid) -> GridOut:
+        return cls(
+            id=grid.id,
+            community_id=grid.community_id,
+            name=grid.name,
+            worker_id=grid.worker_id,
+            worker_name=grid.worker_name,
+        )
+
+
+class CompoundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    community_id: str = Field(min_length=1, max_length=64)
+    grid_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=500)
+
+
+class BuildingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    compound_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class BuildingOut(BaseModel):
+    id: str
+    compound_id: str
+    name: str
+
+    @classmethod
+    def of(cls, building: Building) -> BuildingOut:
+        return cls(id=building.id, compound_id=building.compound_id, name=building.name)
+
+
+class CompoundOut(BaseModel):
+    id: str
+    community_id: str
+    grid_id: str
+    name: str
+    address: str
+    property_manager_id: uuid.UUID | None
+    buildings: list[BuildingOut] | None = None
+
+    @classmethod
+    def of(cls, compound: Compound, buildings: list[Building] | None = None) -> CompoundOut:
+        return cls(
+            id=compound.id,
+            community_id=compound.community_id,
+            grid_id=compound.grid_id,
+            name=compound.name,
+            address=compound.address,
+            property_manager_id=compound.property_manager_id,
+            buildings=[BuildingOut.of(b) for b in buildings] if buildings is not None else None,
+        )
+
+
+CommunityPage = Page[CommunityOut]
+
+
+GridPage = Page[GridOut]
+
+
+CompoundPage = Page[CompoundOut]
+
+
+# --- organisations --------------------------------------------------------------------------
+
+
+class OrganisationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: OrganisationKind
+    name: str = Field(min_length=1, max_length=200)
+    community_id: str = Field(min_length=1, max_length=64)
+    grid_id: str | None = Field(default=None, min_length=1, max_length=64)
+    compound_ids: list[str] = Field(
+        default_factory=list, max_length=200, description="Compounds a property manager manages"
+    )
+    frontage_segments: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Named street segments a shop or unit keeps (frontage duty)",
+    )
+    contact: ContactIn
+
+
+class OrganisationChangeIn(Versioned):
+    name: str = Field(min_length=1, max_length=200)
+    grid_id: str | None = Field(default=None, min_length=1, max_length=64)
+    compound_ids: list[str] = Field(default_factory=list, max_length=200)
+    frontage_segments: list[str] = Field(default_factory=list, max_length=200)
+    contact: ContactIn
+
+
+class ContactOut(BaseModel):
+    email: str | None
+    phone: str | None
+    preferred_channels: list[str]
+
+
+class OrganisationOut(BaseModel):
+    id: uuid.UUID
+    kind: OrganisationKind
+    name: str
+    community_id: str
+    grid_id: str | None
+    compound_ids: list[str]
+    frontage_segments: list[str]
+    contact: ContactOut
+    registered_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, organisation: Organisation, reveal: bool = False) -> OrganisationOut:
+        return cls(
+            id=organisation.id,
+            kind=organisation.kind,
+            name=organisation.name,
+            community_id=organisation.community_id,
+            grid_id=organisation.grid_id,
+            compound_ids=list(organisation.compound_ids),
+            frontage_segments=list(organisation.frontage_segments),
+            contact=ContactOut(
+                email=organisation.contact.email,
+                phone=_masked(organisation.contact.phone, mask_phone, reveal),
+                preferred_channels=list(organisation.contact.preferred_channels),
+            ),
+            registered_at=organisation.registered_at,
+            version=organisation.version,
+        )
+
+
+OrganisationPage = Page[OrganisationOut]

@@ -1,0 +1,414 @@
+"""Targets, templates, rectification cases, the scheduled job, schedules, offline batches and
+pest readings: pure rules first, then use cases against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from linli_inspections.adapters import tables
+from linli_inspections.app import DEFINITION, SOURCE
+from linli_inspections.domain import pest, schedule
+from linli_inspections.domain.inspection import Finding, Target
+from linli_inspections.service.inspections import (
+    InspectionPolicy,
+    InspectionsService,
+    RecordRequest,
+    TargetRef,
+)
+from linli_shared.clock import FixedClock
+from linli_shared.contracts import CATALOGUE
+from linli_shared.contracts.base import EventData
+from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.db import Database
+from linli_shared.errors import Conflict
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.migrations import upgrade
+from linli_shared.pagination import PageRequest
+from linli_shared.rules import RuleViolation
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Monday 2 March 2026, 09:00 in Shanghai.
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI).astimezone(UTC)
+MANAGER = uuid.uuid4()
+SHOP = uuid.uuid4()
+
+
+# --- pure rules -----------------------------------------------------------------------------
+
+
+def test_weeks_are_local_mondays() -> None:
+    # Sunday 23:30 UTC is already Monday 07:30 in Shanghai.
+    at = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    assert schedule.week_start(at, SHANGHAI) == datetime(2026, 3, 2, tzinfo=SHANGHAI)
+
+
+def test_the_creation_week_is_not_evaluated_unless_it_started_then() -> None:
+    plan = schedule.plan(
+        target_kind="compound",
+        target_id="cp",
+        checklist="sanitation",
+        times_per_week=2,
+        grid_id="g",
+        community_id="c",
+        now=MONDAY + timedelta(days=3),
+    )
+    three_weeks_on = MONDAY + timedelta(days=21)
+    weeks = schedule.weeks_due_for_evaluation(plan, None, three_weeks_on, SHANGHAI)
+    assert weeks == [
+        datetime(2026, 3, 9, tzinfo=SHANGHAI),
+        datetime(2026, 3, 16, tzinfo=SHANGHAI),
+    ]
+
+
+def test_pest_densities_over_threshold_raise_findings() -> None:
+    assert pest.finding(pest.read(pest.Pest.RAT, 1.0)) is None
+    general = pest.finding(pest.read(pest.Pest.RAT, 1.5))
+    serious = pest.finding(pest.read(pest.Pest.MOSQUITO, 11))
+    assert general is not None and general.severity is Severity.GENERAL
+    assert serious is not None and serious.severity is Severity.SERIOUS
+    assert serious.item == "mosquito-density-within-standard"
+    with pytest.raises(RuleViolation):
+        pest.read(pest.Pest.FLY, -1)
+
+
+# --- use cases on PostgreSQL ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
+    url = await create_database("linli_inspections")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY)
+
+
+@pytest.fixture
+async def service(database: Database, clock: FixedClock) -> InspectionsService:
+    service = InspectionsService(
+        database,
+        Outbox(tables.outbox, SOURCE),
+        clock,
+        InspectionPolicy(department_after=timedelta(days=2)),
+    )
+    # What the registry's events put into the read model (the consumer calls these).
+    async with database.transaction() as connection:
+        await service.remember_organisation(
+            connection,
+            organisation_id=MANAGER,
+            community_id="xingfu",
+            grid_id="g-01",
+            compound_ids=["cp-01"],
+            frontage_segments=[],
+        )
+        await service.remember_organisation(
+            connection,
+            organisation_id=SHOP,
+            community_id="xingfu",
+            grid_id="g-01",
+            compound_ids=[],
+            frontage_segments=["xingfu-rd-10-20"],
+        )
+    return service
+
+
+async def _events(database: Database) -> list[EventData]:
+    async with database.connect() as connection:
+        rows = (await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))).all()
+    events = []
+    for row in rows:
+        event = Envelope.from_json(row.payload).parse(CATALOGUE)
+        assert row.partition_key == event.partition_key()
+        events.append(event)
+    return events
+
+
+def _names(events: list[EventData]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+async def _fail_compound(service: InspectionsService, at: datetime) -> uuid.UUID:
+    inspection, _ = await service.record(
+        RecordRequest(
+            inspector_id="inspector-wang",
+            checklist="sanitation",
+            target=TargetRef("compound", "cp-01"),
+            inspected_at=at,
+            findings=[
+                Finding("no-exposed-garbage", False, Severity.GENERAL, "东门垃圾外露"),
+                Finding("stairwells-clear", True, Severity.LIGHT),
+            ],
+            severity_given=[False, False],
+        )
+    )
+    return inspection.id
+
+
+async def test_a_failed_compound_inspection_is_the_property_managers_to_rectify(
+    service: InspectionsService, database: Database, clock: FixedClock
+) -> None:
+    inspection_id = await _fail_compound(service, MONDAY)
+
+    events = await _events(database)
+    assert _names(events) == ["InspectionRecorded", "InspectionFailed", "RectificationRequested"]
+    for event in events:
+        data = event.model_dump()
+        assert (data["subject_id"], data["subject_kind"]) == (MANAGER, SubjectKind.ORGANISATION)
+        assert data["grid_id"] == "g-01"
+    failed = events[1].model_dump()
+    assert (failed["target_kind"], failed["target_id"]) == ("compound", "cp-01")
+    assert failed["comply_by"] == MONDAY + timedelta(days=3)  # general: 3 days
+    assert [f["item"] for f in failed["failed_findings"]] == ["no-exposed-garbage"]
+
+    [case] = (
+        await service.search_rectifications(
+            status=None, grid_id="g-01", subject_id=MANAGER, page=_page()
+        )
+    ).items
+    assert case.inspection_id == inspection_id
+
+    clock.set(MONDAY + timedelta(days=1))
+    await service.report_ready(case.id, "manager-desk")
+    clock.set(MONDAY + timedelta(days=4))  # re-inspected after the deadline, reported before
+    reinspection, _ = await service.record(
+        RecordRequest(
+            inspector_id="inspector-wang",
+            reinspection_of=case.id,
+            findings=[Finding("no-exposed-garbage", True, Severity.GENERAL)],
+        )
+    )
+    verified, timeline = await service.get_rectification(case.id)
+    assert verified.status.value == "verified" and verified.on_time is True
+    assert [e.kind for e in timeline] == ["requested", "ready", "verified"]
+    events = await _events(database)
+    assert _names(events)[3:] == [
+        "RectificationReady",
+        "InspectionRecorded",
+        "InspectionPassed",
+        "RectificationVerified",
+    ]
+    assert events[4].model_dump()["is_reinspection"] is True
+    assert events[6].model_dump()["reinspection_id"] == reinspection.id
+    with pytest.raises(Conflict):
+        await service.report_ready(case.id, "manager-desk")
+
+
+async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
+    service: InspectionsService, database: Database, clock: FixedClock
+) -> None:
+    await _fail_compound(service, MONDAY)
+    deadline = MONDAY + timedelta(days=3)
+
+    assert (await service.sweep(deadline)).overdue == 0  # not yet past
+    first = await service.sweep(deadline + timedelta(minutes=1))
+    assert (first.overdue, first.escalated) == (1, 1)
+    assert (await service.sweep(deadline + timedelta(days=1))).escalated == 0
+    later = await service.sweep(deadline + timedelta(days=2))
+    assert (later.overdue, later.escalated) == (0, 1)
+    assert await service.sweep(deadline + timedelta(days=9)) == type(later)()
+
+    events = (await _events(database))[3:]
+    assert _names(events) == [
+        "RectificationOverdue",
+        "InspectionEscalated",
+        "InspectionEscalated",
+    ]
+    levels = [(e.model_dump()["level"], e.model_dump()["department"]) for e in events[1:]]
+    assert levels == [("grid_worker", None), ("department", "urban-management")]
+
+    # Fixed late: verified, not on time.
+    [case] = (
+        await service.search_rectifications(
+            status=None, grid_id=None, subject_id=None, page=_page()
+        )
+    ).items
+    clock.set(deadline + timedelta(days=5))
+    await service.record(
+        RecordRequest(
+            inspector_id="i",
+            reinspection_of=case.id,
+            inspected_at=deadline + timedelta(days=5),
+            findings=[Finding("no-exposed-garbage", True, Severity.GENERAL)],
+        )
+    )
+    verified, timeline = await service.get_rectification(case.id)
+    assert verified.on_time is False
+    assert [e.kind for e in timeline] == [
+        "requested",
+        "overdue",
+        "escalated",
+        "escalated",
+        "verified",
+    ]
+
+
+async def test_twice_a_week_coverage_and_missed_weeks(
+    service: InspectionsService, database: Database, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 3, 2, 0, 0, tzinfo=SHANGHAI).astimezone(UTC))  # Monday 00:00 local
+    plan = await service.plan_schedule(
+        target=TargetRef("compound", "cp-01"), checklist="sanitation", times_per_week=2
+    )
+    assert (plan.grid_id, plan.times_per_week) == ("g-01", 2)
+    with pytest.raises(Conflict):
+        await service.plan_schedule(
+            target=TargetRef("compound", "cp-01"), checklist="sanitation", times_per_week=2
+        )
+    clock.set(MONDAY + timedelta(days=10))
+    await _fail_compound(service, MONDAY)  # week 1: one of two
+    for day in (7, 9):  # week 2: two of two
+        await _fail_compound(service, MONDAY + timedelta(days=day))
+
+    week, rows = await service.coverage("g-01", MONDAY)
+    assert week == datetime(2026, 3, 2, tzinfo=SHANGHAI)
+    assert [(r.due, r.done, r.missed) for r in rows] == [(2, 1, 1)]
+
+    report = await service.sweep(MONDAY + timedelta(days=14))
+    assert report.missed == 1
+    assert (await service.sweep(MONDAY + timedelta(days=14))).missed == 0  # once per week
+    [missed] = [e for e in await _events(database) if type(e).__name__ == "ScheduleMissed"]
+    data = missed.model_dump()
+    assert (data["schedule_id"], data["due"], data["done"]) == (plan.id, 2, 1)
+    assert data["week_starting"] == datetime(2026, 3, 2, tzinfo=SHANGHAI)
+    recorded = [e.model_dump() for e in await _events(database)]
+    assert {e.get("schedule_id") for e in recorded if "outcome" in e} == {plan.id}
+
+
+async def test_an_offline_batch_is_recorded_once_however_often_it_is_sent(
+    service: InspectionsService, database: Database
+) -> None:
+    batch = [
+        RecordRequest(
+            inspector_id="inspector-li",
+            inspection_id=uuid.uuid4(),
+            checklist="frontage_duty",
+            target=TargetRef("frontage_segment", "xingfu-rd-10-20"),
+            inspected_at=MONDAY - timedelta(hours=3 - i),
+            findings=[Finding("frontage-clean", i != 1, Severity.GENERAL)],
+            severity_given=[True],
+        )
+        for i in range(3)
+    ]
+    first = await service.record_batch(batch)
+    half = await service.record_batch(batch[1:])
+    again = await service.record_batch(batch)
+
+    assert [r.status for r in first] == ["recorded"] * 3
+    assert [r.status for r in half] == ["duplicate"] * 2
+    assert [r.status for r in again] == ["duplicate"] * 3
+    async with database.connect() as connection:
+        count = len((await connection.execute(select(tables.inspections.c.id))).all())
+    assert count == 3
+    names = _names(await _events(database))
+    assert names.count("InspectionRecorded") == 3
+    assert names.count("RectificationRequested") == 1
+    failed = [e for e in await _events(database) if type(e).__name__ == "InspectionFailed"]
+    assert failed[0].model_dump()["subject_id"] == SHOP
+
+
+async def test_unknown_targets_and_items_are_rule_violations(
+    service: InspectionsService,
+) -> None:
+    with pytest.raises(RuleViolation) as unknown:
+        await service.record(
+            RecordRequest(
+                inspector_id="i",
+                checklist="sanitation",
+                target=TargetRef("compound", "nowhere"),
+                findings=[Finding("no-exposed-garbage", True, Severity.GENERAL)],
+            )
+        )
+    assert unknown.value.field == "target.id"
+    with pytest.raises(RuleViolation) as item:
+        await service.record(
+            RecordRequest(
+                inspector_id="i",
+                checklist="sanitation",
+                target=TargetRef("compound", "cp-01"),
+                findings=[Finding("no-unicorns", True, Severity.GENERAL)],
+            )
+        )
+    assert item.value.field == "findings.0.item"
+
+
+async def test_a_pest_reading_over_threshold_raises_a_finding_once(
+    service: InspectionsService, database: Database
+) -> None:
+    await service.add_pest_point(
+        id="pp-01",
+        community_id="xingfu",
+        grid_id="g-01",
+        name="幸福花园垃圾站",
+        location=None,
+        compound_id="cp-01",
+        responsible_id=None,
+        responsible_kind=None,
+    )
+    calm, none = await service.record_reading(
+        reading_id=None,
+        point_id="pp-01",
+        pest=pest.Pest.FLY,
+        density=2,
+        measured_at=None,
+        recorded_by="i",
+    )
+    assert none is None and calm.threshold == 3.0
+    reading_id = uuid.uuid4()
+    for _ in range(2):
+        _, inspection = await service.record_reading(
+            reading_id=reading_id,
+            point_id="pp-01",
+            pest=pest.Pest.RAT,
+            density=2.5,
+            measured_at=None,
+            recorded_by="i",
+        )
+    assert inspection is not None and inspection.subject_id == MANAGER
+    assert inspection.severity is Severity.SERIOUS
+    assert _names(await _events(database)).count("InspectionFailed") == 1
+
+
+async def test_the_read_model_follows_the_registry(
+    service: InspectionsService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    async with database.transaction() as connection:
+        await service.remember_target(
+            connection,
+            Target("household", str(household), household, SubjectKind.HOUSEHOLD, "g-02", "c"),
+        )
+        await service.remember_organisation(
+            connection,
+            organisation_id=SHOP,
+            community_id="xingfu",
+            grid_id="g-01",
+            compound_ids=[],
+            frontage_segments=[],
+        )
+        target = await service.resolve_target(connection, TargetRef("household", str(household)))
+        assert target.grid_id == "g-02"
+        await service.forget_household(connection, household)
+        with pytest.raises(RuleViolation):
+            await service.resolve_target(connection, TargetRef("household", str(household)))
+        with pytest.raises(RuleViolation):
+            await service.resolve_target(
+                connection, TargetRef("frontage_segment", "xingfu-rd-10-20")
+            )
+
+
+def _page() -> PageRequest:
+    return PageRequest()

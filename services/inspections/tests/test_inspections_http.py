@@ -1,0 +1,161 @@
+"""The new inspections endpoints over HTTP: offline batches, targets, cases, templates."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from linli_inspections.app import DEFINITION, create_app
+from linli_inspections.settings import InspectionsSettings
+from linli_shared.auth import mint_dev_token
+from linli_shared.migrations import upgrade
+from linli_shared.settings import PlatformSettings
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+PROBLEM = "application/problem+json"
+
+
+def bearer(*roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), 'inspector-9', roles)}"}
+
+
+INSPECTOR = bearer("inspector")
+STAFF = bearer("community_staff")
+
+
+@pytest.fixture
+async def client(create_database: CreateDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    url = await create_database("linli_inspections")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    app = create_app(InspectionsSettings(database_url=url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as client,
+    ):
+        yield client
+
+
+def _offline(i: int, household: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "subject_id": household,
+        "checklist": "sanitation",
+        "inspected_at": (datetime.now(UTC) - timedelta(hours=5 - i)).isoformat(),
+        "findings": [
+            {
+                "item": "stairwells clear",
+                "passed": i != 0,
+                "evidence": [
+                    {
+                        "photo_ref": f"photos/{i}.jpg",
+                        "sha256": "ab" * 32,
+                        "latitude": 39.9,
+                        "longitude": 116.4,
+                    }
+                ],
+            }
+        ],
+    }
+
+
+async def test_an_offline_batch_sent_twice_records_each_inspection_once(
+    client: httpx.AsyncClient,
+) -> None:
+    household = str(uuid.uuid4())
+    batch = {"inspections": [_offline(i, household) for i in range(3)]}
+    first = await client.post("/v1/inspections/batch", json=batch, headers=INSPECTOR)
+    again = await client.post(
+        "/v1/inspections/batch", json={"inspections": batch["inspections"][1:]}, headers=INSPECTOR
+    )
+    assert first.status_code == 200, first.text
+    assert (first.json()["recorded"], first.json()["duplicates"]) == (3, 0)
+    assert (again.json()["recorded"], again.json()["duplicates"]) == (0, 2)
+    stored = await client.get(f"/v1/inspections/{batch['inspections'][0]['id']}", headers=INSPECTOR)
+    assert stored.json()["findings"][0]["evidence"][0]["sha256"] == "ab" * 32
+
+    cases = await client.get(
+        "/v1/rectifications", params={"subject_id": household}, headers=INSPECTOR
+    )
+    [case] = cases.json()["items"]
+    ready = await client.post(f"/v1/rectifications/{case['id']}/ready", headers=INSPECTOR)
+    assert ready.json()["status"] == "ready"
+    assert [e["kind"] for e in ready.json()["timeline"]] == ["requested", "ready"]
+    twice = await client.post(f"/v1/rectifications/{case['id']}/ready", headers=INSPECTOR)
+    assert twice.status_code == 409
+    assert twice.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_a_batch_without_client_ids_is_422_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    item = _offline(0, str(uuid.uuid4()))
+    del item["id"]
+    response = await client.post(
+        "/v1/inspections/batch", json={"inspections": [item]}, headers=INSPECTOR
+    )
+    assert response.status_code == 422
+    assert "inspections.0.id" in {e["field"] for e in response.json()["errors"]}
+
+
+async def test_a_bad_evidence_hash_is_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    item = _offline(0, str(uuid.uuid4()))
+    item["findings"][0]["evidence"][0]["sha256"] = "not-a-hash"
+    response = await client.post("/v1/inspections", json=item, headers=INSPECTOR)
+    assert response.status_code == 422
+    assert "findings.0.evidence.0.sha256" in {e["field"] for e in response.json()["errors"]}
+
+
+async def test_an_unknown_target_is_422_naming_it(client: httpx.AsyncClient) -> None:
+    body = {
+        "target": {"kind": "compound", "id": "nowhere"},
+        "checklist": "sanitation",
+        "findings": [{"item": "no-exposed-garbage", "passed": True}],
+    }
+    response = await client.post("/v1/inspections", json=body, headers=INSPECTOR)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "target.id"
+
+
+async def test_unknown_cases_and_templates_are_404(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"/v1/rectifications/{uuid.uuid4()}", headers=INSPECTOR)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert (await client.get("/v1/checklists/juggling", headers=INSPECTOR)).status_code == 404
+
+
+async def test_templates_are_seeded_and_versioned(client: httpx.AsyncClient) -> None:
+    names = [c["name"] for c in (await client.get("/v1/checklists", headers=STAFF)).json()]
+    assert names == ["frontage_duty", "pest_control", "sanitation", "street_order"]
+    published = await client.put(
+        "/v1/checklists/sanitation",
+        json={
+            "title": "环境卫生检查 v2",
+            "items": [{"code": "no-exposed-garbage", "text": "无暴露垃圾", "severity": "serious"}],
+        },
+        headers=STAFF,
+    )
+    assert published.status_code == 201, published.text
+    assert published.json()["version"] == 2
+    assert published.json()["items"][0]["comply_within_hours"] == 24
+    versions = await client.get("/v1/checklists/sanitation/versions", headers=STAFF)
+    assert [v["version"] for v in versions.json()] == [1, 2]
+    first = await client.get("/v1/checklists/sanitation", params={"version": 1}, headers=STAFF)
+    assert len(first.json()["items"]) == 8
+
+
+async def test_rectification_lists_paginate(client: httpx.AsyncClient) -> None:
+    household = str(uuid.uuid4())
+    batch = {"inspections": [_offline(0, household) | {"id": str(uuid.uuid4())} for _ in range(3)]}
+    for i, item in enumerate(batch["inspections"]):
+        item["inspected_at"] = (datetime.now(UTC) - timedelta(hours=i + 1)).isoformat()
+    await client.post("/v1/inspections/batch", json=batch, headers=INSPECTOR)
+    page = await client.get(
+        "/v1/rectifications", params={"limit": 2, "offset": 2}, headers=INSPECTOR
+    )
+    assert (page.json()["total"], len(page.json()["items"])) == (3, 1)

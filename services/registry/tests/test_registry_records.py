@@ -1,0 +1,397 @@
+"""The registry's records against a real PostgreSQL: places, organisations, personal data,
+duplicates, versioned history and the events each change publishes; and the HTTP answers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from linli_registry.adapters import tables
+from linli_registry.adapters.repository import HouseholdFilter
+from linli_registry.app import DEFINITION, SOURCE, create_app
+from linli_registry.domain.household import HEAD, Contact, Member
+from linli_registry.domain.organisation import OrganisationKind
+from linli_registry.service.households import PossibleDuplicate, RegistryService
+from linli_registry.settings import RegistrySettings
+from linli_shared.auth import mint_dev_token
+from linli_shared.clock import FixedClock
+from linli_shared.contracts import CATALOGUE
+from linli_shared.contracts.base import EventData
+from linli_shared.db import Database
+from linli_shared.errors import Conflict
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.migrations import upgrade
+from linli_shared.pagination import PageRequest
+from linli_shared.settings import PlatformSettings
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+ID_A = "11010519491231002X"
+ID_B = "110105198001010016"
+
+
+@pytest.fixture
+async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
+    url = await create_database("linli_registry")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def service(database: Database) -> RegistryService:
+    return RegistryService(
+        database, Outbox(tables.outbox, SOURCE), FixedClock(NOW), RegistrySettings().cipher()
+    )
+
+
+async def _events(database: Database) -> list[EventData]:
+    async with database.connect() as connection:
+        rows = (await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))).all()
+    events = []
+    for row in rows:
+        event = Envelope.from_json(row.payload).parse(CATALOGUE)
+        assert row.partition_key == event.partition_key()
+        assert not event.partner_readable  # the registry topic stays inside the platform
+        assert ID_A not in row.payload.decode() and ID_B not in row.payload.decode()
+        events.append(event)
+    return events
+
+
+async def _places(service: RegistryService) -> None:
+    await service.create_community(id="xingfu", name="幸福社区", time_zone="Asia/Shanghai")
+    await service.create_grid(
+        id="g-01", community_id="xingfu", name="一网格", worker_id="w-li", worker_name="李"
+    )
+    await service.create_compound(
+        id="cp-01", community_id="xingfu", grid_id="g-01", name="幸福花园", address="幸福路 1 号"
+    )
+    await service.create_building(id="cp-01-b3", compound_id="cp-01", name="3 栋")
+
+
+async def _register(service: RegistryService, **overrides: Any) -> Any:
+    arguments: dict[str, Any] = {
+        "community_id": "xingfu",
+        "grid_id": "g-01",
+        "address": "幸福花园 3 栋 402",
+        "members": [Member("张伟", HEAD, id_number=ID_A, phone="13812345678")],
+        "contact_email": "zhang@example.cn",
+        "compound_id": "cp-01",
+        "building_id": "cp-01-b3",
+        "contact_phone": "13812345678",
+        "registered_by": "staff-1",
+    }
+    arguments.update(overrides)
+    return await service.register_household(**arguments)
+
+
+async def test_personal_data_is_encrypted_at_rest_and_events_carry_state_not_id_numbers(
+    service: RegistryService, database: Database
+) -> None:
+    await _places(service)
+    household = await _register(service)
+
+    async with database.connect() as connection:
+        member = (await connection.execute(select(tables.members))).one()
+        row = (await connection.execute(select(tables.households))).one()
+    assert member.id_number_enc and ID_A not in member.id_number_enc
+    assert member.phone_enc and "13812345678" not in member.phone_enc
+    assert member.id_tail == "002X"
+    assert row.contact_phone_enc and "13812345678" not in row.contact_phone_enc
+    assert (await service.get_household(household.id)).members[0].id_number == ID_A
+
+    [event] = await _events(database)
+    assert event.model_dump()["compound_id"] == "cp-01"
+    assert event.model_dump()["contact"]["phone"] == "13812345678"
+    assert event.model_dump()["consent"] is None  # nothing recorded yet
+
+
+async def test_a_possible_duplicate_is_answered_not_stored(
+    service: RegistryService, database: Database
+) -> None:
+    await _places(service)
+    first = await _register(service)
+
+    with pytest.raises(PossibleDuplicate) as by_id:
+        await _register(
+            service, address="别处 9 号", members=[Member("张伟", HEAD, id_number=ID_A)]
+        )
+    assert [(c.household_id, c.reasons) for c in by_id.value.candidates] == [
+        (first.id, ("id_number",))
+    ]
+    with pytest.raises(PossibleDuplicate) as by_address:
+        await _register(service, address="幸福花园３栋 402", members=[Member("李四", HEAD)])
+    assert by_address.value.candidates[0].reasons == ("address",)
+    assert len(await _events(database)) == 1
+
+    second = await _register(
+        service, address="幸福花园３栋 402", members=[Member("李四", HEAD)], allow_duplicate=True
+    )
+    assert second.id != first.id
+
+
+async def test_history_is_versioned_stale_writes_conflict_and_every_change_is_an_event(
+    service: RegistryService, database: Database
+) -> None:
+    await _places(service)
+    household = await _register(service)
+
+    moved = await service.move_household(
+        household.id,
+        version=1,
+        grid_id="g-01",
+        address="幸福花园 3 栋 502",
+        compound_id="cp-01",
+        building_id="cp-01-b3",
+        changed_by="staff-2",
+    )
+    with pytest.raises(Conflict):
+        await service.change_members(
+            household.id, version=1, members=[Member("张伟", HEAD)], changed_by="staff-3"
+        )
+    members = await service.change_members(
+        household.id,
+        version=2,
+        members=[Member("张伟", HEAD, id_number=ID_A), Member("王芳", "spouse", id_number=ID_B)],
+        changed_by="staff-3",
+    )
+    consent = await service.change_consent(
+        household.id,
+        version=3,
+        integrity_scoring=True,
+        notice_channels=["email", "sms"],
+        recorded_by="staff-4",
+    )
+    contact = await service.change_contact(
+        household.id,
+        version=4,
+        contact=Contact("new@example.cn", "13900001111", ("sms",)),
+        changed_by="staff-4",
+    )
+    gone = await service.deregister_household(
+        household.id, version=5, reason="迁出", changed_by="staff-5"
+    )
+    with pytest.raises(Conflict):
+        await service.change_consent(
+            household.id,
+            version=6,
+            integrity_scoring=False,
+            notice_channels=["email"],
+            recorded_by="x",
+        )
+
+    assert [h.version for h in (moved, members, consent, contact, gone)] == [2, 3, 4, 5, 6]
+    history = await service.household_history(household.id)
+    assert [(e.version, e.change, e.changed_by) for e in history] == [
+        (1, "registered", "staff-1"),
+        (2, "moved", "staff-2"),
+        (3, "members-changed", "staff-3"),
+        (4, "consent-changed", "staff-4"),
+        (5, "contact-changed", "staff-4"),
+        (6, "deregistered", "staff-5"),
+    ]
+    assert ID_B not in str([e.summary for e in history])
+
+    events = await _events(database)
+    assert [type(e).__name__ for e in events] == [
+        "HouseholdRegistered",
+        "HouseholdMoved",
+        "HouseholdMembersChanged",
+        "HouseholdConsentChanged",
+        "HouseholdContactChanged",
+        "HouseholdDeregistered",
+    ]
+    assert [e.model_dump()["version"] for e in events] == [1, 2, 3, 4, 5, 6]
+    consent_event = events[3].model_dump()
+    assert consent_event["consent"]["integrity_scoring"] is True
+    assert consent_event["consent"]["notice_channels"] == ["email", "sms"]
+    assert consent_event["consent"]["recorded_by"] == "staff-4"
+    assert consent_event["consent"]["recorded_at"] == NOW
+
+
+async def test_search_filters_and_paginates(service: RegistryService) -> None:
+    await _places(service)
+    await _register(service)
+    for i in range(4):
+        await _register(
+            service,
+            address=f"幸福路 {10 + i} 号",
+            members=[Member(f"户主{i}", HEAD)],
+            compound_id=None,
+            building_id=None,
+        )
+
+    everyone = await service.search_households(HouseholdFilter(), PageRequest(limit=2, offset=0))
+    assert (everyone.total, len(everyone.items)) == (5, 2)
+    rest = await service.search_households(HouseholdFilter(), PageRequest(limit=2, offset=4))
+    assert len(rest.items) == 1
+    by_tail = await service.search_households(HouseholdFilter(id_tail="002x"), PageRequest())
+    assert [h.members[0].name for h in by_tail.items] == ["张伟"]
+    by_compound = await service.search_households(
+        HouseholdFilter(compound_id="cp-01"), PageRequest()
+    )
+    assert by_compound.total == 1
+    by_name = await service.search_households(HouseholdFilter(name="户主2"), PageRequest())
+    assert [h.address for h in by_name.items] == ["幸福路 12 号"]
+    by_address = await service.search_households(HouseholdFilter(address="幸福路 1"), PageRequest())
+    assert by_address.total == 4
+
+
+async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
+    service: RegistryService, database: Database
+) -> None:
+    await _places(service)
+    first = await service.register_organisation(
+        kind=OrganisationKind.PROPERTY_MANAGER,
+        name="安居物业",
+        community_id="xingfu",
+        grid_id="g-01",
+        compound_ids=["cp-01"],
+        frontage_segments=[],
+        contact=Contact("anju@example.cn", None, ("email",)),
+    )
+    second = await service.register_organisation(
+        kind=OrganisationKind.PROPERTY_MANAGER,
+        name="乐居物业",
+        community_id="xingfu",
+        grid_id="g-01",
+        compound_ids=["cp-01"],
+        frontage_segments=[],
+        contact=Contact("leju@example.cn", None, ("email",)),
+    )
+    compound, _ = await service.get_compound("cp-01")
+    assert compound.property_manager_id == second.id
+    assert (await service.get_organisation(first.id)).compound_ids == ()
+
+    events = [e.model_dump() for e in await _events(database)]
+    assert [(e["organisation_id"], e["compound_ids"], e["version"]) for e in events] == [
+        (first.id, ["cp-01"], 1),
+        (second.id, ["cp-01"], 1),
+        (first.id, [], 2),
+    ]
+    with pytest.raises(Conflict):
+        await service.change_organisation(
+            first.id,
+            version=1,
+            name="安居物业",
+            grid_id="g-01",
+            compound_ids=[],
+            frontage_segments=[],
+            contact=Contact("anju@example.cn", None, ("email",)),
+        )
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+PROBLEM = "application/problem+json"
+
+
+def bearer(*roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), 'staff-7', roles)}"}
+
+
+STAFF = bearer("community_staff")
+
+
+@pytest.fixture
+async def client(create_database: CreateDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    url = await create_database("linli_registry")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    app = create_app(RegistrySettings(database_url=url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as client,
+    ):
+        yield client
+
+
+def _body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "community_id": "xingfu",
+        "grid_id": "g-01",
+        "address": "幸福路 8 号",
+        "members": [
+            {"name": "张伟", "relation": "head", "id_number": ID_A, "phone": "13812345678"}
+        ],
+        "contact_email": "zhang@example.cn",
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_personal_data_is_masked_unless_staff_reveal(client: httpx.AsyncClient) -> None:
+    created = await client.post("/v1/households", json=_body(), headers=STAFF)
+    assert created.status_code == 201, created.text
+    member = created.json()["members"][0]
+    assert (member["id_number"], member["phone"]) == ("11010519491231****", "138****5678")
+    url = f"/v1/households/{created.json()['id']}"
+
+    revealed = await client.get(url, params={"reveal": "true"}, headers=STAFF)
+    assert revealed.json()["members"][0]["id_number"] == ID_A
+    masked = await client.get(url, headers=bearer("inspector"))
+    assert masked.json()["members"][0]["phone"] == "138****5678"
+    refused = await client.get(url, params={"reveal": "true"}, headers=bearer("inspector"))
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize(
+    ("member", "field"),
+    [
+        ({"id_number": "110105194912310021"}, "members.0.id_number"),
+        ({"phone": "2381234567"}, "members.0.phone"),
+    ],
+)
+async def test_bad_id_numbers_and_phones_are_422_naming_the_field(
+    client: httpx.AsyncClient, member: dict[str, str], field: str
+) -> None:
+    body = _body(members=[{"name": "张伟", "relation": "head", **member}])
+    response = await client.post("/v1/households", json=body, headers=STAFF)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_a_duplicate_is_409_with_candidates_and_a_stale_change_is_409(
+    client: httpx.AsyncClient,
+) -> None:
+    first = (await client.post("/v1/households", json=_body(), headers=STAFF)).json()
+    again = await client.post("/v1/households", json=_body(address="别处"), headers=STAFF)
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("possible-duplicate")
+    assert again.json()["candidates"] == [{"household_id": first["id"], "reasons": ["id_number"]}]
+
+    url = f"/v1/households/{first['id']}/move"
+    move = {"version": 1, "grid_id": "g-02", "address": "和平路 2 号"}
+    assert (await client.post(url, json=move, headers=STAFF)).json()["version"] == 2
+    stale = await client.post(url, json={**move, "address": "和平路 3 号"}, headers=STAFF)
+    assert stale.status_code == 409
+    assert stale.json()["type"].endswith("conflict")
+    missing = await client.post(f"/v1/households/{uuid.uuid4()}/move", json=move, headers=STAFF)
+    assert missing.status_code == 404
+
+
+async def test_lists_are_paginated_with_a_cap(client: httpx.AsyncClient) -> None:
+    for i in range(3):
+        body = _body(address=f"幸福路 {i} 号", members=[{"name": f"户{i}", "relation": "head"}])
+        assert (await client.post("/v1/households", json=body, headers=STAFF)).status_code == 201
+    page = await client.get("/v1/households", params={"limit": 2, "offset": 2}, headers=STAFF)
+    assert page.status_code == 200
+    assert (page.json()["total"], len(page.json()["items"]), page.json()["offset"]) == (3, 1, 2)
+    too_many = await client.get("/v1/households", params={"limit": 5000}, headers=STAFF)
+    assert too_many.status_code == 422
+    assert "query.limit" in {e["field"] for e in too_many.json()["errors"]}
+
+
+async def test_unknown_compound_is_422_naming_it(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/households", json=_body(compound_id="nope"), headers=STAFF)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "compound_id"
