@@ -113,7 +113,11 @@ app.add_typer(outbox, name="outbox")
 
 def _operations() -> KafkaOperations:
     platform = PlatformSettings()
-    return KafkaOperations(platform.kafka_bootstrap_servers, platform.kafka_namespace)
+    return KafkaOperations(
+        platform.kafka_bootstrap_servers,
+        platform.kafka_namespace,
+        **platform.kafka_client_options(),
+    )
 
 
 @dlq.command("list")

@@ -382,7 +382,8 @@ class Story:
                 f"{self.api.endpoints.registry}/v1/households",
                 "staff",
                 json={
-                    "community_id": COMMUNITY_ID,
+                    # A community per run: the registry flags the same address registered twice.
+                    "community_id": f"{COMMUNITY_ID}-{self.run_id}",
                     "grid_id": seed.grid.id,
                     "address": seed.address,
                     "members": [{"name": n, "relation": r} for n, r in seed.members],

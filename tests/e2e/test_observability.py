@@ -68,10 +68,12 @@ async def test_one_trace_from_request_to_notice_and_metrics_for_each_hop(
     )
     assert recorded.status_code == 201
 
-    [request_span] = await eventually(
+    request_spans = await eventually(
         lambda: _found(otlp.find("linli-inspections", "POST /v1/inspections")),
         "the inspections API's request span",
     )
+    assert len({span.trace_id for span in request_spans}) == 1, request_spans
+    request_span = request_spans[0]
     expected = {
         ("linli-inspections-worker", "publish linli.inspections.inspection.failed.v1"),
         ("linli-credit-worker", "linli-credit linli.inspections.inspection.failed.v1"),

@@ -175,7 +175,11 @@ async def test_a_redelivered_event_makes_one_notice(
     assert notice.created_at == NOW
     assert await _count(database, tables.notices) == 1
 
-    await rectify(service, database, event, "evt-2")  # another event is another notice
+    # The same inspection announced again by another event is the same notice (de-duplication)…
+    await rectify(service, database, event, "evt-2")
+    assert await _count(database, tables.notices) == 1
+    # …another inspection is another notice.
+    await rectify(service, database, failed(household), "evt-3")
     assert await _count(database, tables.notices) == 2
 
 

@@ -19,7 +19,8 @@ from linli_shared.auth import ROLES
 class RoutePermission:
     method: str
     path: str
-    roles: tuple[str, ...]
+    roles: tuple[str, ...]  # empty: administrators only
+    declared: bool = True  # False: the route forgot `require_roles` (a bug the tests catch)
 
     def allows(self, role: str) -> bool:
         return role == "admin" or role in self.roles
@@ -35,18 +36,23 @@ def route_permissions(app: FastAPI) -> list[RoutePermission]:
             continue
         roles = _required_roles(dependant)
         for method in sorted(context.methods or ()):
-            found.append(RoutePermission(method, path, roles))
+            found.append(RoutePermission(method, path, roles or (), declared=roles is not None))
     return sorted(found, key=lambda p: (p.path, p.method))
 
 
-def _required_roles(dependant: Dependant) -> tuple[str, ...]:
-    roles: list[str] = []
+def _required_roles(dependant: Dependant) -> tuple[str, ...] | None:
+    """The roles `require_roles` admits on this route; None when it has no such check."""
+    found: list[tuple[str, ...]] = []
     for dependency in dependant.dependencies:
         declared = getattr(dependency.call, "required_roles", None)
-        if declared:
-            roles.extend(declared)
-        roles.extend(_required_roles(dependency))
-    return tuple(dict.fromkeys(roles))
+        if declared is not None:
+            found.append(tuple(declared))
+        below = _required_roles(dependency)
+        if below is not None:
+            found.append(below)
+    if not found:
+        return None
+    return tuple(dict.fromkeys(role for roles in found for role in roles))
 
 
 def matrix_markdown(apps: dict[str, FastAPI]) -> str:

@@ -13,6 +13,7 @@ from linli_credit.consumers import subscriptions
 from linli_credit.domain.policy import load_policy_book
 from linli_credit.service.ledger import CreditService, RebuildReport
 from linli_credit.settings import CreditSettings
+from linli_shared.audit import AuditLog
 from linli_shared.clock import SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
@@ -46,6 +47,7 @@ def create_app(settings: CreditSettings | None = None) -> FastAPI:
         routers=[router],
         readiness_checks=[database.ping],
         lifespan=disposing(database),
+        audit_log=AuditLog(database, tables.audit),
     )
     app.state.service = _service(database, settings)
     return app

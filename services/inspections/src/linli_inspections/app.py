@@ -12,6 +12,7 @@ from linli_inspections.api.routes import router
 from linli_inspections.consumers import subscriptions
 from linli_inspections.service.inspections import InspectionsService
 from linli_inspections.settings import InspectionsSettings
+from linli_shared.audit import AuditLog
 from linli_shared.clock import SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
@@ -42,6 +43,7 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
         routers=[router],
         readiness_checks=[database.ping],
         lifespan=disposing(database),
+        audit_log=AuditLog(database, tables.audit),
     )
     app.state.service = _service(database, settings)
     return app

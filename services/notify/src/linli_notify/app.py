@@ -8,13 +8,18 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from linli_notify.adapters import tables
+from linli_notify.adapters.channels import Sender
+from linli_notify.adapters.sms import SmsGatewayChannel
 from linli_notify.adapters.smtp import SmtpChannel
 from linli_notify.adapters.templates import TemplateRenderer
+from linli_notify.adapters.webhooks import WebhookSender
 from linli_notify.api.routes import router
 from linli_notify.consumers import subscriptions
+from linli_notify.service.dispatch import DeliveryPolicy
 from linli_notify.service.notices import NotifyService
 from linli_notify.settings import NotifySettings
-from linli_shared.clock import SystemClock
+from linli_shared.audit import AuditLog
+from linli_shared.clock import Clock, SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
@@ -25,14 +30,27 @@ NAME = "notify"
 SOURCE = "/linli/notify"
 
 
-def _service(database: Database, settings: NotifySettings) -> NotifyService:
+def build_service(
+    database: Database, settings: NotifySettings, clock: Clock | None = None
+) -> NotifyService:
+    """The service with every channel the settings configure (SMS only with a gateway URL)."""
+    sms: Sender | None = SmsGatewayChannel(settings) if settings.sms_gateway_url else None
     return NotifyService(
         database,
         Outbox(tables.outbox, SOURCE),
-        SystemClock(),
-        TemplateRenderer(settings.time_zone),
+        clock or SystemClock(),
+        TemplateRenderer(settings.time_zone, settings.templates_dir),
         SmtpChannel(settings),
         settings.delivery_max_attempts,
+        sms=sms,
+        webhooks=WebhookSender(settings.webhook_timeout_seconds),
+        policy=DeliveryPolicy(
+            max_rounds=settings.delivery_max_attempts,
+            time_zone=settings.time_zone,
+            digest_time=settings.digest_time,
+            webhook_schedule=settings.webhook_schedule(),
+            webhook_disable_after=settings.webhook_disable_after_failures,
+        ),
     )
 
 
@@ -41,20 +59,24 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     database = Database(settings.database_url)
     app = create_service_app(
         title="Linli notify",
-        description="Notices to residents and responsible parties, with their delivery log.",
+        description=(
+            "Notices to residents, responsible parties and grid workers by e-mail, SMS and the "
+            "in-app inbox; partner webhooks; preferences; templates; the delivery log."
+        ),
         platform=settings.platform,
         routers=[router],
         readiness_checks=[database.ping],
         lifespan=disposing(database),
+        audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = _service(database, settings)
+    app.state.service = build_service(database, settings)
     return app
 
 
 def create_worker(settings: NotifySettings | None = None) -> Worker:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
-    service = _service(database, settings)
+    service = build_service(database, settings)
     interval = settings.dispatch_poll_interval_seconds
     lanes = settings.dispatch_lanes
 

@@ -11,6 +11,7 @@ from linli_registry.api.routes import router
 from linli_registry.consumers import subscriptions
 from linli_registry.service.households import RegistryService
 from linli_registry.settings import RegistrySettings
+from linli_shared.audit import AuditLog
 from linli_shared.clock import SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
@@ -41,6 +42,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         routers=[router],
         readiness_checks=[database.ping],
         lifespan=disposing(database),
+        audit_log=AuditLog(database, tables.audit),
     )
     app.state.service = _service(database, settings)
     return app

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Uuid,
 )
 
+from linli_shared.audit import audit_table
 from linli_shared.db import BigIntegerPK, UtcDateTime
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
@@ -102,3 +103,4 @@ green_channel_checks = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+audit = audit_table(metadata)

@@ -13,6 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import true
 
+from linli_shared.audit import audit_table
 from linli_shared.db import UtcDateTime
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
@@ -178,3 +179,4 @@ rectification_timeline = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+audit = audit_table(metadata)

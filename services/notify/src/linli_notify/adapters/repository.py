@@ -1,15 +1,34 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from linli_notify.adapters.tables import deliveries, notices, recipients
-from linli_notify.domain.notice import Notice, NoticeStatus, NoticeType, Recipient
+from linli_notify.adapters.tables import (
+    deliveries,
+    notices,
+    recipients,
+    webhook_attempts,
+    webhook_endpoints,
+    webhook_messages,
+)
+from linli_notify.domain.notice import (
+    Channel,
+    Notice,
+    NoticeStatus,
+    NoticeType,
+    QuietHours,
+    Recipient,
+    RecipientKind,
+    WebhookEndpoint,
+)
+from linli_shared.metrics import DELIVERIES
 
 
 @dataclass(frozen=True)
@@ -21,16 +40,63 @@ class Delivery:
     attempted_at: datetime
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One finished attempt: the log row and the notice's new state."""
+
+    delivery: Delivery
+    status: NoticeStatus
+    next_attempt_at: datetime
+    channel_index: int
+    rounds: int
+    subject: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    id: str
+    endpoint_id: uuid.UUID
+    notice_type: str
+    dedup_key: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    status: str
+    status_code: int | None
+    response: str | None
+    attempted_at: datetime
+
+
 class NoticeRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
+    # --- recipients ------------------------------------------------------------------------------
+
     async def upsert_recipient(self, recipient: Recipient) -> None:
-        values = {
+        """Insert or update what the registry (or staff, for grid workers) says; keep prefs."""
+        values: dict[str, Any] = {
             "name": recipient.name,
             "email": recipient.email,
             "address": recipient.address,
             "locale": recipient.locale,
+            "kind": recipient.kind.value,
+            "phone": recipient.phone,
+            "preferred_channels": [c.value for c in recipient.preferred_channels],
+            "consented_channels": (
+                [c.value for c in recipient.consented_channels]
+                if recipient.consented_channels is not None
+                else None
+            ),
+            "active": recipient.active,
         }
         updated = await self._connection.execute(
             update(recipients).where(recipients.c.id == recipient.id).values(**values)
@@ -38,17 +104,70 @@ class NoticeRepository:
         if updated.rowcount == 0:
             await self._connection.execute(insert(recipients).values(id=recipient.id, **values))
 
+    async def update_recipient(self, recipient_id: uuid.UUID, **values: Any) -> bool:
+        updated = await self._connection.execute(
+            update(recipients).where(recipients.c.id == recipient_id).values(**values)
+        )
+        return bool(updated.rowcount)
+
     async def recipient(self, recipient_id: uuid.UUID) -> Recipient | None:
         row = (
-            await self._connection.execute(
-                select(recipients).where(recipients.c.id == recipient_id)
+            (
+                await self._connection.execute(
+                    select(recipients).where(recipients.c.id == recipient_id)
+                )
             )
-        ).one_or_none()
-        if row is None:
-            return None
-        return Recipient(
-            id=row.id, name=row.name, email=row.email, address=row.address, locale=row.locale
+            .mappings()
+            .one_or_none()
         )
+        return _recipient(row) if row is not None else None
+
+    async def set_grid_contact(self, grid_id: str, recipient: Recipient) -> None:
+        await self.upsert_recipient(recipient)
+        await self.update_recipient(recipient.id, grid_id=grid_id)
+
+    async def grid_contacts(self) -> list[tuple[str, Recipient]]:
+        rows = await self._connection.execute(
+            select(recipients)
+            .where(
+                recipients.c.kind == RecipientKind.GRID_WORKER.value,
+                recipients.c.grid_id.is_not(None),
+            )
+            .order_by(recipients.c.grid_id)
+        )
+        return [(row["grid_id"], _recipient(row)) for row in rows.mappings()]
+
+    async def remove_grid_contact(self, grid_id: str) -> bool:
+        removed = await self._connection.execute(
+            update(recipients)
+            .where(
+                recipients.c.grid_id == grid_id,
+                recipients.c.kind == RecipientKind.GRID_WORKER.value,
+            )
+            .values(active=False, grid_id=None)
+        )
+        return bool(removed.rowcount)
+
+    # --- notices ---------------------------------------------------------------------------------
+
+    async def same_notice(
+        self, recipient_id: uuid.UUID, notice_type: NoticeType, dedup_key: str, source_event_id: str
+    ) -> Notice | None:
+        row = (
+            (
+                await self._connection.execute(
+                    select(notices).where(
+                        notices.c.recipient_id == recipient_id,
+                        notices.c.notice_type == notice_type.value,
+                        (notices.c.dedup_key == dedup_key)
+                        | (notices.c.source_event_id == source_event_id),
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _notice(row) if row is not None else None
 
     async def exists(
         self, source_event_id: str, notice_type: NoticeType, recipient_id: uuid.UUID
@@ -76,7 +195,16 @@ class NoticeRepository:
                 attempts=notice.attempts,
                 created_at=notice.created_at,
                 next_attempt_at=notice.created_at,
+                dedup_key=notice.dedup_key,
+                critical=notice.critical,
             )
+        )
+
+    async def merge_variables(self, notice: Notice, extra: dict[str, object]) -> None:
+        await self._connection.execute(
+            update(notices)
+            .where(notices.c.id == notice.id)
+            .values(variables={**notice.variables, **extra})
         )
 
     async def next_deliverable(
@@ -87,7 +215,7 @@ class NoticeRepository:
             select(notices)
             .join(recipients, recipients.c.id == notices.c.recipient_id)
             .where(notices.c.status == NoticeStatus.PENDING.value, notices.c.next_attempt_at <= now)
-            .order_by(notices.c.created_at)
+            .order_by(notices.c.next_attempt_at, notices.c.created_at)
             .limit(1)
             .with_for_update(skip_locked=skip_locked, of=notices)
         )
@@ -98,9 +226,46 @@ class NoticeRepository:
         assert recipient is not None
         return _notice(row), recipient
 
-    async def record_attempt(
-        self, notice: Notice, delivery: Delivery, status: NoticeStatus, next_attempt_at: datetime
-    ) -> None:
+    async def due_digest(
+        self, recipient_id: uuid.UUID, now: datetime, skip_locked: bool
+    ) -> list[Notice]:
+        """Every held notice of this recipient whose digest time has come, locked."""
+        rows = await self._connection.execute(
+            select(notices)
+            .where(
+                notices.c.recipient_id == recipient_id,
+                notices.c.status == NoticeStatus.PENDING.value,
+                notices.c.digest.is_(True),
+                notices.c.next_attempt_at <= now,
+            )
+            .order_by(notices.c.created_at, notices.c.id)
+            .with_for_update(skip_locked=skip_locked)
+        )
+        return [_notice(row) for row in rows.mappings()]
+
+    async def hold(self, notice: Notice, until: datetime, *, digest: bool) -> None:
+        """Wait until `until` (quiet hours or digest) without counting an attempt."""
+        await self._connection.execute(
+            update(notices)
+            .where(notices.c.id == notice.id)
+            .values(next_attempt_at=until, digest=digest)
+        )
+
+    async def release_held(self, recipient_id: uuid.UUID, now: datetime) -> None:
+        """The recipient left the digest: what was held for it goes as ordinary notices now."""
+        await self._connection.execute(
+            update(notices)
+            .where(
+                notices.c.recipient_id == recipient_id,
+                notices.c.status == NoticeStatus.PENDING.value,
+                notices.c.digest.is_(True),
+            )
+            .values(digest=False, next_attempt_at=now)
+        )
+
+    async def record_attempt(self, notice: Notice, attempt: Attempt) -> None:
+        delivery = attempt.delivery
+        DELIVERIES.labels(delivery.channel, delivery.status).inc()
         await self._connection.execute(
             insert(deliveries).values(
                 notice_id=notice.id,
@@ -111,26 +276,75 @@ class NoticeRepository:
                 attempted_at=delivery.attempted_at,
             )
         )
+        delivered = attempt.status == NoticeStatus.DELIVERED
+        values: dict[str, Any] = {
+            "status": attempt.status.value,
+            "attempts": notices.c.attempts + 1,
+            "next_attempt_at": attempt.next_attempt_at,
+            "channel_index": attempt.channel_index,
+            "rounds": attempt.rounds,
+            "delivered_at": delivery.attempted_at if delivered else None,
+        }
+        if delivered:
+            values.update(channel=delivery.channel, subject=attempt.subject, body=attempt.body)
+        await self._connection.execute(
+            update(notices).where(notices.c.id == notice.id).values(**values)
+        )
+
+    async def fail(self, notice: Notice, reason: str, now: datetime) -> None:
+        """Give up without an attempt (nobody to send to)."""
+        await self._connection.execute(
+            insert(deliveries).values(
+                notice_id=notice.id,
+                channel="none",
+                address="",
+                status="failed",
+                response=reason,
+                attempted_at=now,
+            )
+        )
         await self._connection.execute(
             update(notices)
             .where(notices.c.id == notice.id)
-            .values(
-                status=status.value,
-                attempts=notices.c.attempts + 1,
-                next_attempt_at=next_attempt_at,
-                delivered_at=delivery.attempted_at if status == NoticeStatus.DELIVERED else None,
-            )
+            .values(status=NoticeStatus.FAILED.value, next_attempt_at=now)
         )
 
-    async def list_for(self, recipient_id: uuid.UUID, limit: int, offset: int) -> list[Notice]:
-        rows = await self._connection.execute(
-            select(notices)
-            .where(notices.c.recipient_id == recipient_id)
-            .order_by(notices.c.created_at, notices.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
+    async def list_for(
+        self,
+        recipient_id: uuid.UUID,
+        limit: int,
+        offset: int,
+        *,
+        inbox: bool = False,
+        unread: bool = False,
+    ) -> list[Notice]:
+        query = select(notices).where(notices.c.recipient_id == recipient_id)
+        if inbox:
+            query = query.where(notices.c.status == NoticeStatus.DELIVERED.value)
+            order = [notices.c.delivered_at.desc(), notices.c.id]
+        else:
+            order = [notices.c.created_at, notices.c.id]
+        if unread:
+            query = query.where(notices.c.read_at.is_(None))
+        rows = await self._connection.execute(query.order_by(*order).limit(limit).offset(offset))
         return [_notice(row) for row in rows.mappings()]
+
+    async def count_unread(self, recipient_id: uuid.UUID) -> int:
+        count = await self._connection.scalar(
+            select(func.count())
+            .select_from(notices)
+            .where(
+                notices.c.recipient_id == recipient_id,
+                notices.c.status == NoticeStatus.DELIVERED.value,
+                notices.c.read_at.is_(None),
+            )
+        )
+        return int(count or 0)
+
+    async def mark_read(self, notice_id: uuid.UUID, at: datetime | None) -> None:
+        await self._connection.execute(
+            update(notices).where(notices.c.id == notice_id).values(read_at=at)
+        )
 
     async def get(self, notice_id: uuid.UUID) -> Notice | None:
         row = (
@@ -139,6 +353,14 @@ class NoticeRepository:
             .one_or_none()
         )
         return _notice(row) if row is not None else None
+
+    async def content(self, notice_id: uuid.UUID) -> tuple[str | None, str | None]:
+        row = (
+            await self._connection.execute(
+                select(notices.c.subject, notices.c.body).where(notices.c.id == notice_id)
+            )
+        ).one()
+        return row.subject, row.body
 
     async def deliveries_of(self, notice_id: uuid.UUID) -> list[Delivery]:
         rows = await self._connection.execute(
@@ -155,6 +377,193 @@ class NoticeRepository:
             for row in rows
         ]
 
+    # --- partner webhooks ------------------------------------------------------------------------
+
+    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        await self._connection.execute(
+            insert(webhook_endpoints).values(
+                id=endpoint.id,
+                name=endpoint.name,
+                url=endpoint.url,
+                secrets=list(endpoint.secrets),
+                notice_types=[t.value for t in endpoint.notice_types],
+                department=endpoint.department,
+                enabled=endpoint.enabled,
+                consecutive_failures=endpoint.consecutive_failures,
+                disabled_reason=endpoint.disabled_reason,
+                created_at=endpoint.created_at,
+            )
+        )
+
+    async def update_endpoint(self, endpoint_id: uuid.UUID, **values: Any) -> None:
+        await self._connection.execute(
+            update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id).values(**values)
+        )
+
+    async def endpoint(
+        self, endpoint_id: uuid.UUID, *, lock: bool = False
+    ) -> WebhookEndpoint | None:
+        query = select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query)).mappings().one_or_none()
+        return _endpoint(row) if row is not None else None
+
+    async def endpoints(self) -> list[WebhookEndpoint]:
+        rows = await self._connection.execute(
+            select(webhook_endpoints).order_by(
+                webhook_endpoints.c.created_at, webhook_endpoints.c.id
+            )
+        )
+        return [_endpoint(row) for row in rows.mappings()]
+
+    async def add_message(self, message: WebhookMessage) -> bool:
+        """Queue a message unless this endpoint already has the same one (same dedup key)."""
+        exists = await self._connection.scalar(
+            select(webhook_messages.c.id).where(
+                webhook_messages.c.endpoint_id == message.endpoint_id,
+                webhook_messages.c.notice_type == message.notice_type,
+                webhook_messages.c.dedup_key == message.dedup_key,
+            )
+        )
+        if exists is not None:
+            return False
+        await self._connection.execute(
+            insert(webhook_messages).values(
+                id=message.id,
+                endpoint_id=message.endpoint_id,
+                notice_type=message.notice_type,
+                dedup_key=message.dedup_key,
+                payload=message.payload,
+                status=message.status,
+                attempts=message.attempts,
+                created_at=message.created_at,
+                next_attempt_at=message.next_attempt_at,
+            )
+        )
+        return True
+
+    async def next_webhook(
+        self, now: datetime, skip_locked: bool
+    ) -> tuple[WebhookMessage, WebhookEndpoint] | None:
+        """The oldest due pending message of an enabled endpoint, locked for this dispatcher."""
+        query = (
+            select(webhook_messages)
+            .join(
+                webhook_endpoints,
+                and_(
+                    webhook_endpoints.c.id == webhook_messages.c.endpoint_id,
+                    webhook_endpoints.c.enabled.is_(True),
+                ),
+            )
+            .where(
+                webhook_messages.c.status == NoticeStatus.PENDING.value,
+                webhook_messages.c.next_attempt_at <= now,
+            )
+            .order_by(webhook_messages.c.next_attempt_at, webhook_messages.c.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=skip_locked, of=webhook_messages)
+        )
+        row = (await self._connection.execute(query)).mappings().one_or_none()
+        if row is None:
+            return None
+        endpoint = await self.endpoint(row["endpoint_id"], lock=True)
+        assert endpoint is not None
+        return _message(row), endpoint
+
+    async def record_webhook_attempt(
+        self,
+        message: WebhookMessage,
+        attempt: WebhookAttempt,
+        status: str,
+        next_attempt_at: datetime,
+    ) -> None:
+        await self._connection.execute(
+            insert(webhook_attempts).values(
+                message_id=message.id,
+                status=attempt.status,
+                status_code=attempt.status_code,
+                response=attempt.response,
+                attempted_at=attempt.attempted_at,
+            )
+        )
+        await self._connection.execute(
+            update(webhook_messages)
+            .where(webhook_messages.c.id == message.id)
+            .values(
+                status=status,
+                attempts=webhook_messages.c.attempts + 1,
+                next_attempt_at=next_attempt_at,
+                delivered_at=attempt.attempted_at if status == "delivered" else None,
+            )
+        )
+
+    async def messages_of(
+        self, endpoint_id: uuid.UUID, limit: int, offset: int
+    ) -> list[WebhookMessage]:
+        rows = await self._connection.execute(
+            select(webhook_messages)
+            .where(webhook_messages.c.endpoint_id == endpoint_id)
+            .order_by(webhook_messages.c.created_at, webhook_messages.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_message(row) for row in rows.mappings()]
+
+    async def webhook_attempts_of(self, message_id: str) -> list[WebhookAttempt]:
+        rows = await self._connection.execute(
+            select(webhook_attempts)
+            .where(webhook_attempts.c.message_id == message_id)
+            .order_by(webhook_attempts.c.id)
+        )
+        return [
+            WebhookAttempt(
+                status=row.status,
+                status_code=row.status_code,
+                response=row.response,
+                attempted_at=row.attempted_at,
+            )
+            for row in rows
+        ]
+
+    async def delete_endpoint_messages(self, endpoint_id: uuid.UUID) -> None:
+        ids = select(webhook_messages.c.id).where(webhook_messages.c.endpoint_id == endpoint_id)
+        await self._connection.execute(
+            delete(webhook_attempts).where(webhook_attempts.c.message_id.in_(ids))
+        )
+        await self._connection.execute(
+            delete(webhook_messages).where(webhook_messages.c.endpoint_id == endpoint_id)
+        )
+
+
+def _channels(raw: Sequence[str] | None) -> tuple[Channel, ...] | None:
+    if raw is None:
+        return None
+    return tuple(Channel(value) for value in raw if value in Channel.__members__.values())
+
+
+def _time(raw: str | None) -> time | None:
+    return time.fromisoformat(raw) if raw else None
+
+
+def _recipient(row: RowMapping) -> Recipient:
+    start, end = _time(row["quiet_start"]), _time(row["quiet_end"])
+    return Recipient(
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        address=row["address"],
+        locale=row["locale"],
+        kind=RecipientKind(row["kind"]),
+        phone=row["phone"],
+        preferred_channels=_channels(row["preferred_channels"]) or (Channel.EMAIL,),
+        consented_channels=_channels(row["consented_channels"]),
+        active=row["active"],
+        channel_order=_channels(row["channel_order"]),
+        quiet_hours=QuietHours(start, end) if start is not None and end is not None else None,
+        digest=row["digest"],
+    )
+
 
 def _notice(row: RowMapping) -> Notice:
     return Notice(
@@ -168,5 +577,42 @@ def _notice(row: RowMapping) -> Notice:
         status=NoticeStatus(row["status"]),
         attempts=row["attempts"],
         created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
+        dedup_key=row["dedup_key"] or f"event:{row['source_event_id']}",
+        critical=row["critical"],
+        channel_index=row["channel_index"],
+        rounds=row["rounds"],
+        digest=row["digest"],
+        channel=row["channel"],
+        read_at=row["read_at"],
+    )
+
+
+def _endpoint(row: RowMapping) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=row["id"],
+        name=row["name"],
+        url=row["url"],
+        secrets=tuple(row["secrets"]),
+        notice_types=tuple(NoticeType(t) for t in row["notice_types"]),
+        enabled=row["enabled"],
+        consecutive_failures=row["consecutive_failures"],
+        disabled_reason=row["disabled_reason"],
+        department=row["department"],
+        created_at=row["created_at"],
+    )
+
+
+def _message(row: RowMapping) -> WebhookMessage:
+    return WebhookMessage(
+        id=row["id"],
+        endpoint_id=row["endpoint_id"],
+        notice_type=row["notice_type"],
+        dedup_key=row["dedup_key"],
+        payload=dict(row["payload"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        next_attempt_at=row["next_attempt_at"],
         delivered_at=row["delivered_at"],
     )

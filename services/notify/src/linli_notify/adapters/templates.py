@@ -1,36 +1,114 @@
 """Notice templates: Jinja2 in a sandbox, strict about missing variables.
 
-The first line of a rendered template is the subject, the rest is the body. A template that
-refers to a variable the notice lacks raises instead of sending a broken message.
+One file per notice type and locale, `templates/<type>.<locale>.j2`, with three blocks:
+`subject`, `body` (e-mail and in-app inbox) and `sms` (short text). A template that refers to a
+variable the notice lacks raises instead of sending a broken message; the tests render every
+template with what each handler really produces, so that happens at test time.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import PackageLoader, StrictUndefined
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateNotFound,
+)
+from jinja2.exceptions import UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
-from linli_notify.domain.notice import NoticeType, Recipient
+from linli_notify.domain.notice import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    NoticeType,
+    Recipient,
+    normalise_locale,
+)
+from linli_shared.rules import RuleViolation
 
-SEVERITY_NAMES = {"light": "轻微", "general": "一般", "serious": "严重"}
-CHECKLIST_NAMES = {"sanitation": "环境卫生", "street_order": "市容秩序", "pest_control": "除四害"}
-REASON_NAMES = {"inspection.failed": "检查未通过"}
+DIGEST = "digest"
+
+NAMES: dict[str, dict[str, dict[str, str]]] = {
+    "zh-CN": {
+        "severity": {"light": "轻微", "general": "一般", "serious": "严重"},
+        "checklist": {
+            "sanitation": "环境卫生",
+            "street_order": "市容秩序",
+            "pest_control": "除四害",
+        },
+        "reason": {
+            "inspection.failed": "检查未通过",
+            "rectification.verified": "按期整改",
+            "rectification.overdue": "逾期未整改",
+            "commendation.five_good_family": "五好文明家庭",
+            "volunteer.service": "志愿服务",
+            "appeal.upheld": "申诉成立",
+        },
+        "outcome": {"upheld": "申诉成立", "rejected": "申诉不成立"},
+        "subject_kind": {"household": "住户", "organisation": "单位"},
+    },
+    "en": {
+        "severity": {"light": "light", "general": "general", "serious": "serious"},
+        "checklist": {
+            "sanitation": "sanitation",
+            "street_order": "street order",
+            "pest_control": "pest control",
+        },
+        "reason": {
+            "inspection.failed": "failed inspection",
+            "rectification.verified": "rectified on time",
+            "rectification.overdue": "rectification overdue",
+            "commendation.five_good_family": "five-good family",
+            "volunteer.service": "volunteer service",
+            "appeal.upheld": "appeal upheld",
+        },
+        "outcome": {"upheld": "upheld", "rejected": "rejected"},
+        "subject_kind": {"household": "household", "organisation": "organisation"},
+    },
+}
+
+# Values the renderer derives, and the notice variable each comes from (for error messages).
+_DERIVED = {
+    "inspected_on": "inspected_at",
+    "checklist_name": "checklist",
+    "reason_name": "reason_code",
+    "outcome_name": "outcome",
+    "subject_kind_name": "subject_kind",
+}
+_TIMES = ("comply_by", "verified_at", "overdue_since", "escalated_at")
+_DATES = ("valid_until", "decide_by")
+_UNDEFINED = re.compile(r"'(\w+)' is undefined|has no attribute '(\w+)'")
 
 
 @dataclass(frozen=True)
 class RenderedNotice:
     subject: str
     body: str
+    sms: str
+
+
+class MissingVariable(RuleViolation):
+    """A template needs a variable the notice does not carry."""
 
 
 class TemplateRenderer:
-    def __init__(self, time_zone: str) -> None:
+    def __init__(self, time_zone: str, templates_dir: Path | None = None) -> None:
+        """`templates_dir`, if given, holds a city's own wording: its files win over ours."""
         self._zone = ZoneInfo(time_zone)
+        package = PackageLoader("linli_notify", "templates")
+        loader: BaseLoader = (
+            ChoiceLoader([FileSystemLoader(templates_dir), package]) if templates_dir else package
+        )
         self._env = SandboxedEnvironment(
-            loader=PackageLoader("linli_notify", "templates"),
+            loader=loader,
             undefined=StrictUndefined,
             autoescape=False,
             trim_blocks=True,
@@ -38,34 +116,123 @@ class TemplateRenderer:
             keep_trailing_newline=False,
         )
 
-    def render(
-        self, notice_type: NoticeType, recipient: Recipient, variables: dict[str, object]
-    ) -> RenderedNotice:
-        template = self._env.get_template(f"{notice_type.value}.{recipient.locale}.j2")
-        text = template.render(recipient=recipient, **self._localised(variables))
-        subject, _, body = text.partition("\n")
-        return RenderedNotice(subject=subject.strip(), body=body.strip() + "\n")
+    def locales(self, notice_type: str) -> list[str]:
+        return [locale for locale in LOCALES if self._exists(f"{notice_type}.{locale}.j2")]
 
-    def _localised(self, variables: dict[str, object]) -> dict[str, object]:
-        """Derived, human-facing values: local dates and Chinese names for codes."""
-        values = dict(variables)
-        if isinstance(inspected_at := variables.get("inspected_at"), str):
-            values["inspected_on"] = self._local_date(inspected_at)
-        if isinstance(comply_by := variables.get("comply_by"), str):
-            values["comply_by"] = self._local_time(comply_by)
-        if isinstance(checklist := variables.get("checklist"), str):
-            values["checklist_name"] = CHECKLIST_NAMES.get(checklist, checklist)
-        if isinstance(reason := variables.get("reason_code"), str):
-            values["reason_name"] = REASON_NAMES.get(reason, reason)
+    def render(
+        self,
+        notice_type: NoticeType | str,
+        recipient: Recipient,
+        variables: dict[str, object],
+        locale: str | None = None,
+    ) -> RenderedNotice:
+        """Render in the recipient's locale (or `locale`), falling back to Simplified Chinese.
+
+        Raises jinja2's UndefinedError when the template needs a variable that is missing.
+        """
+        kind = notice_type.value if isinstance(notice_type, NoticeType) else notice_type
+        wanted = normalise_locale(locale or recipient.locale)
+        name = f"{kind}.{wanted}.j2"
+        if not self._exists(name):
+            wanted, name = DEFAULT_LOCALE, f"{kind}.{DEFAULT_LOCALE}.j2"
+        template = self._env.get_template(name)
+        context = template.new_context(
+            {
+                "recipient": recipient,
+                "salutation": _salutation(recipient, wanted),
+                **self._localised(variables, wanted),
+            }
+        )
+        parts = {
+            block: "".join(template.blocks[block](context)).strip()
+            for block in ("subject", "body", "sms")
+        }
+        return RenderedNotice(
+            subject=parts["subject"], body=parts["body"] + "\n", sms=" ".join(parts["sms"].split())
+        )
+
+    def check(
+        self,
+        notice_type: NoticeType | str,
+        recipient: Recipient,
+        variables: dict[str, object],
+        locale: str | None = None,
+    ) -> RenderedNotice:
+        """Render, turning a missing variable into a RuleViolation naming it (for the API)."""
+        try:
+            return self.render(notice_type, recipient, variables, locale)
+        except UndefinedError as error:
+            missing = _missing_name(str(error))
+            raise MissingVariable(
+                f"variables.{missing}", f"the template needs `{missing}`: {error}"
+            ) from error
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self._env.get_template(name)
+        except TemplateNotFound:
+            return False
+        return True
+
+    def _localised(self, variables: dict[str, object], locale: str) -> dict[str, object]:
+        """Derived, human-facing values: local dates and names for codes, in the locale."""
+        names = NAMES[locale]
+        values: dict[str, object] = dict(variables)
+        if "inspected_at" in variables:
+            values["inspected_on"] = self._date(variables["inspected_at"], locale)
+        for key in _TIMES:
+            if key in variables:
+                values[key] = self._time(variables[key], locale)
+        for key in _DATES:
+            if isinstance(raw := variables.get(key), str):
+                values[key] = _format_date(date.fromisoformat(raw[:10]), locale)
+        for key, table in (
+            ("checklist", "checklist"),
+            ("reason_code", "reason"),
+            ("outcome", "outcome"),
+            ("subject_kind", "subject_kind"),
+        ):
+            if key in variables:
+                raw = variables[key]
+                derived = next(k for k, v in _DERIVED.items() if v == key)
+                values[derived] = names[table].get(str(raw), str(raw)) if raw else None
+        if "severity" in variables:
+            values["severity_name"] = names["severity"].get(str(variables["severity"]), "")
         if isinstance(findings := variables.get("findings"), list):
             values["findings"] = [
-                {**finding, "severity_name": SEVERITY_NAMES.get(finding["severity"], "")}
+                {**finding, "severity_name": names["severity"].get(finding["severity"], "")}
                 for finding in findings
+                if isinstance(finding, dict)
             ]
         return values
 
-    def _local_date(self, iso: str) -> str:
-        return datetime.fromisoformat(iso).astimezone(self._zone).strftime("%Y年%m月%d日")
+    def _date(self, raw: object, locale: str) -> str | None:
+        if not isinstance(raw, str):
+            return None
+        return _format_date(datetime.fromisoformat(raw).astimezone(self._zone).date(), locale)
 
-    def _local_time(self, iso: str) -> str:
-        return datetime.fromisoformat(iso).astimezone(self._zone).strftime("%Y年%m月%d日 %H:%M")
+    def _time(self, raw: object, locale: str) -> str | None:
+        if not isinstance(raw, str):
+            return None
+        local = datetime.fromisoformat(raw).astimezone(self._zone)
+        if locale == "en":
+            return local.strftime("%Y-%m-%d %H:%M")
+        return local.strftime("%Y年%m月%d日 %H:%M")
+
+
+def _format_date(day: date, locale: str) -> str:
+    return day.isoformat() if locale == "en" else day.strftime("%Y年%m月%d日")
+
+
+def _salutation(recipient: Recipient, locale: str) -> str:
+    if not recipient.address:
+        return recipient.name
+    if locale == "en":
+        return f"{recipient.name} ({recipient.address})"
+    return f"{recipient.name}（{recipient.address}）"
+
+
+def _missing_name(message: str) -> str:
+    match = _UNDEFINED.search(message)
+    name = next((group for group in match.groups() if group), "") if match else ""
+    return _DERIVED.get(name, name) or "?"

@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import false
 
+from linli_shared.audit import audit_table
 from linli_shared.db import UtcDateTime
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
@@ -134,3 +135,4 @@ frontage_segments = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+audit = audit_table(metadata)

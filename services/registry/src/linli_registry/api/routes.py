@@ -36,6 +36,7 @@ from linli_registry.api.schemas import (
 from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
 from linli_registry.service.households import ConsentInput, PossibleDuplicate, RegistryService
+from linli_shared.audit import mark_personal_data_read
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem, problem_response
 from linli_shared.pagination import PageRequest, page_request
@@ -59,6 +60,7 @@ def registry_service(request: Request) -> RegistryService:
 
 
 def revealing(
+    request: Request,
     reveal: bool = Query(
         default=False, description="Show ID numbers and phones unmasked (community staff only)"
     ),
@@ -66,6 +68,8 @@ def revealing(
 ) -> bool:
     if reveal and not (principal.roles & set(REVEALERS)):
         raise HTTPException(403, "only community staff may reveal personal data")
+    if reveal:
+        mark_personal_data_read(request, request.url.path)  # the audit trail records it
     return reveal
 
 

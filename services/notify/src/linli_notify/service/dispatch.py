@@ -1,0 +1,346 @@
+"""Delivery, out of the consumer path: the dispatcher takes due notices and webhook messages.
+
+Each lane locks one due notice (`FOR UPDATE SKIP LOCKED`), decides with the domain policy whether
+it may go now (quiet hours, digest), tries the recipient's channels in order (falling back at
+once to the next), logs every attempt, and publishes the verdict (`notice.delivered|failed`)
+through the outbox in the same transaction. Partner webhook messages have their own lane with
+the Standard Webhooks retry schedule and endpoint disabling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from jinja2.exceptions import TemplateError
+from opentelemetry.trace import SpanKind
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from linli_notify.adapters.channels import DeliveryError, Sender
+from linli_notify.adapters.repository import (
+    Attempt,
+    Delivery,
+    NoticeRepository,
+    WebhookAttempt,
+    WebhookMessage,
+)
+from linli_notify.adapters.templates import DIGEST, RenderedNotice, TemplateRenderer
+from linli_notify.adapters.webhooks import WebhookSender
+from linli_notify.domain.notice import (
+    DEFAULT_WEBHOOK_SCHEDULE,
+    Channel,
+    Notice,
+    NoticeStatus,
+    Recipient,
+    WebhookEndpoint,
+    after_failure,
+    not_before,
+    should_disable,
+    webhook_retry_at,
+)
+from linli_shared.aio import sleep_or_stop
+from linli_shared.clock import Clock
+from linli_shared.context import event_context
+from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.telemetry import span_from_traceparent
+
+log = logging.getLogger(__name__)
+
+INBOX_RESPONSE = "stored in the in-app inbox"
+
+_Step = Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """The service-wide knobs of delivery (per-recipient ones live on the recipient)."""
+
+    max_rounds: int = 5
+    time_zone: str = "Asia/Shanghai"
+    digest_time: time = time(8, 0)
+    webhook_schedule: tuple[timedelta, ...] = DEFAULT_WEBHOOK_SCHEDULE
+    webhook_disable_after: int = 20
+    zone: ZoneInfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zone", ZoneInfo(self.time_zone))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        database: Database,
+        outbox: Outbox,
+        clock: Clock,
+        renderer: TemplateRenderer,
+        senders: Mapping[Channel, Sender],
+        policy: DeliveryPolicy,
+        webhooks: WebhookSender | None = None,
+    ) -> None:
+        self._database = database
+        self._outbox = outbox
+        self._clock = clock
+        self._renderer = renderer
+        self._senders = senders
+        self._policy = policy
+        self._webhooks = webhooks
+
+    # --- notices ---------------------------------------------------------------------------------
+
+    async def deliver_next(self) -> bool:
+        """Handle the next due notice (send, hold or give up); False when none is due."""
+        now = self._clock.now()
+        async with self._database.transaction() as connection:
+            notices = NoticeRepository(connection)
+            found = await notices.next_deliverable(now, skip_locked=not self._database.is_sqlite)
+            if found is None:
+                return False
+            notice, recipient = found
+            with (
+                event_context(notice.correlation_id, causation_id=notice.source_event_id),
+                span_from_traceparent(
+                    f"deliver {notice.notice_type.value}", notice.traceparent, SpanKind.PRODUCER
+                ),
+            ):
+                await self._handle(connection, notices, notice, recipient, now)
+            return True
+
+    async def _handle(
+        self,
+        connection: AsyncConnection,
+        notices: NoticeRepository,
+        notice: Notice,
+        recipient: Recipient,
+        now: datetime,
+    ) -> None:
+        policy = self._policy
+        if not recipient.active:
+            await self._give_up(
+                connection, notices, [notice], "none", "recipient is not active", now
+            )
+            return
+        until = not_before(notice, recipient, now, policy.zone, policy.digest_time)
+        if until > now:
+            await notices.hold(notice, until, digest=recipient.digest and not notice.critical)
+            return
+        if notice.digest and recipient.digest:
+            batch = await notices.due_digest(
+                recipient.id, now, skip_locked=not self._database.is_sqlite
+            )
+            await self._send(connection, notices, batch or [notice], recipient, now, digest=True)
+        else:
+            await self._send(connection, notices, [notice], recipient, now)
+
+    async def _send(
+        self,
+        connection: AsyncConnection,
+        notices: NoticeRepository,
+        batch: Sequence[Notice],
+        recipient: Recipient,
+        now: datetime,
+        *,
+        digest: bool = False,
+    ) -> None:
+        """One attempt on one channel for a notice (or a digest of several)."""
+        first = batch[0]
+        channels = recipient.channels()
+        if not channels:
+            await self._give_up(
+                connection, notices, batch, "none", "no channel to reach the recipient on", now
+            )
+            return
+        try:
+            rendered = self._render(batch, recipient, digest)
+        except TemplateError as error:
+            await self._give_up(connection, notices, batch, "none", f"template: {error}", now)
+            return
+        index = min(first.channel_index, len(channels) - 1)
+        channel = channels[index]
+        address = recipient.address_on(channel) or ""
+        try:
+            response = await self._send_on(channel, address, rendered, str(first.id))
+        except DeliveryError as error:
+            step = after_failure(
+                channel_index=index,
+                channels=len(channels),
+                rounds=first.rounds,
+                max_rounds=self._policy.max_rounds,
+                now=now,
+            )
+            status = NoticeStatus.FAILED if step.give_up else NoticeStatus.PENDING
+            for notice in batch:
+                await notices.record_attempt(
+                    notice,
+                    Attempt(
+                        Delivery(channel.value, address, "failed", error.response, now),
+                        status,
+                        step.next_attempt_at,
+                        step.channel_index,
+                        step.rounds,
+                    ),
+                )
+                if step.give_up:
+                    await self._publish_failed(connection, notice, channel.value, str(error), now)
+            log.warning("delivery of notice %s on %s failed: %s", first.id, channel, error)
+            return
+        for notice in batch:
+            await notices.record_attempt(
+                notice,
+                Attempt(
+                    Delivery(channel.value, address, "delivered", response, now),
+                    NoticeStatus.DELIVERED,
+                    now,
+                    index,
+                    first.rounds,
+                    rendered.subject,
+                    rendered.body,
+                ),
+            )
+            with event_context(notice.correlation_id, causation_id=notice.source_event_id):
+                await self._outbox.add(
+                    connection,
+                    NoticeDelivered(
+                        notice_id=notice.id,
+                        recipient_id=notice.recipient_id,
+                        notice_type=notice.notice_type.value,
+                        channel=channel.value,
+                        source_event_id=notice.source_event_id,
+                        delivered_at=now,
+                    ),
+                )
+
+    def _render(
+        self, batch: Sequence[Notice], recipient: Recipient, digest: bool
+    ) -> RenderedNotice:
+        if not digest:
+            notice = batch[0]
+            return self._renderer.render(notice.notice_type, recipient, notice.variables)
+        items = [
+            self._renderer.render(notice.notice_type, recipient, notice.variables)
+            for notice in batch
+        ]
+        return self._renderer.render(
+            DIGEST,
+            recipient,
+            {"items": [{"subject": item.subject, "body": item.body} for item in items]},
+        )
+
+    async def _send_on(
+        self, channel: Channel, address: str, rendered: RenderedNotice, notice_id: str
+    ) -> str:
+        if channel is Channel.INBOX:
+            return INBOX_RESPONSE
+        sender = self._senders.get(channel)
+        if sender is None:
+            raise DeliveryError(f"{channel.value} is not configured on this deployment")
+        return await sender.send(to=address, notice=rendered, notice_id=notice_id)
+
+    async def _give_up(
+        self,
+        connection: AsyncConnection,
+        notices: NoticeRepository,
+        batch: Sequence[Notice],
+        channel: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        for notice in batch:
+            await notices.fail(notice, reason, now)
+            await self._publish_failed(connection, notice, channel, reason, now)
+        log.warning("notice %s failed for good: %s", batch[0].id, reason)
+
+    async def _publish_failed(
+        self, connection: AsyncConnection, notice: Notice, channel: str, reason: str, now: datetime
+    ) -> None:
+        with event_context(notice.correlation_id, causation_id=notice.source_event_id):
+            await self._outbox.add(
+                connection,
+                NoticeFailed(
+                    notice_id=notice.id,
+                    recipient_id=notice.recipient_id,
+                    notice_type=notice.notice_type.value,
+                    channel=channel,
+                    source_event_id=notice.source_event_id,
+                    reason=reason[:500],
+                    failed_at=now,
+                ),
+            )
+
+    # --- partner webhooks ------------------------------------------------------------------------
+
+    async def deliver_next_webhook(self) -> bool:
+        """Try the next due webhook message; False when none is due (or webhooks are off)."""
+        if self._webhooks is None:
+            return False
+        now = self._clock.now()
+        async with self._database.transaction() as connection:
+            notices = NoticeRepository(connection)
+            found = await notices.next_webhook(now, skip_locked=not self._database.is_sqlite)
+            if found is None:
+                return False
+            message, endpoint = found
+            await self._post(notices, message, endpoint, now)
+            return True
+
+    async def _post(
+        self,
+        notices: NoticeRepository,
+        message: WebhookMessage,
+        endpoint: WebhookEndpoint,
+        now: datetime,
+    ) -> None:
+        assert self._webhooks is not None
+        body = json.dumps(message.payload, ensure_ascii=False, separators=(",", ":"))
+        result = await self._webhooks.send(
+            url=endpoint.url, secrets_=endpoint.secrets, message_id=message.id, at=now, body=body
+        )
+        attempt = WebhookAttempt(
+            "delivered" if result.ok else "failed", result.status_code, result.response, now
+        )
+        if result.ok:
+            await notices.record_webhook_attempt(message, attempt, "delivered", now)
+            await notices.update_endpoint(endpoint.id, consecutive_failures=0)
+            return
+        retry_at = webhook_retry_at(message.attempts + 1, now, self._policy.webhook_schedule)
+        status = "failed" if retry_at is None else "pending"
+        await notices.record_webhook_attempt(message, attempt, status, retry_at or now)
+        failures = endpoint.consecutive_failures + 1
+        if should_disable(failures, self._policy.webhook_disable_after):
+            reason = (
+                f"disabled after {failures} consecutive failed attempts; last: "
+                f"{result.status_code or ''} {result.response}"
+            ).strip()[:1000]
+            await notices.update_endpoint(
+                endpoint.id, consecutive_failures=failures, enabled=False, disabled_reason=reason
+            )
+            log.warning("webhook endpoint %s (%s) disabled: %s", endpoint.id, endpoint.url, reason)
+        else:
+            await notices.update_endpoint(endpoint.id, consecutive_failures=failures)
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, poll_interval: float, lanes: int) -> None:
+        """Deliver until `stop`: `lanes` notice lanes (each locks its row), one webhook lane."""
+        lanes = 1 if self._database.is_sqlite else lanes
+        await asyncio.gather(
+            *(self._lane(stop, poll_interval, self.deliver_next) for _ in range(lanes)),
+            self._lane(stop, poll_interval, self.deliver_next_webhook),
+        )
+
+    async def _lane(self, stop: asyncio.Event, poll_interval: float, step: _Step) -> None:
+        while not stop.is_set():
+            try:
+                worked = await step()
+            except Exception:
+                log.exception("notice dispatcher failed; retrying")
+                worked = False
+                await sleep_or_stop(stop, 1.0)
+            if not worked:
+                await sleep_or_stop(stop, poll_interval)
