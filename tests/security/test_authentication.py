@@ -20,6 +20,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from linli_shared.auth import DevKeyRefused, TokenVerifier, mint_dev_token
 from linli_shared.logs import JsonFormatter
+from linli_shared.messaging.kafka import KafkaTransport
+from linli_shared.messaging.transports import make_transport
 from linli_shared.settings import PlatformSettings
 
 
@@ -170,3 +172,17 @@ def test_kafka_tls_and_scram_are_configurable_and_secrets_stay_out_of_logs() -> 
     logged = JsonFormatter().format(record)
     assert "s3cret-scram" not in logged
     assert "linli-dev-signing-key" not in logged
+
+
+def test_the_kafka_transport_is_built_with_the_connection_settings() -> None:
+    settings = PlatformSettings(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_username="linli-credit-kafka",
+        kafka_sasl_password="pw",
+        kafka_session_timeout_ms=7000,
+    )
+    transport = make_transport(settings, "linli-credit")
+    assert isinstance(transport, KafkaTransport)
+    assert transport._options["sasl_plain_username"] == "linli-credit-kafka"
+    assert transport._options["security_protocol"] == "SASL_PLAINTEXT"
+    assert transport._session_timeout_ms == 7000

@@ -22,4 +22,6 @@ def make_transport(platform: PlatformSettings, client_id: str) -> Transport:
         partitions=platform.kafka_topic_partitions,
         replication_factor=platform.kafka_replication_factor,
         namespace=platform.kafka_namespace,
+        session_timeout_ms=platform.kafka_session_timeout_ms,
+        client_options=platform.kafka_client_options(),
     )
