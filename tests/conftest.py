@@ -53,11 +53,10 @@ async def platform(
         try:
             running.start()
             yield running
-        except BaseException:
-            print(running.logs())
-            raise
         finally:
             running.stop()
+            # Shown by pytest only when the test failed: what each process said last.
+            print(running.logs())
 
 
 def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:

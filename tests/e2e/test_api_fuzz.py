@@ -44,17 +44,21 @@ def test_no_input_makes_any_service_fail_or_break_its_contract(platform: Platfor
             operation = result.ok()
             tested.append(f"{service} {operation.label}")
 
-            @settings(
-                max_examples=EXAMPLES_PER_OPERATION,
-                deadline=None,
-                derandomize=True,
-                database=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy())
-            def call(case: Case[Any], base_url: str = base_url) -> None:
-                case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
-
-            call()
+            _fuzz(operation, base_url, headers)
     assert len(tested) >= 12, tested
+
+
+def _fuzz(operation: Any, base_url: str, headers: dict[str, str]) -> None:
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy())
+    def call(case: Case[Any]) -> None:
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+
+    call()

@@ -8,17 +8,38 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
     ConnectionError,
     OSError,
     TimeoutError,
+)
+# SQLSTATE classes that say the server, not the statement, is the problem: connection
+# exceptions, insufficient resources, operator intervention (shutdown, "starting up").
+INFRASTRUCTURE_SQLSTATES = ("08", "53", "57P")
+# asyncpg raises these when the connection itself is gone.
+INFRASTRUCTURE_DRIVER_ERRORS = frozenset(
+    {"ConnectionDoesNotExistError", "InterfaceError", "ConnectionFailureError"}
 )
 
 
 def is_infrastructure_error(error: BaseException) -> bool:
     """True when retrying later can succeed without changing the input."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _says_infrastructure(current):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+def _says_infrastructure(error: BaseException) -> bool:
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
     if isinstance(error, INFRASTRUCTURE_ERRORS):
         return True
-    cause = error.__cause__
-    return cause is not None and cause is not error and is_infrastructure_error(cause)
+    if type(error).__name__ in INFRASTRUCTURE_DRIVER_ERRORS:
+        return True
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return isinstance(state, str) and state.startswith(INFRASTRUCTURE_SQLSTATES)

@@ -56,7 +56,7 @@ def traceparent_of(span: Span) -> str | None:
 
 def start_child_span(name: str, traceparent: str | None, kind: SpanKind) -> Span:
     """A span that the caller ends, continuing the trace named by a W3C traceparent."""
-    parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
+    parent = propagate.extract({"traceparent": traceparent}) if traceparent else None
     return tracer().start_span(name, context=parent, kind=kind)
 
 
@@ -72,7 +72,7 @@ def current_traceparent() -> str | None:
 
 @contextmanager
 def span_from_traceparent(name: str, traceparent: str | None, kind: SpanKind) -> Iterator[Span]:
-    """A span that continues the trace named by a W3C traceparent (or starts one)."""
-    parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
+    """A span continuing the trace a W3C traceparent names; without one, the current trace."""
+    parent = propagate.extract({"traceparent": traceparent}) if traceparent else None
     with tracer().start_as_current_span(name, context=parent, kind=kind) as span:
         yield span

@@ -25,6 +25,7 @@ from linli_shared.settings import PlatformSettings
 from linli_shared.telemetry import span_from_traceparent
 
 CORRELATION_HEADER = "X-Correlation-ID"
+API_PREFIX = "/v1"
 logger = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -65,7 +66,7 @@ def create_service_app(
     app.state.audit_log = audit_log
     routers = [*routers, audit_router()] if audit_log is not None else list(routers)
     for router in routers:
-        app.include_router(router, prefix="/v1", dependencies=[Depends(authenticated)])
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(authenticated)])
     return app
 
 
@@ -82,12 +83,23 @@ async def _correlation_and_trace(
         response = await call_next(request)
     response.headers[CORRELATION_HEADER] = correlation_id
     await _audit(request, response.status_code, correlation_id)
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
+    template = _route_template(request)
     service = request.app.state.service_name
     HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()
     HTTP_DURATION.labels(service, request.method, template).observe(time.perf_counter() - started)
     return response
+
+
+def _route_template(request: Request) -> str:
+    """The matched route's template (`/v1/households/{household_id}`), for bounded labels."""
+    route = request.scope.get("route")
+    template: str | None = getattr(route, "path", None)
+    if template is None:
+        return "unmatched"
+    # Routers are included under API_PREFIX; the route object knows only its own part.
+    if request.url.path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
+        return API_PREFIX + template
+    return str(template)
 
 
 async def _audit(request: Request, status: int, correlation_id: str) -> None:
