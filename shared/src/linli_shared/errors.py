@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from linli_shared.faults import is_infrastructure_error
@@ -147,5 +148,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
             response.headers["Retry-After"] = "1"
             return response
+        if isinstance(error, sa_exc.DataError):
+            # The database refused a value the schema let through (e.g. out of its range).
+            log.warning("value refused by the database on %s: %s", request.url.path, error.orig)
+            return problem_response(
+                request, 422, "invalid-value", "A value is out of range or malformed"
+            )
         log.exception("unhandled error on %s", request.url.path)
         return problem_response(request, 500, "internal-error", "Internal server error")

@@ -12,6 +12,7 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_OFFSET = 1_000_000  # deeper than any real list; beyond it a 64-bit OFFSET could overflow
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ def page_request(
     limit: int = Query(
         default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="How many items at most"
     ),
-    offset: int = Query(default=0, ge=0, description="How many items to skip"),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET, description="How many items to skip"),
 ) -> PageRequest:
     """A FastAPI dependency reading `limit` and `offset` from the query string."""
     return PageRequest(limit=limit, offset=offset)

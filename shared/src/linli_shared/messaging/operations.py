@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from linli_shared.messaging.processing import REPLAY_FOR_HEADER
+
 DLQ_MARK = ".dlq."
 DLQ_HEADER_PREFIX = "linli-dlq-"
 REPLAYER_GROUP = "linli-dlq-replayer"
@@ -103,6 +105,8 @@ class KafkaOperations:
                         f"{letter.topic}:{letter.partition}:{letter.offset}".encode(),
                     )
                 )
+                # Only the group that gave up on it applies it again; the others skip it.
+                headers.append((REPLAY_FOR_HEADER, letter.header("consumer-group").encode()))
                 await producer.send_and_wait(
                     self._namespace + letter.source_topic,
                     letter.value,

@@ -32,6 +32,9 @@ from linli_shared.telemetry import span_from_traceparent
 
 log = logging.getLogger(__name__)
 
+# Set by `linli dlq replay`: the consumer group a re-driven dead letter is meant for.
+REPLAY_FOR_HEADER = "linli-replay-for-group"
+
 Handler = Callable[[AsyncConnection, EventData, Envelope], Awaitable[None]]
 
 
@@ -95,6 +98,9 @@ class RecordProcessor:
         return outcome
 
     async def _process(self, record: IncomingRecord) -> Outcome:
+        replay_for = record.headers.get(REPLAY_FOR_HEADER)
+        if replay_for is not None and replay_for.decode() != self._subscription.group:
+            return Outcome.IGNORED  # a dead letter re-driven for another consumer group
         try:
             envelope = Envelope.from_json(record.value or b"")
             event = envelope.parse(self._catalogue)

@@ -25,6 +25,7 @@ from linli_credit.api.schemas import (
 from linli_credit.service.ledger import CreditService
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem
+from linli_shared.pagination import MAX_OFFSET
 from linli_shared.rules import RuleViolation
 
 router = APIRouter(tags=["ledger"])
@@ -224,7 +225,7 @@ async def list_appeals(
     subject_id: uuid.UUID | None = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     _: Principal = Depends(require_roles(*FILERS)),
 ) -> AppealsOut:
     appeals = await service.appeals(
@@ -277,7 +278,7 @@ async def decide_appeal(
 async def grade_report(
     community_id: str,
     service: Service,
-    quarter: Annotated[str, Path(pattern=r"^\d{4}-Q[1-4]$", examples=["2026-Q1"])],
+    quarter: Annotated[str, Path(pattern=r"^(19|2\d)\d{2}-Q[1-4]$", examples=["2026-Q1"])],
     _: Principal = Depends(require_roles(*STAFF)),
 ) -> GradeReportOut:
     year, number = quarter.split("-Q")

@@ -197,7 +197,7 @@ async def list_checklists(
 )
 async def get_checklist(
     name: str,
-    version: int | None = Query(default=None, ge=1),
+    version: int | None = Query(default=None, ge=1, le=1_000_000),
     service: InspectionsService = Depends(inspections_service),
     _: Principal = Depends(require_roles(*READERS)),
 ) -> ChecklistOut:

@@ -468,7 +468,7 @@ class ReadingIn(BaseModel):
 
     id: uuid.UUID | None = Field(default=None, description="Client id: resending records once")
     pest: Pest
-    density: float = Field(ge=0)
+    density: float = Field(ge=0, le=1_000_000)
     measured_at: AwareDatetime | None = None
 
 

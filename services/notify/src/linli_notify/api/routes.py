@@ -33,6 +33,7 @@ from linli_notify.domain.notice import NoticeType, QuietHours, Recipient, normal
 from linli_notify.service.notices import NotifyService, Preferences
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import NotFound, Problem
+from linli_shared.pagination import MAX_OFFSET
 
 router = APIRouter()
 
@@ -57,7 +58,7 @@ def notify_service(request: Request) -> NotifyService:
 async def list_notices(
     recipient_id: uuid.UUID,
     limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     service: NotifyService = Depends(notify_service),
     _: Principal = Depends(require_roles(*READERS)),
 ) -> NoticePage:
@@ -94,7 +95,7 @@ async def inbox(
     recipient_id: uuid.UUID,
     unread: bool = Query(default=False, description="Only unread notices"),
     limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     service: NotifyService = Depends(notify_service),
     _: Principal = Depends(require_roles(*INBOX_USERS)),
 ) -> InboxPage:
@@ -329,7 +330,7 @@ async def retire_secrets(
 async def webhook_messages(
     endpoint_id: uuid.UUID,
     limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     service: NotifyService = Depends(notify_service),
     _: Principal = Depends(require_roles()),
 ) -> WebhookMessagePage:

@@ -72,7 +72,9 @@ class HouseholdIn(BaseModel):
 class Versioned(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, description="The version this change was made against")
+    version: int = Field(
+        ge=1, le=2_147_483_647, description="The version this change was made against"
+    )
 
 
 class MoveIn(Versioned):
@@ -255,8 +257,8 @@ class GridOut(BaseModel):
     id: str
     community_id: str
     name: str
-    worker_id: str | None
-    worker_name: str | None
+    worker_id: str | None = None
+    worker_name: str | None = None
 
     @classmethod
     def of(cls, grid: Grid) -> GridOut:
@@ -303,7 +305,7 @@ class CompoundOut(BaseModel):
     grid_id: str
     name: str
     address: str
-    property_manager_id: uuid.UUID | None
+    property_manager_id: uuid.UUID | None = None
     buildings: list[BuildingOut] | None = None
 
     @classmethod
@@ -358,8 +360,8 @@ class OrganisationChangeIn(Versioned):
 
 
 class ContactOut(BaseModel):
-    email: str | None
-    phone: str | None
+    email: str | None = None
+    phone: str | None = None
     preferred_channels: list[str]
 
 
@@ -368,7 +370,7 @@ class OrganisationOut(BaseModel):
     kind: OrganisationKind
     name: str
     community_id: str
-    grid_id: str | None
+    grid_id: str | None = None
     compound_ids: list[str]
     frontage_segments: list[str]
     contact: ContactOut
