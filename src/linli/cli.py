@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 import uvicorn
 from alembic import command
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from linli.services import SERVICES, by_name
 from linli_shared.auth import ROLES, DevKeyRefused, mint_dev_token
@@ -111,6 +113,18 @@ app.add_typer(consumers, name="consumers")
 app.add_typer(outbox, name="outbox")
 
 
+def _progress() -> Progress:
+    """A progress display on the terminal (stderr) for long operations."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} done"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
 def _operations() -> KafkaOperations:
     platform = PlatformSettings()
     return KafkaOperations(
@@ -152,7 +166,9 @@ def dlq_replay(
     async def replay() -> None:
         operations = _operations()
         topics = await operations.dead_letter_topics(group)
-        replayed = await operations.replay_dead_letters(topics)
+        with _progress() as progress:
+            progress.add_task(f"re-driving dead letters from {len(topics)} topic(s)", total=None)
+            replayed = await operations.replay_dead_letters(topics)
         typer.echo(f"replayed {len(replayed)} dead letter(s)")
 
     asyncio.run(replay())
@@ -286,7 +302,9 @@ def credit_rebuild() -> None:
     """Recompute every score and grade from the ledger; lists the accounts that differed."""
     from linli_credit.app import rebuild
 
-    report = asyncio.run(rebuild())
+    with _progress() as progress:
+        task = progress.add_task("rebuilding credit accounts", total=None)
+        report = asyncio.run(rebuild(on_account=lambda: progress.advance(task)))
     for subject_id in report.changed:
         typer.echo(f"rebuilt {subject_id}: the projection differed from the ledger")
     typer.echo(f"credit: {report.accounts} account(s) rebuilt, {len(report.changed)} differed")

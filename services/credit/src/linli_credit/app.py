@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -82,11 +83,13 @@ DEFINITION = ServiceDefinition(
 )
 
 
-async def rebuild(settings: CreditSettings | None = None) -> RebuildReport:
+async def rebuild(
+    settings: CreditSettings | None = None, on_account: Callable[[], None] | None = None
+) -> RebuildReport:
     """Recompute every account's projection from the ledger (`linli credit rebuild`)."""
     settings = settings or CreditSettings()
     database = Database(settings.database_url)
     try:
-        return await _service(database, settings).rebuild()
+        return await _service(database, settings).rebuild(on_account)
     finally:
         await database.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -636,9 +636,10 @@ class CreditService:
 
     # --- rebuild -------------------------------------------------------------------------------
 
-    async def rebuild(self) -> RebuildReport:
+    async def rebuild(self, on_account: Callable[[], None] | None = None) -> RebuildReport:
         """Recompute every account's balance, score and grade from the ledger, announcing
-        nothing. On a healthy ledger nothing changes; `changed` lists the accounts that did."""
+        nothing. On a healthy ledger nothing changes; `changed` lists the accounts that did.
+        `on_account` is called after each account (for a progress display)."""
         changed: list[uuid.UUID] = []
         count, after = 0, None
         while True:
@@ -660,6 +661,8 @@ class CreditService:
                         changed.append(subject_id)
                         await ledger.save_account(rebuilt)
                 count += 1
+                if on_account is not None:
+                    on_account()
             after = subjects[-1]
 
     # --- reads -------------------------------------------------------------------------------
