@@ -28,6 +28,8 @@ class MemberV1(BaseModel):
 
     name: str
     relation: str
+    # Stable id of the resident across member changes and moves; ledger subject for personal rules.
+    resident_id: UUID | None = None
 
 
 class ConsentV1(BaseModel):
