@@ -24,12 +24,22 @@ from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE
 from linli_shared.contracts.base import EventData
+from linli_shared.contracts.registry import (
+    BuildingCreated,
+    CommunityChanged,
+    CommunityCreated,
+    CompoundChanged,
+    CompoundCreated,
+    GridChanged,
+    GridCreated,
+)
 from linli_shared.db import Database
 from linli_shared.errors import Conflict
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.migrations import upgrade
 from linli_shared.pagination import PageRequest
+from linli_shared.rules import RuleViolation
 from linli_shared.settings import PlatformSettings
 
 CreateDatabase = Callable[[str], Awaitable[str]]
@@ -54,7 +64,23 @@ def service(database: Database) -> RegistryService:
     )
 
 
+PLACE_EVENTS = ("community", "grid", "compound", "building")
+
+
 async def _events(database: Database) -> list[EventData]:
+    """The household and organisation events (place events: `_place_events`)."""
+    return [e for e in await _all_events(database) if _about(e) not in PLACE_EVENTS]
+
+
+async def _place_events(database: Database) -> list[EventData]:
+    return [e for e in await _all_events(database) if _about(e) in PLACE_EVENTS]
+
+
+def _about(event: EventData) -> str:
+    return event.event_type.split(".")[2]
+
+
+async def _all_events(database: Database) -> list[EventData]:
     async with database.connect() as connection:
         rows = (await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))).all()
     events = []
@@ -218,6 +244,59 @@ async def test_history_is_versioned_stale_writes_conflict_and_every_change_is_an
     assert consent_event["consent"]["recorded_at"] == NOW
 
 
+async def test_every_change_to_a_place_is_announced_with_its_state(
+    service: RegistryService, database: Database
+) -> None:
+    await _places(service)
+    await service.assign_grid_worker("g-01", worker_id="w-wang", worker_name="王")
+    await service.change_community("xingfu", name="幸福社区", time_zone="Asia/Urumqi")
+
+    events = await _place_events(database)
+    assert [type(e) for e in events] == [
+        CommunityCreated,
+        GridCreated,
+        CompoundCreated,
+        BuildingCreated,
+        GridChanged,
+        CommunityChanged,
+    ]
+    created, grid, compound, building, worker, zone = events
+    assert created == CommunityCreated(
+        community_id="xingfu", name="幸福社区", time_zone="Asia/Shanghai", created_at=NOW
+    )
+    assert (grid.partition_key(), compound.partition_key()) == ("g-01", "cp-01")
+    assert isinstance(compound, CompoundCreated)
+    assert (compound.grid_id, compound.community_id, compound.name) == (
+        "g-01",
+        "xingfu",
+        "幸福花园",
+    )
+    assert isinstance(building, BuildingCreated)
+    assert (building.compound_id, building.grid_id) == ("cp-01", "g-01")
+    assert isinstance(worker, GridChanged)
+    assert (worker.worker_id, worker.worker_name) == ("w-wang", "王")
+    assert isinstance(zone, CommunityChanged) and zone.time_zone == "Asia/Urumqi"
+
+
+async def test_a_community_has_a_valid_time_zone_defaulting_to_the_setting(
+    database: Database,
+) -> None:
+    service = RegistryService(
+        database,
+        Outbox(tables.outbox, SOURCE),
+        FixedClock(NOW),
+        RegistrySettings().cipher(),
+        default_time_zone="Europe/Berlin",
+    )
+    assert (await service.create_community(id="berlin", name="Kiez")).time_zone == "Europe/Berlin"
+    with pytest.raises(RuleViolation) as bad:
+        await service.create_community(id="x", name="X", time_zone="Mars/Olympus")
+    assert bad.value.field == "time_zone"
+    with pytest.raises(RuleViolation):
+        await service.change_community("berlin", name="Kiez", time_zone="Nowhere")
+    assert [type(e) for e in await _place_events(database)] == [CommunityCreated]
+
+
 async def test_search_filters_and_paginates(service: RegistryService) -> None:
     await _places(service)
     await _register(service)
@@ -278,6 +357,23 @@ async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
         (second.id, ["cp-01"], 1),
         (first.id, [], 2),
     ]
+    compound_changes = [e for e in await _place_events(database) if isinstance(e, CompoundChanged)]
+    assert [(e.compound_id, e.property_manager_id) for e in compound_changes] == [
+        ("cp-01", first.id),
+        ("cp-01", second.id),
+    ]
+    await service.change_organisation(
+        second.id,
+        version=1,
+        name="乐居物业",
+        grid_id="g-01",
+        compound_ids=[],
+        frontage_segments=[],
+        contact=Contact("leju@example.cn", None, ("email",)),
+    )
+    [*_, released] = await _place_events(database)
+    assert isinstance(released, CompoundChanged)
+    assert (released.compound_id, released.property_manager_id) == ("cp-01", None)
     with pytest.raises(Conflict):
         await service.change_organisation(
             first.id,

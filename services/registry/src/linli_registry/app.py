@@ -25,7 +25,11 @@ SOURCE = "/linli/registry"
 
 def _service(database: Database, settings: RegistrySettings) -> RegistryService:
     return RegistryService(
-        database, Outbox(tables.outbox, SOURCE), SystemClock(), settings.cipher()
+        database,
+        Outbox(tables.outbox, SOURCE),
+        SystemClock(),
+        settings.cipher(),
+        settings.default_time_zone,
     )
 
 

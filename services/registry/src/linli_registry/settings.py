@@ -1,6 +1,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from linli_registry.domain.places import DEFAULT_TIME_ZONE
 from linli_shared.crypto import FieldCipher
 from linli_shared.settings import ServiceSettings
 
@@ -24,6 +25,11 @@ class RegistrySettings(ServiceSettings):
     blind_index_key: SecretStr = Field(
         default=SecretStr(DEV_BLIND_INDEX_KEY),
         description="HMAC key of the ID-number index used for duplicate detection",
+    )
+
+    default_time_zone: str = Field(
+        default=DEFAULT_TIME_ZONE,
+        description="IANA time zone of a community created without one",
     )
 
     def cipher(self) -> FieldCipher:

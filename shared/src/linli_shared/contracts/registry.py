@@ -168,3 +168,103 @@ class OrganisationChanged(EventData):
     contact: ContactV1
     changed_at: datetime
     version: int
+
+
+# --- places -----------------------------------------------------------------------------------
+# Communities, grids, compounds and buildings: no personal data of residents, only places, their
+# ids and names, and who answers for them (a grid's worker, a compound's property manager).
+# Each event carries the whole state of the place, so a consumer keeps a read model from them
+# alone; the partition key is the place, so the events of one place arrive in order.
+
+
+class CommunityCreated(EventData):
+    event_type: ClassVar[str] = "linli.registry.community.created.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "community_id"
+
+    community_id: str
+    name: str
+    # IANA time zone: weeks, deadlines and quiet hours of the community are counted in it.
+    time_zone: str
+    created_at: datetime
+
+
+class CommunityChanged(EventData):
+    event_type: ClassVar[str] = "linli.registry.community.changed.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "community_id"
+
+    community_id: str
+    name: str
+    time_zone: str
+    changed_at: datetime
+
+
+class GridCreated(EventData):
+    event_type: ClassVar[str] = "linli.registry.grid.created.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "grid_id"
+
+    grid_id: str
+    community_id: str
+    name: str
+    # The grid worker (staff, not a resident): the principal id and display name.
+    worker_id: str | None = None
+    worker_name: str | None = None
+    created_at: datetime
+
+
+class GridChanged(EventData):
+    event_type: ClassVar[str] = "linli.registry.grid.changed.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "grid_id"
+
+    grid_id: str
+    community_id: str
+    name: str
+    worker_id: str | None = None
+    worker_name: str | None = None
+    changed_at: datetime
+
+
+class CompoundCreated(EventData):
+    event_type: ClassVar[str] = "linli.registry.compound.created.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "compound_id"
+
+    compound_id: str
+    community_id: str
+    grid_id: str
+    name: str
+    address: str
+    property_manager_id: UUID | None = None
+    created_at: datetime
+
+
+class CompoundChanged(EventData):
+    """The compound's state after a change, e.g. a new (or no) property manager."""
+
+    event_type: ClassVar[str] = "linli.registry.compound.changed.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "compound_id"
+
+    compound_id: str
+    community_id: str
+    grid_id: str
+    name: str
+    address: str
+    property_manager_id: UUID | None = None
+    changed_at: datetime
+
+
+class BuildingCreated(EventData):
+    event_type: ClassVar[str] = "linli.registry.building.created.v1"
+    topic: ClassVar[str] = topics.REGISTRY
+    key_field: ClassVar[str] = "building_id"
+
+    building_id: str
+    compound_id: str
+    community_id: str
+    grid_id: str
+    name: str
+    created_at: datetime

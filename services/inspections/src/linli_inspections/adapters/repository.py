@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_inspections.adapters.tables import (
     checklists,
+    communities,
+    compounds,
     evidence,
     findings,
+    grids,
     inspections,
     pest_points,
     pest_readings,
@@ -268,6 +271,11 @@ class TargetRepository:
             .values(active=False)
         )
 
+    async def forget(self, kind: str, target_id: str) -> None:
+        await self._connection.execute(
+            delete(targets).where(targets.c.kind == kind, targets.c.id == target_id)
+        )
+
     async def release(self, subject_id: uuid.UUID, kind: str, keep: Sequence[str]) -> None:
         """Forget targets of `kind` this subject no longer answers for."""
         await self._connection.execute(
@@ -354,6 +362,72 @@ class TargetRepository:
             .offset(page.offset)
         )
         return Slice(list(rows), total, page)
+
+
+class PlaceReadModel:
+    """The registry's places as its events describe them: each row is the latest state."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def _put(self, table: Table, place_id: str, values: dict[str, Any]) -> None:
+        changed = await self._connection.execute(
+            update(table).where(table.c.id == place_id).values(**values)
+        )
+        if changed.rowcount == 0:
+            await self._connection.execute(insert(table).values(id=place_id, **values))
+
+    async def put_community(self, community_id: str, *, name: str, time_zone: str) -> None:
+        await self._put(communities, community_id, {"name": name, "time_zone": time_zone})
+
+    async def put_grid(
+        self, grid_id: str, *, community_id: str, name: str, worker_id: str | None
+    ) -> None:
+        await self._put(
+            grids, grid_id, {"community_id": community_id, "name": name, "worker_id": worker_id}
+        )
+
+    async def put_compound(
+        self,
+        compound_id: str,
+        *,
+        community_id: str,
+        grid_id: str,
+        name: str,
+        property_manager_id: uuid.UUID | None,
+    ) -> None:
+        await self._put(
+            compounds,
+            compound_id,
+            {
+                "community_id": community_id,
+                "grid_id": grid_id,
+                "name": name,
+                "property_manager_id": property_manager_id,
+            },
+        )
+
+    async def compound(self, compound_id: str) -> Any | None:
+        return (
+            await self._connection.execute(select(compounds).where(compounds.c.id == compound_id))
+        ).one_or_none()
+
+    async def time_zone_of(self, community_id: str | None) -> str | None:
+        """The community's IANA time zone; None while its event has not arrived."""
+        if community_id is None:
+            return None
+        zone: str | None = await self._connection.scalar(
+            select(communities.c.time_zone).where(communities.c.id == community_id)
+        )
+        return zone
+
+    async def time_zone_of_grid(self, grid_id: str) -> str | None:
+        zone: str | None = await self._connection.scalar(
+            select(communities.c.time_zone)
+            .join(grids, grids.c.community_id == communities.c.id)
+            .where(grids.c.id == grid_id)
+        )
+        return zone
 
 
 class ScheduleRepository:

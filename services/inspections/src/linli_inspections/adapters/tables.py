@@ -90,6 +90,35 @@ targets = Table(
     Column("active", Boolean, nullable=False, server_default=true()),
 )
 
+# Read model of the registry's places, from its events: a community's time zone (weeks and
+# deadlines are local), a compound's grid and property manager.
+communities = Table(
+    "communities",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+)
+
+grids = Table(
+    "grids",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("community_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("worker_id", String(200), nullable=True),
+)
+
+compounds = Table(
+    "compounds",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("community_id", String(64), nullable=False),
+    Column("grid_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("property_manager_id", Uuid, nullable=True),
+)
+
 pest_points = Table(
     "pest_points",
     metadata,

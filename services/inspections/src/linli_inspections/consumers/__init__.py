@@ -1,4 +1,5 @@
-"""Inspections' consumer group: who answers for each target, from the registry's events."""
+"""Inspections' consumer group: the registry's read model (who answers for each target, the
+grids and compounds, each community's time zone), from the registry's events."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from linli_inspections.domain.inspection import Target
 from linli_inspections.service.inspections import InspectionsService
 from linli_shared.contracts import (
+    CommunityChanged,
+    CommunityCreated,
+    CompoundChanged,
+    CompoundCreated,
+    GridChanged,
+    GridCreated,
     HouseholdDeregistered,
     HouseholdMoved,
     HouseholdRegistered,
@@ -53,6 +60,37 @@ def subscriptions(service: InspectionsService) -> list[Subscription]:
             frontage_segments=event.frontage_segments,
         )
 
+    async def on_community(
+        connection: AsyncConnection, event: EventData, envelope: Envelope
+    ) -> None:
+        assert isinstance(event, CommunityCreated | CommunityChanged)
+        await service.remember_community(
+            connection, event.community_id, name=event.name, time_zone=event.time_zone
+        )
+
+    async def on_grid(connection: AsyncConnection, event: EventData, envelope: Envelope) -> None:
+        assert isinstance(event, GridCreated | GridChanged)
+        await service.remember_grid(
+            connection,
+            event.grid_id,
+            community_id=event.community_id,
+            name=event.name,
+            worker_id=event.worker_id,
+        )
+
+    async def on_compound(
+        connection: AsyncConnection, event: EventData, envelope: Envelope
+    ) -> None:
+        assert isinstance(event, CompoundCreated | CompoundChanged)
+        await service.remember_compound(
+            connection,
+            event.compound_id,
+            community_id=event.community_id,
+            grid_id=event.grid_id,
+            name=event.name,
+            property_manager_id=event.property_manager_id,
+        )
+
     return [
         Subscription(
             GROUP,
@@ -62,6 +100,12 @@ def subscriptions(service: InspectionsService) -> list[Subscription]:
                 HouseholdDeregistered: on_household_deregistered,
                 OrganisationRegistered: on_organisation,
                 OrganisationChanged: on_organisation,
+                CommunityCreated: on_community,
+                CommunityChanged: on_community,
+                GridCreated: on_grid,
+                GridChanged: on_grid,
+                CompoundCreated: on_compound,
+                CompoundChanged: on_compound,
             },
         )
     ]

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from linli_inspections.adapters.repository import (
     ChecklistRepository,
     InspectionRepository,
+    PlaceReadModel,
     RectificationRepository,
     ScheduleRepository,
     TargetRepository,
@@ -782,19 +783,76 @@ class InspectionsService:
         frontage_segments: Sequence[str],
     ) -> None:
         repository = TargetRepository(connection)
+        places = PlaceReadModel(connection)
         for kind, ids in (("compound", compound_ids), ("frontage_segment", frontage_segments)):
             await repository.release(organisation_id, kind, ids)
             for target_id in ids:
+                target_grid = grid_id
+                if kind == "compound" and (compound := await places.compound(target_id)):
+                    if compound.property_manager_id != organisation_id:
+                        continue  # the compound's own events say who manages it now
+                    target_grid = compound.grid_id
                 await repository.upsert(
                     Target(
                         kind,
                         target_id,
                         organisation_id,
                         SubjectKind.ORGANISATION,
-                        grid_id,
+                        target_grid,
                         community_id,
                     )
                 )
+
+    async def remember_community(
+        self, connection: AsyncConnection, community_id: str, *, name: str, time_zone: str
+    ) -> None:
+        await PlaceReadModel(connection).put_community(community_id, name=name, time_zone=time_zone)
+
+    async def remember_grid(
+        self,
+        connection: AsyncConnection,
+        grid_id: str,
+        *,
+        community_id: str,
+        name: str,
+        worker_id: str | None,
+    ) -> None:
+        await PlaceReadModel(connection).put_grid(
+            grid_id, community_id=community_id, name=name, worker_id=worker_id
+        )
+
+    async def remember_compound(
+        self,
+        connection: AsyncConnection,
+        compound_id: str,
+        *,
+        community_id: str,
+        grid_id: str,
+        name: str,
+        property_manager_id: uuid.UUID | None,
+    ) -> None:
+        """The compound's grid and property manager; the manager answers for it as a target."""
+        await PlaceReadModel(connection).put_compound(
+            compound_id,
+            community_id=community_id,
+            grid_id=grid_id,
+            name=name,
+            property_manager_id=property_manager_id,
+        )
+        targets = TargetRepository(connection)
+        if property_manager_id is None:
+            await targets.forget("compound", compound_id)
+            return
+        await targets.upsert(
+            Target(
+                "compound",
+                compound_id,
+                property_manager_id,
+                SubjectKind.ORGANISATION,
+                grid_id,
+                community_id,
+            )
+        )
 
 
 def _about(inspection: Inspection) -> dict[str, Any]:

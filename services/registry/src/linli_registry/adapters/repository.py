@@ -303,13 +303,19 @@ class PlaceRepository:
         )
         return True
 
-    async def community(self, community_id: str) -> Community | None:
-        row = (
-            await self._connection.execute(
-                select(communities).where(communities.c.id == community_id)
-            )
-        ).one_or_none()
+    async def community(self, community_id: str, *, for_update: bool = False) -> Community | None:
+        query = select(communities).where(communities.c.id == community_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query)).one_or_none()
         return Community(row.id, row.name, row.time_zone) if row else None
+
+    async def save_community(self, community: Community) -> None:
+        await self._connection.execute(
+            update(communities)
+            .where(communities.c.id == community.id)
+            .values(name=community.name, time_zone=community.time_zone)
+        )
 
     async def list_communities(self, page: PageRequest) -> Slice[Community]:
         total = int(
@@ -341,10 +347,11 @@ class PlaceRepository:
             .values(worker_id=grid.worker_id, worker_name=grid.worker_name)
         )
 
-    async def grid(self, grid_id: str) -> Grid | None:
-        row = (
-            await self._connection.execute(select(grids).where(grids.c.id == grid_id))
-        ).one_or_none()
+    async def grid(self, grid_id: str, *, for_update: bool = False) -> Grid | None:
+        query = select(grids).where(grids.c.id == grid_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query)).one_or_none()
         return (
             Grid(row.id, row.community_id, row.name, row.worker_id, row.worker_name)
             if row

@@ -9,6 +9,7 @@ from linli_registry.adapters.repository import HouseholdFilter
 from linli_registry.api.schemas import (
     BuildingIn,
     BuildingOut,
+    CommunityChangeIn,
     CommunityIn,
     CommunityOut,
     CommunityPage,
@@ -348,6 +349,24 @@ async def create_community(
 ) -> CommunityOut:
     return CommunityOut.of(
         await service.create_community(id=body.id, name=body.name, time_zone=body.time_zone)
+    )
+
+
+@router.put(
+    "/communities/{community_id}",
+    tags=["places"],
+    response_model=CommunityOut,
+    responses={404: {"model": Problem}},
+    summary="Rename a community or change its time zone",
+)
+async def change_community(
+    community_id: str,
+    body: CommunityChangeIn,
+    service: RegistryService = Depends(registry_service),
+    _: Principal = Depends(require_roles("community_staff")),
+) -> CommunityOut:
+    return CommunityOut.of(
+        await service.change_community(community_id, name=body.name, time_zone=body.time_zone)
     )
 
 

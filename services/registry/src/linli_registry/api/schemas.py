@@ -223,7 +223,19 @@ class CommunityIn(BaseModel):
 
     id: str = Id
     name: str = Field(min_length=1, max_length=200)
-    time_zone: str = Field(default="Asia/Shanghai", max_length=64)
+    time_zone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="IANA time zone, e.g. Asia/Shanghai (default: the registry's setting)",
+    )
+
+
+class CommunityChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    time_zone: str = Field(min_length=1, max_length=64, description="IANA time zone")
 
 
 class CommunityOut(BaseModel):

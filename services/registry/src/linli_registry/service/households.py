@@ -8,7 +8,7 @@ history and announced as an event carrying the state consumers need.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,8 +32,15 @@ from linli_registry.domain.places import Building, Community, Compound, Grid
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import (
+    BuildingCreated,
+    CommunityChanged,
+    CommunityCreated,
+    CompoundChanged,
+    CompoundCreated,
     ConsentV1,
     ContactV1,
+    GridChanged,
+    GridCreated,
     HouseholdConsentChanged,
     HouseholdContactChanged,
     HouseholdDeregistered,
@@ -79,21 +86,44 @@ class ConsentInput:
 
 class RegistryService:
     def __init__(
-        self, database: Database, outbox: Outbox, clock: Clock, cipher: FieldCipher
+        self,
+        database: Database,
+        outbox: Outbox,
+        clock: Clock,
+        cipher: FieldCipher,
+        default_time_zone: str = places.DEFAULT_TIME_ZONE,
     ) -> None:
         self._database = database
         self._outbox = outbox
         self._clock = clock
         self._cipher = cipher
+        self._default_time_zone = default_time_zone
 
     # --- places -----------------------------------------------------------------------------
 
-    async def create_community(self, *, id: str, name: str, time_zone: str) -> Community:
-        community = places.community(id, name, time_zone)
+    async def create_community(
+        self, *, id: str, name: str, time_zone: str | None = None
+    ) -> Community:
+        community = places.community(id, name, time_zone or self._default_time_zone)
         async with self._database.transaction() as connection:
             if not await PlaceRepository(connection).add_community(community):
                 raise Conflict(f"community {id} already exists")
+            await self._outbox.add(
+                connection, CommunityCreated(**_community_state(community), created_at=self._now())
+            )
         return community
+
+    async def change_community(self, community_id: str, *, name: str, time_zone: str) -> Community:
+        changed = places.community(community_id, name, time_zone)
+        async with self._database.transaction() as connection:
+            repository = PlaceRepository(connection)
+            if await repository.community(community_id, for_update=True) is None:
+                raise NotFound("community", community_id)
+            await repository.save_community(changed)
+            await self._outbox.add(
+                connection, CommunityChanged(**_community_state(changed), changed_at=self._now())
+            )
+        return changed
 
     async def communities(self, page: PageRequest) -> Slice[Community]:
         async with self._database.connect() as connection:
@@ -115,6 +145,9 @@ class RegistryService:
                 raise RuleViolation("community_id", f"unknown community {community_id}")
             if not await repository.add_grid(grid):
                 raise Conflict(f"grid {id} already exists")
+            await self._outbox.add(
+                connection, GridCreated(**_grid_state(grid), created_at=self._now())
+            )
         return grid
 
     async def assign_grid_worker(
@@ -122,11 +155,14 @@ class RegistryService:
     ) -> Grid:
         async with self._database.transaction() as connection:
             repository = PlaceRepository(connection)
-            grid = await repository.grid(grid_id)
+            grid = await repository.grid(grid_id, for_update=True)
             if grid is None:
                 raise NotFound("grid", grid_id)
             changed = Grid(grid.id, grid.community_id, grid.name, worker_id, worker_name)
             await repository.set_grid_worker(changed)
+            await self._outbox.add(
+                connection, GridChanged(**_grid_state(changed), changed_at=self._now())
+            )
         return changed
 
     async def grids(self, community_id: str | None, page: PageRequest) -> Slice[Grid]:
@@ -155,6 +191,9 @@ class RegistryService:
                 raise RuleViolation("grid_id", f"grid {grid_id} is not in {community_id}")
             if not await repository.add_compound(compound):
                 raise Conflict(f"compound {id} already exists")
+            await self._outbox.add(
+                connection, CompoundCreated(**_compound_state(compound), created_at=self._now())
+            )
         return compound
 
     async def get_compound(self, compound_id: str) -> tuple[Compound, list[Building]]:
@@ -175,11 +214,26 @@ class RegistryService:
         building = Building(id, compound_id, name.strip())
         async with self._database.transaction() as connection:
             repository = PlaceRepository(connection)
-            if await repository.compound(compound_id) is None:
+            compound = await repository.compound(compound_id)
+            if compound is None:
                 raise RuleViolation("compound_id", f"unknown compound {compound_id}")
             if not await repository.add_building(building):
                 raise Conflict(f"building {id} already exists")
+            await self._outbox.add(
+                connection,
+                BuildingCreated(
+                    building_id=building.id,
+                    compound_id=compound.id,
+                    community_id=compound.community_id,
+                    grid_id=compound.grid_id,
+                    name=building.name,
+                    created_at=self._now(),
+                ),
+            )
         return building
+
+    def _now(self) -> datetime:
+        return self._clock.now()
 
     async def _check_place(
         self,
@@ -489,8 +543,10 @@ class RegistryService:
         async with self._database.transaction() as connection:
             await self._check_compounds(connection, organisation)
             repository = OrganisationRepository(connection, self._cipher)
+            managers_before = await self._managers(connection, organisation.compound_ids)
             taken_from = await self._take_over(connection, organisation, now)
             await repository.add(organisation)
+            await self._announce_manager_changes(connection, managers_before, now)
             await self._outbox.add(connection, organisation_registered(organisation))
             for previous in taken_from:
                 await self._outbox.add(connection, organisation_changed(previous, now))
@@ -527,9 +583,13 @@ class RegistryService:
                 contact=contact,
             )
             await self._check_compounds(connection, changed)
+            managers_before = await self._managers(
+                connection, {*current.compound_ids, *changed.compound_ids}
+            )
             taken_from = await self._take_over(connection, changed, now)
             if not await repository.save(changed):
                 raise Conflict(f"organisation {organisation_id} was changed meanwhile")
+            await self._announce_manager_changes(connection, managers_before, now)
             await self._outbox.add(connection, organisation_changed(changed, now))
             for previous in taken_from:
                 await self._outbox.add(connection, organisation_changed(previous, now))
@@ -549,6 +609,22 @@ class RegistryService:
             if compound.community_id != organisation.community_id:
                 raise RuleViolation(
                     "compound_ids", f"compound {compound_id} is in another community"
+                )
+
+    async def _managers(
+        self, connection: AsyncConnection, compound_ids: Iterable[str]
+    ) -> dict[str, uuid.UUID | None]:
+        found = await PlaceRepository(connection).compounds_by_id(sorted(compound_ids))
+        return {c.id: c.property_manager_id for c in found}
+
+    async def _announce_manager_changes(
+        self, connection: AsyncConnection, before: dict[str, uuid.UUID | None], now: datetime
+    ) -> None:
+        """Each compound whose property manager changed is announced with its new state."""
+        for compound in await PlaceRepository(connection).compounds_by_id(sorted(before)):
+            if compound.property_manager_id != before[compound.id]:
+                await self._outbox.add(
+                    connection, CompoundChanged(**_compound_state(compound), changed_at=now)
                 )
 
     async def _take_over(
@@ -615,6 +691,35 @@ def _summary(household: Household) -> dict[str, Any]:
             "recorded_by": household.consent.recorded_by,
         },
         "deregistration_reason": household.deregistration_reason,
+    }
+
+
+def _community_state(community: Community) -> dict[str, Any]:
+    return {
+        "community_id": community.id,
+        "name": community.name,
+        "time_zone": community.time_zone,
+    }
+
+
+def _grid_state(grid: Grid) -> dict[str, Any]:
+    return {
+        "grid_id": grid.id,
+        "community_id": grid.community_id,
+        "name": grid.name,
+        "worker_id": grid.worker_id,
+        "worker_name": grid.worker_name,
+    }
+
+
+def _compound_state(compound: Compound) -> dict[str, Any]:
+    return {
+        "compound_id": compound.id,
+        "community_id": compound.community_id,
+        "grid_id": compound.grid_id,
+        "name": compound.name,
+        "address": compound.address,
+        "property_manager_id": compound.property_manager_id,
     }
 
 
