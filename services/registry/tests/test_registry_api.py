@@ -81,14 +81,17 @@ async def test_register_and_get_round_trip(client: httpx.AsyncClient) -> None:
     assert body["community_id"] == "c-xingfu"
     assert body["grid_id"] == "g-07"
     assert body["address"] == "幸福路 1 号 2 栋 301"
+    residents = [m.pop("resident_id") for m in body["members"]]
     assert body["members"] == household()["members"]
+    assert len({uuid.UUID(r) for r in residents}) == len(residents)
     assert body["contact_email"] == "zhang@example.com"
     assert body["version"] == 1
     assert datetime.fromisoformat(body["registered_at"]).tzinfo is not None
 
     fetched = await client.get(f"/v1/households/{body['id']}", headers=bearer("inspector"))
     assert fetched.status_code == 200, fetched.text
-    assert fetched.json() == body
+    assert [m.pop("resident_id") for m in fetched.json()["members"]] == residents
+    assert {**fetched.json(), "members": body["members"]} == body
 
 
 async def test_no_token_is_401_problem(client: httpx.AsyncClient) -> None:

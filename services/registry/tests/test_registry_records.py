@@ -32,6 +32,8 @@ from linli_shared.contracts.registry import (
     CompoundCreated,
     GridChanged,
     GridCreated,
+    HouseholdMembersChanged,
+    HouseholdRegistered,
 )
 from linli_shared.db import Database
 from linli_shared.errors import Conflict
@@ -491,3 +493,77 @@ async def test_unknown_compound_is_422_naming_it(client: httpx.AsyncClient) -> N
     response = await client.post("/v1/households", json=_body(compound_id="nope"), headers=STAFF)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "compound_id"
+
+
+async def test_residents_keep_their_id_across_member_changes_and_moves(
+    service: RegistryService, database: Database
+) -> None:
+    await _places(service)
+    household = await _register(
+        service,
+        members=[
+            Member("张伟", HEAD, id_number=ID_A),
+            Member("张小伟", "child"),
+        ],
+    )
+    head, child = (m.resident_id for m in household.members)
+    assert head is not None and child is not None and head != child
+
+    moved = await service.move_household(
+        household.id,
+        version=1,
+        grid_id="g-01",
+        address="幸福花园 3 栋 501",
+        compound_id="cp-01",
+        building_id="cp-01-b3",
+        changed_by="staff-2",
+    )
+    assert [m.resident_id for m in moved.members] == [head, child]
+
+    changed = await service.change_members(
+        household.id,
+        version=2,
+        members=[
+            Member("张伟", HEAD, id_number=ID_A),  # matched by ID number
+            Member("张小伟", "child", resident_id=child),  # sent back
+            Member("李娜", "spouse", id_number=ID_B),  # new
+        ],
+        changed_by="staff-3",
+    )
+    newcomer = changed.members[2].resident_id
+    assert [m.resident_id for m in changed.members[:2]] == [head, child]
+    assert newcomer not in (None, head, child)
+    assert [m.resident_id for m in (await service.get_household(household.id)).members] == [
+        head,
+        child,
+        newcomer,
+    ]
+
+    with pytest.raises(RuleViolation) as foreign:
+        await service.change_members(
+            household.id,
+            version=3,
+            members=[Member("张伟", HEAD, resident_id=uuid.uuid4())],
+            changed_by="staff-3",
+        )
+    assert foreign.value.field == "members.0.resident_id"
+
+    registered, members_changed = [
+        e
+        for e in await _events(database)
+        if isinstance(e, HouseholdRegistered | HouseholdMembersChanged)
+    ]
+    assert [m.resident_id for m in registered.members] == [head, child]
+    assert [m.resident_id for m in members_changed.members] == [head, child, newcomer]
+
+
+async def test_a_resident_who_moves_to_another_household_stays_one_resident(
+    service: RegistryService,
+) -> None:
+    await _places(service)
+    first = await _register(service, members=[Member("张伟", HEAD, id_number=ID_A)])
+    await service.deregister_household(first.id, version=1, reason="搬走", changed_by="staff-1")
+    second = await _register(
+        service, address="幸福路 9 号", members=[Member("张伟", HEAD, id_number=ID_A)]
+    )
+    assert second.members[0].resident_id == first.members[0].resident_id

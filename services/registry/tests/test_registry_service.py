@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import Connection
 
 from linli_registry.adapters import tables
@@ -65,7 +66,8 @@ async def test_register_then_get_round_trips(service: RegistryService) -> None:
     loaded = await service.get_household(registered.id)
 
     assert loaded == registered
-    assert loaded.members == tuple(members)  # order kept
+    assert tuple(replace(m, resident_id=None) for m in loaded.members) == tuple(members)  # order
+    assert all(m.resident_id is not None for m in loaded.members)
     assert loaded.registered_at == NOW
 
 
@@ -155,3 +157,39 @@ def _drift(connection: Connection) -> list[object]:
 async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
     async with database.connect() as connection:
         assert await connection.run_sync(_drift) == []
+
+
+async def test_the_resident_id_migration_gives_one_id_per_person(
+    create_database: CreateDatabase,
+) -> None:
+    url = await create_database("linli_registry")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url, "997eda1291e0")
+    database = Database(url)
+    try:
+        async with database.transaction() as connection:
+            for household, index in [(uuid.uuid4(), "same"), (uuid.uuid4(), "same")]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO households (id, community_id, grid_id, address, "
+                        "contact_email, registered_at, version) "
+                        "VALUES (:id, 'c', 'g', 'a', 'e@example.cn', now(), 1)"
+                    ),
+                    {"id": household},
+                )
+                for position, member_index in enumerate([index, None]):
+                    await connection.execute(
+                        text(
+                            "INSERT INTO members (household_id, position, name, relation, "
+                            "id_number_index) VALUES (:h, :p, 'n', 'head', :i)"
+                        ),
+                        {"h": household, "p": position, "i": member_index},
+                    )
+        await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+        async with database.connect() as connection:
+            rows = (await connection.execute(select(tables.members))).all()
+    finally:
+        await database.dispose()
+    same = {row.resident_id for row in rows if row.id_number_index == "same"}
+    others = [row.resident_id for row in rows if row.id_number_index is None]
+    assert len(same) == 1  # one person, two households
+    assert len(set(others)) == 2 and not same & set(others)

@@ -116,6 +116,7 @@ class HouseholdRepository:
                     ),
                     "id_tail": id_tail(m.id_number) if m.id_number else None,
                     "phone_enc": self._cipher.encrypt_optional(m.phone),
+                    "resident_id": m.resident_id,
                 }
                 for i, m in enumerate(household.members)
             ],
@@ -163,6 +164,7 @@ class HouseholdRepository:
                         birth_date=m.birth_date,
                         id_number=self._cipher.decrypt_optional(m.id_number_enc),
                         phone=self._cipher.decrypt_optional(m.phone_enc),
+                        resident_id=m.resident_id,
                     )
                 )
         return [
@@ -225,6 +227,17 @@ class HouseholdRepository:
         total = int(await self._connection.scalar(count_query) or 0)
         rows = (await self._connection.execute(query.limit(page.limit).offset(page.offset))).all()
         return Slice(await self._hydrate(rows), total, page)
+
+    async def resident_with_id_number(self, id_number: str) -> uuid.UUID | None:
+        """The resident id the registry last gave to a member with this ID number."""
+        resident_id: uuid.UUID | None = await self._connection.scalar(
+            select(members.c.resident_id)
+            .join(households, households.c.id == members.c.household_id)
+            .where(members.c.id_number_index == self._cipher.blind_index(id_number))
+            .order_by(households.c.registered_at.desc())
+            .limit(1)
+        )
+        return resident_id
 
     async def possible_duplicates(
         self, household: Household, *, exclude: uuid.UUID | None = None

@@ -97,6 +97,8 @@ members = Table(
     Column("id_number_index", String(64), nullable=True, index=True),
     Column("id_tail", String(4), nullable=True, index=True),
     Column("phone_enc", Text, nullable=True),
+    # The resident's stable id (ledger subject in credit); kept across member changes and moves.
+    Column("resident_id", Uuid, nullable=False, index=True),
 )
 
 household_history = Table(

@@ -35,9 +35,23 @@ class MemberIn(BaseModel):
         default=None, description="Resident ID number: 18 characters with a check digit"
     )
     phone: str | None = Field(default=None, description="Mobile number: 11 digits starting with 1")
+    resident_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "When changing members: the resident id of a member who stays (as returned); "
+            "omitted, a member is matched by ID number, else is a new resident"
+        ),
+    )
 
     def member(self) -> Member:
-        return Member(self.name, self.relation, self.birth_date, self.id_number, self.phone)
+        return Member(
+            self.name,
+            self.relation,
+            self.birth_date,
+            self.id_number,
+            self.phone,
+            self.resident_id,
+        )
 
 
 class ConsentIn(BaseModel):
@@ -119,6 +133,9 @@ def _masked(value: str | None, mask: Any, reveal: bool) -> str | None:
 
 
 class MemberOut(BaseModel):
+    resident_id: uuid.UUID = Field(
+        description="Stable id of the resident across member changes and moves"
+    )
     name: str
     relation: str
     birth_date: date | None = None
@@ -127,7 +144,9 @@ class MemberOut(BaseModel):
 
     @classmethod
     def of(cls, member: Member, reveal: bool) -> MemberOut:
+        assert member.resident_id is not None, "stored members have their resident id"
         return cls(
+            resident_id=member.resident_id,
             name=member.name,
             relation=member.relation,
             birth_date=member.birth_date,

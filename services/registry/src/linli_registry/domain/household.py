@@ -39,6 +39,8 @@ class Member:
     birth_date: date | None = None
     id_number: str | None = None
     phone: str | None = None
+    # The resident's stable id: kept across member changes and moves (None until assigned).
+    resident_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def address_key(address: str) -> str:
     return "".join(character for character in normalised if not character.isspace())
 
 
-def _checked_members(members: list[Member]) -> tuple[Member, ...]:
+def _checked_members(members: list[Member], current: tuple[Member, ...] = ()) -> tuple[Member, ...]:
     if not members:
         raise InvalidHousehold("members", "a household has at least one member")
     heads = [member for member in members if member.relation == HEAD]
@@ -134,7 +136,42 @@ def _checked_members(members: list[Member]) -> tuple[Member, ...]:
         )
         birth_date = member.birth_date or (birth_date_of(id_number) if id_number else None)
         checked.append(Member(member.name.strip(), member.relation, birth_date, id_number, phone))
-    return tuple(checked)
+    return _kept_residents(members, tuple(checked), current)
+
+
+def _kept_residents(
+    given: list[Member], checked: tuple[Member, ...], current: tuple[Member, ...]
+) -> tuple[Member, ...]:
+    """Members who stay keep their resident id: the one sent back, or the one of the current
+    member with the same ID number. Others get theirs from the service (None here)."""
+    known = {m.resident_id for m in current if m.resident_id is not None}
+    by_id_number = {m.id_number: m.resident_id for m in current if m.id_number}
+    kept: list[Member] = []
+    for i, (member, sent) in enumerate(zip(checked, given, strict=True)):
+        resident_id = sent.resident_id
+        if resident_id is not None and resident_id not in known:
+            raise InvalidHousehold(
+                f"members.{i}.resident_id",
+                "not a resident of this household: omit it for a new one",
+            )
+        if resident_id is None and member.id_number is not None:
+            resident_id = by_id_number.get(member.id_number)
+        if resident_id is not None and resident_id in {m.resident_id for m in kept}:
+            raise InvalidHousehold(f"members.{i}.resident_id", "two members cannot be one resident")
+        kept.append(replace(member, resident_id=resident_id))
+    return tuple(kept)
+
+
+def with_resident_ids(household: Household, resident_ids: list[uuid.UUID]) -> Household:
+    """The household with ids for its members that had none, in order, from the service."""
+    fresh = iter(resident_ids)
+    return replace(
+        household,
+        members=tuple(
+            m if m.resident_id is not None else replace(m, resident_id=next(fresh))
+            for m in household.members
+        ),
+    )
 
 
 def _checked_address(address: str) -> str:
@@ -226,7 +263,7 @@ def move(
 
 
 def change_members(household: Household, members: list[Member]) -> Household:
-    return household._next(members=_checked_members(members))
+    return household._next(members=_checked_members(members, household.members))
 
 
 def change_contact(household: Household, contact: Contact) -> Household:

@@ -300,6 +300,7 @@ class RegistryService:
         async with self._database.transaction() as connection:
             await self._check_place(connection, community_id, compound_id, building_id)
             repository = HouseholdRepository(connection, self._cipher)
+            household = await self._identified(repository, household)
             if not allow_duplicate:
                 candidates = await repository.possible_duplicates(household)
                 if candidates:
@@ -310,6 +311,24 @@ class RegistryService:
             )
             await self._outbox.add(connection, registered_event(household))
         return household
+
+    async def _identified(self, repository: HouseholdRepository, household: Household) -> Household:
+        """Give new members their resident id: the one the registry already knows for their ID
+        number (a resident who moves between households stays one resident), else a new one."""
+        taken = {m.resident_id for m in household.members if m.resident_id is not None}
+        fresh: list[uuid.UUID] = []
+        for member in household.members:
+            if member.resident_id is not None:
+                continue
+            known = (
+                await repository.resident_with_id_number(member.id_number)
+                if member.id_number
+                else None
+            )
+            resident_id = known if known is not None and known not in taken else uuid.uuid4()
+            taken.add(resident_id)
+            fresh.append(resident_id)
+        return rules.with_resident_ids(household, fresh) if fresh else household
 
     async def get_household(self, household_id: uuid.UUID) -> Household:
         async with self._database.connect() as connection:
@@ -379,7 +398,7 @@ class RegistryService:
         def event(changed: Household, now: datetime) -> EventData:
             return HouseholdMembersChanged(
                 household_id=changed.id,
-                members=[MemberV1(name=m.name, relation=m.relation) for m in changed.members],
+                members=members_v1(changed),
                 changed_at=now,
                 version=changed.version,
             )
@@ -498,6 +517,7 @@ class RegistryService:
                 changed = change(current)
             except HouseholdClosed as error:
                 raise Conflict(str(error)) from error
+            changed = await self._identified(repository, changed)
             if check_place:
                 await self._check_place(
                     connection, changed.community_id, changed.compound_id, changed.building_id
@@ -683,7 +703,10 @@ def _summary(household: Household) -> dict[str, Any]:
         "compound_id": household.compound_id,
         "building_id": household.building_id,
         "address": household.address,
-        "members": [{"name": m.name, "relation": m.relation} for m in household.members],
+        "members": [
+            {"name": m.name, "relation": m.relation, "resident_id": str(m.resident_id)}
+            for m in household.members
+        ],
         "preferred_channels": list(household.preferred_channels),
         "consent": {
             "integrity_scoring": household.consent.integrity_scoring,
@@ -723,6 +746,13 @@ def _compound_state(compound: Compound) -> dict[str, Any]:
     }
 
 
+def members_v1(household: Household) -> list[MemberV1]:
+    return [
+        MemberV1(name=m.name, relation=m.relation, resident_id=m.resident_id)
+        for m in household.members
+    ]
+
+
 def contact_v1(contact: Contact) -> ContactV1:
     return ContactV1.model_validate(
         {
@@ -750,7 +780,7 @@ def registered_event(household: Household) -> HouseholdRegistered:
         community_id=household.community_id,
         grid_id=household.grid_id,
         address=household.address,
-        members=[MemberV1(name=m.name, relation=m.relation) for m in household.members],
+        members=members_v1(household),
         contact_email=household.contact_email,
         registered_at=household.registered_at,
         compound_id=household.compound_id,
