@@ -12,7 +12,11 @@ class InspectionsSettings(ServiceSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/linli_inspections"
     time_zone: str = Field(
-        default="Asia/Shanghai", description="Where weeks and deadlines are counted"
+        default="Asia/Shanghai",
+        description=(
+            "Where weeks and deadlines are counted while a community's own time zone (from the "
+            "registry's events) is unknown"
+        ),
     )
     sweep_interval_seconds: float = Field(
         default=60.0, gt=0, description="How often the worker looks for overdue cases and weeks"

@@ -76,6 +76,7 @@ class InspectionRepository:
                 checklist_version=checklist_version,
                 reinspection_of=inspection.reinspection_of,
                 recorded_at=recorded_at,
+                time_zone=inspection.time_zone,
             )
         )
         if result.rowcount != 1:
@@ -156,6 +157,7 @@ class InspectionRepository:
             grid_id=row.grid_id,
             community_id=row.community_id,
             reinspection_of=row.reinspection_of,
+            time_zone=row.time_zone,
         )
 
     async def count_done(

@@ -39,6 +39,8 @@ inspections = Table(
     Column("checklist_version", Integer, nullable=True),
     Column("reinspection_of", Uuid, nullable=True, index=True),
     Column("recorded_at", UtcDateTime, nullable=True),
+    # The community's time zone the comply-by date was counted in (NULL: 24-hour days).
+    Column("time_zone", String(64), nullable=True),
     Index("ix_inspections_target", "target_kind", "target_id", "checklist", "inspected_at"),
 )
 

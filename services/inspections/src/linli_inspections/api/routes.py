@@ -305,14 +305,13 @@ async def stop_schedule(
 async def coverage(
     grid_id: str = Query(min_length=1, max_length=64),
     week: date | None = Query(
-        default=None, description="Any day of the week (local); defaults to this week"
+        default=None,
+        description="Any day of the week (local to the grid's community); defaults to this week",
     ),
     service: InspectionsService = Depends(inspections_service),
     _: Principal = Depends(require_roles(*READERS)),
 ) -> CoverageOut:
-    zone = service.policy.zone
-    day = datetime(week.year, week.month, week.day, 12, tzinfo=zone) if week else datetime.now(UTC)
-    start, rows = await service.coverage(grid_id, day)
+    start, rows = await service.coverage(grid_id, week or datetime.now(UTC))
     over = schedule_rules.next_week(start) <= datetime.now(UTC)
     return CoverageOut.of(grid_id, start, over, rows)
 

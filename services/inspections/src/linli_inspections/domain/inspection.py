@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.rules import RuleViolation
@@ -73,6 +74,8 @@ class Inspection:
     grid_id: str | None = None
     community_id: str | None = None
     reinspection_of: uuid.UUID | None = None
+    # The community's time zone: comply-by days are local days (None: plain 24-hour days).
+    time_zone: str | None = None
 
     def same_record_as(self, other: Inspection) -> bool:
         """Whether `other` is this inspection sent again (an offline client's retry)."""
@@ -111,7 +114,17 @@ class Inspection:
     @property
     def comply_by(self) -> datetime | None:
         severity = self.severity
-        return self.inspected_at + COMPLY_WITHIN[severity] if severity else None
+        if severity is None:
+            return None
+        return local_days_after(self.inspected_at, COMPLY_WITHIN[severity], self.time_zone)
+
+
+def local_days_after(start: datetime, days: timedelta, time_zone: str | None) -> datetime:
+    """The same local time `days` later in `time_zone` (across a daylight-saving change a local
+    day is 23 or 25 hours), as UTC."""
+    if time_zone is None:
+        return start + days
+    return (start.astimezone(ZoneInfo(time_zone)) + days).astimezone(UTC)
 
 
 def record(
@@ -126,6 +139,7 @@ def record(
     now: datetime,
     target: Target | None = None,
     reinspection_of: uuid.UUID | None = None,
+    time_zone: str | None = None,
 ) -> Inspection:
     if not findings:
         raise RuleViolation("findings", "an inspection records at least one finding")
@@ -161,4 +175,5 @@ def record(
         grid_id=target.grid_id if target else None,
         community_id=target.community_id if target else None,
         reinspection_of=reinspection_of,
+        time_zone=time_zone,
     )

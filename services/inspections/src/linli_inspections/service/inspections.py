@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -248,6 +248,7 @@ class InspectionsService:
                 target = target or Target("household", str(subject_id), subject_id, subject_kind)
         else:
             raise RuleViolation("subject_id", "name the subject or the target")
+        community_id = target.community_id if target else case.community_id if case else None
         inspection = rules.record(
             inspection_id=request.inspection_id,
             subject_id=subject_id,
@@ -259,8 +260,14 @@ class InspectionsService:
             now=now,
             target=target,
             reinspection_of=request.reinspection_of,
+            time_zone=await self._zone_name(connection, community_id),
         )
         return inspection, version
+
+    async def _zone_name(self, connection: AsyncConnection, community_id: str | None) -> str:
+        """The community's time zone from the registry's events; the setting until it is known."""
+        known = await PlaceReadModel(connection).time_zone_of(community_id)
+        return known or self.policy.time_zone
 
     async def resolve_target(self, connection: AsyncConnection, ref: TargetRef) -> Target:
         """The target and its responsible party, from the read model."""
@@ -511,7 +518,6 @@ class InspectionsService:
         return overdue, escalated
 
     async def _close_weeks(self, now: datetime) -> int:
-        zone = self.policy.zone
         missed = 0
         async with self._database.connect() as connection:
             schedule_ids = await ScheduleRepository(connection).active_ids()
@@ -523,6 +529,7 @@ class InspectionsService:
                     continue
                 schedule = await repository.get(schedule_id)
                 assert schedule is not None
+                zone = ZoneInfo(await self._zone_name(connection, schedule.community_id))
                 weeks = schedule_rules.weeks_due_for_evaluation(
                     schedule,
                     schedule_rules.next_week(row.evaluated_until.astimezone(zone))
@@ -600,11 +607,19 @@ class InspectionsService:
         async with self._database.connect() as connection:
             return await ScheduleRepository(connection).search(grid_id, page)
 
-    async def coverage(self, grid_id: str, day: datetime) -> tuple[datetime, list[WeekCoverage]]:
-        """What was due, done and missed in the grid in the local week containing `day`."""
-        week = schedule_rules.week_start(day, self.policy.zone)
-        end = schedule_rules.next_week(week)
+    async def coverage(
+        self, grid_id: str, day: date | datetime
+    ) -> tuple[datetime, list[WeekCoverage]]:
+        """What was due, done and missed in the grid in the local week containing `day` (a
+        local date, or an instant); local is the time zone of the grid's community."""
         async with self._database.connect() as connection:
+            zone = ZoneInfo(
+                await PlaceReadModel(connection).time_zone_of_grid(grid_id) or self.policy.time_zone
+            )
+            if not isinstance(day, datetime):
+                day = datetime(day.year, day.month, day.day, 12, tzinfo=zone)
+            week = schedule_rules.week_start(day, zone)
+            end = schedule_rules.next_week(week)
             plans = await ScheduleRepository(connection).in_grid(grid_id)
             return week, [
                 await self._coverage(connection, schedule, week)
