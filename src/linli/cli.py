@@ -310,6 +310,34 @@ def credit_rebuild() -> None:
     typer.echo(f"credit: {report.accounts} account(s) rebuilt, {len(report.changed)} differed")
 
 
+registry = typer.Typer(help="Operate the registry.", no_args_is_help=True)
+app.add_typer(registry, name="registry")
+
+
+@registry.command("rotate-keys")
+def registry_rotate_keys(
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Rows per transaction (bounded batches)")
+    ] = 500,
+) -> None:
+    """Re-encrypt every encrypted personal-data column under the first (current) key of
+    LINLI_REGISTRY_ENCRYPTION_KEYS. Idempotent and resumable: run it again after a stop."""
+    from linli_registry.app import rotate_keys
+
+    with _progress() as progress:
+        task = progress.add_task("re-encrypting personal data", total=None)
+        report = asyncio.run(
+            rotate_keys(
+                batch_size=batch_size, on_batch=lambda _, rows: progress.advance(task, rows)
+            )
+        )
+    for table, examined in report.examined.items():
+        typer.echo(
+            f"{table}: {examined} row(s) examined, {report.rotated[table]} value(s) re-encrypted"
+        )
+    typer.echo(f"registry: {report.total_rotated} value(s) re-encrypted under the current key")
+
+
 @app.command()
 def permissions() -> None:
     """Print the permission matrix (which roles may call which route), read from the code."""

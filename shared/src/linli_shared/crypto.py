@@ -30,7 +30,9 @@ class FieldCipher:
             raise ValueError("at least one encryption key is required")
         if not index_key:
             raise ValueError("a blind-index key is required")
-        self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+        fernets = [Fernet(key.encode()) for key in keys]
+        self._primary = fernets[0]
+        self._fernet = MultiFernet(fernets)
         self._index_key = index_key.encode()
 
     def encrypt(self, value: str) -> str:
@@ -54,6 +56,14 @@ class FieldCipher:
             return self._fernet.rotate(token.encode()).decode()
         except InvalidToken as error:
             raise DecryptionFailed("no configured key decrypts this value") from error
+
+    def is_current(self, token: str) -> bool:
+        """Whether `token` is already encrypted under the first (current) key."""
+        try:
+            self._primary.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def blind_index(self, value: str) -> str:
         """A keyed, deterministic hash of `value` for equality lookups."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,6 +11,7 @@ from linli_registry.adapters import tables
 from linli_registry.api.routes import router
 from linli_registry.consumers import subscriptions
 from linli_registry.service.households import RegistryService
+from linli_registry.service.keys import KeyRotation, RotationReport
 from linli_registry.settings import RegistrySettings
 from linli_shared.audit import AuditLog
 from linli_shared.clock import SystemClock
@@ -50,6 +52,20 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
     app.state.service = _service(database, settings)
     return app
+
+
+async def rotate_keys(
+    settings: RegistrySettings | None = None,
+    batch_size: int = 500,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> RotationReport:
+    """Re-encrypt personal data under the current key (`linli registry rotate-keys`)."""
+    settings = settings or RegistrySettings()
+    database = Database(settings.database_url)
+    try:
+        return await KeyRotation(database, settings.cipher(), batch_size).run(on_batch)
+    finally:
+        await database.dispose()
 
 
 def create_worker(settings: RegistrySettings | None = None) -> Worker:

@@ -1,0 +1,175 @@
+"""Key rotation against a real PostgreSQL: data written under key A, keys become [B, A], the job
+re-encrypts, keys become [B] alone: every row still decrypts. Running it again is harmless."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from linli.cli import app as cli
+from linli_registry.adapters import tables
+from linli_registry.app import DEFINITION, SOURCE, rotate_keys
+from linli_registry.domain.household import HEAD, Contact, Household, Member
+from linli_registry.domain.organisation import Organisation, OrganisationKind
+from linli_registry.service.households import RegistryService
+from linli_registry.service.keys import KeyRotation
+from linli_registry.settings import RegistrySettings
+from linli_shared.clock import SystemClock
+from linli_shared.crypto import DecryptionFailed, FieldCipher, generate_key
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.migrations import upgrade
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+KEY_A, KEY_B = generate_key(), generate_key()
+INDEX_KEY = "index-key-for-rotation-tests"
+ID_NUMBERS = ["11010519491231002X", "110105198001010016", "110101199003074477"]
+
+
+def _cipher(*keys: str) -> FieldCipher:
+    return FieldCipher(list(keys), INDEX_KEY)
+
+
+def _service(database: Database, *keys: str) -> RegistryService:
+    return RegistryService(database, Outbox(tables.outbox, SOURCE), SystemClock(), _cipher(*keys))
+
+
+@pytest.fixture
+async def url(create_database: CreateDatabase) -> str:
+    url = await create_database("linli_registry")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    return url
+
+
+@pytest.fixture
+async def database(url: str) -> AsyncIterator[Database]:
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+async def _written_under_a(database: Database) -> tuple[list[Household], Organisation]:
+    service = _service(database, KEY_A)
+    await service.create_community(id="xingfu", name="幸福社区", time_zone="Asia/Shanghai")
+    await service.create_grid(
+        id="g-01", community_id="xingfu", name="一网格", worker_id=None, worker_name=None
+    )
+    households = [
+        await service.register_household(
+            community_id="xingfu",
+            grid_id="g-01",
+            address=f"幸福路 {i} 号",
+            members=[
+                Member("户主", HEAD, id_number=id_number, phone=f"1381234567{i}"),
+                Member("家人", "child"),
+            ],
+            contact_email="family@example.cn",
+            contact_phone=f"1391234567{i}",
+        )
+        for i, id_number in enumerate(ID_NUMBERS)
+    ]
+    organisation = await service.register_organisation(
+        kind=OrganisationKind.PROPERTY_MANAGER,
+        name="安居物业",
+        community_id="xingfu",
+        grid_id="g-01",
+        compound_ids=[],
+        frontage_segments=[],
+        contact=Contact("anju@example.cn", "13700000000", ("email", "sms")),
+    )
+    return households, organisation
+
+
+async def _ciphertexts(database: Database) -> list[str]:
+    async with database.connect() as connection:
+        values = [
+            *(await connection.scalars(select(tables.households.c.contact_phone_enc))),
+            *(await connection.scalars(select(tables.members.c.id_number_enc))),
+            *(await connection.scalars(select(tables.members.c.phone_enc))),
+            *(await connection.scalars(select(tables.organisations.c.contact_phone_enc))),
+        ]
+    return [value for value in values if value is not None]
+
+
+async def test_rotation_lets_the_old_key_go(database: Database) -> None:
+    households, organisation = await _written_under_a(database)
+    before = await _ciphertexts(database)
+    assert len(before) == 3 + 3 + 3 + 1
+
+    report = await KeyRotation(database, _cipher(KEY_B, KEY_A), batch_size=2).run()
+    assert report.rotated == {"households": 3, "members": 6, "organisations": 1}
+    assert report.examined == {"households": 3, "members": 3, "organisations": 1}
+    assert all(_cipher(KEY_B).is_current(value) for value in await _ciphertexts(database))
+
+    again = await KeyRotation(database, _cipher(KEY_B, KEY_A), batch_size=2).run()
+    assert again.total_rotated == 0  # nothing left to do
+    assert again.examined == report.examined
+
+    only_b = _service(database, KEY_B)
+    for household in households:
+        assert await only_b.get_household(household.id) == household
+    assert await only_b.get_organisation(organisation.id) == organisation
+    with pytest.raises(DecryptionFailed):  # and key A alone no longer reads anything
+        await _service(database, KEY_A).get_household(households[0].id)
+
+
+async def test_a_rotation_stopped_half_way_resumes(database: Database) -> None:
+    await _written_under_a(database)
+    rotation = KeyRotation(database, _cipher(KEY_B, KEY_A), batch_size=1)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_batch(table: str, rows: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        await rotation.run(stop_after_first_batch)
+    current = [_cipher(KEY_B).is_current(value) for value in await _ciphertexts(database)]
+    assert current.count(True) == 1  # the first household's phone, committed before the stop
+
+    resumed = await rotation.run()
+    assert resumed.total_rotated == 10 - 1
+    assert all(_cipher(KEY_B).is_current(value) for value in await _ciphertexts(database))
+
+
+@pytest.fixture
+def keys_b_then_a(url: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in _ENV}
+    os.environ.update(
+        {
+            "LINLI_REGISTRY_DATABASE_URL": url,
+            "LINLI_REGISTRY_ENCRYPTION_KEYS": f"{KEY_B},{KEY_A}",
+            "LINLI_REGISTRY_BLIND_INDEX_KEY": INDEX_KEY,
+        }
+    )
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+_ENV = (
+    "LINLI_REGISTRY_DATABASE_URL",
+    "LINLI_REGISTRY_ENCRYPTION_KEYS",
+    "LINLI_REGISTRY_BLIND_INDEX_KEY",
+)
+
+
+async def test_the_command_prints_its_counts(database: Database, keys_b_then_a: None) -> None:
+    await _written_under_a(database)
+    # `linli registry rotate-keys` runs its own event loop: give it a thread of its own.
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["registry", "rotate-keys"])
+    assert result.exit_code == 0, result.output
+    assert "members: 3 row(s) examined, 6 value(s) re-encrypted" in result.output
+    assert "registry: 10 value(s) re-encrypted under the current key" in result.output
+    second = await asyncio.to_thread(CliRunner().invoke, cli, ["registry", "rotate-keys"])
+    assert "registry: 0 value(s) re-encrypted" in second.output
+    assert (await rotate_keys(RegistrySettings())).total_rotated == 0
