@@ -19,8 +19,8 @@ from linli_shared.migrations import upgrade
 from linli_shared.settings import PlatformSettings
 
 
-def bearer(role: str, subject: str) -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), subject, [role])
+def bearer(role: str, subject: str, *grids: str) -> dict[str, str]:
+    token = mint_dev_token(PlatformSettings(), subject, [role], list(grids))
     return {"Authorization": f"Bearer {token}", "X-Correlation-ID": f"audit-{subject}"}
 
 
@@ -55,7 +55,9 @@ async def test_writes_and_reveals_are_recorded_and_cannot_be_changed(
     )
     assert created.status_code == 201, created.text
     household = created.json()["id"]
-    masked = await client.get(f"/v1/households/{household}", headers=bearer("grid_worker", "gw"))
+    masked = await client.get(
+        f"/v1/households/{household}", headers=bearer("grid_worker", "gw", "g1")
+    )
     assert masked.status_code == 200
     revealed = await client.get(
         f"/v1/households/{household}",

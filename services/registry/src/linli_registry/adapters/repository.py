@@ -49,6 +49,8 @@ class HouseholdFilter:
     address: str | None = None
     id_tail: str | None = None
     status: Status | None = Status.ACTIVE
+    # The caller's grids (grid workers and inspectors); None: every grid.
+    grid_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ class HouseholdRepository:
             conditions.append(households.c.community_id == criteria.community_id)
         if criteria.grid_id:
             conditions.append(households.c.grid_id == criteria.grid_id)
+        if criteria.grid_ids is not None:
+            conditions.append(households.c.grid_id.in_(sorted(criteria.grid_ids)))
         if criteria.compound_id:
             conditions.append(households.c.compound_id == criteria.compound_id)
         if criteria.status is not None:
@@ -371,12 +375,16 @@ class PlaceRepository:
             else None
         )
 
-    async def list_grids(self, community_id: str | None, page: PageRequest) -> Slice[Grid]:
-        where = grids.c.community_id == community_id if community_id else None
-        count = select(func.count()).select_from(grids)
-        query = select(grids).order_by(grids.c.id)
-        if where is not None:
-            count, query = count.where(where), query.where(where)
+    async def list_grids(
+        self, community_id: str | None, page: PageRequest, grid_ids: frozenset[str] | None = None
+    ) -> Slice[Grid]:
+        conditions = []
+        if community_id:
+            conditions.append(grids.c.community_id == community_id)
+        if grid_ids is not None:
+            conditions.append(grids.c.id.in_(sorted(grid_ids)))
+        count = select(func.count()).select_from(grids).where(*conditions)
+        query = select(grids).where(*conditions).order_by(grids.c.id)
         total = int(await self._connection.scalar(count) or 0)
         rows = await self._connection.execute(query.limit(page.limit).offset(page.offset))
         return Slice(
@@ -412,13 +420,19 @@ class PlaceRepository:
         return [_compound(row) for row in rows]
 
     async def list_compounds(
-        self, community_id: str | None, grid_id: str | None, page: PageRequest
+        self,
+        community_id: str | None,
+        grid_id: str | None,
+        page: PageRequest,
+        grid_ids: frozenset[str] | None = None,
     ) -> Slice[Compound]:
         conditions = []
         if community_id:
             conditions.append(compounds.c.community_id == community_id)
         if grid_id:
             conditions.append(compounds.c.grid_id == grid_id)
+        if grid_ids is not None:
+            conditions.append(compounds.c.grid_id.in_(sorted(grid_ids)))
         count = select(func.count()).select_from(compounds).where(*conditions)
         total = int(await self._connection.scalar(count) or 0)
         rows = await self._connection.execute(
@@ -624,8 +638,11 @@ class OrganisationRepository:
         grid_id: str | None,
         name: str | None,
         page: PageRequest,
+        grid_ids: frozenset[str] | None = None,
     ) -> Slice[Organisation]:
         conditions: list[Any] = []
+        if grid_ids is not None:
+            conditions.append(organisations.c.grid_id.in_(sorted(grid_ids)))
         if kind is not None:
             conditions.append(organisations.c.kind == kind.value)
         if community_id:

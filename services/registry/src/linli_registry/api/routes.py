@@ -36,9 +36,10 @@ from linli_registry.api.schemas import (
 )
 from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
+from linli_registry.domain.places import EVERYWHERE, Reach
 from linli_registry.service.households import ConsentInput, PossibleDuplicate, RegistryService
 from linli_shared.audit import mark_personal_data_read
-from linli_shared.auth import Principal, require_roles
+from linli_shared.auth import Principal, require_grid, require_roles
 from linli_shared.errors import Problem, problem_response
 from linli_shared.pagination import PageRequest, page_request
 
@@ -46,6 +47,8 @@ router = APIRouter()
 
 STAFF = ("community_staff", "grid_worker")
 READERS = (*STAFF, "inspector", "credit_officer", "service")
+reader = require_roles(*READERS)
+staff = require_roles(*STAFF)
 # Who may see ID numbers and phones unmasked (with ?reveal=true); issue 7 refines the matrix.
 REVEALERS = ("community_staff", "admin")
 
@@ -53,6 +56,15 @@ CONFLICTS: dict[int | str, dict[str, object]] = {
     404: {"model": Problem},
     409: {"model": Problem, "description": "Stale version: read again and reapply"},
 }
+
+
+def reach_of(principal: Principal) -> Reach:
+    """Grid workers and inspectors see and act only in their grids; everyone else everywhere.
+
+    Outside them a household, grid, compound or organisation is not found (404, for reads and
+    writes alike: its existence is not revealed); naming a grid outside them in a write (register
+    into it, move to it) is forbidden (403)."""
+    return Reach(principal.grids) if principal.grid_bound else EVERYWHERE
 
 
 def registry_service(request: Request) -> RegistryService:
@@ -65,7 +77,7 @@ def revealing(
     reveal: bool = Query(
         default=False, description="Show ID numbers and phones unmasked (community staff only)"
     ),
-    principal: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(reader),
 ) -> bool:
     if reveal and not (principal.roles & set(REVEALERS)):
         raise HTTPException(403, "only community staff may reveal personal data")
@@ -104,8 +116,9 @@ async def register_household(
     body: HouseholdIn,
     request: Request,
     service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> HouseholdOut | JSONResponse:
+    require_grid(principal, body.grid_id)
     try:
         household = await service.register_household(
             community_id=body.community_id,
@@ -150,6 +163,7 @@ async def search_households(
     page: PageRequest = Depends(page_request),
     reveal: bool = Depends(revealing),
     service: RegistryService = Depends(registry_service),
+    principal: Principal = Depends(reader),
 ) -> HouseholdPage:
     found = await service.search_households(
         HouseholdFilter(
@@ -162,6 +176,7 @@ async def search_households(
             status=household_status,
         ),
         page,
+        reach_of(principal),
     )
     return HouseholdPage(
         items=[HouseholdOut.of(h, reveal) for h in found.items],
@@ -183,8 +198,9 @@ async def get_household(
     household_id: uuid.UUID,
     reveal: bool = Depends(revealing),
     service: RegistryService = Depends(registry_service),
+    principal: Principal = Depends(reader),
 ) -> HouseholdOut:
-    return HouseholdOut.of(await service.get_household(household_id), reveal)
+    return HouseholdOut.of(await service.get_household(household_id, reach_of(principal)), reveal)
 
 
 @router.get(
@@ -197,9 +213,10 @@ async def get_household(
 async def household_history(
     household_id: uuid.UUID,
     service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> list[HistoryOut]:
-    return [HistoryOut.of(entry) for entry in await service.household_history(household_id)]
+    entries = await service.household_history(household_id, reach_of(principal))
+    return [HistoryOut.of(entry) for entry in entries]
 
 
 def _changed(household: Household) -> HouseholdOut:
@@ -218,8 +235,9 @@ async def move_household(
     household_id: uuid.UUID,
     body: MoveIn,
     service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> HouseholdOut:
+    require_grid(principal, body.grid_id)
     return _changed(
         await service.move_household(
             household_id,
@@ -229,6 +247,7 @@ async def move_household(
             compound_id=body.compound_id,
             building_id=body.building_id,
             changed_by=principal.subject,
+            reach=reach_of(principal),
         )
     )
 
@@ -246,7 +265,7 @@ async def change_members(
     body: MembersIn,
     request: Request,
     service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> HouseholdOut | JSONResponse:
     try:
         household = await service.change_members(
@@ -255,6 +274,7 @@ async def change_members(
             members=[m.member() for m in body.members],
             allow_duplicate=body.allow_duplicate,
             changed_by=principal.subject,
+            reach=reach_of(principal),
         )
     except PossibleDuplicate as error:
         return _duplicate_response(request, error)
@@ -273,7 +293,7 @@ async def change_contact(
     household_id: uuid.UUID,
     body: HouseholdContactIn,
     service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> HouseholdOut:
     return _changed(
         await service.change_contact(
@@ -281,6 +301,7 @@ async def change_contact(
             version=body.version,
             contact=Contact(str(body.email), body.phone, tuple(body.preferred_channels)),
             changed_by=principal.subject,
+            reach=reach_of(principal),
         )
     )
 
@@ -297,7 +318,7 @@ async def change_consent(
     household_id: uuid.UUID,
     body: ConsentChangeIn,
     service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> HouseholdOut:
     return _changed(
         await service.change_consent(
@@ -306,6 +327,7 @@ async def change_consent(
             integrity_scoring=body.integrity_scoring,
             notice_channels=list(body.notice_channels),
             recorded_by=principal.subject,
+            reach=reach_of(principal),
         )
     )
 
@@ -322,11 +344,15 @@ async def deregister_household(
     household_id: uuid.UUID,
     body: DeregisterIn,
     service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> HouseholdOut:
     return _changed(
         await service.deregister_household(
-            household_id, version=body.version, reason=body.reason, changed_by=principal.subject
+            household_id,
+            version=body.version,
+            reason=body.reason,
+            changed_by=principal.subject,
+            reach=reach_of(principal),
         )
     )
 
@@ -374,7 +400,7 @@ async def change_community(
 async def list_communities(
     page: PageRequest = Depends(page_request),
     service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    _: Principal = Depends(reader),
 ) -> CommunityPage:
     found = await service.communities(page)
     return CommunityPage(
@@ -434,9 +460,9 @@ async def list_grids(
     community_id: str | None = Query(default=None, max_length=64),
     page: PageRequest = Depends(page_request),
     service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(reader),
 ) -> GridPage:
-    found = await service.grids(community_id, page)
+    found = await service.grids(community_id, page, reach_of(principal))
     return GridPage(
         items=[GridOut.of(g) for g in found.items],
         total=found.total,
@@ -455,9 +481,9 @@ async def list_grids(
 async def get_grid(
     grid_id: str,
     service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(reader),
 ) -> GridOut:
-    return GridOut.of(await service.get_grid(grid_id))
+    return GridOut.of(await service.get_grid(grid_id, reach_of(principal)))
 
 
 @router.post(
@@ -497,9 +523,9 @@ async def list_compounds(
     grid_id: str | None = Query(default=None, max_length=64),
     page: PageRequest = Depends(page_request),
     service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(reader),
 ) -> CompoundPage:
-    found = await service.compounds(community_id, grid_id, page)
+    found = await service.compounds(community_id, grid_id, page, reach_of(principal))
     return CompoundPage(
         items=[CompoundOut.of(c) for c in found.items],
         total=found.total,
@@ -518,9 +544,9 @@ async def list_compounds(
 async def get_compound(
     compound_id: str,
     service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(reader),
 ) -> CompoundOut:
-    compound, buildings = await service.get_compound(compound_id)
+    compound, buildings = await service.get_compound(compound_id, reach_of(principal))
     return CompoundOut.of(compound, buildings)
 
 
@@ -564,8 +590,9 @@ def _contact(body: OrganisationIn | OrganisationChangeIn) -> Contact:
 async def register_organisation(
     body: OrganisationIn,
     service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> OrganisationOut:
+    require_grid(principal, body.grid_id)
     return OrganisationOut.of(
         await service.register_organisation(
             kind=body.kind,
@@ -590,8 +617,9 @@ async def change_organisation(
     organisation_id: uuid.UUID,
     body: OrganisationChangeIn,
     service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(staff),
 ) -> OrganisationOut:
+    require_grid(principal, body.grid_id)
     return OrganisationOut.of(
         await service.change_organisation(
             organisation_id,
@@ -601,6 +629,7 @@ async def change_organisation(
             compound_ids=body.compound_ids,
             frontage_segments=body.frontage_segments,
             contact=_contact(body),
+            reach=reach_of(principal),
         )
     )
 
@@ -616,8 +645,10 @@ async def get_organisation(
     organisation_id: uuid.UUID,
     reveal: bool = Depends(revealing),
     service: RegistryService = Depends(registry_service),
+    principal: Principal = Depends(reader),
 ) -> OrganisationOut:
-    return OrganisationOut.of(await service.get_organisation(organisation_id), reveal)
+    organisation = await service.get_organisation(organisation_id, reach_of(principal))
+    return OrganisationOut.of(organisation, reveal)
 
 
 @router.get(
@@ -634,9 +665,15 @@ async def search_organisations(
     page: PageRequest = Depends(page_request),
     reveal: bool = Depends(revealing),
     service: RegistryService = Depends(registry_service),
+    principal: Principal = Depends(reader),
 ) -> OrganisationPage:
     found = await service.search_organisations(
-        kind=kind, community_id=community_id, grid_id=grid_id, name=name, page=page
+        kind=kind,
+        community_id=community_id,
+        grid_id=grid_id,
+        name=name,
+        page=page,
+        reach=reach_of(principal),
     )
     return OrganisationPage(
         items=[OrganisationOut.of(o, reveal) for o in found.items],

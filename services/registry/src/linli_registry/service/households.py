@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from linli_registry.domain import organisation as organisation_rules
 from linli_registry.domain import places
 from linli_registry.domain.household import Consent, Contact, Household, HouseholdClosed, Member
 from linli_registry.domain.organisation import Organisation, OrganisationKind
-from linli_registry.domain.places import Building, Community, Compound, Grid
+from linli_registry.domain.places import EVERYWHERE, Building, Community, Compound, Grid, Reach
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import (
@@ -165,14 +165,16 @@ class RegistryService:
             )
         return changed
 
-    async def grids(self, community_id: str | None, page: PageRequest) -> Slice[Grid]:
+    async def grids(
+        self, community_id: str | None, page: PageRequest, reach: Reach = EVERYWHERE
+    ) -> Slice[Grid]:
         async with self._database.connect() as connection:
-            return await PlaceRepository(connection).list_grids(community_id, page)
+            return await PlaceRepository(connection).list_grids(community_id, page, reach.grids)
 
-    async def get_grid(self, grid_id: str) -> Grid:
+    async def get_grid(self, grid_id: str, reach: Reach = EVERYWHERE) -> Grid:
         async with self._database.connect() as connection:
             grid = await PlaceRepository(connection).grid(grid_id)
-        if grid is None:
+        if grid is None or not reach.allows(grid.id):
             raise NotFound("grid", grid_id)
         return grid
 
@@ -196,19 +198,27 @@ class RegistryService:
             )
         return compound
 
-    async def get_compound(self, compound_id: str) -> tuple[Compound, list[Building]]:
+    async def get_compound(
+        self, compound_id: str, reach: Reach = EVERYWHERE
+    ) -> tuple[Compound, list[Building]]:
         async with self._database.connect() as connection:
             repository = PlaceRepository(connection)
             compound = await repository.compound(compound_id)
-            if compound is None:
+            if compound is None or not reach.allows(compound.grid_id):
                 raise NotFound("compound", compound_id)
             return compound, await repository.buildings_of(compound_id)
 
     async def compounds(
-        self, community_id: str | None, grid_id: str | None, page: PageRequest
+        self,
+        community_id: str | None,
+        grid_id: str | None,
+        page: PageRequest,
+        reach: Reach = EVERYWHERE,
     ) -> Slice[Compound]:
         async with self._database.connect() as connection:
-            return await PlaceRepository(connection).list_compounds(community_id, grid_id, page)
+            return await PlaceRepository(connection).list_compounds(
+                community_id, grid_id, page, reach.grids
+            )
 
     async def create_building(self, *, id: str, compound_id: str, name: str) -> Building:
         building = Building(id, compound_id, name.strip())
@@ -330,25 +340,32 @@ class RegistryService:
             fresh.append(resident_id)
         return rules.with_resident_ids(household, fresh) if fresh else household
 
-    async def get_household(self, household_id: uuid.UUID) -> Household:
+    async def get_household(self, household_id: uuid.UUID, reach: Reach = EVERYWHERE) -> Household:
+        """The household; outside the caller's grids it is not found (its existence is not
+        revealed)."""
         async with self._database.connect() as connection:
             household = await HouseholdRepository(connection, self._cipher).get(household_id)
-        if household is None:
+        if household is None or not reach.allows(household.grid_id):
             raise NotFound("household", household_id)
         return household
 
     async def search_households(
-        self, criteria: HouseholdFilter, page: PageRequest
+        self, criteria: HouseholdFilter, page: PageRequest, reach: Reach = EVERYWHERE
     ) -> Slice[Household]:
         async with self._database.connect() as connection:
-            return await HouseholdRepository(connection, self._cipher).search(criteria, page)
+            return await HouseholdRepository(connection, self._cipher).search(
+                replace(criteria, grid_ids=reach.grids), page
+            )
 
-    async def household_history(self, household_id: uuid.UUID) -> list[HistoryEntry]:
+    async def household_history(
+        self, household_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> list[HistoryEntry]:
         async with self._database.connect() as connection:
-            entries = await HouseholdRepository(connection, self._cipher).history(household_id)
-        if not entries:
-            raise NotFound("household", household_id)
-        return entries
+            repository = HouseholdRepository(connection, self._cipher)
+            household = await repository.get(household_id)
+            if household is None or not reach.allows(household.grid_id):
+                raise NotFound("household", household_id)
+            return await repository.history(household_id)
 
     async def move_household(
         self,
@@ -360,6 +377,7 @@ class RegistryService:
         compound_id: str | None,
         building_id: str | None,
         changed_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> Household:
         def change(current: Household) -> Household:
             return rules.move(
@@ -383,7 +401,7 @@ class RegistryService:
             )
 
         return await self._change(
-            household_id, version, "moved", changed_by, change, event, check_place=True
+            household_id, version, "moved", changed_by, change, event, reach, check_place=True
         )
 
     async def change_members(
@@ -394,6 +412,7 @@ class RegistryService:
         members: list[Member],
         allow_duplicate: bool = False,
         changed_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> Household:
         def event(changed: Household, now: datetime) -> EventData:
             return HouseholdMembersChanged(
@@ -410,12 +429,19 @@ class RegistryService:
             changed_by,
             lambda current: rules.change_members(current, members),
             event,
+            reach,
             members_changed=True,
             check_id_duplicates=not allow_duplicate,
         )
 
     async def change_contact(
-        self, household_id: uuid.UUID, *, version: int, contact: Contact, changed_by: str
+        self,
+        household_id: uuid.UUID,
+        *,
+        version: int,
+        contact: Contact,
+        changed_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> Household:
         def event(changed: Household, now: datetime) -> EventData:
             return HouseholdContactChanged(
@@ -432,6 +458,7 @@ class RegistryService:
             changed_by,
             lambda current: rules.change_contact(current, contact),
             event,
+            reach,
         )
 
     async def change_consent(
@@ -442,6 +469,7 @@ class RegistryService:
         integrity_scoring: bool,
         notice_channels: list[str],
         recorded_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> Household:
         now = self._clock.now()
 
@@ -465,10 +493,17 @@ class RegistryService:
                 now=now,
             ),
             event,
+            reach,
         )
 
     async def deregister_household(
-        self, household_id: uuid.UUID, *, version: int, reason: str, changed_by: str
+        self,
+        household_id: uuid.UUID,
+        *,
+        version: int,
+        reason: str,
+        changed_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> Household:
         now = self._clock.now()
 
@@ -487,6 +522,7 @@ class RegistryService:
             changed_by,
             lambda current: rules.deregister(current, reason=reason, now=now),
             event,
+            reach,
         )
 
     async def _change(
@@ -497,6 +533,7 @@ class RegistryService:
         changed_by: str,
         change: Callable[[Household], Household],
         event: Callable[[Household, datetime], EventData],
+        reach: Reach,
         *,
         members_changed: bool = False,
         check_place: bool = False,
@@ -506,7 +543,7 @@ class RegistryService:
         async with self._database.transaction() as connection:
             repository = HouseholdRepository(connection, self._cipher)
             current = await repository.get(household_id, for_update=True)
-            if current is None:
+            if current is None or not reach.allows(current.grid_id):
                 raise NotFound("household", household_id)
             if current.version != version:
                 raise Conflict(
@@ -582,12 +619,13 @@ class RegistryService:
         compound_ids: list[str],
         frontage_segments: list[str],
         contact: Contact,
+        reach: Reach = EVERYWHERE,
     ) -> Organisation:
         now = self._clock.now()
         async with self._database.transaction() as connection:
             repository = OrganisationRepository(connection, self._cipher)
             current = await repository.get(organisation_id, for_update=True)
-            if current is None:
+            if current is None or not reach.allows(current.grid_id):
                 raise NotFound("organisation", organisation_id)
             if current.version != version:
                 raise Conflict(
@@ -671,12 +709,14 @@ class RegistryService:
             changed.append(holder)
         return changed
 
-    async def get_organisation(self, organisation_id: uuid.UUID) -> Organisation:
+    async def get_organisation(
+        self, organisation_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> Organisation:
         async with self._database.connect() as connection:
             organisation = await OrganisationRepository(connection, self._cipher).get(
                 organisation_id
             )
-        if organisation is None:
+        if organisation is None or not reach.allows(organisation.grid_id):
             raise NotFound("organisation", organisation_id)
         return organisation
 
@@ -688,10 +728,16 @@ class RegistryService:
         grid_id: str | None,
         name: str | None,
         page: PageRequest,
+        reach: Reach = EVERYWHERE,
     ) -> Slice[Organisation]:
         async with self._database.connect() as connection:
             return await OrganisationRepository(connection, self._cipher).search(
-                kind=kind, community_id=community_id, grid_id=grid_id, name=name, page=page
+                kind=kind,
+                community_id=community_id,
+                grid_id=grid_id,
+                name=name,
+                page=page,
+                grid_ids=reach.grids,
             )
 
 
