@@ -21,8 +21,9 @@ CreateDatabase = Callable[[str], Awaitable[str]]
 PROBLEM = "application/problem+json"
 
 
-def bearer(*roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), 'tester', roles)}"}
+def bearer(*roles: str, grids: tuple[str, ...] = ()) -> dict[str, str]:
+    token = mint_dev_token(PlatformSettings(), "tester", roles, grids)
+    return {"Authorization": f"Bearer {token}"}
 
 
 STAFF = bearer("community_staff")
@@ -88,7 +89,9 @@ async def test_register_and_get_round_trip(client: httpx.AsyncClient) -> None:
     assert body["version"] == 1
     assert datetime.fromisoformat(body["registered_at"]).tzinfo is not None
 
-    fetched = await client.get(f"/v1/households/{body['id']}", headers=bearer("inspector"))
+    fetched = await client.get(
+        f"/v1/households/{body['id']}", headers=bearer("inspector", grids=("g-07",))
+    )
     assert fetched.status_code == 200, fetched.text
     assert [m.pop("resident_id") for m in fetched.json()["members"]] == residents
     assert {**fetched.json(), "members": body["members"]} == body

@@ -393,8 +393,9 @@ async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
 PROBLEM = "application/problem+json"
 
 
-def bearer(*roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), 'staff-7', roles)}"}
+def bearer(*roles: str, grids: tuple[str, ...] = ()) -> dict[str, str]:
+    token = mint_dev_token(PlatformSettings(), "staff-7", roles, grids)
+    return {"Authorization": f"Bearer {token}"}
 
 
 STAFF = bearer("community_staff")
@@ -435,9 +436,11 @@ async def test_personal_data_is_masked_unless_staff_reveal(client: httpx.AsyncCl
 
     revealed = await client.get(url, params={"reveal": "true"}, headers=STAFF)
     assert revealed.json()["members"][0]["id_number"] == ID_A
-    masked = await client.get(url, headers=bearer("inspector"))
+    masked = await client.get(url, headers=bearer("inspector", grids=("g-01",)))
     assert masked.json()["members"][0]["phone"] == "138****5678"
-    refused = await client.get(url, params={"reveal": "true"}, headers=bearer("inspector"))
+    refused = await client.get(
+        url, params={"reveal": "true"}, headers=bearer("inspector", grids=("g-01",))
+    )
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith(PROBLEM)
 
