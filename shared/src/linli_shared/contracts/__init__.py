@@ -6,6 +6,8 @@ each service maps its own domain objects onto them when it publishes.
 
 from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.credit import (
+    AccountClosed,
+    AccountOpened,
     AppealDecided,
     AppealReceived,
     CommendationAwarded,
@@ -68,6 +70,8 @@ CATALOGUE = EventCatalogue(
         AppealDecided,
         CommendationAwarded,
         EntryRepaired,
+        AccountOpened,
+        AccountClosed,
         # notify
         NoticeDelivered,
         NoticeFailed,
@@ -76,6 +80,8 @@ CATALOGUE = EventCatalogue(
 
 __all__ = [
     "CATALOGUE",
+    "AccountClosed",
+    "AccountOpened",
     "AppealDecided",
     "AppealReceived",
     "CommendationAwarded",
