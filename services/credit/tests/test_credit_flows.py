@@ -33,11 +33,17 @@ from linli_shared.contracts import (
     OrganisationRegistered,
     RectificationOverdue,
     RectificationVerified,
+    topics,
 )
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.credit import AccountClosed, CreditSubjectKind, ScoreChanged
 from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.contracts.partner_credit import (
+    PartnerGradeChanged,
+    PartnerGreenChannelGranted,
+    PartnerGreenChannelRevoked,
+)
 from linli_shared.contracts.registry import ConsentV1, ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
@@ -168,9 +174,16 @@ async def deliver(
         return await service.record_rectification(connection, event, event_id)
 
 
-async def published(database: Database, subject: uuid.UUID | None = None) -> list[EventData]:
+async def published(
+    database: Database, subject: uuid.UUID | None = None, topic: str = topics.CREDIT
+) -> list[EventData]:
+    """The events written to the outbox for one topic (by default the internal stream)."""
     async with database.connect() as connection:
-        query = select(tables.outbox.c.payload).order_by(tables.outbox.c.seq)
+        query = (
+            select(tables.outbox.c.payload)
+            .where(tables.outbox.c.topic == topic)
+            .order_by(tables.outbox.c.seq)
+        )
         if subject is not None:
             query = query.where(tables.outbox.c.partition_key == str(subject))
         rows = (await connection.execute(query)).all()
@@ -658,6 +671,48 @@ async def test_green_channel_granted_by_evaluation_lost_with_the_grade_and_audit
         ("hall-1", True, "AA"),
         ("hall-2", False, "A"),
     ]
+
+
+async def test_partners_get_grade_and_green_channel_changes_without_personal_data(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
+    await service.evaluate_due()
+    clock.set(T0 + timedelta(hours=2))
+    await deliver(service, database, failed(household), "f1")
+
+    async with database.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(tables.outbox)
+                .where(tables.outbox.c.topic == topics.PARTNER_CREDIT)
+                .order_by(tables.outbox.c.seq)
+            )
+        ).all()
+    assert {row.partition_key for row in rows} == {str(household)}
+    events = [Envelope.from_json(row.payload).parse(CATALOGUE) for row in rows]
+    granted, grade, revoked = events
+    assert isinstance(granted, PartnerGreenChannelGranted)
+    assert (granted.subject_kind, granted.community_id, granted.grade) == (
+        CreditSubjectKind.HOUSEHOLD,
+        COMMUNITY,
+        "AA",
+    )
+    assert (granted.effective_from, granted.valid_until) == (date(2026, 3, 2), date(2026, 4, 1))
+    assert isinstance(grade, PartnerGradeChanged)
+    assert (grade.grade_before, grade.grade, grade.effective_at) == (
+        "AA",
+        "A",
+        T0 + timedelta(hours=2),
+    )
+    assert isinstance(revoked, PartnerGreenChannelRevoked)
+    assert (revoked.grade, revoked.effective_from) == ("A", date(2026, 3, 2))
+    # Nothing of the registry's personal data reaches the partner stream.
+    for row in rows:
+        text = row.payload.decode()
+        for personal in ("张伟", "幸福路", "zhang@example.cn", "纸箱", "stairwell"):
+            assert personal not in text
 
 
 async def test_a_grant_lapses_when_not_re_evaluated(

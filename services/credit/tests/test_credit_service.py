@@ -58,7 +58,9 @@ def service(database: Database, clock: FixedClock) -> CreditService:
 async def _types(database: Database) -> list[str]:
     async with database.connect() as connection:
         rows = await connection.execute(
-            select(tables.outbox.c.event_type).order_by(tables.outbox.c.seq)
+            select(tables.outbox.c.event_type)
+            .where(tables.outbox.c.topic == "linli.credit.v1")
+            .order_by(tables.outbox.c.seq)
         )
         return [row.event_type for row in rows]
 
@@ -124,7 +126,11 @@ async def test_a_score_change_is_announced_with_its_explanation(
 
     async with database.connect() as connection:
         [_, row, grade_row] = (
-            await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))
+            await connection.execute(
+                select(tables.outbox)
+                .where(tables.outbox.c.topic == "linli.credit.v1")
+                .order_by(tables.outbox.c.seq)
+            )
         ).all()
     assert grade_row.event_type == "linli.credit.grade.changed.v1"
     assert row.event_type == "linli.credit.score.changed.v1"

@@ -29,6 +29,11 @@ from linli_shared.contracts.inspections import (
     ScheduleMissed,
 )
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
+from linli_shared.contracts.partner_credit import (
+    PartnerGradeChanged,
+    PartnerGreenChannelGranted,
+    PartnerGreenChannelRevoked,
+)
 from linli_shared.contracts.registry import (
     HouseholdConsentChanged,
     HouseholdContactChanged,
@@ -72,6 +77,10 @@ CATALOGUE = EventCatalogue(
         EntryRepaired,
         AccountOpened,
         AccountClosed,
+        # credit, for partners (no personal data)
+        PartnerGradeChanged,
+        PartnerGreenChannelGranted,
+        PartnerGreenChannelRevoked,
         # notify
         NoticeDelivered,
         NoticeFailed,
@@ -105,6 +114,9 @@ __all__ = [
     "NoticeFailed",
     "OrganisationChanged",
     "OrganisationRegistered",
+    "PartnerGradeChanged",
+    "PartnerGreenChannelGranted",
+    "PartnerGreenChannelRevoked",
     "RectificationOverdue",
     "RectificationReady",
     "RectificationRequested",

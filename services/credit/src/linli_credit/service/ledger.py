@@ -56,6 +56,11 @@ from linli_shared.contracts.inspections import (
     RectificationOverdue,
     RectificationVerified,
 )
+from linli_shared.contracts.partner_credit import (
+    PartnerGradeChanged,
+    PartnerGreenChannelGranted,
+    PartnerGreenChannelRevoked,
+)
 from linli_shared.contracts.registry import (
     ConsentV1,
     HouseholdConsentChanged,
@@ -833,6 +838,17 @@ class CreditService:
                         valid_until=valid_until,
                     ),
                 )
+                await self._outbox.add(
+                    connection,
+                    PartnerGreenChannelGranted(
+                        subject_id=account.subject_id,
+                        subject_kind=account.subject_kind,
+                        community_id=account.community_id,
+                        grade=account.grade,
+                        effective_from=policy.local_date(now),
+                        valid_until=valid_until,
+                    ),
+                )
             account = replace(
                 account, green_channel=True, green_evaluated_at=now, green_valid_until=valid_until
             )
@@ -1028,6 +1044,7 @@ class CreditService:
         self, connection: AsyncConnection, before: Account, after: Account
     ) -> Account:
         if after.grade != before.grade:
+            now = self._clock.now()
             await self._outbox.add(
                 connection,
                 GradeChanged(
@@ -1036,7 +1053,18 @@ class CreditService:
                     grade_before=before.grade,
                     grade_after=after.grade,
                     score=after.score,
-                    evaluated_at=self._clock.now(),
+                    evaluated_at=now,
+                ),
+            )
+            await self._outbox.add(
+                connection,
+                PartnerGradeChanged(
+                    subject_id=after.subject_id,
+                    subject_kind=after.subject_kind,
+                    community_id=after.community_id,
+                    grade_before=before.grade,
+                    grade=after.grade,
+                    effective_at=now,
                 ),
             )
         return await self._guard_green_channel(connection, after)
@@ -1055,6 +1083,16 @@ class CreditService:
                 subject_id=account.subject_id,
                 subject_kind=account.subject_kind,
                 grade=account.grade,
+            ),
+        )
+        await self._outbox.add(
+            connection,
+            PartnerGreenChannelRevoked(
+                subject_id=account.subject_id,
+                subject_kind=account.subject_kind,
+                community_id=account.community_id,
+                grade=account.grade,
+                effective_from=policy.local_date(self._clock.now()),
             ),
         )
         return replace(account, green_channel=False, green_valid_until=None)
