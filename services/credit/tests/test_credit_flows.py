@@ -378,10 +378,18 @@ async def test_personal_volunteer_hours_go_to_the_resident_and_count_toward_the_
     )
     assert (again.id, created) == (entry.id, False)
     assert len(await personal.entries(household)) == 1
-    [score_changed] = [
-        e for e in await published(database, resident) if isinstance(e, ScoreChanged)
+    # The docs' worked example, step 3: each ledger's own yearly cap leaves 30 of 40 points.
+    more, _ = await personal.record_volunteer_hours(
+        household, idempotency_key="k1b", resident_id=resident, **{**volunteer, "hours": 20}
+    )
+    assert (more.points, more.cause["capped_from"]) == (30, 40)
+    assert (await personal.account(resident)).score == 1050
+    assert (await personal.account(household)).score == 1050
+    changes = [e for e in await published(database, resident) if isinstance(e, ScoreChanged)]
+    assert [(c.subject_kind, c.points) for c in changes] == [
+        (CreditSubjectKind.RESIDENT, 20),
+        (CreditSubjectKind.RESIDENT, 30),
     ]
-    assert score_changed.subject_kind is CreditSubjectKind.RESIDENT
     for subject in (household, resident):
         await assert_projection_is_the_ledger(personal, subject)
 
@@ -398,7 +406,7 @@ async def test_personal_volunteer_hours_go_to_the_resident_and_count_toward_the_
     assert reason is not None and "household's consent" in reason
     with pytest.raises(Conflict, match="household's consent"):
         await personal.record_volunteer_hours(resident, idempotency_key="k2", **volunteer)
-    assert len(await personal.entries(resident)) == 1
+    assert len(await personal.entries(resident)) == 2  # none after the refusal
 
 
 async def test_under_a_policy_without_personal_rules_a_resident_s_hours_go_to_the_household(
