@@ -99,6 +99,7 @@ async def test_score_and_entries_of_a_subject(client: httpx.AsyncClient, databas
     assert score.json() == {
         "subject_id": str(subject),
         "subject_kind": "household",
+        "household_id": None,
         "score": 930,
         "grade": "A",
         "policy_version": "2026.1",

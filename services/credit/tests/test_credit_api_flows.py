@@ -83,13 +83,15 @@ async def consume(url: str, *events: tuple[str, HouseholdRegistered | Inspection
         await database.dispose()
 
 
-def registered(household: uuid.UUID, consent: bool | None = None) -> HouseholdRegistered:
+def registered(
+    household: uuid.UUID, consent: bool | None = None, resident: uuid.UUID | None = None
+) -> HouseholdRegistered:
     return HouseholdRegistered(
         household_id=household,
         community_id="api-community",
         grid_id="grid-1",
         address="幸福路 1 号",
-        members=[MemberV1(name="张伟", relation="head")],
+        members=[MemberV1(name="张伟", relation="head", resident_id=resident)],
         contact_email="zhang@example.cn",
         registered_at=NOW - timedelta(days=400),
         consent=None if consent is None else ConsentV1(integrity_scoring=consent),
@@ -135,7 +137,8 @@ async def test_explain_names_every_entry_its_cause_rule_and_policy(
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["score"], body["grade"], body["base_score"]) == (980, "A", 1000)
-    assert body["counting_points"] == -20 and body["policy_version"] == "2026.1"
+    # Base, bounds and grades are those of the version in effect now; the entry keeps its own.
+    assert body["counting_points"] == -20 and body["policy_version"] == "2026.2"
     [entry] = body["entries"]
     assert entry["counts"] is True
     assert entry["rule"] == "points.inspection_failed.general"
@@ -199,11 +202,15 @@ async def test_green_channel_check_is_audited_and_for_the_hall(
 async def test_volunteer_hours_with_an_idempotency_key(
     client: httpx.AsyncClient, database_url: str
 ) -> None:
-    household = uuid.uuid4()
-    await consume(database_url, ("r", registered(household)))
+    household, resident = uuid.uuid4(), uuid.uuid4()
+    await consume(database_url, ("r", registered(household, resident=resident)))
     path = f"/v1/subjects/{household}/volunteer-hours"
     body = {"hours": 3, "served_on": str(NOW.date() - timedelta(days=1)), "activity": "巡逻"}
     headers = {**STAFF, "Idempotency-Key": "vol-1"}
+    # Policy 2026.2 (in effect now) makes volunteer hours personal: the household must name who.
+    unnamed = await client.post(path, json=body, headers=headers)
+    assert problem(unnamed, 422, "validation-error")["errors"][0]["field"] == "resident_id"
+    body["resident_id"] = str(resident)
     first = await client.post(path, json=body, headers=headers)
     again = await client.post(path, json=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)
@@ -211,7 +218,64 @@ async def test_volunteer_hours_with_an_idempotency_key(
     assert first.json()["points"] == 6
     invalid = await client.post(path, json={**body, "hours": 0}, headers=STAFF)
     assert problem(invalid, 422, "validation-error")["errors"][0]["field"] == "hours"
+    stranger = await client.post(
+        path, json={**body, "resident_id": str(uuid.uuid4())}, headers=STAFF
+    )
+    assert problem(stranger, 422, "validation-error")["errors"][0]["field"] == "resident_id"
     problem(await client.post(path, json=body, headers=bearer("grid_worker")), 403, "forbidden")
+
+
+async def test_a_resident_is_a_subject_with_score_explanation_and_point_in_time(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    household, resident = uuid.uuid4(), uuid.uuid4()
+    await consume(database_url, ("r", registered(household, resident=resident)))
+    served = NOW.date() - timedelta(days=2)
+    body = {"hours": 5, "served_on": str(served), "activity": "清扫楼道"}
+    recorded = await client.post(
+        f"/v1/subjects/{resident}/volunteer-hours", json=body, headers=STAFF
+    )
+    assert recorded.status_code == 201, recorded.text
+
+    score = (await client.get(f"/v1/subjects/{resident}/score", headers=STAFF)).json()
+    assert score["subject_kind"] == "resident" and score["household_id"] == str(household)
+    assert (score["score"], score["scoring"]["active"]) == (1010, True)
+    # The policy counts the personal entry toward the household too, as an entry of its own.
+    [mirror] = (await client.get(f"/v1/subjects/{household}/entries", headers=STAFF)).json()[
+        "items"
+    ]
+    assert mirror["points"] == 10 and mirror["cause"]["personal_entry_id"] == recorded.json()["id"]
+    assert mirror["cause"]["resident_id"] == str(resident)
+
+    explained = (await client.get(f"/v1/subjects/{resident}/explanation", headers=STAFF)).json()
+    assert explained["subject_kind"] == "resident" and explained["score"] == 1010
+    [entry] = explained["entries"]
+    assert (entry["rule"], entry["policy_version"]) == ("points.volunteer.per_hour", "2026.2")
+    before = (
+        await client.get(
+            f"/v1/subjects/{resident}/explanation",
+            params={"at": f"{served - timedelta(days=1)}T00:00:00+08:00"},
+            headers=STAFF,
+        )
+    ).json()
+    assert before["score"] == 1000 and before["entries"][0]["counts"] is False
+
+
+async def test_a_resident_of_a_household_without_consent_gets_no_entries_and_is_told_why(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    household, resident = uuid.uuid4(), uuid.uuid4()
+    await consume(database_url, ("r", registered(household, consent=False, resident=resident)))
+    score = (await client.get(f"/v1/subjects/{resident}/score", headers=STAFF)).json()
+    assert score["scoring"]["active"] is False
+    assert "household's consent" in score["scoring"]["reason"]
+    body = {"hours": 2, "served_on": str(NOW.date()), "activity": "巡逻"}
+    refused = await client.post(
+        f"/v1/subjects/{resident}/volunteer-hours", json=body, headers=STAFF
+    )
+    assert "household's consent" in problem(refused, 409, "conflict")["detail"]
+    entries = (await client.get(f"/v1/subjects/{resident}/entries", headers=STAFF)).json()
+    assert entries["items"] == []
 
 
 async def test_five_good_award_by_a_credit_officer(
@@ -336,4 +400,5 @@ async def test_quarter_report_and_policies(client: httpx.AsyncClient, database_u
     bad = await client.get("/v1/reports/communities/x/quarters/2026-Q5", headers=OFFICER)
     assert problem(bad, 422, "validation-error")["errors"][0]["field"] == "path.quarter"
     policies = (await client.get("/v1/policies", headers=STAFF)).json()
-    assert [p["version"] for p in policies] == ["2026.1"]
+    assert [p["version"] for p in policies] == ["2026.1", "2026.2"]
+    assert [p["in_effect"] for p in policies] == [False, True]

@@ -17,7 +17,8 @@ from linli_credit.domain.ledger import (
     score_of,
 )
 from linli_credit.domain.policy import DEFAULT_POLICY, GRADES, Policy
-from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.common import Severity
+from linli_shared.contracts.credit import CreditSubjectKind
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SUBJECT = uuid.UUID("00000000-0000-4000-8000-0000000000c1")
@@ -57,11 +58,11 @@ def test_default_grade_thresholds(score: int, grade: str) -> None:
 
 
 def test_a_new_account_starts_at_the_base_score() -> None:
-    account = Account.open(SUBJECT, SubjectKind.HOUSEHOLD, DEFAULT_POLICY, NOW)
+    account = Account.open(SUBJECT, CreditSubjectKind.HOUSEHOLD, DEFAULT_POLICY, NOW)
     assert account.score == DEFAULT_POLICY.base_score == 1000
     assert account.grade == "AA"
     assert account.opened_at == NOW
-    assert account.subject_kind is SubjectKind.HOUSEHOLD
+    assert account.subject_kind is CreditSubjectKind.HOUSEHOLD
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_failed_inspection_points_grow_with_severity() -> None:
 
 
 def test_a_failed_inspection_entry_is_explained() -> None:
-    account = Account.open(SUBJECT, SubjectKind.HOUSEHOLD, DEFAULT_POLICY, NOW)
+    account = Account.open(SUBJECT, CreditSubjectKind.HOUSEHOLD, DEFAULT_POLICY, NOW)
     entry = failed_inspection_entry(
         account,
         severity=Severity.SERIOUS,
@@ -104,7 +105,7 @@ def test_a_failed_inspection_entry_is_explained() -> None:
 
 
 def test_posting_clamps_at_the_floor_and_the_ceiling() -> None:
-    account = Account.open(SUBJECT, SubjectKind.HOUSEHOLD, DEFAULT_POLICY, NOW)
+    account = Account.open(SUBJECT, CreditSubjectKind.HOUSEHOLD, DEFAULT_POLICY, NOW)
     floor = account.post(_entry(-5000), DEFAULT_POLICY)
     assert (floor.score, floor.grade) == (0, "C")
     ceiling = account.post(_entry(+5000), DEFAULT_POLICY)
@@ -142,7 +143,7 @@ points_lists = st.lists(st.integers(min_value=-3000, max_value=3000), max_size=4
 @given(policies, points_lists)
 def test_score_of_equals_posting_the_entries_one_by_one(policy: Policy, points: list[int]) -> None:
     entries = [_entry(p, i) for i, p in enumerate(points)]
-    account = Account.open(SUBJECT, SubjectKind.HOUSEHOLD, policy, NOW)
+    account = Account.open(SUBJECT, CreditSubjectKind.HOUSEHOLD, policy, NOW)
     for entry in entries:
         account = account.post(entry, policy)
         assert policy.min_score <= account.score <= policy.max_score
@@ -155,7 +156,7 @@ def test_score_of_equals_posting_the_entries_one_by_one(policy: Policy, points: 
 def test_failed_inspections_never_push_a_score_out_of_bounds(
     policy: Policy, severities: list[Severity]
 ) -> None:
-    account = Account.open(SUBJECT, SubjectKind.HOUSEHOLD, policy, NOW)
+    account = Account.open(SUBJECT, CreditSubjectKind.HOUSEHOLD, policy, NOW)
     entries = []
     for i, severity in enumerate(severities):
         entry = failed_inspection_entry(

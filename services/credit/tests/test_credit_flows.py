@@ -20,22 +20,30 @@ from sqlalchemy.exc import DBAPIError
 from linli_credit.adapters import tables
 from linli_credit.app import DEFINITION, SOURCE
 from linli_credit.domain.ledger import evaluate
-from linli_credit.domain.policy import DEFAULT_POLICY
+from linli_credit.domain.policy import DEFAULT_POLICY, POLICIES
 from linli_credit.service.ledger import CreditService
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import (
     CATALOGUE,
     HouseholdConsentChanged,
     HouseholdDeregistered,
+    HouseholdMembersChanged,
     HouseholdRegistered,
     InspectionFailed,
     OrganisationRegistered,
     RectificationOverdue,
     RectificationVerified,
+    topics,
 )
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.credit import AccountClosed, CreditSubjectKind, ScoreChanged
 from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.contracts.partner_credit import (
+    PartnerGradeChanged,
+    PartnerGreenChannelGranted,
+    PartnerGreenChannelRevoked,
+)
 from linli_shared.contracts.registry import ConsentV1, ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
@@ -158,15 +166,24 @@ async def deliver(
             return await service.consent_changed(connection, event)
         if isinstance(event, HouseholdDeregistered):
             return await service.deregistered(connection, event)
+        if isinstance(event, HouseholdMembersChanged):
+            return await service.members_changed(connection, event)
         if isinstance(event, InspectionFailed):
             return await service.record_failed_inspection(connection, event, event_id)
         assert isinstance(event, RectificationVerified | RectificationOverdue)
         return await service.record_rectification(connection, event, event_id)
 
 
-async def published(database: Database, subject: uuid.UUID | None = None) -> list[EventData]:
+async def published(
+    database: Database, subject: uuid.UUID | None = None, topic: str = topics.CREDIT
+) -> list[EventData]:
+    """The events written to the outbox for one topic (by default the internal stream)."""
     async with database.connect() as connection:
-        query = select(tables.outbox.c.payload).order_by(tables.outbox.c.seq)
+        query = (
+            select(tables.outbox.c.payload)
+            .where(tables.outbox.c.topic == topic)
+            .order_by(tables.outbox.c.seq)
+        )
         if subject is not None:
             query = query.where(tables.outbox.c.partition_key == str(subject))
         rows = (await connection.execute(query)).all()
@@ -210,7 +227,7 @@ async def test_accounts_open_from_registry_events_and_close_on_deregistration(
     )
     assert (await service.account(household)).community_id == COMMUNITY
     shop_account = await service.account(shop)
-    assert shop_account.subject_kind is SubjectKind.ORGANISATION
+    assert shop_account.subject_kind is CreditSubjectKind.ORGANISATION
     # A shop's frontage duty failing is scored on the shop.
     await deliver(service, database, failed(shop, kind=SubjectKind.ORGANISATION), "f1")
     assert (await service.account(shop)).score == 980
@@ -255,6 +272,161 @@ async def test_a_household_without_consent_keeps_an_account_but_gets_no_entries(
     assert (await service.account(household)).score == 980
 
 
+# --- residents: accounts from the household's members, personal rules ----------------------
+
+T_PERSONAL = datetime(2026, 8, 3, 2, 0, tzinfo=UTC)  # policy 2026.2: volunteer hours personal
+
+
+def with_residents(
+    household: uuid.UUID, *residents: uuid.UUID, consent: bool | None = None
+) -> HouseholdRegistered:
+    members = [
+        MemberV1(name=f"成员{i}", relation="member", resident_id=r) for i, r in enumerate(residents)
+    ]
+    members.append(MemberV1(name="未登记", relation="member"))  # no resident id: no account
+    return registered(household, consent).model_copy(update={"members": members})
+
+
+def members(household: uuid.UUID, version: int, *residents: uuid.UUID) -> HouseholdMembersChanged:
+    return HouseholdMembersChanged(
+        household_id=household,
+        members=[MemberV1(name="成员", relation="member", resident_id=r) for r in residents],
+        changed_at=T0,
+        version=version,
+    )
+
+
+async def test_resident_accounts_open_and_close_with_the_household_members(
+    service: CreditService, database: Database
+) -> None:
+    household, a, b, c = (uuid.uuid4() for _ in range(4))
+    await deliver(service, database, with_residents(household, a, b), "r1")
+    for resident in (a, b):
+        account = await service.account(resident)
+        assert account.subject_kind is CreditSubjectKind.RESIDENT
+        assert (account.household_id, account.community_id) == (household, COMMUNITY)
+    assert types(await published(database, a)) == ["AccountOpened"]
+
+    await deliver(service, database, members(household, 2, b, c), "m2")
+    assert (await service.account(a)).closed_at == T0
+    assert (await service.account(b)).closed_at is None
+    assert (await service.account(c)).household_id == household
+    [_, closed] = await published(database, a)
+    assert isinstance(closed, AccountClosed) and closed.reason == "left_household"
+    # An older member list (out of order, or redelivered) changes nothing.
+    await deliver(service, database, members(household, 1, a), "m1")
+    assert (await service.account(a)).closed_at == T0
+    assert (await service.account(c)).closed_at is None
+
+    # a joins another household: the same account, reopened there, its ledger kept.
+    other = uuid.uuid4()
+    await deliver(service, database, with_residents(other, a), "r2")
+    moved = await service.account(a)
+    assert (moved.household_id, moved.closed_at) == (other, None)
+    assert types(await published(database, a))[-1] == "AccountOpened"
+
+    await deliver(
+        service,
+        database,
+        HouseholdDeregistered(
+            household_id=household, reason="moved", deregistered_at=T0, version=3
+        ),
+        "d1",
+    )
+    for subject in (household, b, c):
+        account = await service.account(subject)
+        assert account.closed_at == T0 and "closed" in (service.scoring_refusal(account) or "")
+    assert (await service.account(a)).closed_at is None  # in the other household now
+    last = (await published(database, c))[-1]
+    assert isinstance(last, AccountClosed) and last.reason == "deregistered"
+
+
+@pytest.fixture
+def personal(database: Database, clock: FixedClock) -> CreditService:
+    """The service with every policy version, at a time when volunteer hours are personal."""
+    clock.set(T_PERSONAL)
+    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, POLICIES)
+
+
+async def test_personal_volunteer_hours_go_to_the_resident_and_count_toward_the_household(
+    personal: CreditService, database: Database
+) -> None:
+    household, resident = uuid.uuid4(), uuid.uuid4()
+    await deliver(personal, database, with_residents(household, resident), "r1")
+    volunteer: dict[str, Any] = {
+        "hours": 10,
+        "served_on": date(2026, 8, 1),
+        "activity": "street patrol",
+        "resident": None,
+        "recorded_by": "staff-li",
+    }
+    with pytest.raises(RuleViolation) as unnamed:
+        await personal.record_volunteer_hours(household, idempotency_key="k0", **volunteer)
+    assert unnamed.value.field == "resident_id"
+
+    entry, _ = await personal.record_volunteer_hours(
+        household, idempotency_key="k1", resident_id=resident, **volunteer
+    )
+    assert (entry.subject_id, entry.points, entry.policy_version) == (resident, 20, "2026.2")
+    [mirror] = await personal.entries(household)
+    assert (mirror.points, mirror.cause["personal_entry_id"]) == (20, str(entry.id))
+    assert (await personal.account(resident)).score == 1020
+    assert (await personal.account(household)).score == 1020
+    # Retried with the same key: the same entry, nothing added anywhere.
+    again, created = await personal.record_volunteer_hours(
+        household, idempotency_key="k1", resident_id=resident, **volunteer
+    )
+    assert (again.id, created) == (entry.id, False)
+    assert len(await personal.entries(household)) == 1
+    # The docs' worked example, step 3: each ledger's own yearly cap leaves 30 of 40 points.
+    more, _ = await personal.record_volunteer_hours(
+        household, idempotency_key="k1b", resident_id=resident, **{**volunteer, "hours": 20}
+    )
+    assert (more.points, more.cause["capped_from"]) == (30, 40)
+    assert (await personal.account(resident)).score == 1050
+    assert (await personal.account(household)).score == 1050
+    changes = [e for e in await published(database, resident) if isinstance(e, ScoreChanged)]
+    assert [(c.subject_kind, c.points) for c in changes] == [
+        (CreditSubjectKind.RESIDENT, 20),
+        (CreditSubjectKind.RESIDENT, 30),
+    ]
+    for subject in (household, resident):
+        await assert_projection_is_the_ledger(personal, subject)
+
+    # The household declines consent: its residents are no longer scored either, and say why.
+    await deliver(
+        personal,
+        database,
+        HouseholdConsentChanged(
+            household_id=household, consent=ConsentV1(integrity_scoring=False), version=2
+        ),
+        "c1",
+    )
+    reason = personal.scoring_refusal(await personal.account(resident))
+    assert reason is not None and "household's consent" in reason
+    with pytest.raises(Conflict, match="household's consent"):
+        await personal.record_volunteer_hours(resident, idempotency_key="k2", **volunteer)
+    assert len(await personal.entries(resident)) == 2  # none after the refusal
+
+
+async def test_under_a_policy_without_personal_rules_a_resident_s_hours_go_to_the_household(
+    service: CreditService, database: Database
+) -> None:
+    household, resident = uuid.uuid4(), uuid.uuid4()
+    await deliver(service, database, with_residents(household, resident), "r1")
+    entry, _ = await service.record_volunteer_hours(
+        resident,
+        hours=2,
+        served_on=date(2026, 3, 1),
+        activity="patrol",
+        resident=None,
+        idempotency_key="k1",
+        recorded_by="staff-li",
+    )
+    assert entry.subject_id == household and entry.cause["resident_id"] == str(resident)
+    assert await service.entries(resident) == []
+
+
 # --- rectifications ---------------------------------------------------------------------------
 
 
@@ -270,7 +442,7 @@ async def test_on_time_rectification_gives_back_half_of_the_penalty(
     assert refund.points == 25 and refund.refers_to == penalty.id
     assert (await service.account(household)).score == 975
     events = await published(database, household)
-    assert types(events) == ["ScoreChanged", "GradeChanged", "ScoreChanged"]
+    assert types(events) == ["AccountOpened", "ScoreChanged", "GradeChanged", "ScoreChanged"]
     await assert_projection_is_the_ledger(service, household)
 
 
@@ -333,7 +505,12 @@ async def test_five_good_award_adds_points_once_a_year_and_is_announced(
             household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
         )
     events = await published(database, household)
-    assert types(events) == ["ScoreChanged", "GradeChanged", "CommendationAwarded"]
+    assert types(events) == [
+        "AccountOpened",
+        "ScoreChanged",
+        "GradeChanged",
+        "CommendationAwarded",
+    ]
 
 
 async def test_a_serious_record_vetoes_the_five_good_award(
@@ -485,6 +662,7 @@ async def test_green_channel_granted_by_evaluation_lost_with_the_grade_and_audit
     answer = await service.check_green_channel(household, checked_by="hall-2")
     assert not answer.granted and "grade A" in answer.reason
     assert types(await published(database, household)) == [
+        "AccountOpened",
         "GreenChannelGranted",
         "ScoreChanged",
         "GradeChanged",
@@ -501,6 +679,48 @@ async def test_green_channel_granted_by_evaluation_lost_with_the_grade_and_audit
         ("hall-1", True, "AA"),
         ("hall-2", False, "A"),
     ]
+
+
+async def test_partners_get_grade_and_green_channel_changes_without_personal_data(
+    service: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
+    await service.evaluate_due()
+    clock.set(T0 + timedelta(hours=2))
+    await deliver(service, database, failed(household), "f1")
+
+    async with database.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(tables.outbox)
+                .where(tables.outbox.c.topic == topics.PARTNER_CREDIT)
+                .order_by(tables.outbox.c.seq)
+            )
+        ).all()
+    assert {row.partition_key for row in rows} == {str(household)}
+    events = [Envelope.from_json(row.payload).parse(CATALOGUE) for row in rows]
+    granted, grade, revoked = events
+    assert isinstance(granted, PartnerGreenChannelGranted)
+    assert (granted.subject_kind, granted.community_id, granted.grade) == (
+        CreditSubjectKind.HOUSEHOLD,
+        COMMUNITY,
+        "AA",
+    )
+    assert (granted.effective_from, granted.valid_until) == (date(2026, 3, 2), date(2026, 4, 1))
+    assert isinstance(grade, PartnerGradeChanged)
+    assert (grade.grade_before, grade.grade, grade.effective_at) == (
+        "AA",
+        "A",
+        T0 + timedelta(hours=2),
+    )
+    assert isinstance(revoked, PartnerGreenChannelRevoked)
+    assert (revoked.grade, revoked.effective_from) == ("A", date(2026, 3, 2))
+    # Nothing of the registry's personal data reaches the partner stream.
+    for row in rows:
+        text = row.payload.decode()
+        for personal in ("张伟", "幸福路", "zhang@example.cn", "纸箱", "stairwell"):
+            assert personal not in text
 
 
 async def test_a_grant_lapses_when_not_re_evaluated(
@@ -685,6 +905,114 @@ async def _replay_property(urls: tuple[str, str], plan: list[Step], seed: int) -
 
 def _service_for(database: Database) -> CreditService:
     return CreditService(database, Outbox(tables.outbox, SOURCE), FixedClock(T0), DEFAULT_POLICY)
+
+
+# Residents: member changes and personal volunteer hours, replayed with redeliveries.
+ResidentStep = tuple[
+    str, int, int
+]  # ("members", bitmask of residents, _) | ("volunteer", who, hours)
+resident_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("members"), st.integers(0, 7), st.just(0)),
+        st.tuples(st.just("volunteer"), st.integers(0, 2), st.integers(1, 12)),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=resident_steps, seed=st.integers(0, 2**32 - 1))
+def test_resident_ledgers_replay_to_the_same_ledger_and_rebuild_equals_live(
+    two_databases: tuple[str, str], plan: list[ResidentStep], seed: int
+) -> None:
+    asyncio.run(_resident_replay_property(two_databases, plan, seed))
+
+
+Action = tuple[str, HouseholdMembersChanged | tuple[uuid.UUID, int], datetime]
+
+
+def _resident_stream(
+    household: uuid.UUID, residents: list[uuid.UUID], plan: list[ResidentStep]
+) -> list[Action]:
+    """Member changes (versioned) and volunteer hours of residents who are members then."""
+    stream: list[Action] = []
+    current, at, version = set(residents), T_PERSONAL, 1
+    for i, (kind, value, hours) in enumerate(plan):
+        at += timedelta(hours=1)
+        if kind == "members":
+            version += 1
+            current = {r for bit, r in enumerate(residents) if value & (1 << bit)}
+            stream.append((f"m{i}", members(household, version, *sorted(current)), at))
+        elif residents[value] in current:
+            stream.append((f"v{i}", (residents[value], hours), at))
+    return stream
+
+
+async def _apply(service: CreditService, database: Database, action: Action) -> None:
+    key, what, _ = action
+    if isinstance(what, HouseholdMembersChanged):
+        await deliver(service, database, what, key)
+        return
+    resident, hours = what
+    await service.record_volunteer_hours(
+        resident,
+        hours=hours,
+        served_on=date(2026, 8, 1),
+        activity="patrol",
+        resident=None,
+        idempotency_key=key,  # a retry with the same key, as a client would
+        recorded_by="staff",
+    )
+
+
+async def _resident_replay_property(
+    urls: tuple[str, str], plan: list[ResidentStep], seed: int
+) -> None:
+    shuffle = random.Random(seed)
+    household, residents = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+    subjects = [household, *residents]
+    stream = _resident_stream(household, residents, plan)
+    clean_db, messy_db = Database(urls[0]), Database(urls[1])
+    try:
+        clean, messy = (
+            CreditService(db, Outbox(tables.outbox, SOURCE), FixedClock(T_PERSONAL), POLICIES)
+            for db in (clean_db, messy_db)
+        )
+        for service, db in ((clean, clean_db), (messy, messy_db)):
+            await deliver(service, db, with_residents(household, *residents), "r1")
+        for action in stream:
+            clean._clock.set(action[2])  # type: ignore[attr-defined]
+            await _apply(clean, clean_db, action)
+            for subject in subjects:  # the score is always the policy over the counting entries
+                await assert_projection_is_the_ledger(clean, subject)
+
+        # Each action again at random later points (redeliveries, client retries), then the
+        # registry events once more at the end in a random order.
+        deliveries = list(stream)
+        for item in stream:
+            for _ in range(shuffle.randint(0, 2)):
+                first = deliveries.index(item)
+                deliveries.insert(shuffle.randint(first + 1, len(deliveries)), item)
+        tail = [item for item in stream if shuffle.random() < 0.7]
+        shuffle.shuffle(tail)
+        for action in [*deliveries, *tail]:
+            messy._clock.set(action[2])  # type: ignore[attr-defined]
+            await _apply(messy, messy_db, action)
+        for subject in subjects:
+            assert await _ledger(clean_db, subject) == await _ledger(messy_db, subject)
+
+        before = [await _ledger(clean_db, subject) for subject in subjects]
+        report = await clean.rebuild()
+        assert not set(subjects) & set(report.changed)
+        assert [await _ledger(clean_db, subject) for subject in subjects] == before
+    finally:
+        await clean_db.dispose()
+        await messy_db.dispose()
 
 
 async def test_rebuild_repairs_a_damaged_projection(

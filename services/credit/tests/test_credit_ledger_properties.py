@@ -35,7 +35,8 @@ from linli_credit.domain.policy import (
     load_policy,
     policy_from_mapping,
 )
-from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.common import Severity
+from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.rules import RuleViolation
 
 P = DEFAULT_POLICY
@@ -51,7 +52,7 @@ ALL_CRITERIA = {
 
 
 def account() -> Account:
-    return Account.open(SUBJECT, SubjectKind.HOUSEHOLD, P, T0)
+    return Account.open(SUBJECT, CreditSubjectKind.HOUSEHOLD, P, T0)
 
 
 def penalty(n: int, severity: Severity = Severity.GENERAL, at: datetime = T0) -> Entry:
@@ -70,7 +71,7 @@ def penalty(n: int, severity: Severity = Severity.GENERAL, at: datetime = T0) ->
 
 
 def test_the_shipped_policy_file_is_the_default_policy() -> None:
-    assert POLICIES.versions == ["2026.1"]
+    assert POLICIES.versions == ["2026.1", "2026.2"]
     assert (P.base_score, P.min_score, P.max_score) == (1000, 0, 1200)
     assert P.grade_floors == (("AAA", 1100), ("AA", 1000), ("A", 900), ("B", 700))
     assert P.effective_from == date(2026, 1, 1)
@@ -448,9 +449,37 @@ def test_appeals_are_open_for_the_filing_window_once_at_a_time() -> None:
 
 
 def test_consent_rule_of_the_default_policy() -> None:
-    house, org = SubjectKind.HOUSEHOLD, SubjectKind.ORGANISATION
+    house, org = CreditSubjectKind.HOUSEHOLD, CreditSubjectKind.ORGANISATION
     assert P.scoring_refusal(house, "granted") is None
     assert P.scoring_refusal(house, "unrecorded") is None  # for now: missing consent allows
     refusal = P.scoring_refusal(house, "declined")
     assert refusal is not None and "consent" in refusal
     assert P.scoring_refusal(org, "declined") is None
+
+
+def test_a_policy_makes_a_rule_personal_from_its_version_on() -> None:
+    personal = POLICIES.version("2026.2")
+    assert personal.effective_from == date(2026, 7, 1)
+    assert personal.is_personal("points.volunteer.per_hour") and not P.is_personal(
+        "points.volunteer.per_hour"
+    )
+    assert personal.personal_counts_toward_household
+    resident = CreditSubjectKind.RESIDENT
+    assert personal.scoring_refusal(resident, "granted") is None
+    refusal = personal.scoring_refusal(resident, "declined")
+    assert refusal is not None and "household's consent" in refusal
+
+
+def test_only_rules_about_one_person_can_be_personal() -> None:
+    raw = _raw_policy()
+    raw["personal"] = {
+        "rules": ["points.inspection_failed.general"],
+        "count_toward_household": True,
+    }
+    with pytest.raises(PolicyError) as error:
+        policy_from_mapping(raw)
+    assert error.value.field == "personal.rules"
+    raw["personal"] = {"rules": ["points.volunteer.per_hour"]}
+    with pytest.raises(PolicyError) as error:
+        policy_from_mapping(raw)
+    assert error.value.field == "personal.count_toward_household"

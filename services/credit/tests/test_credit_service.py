@@ -23,6 +23,7 @@ from linli_shared.clock import FixedClock
 from linli_shared.context import event_context
 from linli_shared.contracts import CATALOGUE, InspectionFailed, ScoreChanged
 from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
@@ -57,7 +58,9 @@ def service(database: Database, clock: FixedClock) -> CreditService:
 async def _types(database: Database) -> list[str]:
     async with database.connect() as connection:
         rows = await connection.execute(
-            select(tables.outbox.c.event_type).order_by(tables.outbox.c.seq)
+            select(tables.outbox.c.event_type)
+            .where(tables.outbox.c.topic == "linli.credit.v1")
+            .order_by(tables.outbox.c.seq)
         )
         return [row.event_type for row in rows]
 
@@ -97,8 +100,10 @@ async def test_a_redelivered_failed_inspection_makes_one_entry(
     assert first is not None
     assert second is None
     assert await _count(database, tables.entries) == 1
-    # One score change, and the grade change it caused (AA -> A); nothing for the redelivery.
+    # The account opened, one score change and the grade change it caused (AA -> A); nothing
+    # for the redelivery.
     assert await _types(database) == [
+        "linli.credit.account.opened.v1",
         "linli.credit.score.changed.v1",
         "linli.credit.grade.changed.v1",
     ]
@@ -120,8 +125,12 @@ async def test_a_score_change_is_announced_with_its_explanation(
     assert entry is not None
 
     async with database.connect() as connection:
-        [row, grade_row] = (
-            await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))
+        [_, row, grade_row] = (
+            await connection.execute(
+                select(tables.outbox)
+                .where(tables.outbox.c.topic == "linli.credit.v1")
+                .order_by(tables.outbox.c.seq)
+            )
         ).all()
     assert grade_row.event_type == "linli.credit.grade.changed.v1"
     assert row.event_type == "linli.credit.score.changed.v1"
@@ -134,7 +143,7 @@ async def test_a_score_change_is_announced_with_its_explanation(
     changed = envelope.parse(CATALOGUE)
     assert isinstance(changed, ScoreChanged)
     assert changed.subject_id == subject
-    assert changed.subject_kind is SubjectKind.HOUSEHOLD
+    assert changed.subject_kind is CreditSubjectKind.HOUSEHOLD
     assert changed.entry_id == entry.id
     assert changed.reason_code == "inspection.failed"
     assert changed.points == -50
@@ -174,17 +183,18 @@ async def test_opening_an_account_twice_keeps_one(
 ) -> None:
     subject = uuid.uuid4()
     async with database.transaction() as connection:
-        opened = await service.open_account(connection, subject, SubjectKind.HOUSEHOLD)
+        opened = await service.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
     async with database.transaction() as connection:
         await service.record_failed_inspection(connection, failed(subject), "evt-1")
     async with database.transaction() as connection:
-        again = await service.open_account(connection, subject, SubjectKind.HOUSEHOLD)
+        again = await service.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
 
     assert opened.score == 1000
     assert again.score == 980  # the existing account, not a fresh one
     assert await _count(database, tables.accounts) == 1
-    # Opening an account announces nothing: the events are the failure's score and grade change.
+    # The account opened once; then the failure's score and grade change.
     assert await _types(database) == [
+        "linli.credit.account.opened.v1",
         "linli.credit.score.changed.v1",
         "linli.credit.grade.changed.v1",
     ]

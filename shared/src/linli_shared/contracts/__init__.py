@@ -6,6 +6,8 @@ each service maps its own domain objects onto them when it publishes.
 
 from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.credit import (
+    AccountClosed,
+    AccountOpened,
     AppealDecided,
     AppealReceived,
     CommendationAwarded,
@@ -27,6 +29,11 @@ from linli_shared.contracts.inspections import (
     ScheduleMissed,
 )
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
+from linli_shared.contracts.partner_credit import (
+    PartnerGradeChanged,
+    PartnerGreenChannelGranted,
+    PartnerGreenChannelRevoked,
+)
 from linli_shared.contracts.registry import (
     BuildingCreated,
     CommunityChanged,
@@ -82,6 +89,12 @@ CATALOGUE = EventCatalogue(
         AppealDecided,
         CommendationAwarded,
         EntryRepaired,
+        AccountOpened,
+        AccountClosed,
+        # credit, for partners (no personal data)
+        PartnerGradeChanged,
+        PartnerGreenChannelGranted,
+        PartnerGreenChannelRevoked,
         # notify
         NoticeDelivered,
         NoticeFailed,
@@ -90,6 +103,8 @@ CATALOGUE = EventCatalogue(
 
 __all__ = [
     "CATALOGUE",
+    "AccountClosed",
+    "AccountOpened",
     "AppealDecided",
     "AppealReceived",
     "BuildingCreated",
@@ -120,6 +135,9 @@ __all__ = [
     "NoticeFailed",
     "OrganisationChanged",
     "OrganisationRegistered",
+    "PartnerGradeChanged",
+    "PartnerGreenChannelGranted",
+    "PartnerGreenChannelRevoked",
     "RectificationOverdue",
     "RectificationReady",
     "RectificationRequested",

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import ClassVar, Literal
 from uuid import UUID
 
 from linli_shared.contracts import topics
 from linli_shared.contracts.base import EventData
-from linli_shared.contracts.common import SubjectKind
+
+
+class CreditSubjectKind(StrEnum):
+    """Whose ledger an entry is on: the inspected subjects (`SubjectKind`), and residents for
+    the rules the policy makes personal (e.g. volunteer hours)."""
+
+    HOUSEHOLD = "household"
+    ORGANISATION = "organisation"
+    RESIDENT = "resident"
 
 
 class _AboutASubject(EventData):
@@ -16,7 +25,7 @@ class _AboutASubject(EventData):
     key_field: ClassVar[str] = "subject_id"
 
     subject_id: UUID
-    subject_kind: SubjectKind
+    subject_kind: CreditSubjectKind
 
 
 class ScoreChanged(_AboutASubject):
@@ -95,3 +104,24 @@ class EntryRepaired(_AboutASubject):
     entry_id: UUID
     how: Literal["applied", "expired"]
     repaired_at: datetime
+
+
+class AccountOpened(_AboutASubject):
+    """A ledger account opened from the registry (or a resident's reopened in a new household)."""
+
+    event_type: ClassVar[str] = "linli.credit.account.opened.v1"
+
+    opened_at: datetime
+    community_id: str | None = None
+    household_id: UUID | None = None  # a resident's household
+    reopened: bool = False
+
+
+class AccountClosed(_AboutASubject):
+    """An account closed: its ledger stays, new causes make no entries."""
+
+    event_type: ClassVar[str] = "linli.credit.account.closed.v1"
+
+    closed_at: datetime
+    reason: Literal["deregistered", "left_household"]
+    household_id: UUID | None = None

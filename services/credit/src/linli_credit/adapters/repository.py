@@ -19,7 +19,8 @@ from linli_credit.adapters.tables import (
 from linli_credit.domain.appeals import Appeal
 from linli_credit.domain.ledger import Account, Entry
 from linli_credit.domain.policy import Cap, Policy
-from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.common import Severity
+from linli_shared.contracts.credit import CreditSubjectKind
 
 
 def counting_at(at: datetime) -> ColumnElement[bool]:
@@ -52,6 +53,23 @@ class LedgerRepository:
         await self._connection.execute(
             update(accounts).where(accounts.c.subject_id == account.subject_id).values(**values)
         )
+
+    async def residents_of(
+        self, household_id: uuid.UUID, *, for_update: bool = False
+    ) -> list[Account]:
+        """The open resident accounts of a household (its current members), by id."""
+        query = (
+            select(accounts)
+            .where(
+                accounts.c.household_id == household_id,
+                accounts.c.subject_kind == CreditSubjectKind.RESIDENT.value,
+                accounts.c.closed_at.is_(None),
+            )
+            .order_by(accounts.c.subject_id)
+        )
+        if for_update:
+            query = query.with_for_update()
+        return [_account(row) for row in await self._connection.execute(query)]
 
     async def save_score(self, account: Account) -> None:
         await self.save_account(account)
@@ -317,6 +335,8 @@ def _account_values(account: Account) -> dict[str, Any]:
         "green_channel": account.green_channel,
         "green_evaluated_at": account.green_evaluated_at,
         "green_valid_until": account.green_valid_until,
+        "household_id": account.household_id,
+        "members_version": account.members_version,
     }
 
 
@@ -324,7 +344,7 @@ def _account(row: Row[Any]) -> Account:
     m = row._mapping
     return Account(
         subject_id=m["subject_id"],
-        subject_kind=SubjectKind(m["subject_kind"]),
+        subject_kind=CreditSubjectKind(m["subject_kind"]),
         score=m["score"],
         grade=m["grade"],
         opened_at=m["opened_at"],
@@ -336,6 +356,8 @@ def _account(row: Row[Any]) -> Account:
         green_channel=m["green_channel"],
         green_evaluated_at=m["green_evaluated_at"],
         green_valid_until=m["green_valid_until"],
+        household_id=m["household_id"],
+        members_version=m["members_version"],
     )
 
 

@@ -36,6 +36,9 @@ accounts = Table(
     Column("green_channel", Boolean, nullable=False, server_default="0"),
     Column("green_evaluated_at", UtcDateTime, nullable=True),
     Column("green_valid_until", Date, nullable=True),
+    # A resident's household; a household's last applied members-changed version.
+    Column("household_id", Uuid, nullable=True, index=True),
+    Column("members_version", Integer, nullable=False, server_default="0"),
 )
 
 # The ledger: append-only (the database refuses UPDATE and DELETE, see the migration).

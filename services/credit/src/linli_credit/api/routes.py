@@ -52,7 +52,8 @@ Service = Annotated[CreditService, Depends(credit_service)]
     "/subjects/{subject_id}/score",
     response_model=ScoreOut,
     responses=NOT_FOUND,
-    summary="A household's or organisation's integrity score and grade (and whether it is scored)",
+    summary="A subject's integrity score and grade (and whether it is scored)",
+    description="Subjects are households, organisations and residents (for personal rules).",
 )
 async def get_score(
     subject_id: uuid.UUID,
@@ -125,7 +126,12 @@ async def check_green_channel(
     status_code=status.HTTP_201_CREATED,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Record volunteer service: a positive entry",
-    description="Send an `Idempotency-Key`: a retry with the same key returns the same entry.",
+    description=(
+        "On a household (naming the member with `resident_id`) or a resident. Where the policy "
+        "makes volunteer hours personal the entry is the resident's (and, if the policy says "
+        "so, the household gets one of its own). Send an `Idempotency-Key`: a retry with the "
+        "same key returns the same entry."
+    ),
     tags=["rewards"],
 )
 async def record_volunteer_hours(
@@ -142,6 +148,7 @@ async def record_volunteer_hours(
         served_on=body.served_on,
         activity=body.activity,
         resident=body.resident,
+        resident_id=body.resident_id,
         idempotency_key=idempotency_key or str(uuid.uuid4()),
         recorded_by=principal.subject,
     )

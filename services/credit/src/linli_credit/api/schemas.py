@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 from linli_credit.domain.appeals import Appeal
 from linli_credit.domain.ledger import FIVE_GOOD_CRITERIA, Account, Entry
 from linli_credit.service.ledger import Explanation, GradeReport, GreenChannelAnswer
-from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.common import Severity
+from linli_shared.contracts.credit import CreditSubjectKind
 
 
 class ScoringOut(BaseModel):
@@ -19,7 +20,8 @@ class ScoringOut(BaseModel):
 
 class ScoreOut(BaseModel):
     subject_id: uuid.UUID
-    subject_kind: SubjectKind
+    subject_kind: CreditSubjectKind
+    household_id: uuid.UUID | None = Field(default=None, description="A resident's household")
     score: int
     grade: str
     policy_version: str
@@ -30,6 +32,7 @@ class ScoreOut(BaseModel):
         return cls(
             subject_id=account.subject_id,
             subject_kind=account.subject_kind,
+            household_id=account.household_id,
             score=account.score,
             grade=account.grade,
             policy_version=account.policy_version,
@@ -82,7 +85,8 @@ class ExplainedEntryOut(EntryOut):
 
 class ExplanationOut(BaseModel):
     subject_id: uuid.UUID
-    subject_kind: SubjectKind
+    subject_kind: CreditSubjectKind
+    household_id: uuid.UUID | None = Field(default=None, description="A resident's household")
     at: datetime
     known_at: datetime | None
     policy_version: str = Field(description="The policy whose base, bounds and grades apply")
@@ -103,6 +107,7 @@ class ExplanationOut(BaseModel):
         return cls(
             subject_id=explanation.account.subject_id,
             subject_kind=explanation.account.subject_kind,
+            household_id=explanation.account.household_id,
             at=evaluation.at,
             known_at=known_at,
             policy_version=evaluation.policy.version,
@@ -150,6 +155,13 @@ class VolunteerHoursIn(BaseModel):
     activity: str = Field(min_length=1, max_length=200)
     resident: str | None = Field(
         default=None, max_length=100, description="Which member served (a reference, not an ID)"
+    )
+    resident_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "The resident (household member) who served, when the subject is their household; "
+            "needed where the policy makes volunteer hours personal"
+        ),
     )
 
 

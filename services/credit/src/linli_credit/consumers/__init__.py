@@ -1,4 +1,5 @@
-"""Credit's consumer group: accounts from the registry, entries from inspections."""
+"""Credit's consumer group: accounts (households, organisations, residents) from the registry,
+entries from inspections."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from linli_credit.service.ledger import CreditService
 from linli_shared.contracts import (
     HouseholdConsentChanged,
     HouseholdDeregistered,
+    HouseholdMembersChanged,
     HouseholdRegistered,
     InspectionFailed,
     OrganisationRegistered,
@@ -33,6 +35,12 @@ def subscriptions(service: CreditService) -> list[Subscription]:
     ) -> None:
         assert isinstance(event, HouseholdConsentChanged)
         await service.consent_changed(connection, event)
+
+    async def on_members_changed(
+        connection: AsyncConnection, event: EventData, envelope: Envelope
+    ) -> None:
+        assert isinstance(event, HouseholdMembersChanged)
+        await service.members_changed(connection, event)
 
     async def on_household_deregistered(
         connection: AsyncConnection, event: EventData, envelope: Envelope
@@ -64,6 +72,7 @@ def subscriptions(service: CreditService) -> list[Subscription]:
             {
                 HouseholdRegistered: on_household_registered,
                 HouseholdConsentChanged: on_consent_changed,
+                HouseholdMembersChanged: on_members_changed,
                 HouseholdDeregistered: on_household_deregistered,
                 OrganisationRegistered: on_organisation_registered,
                 InspectionFailed: on_inspection_failed,

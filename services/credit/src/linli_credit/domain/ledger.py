@@ -15,7 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from linli_credit.domain.policy import Cap, Consent, Policy
-from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.common import Severity
+from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.rules import RuleViolation
 
 # Reason codes: what made an entry.
@@ -26,6 +27,9 @@ VOLUNTEER = "volunteer.service"
 FIVE_GOOD = "five_good_family.award"
 REPAIR = "repair.applied"
 APPEAL_REVERSAL = "appeal.reversal"
+
+# The policy rule of volunteer service (a policy may make it personal).
+VOLUNTEER_RULE = "points.volunteer.per_hour"
 
 # Penalties a subject may appeal against or apply to repair.
 PENALTIES = frozenset({FAILED_INSPECTION, RECTIFICATION_LATE})
@@ -80,7 +84,7 @@ class Account:
     """The projection of one subject's ledger: kept up to date per entry, rebuilt from it."""
 
     subject_id: uuid.UUID
-    subject_kind: SubjectKind
+    subject_kind: CreditSubjectKind
     score: int
     grade: str
     opened_at: datetime
@@ -92,17 +96,22 @@ class Account:
     green_channel: bool = False
     green_evaluated_at: datetime | None = None
     green_valid_until: date | None = None
+    # A resident's household (its consent is the resident's); a household's last applied
+    # members-changed version (an older one changes no resident account).
+    household_id: uuid.UUID | None = None
+    members_version: int = 0
 
     @classmethod
     def open(
         cls,
         subject_id: uuid.UUID,
-        subject_kind: SubjectKind,
+        subject_kind: CreditSubjectKind,
         policy: Policy,
         now: datetime,
         *,
         community_id: str | None = None,
         consent: Consent = "unrecorded",
+        household_id: uuid.UUID | None = None,
     ) -> Account:
         return cls(
             subject_id=subject_id,
@@ -114,6 +123,7 @@ class Account:
             policy_version=policy.version,
             community_id=community_id,
             consent=consent,
+            household_id=household_id,
         )
 
     def post(self, entry: Entry, policy: Policy, now: datetime | None = None) -> Account:
@@ -134,7 +144,11 @@ class Account:
     def refusal(self, policy: Policy) -> str | None:
         """Why new causes make no entry for this subject, or None when it is scored."""
         if self.closed_at is not None:
-            return f"the account was closed on deregistration at {self.closed_at.isoformat()}"
+            if self.subject_kind is CreditSubjectKind.RESIDENT:
+                why = "the resident left the household, or it was deregistered"
+            else:
+                why = "deregistration"
+            return f"the account was closed at {self.closed_at.isoformat()} ({why})"
         return policy.scoring_refusal(self.subject_kind, self.consent)
 
     def holds_green_channel(self, today: date) -> bool:
@@ -319,7 +333,7 @@ def volunteer_entry(
         severity=None,
         occurred_at=occurred_at,
         recorded_at=now,
-        rule="points.volunteer.per_hour",
+        rule=VOLUNTEER_RULE,
         counts_until=policy.counts_until(None, points, occurred_at),
         cause=explained,
     )

@@ -16,11 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.common import Severity
+from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.rules import RuleViolation
 
 GRADES = ("AAA", "AA", "A", "B", "C")
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+# Rules whose cause is one person's act, so a policy may make them personal: recorded on the
+# resident who acted rather than on the household (inspections judge a household or organisation).
+PERSONAL_CAPABLE_RULES = frozenset({"points.volunteer.per_hour"})
 
 Period = Literal["month", "quarter", "year"]
 Consent = Literal["granted", "declined", "unrecorded"]
@@ -84,6 +89,10 @@ class Policy:
     appeal_decide_within_days: int = 15
     red_list_grades: frozenset[str] = frozenset({"AAA"})
     black_list_grades: frozenset[str] = frozenset({"C"})
+    # Rules recorded on the resident's own account; whether such an entry also counts toward the
+    # resident's household (as a household entry of its own that names the resident's entry).
+    personal_rules: frozenset[str] = frozenset()
+    personal_counts_toward_household: bool = False
 
     # --- score and grade -------------------------------------------------------------------
 
@@ -105,18 +114,28 @@ class Policy:
 
     # --- consent and the green channel -------------------------------------------------------
 
-    def scoring_refusal(self, kind: SubjectKind, consent: Consent) -> str | None:
-        """Why this subject gets no entries under this policy, or None when it is scored."""
-        if kind is not SubjectKind.HOUSEHOLD or not self.households_require_consent:
+    def is_personal(self, rule: str) -> bool:
+        return rule in self.personal_rules
+
+    def scoring_refusal(self, kind: CreditSubjectKind, consent: Consent) -> str | None:
+        """Why this subject gets no entries under this policy, or None when it is scored.
+
+        A resident is scored under their household's consent (`consent` is the household's)."""
+        if kind is CreditSubjectKind.ORGANISATION or not self.households_require_consent:
             return None
         if consent == "granted":
             return None
         if consent == "unrecorded" and self.unrecorded_consent_allows_scoring:
             return None
         what = "declined" if consent == "declined" else "not recorded"
+        whom = (
+            "a household only with its consent"
+            if kind is CreditSubjectKind.HOUSEHOLD
+            else "a resident only with their household's consent"
+        )
         return (
-            f"policy {self.version} scores a household only with its consent to integrity "
-            f"scoring, and the registry has it as {what}"
+            f"policy {self.version} scores {whom} to integrity scoring, "
+            f"and the registry has it as {what}"
         )
 
     def green_channel_for(self, grade: str) -> bool:
@@ -289,6 +308,7 @@ def policy_from_mapping(raw: Mapping[str, Any]) -> Policy:
     ):
         if not named <= set(GRADES):
             raise PolicyError(key, f"unknown grades {sorted(named - set(GRADES))}")
+    personal_rules, counts_toward_household = _personal(raw)
     return Policy(
         version=version,
         effective_from=effective_from,
@@ -318,7 +338,25 @@ def policy_from_mapping(raw: Mapping[str, Any]) -> Policy:
         appeal_decide_within_days=doc.nonnegative("appeals.decide_within_days"),
         red_list_grades=red,
         black_list_grades=black,
+        personal_rules=personal_rules,
+        personal_counts_toward_household=counts_toward_household,
     )
+
+
+def _personal(raw: Mapping[str, Any]) -> tuple[frozenset[str], bool]:
+    """The optional `[personal]` table: which rules are personal, and whether a personal entry
+    also counts toward the household. Without it, no rule is personal."""
+    if "personal" not in raw:
+        return frozenset(), False
+    doc = _Doc(raw)
+    rules = frozenset(doc.strs("personal.rules"))
+    if not rules <= PERSONAL_CAPABLE_RULES:
+        raise PolicyError(
+            "personal.rules",
+            f"rules {sorted(rules - PERSONAL_CAPABLE_RULES)} cannot be personal "
+            f"(only {', '.join(sorted(PERSONAL_CAPABLE_RULES))})",
+        )
+    return rules, doc.flag("personal.count_toward_household")
 
 
 def _severity(value: str, key: str) -> Severity:

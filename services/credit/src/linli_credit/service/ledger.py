@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,6 +21,7 @@ from linli_credit.adapters.repository import LedgerRepository
 from linli_credit.domain.appeals import Appeal, AppealConflict, Outcome, file_appeal
 from linli_credit.domain.ledger import (
     VOLUNTEER,
+    VOLUNTEER_RULE,
     Account,
     Entry,
     Evaluation,
@@ -36,11 +38,13 @@ from linli_credit.domain.policy import Consent, Policy, PolicyBook
 from linli_shared.aio import sleep_or_stop
 from linli_shared.clock import Clock
 from linli_shared.context import event_context
-from linli_shared.contracts.common import SubjectKind
 from linli_shared.contracts.credit import (
+    AccountClosed,
+    AccountOpened,
     AppealDecided,
     AppealReceived,
     CommendationAwarded,
+    CreditSubjectKind,
     EntryRepaired,
     GradeChanged,
     GreenChannelGranted,
@@ -52,16 +56,24 @@ from linli_shared.contracts.inspections import (
     RectificationOverdue,
     RectificationVerified,
 )
+from linli_shared.contracts.partner_credit import (
+    PartnerGradeChanged,
+    PartnerGreenChannelGranted,
+    PartnerGreenChannelRevoked,
+)
 from linli_shared.contracts.registry import (
     ConsentV1,
     HouseholdConsentChanged,
     HouseholdDeregistered,
+    HouseholdMembersChanged,
     HouseholdRegistered,
+    MemberV1,
     OrganisationRegistered,
 )
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.rules import RuleViolation
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +148,13 @@ class CreditService:
         self,
         connection: AsyncConnection,
         subject_id: uuid.UUID,
-        subject_kind: SubjectKind,
+        subject_kind: CreditSubjectKind,
         *,
         community_id: str | None = None,
         consent: Consent | None = None,
+        household_id: uuid.UUID | None = None,
     ) -> Account:
-        """The subject's account, locked; opened (announcing nothing) when it did not exist."""
+        """The subject's account, locked; opened (and announced) when it did not exist."""
         ledger = LedgerRepository(connection)
         account = await ledger.account(subject_id, for_update=True)
         if account is None:
@@ -152,8 +165,19 @@ class CreditService:
                 self._clock.now(),
                 community_id=community_id,
                 consent=consent or "unrecorded",
+                household_id=household_id,
             )
             await ledger.add_account(account)
+            await self._outbox.add(
+                connection,
+                AccountOpened(
+                    subject_id=subject_id,
+                    subject_kind=subject_kind,
+                    opened_at=account.opened_at,
+                    community_id=community_id,
+                    household_id=household_id,
+                ),
+            )
             return account
         updated = replace(
             account,
@@ -168,13 +192,108 @@ class CreditService:
     async def household_registered(
         self, connection: AsyncConnection, event: HouseholdRegistered
     ) -> Account:
-        return await self.open_account(
+        household = await self.open_account(
             connection,
             event.household_id,
-            SubjectKind.HOUSEHOLD,
+            CreditSubjectKind.HOUSEHOLD,
             community_id=event.community_id,
             consent=_consent(event.consent),
         )
+        return await self._sync_members(connection, household, event.members, event.version)
+
+    async def members_changed(
+        self, connection: AsyncConnection, event: HouseholdMembersChanged
+    ) -> Account:
+        """New members' resident accounts open, removed members' close."""
+        household = await self.open_account(
+            connection, event.household_id, CreditSubjectKind.HOUSEHOLD
+        )
+        return await self._sync_members(connection, household, event.members, event.version)
+
+    async def _sync_members(
+        self,
+        connection: AsyncConnection,
+        household: Account,
+        members: list[MemberV1],
+        version: int,
+    ) -> Account:
+        """Resident accounts follow the household's members (those with a resident id); an
+        older member list than one applied already, or a closed household, changes nothing."""
+        if household.closed_at is not None or version <= household.members_version:
+            return household
+        ledger = LedgerRepository(connection)
+        wanted = {m.resident_id for m in members if m.resident_id is not None}
+        current = await ledger.residents_of(household.subject_id, for_update=True)
+        for resident in current:
+            if resident.subject_id not in wanted:
+                await self._close(connection, resident, "left_household")
+        for resident_id in sorted(wanted - {r.subject_id for r in current}):
+            await self._join(connection, resident_id, household)
+        household = replace(household, members_version=version)
+        await ledger.save_account(household)
+        return household
+
+    async def _join(
+        self, connection: AsyncConnection, resident_id: uuid.UUID, household: Account
+    ) -> Account:
+        """The resident's account in this household: opened, or moved here (reopened if closed)."""
+        ledger = LedgerRepository(connection)
+        existing = await ledger.account(resident_id, for_update=True)
+        if existing is None:
+            return await self.open_account(
+                connection,
+                resident_id,
+                CreditSubjectKind.RESIDENT,
+                community_id=household.community_id,
+                consent=household.consent,
+                household_id=household.subject_id,
+            )
+        moved = replace(
+            existing,
+            household_id=household.subject_id,
+            community_id=household.community_id,
+            consent=household.consent,
+            closed_at=None,
+        )
+        moved = await self._guard_green_channel(connection, moved)
+        await ledger.save_account(moved)
+        await self._outbox.add(
+            connection,
+            AccountOpened(
+                subject_id=resident_id,
+                subject_kind=CreditSubjectKind.RESIDENT,
+                opened_at=self._clock.now(),
+                community_id=household.community_id,
+                household_id=household.subject_id,
+                reopened=True,
+            ),
+        )
+        return moved
+
+    async def _close(
+        self,
+        connection: AsyncConnection,
+        account: Account,
+        reason: Literal["deregistered", "left_household"],
+        at: datetime | None = None,
+    ) -> Account:
+        """Close an account: its ledger stays, new causes make no entries, no green channel."""
+        if account.closed_at is not None:
+            return account
+        closed_at = at or self._clock.now()
+        closed = await self._guard_green_channel(connection, replace(account, closed_at=closed_at))
+        await LedgerRepository(connection).save_account(closed)
+        await self._outbox.add(
+            connection,
+            AccountClosed(
+                subject_id=account.subject_id,
+                subject_kind=account.subject_kind,
+                closed_at=closed_at,
+                reason=reason,
+                household_id=account.household_id,
+            ),
+        )
+        return closed
 
     async def organisation_registered(
         self, connection: AsyncConnection, event: OrganisationRegistered
@@ -182,29 +301,38 @@ class CreditService:
         return await self.open_account(
             connection,
             event.organisation_id,
-            SubjectKind.ORGANISATION,
+            CreditSubjectKind.ORGANISATION,
             community_id=event.community_id,
         )
 
     async def consent_changed(
         self, connection: AsyncConnection, event: HouseholdConsentChanged
     ) -> Account:
-        return await self.open_account(
-            connection, event.household_id, SubjectKind.HOUSEHOLD, consent=_consent(event.consent)
+        """The household's consent, and so its residents': they are scored under it."""
+        consent = _consent(event.consent)
+        household = await self.open_account(
+            connection, event.household_id, CreditSubjectKind.HOUSEHOLD, consent=consent
         )
+        ledger = LedgerRepository(connection)
+        for resident in await ledger.residents_of(event.household_id, for_update=True):
+            if resident.consent != consent:
+                changed = await self._guard_green_channel(
+                    connection, replace(resident, consent=consent)
+                )
+                await ledger.save_account(changed)
+        return household
 
     async def deregistered(
         self, connection: AsyncConnection, event: HouseholdDeregistered
     ) -> Account:
-        """The account closes: its ledger stays, new causes make no entries, no green channel."""
-        account = await self.open_account(connection, event.household_id, SubjectKind.HOUSEHOLD)
-        if account.closed_at is not None:
-            return account
-        closed = await self._guard_green_channel(
-            connection, replace(account, closed_at=event.deregistered_at)
+        """The household's account and its residents' close; their ledgers stay."""
+        account = await self.open_account(
+            connection, event.household_id, CreditSubjectKind.HOUSEHOLD
         )
-        await LedgerRepository(connection).save_account(closed)
-        return closed
+        ledger = LedgerRepository(connection)
+        for resident in await ledger.residents_of(event.household_id, for_update=True):
+            await self._close(connection, resident, "deregistered", event.deregistered_at)
+        return await self._close(connection, account, "deregistered", event.deregistered_at)
 
     # --- entries from inspections --------------------------------------------------------------
 
@@ -216,7 +344,10 @@ class CreditService:
         if await ledger.has_entry_for(source_event_id):
             return None
         account = await self.open_account(
-            connection, event.subject_id, event.subject_kind, community_id=event.community_id
+            connection,
+            event.subject_id,
+            CreditSubjectKind(event.subject_kind.value),
+            community_id=event.community_id,
         )
         if self._refused(account, source_event_id):
             return None
@@ -256,7 +387,10 @@ class CreditService:
         if await ledger.has_entry_for(source_event_id):
             return None
         account = await self.open_account(
-            connection, event.subject_id, event.subject_kind, community_id=event.community_id
+            connection,
+            event.subject_id,
+            CreditSubjectKind(event.subject_kind.value),
+            community_id=event.community_id,
         )
         if self._refused(account, source_event_id):
             return None
@@ -305,8 +439,14 @@ class CreditService:
         resident: str | None,
         idempotency_key: str,
         recorded_by: str,
+        resident_id: uuid.UUID | None = None,
     ) -> tuple[Entry, bool]:
-        """The entry for the hours, and whether it is new (False: the key was used before)."""
+        """The entry for the hours, and whether it is new (False: the key was used before).
+
+        `subject_id` is a household (naming the member who served with `resident_id`) or a
+        resident. Where the policy makes volunteer hours personal, the entry is on the
+        resident's account (and, if the policy says so, the household gets one of its own);
+        otherwise on the household's, naming the resident."""
         source = f"volunteer:{subject_id}:{idempotency_key}"
         async with self._database.transaction() as connection:
             ledger = LedgerRepository(connection)
@@ -314,23 +454,96 @@ class CreditService:
             existing = await ledger.entry_for(source)
             if existing is not None:
                 return existing, False
-            self._refuse_api(account)
-            policy = self._policies.at(self._clock.now())
-            occurred_at = policy.start_of(served_on)
-            entry = volunteer_entry(
-                subject_id,
-                hours=hours,
-                served_on=served_on,
-                activity=activity,
-                resident=resident,
-                source_event_id=source,
-                policy=policy,
-                now=self._clock.now(),
-                cap_totals=await ledger.cap_totals(subject_id, policy, VOLUNTEER, occurred_at),
+            now = self._clock.now()
+            policy = self._policies.at(now)
+            member = await self._volunteer(connection, account, resident_id)
+            details = {"recorded_by": recorded_by}
+            if member is not None:
+                details["resident_id"] = str(member.subject_id)
+            if not policy.is_personal(VOLUNTEER_RULE):
+                if member is not None:
+                    assert member.household_id is not None
+                    account = await self._existing(connection, member.household_id)
+                entry = await self._volunteer_entry(
+                    connection, account, hours, served_on, activity, resident, source, details
+                )
+                return entry, True
+            if member is None:
+                raise RuleViolation(
+                    "resident_id",
+                    f"policy {policy.version} makes volunteer hours personal: name the resident "
+                    "who served (a member of the household), or record them on the resident",
+                )
+            entry = await self._volunteer_entry(
+                connection, member, hours, served_on, activity, resident, source, details
             )
-            entry = replace(entry, cause={**entry.cause, "recorded_by": recorded_by})
-            await self._post(connection, account, entry)
+            if policy.personal_counts_toward_household:
+                assert member.household_id is not None
+                household = await self._existing(connection, member.household_id)
+                await self._volunteer_entry(
+                    connection,
+                    household,
+                    hours,
+                    served_on,
+                    activity,
+                    resident,
+                    f"{source}:household",
+                    {**details, "personal_entry_id": str(entry.id)},
+                )
             return entry, True
+
+    async def _volunteer(
+        self, connection: AsyncConnection, account: Account, resident_id: uuid.UUID | None
+    ) -> Account | None:
+        """The resident who served: the subject itself, or the named member of the household."""
+        if account.subject_kind is CreditSubjectKind.RESIDENT:
+            if resident_id is not None and resident_id != account.subject_id:
+                raise RuleViolation("resident_id", "names another resident than the subject")
+            self._refuse_api(account)
+            return account
+        if resident_id is None:
+            return None
+        if account.subject_kind is not CreditSubjectKind.HOUSEHOLD:
+            raise RuleViolation("resident_id", "only a household has resident members")
+        member = await LedgerRepository(connection).account(resident_id, for_update=True)
+        if member is None or member.household_id != account.subject_id or member.closed_at:
+            raise RuleViolation(
+                "resident_id",
+                f"resident {resident_id} is not a member of household {account.subject_id}",
+            )
+        return member
+
+    async def _volunteer_entry(
+        self,
+        connection: AsyncConnection,
+        account: Account,
+        hours: int,
+        served_on: date,
+        activity: str,
+        resident: str | None,
+        source: str,
+        details: Mapping[str, str],
+    ) -> Entry:
+        self._refuse_api(account)
+        ledger = LedgerRepository(connection)
+        now = self._clock.now()
+        policy = self._policies.at(now)
+        entry = volunteer_entry(
+            account.subject_id,
+            hours=hours,
+            served_on=served_on,
+            activity=activity,
+            resident=resident,
+            source_event_id=source,
+            policy=policy,
+            now=now,
+            cap_totals=await ledger.cap_totals(
+                account.subject_id, policy, VOLUNTEER, policy.start_of(served_on)
+            ),
+        )
+        entry = replace(entry, cause={**entry.cause, **details})
+        await self._post(connection, account, entry)
+        return entry
 
     async def award_five_good(
         self, subject_id: uuid.UUID, *, year: int, criteria: Mapping[str, bool], awarded_by: str
@@ -339,7 +552,7 @@ class CreditService:
         async with self._database.transaction() as connection:
             ledger = LedgerRepository(connection)
             account = await self._existing(connection, subject_id)
-            if account.subject_kind is not SubjectKind.HOUSEHOLD:
+            if account.subject_kind is not CreditSubjectKind.HOUSEHOLD:
                 raise Conflict("the five-good family award is for households")
             if await ledger.has_entry_for(source):
                 raise Conflict(f"subject {subject_id} already has its five-good award for {year}")
@@ -625,6 +838,17 @@ class CreditService:
                         valid_until=valid_until,
                     ),
                 )
+                await self._outbox.add(
+                    connection,
+                    PartnerGreenChannelGranted(
+                        subject_id=account.subject_id,
+                        subject_kind=account.subject_kind,
+                        community_id=account.community_id,
+                        grade=account.grade,
+                        effective_from=policy.local_date(now),
+                        valid_until=valid_until,
+                    ),
+                )
             account = replace(
                 account, green_channel=True, green_evaluated_at=now, green_valid_until=valid_until
             )
@@ -820,6 +1044,7 @@ class CreditService:
         self, connection: AsyncConnection, before: Account, after: Account
     ) -> Account:
         if after.grade != before.grade:
+            now = self._clock.now()
             await self._outbox.add(
                 connection,
                 GradeChanged(
@@ -828,7 +1053,18 @@ class CreditService:
                     grade_before=before.grade,
                     grade_after=after.grade,
                     score=after.score,
-                    evaluated_at=self._clock.now(),
+                    evaluated_at=now,
+                ),
+            )
+            await self._outbox.add(
+                connection,
+                PartnerGradeChanged(
+                    subject_id=after.subject_id,
+                    subject_kind=after.subject_kind,
+                    community_id=after.community_id,
+                    grade_before=before.grade,
+                    grade=after.grade,
+                    effective_at=now,
                 ),
             )
         return await self._guard_green_channel(connection, after)
@@ -847,6 +1083,16 @@ class CreditService:
                 subject_id=account.subject_id,
                 subject_kind=account.subject_kind,
                 grade=account.grade,
+            ),
+        )
+        await self._outbox.add(
+            connection,
+            PartnerGreenChannelRevoked(
+                subject_id=account.subject_id,
+                subject_kind=account.subject_kind,
+                community_id=account.community_id,
+                grade=account.grade,
+                effective_from=policy.local_date(self._clock.now()),
             ),
         )
         return replace(account, green_channel=False, green_valid_until=None)
