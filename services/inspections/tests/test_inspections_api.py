@@ -25,7 +25,8 @@ def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), subject, roles)}"}
 
 
-INSPECTOR = bearer("inspector", subject="inspector-7")
+# Recording mechanics, not grid reach (test_inspections_grids.py): a token that reaches every grid.
+INSPECTOR = bearer("admin", subject="inspector-7")
 
 
 def inspection(**overrides: Any) -> dict[str, Any]:

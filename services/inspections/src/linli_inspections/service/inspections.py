@@ -90,6 +90,38 @@ class InspectionPolicy:
 
 
 @dataclass(frozen=True)
+class Reach:
+    """The grids a caller may see and act in; `grids=None` means every grid.
+
+    Grid workers and inspectors reach only the grids in their token. Objects outside their reach
+    read as absent (404, so their existence does not leak); lists leave them out; writes that
+    would touch another grid are refused (403).
+    """
+
+    grids: frozenset[str] | None = None
+
+    def covers(self, grid_id: str | None) -> bool:
+        return self.grids is None or (grid_id is not None and grid_id in self.grids)
+
+
+EVERYWHERE = Reach()
+
+
+class OutsideGrids(ProblemError):
+    def __init__(self, field: str, grid_id: str | None) -> None:
+        super().__init__(
+            403,
+            "outside-grids",
+            "Outside your grids",
+            f"{field}: grid {grid_id} is outside the grids this token is for"
+            if grid_id
+            else f"{field}: not known to be in a grid of this token (registered just now? the "
+            "registry's event may still be on its way: retry shortly)",
+        )
+        self.field = field
+
+
+@dataclass(frozen=True)
 class TargetRef:
     kind: str
     id: str
@@ -98,7 +130,7 @@ class TargetRef:
 @dataclass(frozen=True)
 class BatchResult:
     id: uuid.UUID
-    status: str  # recorded | duplicate | conflict | invalid | not_found
+    status: str  # recorded | duplicate | conflict | invalid | not_found | forbidden
     inspection: Inspection | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
 
@@ -178,10 +210,14 @@ class InspectionsService:
             )
         )
 
-    async def record(self, request: RecordRequest) -> tuple[Inspection, bool]:
+    async def record(
+        self, request: RecordRequest, reach: Reach = EVERYWHERE
+    ) -> tuple[Inspection, bool]:
         now = self._clock.now()
         async with self._database.transaction() as connection:
             inspection, version = await self._build(connection, request, now)
+            if not reach.covers(inspection.grid_id):
+                raise OutsideGrids(_target_field(request), inspection.grid_id)
             repository = InspectionRepository(connection)
             existing = await repository.get(inspection.id, for_update=True)
             if existing is None and await repository.add(
@@ -368,13 +404,28 @@ class InspectionsService:
                 ),
             )
 
-    async def record_batch(self, requests: Sequence[RecordRequest]) -> list[BatchResult]:
-        """An offline client's upload: each inspection once, however often the batch is sent."""
+    async def record_batch(
+        self, requests: Sequence[RecordRequest], reach: Reach = EVERYWHERE
+    ) -> list[BatchResult]:
+        """An offline client's upload: each inspection once, however often the batch is sent.
+
+        Each item stands alone: one outside the caller's grids is refused (`forbidden`) and the
+        rest are recorded, so a device never re-sends work that was already accepted.
+        """
         results = []
         for request in requests:
             assert request.inspection_id is not None
             try:
-                inspection, created = await self.record(request)
+                inspection, created = await self.record(request, reach)
+            except OutsideGrids as error:
+                results.append(
+                    BatchResult(
+                        request.inspection_id,
+                        "forbidden",
+                        errors=[{"field": error.field, "message": error.detail or error.title}],
+                    )
+                )
+                continue
             except RuleViolation as error:
                 results.append(
                     BatchResult(
@@ -399,21 +450,25 @@ class InspectionsService:
             )
         return results
 
-    async def get_inspection(self, inspection_id: uuid.UUID) -> Inspection:
+    async def get_inspection(
+        self, inspection_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> Inspection:
         async with self._database.connect() as connection:
             inspection = await InspectionRepository(connection).get(inspection_id)
-        if inspection is None:
+        if inspection is None or not reach.covers(inspection.grid_id):
             raise NotFound("inspection", inspection_id)
         return inspection
 
     # --- rectifications ---------------------------------------------------------------------
 
-    async def report_ready(self, rectification_id: uuid.UUID, reported_by: str) -> Rectification:
+    async def report_ready(
+        self, rectification_id: uuid.UUID, reported_by: str, reach: Reach = EVERYWHERE
+    ) -> Rectification:
         now = self._clock.now()
         async with self._database.transaction() as connection:
             repository = RectificationRepository(connection)
             case = await repository.get(rectification_id, for_update=True)
-            if case is None:
+            if case is None or not reach.covers(case.grid_id):
                 raise NotFound("rectification", rectification_id)
             try:
                 changed, entry = cases.report_ready(case, reported_by=reported_by, now=now)
@@ -427,12 +482,12 @@ class InspectionsService:
         return changed
 
     async def get_rectification(
-        self, rectification_id: uuid.UUID
+        self, rectification_id: uuid.UUID, reach: Reach = EVERYWHERE
     ) -> tuple[Rectification, list[TimelineEntry]]:
         async with self._database.connect() as connection:
             repository = RectificationRepository(connection)
             case = await repository.get(rectification_id)
-            if case is None:
+            if case is None or not reach.covers(case.grid_id):
                 raise NotFound("rectification", rectification_id)
             return case, await repository.timeline(rectification_id)
 
@@ -443,10 +498,15 @@ class InspectionsService:
         grid_id: str | None,
         subject_id: uuid.UUID | None,
         page: PageRequest,
+        reach: Reach = EVERYWHERE,
     ) -> Slice[Rectification]:
         async with self._database.connect() as connection:
             return await RectificationRepository(connection).search(
-                status=status, grid_id=grid_id, subject_id=subject_id, page=page
+                status=status,
+                grid_id=grid_id,
+                subject_id=subject_id,
+                page=page,
+                grids=reach.grids,
             )
 
     # --- the scheduled job ------------------------------------------------------------------
@@ -568,11 +628,18 @@ class InspectionsService:
     # --- schedules and coverage -------------------------------------------------------------
 
     async def plan_schedule(
-        self, *, target: TargetRef, checklist: str, times_per_week: int
+        self,
+        *,
+        target: TargetRef,
+        checklist: str,
+        times_per_week: int,
+        reach: Reach = EVERYWHERE,
     ) -> Schedule:
         now = self._clock.now()
         async with self._database.transaction() as connection:
             resolved = await self.resolve_target(connection, target)
+            if not reach.covers(resolved.grid_id):
+                raise OutsideGrids("target.id", resolved.grid_id)
             if await ChecklistRepository(connection).get(checklist) is None:
                 raise RuleViolation("checklist", f"no checklist template {checklist!r}")
             repository = ScheduleRepository(connection)
@@ -590,17 +657,26 @@ class InspectionsService:
             await repository.add(schedule)
         return schedule
 
-    async def stop_schedule(self, schedule_id: uuid.UUID) -> None:
+    async def stop_schedule(self, schedule_id: uuid.UUID, reach: Reach = EVERYWHERE) -> None:
         async with self._database.transaction() as connection:
-            if not await ScheduleRepository(connection).deactivate(schedule_id):
+            repository = ScheduleRepository(connection)
+            schedule = await repository.get(schedule_id)
+            if schedule is None or not reach.covers(schedule.grid_id):
                 raise NotFound("schedule", schedule_id)
+            await repository.deactivate(schedule_id)
 
-    async def schedules(self, grid_id: str | None, page: PageRequest) -> Slice[Schedule]:
+    async def schedules(
+        self, grid_id: str | None, page: PageRequest, reach: Reach = EVERYWHERE
+    ) -> Slice[Schedule]:
         async with self._database.connect() as connection:
-            return await ScheduleRepository(connection).search(grid_id, page)
+            return await ScheduleRepository(connection).search(grid_id, page, grids=reach.grids)
 
-    async def coverage(self, grid_id: str, day: datetime) -> tuple[datetime, list[WeekCoverage]]:
+    async def coverage(
+        self, grid_id: str, day: datetime, reach: Reach = EVERYWHERE
+    ) -> tuple[datetime, list[WeekCoverage]]:
         """What was due, done and missed in the grid in the local week containing `day`."""
+        if not reach.covers(grid_id):
+            raise OutsideGrids("grid_id", grid_id)
         week = schedule_rules.week_start(day, self.policy.zone)
         end = schedule_rules.next_week(week)
         async with self._database.connect() as connection:
@@ -668,7 +744,10 @@ class InspectionsService:
         compound_id: str | None,
         responsible_id: uuid.UUID | None,
         responsible_kind: SubjectKind | None,
+        reach: Reach = EVERYWHERE,
     ) -> Any:
+        if not reach.covers(grid_id):
+            raise OutsideGrids("grid_id", grid_id)
         if responsible_id is None and compound_id is None:
             raise RuleViolation(
                 "responsible_id", "name the responsible party or the compound the point is in"
@@ -697,9 +776,11 @@ class InspectionsService:
                 raise Conflict(f"pest point {id} already exists")
             return await repository.pest_point(id)
 
-    async def pest_points(self, grid_id: str | None, page: PageRequest) -> Slice[Any]:
+    async def pest_points(
+        self, grid_id: str | None, page: PageRequest, reach: Reach = EVERYWHERE
+    ) -> Slice[Any]:
         async with self._database.connect() as connection:
-            return await TargetRepository(connection).pest_points(grid_id, page)
+            return await TargetRepository(connection).pest_points(grid_id, page, grids=reach.grids)
 
     async def record_reading(
         self,
@@ -710,6 +791,7 @@ class InspectionsService:
         density: float,
         measured_at: datetime | None,
         recorded_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> tuple[Any, Inspection | None]:
         """A density reading; over its threshold it raises a failed pest-control finding."""
         now = self._clock.now()
@@ -721,7 +803,8 @@ class InspectionsService:
             raise RuleViolation("measured_at", "a reading cannot be taken in the future")
         async with self._database.connect() as connection:
             repository = TargetRepository(connection)
-            if await repository.pest_point(point_id) is None:
+            point = await repository.pest_point(point_id)
+            if point is None or not reach.covers(point.grid_id):
                 raise NotFound("pest point", point_id)
             existing = await repository.reading(reading_id)
         inspection: Inspection | None = None
@@ -757,9 +840,16 @@ class InspectionsService:
             stored = await repository.reading(reading_id)
         return stored, inspection
 
-    async def readings(self, point_id: str, page: PageRequest) -> Slice[Any]:
+    async def readings(
+        self, point_id: str, page: PageRequest, reach: Reach = EVERYWHERE
+    ) -> Slice[Any]:
         async with self._database.connect() as connection:
-            return await TargetRepository(connection).readings(point_id, page)
+            repository = TargetRepository(connection)
+            if reach.grids is not None:
+                point = await repository.pest_point(point_id)
+                if point is None or not reach.covers(point.grid_id):
+                    raise NotFound("pest point", point_id)
+            return await repository.readings(point_id, page)
 
     # --- the read model of targets (registry events) ----------------------------------------
 
@@ -795,6 +885,13 @@ class InspectionsService:
                         community_id,
                     )
                 )
+
+
+def _target_field(request: RecordRequest) -> str:
+    """The request field that placed the inspection in its grid (for the error's pointer)."""
+    if request.reinspection_of is not None:
+        return "reinspection_of"
+    return "target.id" if request.target is not None else "subject_id"
 
 
 def _about(inspection: Inspection) -> dict[str, Any]:
