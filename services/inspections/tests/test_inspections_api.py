@@ -105,7 +105,7 @@ async def test_record_a_passed_inspection(client: httpx.AsyncClient) -> None:
     )
     del sent["inspected_at"]
     before = datetime.now(UTC)
-    created = await client.post("/v1/inspections", json=sent, headers=bearer("grid_worker"))
+    created = await client.post("/v1/inspections", json=sent, headers=INSPECTOR)
 
     assert created.status_code == 201, created.text
     body = created.json()
