@@ -27,6 +27,12 @@ from linli_shared.contracts.inspections import (
     ScheduleMissed,
 )
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
+from linli_shared.contracts.partner import (
+    PartnerInspectionCompleted,
+    PartnerRectificationEscalated,
+    PartnerRectificationOverdue,
+    PartnerRectificationVerified,
+)
 from linli_shared.contracts.registry import (
     HouseholdConsentChanged,
     HouseholdContactChanged,
@@ -59,6 +65,11 @@ CATALOGUE = EventCatalogue(
         RectificationOverdue,
         InspectionEscalated,
         ScheduleMissed,
+        # inspections, partner-readable (linli.partner.inspections.v1)
+        PartnerInspectionCompleted,
+        PartnerRectificationOverdue,
+        PartnerRectificationEscalated,
+        PartnerRectificationVerified,
         # credit
         ScoreChanged,
         GradeChanged,
@@ -99,6 +110,10 @@ __all__ = [
     "NoticeFailed",
     "OrganisationChanged",
     "OrganisationRegistered",
+    "PartnerInspectionCompleted",
+    "PartnerRectificationEscalated",
+    "PartnerRectificationOverdue",
+    "PartnerRectificationVerified",
     "RectificationOverdue",
     "RectificationReady",
     "RectificationRequested",

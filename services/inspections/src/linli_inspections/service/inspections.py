@@ -38,6 +38,7 @@ from linli_inspections.domain.rectification import (
     TimelineEntry,
 )
 from linli_inspections.domain.schedule import Schedule, WeekCoverage
+from linli_inspections.service import partner
 from linli_shared.aio import sleep_or_stop
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
@@ -358,6 +359,7 @@ class InspectionsService:
                 is_reinspection=inspection.reinspection_of is not None,
             ),
         )
+        await self._outbox.add(connection, partner.inspection_completed(inspection))
         if inspection.reinspection_of is not None:
             await self._reinspected(connection, inspection, now)
             return
@@ -403,6 +405,7 @@ class InspectionsService:
                     on_time=changed.on_time,
                 ),
             )
+            await self._outbox.add(connection, partner.rectification_verified(changed))
 
     async def record_batch(
         self, requests: Sequence[RecordRequest], reach: Reach = EVERYWHERE
@@ -549,6 +552,7 @@ class InspectionsService:
                     connection,
                     RectificationOverdue(**_case(case), overdue_since=case.overdue_since),
                 )
+                await self._outbox.add(connection, partner.rectification_overdue(case))
                 overdue = 1
             department = self.policy.department_for(case.checklist)
             while (
@@ -566,6 +570,10 @@ class InspectionsService:
                         escalated_at=now,
                     ),
                 )
+                if case.escalation.value == "department":
+                    await self._outbox.add(
+                        connection, partner.rectification_escalated(case, department, now)
+                    )
                 escalated += 1
         return overdue, escalated
 
