@@ -51,7 +51,7 @@ def test_partner_models_have_no_field_for_personal_data() -> None:
 
 
 def test_the_check_catches_a_personal_field() -> None:
-    schema = {
+    schema: dict[str, Any] = {
         "properties": {"findings": {"items": {"$ref": "#/$defs/F"}}},
         "$defs": {"F": {"properties": {"inspector_note": {"type": "string"}}}},
     }
