@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -59,8 +59,8 @@ async def platform(
             print(running.logs())
 
 
-def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), subject, list(roles))
+def bearer(*roles: str, subject: str = "tester", grids: Sequence[str] = ()) -> dict[str, str]:
+    token = mint_dev_token(PlatformSettings(), subject, list(roles), grids)
     return {"Authorization": f"Bearer {token}"}
 
 

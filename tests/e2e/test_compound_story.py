@@ -27,7 +27,7 @@ from tests.support.platform import Platform
 from tests.support.polling import eventually
 
 STAFF = bearer("community_staff")
-INSPECTOR = bearer("inspector", subject="inspector-wang")
+INSPECTOR = bearer("inspector", subject="inspector-wang", grids=["g-01"])
 
 
 async def test_failed_compound_inspection_is_rectified_by_the_property_manager_on_time(

@@ -25,7 +25,8 @@ def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), subject, roles)}"}
 
 
-INSPECTOR = bearer("inspector", subject="inspector-7")
+# Recording mechanics, not grid reach (test_inspections_grids.py): a token that reaches every grid.
+INSPECTOR = bearer("admin", subject="inspector-7")
 
 
 def inspection(**overrides: Any) -> dict[str, Any]:
@@ -104,7 +105,7 @@ async def test_record_a_passed_inspection(client: httpx.AsyncClient) -> None:
     )
     del sent["inspected_at"]
     before = datetime.now(UTC)
-    created = await client.post("/v1/inspections", json=sent, headers=bearer("grid_worker"))
+    created = await client.post("/v1/inspections", json=sent, headers=INSPECTOR)
 
     assert created.status_code == 201, created.text
     body = created.json()

@@ -23,7 +23,7 @@ from linli_inspections.service.inspections import (
     TargetRef,
 )
 from linli_shared.clock import FixedClock
-from linli_shared.contracts import CATALOGUE
+from linli_shared.contracts import CATALOGUE, topics
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.db import Database
@@ -126,9 +126,15 @@ async def service(database: Database, clock: FixedClock) -> InspectionsService:
     return service
 
 
-async def _events(database: Database) -> list[EventData]:
+async def _events(database: Database, topic: str = topics.INSPECTIONS) -> list[EventData]:
     async with database.connect() as connection:
-        rows = (await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))).all()
+        rows = (
+            await connection.execute(
+                select(tables.outbox)
+                .where(tables.outbox.c.topic == topic)
+                .order_by(tables.outbox.c.seq)
+            )
+        ).all()
     events = []
     for row in rows:
         event = Envelope.from_json(row.payload).parse(CATALOGUE)
@@ -254,6 +260,53 @@ async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
         "escalated",
         "verified",
     ]
+
+
+async def test_partners_read_outcomes_and_department_cases_without_personal_data(
+    service: InspectionsService, database: Database, clock: FixedClock
+) -> None:
+    inspection_id = await _fail_compound(service, MONDAY)
+    deadline = MONDAY + timedelta(days=3)
+    await service.sweep(deadline + timedelta(minutes=1))  # overdue, to the grid worker
+    await service.sweep(deadline + timedelta(days=2))  # to the department
+    [case] = (
+        await service.search_rectifications(
+            status=None, grid_id=None, subject_id=None, page=_page()
+        )
+    ).items
+    clock.set(deadline + timedelta(days=5))
+    reinspection, _ = await service.record(
+        RecordRequest(
+            inspector_id="i",
+            reinspection_of=case.id,
+            findings=[Finding("no-exposed-garbage", True, Severity.GENERAL)],
+        )
+    )
+
+    events = await _events(database, topics.PARTNER_INSPECTIONS)
+    assert _names(events) == [
+        "PartnerInspectionCompleted",
+        "PartnerRectificationOverdue",
+        "PartnerRectificationEscalated",
+        "PartnerInspectionCompleted",
+        "PartnerRectificationVerified",
+    ]
+    failed, overdue, escalated, passed, verified = (e.model_dump() for e in events)
+    assert failed["inspection_id"] == inspection_id and failed["outcome"] == "failed"
+    assert (failed["target_kind"], failed["target_id"], failed["grid_id"]) == (
+        "compound",
+        "cp-01",
+        "g-01",
+    )
+    assert failed["failed_findings"] == [{"item": "no-exposed-garbage", "severity": "general"}]
+    assert overdue["rectification_id"] == case.id
+    assert escalated["department"] == "urban-management"
+    assert passed["inspection_id"] == reinspection.id and passed["is_reinspection"] is True
+    assert verified["on_time"] is False and verified["reinspection_id"] == reinspection.id
+    # Nothing about the responsible party, and not the inspector's note (东门垃圾外露).
+    for event in events:
+        assert "subject_id" not in event.model_dump()
+        assert "东门" not in event.model_dump_json()
 
 
 async def test_twice_a_week_coverage_and_missed_weeks(

@@ -25,7 +25,8 @@ def bearer(*roles: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), 'inspector-9', roles)}"}
 
 
-INSPECTOR = bearer("inspector")
+# Recording mechanics, not grid reach (test_inspections_grids.py): a token that reaches every grid.
+INSPECTOR = bearer("admin")
 STAFF = bearer("community_staff")
 
 

@@ -22,7 +22,7 @@ from linli_inspections.domain.inspection import Finding, Inspection, Outcome
 from linli_inspections.service import inspections as service_module
 from linli_inspections.service.inspections import InspectionsService
 from linli_shared.clock import FixedClock
-from linli_shared.contracts import CATALOGUE, InspectionFailed, InspectionPassed
+from linli_shared.contracts import CATALOGUE, InspectionFailed, InspectionPassed, topics
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
@@ -57,7 +57,13 @@ async def _count(database: Database, table: Table) -> int:
 
 async def _outbox_envelopes(database: Database) -> list[tuple[str, str, str, Envelope]]:
     async with database.connect() as connection:
-        rows = (await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))).all()
+        rows = (
+            await connection.execute(
+                select(tables.outbox)
+                .where(tables.outbox.c.topic == topics.INSPECTIONS)
+                .order_by(tables.outbox.c.seq)
+            )
+        ).all()
     return [
         (row.event_type, row.topic, row.partition_key, Envelope.from_json(row.payload))
         for row in rows
@@ -191,7 +197,7 @@ async def test_sending_the_same_inspection_again_records_it_once(
     assert again == first
     assert await _count(database, tables.inspections) == 1
     assert await _count(database, tables.findings) == 1
-    assert await _count(database, tables.outbox) == 3  # recorded, failed, rectification requested
+    assert await _count(database, tables.outbox) == 4  # recorded, failed, case requested, partner
 
 
 async def test_the_same_id_with_other_content_is_a_conflict(
@@ -206,7 +212,7 @@ async def test_the_same_id_with_other_content_is_a_conflict(
         await service.record_inspection(**other)
 
     assert (await service.get_inspection(inspection_id)).outcome is Outcome.FAILED
-    assert await _count(database, tables.outbox) == 3  # of the first send only
+    assert await _count(database, tables.outbox) == 4  # of the first send only
 
 
 async def test_two_concurrent_sends_of_one_inspection_record_it_once(
@@ -245,7 +251,7 @@ async def test_two_concurrent_sends_of_one_inspection_record_it_once(
     created = sorted(r[1] for r in results if not isinstance(r, BaseException))
     assert created == [False, True]
     assert await _count(database, tables.inspections) == 1
-    assert await _count(database, tables.outbox) == 3  # recorded, failed, rectification requested
+    assert await _count(database, tables.outbox) == 4  # recorded, failed, case requested, partner
 
 
 async def test_unknown_inspection_is_not_found(service: InspectionsService) -> None:

@@ -34,6 +34,12 @@ from linli_shared.contracts.partner_credit import (
     PartnerGreenChannelGranted,
     PartnerGreenChannelRevoked,
 )
+from linli_shared.contracts.partner_inspections import (
+    PartnerInspectionCompleted,
+    PartnerRectificationEscalated,
+    PartnerRectificationOverdue,
+    PartnerRectificationVerified,
+)
 from linli_shared.contracts.registry import (
     BuildingCreated,
     CommunityChanged,
@@ -80,6 +86,11 @@ CATALOGUE = EventCatalogue(
         RectificationOverdue,
         InspectionEscalated,
         ScheduleMissed,
+        # inspections, partner-readable (linli.partner.inspections.v1)
+        PartnerInspectionCompleted,
+        PartnerRectificationOverdue,
+        PartnerRectificationEscalated,
+        PartnerRectificationVerified,
         # credit
         ScoreChanged,
         GradeChanged,
@@ -138,6 +149,10 @@ __all__ = [
     "PartnerGradeChanged",
     "PartnerGreenChannelGranted",
     "PartnerGreenChannelRevoked",
+    "PartnerInspectionCompleted",
+    "PartnerRectificationEscalated",
+    "PartnerRectificationOverdue",
+    "PartnerRectificationVerified",
     "RectificationOverdue",
     "RectificationReady",
     "RectificationRequested",

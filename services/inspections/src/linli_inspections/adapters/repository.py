@@ -318,8 +318,12 @@ class TargetRepository:
             await self._connection.execute(select(pest_points).where(pest_points.c.id == point_id))
         ).one_or_none()
 
-    async def pest_points(self, grid_id: str | None, page: PageRequest) -> Slice[Any]:
+    async def pest_points(
+        self, grid_id: str | None, page: PageRequest, *, grids: frozenset[str] | None = None
+    ) -> Slice[Any]:
         conditions = [pest_points.c.grid_id == grid_id] if grid_id else []
+        if grids is not None:
+            conditions.append(pest_points.c.grid_id.in_(sorted(grids)))
         total = int(
             await self._connection.scalar(
                 select(func.count()).select_from(pest_points).where(*conditions)
@@ -480,11 +484,18 @@ class ScheduleRepository:
         return bool(result.rowcount == 1)
 
     async def search(
-        self, grid_id: str | None, page: PageRequest, *, active_only: bool = True
+        self,
+        grid_id: str | None,
+        page: PageRequest,
+        *,
+        active_only: bool = True,
+        grids: frozenset[str] | None = None,
     ) -> Slice[Schedule]:
         conditions: list[Any] = []
         if grid_id:
             conditions.append(schedules.c.grid_id == grid_id)
+        if grids is not None:
+            conditions.append(schedules.c.grid_id.in_(sorted(grids)))
         if active_only:
             conditions.append(schedules.c.active.is_(True))
         total = int(
@@ -670,12 +681,15 @@ class RectificationRepository:
         grid_id: str | None,
         subject_id: uuid.UUID | None,
         page: PageRequest,
+        grids: frozenset[str] | None = None,
     ) -> Slice[Rectification]:
         conditions: list[Any] = []
         if status is not None:
             conditions.append(rectifications.c.status == status.value)
         if grid_id:
             conditions.append(rectifications.c.grid_id == grid_id)
+        if grids is not None:
+            conditions.append(rectifications.c.grid_id.in_(sorted(grids)))
         if subject_id:
             conditions.append(rectifications.c.subject_id == subject_id)
         total = int(

@@ -28,7 +28,7 @@ from linli_inspections.api.schemas import (
 )
 from linli_inspections.domain import schedule as schedule_rules
 from linli_inspections.domain.rectification import Status
-from linli_inspections.service.inspections import InspectionsService, TargetRef
+from linli_inspections.service.inspections import EVERYWHERE, InspectionsService, Reach, TargetRef
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem
 from linli_shared.pagination import PageRequest, page_request
@@ -48,6 +48,11 @@ def inspections_service(request: Request) -> InspectionsService:
     return service
 
 
+def reach_of(principal: Principal) -> Reach:
+    """Grid workers and inspectors reach only their token's grids; everyone else every grid."""
+    return Reach(frozenset(principal.grids)) if principal.grid_bound else EVERYWHERE
+
+
 # --- inspections ----------------------------------------------------------------------------
 
 
@@ -60,6 +65,7 @@ def inspections_service(request: Request) -> InspectionsService:
     "finding fails it",
     responses={
         200: {"model": InspectionOut, "description": "Already recorded with this id"},
+        403: {"model": Problem, "description": "The target is outside the caller's grids"},
         409: {"model": Problem, "description": "This id was recorded with other content"},
     },
 )
@@ -69,7 +75,7 @@ async def record_inspection(
     service: InspectionsService = Depends(inspections_service),
     principal: Principal = Depends(require_roles(*INSPECTORS)),
 ) -> InspectionOut:
-    inspection, created = await service.record(body.request(principal.subject))
+    inspection, created = await service.record(body.request(principal.subject), reach_of(principal))
     if not created:
         response.status_code = status.HTTP_200_OK
     return InspectionOut.of(inspection)
@@ -80,13 +86,18 @@ async def record_inspection(
     tags=["inspections"],
     response_model=BatchOut,
     summary="Upload inspections captured offline; each is recorded once however often sent",
+    description="Each item stands alone: an item outside the caller's grids comes back "
+    "`forbidden` (and one with bad content `invalid`) while the others are recorded, so a "
+    "device can drop what was accepted and show the rest to the inspector.",
 )
 async def record_batch(
     body: BatchIn,
     service: InspectionsService = Depends(inspections_service),
     principal: Principal = Depends(require_roles(*INSPECTORS)),
 ) -> BatchOut:
-    results = await service.record_batch([i.request(principal.subject) for i in body.inspections])
+    results = await service.record_batch(
+        [i.request(principal.subject) for i in body.inspections], reach_of(principal)
+    )
     items = [BatchItemOut.of(r) for r in results]
     return BatchOut(
         results=items,
@@ -106,9 +117,9 @@ async def record_batch(
 async def get_inspection(
     inspection_id: uuid.UUID,
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> InspectionOut:
-    return InspectionOut.of(await service.get_inspection(inspection_id))
+    return InspectionOut.of(await service.get_inspection(inspection_id, reach_of(principal)))
 
 
 # --- rectifications -------------------------------------------------------------------------
@@ -126,10 +137,14 @@ async def search_rectifications(
     subject_id: uuid.UUID | None = None,
     page: PageRequest = Depends(page_request),
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> RectificationPage:
     found = await service.search_rectifications(
-        status=case_status, grid_id=grid_id, subject_id=subject_id, page=page
+        status=case_status,
+        grid_id=grid_id,
+        subject_id=subject_id,
+        page=page,
+        reach=reach_of(principal),
     )
     return RectificationPage(
         items=[RectificationOut.of(c) for c in found.items],
@@ -149,9 +164,9 @@ async def search_rectifications(
 async def get_rectification(
     rectification_id: uuid.UUID,
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> RectificationOut:
-    case, timeline = await service.get_rectification(rectification_id)
+    case, timeline = await service.get_rectification(rectification_id, reach_of(principal))
     return RectificationOut.of(case, timeline)
 
 
@@ -167,7 +182,7 @@ async def report_ready(
     service: InspectionsService = Depends(inspections_service),
     principal: Principal = Depends(require_roles(*REPORTERS)),
 ) -> RectificationOut:
-    case = await service.report_ready(rectification_id, principal.subject)
+    case = await service.report_ready(rectification_id, principal.subject, reach_of(principal))
     _, timeline = await service.get_rectification(rectification_id)
     return RectificationOut.of(case, timeline)
 
@@ -247,19 +262,20 @@ async def publish_checklist(
     tags=["schedules"],
     status_code=status.HTTP_201_CREATED,
     response_model=ScheduleOut,
-    responses={409: {"model": Problem}},
+    responses={403: {"model": Problem}, 409: {"model": Problem}},
     summary="Plan recurring inspections of a target (e.g. a compound twice a week)",
 )
 async def plan_schedule(
     body: ScheduleIn,
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*PLANNERS)),
+    principal: Principal = Depends(require_roles(*PLANNERS)),
 ) -> ScheduleOut:
     return ScheduleOut.of(
         await service.plan_schedule(
             target=TargetRef(body.target.kind, body.target.id),
             checklist=body.checklist,
             times_per_week=body.times_per_week,
+            reach=reach_of(principal),
         )
     )
 
@@ -269,9 +285,9 @@ async def list_schedules(
     grid_id: str | None = Query(default=None, max_length=64),
     page: PageRequest = Depends(page_request),
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> SchedulePage:
-    found = await service.schedules(grid_id, page)
+    found = await service.schedules(grid_id, page, reach_of(principal))
     return SchedulePage(
         items=[ScheduleOut.of(s) for s in found.items],
         total=found.total,
@@ -290,9 +306,9 @@ async def list_schedules(
 async def stop_schedule(
     schedule_id: uuid.UUID,
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*PLANNERS)),
+    principal: Principal = Depends(require_roles(*PLANNERS)),
 ) -> Response:
-    await service.stop_schedule(schedule_id)
+    await service.stop_schedule(schedule_id, reach_of(principal))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -300,6 +316,7 @@ async def stop_schedule(
     "/coverage",
     tags=["schedules"],
     response_model=CoverageOut,
+    responses={403: {"model": Problem}},
     summary="Due, done and missed inspections of a grid in one local week",
 )
 async def coverage(
@@ -309,9 +326,9 @@ async def coverage(
         description="Any day of the week (local to the grid's community); defaults to this week",
     ),
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> CoverageOut:
-    start, rows = await service.coverage(grid_id, week or datetime.now(UTC))
+    start, rows = await service.coverage(grid_id, week or datetime.now(UTC), reach_of(principal))
     over = schedule_rules.next_week(start) <= datetime.now(UTC)
     return CoverageOut.of(grid_id, start, over, rows)
 
@@ -324,13 +341,13 @@ async def coverage(
     tags=["pest control"],
     status_code=status.HTTP_201_CREATED,
     response_model=PestPointOut,
-    responses={409: {"model": Problem}},
+    responses={403: {"model": Problem}, 409: {"model": Problem}},
     summary="Add a pest monitoring point",
 )
 async def add_pest_point(
     body: PestPointIn,
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*PLANNERS)),
+    principal: Principal = Depends(require_roles(*PLANNERS)),
 ) -> PestPointOut:
     return PestPointOut.of(
         await service.add_pest_point(
@@ -342,6 +359,7 @@ async def add_pest_point(
             compound_id=body.compound_id,
             responsible_id=body.responsible_id,
             responsible_kind=body.responsible_kind,
+            reach=reach_of(principal),
         )
     )
 
@@ -353,9 +371,9 @@ async def list_pest_points(
     grid_id: str | None = Query(default=None, max_length=64),
     page: PageRequest = Depends(page_request),
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> PestPointPage:
-    found = await service.pest_points(grid_id, page)
+    found = await service.pest_points(grid_id, page, reach_of(principal))
     return PestPointPage(
         items=[PestPointOut.of(p) for p in found.items],
         total=found.total,
@@ -385,6 +403,7 @@ async def record_reading(
         density=body.density,
         measured_at=body.measured_at,
         recorded_by=principal.subject,
+        reach=reach_of(principal),
     )
     return ReadingOut.of(reading)
 
@@ -393,15 +412,16 @@ async def record_reading(
     "/pest-points/{point_id}/readings",
     tags=["pest control"],
     response_model=ReadingPage,
+    responses={404: {"model": Problem}},
     summary="Readings of a point, newest first",
 )
 async def list_readings(
     point_id: str,
     page: PageRequest = Depends(page_request),
     service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> ReadingPage:
-    found = await service.readings(point_id, page)
+    found = await service.readings(point_id, page, reach_of(principal))
     return ReadingPage(
         items=[ReadingOut.of(r) for r in found.items],
         total=found.total,

@@ -194,7 +194,7 @@ class InspectionOut(BaseModel):
 
 class BatchItemOut(BaseModel):
     id: uuid.UUID
-    status: Literal["recorded", "duplicate", "conflict", "invalid", "not_found"]
+    status: Literal["recorded", "duplicate", "conflict", "invalid", "not_found", "forbidden"]
     inspection: InspectionOut | None = None
     errors: list[dict[str, str]] = Field(default_factory=list)
 

@@ -39,6 +39,7 @@ from linli_inspections.domain.rectification import (
     TimelineEntry,
 )
 from linli_inspections.domain.schedule import Schedule, WeekCoverage
+from linli_inspections.service import partner
 from linli_shared.aio import sleep_or_stop
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
@@ -91,6 +92,38 @@ class InspectionPolicy:
 
 
 @dataclass(frozen=True)
+class Reach:
+    """The grids a caller may see and act in; `grids=None` means every grid.
+
+    Grid workers and inspectors reach only the grids in their token. Objects outside their reach
+    read as absent (404, so their existence does not leak); lists leave them out; writes that
+    would touch another grid are refused (403).
+    """
+
+    grids: frozenset[str] | None = None
+
+    def covers(self, grid_id: str | None) -> bool:
+        return self.grids is None or (grid_id is not None and grid_id in self.grids)
+
+
+EVERYWHERE = Reach()
+
+
+class OutsideGrids(ProblemError):
+    def __init__(self, field: str, grid_id: str | None) -> None:
+        super().__init__(
+            403,
+            "outside-grids",
+            "Outside your grids",
+            f"{field}: grid {grid_id} is outside the grids this token is for"
+            if grid_id
+            else f"{field}: not known to be in a grid of this token (registered just now? the "
+            "registry's event may still be on its way: retry shortly)",
+        )
+        self.field = field
+
+
+@dataclass(frozen=True)
 class TargetRef:
     kind: str
     id: str
@@ -99,7 +132,7 @@ class TargetRef:
 @dataclass(frozen=True)
 class BatchResult:
     id: uuid.UUID
-    status: str  # recorded | duplicate | conflict | invalid | not_found
+    status: str  # recorded | duplicate | conflict | invalid | not_found | forbidden
     inspection: Inspection | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
 
@@ -179,10 +212,14 @@ class InspectionsService:
             )
         )
 
-    async def record(self, request: RecordRequest) -> tuple[Inspection, bool]:
+    async def record(
+        self, request: RecordRequest, reach: Reach = EVERYWHERE
+    ) -> tuple[Inspection, bool]:
         now = self._clock.now()
         async with self._database.transaction() as connection:
             inspection, version = await self._build(connection, request, now)
+            if not reach.covers(inspection.grid_id):
+                raise OutsideGrids(_target_field(request), inspection.grid_id)
             repository = InspectionRepository(connection)
             existing = await repository.get(inspection.id, for_update=True)
             if existing is None and await repository.add(
@@ -330,6 +367,7 @@ class InspectionsService:
                 is_reinspection=inspection.reinspection_of is not None,
             ),
         )
+        await self._outbox.add(connection, partner.inspection_completed(inspection))
         if inspection.reinspection_of is not None:
             await self._reinspected(connection, inspection, now)
             return
@@ -375,14 +413,30 @@ class InspectionsService:
                     on_time=changed.on_time,
                 ),
             )
+            await self._outbox.add(connection, partner.rectification_verified(changed))
 
-    async def record_batch(self, requests: Sequence[RecordRequest]) -> list[BatchResult]:
-        """An offline client's upload: each inspection once, however often the batch is sent."""
+    async def record_batch(
+        self, requests: Sequence[RecordRequest], reach: Reach = EVERYWHERE
+    ) -> list[BatchResult]:
+        """An offline client's upload: each inspection once, however often the batch is sent.
+
+        Each item stands alone: one outside the caller's grids is refused (`forbidden`) and the
+        rest are recorded, so a device never re-sends work that was already accepted.
+        """
         results = []
         for request in requests:
             assert request.inspection_id is not None
             try:
-                inspection, created = await self.record(request)
+                inspection, created = await self.record(request, reach)
+            except OutsideGrids as error:
+                results.append(
+                    BatchResult(
+                        request.inspection_id,
+                        "forbidden",
+                        errors=[{"field": error.field, "message": error.detail or error.title}],
+                    )
+                )
+                continue
             except RuleViolation as error:
                 results.append(
                     BatchResult(
@@ -407,21 +461,25 @@ class InspectionsService:
             )
         return results
 
-    async def get_inspection(self, inspection_id: uuid.UUID) -> Inspection:
+    async def get_inspection(
+        self, inspection_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> Inspection:
         async with self._database.connect() as connection:
             inspection = await InspectionRepository(connection).get(inspection_id)
-        if inspection is None:
+        if inspection is None or not reach.covers(inspection.grid_id):
             raise NotFound("inspection", inspection_id)
         return inspection
 
     # --- rectifications ---------------------------------------------------------------------
 
-    async def report_ready(self, rectification_id: uuid.UUID, reported_by: str) -> Rectification:
+    async def report_ready(
+        self, rectification_id: uuid.UUID, reported_by: str, reach: Reach = EVERYWHERE
+    ) -> Rectification:
         now = self._clock.now()
         async with self._database.transaction() as connection:
             repository = RectificationRepository(connection)
             case = await repository.get(rectification_id, for_update=True)
-            if case is None:
+            if case is None or not reach.covers(case.grid_id):
                 raise NotFound("rectification", rectification_id)
             try:
                 changed, entry = cases.report_ready(case, reported_by=reported_by, now=now)
@@ -435,12 +493,12 @@ class InspectionsService:
         return changed
 
     async def get_rectification(
-        self, rectification_id: uuid.UUID
+        self, rectification_id: uuid.UUID, reach: Reach = EVERYWHERE
     ) -> tuple[Rectification, list[TimelineEntry]]:
         async with self._database.connect() as connection:
             repository = RectificationRepository(connection)
             case = await repository.get(rectification_id)
-            if case is None:
+            if case is None or not reach.covers(case.grid_id):
                 raise NotFound("rectification", rectification_id)
             return case, await repository.timeline(rectification_id)
 
@@ -451,10 +509,15 @@ class InspectionsService:
         grid_id: str | None,
         subject_id: uuid.UUID | None,
         page: PageRequest,
+        reach: Reach = EVERYWHERE,
     ) -> Slice[Rectification]:
         async with self._database.connect() as connection:
             return await RectificationRepository(connection).search(
-                status=status, grid_id=grid_id, subject_id=subject_id, page=page
+                status=status,
+                grid_id=grid_id,
+                subject_id=subject_id,
+                page=page,
+                grids=reach.grids,
             )
 
     # --- the scheduled job ------------------------------------------------------------------
@@ -497,6 +560,7 @@ class InspectionsService:
                     connection,
                     RectificationOverdue(**_case(case), overdue_since=case.overdue_since),
                 )
+                await self._outbox.add(connection, partner.rectification_overdue(case))
                 overdue = 1
             department = self.policy.department_for(case.checklist)
             while (
@@ -514,6 +578,10 @@ class InspectionsService:
                         escalated_at=now,
                     ),
                 )
+                if case.escalation.value == "department":
+                    await self._outbox.add(
+                        connection, partner.rectification_escalated(case, department, now)
+                    )
                 escalated += 1
         return overdue, escalated
 
@@ -576,11 +644,18 @@ class InspectionsService:
     # --- schedules and coverage -------------------------------------------------------------
 
     async def plan_schedule(
-        self, *, target: TargetRef, checklist: str, times_per_week: int
+        self,
+        *,
+        target: TargetRef,
+        checklist: str,
+        times_per_week: int,
+        reach: Reach = EVERYWHERE,
     ) -> Schedule:
         now = self._clock.now()
         async with self._database.transaction() as connection:
             resolved = await self.resolve_target(connection, target)
+            if not reach.covers(resolved.grid_id):
+                raise OutsideGrids("target.id", resolved.grid_id)
             if await ChecklistRepository(connection).get(checklist) is None:
                 raise RuleViolation("checklist", f"no checklist template {checklist!r}")
             repository = ScheduleRepository(connection)
@@ -598,20 +673,27 @@ class InspectionsService:
             await repository.add(schedule)
         return schedule
 
-    async def stop_schedule(self, schedule_id: uuid.UUID) -> None:
+    async def stop_schedule(self, schedule_id: uuid.UUID, reach: Reach = EVERYWHERE) -> None:
         async with self._database.transaction() as connection:
-            if not await ScheduleRepository(connection).deactivate(schedule_id):
+            repository = ScheduleRepository(connection)
+            schedule = await repository.get(schedule_id)
+            if schedule is None or not reach.covers(schedule.grid_id):
                 raise NotFound("schedule", schedule_id)
+            await repository.deactivate(schedule_id)
 
-    async def schedules(self, grid_id: str | None, page: PageRequest) -> Slice[Schedule]:
+    async def schedules(
+        self, grid_id: str | None, page: PageRequest, reach: Reach = EVERYWHERE
+    ) -> Slice[Schedule]:
         async with self._database.connect() as connection:
-            return await ScheduleRepository(connection).search(grid_id, page)
+            return await ScheduleRepository(connection).search(grid_id, page, grids=reach.grids)
 
     async def coverage(
-        self, grid_id: str, day: date | datetime
+        self, grid_id: str, day: date | datetime, reach: Reach = EVERYWHERE
     ) -> tuple[datetime, list[WeekCoverage]]:
         """What was due, done and missed in the grid in the local week containing `day` (a
         local date, or an instant); local is the time zone of the grid's community."""
+        if not reach.covers(grid_id):
+            raise OutsideGrids("grid_id", grid_id)
         async with self._database.connect() as connection:
             zone = ZoneInfo(
                 await PlaceReadModel(connection).time_zone_of_grid(grid_id) or self.policy.time_zone
@@ -684,7 +766,10 @@ class InspectionsService:
         compound_id: str | None,
         responsible_id: uuid.UUID | None,
         responsible_kind: SubjectKind | None,
+        reach: Reach = EVERYWHERE,
     ) -> Any:
+        if not reach.covers(grid_id):
+            raise OutsideGrids("grid_id", grid_id)
         if responsible_id is None and compound_id is None:
             raise RuleViolation(
                 "responsible_id", "name the responsible party or the compound the point is in"
@@ -713,9 +798,11 @@ class InspectionsService:
                 raise Conflict(f"pest point {id} already exists")
             return await repository.pest_point(id)
 
-    async def pest_points(self, grid_id: str | None, page: PageRequest) -> Slice[Any]:
+    async def pest_points(
+        self, grid_id: str | None, page: PageRequest, reach: Reach = EVERYWHERE
+    ) -> Slice[Any]:
         async with self._database.connect() as connection:
-            return await TargetRepository(connection).pest_points(grid_id, page)
+            return await TargetRepository(connection).pest_points(grid_id, page, grids=reach.grids)
 
     async def record_reading(
         self,
@@ -726,6 +813,7 @@ class InspectionsService:
         density: float,
         measured_at: datetime | None,
         recorded_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> tuple[Any, Inspection | None]:
         """A density reading; over its threshold it raises a failed pest-control finding."""
         now = self._clock.now()
@@ -737,7 +825,8 @@ class InspectionsService:
             raise RuleViolation("measured_at", "a reading cannot be taken in the future")
         async with self._database.connect() as connection:
             repository = TargetRepository(connection)
-            if await repository.pest_point(point_id) is None:
+            point = await repository.pest_point(point_id)
+            if point is None or not reach.covers(point.grid_id):
                 raise NotFound("pest point", point_id)
             existing = await repository.reading(reading_id)
         inspection: Inspection | None = None
@@ -773,9 +862,16 @@ class InspectionsService:
             stored = await repository.reading(reading_id)
         return stored, inspection
 
-    async def readings(self, point_id: str, page: PageRequest) -> Slice[Any]:
+    async def readings(
+        self, point_id: str, page: PageRequest, reach: Reach = EVERYWHERE
+    ) -> Slice[Any]:
         async with self._database.connect() as connection:
-            return await TargetRepository(connection).readings(point_id, page)
+            repository = TargetRepository(connection)
+            if reach.grids is not None:
+                point = await repository.pest_point(point_id)
+                if point is None or not reach.covers(point.grid_id):
+                    raise NotFound("pest point", point_id)
+            return await repository.readings(point_id, page)
 
     # --- the read model of targets (registry events) ----------------------------------------
 
@@ -868,6 +964,13 @@ class InspectionsService:
                 community_id,
             )
         )
+
+
+def _target_field(request: RecordRequest) -> str:
+    """The request field that placed the inspection in its grid (for the error's pointer)."""
+    if request.reinspection_of is not None:
+        return "reinspection_of"
+    return "target.id" if request.target is not None else "subject_id"
 
 
 def _about(inspection: Inspection) -> dict[str, Any]:

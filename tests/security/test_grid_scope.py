@@ -1,0 +1,214 @@
+"""The matrix walk's second dimension: grid-bound roles outside their grids.
+
+Every inspections route that admits a grid worker or an inspector is called by each such role
+with a token for another grid, about objects that exist in the other grid. Each must be refused
+(403 outside-grids for writes, 404 for objects, so their existence does not leak) or, for lists,
+answer without the other grid's items. A route that admits these roles and is missing from the
+walk fails the test, so a new route cannot forget its grid check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from linli_inspections.app import DEFINITION, create_app
+from linli_inspections.service.inspections import InspectionsService
+from linli_inspections.settings import InspectionsSettings
+from linli_shared.auth import GRID_BOUND_ROLES, mint_dev_token
+from linli_shared.db import Database
+from linli_shared.migrations import upgrade
+from linli_shared.permissions import RoutePermission, route_permissions
+from linli_shared.settings import PlatformSettings
+
+CreateDatabase = Callable[[str], Awaitable[str]]
+THEIRS, OURS = "grid-theirs", "grid-ours"
+# Routes grid-bound roles may call whose data belongs to no grid.
+GRID_FREE = {
+    ("GET", "/v1/checklists"),
+    ("GET", "/v1/checklists/{name}"),
+    ("GET", "/v1/checklists/{name}/versions"),
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    path: str  # the route's template
+    url: str  # the concrete call about the other grid
+    body: dict[str, Any] | None = None
+    lists: bool = False  # a list: it answers, but without the other grid's items
+
+
+def _inspection(compound: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "target": {"kind": "compound", "id": compound},
+        "checklist": "sanitation",
+        "inspected_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "findings": [{"item": "no-exposed-garbage", "passed": False}],
+    }
+
+
+def _headers(role: str, grids: list[str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), role, [role], grids)}"}
+
+
+ADMIN = _headers("admin", [])
+
+
+@pytest.fixture
+async def app_client(
+    create_database: CreateDatabase,
+) -> AsyncIterator[tuple[httpx.AsyncClient, list[RoutePermission]]]:
+    url = await create_database("linli_inspections")
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+    app = create_app(InspectionsSettings(database_url=url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as client,
+    ):
+        service: InspectionsService = app.state.service
+        database = Database(url)
+        async with database.transaction() as connection:
+            for grid in (THEIRS, OURS):
+                await service.remember_organisation(
+                    connection,
+                    organisation_id=uuid.uuid4(),
+                    community_id="xingfu",
+                    grid_id=grid,
+                    compound_ids=[f"cp-{grid}"],
+                    frontage_segments=[],
+                )
+        await database.dispose()
+        yield client, route_permissions(app)
+
+
+async def _their_objects(client: httpx.AsyncClient) -> dict[str, str]:
+    recorded = await client.post("/v1/inspections", json=_inspection(f"cp-{THEIRS}"), headers=ADMIN)
+    cases = await client.get("/v1/rectifications", headers=ADMIN)
+    planned = await client.post(
+        "/v1/schedules",
+        json={"target": {"kind": "compound", "id": f"cp-{THEIRS}"}, "checklist": "sanitation"},
+        headers=ADMIN,
+    )
+    point = await client.post(
+        "/v1/pest-points",
+        json={
+            "id": "pp-theirs",
+            "community_id": "xingfu",
+            "grid_id": THEIRS,
+            "name": "their point",
+            "compound_id": f"cp-{THEIRS}",
+        },
+        headers=ADMIN,
+    )
+    for response in (recorded, cases, planned, point):
+        assert response.status_code in (200, 201), response.text
+    return {
+        "inspection": recorded.json()["id"],
+        "case": cases.json()["items"][0]["id"],
+        "schedule": planned.json()["id"],
+    }
+
+
+def _probes(theirs: dict[str, str]) -> list[Probe]:
+    case, schedule = theirs["case"], theirs["schedule"]
+    return [
+        Probe("POST", "/v1/inspections", "/v1/inspections", _inspection(f"cp-{THEIRS}")),
+        Probe(
+            "POST",
+            "/v1/inspections/batch",
+            "/v1/inspections/batch",
+            {"inspections": [_inspection(f"cp-{THEIRS}")]},
+        ),
+        Probe("GET", "/v1/inspections/{inspection_id}", f"/v1/inspections/{theirs['inspection']}"),
+        Probe("GET", "/v1/rectifications", "/v1/rectifications", lists=True),
+        Probe("GET", "/v1/rectifications/{rectification_id}", f"/v1/rectifications/{case}"),
+        Probe(
+            "POST",
+            "/v1/rectifications/{rectification_id}/ready",
+            f"/v1/rectifications/{case}/ready",
+        ),
+        Probe(
+            "POST",
+            "/v1/schedules",
+            "/v1/schedules",
+            {"target": {"kind": "compound", "id": f"cp-{THEIRS}"}, "checklist": "street_order"},
+        ),
+        Probe("GET", "/v1/schedules", "/v1/schedules", lists=True),
+        Probe("DELETE", "/v1/schedules/{schedule_id}", f"/v1/schedules/{schedule}"),
+        Probe("GET", "/v1/coverage", f"/v1/coverage?grid_id={THEIRS}"),
+        Probe(
+            "POST",
+            "/v1/pest-points",
+            "/v1/pest-points",
+            {"id": "pp-new", "community_id": "xingfu", "grid_id": THEIRS, "name": "n"},
+        ),
+        Probe("GET", "/v1/pest-points", "/v1/pest-points", lists=True),
+        Probe(
+            "POST",
+            "/v1/pest-points/{point_id}/readings",
+            "/v1/pest-points/pp-theirs/readings",
+            {"pest": "rat", "density": 5.0},
+        ),
+        Probe("GET", "/v1/pest-points/{point_id}/readings", "/v1/pest-points/pp-theirs/readings"),
+    ]
+
+
+def _refused(probe: Probe, response: httpx.Response) -> bool:
+    if probe.lists:
+        return response.status_code == 200 and all(
+            item.get("grid_id") != THEIRS for item in response.json()["items"]
+        )
+    if probe.path == "/v1/inspections/batch":
+        return response.status_code == 200 and [
+            r["status"] for r in response.json()["results"]
+        ] == ["forbidden"]
+    if response.status_code == 403:
+        return bool(response.json()["type"].endswith("outside-grids"))
+    return response.status_code == 404
+
+
+async def test_grid_bound_roles_are_refused_outside_their_grids(
+    app_client: tuple[httpx.AsyncClient, list[RoutePermission]],
+) -> None:
+    client, permissions = app_client
+    probes = _probes(await _their_objects(client))
+    grid_routes = {
+        (p.method, p.path) for p in permissions if any(p.allows(role) for role in GRID_BOUND_ROLES)
+    }
+    assert grid_routes - GRID_FREE == {(p.method, p.path) for p in probes}, (
+        "a route admitting grid workers or inspectors is missing from the grid walk"
+    )
+    by_route = {(p.method, p.path): p for p in permissions}
+    walked = 0
+    for probe in probes:
+        for role in sorted(GRID_BOUND_ROLES):
+            if not by_route[(probe.method, probe.path)].allows(role):
+                continue
+            response = await client.request(
+                probe.method, probe.url, json=probe.body, headers=_headers(role, [OURS])
+            )
+            assert _refused(probe, response), (
+                f"{role} of {OURS} got {response.status_code} from {probe.method} {probe.url}: "
+                f"{response.text[:300]}"
+            )
+            walked += 1
+    assert walked >= 20
+    # The other grid's objects are all still there, untouched, for those who may see them.
+    case = (await client.get(probes[4].url, headers=ADMIN)).json()
+    assert case["status"] == "open"
+    schedules = (await client.get("/v1/schedules", headers=ADMIN)).json()["items"]
+    assert [s["grid_id"] for s in schedules] == [THEIRS]
+    # And the lists really do list the other grid's items to a role reaching it.
+    for probe in (p for p in probes if p.lists):
+        listed = await client.get(probe.url, headers=_headers("grid_worker", [THEIRS]))
+        assert any(item.get("grid_id") == THEIRS for item in listed.json()["items"]), probe.url
