@@ -214,3 +214,45 @@ async def test_staff_and_admins_see_every_grid(
         await client.get(f"/v1/households/{households['g-02']}", headers=who)
     ).status_code == 200
     assert (await client.get("/v1/grids/g-02", headers=who)).status_code == 200
+
+
+async def test_members_keep_their_resident_id_over_http(
+    client: httpx.AsyncClient, households: dict[str, str]
+) -> None:
+    url = f"/v1/households/{households['g-01']}"
+    [head] = (await client.get(url, headers=STAFF)).json()["members"]
+    changed = await client.put(
+        f"{url}/members",
+        headers=WORKER,
+        json={
+            "version": 1,
+            "members": [
+                {**head, "relation": "head"},
+                {"name": "新生儿", "relation": "child"},
+            ],
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    kept, newborn = changed.json()["members"]
+    assert kept["resident_id"] == head["resident_id"]
+    assert newborn["resident_id"] not in (None, head["resident_id"])
+
+
+async def test_a_community_time_zone_is_validated(
+    client: httpx.AsyncClient, households: dict[str, str]
+) -> None:
+    bad = await client.put(
+        "/v1/communities/xingfu", headers=STAFF, json={"name": "幸福社区", "time_zone": "Mars/Base"}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "time_zone"
+    good = await client.put(
+        "/v1/communities/xingfu",
+        headers=STAFF,
+        json={"name": "幸福社区", "time_zone": "Asia/Urumqi"},
+    )
+    assert good.json()["time_zone"] == "Asia/Urumqi"
+    missing = await client.put(
+        "/v1/communities/nowhere", headers=STAFF, json={"name": "X", "time_zone": "UTC"}
+    )
+    assert missing.status_code == 404
