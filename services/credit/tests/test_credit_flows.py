@@ -442,7 +442,7 @@ async def test_on_time_rectification_gives_back_half_of_the_penalty(
     assert refund.points == 25 and refund.refers_to == penalty.id
     assert (await service.account(household)).score == 975
     events = await published(database, household)
-    assert types(events) == ["AccountOpened", "ScoreChanged", "GradeChanged", "ScoreChanged"]
+    assert types(events) == ["ScoreChanged", "GradeChanged", "ScoreChanged"]
     await assert_projection_is_the_ledger(service, household)
 
 
