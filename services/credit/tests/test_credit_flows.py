@@ -442,7 +442,7 @@ async def test_on_time_rectification_gives_back_half_of_the_penalty(
     assert refund.points == 25 and refund.refers_to == penalty.id
     assert (await service.account(household)).score == 975
     events = await published(database, household)
-    assert types(events) == ["AccountOpened", "ScoreChanged", "GradeChanged", "ScoreChanged"]
+    assert types(events) == ["ScoreChanged", "GradeChanged", "ScoreChanged"]
     await assert_projection_is_the_ledger(service, household)
 
 
@@ -755,6 +755,10 @@ async def test_a_quarter_report_has_the_grade_distribution_and_red_and_black_lis
     star, fine, poor = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for household in (star, fine, poor):
         await deliver(service, database, registered(household), f"r-{household}")
+    # A resident's personal record is not one of the community's reported subjects.
+    member = uuid.uuid4()
+    await deliver(service, database, members(fine, 2, member), "m-fine")
+    assert (await service.account(member)).community_id == COMMUNITY
     await service.award_five_good(star, year=2026, criteria=ALL_CRITERIA, awarded_by="zhao")
     for month in range(4):  # four months of serious failures: 50 a month, capped at 100/month
         for n in range(3):

@@ -100,10 +100,9 @@ async def test_a_redelivered_failed_inspection_makes_one_entry(
     assert first is not None
     assert second is None
     assert await _count(database, tables.entries) == 1
-    # The account opened, one score change and the grade change it caused (AA -> A); nothing
-    # for the redelivery.
+    # One score change, and the grade change it caused (AA -> A); nothing for the redelivery
+    # (and the account that the inspection opened is not announced: only registry ones are).
     assert await _types(database) == [
-        "linli.credit.account.opened.v1",
         "linli.credit.score.changed.v1",
         "linli.credit.grade.changed.v1",
     ]
@@ -125,7 +124,7 @@ async def test_a_score_change_is_announced_with_its_explanation(
     assert entry is not None
 
     async with database.connect() as connection:
-        [_, row, grade_row] = (
+        [row, grade_row] = (
             await connection.execute(
                 select(tables.outbox)
                 .where(tables.outbox.c.topic == "linli.credit.v1")
@@ -192,9 +191,9 @@ async def test_opening_an_account_twice_keeps_one(
     assert opened.score == 1000
     assert again.score == 980  # the existing account, not a fresh one
     assert await _count(database, tables.accounts) == 1
-    # The account opened once; then the failure's score and grade change.
+    # Opening an account outside the registry announces nothing: the events are the failure's
+    # score and grade change.
     assert await _types(database) == [
-        "linli.credit.account.opened.v1",
         "linli.credit.score.changed.v1",
         "linli.credit.grade.changed.v1",
     ]

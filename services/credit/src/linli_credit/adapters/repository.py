@@ -96,9 +96,15 @@ class LedgerRepository:
         return list((await self._connection.scalars(query)).all())
 
     async def community_accounts(self, community_id: str, opened_by: datetime) -> list[Account]:
+        """The households' and organisations' accounts of a community (residents' personal
+        records are not part of its reports)."""
         rows = await self._connection.execute(
             select(accounts)
-            .where(accounts.c.community_id == community_id, accounts.c.opened_at <= opened_by)
+            .where(
+                accounts.c.community_id == community_id,
+                accounts.c.opened_at <= opened_by,
+                accounts.c.subject_kind != CreditSubjectKind.RESIDENT.value,
+            )
             .order_by(accounts.c.subject_id)
         )
         return [_account(row) for row in rows]

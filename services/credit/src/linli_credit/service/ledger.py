@@ -153,8 +153,11 @@ class CreditService:
         community_id: str | None = None,
         consent: Consent | None = None,
         household_id: uuid.UUID | None = None,
+        announce: bool = False,
     ) -> Account:
-        """The subject's account, locked; opened (and announced) when it did not exist."""
+        """The subject's account, locked; opened when it did not exist, and announced when
+        opened from the registry (`announce`): an account that a subject's first inspection
+        opens is not, so that event's chain holds only what the inspection caused."""
         ledger = LedgerRepository(connection)
         account = await ledger.account(subject_id, for_update=True)
         if account is None:
@@ -168,6 +171,8 @@ class CreditService:
                 household_id=household_id,
             )
             await ledger.add_account(account)
+            if not announce:
+                return account
             await self._outbox.add(
                 connection,
                 AccountOpened(
@@ -198,6 +203,7 @@ class CreditService:
             CreditSubjectKind.HOUSEHOLD,
             community_id=event.community_id,
             consent=_consent(event.consent),
+            announce=True,
         )
         return await self._sync_members(connection, household, event.members, event.version)
 
@@ -247,6 +253,7 @@ class CreditService:
                 community_id=household.community_id,
                 consent=household.consent,
                 household_id=household.subject_id,
+                announce=True,
             )
         moved = replace(
             existing,
@@ -303,6 +310,7 @@ class CreditService:
             event.organisation_id,
             CreditSubjectKind.ORGANISATION,
             community_id=event.community_id,
+            announce=True,
         )
 
     async def consent_changed(
