@@ -121,19 +121,16 @@ class Platform:
             process.start()
         for name in SERVICES:
             self.wait_ready(name)
+        for name in SERVICES:
+            self.wait_worker_ready(name)
 
     def wait_ready(self, service: str, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.apis[service].running:
-                raise RuntimeError(f"{service} API exited:\n{self.apis[service].log_tail()}")
-            try:
-                if httpx.get(f"{self.url(service)}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{service} API not ready:\n{self.apis[service].log_tail()}")
+        _wait_ready(self.apis[service], f"{self.url(service)}/readyz", timeout)
+
+    def wait_worker_ready(self, service: str, timeout: float = 120.0) -> None:
+        """Database and broker answer, and its consumers have joined their groups."""
+        url = f"http://127.0.0.1:{self.metrics_ports[service]}/readyz"
+        _wait_ready(self.workers[service], url, timeout)
 
     @property
     def processes(self) -> list[ServiceProcess]:
@@ -145,3 +142,17 @@ class Platform:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.log_tail()}" for p in self.processes)
+
+
+def _wait_ready(process: ServiceProcess, url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.running:
+            raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{process.name} not ready:\n{process.log_tail()}")

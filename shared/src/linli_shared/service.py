@@ -12,10 +12,11 @@ from sqlalchemy import Table
 
 from linli_shared.contracts import CATALOGUE
 from linli_shared.db import Database
+from linli_shared.health import ReadinessCheck
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OutboxRelay
 from linli_shared.messaging.processing import Subscription
-from linli_shared.messaging.transports import make_transport
+from linli_shared.messaging.transports import broker_check, make_transport
 from linli_shared.messaging.worker import BackgroundTask, Worker
 from linli_shared.settings import ServiceSettings
 
@@ -38,6 +39,16 @@ def disposing(database: Database) -> Callable[[FastAPI], AbstractAsyncContextMan
         await database.dispose()
 
     return lifespan
+
+
+def api_readiness(
+    name: str, settings: ServiceSettings, database: Database
+) -> dict[str, ReadinessCheck]:
+    """What an API's `/readyz` checks: its database, and the bus its outbox relays to."""
+    return {
+        "database": database.ping,
+        "broker": broker_check(settings.platform, client_id=f"linli-{name}-api"),
+    }
 
 
 def build_worker(
