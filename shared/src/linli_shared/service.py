@@ -16,6 +16,7 @@ from linli_shared.health import ReadinessCheck
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OutboxRelay
 from linli_shared.messaging.processing import Subscription
+from linli_shared.messaging.retention import Pruner
 from linli_shared.messaging.transports import broker_check, make_transport
 from linli_shared.messaging.worker import BackgroundTask, Worker
 from linli_shared.settings import ServiceSettings
@@ -70,6 +71,7 @@ def build_worker(
         poll_interval=platform.relay_poll_interval_seconds,
         service=name,
     )
+    pruner = Pruner(database, outbox, Inbox(inbox), platform.retention(), service=name)
     return Worker(
         name=name,
         database=database,
@@ -79,5 +81,5 @@ def build_worker(
         subscriptions=subscriptions,
         catalogue=CATALOGUE,
         retry=platform.retry_policy(),
-        background=background,
+        background=[*background, pruner.run],
     )
