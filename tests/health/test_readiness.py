@@ -4,30 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from conftest import CreateDatabase
+from conftest import CreateDatabase, MigratedDatabase
 from linli_credit.app import DEFINITION as CREDIT
 from linli_credit.app import create_worker
 from linli_credit.settings import CreditSettings
 from linli_registry.app import create_app
 from linli_registry.settings import RegistrySettings
 from linli_shared.health import CachedCheck
-from linli_shared.migrations import upgrade
 from linli_shared.settings import PlatformSettings
+from tests.support.api import api_client
 from tests.support.infra import KafkaService, free_port
 from tests.support.polling import eventually
 
 
-async def _readyz(app: Any) -> httpx.Response:
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe") as c,
-    ):
-        return await c.get("/readyz")
+async def _readyz(app: FastAPI) -> httpx.Response:
+    async with api_client(app) as client:
+        return await client.get("/readyz")
 
 
 @pytest.fixture
@@ -77,9 +74,9 @@ async def test_an_api_is_not_ready_when_its_database_refuses(kafka: KafkaService
 
 @pytest.fixture
 async def worker_settings(
-    database_url: str, kafka: KafkaService, kafka_namespace: str
+    migrated_database: MigratedDatabase, kafka: KafkaService, kafka_namespace: str
 ) -> CreditSettings:
-    await asyncio.to_thread(upgrade, CREDIT.migrations_dir, database_url)
+    database_url = await migrated_database(CREDIT)
     platform = PlatformSettings(
         kafka_bootstrap_servers=kafka.bootstrap,
         kafka_namespace=kafka_namespace,

@@ -3,7 +3,6 @@ on a real migrated PostgreSQL database; unsent rows and recent ids stay."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,14 +11,13 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import insert, select
 
-from conftest import CreateDatabase
+from conftest import MigratedDatabase
 from linli_registry.adapters import tables
 from linli_registry.app import DEFINITION
 from linli_shared.clock import FixedClock
 from linli_shared.db import Database
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.retention import Pruner, Retention
-from linli_shared.migrations import upgrade
 from linli_shared.settings import PlatformSettings
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -29,9 +27,8 @@ RETENTION = Retention(
 
 
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_retention")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
     database = Database(url)
     yield database
     await database.dispose()

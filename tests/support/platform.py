@@ -107,16 +107,19 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def migrate(self) -> None:
-        subprocess.run(
+    def migrate(self) -> str:
+        """`linli migrate all`, as the deployment's migrations job runs it; returns its output."""
+        result = subprocess.run(
             [sys.executable, "-m", "linli", "migrate", "all"],
             env={**os.environ, **self.env},
             check=True,
             capture_output=True,
+            text=True,
         )
+        return result.stdout
 
     def start(self) -> None:
-        self.migrate()
+        """Start every API and worker on databases already migrated; wait until all are ready."""
         for process in [*self.apis.values(), *self.workers.values()]:
             process.start()
         for name in SERVICES:
