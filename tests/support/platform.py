@@ -16,6 +16,9 @@ import httpx
 from tests.support.infra import free_port
 
 SERVICES = ("registry", "inspections", "credit", "notify")
+# A bound, not a speed requirement: eight processes importing the stack at once on a busy
+# two-core machine have needed more than two minutes.
+STARTUP_BOUND_SECONDS = 300.0
 
 
 @dataclass
@@ -127,10 +130,10 @@ class Platform:
         for name in SERVICES:
             self.wait_worker_ready(name)
 
-    def wait_ready(self, service: str, timeout: float = 120.0) -> None:
+    def wait_ready(self, service: str, timeout: float = STARTUP_BOUND_SECONDS) -> None:
         _wait_ready(self.apis[service], f"{self.url(service)}/readyz", timeout)
 
-    def wait_worker_ready(self, service: str, timeout: float = 120.0) -> None:
+    def wait_worker_ready(self, service: str, timeout: float = STARTUP_BOUND_SECONDS) -> None:
         """Database and broker answer, and its consumers have joined their groups."""
         url = f"http://127.0.0.1:{self.metrics_ports[service]}/readyz"
         _wait_ready(self.workers[service], url, timeout)
