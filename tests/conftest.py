@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import REPO, CreateDatabase
+from conftest import REPO, MigratedDatabase
+from linli.services import SERVICES as DEFINITIONS
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
 from tests.support.infra import KafkaService, free_port
@@ -41,11 +42,12 @@ def platform_env(kafka: KafkaService, kafka_namespace: str, smtp_sink: SmtpSink)
 
 @pytest.fixture
 async def platform(
-    platform_env: dict[str, str], create_database: CreateDatabase
+    platform_env: dict[str, str], migrated_database: MigratedDatabase
 ) -> AsyncIterator[Platform]:
     env = dict(platform_env)
     for service in SERVICES:
-        env[f"LINLI_{service.upper()}_DATABASE_URL"] = await create_database(f"linli_{service}")
+        database_url = await migrated_database(DEFINITIONS[service])
+        env[f"LINLI_{service.upper()}_DATABASE_URL"] = database_url
     base = REPO / ".local" / "test-runs"
     base.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=base) as work_dir:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from alembic import command
+from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -52,15 +55,37 @@ def worker(service: ServiceName) -> None:
         service_worker = definition.create_worker()
         service_worker.install_signal_handlers()
         metrics_port = PlatformSettings().metrics_port
+        health = None
         if metrics_port is not None:
-            service_worker.serve_metrics(metrics_port)
+            health = asyncio.create_task(
+                _serve_until(service_worker.health_app(), metrics_port, service_worker.stop_event)
+            )
         # Consuming before the schema exists would dead-letter good events: wait for it.
         await wait_until_current(
             definition.migrations_dir, definition.settings().database_url, service_worker.stop_event
         )
         await service_worker.run()
+        if health is not None:
+            await health
 
     asyncio.run(main())
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn leaving SIGTERM to the worker, which drains its consumers first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve_until(app: FastAPI, port: int, stop: asyncio.Event) -> None:
+    config = uvicorn.Config(app, host="0.0.0.0", port=port, log_config=None, access_log=False)
+    server = _QuietServer(config)
+    serving = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await serving
 
 
 @app.command()

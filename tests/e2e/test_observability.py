@@ -98,7 +98,9 @@ async def test_one_trace_from_request_to_notice_and_metrics_for_each_hop(
     api_metrics = (await http.get(f"{platform.url('inspections')}/metrics")).text
     assert 'route="/v1/inspections"' in api_metrics
     assert 'status="201"' in api_metrics
-    credit_metrics = (await http.get(f"http://127.0.0.1:{platform.metrics_ports['credit']}/")).text
+    credit_metrics = (
+        await http.get(f"http://127.0.0.1:{platform.metrics_ports['credit']}/metrics")
+    ).text
     assert (
         'linli_events_consumed_total{group="linli-credit",outcome="applied",'
         'topic="linli.inspections.v1"}' in credit_metrics
@@ -106,7 +108,7 @@ async def test_one_trace_from_request_to_notice_and_metrics_for_each_hop(
     assert 'linli_consumer_lag{group="linli-credit"' in credit_metrics
     assert 'linli_outbox_backlog{service="credit"}' in credit_metrics
     inspections_metrics = (
-        await http.get(f"http://127.0.0.1:{platform.metrics_ports['inspections']}/")
+        await http.get(f"http://127.0.0.1:{platform.metrics_ports['inspections']}/metrics")
     ).text
     assert 'linli_events_published_total{service="inspections"}' in inspections_metrics
 

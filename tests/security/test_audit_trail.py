@@ -3,7 +3,6 @@ and the database refuses to edit or delete them."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -11,12 +10,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import CreateDatabase
+from conftest import MigratedDatabase
 from linli_registry.app import DEFINITION, create_app
 from linli_registry.settings import RegistrySettings
 from linli_shared.auth import mint_dev_token
-from linli_shared.migrations import upgrade
 from linli_shared.settings import PlatformSettings
+from tests.support.api import api_client
 
 
 def bearer(role: str, subject: str, *grids: str) -> dict[str, str]:
@@ -25,16 +24,12 @@ def bearer(role: str, subject: str, *grids: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def registry(create_database: CreateDatabase) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    url = await create_database("linli_registry")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def registry(
+    migrated_database: MigratedDatabase,
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    url = await migrated_database(DEFINITION)
     app = create_app(RegistrySettings(database_url=url))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://registry"
-        ) as client,
-    ):
+    async with api_client(app, "registry") as client:
         yield client, url
 
 

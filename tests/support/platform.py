@@ -16,6 +16,9 @@ import httpx
 from tests.support.infra import free_port
 
 SERVICES = ("registry", "inspections", "credit", "notify")
+# A bound, not a speed requirement: eight processes importing the stack at once on a busy
+# two-core machine have needed more than two minutes.
+STARTUP_BOUND_SECONDS = 300.0
 
 
 @dataclass
@@ -107,33 +110,33 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def migrate(self) -> None:
-        subprocess.run(
+    def migrate(self) -> str:
+        """`linli migrate all`, as the deployment's migrations job runs it; returns its output."""
+        result = subprocess.run(
             [sys.executable, "-m", "linli", "migrate", "all"],
             env={**os.environ, **self.env},
             check=True,
             capture_output=True,
+            text=True,
         )
+        return result.stdout
 
     def start(self) -> None:
-        self.migrate()
+        """Start every API and worker on databases already migrated; wait until all are ready."""
         for process in [*self.apis.values(), *self.workers.values()]:
             process.start()
         for name in SERVICES:
             self.wait_ready(name)
+        for name in SERVICES:
+            self.wait_worker_ready(name)
 
-    def wait_ready(self, service: str, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.apis[service].running:
-                raise RuntimeError(f"{service} API exited:\n{self.apis[service].log_tail()}")
-            try:
-                if httpx.get(f"{self.url(service)}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{service} API not ready:\n{self.apis[service].log_tail()}")
+    def wait_ready(self, service: str, timeout: float = STARTUP_BOUND_SECONDS) -> None:
+        _wait_ready(self.apis[service], f"{self.url(service)}/readyz", timeout)
+
+    def wait_worker_ready(self, service: str, timeout: float = STARTUP_BOUND_SECONDS) -> None:
+        """Database and broker answer, and its consumers have joined their groups."""
+        url = f"http://127.0.0.1:{self.metrics_ports[service]}/readyz"
+        _wait_ready(self.workers[service], url, timeout)
 
     @property
     def processes(self) -> list[ServiceProcess]:
@@ -145,3 +148,17 @@ class Platform:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.log_tail()}" for p in self.processes)
+
+
+def _wait_ready(process: ServiceProcess, url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.running:
+            raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{process.name} not ready:\n{process.log_tail()}")

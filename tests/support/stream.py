@@ -23,7 +23,7 @@ from linli_shared.auth import mint_dev_token
 from linli_shared.contracts import topics
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.settings import PlatformSettings
-from tests.support.events import read_topics
+from tests.support.events import group_lag, read_topics
 from tests.support.platform import Platform
 from tests.support.polling import eventually
 
@@ -239,8 +239,26 @@ async def settle(
         settled, f"{expected} entries, their rectification and score notices delivered", within
     )
     print(f"settled {time.monotonic() - started:.1f}s after the last post")
-    await asyncio.sleep(3)  # anything doubled would land now
+    # Rather than waiting a while for a doubled effect to land: wait until every group has
+    # committed every record. A consumer commits its effect before its offset, so from then on
+    # every effect any record will ever have is in the databases.
+    await eventually(
+        lambda: _all_consumed(bootstrap, namespace), "every consumer group to be caught up", within
+    )
     return await account(platform, bootstrap, namespace)
+
+
+READERS = {
+    "linli-credit": [topics.REGISTRY, topics.INSPECTIONS],
+    "linli-notify": [topics.REGISTRY, topics.INSPECTIONS, topics.CREDIT],
+}
+
+
+async def _all_consumed(bootstrap: str, namespace: str) -> bool:
+    for group, read in READERS.items():
+        if await group_lag(bootstrap, namespace, group, read) > 0:
+            return False
+    return True
 
 
 def assert_exactly_once(stream: Stream, accounting: Accounting) -> None:

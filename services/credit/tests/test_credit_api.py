@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from conftest import MigratedDatabase
 from linli_credit.adapters import tables
 from linli_credit.app import DEFINITION, SOURCE, create_app
 from linli_credit.domain.policy import DEFAULT_POLICY
@@ -23,10 +23,9 @@ from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
-from linli_shared.migrations import upgrade
 from linli_shared.settings import PlatformSettings
+from tests.support.api import api_client
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 PROBLEM = "application/problem+json"
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -39,20 +38,15 @@ OFFICER = bearer("credit_officer")
 
 
 @pytest.fixture
-async def database_url(create_database: CreateDatabase) -> str:
-    url = await create_database("linli_credit")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database_url(migrated_database: MigratedDatabase) -> str:
+    url = await migrated_database(DEFINITION)
     return url
 
 
 @pytest.fixture
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(CreditSettings(database_url=database_url))
-    # ASGITransport does not run the lifespan; run it here so the pool is disposed.
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://credit") as c,
-    ):
+    async with api_client(app, "credit") as c:
         yield c
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from conftest import MigratedDatabase
 from linli_credit.adapters import tables
 from linli_credit.app import DEFINITION, SOURCE
 from linli_credit.domain.ledger import evaluate
@@ -49,10 +50,8 @@ from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
-from linli_shared.migrations import upgrade
 from linli_shared.rules import RuleViolation
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 COMMUNITY = "dongcheng-01"
 ALL_CRITERIA = {
@@ -64,15 +63,9 @@ ALL_CRITERIA = {
 }
 
 
-async def _migrated(create_database: CreateDatabase) -> str:
-    url = await create_database("linli_credit")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
-    return url
-
-
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    database = Database(await _migrated(create_database))
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    database = Database(await migrated_database(DEFINITION))
     yield database
     await database.dispose()
 
@@ -848,8 +841,8 @@ async def _ledger(database: Database, subject: uuid.UUID) -> tuple[list[Any], li
 
 
 @pytest.fixture
-async def two_databases(create_database: CreateDatabase) -> tuple[str, str]:
-    return await _migrated(create_database), await _migrated(create_database)
+async def two_databases(migrated_database: MigratedDatabase) -> tuple[str, str]:
+    return await migrated_database(DEFINITION), await migrated_database(DEFINITION)
 
 
 @settings(

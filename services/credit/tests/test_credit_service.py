@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
+from conftest import MigratedDatabase
 from linli_credit.adapters import tables
 from linli_credit.adapters.repository import LedgerRepository
 from linli_credit.app import DEFINITION, SOURCE
@@ -29,16 +29,13 @@ from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
-from linli_shared.migrations import upgrade
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_credit")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
     database = Database(url)
     yield database
     await database.dispose()

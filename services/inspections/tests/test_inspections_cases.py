@@ -3,15 +3,15 @@ pest readings: pure rules first, then use cases against a real PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from conftest import MigratedDatabase
 from linli_inspections.adapters import tables
 from linli_inspections.app import DEFINITION, SOURCE
 from linli_inspections.domain import pest, schedule
@@ -30,11 +30,9 @@ from linli_shared.db import Database
 from linli_shared.errors import Conflict
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
-from linli_shared.migrations import upgrade
 from linli_shared.pagination import PageRequest
 from linli_shared.rules import RuleViolation
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 2 March 2026, 09:00 in Shanghai.
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI).astimezone(UTC)
@@ -84,9 +82,8 @@ def test_pest_densities_over_threshold_raise_findings() -> None:
 
 
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_inspections")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
     database = Database(url)
     yield database
     await database.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
+from conftest import MigratedDatabase
 from linli_inspections.adapters import repository as repository_module
 from linli_inspections.adapters import tables
 from linli_inspections.app import DEFINITION, SOURCE
@@ -28,17 +29,14 @@ from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
-from linli_shared.migrations import upgrade
 from linli_shared.rules import RuleViolation
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_inspections")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
     database = Database(url)
     yield database
     await database.dispose()

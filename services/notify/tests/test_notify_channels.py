@@ -7,9 +7,8 @@ de-duplication, grid-worker escalations, every notice type rendered in both loca
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from conftest import MigratedDatabase
 from linli_notify.adapters import tables
 from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.app import DEFINITION, build_service
@@ -59,12 +59,10 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import ConsentV1, ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.migrations import upgrade
 from services.notify.tests.notify_peers import SecureSmtpSink, SmsGateway
 from tests.support.infra import free_port
 from tests.support.smtp import SmtpSink
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 ZONE_OFFSET = timedelta(hours=8)  # Asia/Shanghai
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday
 EMAIL = "zhang@example.com"
@@ -78,9 +76,8 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_notify")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
     database = Database(url)
     yield database
     await database.dispose()

@@ -7,14 +7,14 @@ time because receivers reject timestamps more than five minutes off, as the spec
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from conftest import MigratedDatabase
 from linli_notify.app import DEFINITION, build_service
 from linli_notify.domain.notice import NoticeType
 from linli_notify.service.notices import NotifyService
@@ -25,18 +25,15 @@ from linli_shared.contracts import InspectionEscalated, InspectionFailed, Rectif
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.db import Database
-from linli_shared.migrations import upgrade
 from services.notify.tests.notify_peers import WebhookReceiver, recompute_signature
 from tests.support.infra import free_port
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_notify")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
     database = Database(url)
     yield database
     await database.dispose()

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from conftest import MigratedDatabase
 from linli_registry.app import DEFINITION, create_app
 from linli_registry.settings import RegistrySettings
 from linli_shared.auth import mint_dev_token
-from linli_shared.migrations import upgrade
 from linli_shared.settings import PlatformSettings
+from tests.support.api import api_client
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 PROBLEM = "application/problem+json"
 
 
@@ -45,17 +44,10 @@ def household(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def client(create_database: CreateDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await create_database("linli_registry")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def client(migrated_database: MigratedDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    url = await migrated_database(DEFINITION)
     app = create_app(RegistrySettings(database_url=url))
-    # ASGITransport does not run the lifespan; run it here so the pool is disposed.
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://registry"
-        ) as client,
-    ):
+    async with api_client(app, "registry") as client:
         yield client
 
 

@@ -3,9 +3,8 @@ duplicates, versioned history and the events each change publishes; and the HTTP
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from conftest import MigratedDatabase
 from linli_registry.adapters import tables
 from linli_registry.adapters.repository import HouseholdFilter
 from linli_registry.app import DEFINITION, SOURCE, create_app
@@ -39,21 +39,19 @@ from linli_shared.db import Database
 from linli_shared.errors import Conflict
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
-from linli_shared.migrations import upgrade
 from linli_shared.pagination import PageRequest
 from linli_shared.rules import RuleViolation
 from linli_shared.settings import PlatformSettings
+from tests.support.api import api_client
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 ID_A = "11010519491231002X"
 ID_B = "110105198001010016"
 
 
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_registry")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
     database = Database(url)
     yield database
     await database.dispose()
@@ -402,14 +400,10 @@ STAFF = bearer("community_staff")
 
 
 @pytest.fixture
-async def client(create_database: CreateDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await create_database("linli_registry")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def client(migrated_database: MigratedDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    url = await migrated_database(DEFINITION)
     app = create_app(RegistrySettings(database_url=url))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as client,
-    ):
+    async with api_client(app, "r") as client:
         yield client
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import Connection
 
+from conftest import CreateDatabase, MigratedDatabase
 from linli_registry.adapters import tables
 from linli_registry.app import DEFINITION, SOURCE
 from linli_registry.domain.household import HEAD, InvalidHousehold, Member
@@ -27,14 +28,12 @@ from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.migrations import upgrade
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 NOW = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_registry")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
     database = Database(url)
     yield database
     await database.dispose()

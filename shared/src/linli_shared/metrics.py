@@ -27,6 +27,11 @@ OUTBOX_OLDEST_AGE = Gauge(
     "linli_outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"]
 )
 EVENTS_PUBLISHED = Counter("linli_events_published_total", "Events relayed", ["service"])
+ROWS_PRUNED = Counter(
+    "linli_rows_pruned_total",
+    "Sent outbox and inbox rows deleted past retention",
+    ["service", "table"],
+)
 DELIVERIES = Counter(
     "linli_notice_deliveries_total", "Notice delivery attempts", ["channel", "status"]
 )

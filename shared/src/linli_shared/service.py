@@ -12,10 +12,12 @@ from sqlalchemy import Table
 
 from linli_shared.contracts import CATALOGUE
 from linli_shared.db import Database
+from linli_shared.health import ReadinessCheck
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OutboxRelay
 from linli_shared.messaging.processing import Subscription
-from linli_shared.messaging.transports import make_transport
+from linli_shared.messaging.retention import Pruner
+from linli_shared.messaging.transports import broker_check, make_transport
 from linli_shared.messaging.worker import BackgroundTask, Worker
 from linli_shared.settings import ServiceSettings
 
@@ -40,6 +42,16 @@ def disposing(database: Database) -> Callable[[FastAPI], AbstractAsyncContextMan
     return lifespan
 
 
+def api_readiness(
+    name: str, settings: ServiceSettings, database: Database
+) -> dict[str, ReadinessCheck]:
+    """What an API's `/readyz` checks: its database, and the bus its outbox relays to."""
+    return {
+        "database": database.ping,
+        "broker": broker_check(settings.platform, client_id=f"linli-{name}-api"),
+    }
+
+
 def build_worker(
     name: str,
     settings: ServiceSettings,
@@ -59,6 +71,7 @@ def build_worker(
         poll_interval=platform.relay_poll_interval_seconds,
         service=name,
     )
+    pruner = Pruner(database, outbox, Inbox(inbox), platform.retention(), service=name)
     return Worker(
         name=name,
         database=database,
@@ -68,5 +81,5 @@ def build_worker(
         subscriptions=subscriptions,
         catalogue=CATALOGUE,
         retry=platform.retry_policy(),
-        background=background,
+        background=[*background, pruner.run],
     )

@@ -6,6 +6,7 @@ settings use `LINLI_<SERVICE>_` (its database, its channels).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from linli_shared.messaging.processing import RetryPolicy
+from linli_shared.messaging.retention import Retention
 
 
 class PlatformSettings(BaseSettings):
@@ -71,6 +73,21 @@ class PlatformSettings(BaseSettings):
     consumer_max_backoff_seconds: float = Field(default=5.0, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_seconds: float = Field(default=0.05, gt=0)
+    outbox_retention_days: float = Field(
+        default=7, gt=0, description="How long sent outbox rows are kept (for looking into)"
+    )
+    inbox_retention_days: float = Field(
+        default=45,
+        gt=0,
+        description=(
+            "How long applied event ids are remembered; must outlast any redelivery, i.e. the "
+            "topics' retention (30 days) plus a log segment's age (see docs/operations.md)"
+        ),
+    )
+    prune_interval_seconds: float = Field(
+        default=3600, gt=0, description="How often workers prune the outbox and inbox"
+    )
+    prune_batch_size: int = Field(default=1000, ge=1, description="Rows deleted per transaction")
     log_level: str = "INFO"
 
     def kafka_client_options(self) -> dict[str, Any]:
@@ -85,6 +102,14 @@ class PlatformSettings(BaseSettings):
                 self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
             )
         return options
+
+    def retention(self) -> Retention:
+        return Retention(
+            outbox=timedelta(days=self.outbox_retention_days),
+            inbox=timedelta(days=self.inbox_retention_days),
+            interval_seconds=self.prune_interval_seconds,
+            batch_size=self.prune_batch_size,
+        )
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from linli_shared.audit import AuditLog, audit_entry, audit_router
 from linli_shared.auth import TokenVerifier, authenticated
 from linli_shared.context import event_context
 from linli_shared.errors import PROBLEM_BASE, PROBLEM_JSON, Problem, install_problem_handlers
+from linli_shared.health import ReadinessCheck, health_router
 from linli_shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 from linli_shared.settings import PlatformSettings
 from linli_shared.telemetry import span_from_traceparent
@@ -28,7 +28,6 @@ CORRELATION_HEADER = "X-Correlation-ID"
 API_PREFIX = "/v1"
 logger = logging.getLogger(__name__)
 
-ReadinessCheck = Callable[[], Awaitable[None]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -38,7 +37,7 @@ def create_service_app(
     description: str,
     platform: PlatformSettings,
     routers: Sequence[APIRouter],
-    readiness_checks: Sequence[ReadinessCheck],
+    readiness_checks: Mapping[str, ReadinessCheck],
     lifespan: Lifespan | None = None,
     audit_log: AuditLog | None = None,
 ) -> FastAPI:
@@ -62,7 +61,7 @@ def create_service_app(
     install_problem_handlers(app)
     app.middleware("http")(_correlation_and_trace)
     app.add_middleware(BodySizeLimit, max_bytes=platform.max_request_bytes)
-    app.include_router(_health_router(readiness_checks))
+    app.include_router(health_router(readiness_checks))
     app.state.audit_log = audit_log
     routers = [*routers, audit_router()] if audit_log is not None else list(routers)
     for router in routers:
@@ -182,32 +181,6 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
         components.pop(unused, None)
     app.openapi_schema = schema
     return schema
-
-
-def _health_router(checks: Sequence[ReadinessCheck]) -> APIRouter:
-    router = APIRouter(tags=["health"])
-
-    @router.get("/healthz", summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    @router.get("/readyz", summary="Readiness: the service's dependencies answer")
-    async def readyz() -> JSONResponse:
-        failures = []
-        for check in checks:
-            try:
-                await check()
-            except Exception as error:
-                failures.append(f"{getattr(check, '__qualname__', 'check')}: {error}")
-        if failures:
-            return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
-        return JSONResponse({"status": "ready"})
-
-    return router
 
 
 @asynccontextmanager

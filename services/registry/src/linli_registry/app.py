@@ -18,7 +18,7 @@ from linli_shared.clock import SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, build_worker, disposing
+from linli_shared.service import ServiceDefinition, api_readiness, build_worker, disposing
 from linli_shared.web import create_service_app
 
 NAME = "registry"
@@ -46,7 +46,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=[database.ping],
+        readiness_checks=api_readiness(NAME, settings, database),
         lifespan=disposing(database),
         audit_log=AuditLog(database, tables.audit),
     )

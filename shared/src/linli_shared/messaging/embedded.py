@@ -460,6 +460,7 @@ class EmbeddedTransport:
         self._poll_interval = poll_interval
         self._max_records = max_records
         self._log: EventLog | None = None
+        self._consuming: set[str] = set()
 
     async def start(self) -> None:
         if self._log is None:
@@ -484,6 +485,10 @@ class EmbeddedTransport:
         async with open_log(self._path) as event_log:
             await event_log.ping()
 
+    def consuming(self, group: str) -> bool:
+        """True while this transport consumes for `group` (actively or standing by)."""
+        return group in self._consuming
+
     async def consume(
         self, group: str, topics: Sequence[str], process: Process, stop: asyncio.Event
     ) -> None:
@@ -492,14 +497,18 @@ class EmbeddedTransport:
         A partition's offset is committed after its records were processed (also when one of
         them failed: up to the failure), so only the uncommitted tail is ever redelivered.
         """
-        async with (
-            open_log(self._path) as event_log,
-            event_log.membership(group, stop, self._poll_interval) as active,
-        ):
-            if not active:
-                return
-            with event_log.listening() as appended:
-                await self._consume(event_log, group, topics, process, stop, appended)
+        self._consuming.add(group)
+        try:
+            async with (
+                open_log(self._path) as event_log,
+                event_log.membership(group, stop, self._poll_interval) as active,
+            ):
+                if not active:
+                    return
+                with event_log.listening() as appended:
+                    await self._consume(event_log, group, topics, process, stop, appended)
+        finally:
+            self._consuming.discard(group)
 
     async def _consume(
         self,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, MetaData, String, Table, insert, select
+from sqlalchemy import Column, MetaData, String, Table, delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from linli_shared.db import UtcDateTime
+from linli_shared.db import Database, UtcDateTime
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -50,3 +50,24 @@ class Inbox:
             )
         )
         return True
+
+    async def prune(self, database: Database, before: datetime, batch_size: int) -> int:
+        """Forget events applied before `before`, `batch_size` at a time; returns how many.
+
+        Safe only when no record older than that can be delivered again (see the retention
+        settings): a forgotten id that came back would be applied a second time.
+        """
+        table = self._table
+        key = tuple_(table.c.consumer_group, table.c.event_id)
+        pruned = 0
+        while True:
+            oldest = (
+                select(table.c.consumer_group, table.c.event_id)
+                .where(table.c.processed_at < before)
+                .limit(batch_size)
+            )
+            async with database.transaction() as connection:
+                result = await connection.execute(delete(table).where(key.in_(oldest)))
+            pruned += result.rowcount
+            if result.rowcount < batch_size:
+                return pruned

@@ -48,6 +48,7 @@ class KafkaTransport:
         self._session_timeout_ms = session_timeout_ms
         self._options = client_options or {}
         self._producer: AIOKafkaProducer | None = None
+        self._joined: set[str] = set()
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
@@ -99,11 +100,19 @@ class KafkaTransport:
             await admin.close()
 
     async def ping(self) -> None:
+        """Ask the cluster for its metadata, as any client does first; raises when it cannot."""
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self._bootstrap, client_id=self._client_id, **self._options
         )
-        await admin.start()
-        await admin.close()
+        try:
+            await admin.start()
+        finally:
+            await admin.close()
+
+    def consuming(self, group: str) -> bool:
+        """True once this process's consumer of `group` has joined it and got its assignment
+        (which may be empty: a standby replica is ready too)."""
+        return group in self._joined
 
     async def consume(
         self, group: str, topics: Sequence[str], process: Process, stop: asyncio.Event
@@ -127,7 +136,8 @@ class KafkaTransport:
         idle = asyncio.Event()
         idle.set()
         consumer.subscribe(
-            [self._namespace + topic for topic in topics], listener=_DrainBeforeRevoke(idle)
+            [self._namespace + topic for topic in topics],
+            listener=_DrainBeforeRevoke(idle, on_assigned=lambda: self._joined.add(group)),
         )
         await consumer.start()
         try:
@@ -157,6 +167,7 @@ class KafkaTransport:
                     if isinstance(outcome, BaseException):
                         raise outcome
         finally:
+            self._joined.discard(group)
             await consumer.stop()  # leaves the group, so the others rebalance at once
 
 
@@ -167,8 +178,11 @@ class _DrainBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     record again, which the inbox absorbs.
     """
 
-    def __init__(self, idle: asyncio.Event, bound: float = 20.0) -> None:
+    def __init__(
+        self, idle: asyncio.Event, on_assigned: Callable[[], None], bound: float = 20.0
+    ) -> None:
         self._idle = idle
+        self._on_assigned = on_assigned
         self._bound = bound
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -176,7 +190,7 @@ class _DrainBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
             await asyncio.wait_for(self._idle.wait(), self._bound)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        return None
+        self._on_assigned()
 
 
 async def _process_partition(

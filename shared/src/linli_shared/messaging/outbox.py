@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     func,
     insert,
     select,
@@ -226,3 +227,24 @@ class OutboxRelay:
                 .where(self._table.c.published_at.is_(None))
             )
             return int(count or 0)
+
+
+async def prune_sent(database: Database, table: Table, before: datetime, batch_size: int) -> int:
+    """Delete rows published before `before`, `batch_size` at a time; returns how many.
+
+    Only published rows go: the relay never reads them again, they are kept a while only for
+    looking into what was sent. Each batch is its own short transaction.
+    """
+    pruned = 0
+    while True:
+        oldest = (
+            select(table.c.seq)
+            .where(table.c.published_at.is_not(None), table.c.published_at < before)
+            .order_by(table.c.seq)
+            .limit(batch_size)
+        )
+        async with database.transaction() as connection:
+            result = await connection.execute(delete(table).where(table.c.seq.in_(oldest)))
+        pruned += result.rowcount
+        if result.rowcount < batch_size:
+            return pruned

@@ -8,10 +8,11 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
-from prometheus_client import start_http_server
+from fastapi import FastAPI
 
 from linli_shared.contracts.base import EventCatalogue
 from linli_shared.db import Database
+from linli_shared.health import CachedCheck, ReadinessCheck, health_router
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OutboxRelay
 from linli_shared.messaging.processing import (
@@ -38,6 +39,12 @@ class Transport(Protocol):
     async def send(self, records: Sequence[OutgoingRecord]) -> None: ...
 
     async def ensure_topics(self, topics: Iterable[str]) -> None: ...
+
+    async def ping(self) -> None:
+        """Return when the bus answers; raise when it does not."""
+
+    def consuming(self, group: str) -> bool:
+        """True once this process consumes for `group` (joined, partitions assigned)."""
 
     async def consume(
         self,
@@ -129,9 +136,25 @@ class Worker:
                 log.exception("consumer %s failed; restarting", subscription.group)
                 await asyncio.sleep(1.0)
 
-    def serve_metrics(self, port: int, host: str = "0.0.0.0") -> None:
-        """Expose this worker's Prometheus metrics (workers serve no other HTTP)."""
-        start_http_server(port, addr=host)
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        return {
+            "database": self._database.ping,
+            "broker": CachedCheck(self._transport.ping),
+            "consumers": self._consumers_joined,
+        }
+
+    async def _consumers_joined(self) -> None:
+        waiting = [s.group for s in self._subscriptions if not self._transport.consuming(s.group)]
+        if waiting:
+            raise RuntimeError(f"not consuming yet: {', '.join(waiting)}")
+
+    def health_app(self) -> FastAPI:
+        """`/healthz`, `/readyz` and `/metrics` of this worker (served on its metrics port)."""
+        app = FastAPI(
+            title=f"linli-{self.name}-worker", openapi_url=None, docs_url=None, redoc_url=None
+        )
+        app.include_router(health_router(self.readiness_checks()))
+        return app
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
