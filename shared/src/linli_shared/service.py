@@ -69,4 +69,5 @@ def build_worker(
         catalogue=CATALOGUE,
         retry=platform.retry_policy(),
         background=background,
+        batch_size=platform.consumer_batch_size,
     )

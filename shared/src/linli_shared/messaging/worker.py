@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
 from prometheus_client import start_http_server
@@ -20,7 +20,7 @@ from linli_shared.messaging.processing import (
     Subscription,
     all_topics,
 )
-from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
+from linli_shared.messaging.records import OutgoingRecord, Process, ProcessBatch
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,16 @@ class Transport(Protocol):
     async def ensure_topics(self, topics: Iterable[str]) -> None: ...
 
     async def consume(
+        self, group: str, topics: Sequence[str], process: Process, stop: asyncio.Event
+    ) -> None: ...
+
+    async def consume_batches(
         self,
         group: str,
         topics: Sequence[str],
-        process: Callable[[IncomingRecord], Awaitable[object]],
+        process: ProcessBatch,
         stop: asyncio.Event,
+        batch_size: int,
     ) -> None: ...
 
 
@@ -61,6 +66,7 @@ class Worker:
         catalogue: EventCatalogue,
         retry: RetryPolicy,
         background: Sequence[BackgroundTask] = (),
+        batch_size: int = 1,
     ) -> None:
         self.name = name
         self._background = background
@@ -71,6 +77,7 @@ class Worker:
         self._subscriptions = subscriptions
         self._catalogue = catalogue
         self._retry = retry
+        self._batch_size = batch_size
         self.stop_event = asyncio.Event()
 
     @property
@@ -122,8 +129,12 @@ class Worker:
         )
         while not self.stop_event.is_set():
             try:
-                await self._transport.consume(
-                    subscription.group, subscription.topics, processor.process, self.stop_event
+                await self._transport.consume_batches(
+                    subscription.group,
+                    subscription.topics,
+                    processor.process_batch,
+                    self.stop_event,
+                    self._batch_size,
                 )
             except Exception:
                 log.exception("consumer %s failed; restarting", subscription.group)
