@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from bench.common import (
     infrastructure,
     machine,
     print_table,
+    stop_children,
     write_json,
 )
 
@@ -50,10 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir: Path = args.out or RESULTS_ROOT / stamp
     out_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         return asyncio.run(_run_all(names, out_dir, args.quick))
     finally:
+        stop_children()
         close_infrastructure()
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwind through the finally blocks that stop what we started
 
 
 async def _run_all(names: Sequence[str], out_dir: Path, quick: bool) -> int:

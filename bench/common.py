@@ -122,6 +122,30 @@ def namespace() -> str:
     return f"bench{uuid.uuid4().hex[:8]}."
 
 
+# --------------------------------------------------------------------------- child processes
+
+# Every process a benchmark starts, so that an interrupted run (Ctrl+C, SIGTERM, a timeout)
+# still stops them: the runner calls stop_children() on its way out.
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def track(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None:
+        _children.append(process)
+
+
+def stop_children() -> None:
+    for process in _children:
+        if process.poll() is None:
+            process.terminate()
+    for process in _children:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    _children.clear()
+
+
 # --------------------------------------------------------------------------- the machine
 
 

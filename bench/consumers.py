@@ -36,6 +36,7 @@ from bench.common import (
     print_table,
     ratio,
     stage,
+    track,
     wait_until,
     write_json,
 )
@@ -273,6 +274,7 @@ def _workers(service: str, env: dict[str, str], replicas: int) -> Iterator[None]
         ]
         for worker in workers:
             worker.start()
+            track(worker.process)
         try:
             yield
         finally:

@@ -27,6 +27,7 @@ from bench.common import (
     print_table,
     ratio,
     stage,
+    track,
     write_json,
 )
 from bench.driver import STEP_COLUMNS, LoopPlan, LoopTarget
@@ -126,6 +127,7 @@ async def embedded_platform(sink: TimingSmtpSink) -> AsyncIterator[tuple[str, Pa
         }
         log_path = Path(work_dir) / "linli-run.log"
         process = _spawn(env, port, data_dir, log_path)
+        track(process)
         base = f"http://127.0.0.1:{port}"
         try:
             with stage("start `linli run`"):

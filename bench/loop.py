@@ -31,6 +31,7 @@ from bench.common import (
     print_table,
     ratio,
     stage,
+    track,
     write_json,
 )
 from bench.driver import (
@@ -138,6 +139,7 @@ def start(platform: Platform) -> None:
     platform.migrate()
     for process in platform.processes:
         process.start()
+        track(process.process)
     for name in SERVICES:
         platform.wait_ready(name, timeout=400)
 
