@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -41,6 +41,7 @@ from bench.common import (
     write_json,
 )
 from bench.events import household_registered, inspection_failed
+from bench.profile import hot_spots, record
 from linli_shared.messaging.kafka import KafkaTransport
 from linli_shared.messaging.records import OutgoingRecord
 from tests.support.platform import ServiceProcess
@@ -75,6 +76,7 @@ class Measured:
     updates_per_event: float
     commits_per_event: float
     baseline_per_s: float | None = None
+    profile: dict[str, object] = field(default_factory=dict)
 
     def row(self) -> list[object]:
         return [
@@ -105,8 +107,19 @@ async def run(out_dir: Path, quick: bool) -> dict[str, object]:
                 for partitions in PARTITIONS:
                     for batch_size in BATCH_SIZES:
                         with stage(f"{service}: {partitions} partition(s), batch {batch_size}"):
+                            profile_to = (
+                                out_dir / f"profile-{service}-batch{batch_size}.txt"
+                                if partitions == 1
+                                else None
+                            )
                             measured = await _measure(
-                                service, database_url, partitions, batch_size, plan.events, sink
+                                service,
+                                database_url,
+                                partitions,
+                                batch_size,
+                                plan.events,
+                                sink,
+                                profile_to,
                             )
                         measured.baseline_per_s = await _baseline(
                             database_url, measured, plan.events
@@ -138,6 +151,12 @@ COLUMNS = [
 def _summarise(report: Report, results: list[Measured]) -> None:
     report.figures = {"runs": [vars(m) for m in results]}
     print_table("consumers: events applied per second", COLUMNS, [m.row() for m in results])
+    for m in results:
+        libraries = m.profile.get("libraries")
+        if isinstance(libraries, dict):
+            rows = [[name, f"{share:.0%}"] for name, share in libraries.items()]
+            title = f"profile: {m.service} worker, batch {m.batch_size} (share of samples)"
+            print_table(title, ["on the stack", "share"], rows)
     for m in results:
         report.add_ratio(
             f"{m.service}_p{m.partitions}_batch{m.batch_size}_vs_asyncpg",
@@ -202,6 +221,7 @@ async def _measure(
     batch_size: int,
     events: int,
     sink: TimingSmtpSink,
+    profile_to: Path | None,
 ) -> Measured:
     bootstrap = infrastructure().bootstrap
     space = namespace()
@@ -222,10 +242,12 @@ async def _measure(
             LINLI_NOTIFY_SMTP_HOST="127.0.0.1",
             LINLI_NOTIFY_SMTP_PORT=str(sink.port),
         )
-        with _workers(service, env, partitions):
+        with _workers(service, env, partitions) as workers:
             since = await _now(database_url)
             await _wait_applied(database_url, REGISTERED, since, events)
             measured_type = MEASURED[service]
+            pid = workers[0].process.pid if workers[0].process else None
+            profiler = record(pid, profile_to, 600) if profile_to and pid else None
             if measured_type == FAILED:
                 since = await _now(database_url)
                 before = await _stats(database_url)
@@ -238,6 +260,8 @@ async def _measure(
             after = await _stats(database_url)
     finally:
         await producer.stop()
+    if profiler is not None:
+        await asyncio.to_thread(profiler.wait, 60)  # py-spy writes when the worker has gone
     if before is None:
         before = {key: 0 for key in after}  # registrations: counted from the start
     delta = {key: after[key] - before[key] for key in after}
@@ -251,6 +275,7 @@ async def _measure(
         inserts_per_event=delta["ins"] / events,
         updates_per_event=(delta["upd"] + delta["del"]) / events,
         commits_per_event=delta["commits"] / events,
+        profile=hot_spots(profile_to) if profile_to else {},
     )
 
 
@@ -260,7 +285,7 @@ async def _send(producer: KafkaTransport, records: list[OutgoingRecord]) -> None
 
 
 @contextlib.contextmanager
-def _workers(service: str, env: dict[str, str], replicas: int) -> Iterator[None]:
+def _workers(service: str, env: dict[str, str], replicas: int) -> Iterator[list[ServiceProcess]]:
     STATE_ROOT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=STATE_ROOT) as work_dir:
         workers = [
@@ -276,7 +301,7 @@ def _workers(service: str, env: dict[str, str], replicas: int) -> Iterator[None]
             worker.start()
             track(worker.process)
         try:
-            yield
+            yield workers
         finally:
             for worker in workers:
                 worker.stop()
