@@ -114,7 +114,7 @@ class LoopDriver:
         self._inspector = _headers("inspector", subject="bench-inspector")
         self.households: list[str] = []
 
-    async def register(self, count: int, concurrency: int = 16) -> None:
+    async def register(self, count: int, concurrency: int = 4) -> None:
         """Register households (unique addresses and mailboxes) and wait for the read models."""
         slots = asyncio.Semaphore(concurrency)
         run = uuid.uuid4().hex[:6]
@@ -131,6 +131,7 @@ class LoopDriver:
                         "members": [{"name": f"住户{index}", "relation": "head"}],
                         "contact_email": f"h{index}.{run}@bench.example",
                     },
+                    timeout=120,  # set-up, not measured: patience on a busy machine
                 )
                 response.raise_for_status()
                 return str(response.json()["id"])

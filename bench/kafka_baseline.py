@@ -11,7 +11,7 @@ import struct
 import time
 import uuid
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import latency_summary, open_loop
@@ -55,17 +55,16 @@ async def round_trips(
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5
     )
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
+    # No consumer group: assigned partitions never rebalance away, even on a starved machine.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await producer.start()
     await consumer.start()
     try:
-        await _until_assigned(consumer, partitions)
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_end()
+        for partition in assigned:
+            await consumer.position(partition)  # resolve "end" now, before anything is sent
         payload = os.urandom(max(0, size - _STAMP.size))
         latencies: list[float] = []
         expected = int(rate * seconds)
@@ -100,15 +99,6 @@ async def round_trips(
         "fixed_rate_per_s": rate,
         "latency_at_fixed_rate": latency_summary(latencies),
     }
-
-
-async def _until_assigned(consumer: AIOKafkaConsumer, partitions: int) -> None:
-    deadline = time.monotonic() + 30
-    while len(consumer.assignment()) < partitions and time.monotonic() < deadline:
-        await consumer.getmany(timeout_ms=200)
-    for partition in consumer.assignment():
-        await consumer.seek_to_end(partition)
-        await consumer.position(partition)
 
 
 async def _receive(consumer: AIOKafkaConsumer, count: int, latencies: list[float]) -> None:
