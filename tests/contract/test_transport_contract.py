@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData
+from sqlalchemy import Column, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_shared.context import EventContext
@@ -208,6 +209,84 @@ async def test_what_cannot_be_applied_is_dead_lettered(bus: Bus, tmp_path: Path)
         assert headers["linli-dlq-source-topic"] == topic.encode()
         assert headers["linli-dlq-consumer-group"] == group.encode()
     await database.dispose()
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_alone_and_the_rest_commit(
+    bus: Bus, tmp_path: Path
+) -> None:
+    """Five events of one household arrive as one batch (one transaction); the third one's
+    handler fails. The batch falls back to one at a time: the poison event alone reaches the
+    dead-letter topic, the four others are applied once each, in order, and nothing is lost."""
+    group = "contract-batch"
+    database = Database(f"sqlite:///{tmp_path / 'consumer.db'}")
+    metadata = MetaData()
+    inbox = inbox_table(metadata)
+    effects = Table("effects", metadata, Column("address", String(100), nullable=False))
+    async with database.transaction() as connection:
+        await connection.run_sync(metadata.create_all)
+
+    async def apply(connection: AsyncConnection, event: EventData, envelope: Envelope) -> None:
+        assert isinstance(event, HouseholdRegistered)
+        await connection.execute(insert(effects).values(address=event.address))
+        if event.address == "poison":
+            raise ValueError("this handler cannot apply the poison event")
+
+    transport = await bus.transport("batch-worker")
+    subscription = Subscription(group, {HouseholdRegistered: apply})
+    [topic] = subscription.topics
+    dlq = dead_letter_topic(topic, group)
+    await transport.ensure_topics([topic, dlq])
+    household = uuid.uuid4()
+    addresses = ["first", "second", "poison", "fourth", "fifth"]
+    envelopes = [
+        Envelope.wrap(
+            _household_registered().model_copy(update={"household_id": household, "address": a}),
+            source="/contract",
+            context=EventContext("corr-batch"),
+        )
+        for a in addresses
+    ]
+    await transport.send(
+        [OutgoingRecord(topic=topic, key=str(household), value=e.to_json()) for e in envelopes]
+    )
+    stop = asyncio.Event()
+    processor = RecordProcessor(
+        subscription,
+        database,
+        Inbox(inbox),
+        CATALOGUE,
+        transport,
+        RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05),
+        stop,
+    )
+    batch_sizes: list[int] = []
+    outcomes: list[Outcome] = []
+
+    async def process_batch(batch: Sequence[IncomingRecord]) -> None:
+        batch_sizes.append(len(batch))
+        outcomes.extend(await processor.process_batch(batch))
+        if len(outcomes) >= len(addresses):
+            stop.set()
+
+    await asyncio.wait_for(
+        transport.consume_batches(group, [topic], process_batch, stop, batch_size=10), 90
+    )
+
+    assert max(batch_sizes) > 1, "the records must have been handed over as a batch"
+    assert outcomes == [
+        Outcome.APPLIED,
+        Outcome.APPLIED,
+        Outcome.DEAD_LETTERED,
+        Outcome.APPLIED,
+        Outcome.APPLIED,
+    ]
+    async with database.transaction() as connection:
+        applied = list((await connection.execute(select(effects.c.address))).scalars())
+        claimed = set((await connection.execute(select(inbox.c.event_id))).scalars())
+    assert applied == ["first", "second", "fourth", "fifth"]
+    assert claimed == {e.id for e in envelopes if e.data["address"] != "poison"}
+    [letter] = await consume(await bus.transport("batch-dlq-reader"), "batch-dlq-reader", [dlq], 1)
+    assert letter.value == envelopes[2].to_json()
 
 
 def _household_registered() -> HouseholdRegistered:

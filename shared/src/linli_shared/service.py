@@ -82,4 +82,5 @@ def build_worker(
         catalogue=CATALOGUE,
         retry=platform.retry_policy(),
         background=[*background, pruner.run],
+        batch_size=platform.consumer_batch_size,
     )

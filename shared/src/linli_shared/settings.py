@@ -71,6 +71,9 @@ class PlatformSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_initial_backoff_seconds: float = Field(default=0.2, gt=0)
     consumer_max_backoff_seconds: float = Field(default=5.0, gt=0)
+    consumer_batch_size: int = Field(
+        default=100, ge=1, description="Consecutive records of a partition applied per transaction"
+    )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_seconds: float = Field(default=0.05, gt=0)
     outbox_retention_days: float = Field(

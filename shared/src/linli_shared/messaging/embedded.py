@@ -31,7 +31,7 @@ import logging
 import sqlite3
 import threading
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,11 +39,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from linli_shared.aio import sleep_or_stop
-from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
+from linli_shared.messaging.records import (
+    IncomingRecord,
+    OutgoingRecord,
+    Process,
+    ProcessBatch,
+    chunked,
+    one_by_one,
+)
 
 log = logging.getLogger(__name__)
 
-Process = Callable[[IncomingRecord], Awaitable[object]]
 TopicPartition = tuple[str, int]
 T = TypeVar("T")
 
@@ -492,9 +498,21 @@ class EmbeddedTransport:
     async def consume(
         self, group: str, topics: Sequence[str], process: Process, stop: asyncio.Event
     ) -> None:
-        """Consume until `stop`; partitions in parallel, records of one partition in order.
+        """`consume_batches` one record at a time."""
+        await self.consume_batches(group, topics, one_by_one(process), stop, batch_size=1)
 
-        A partition's offset is committed after its records were processed (also when one of
+    async def consume_batches(
+        self,
+        group: str,
+        topics: Sequence[str],
+        process: ProcessBatch,
+        stop: asyncio.Event,
+        batch_size: int,
+    ) -> None:
+        """Consume until `stop`; partitions in parallel, records of one partition in order,
+        handed over in batches of up to `batch_size` consecutive records.
+
+        A partition's offset is committed after its batches were processed (also when one of
         them failed: up to the failure), so only the uncommitted tail is ever redelivered.
         """
         self._consuming.add(group)
@@ -506,7 +524,9 @@ class EmbeddedTransport:
                 if not active:
                     return
                 with event_log.listening() as appended:
-                    await self._consume(event_log, group, topics, process, stop, appended)
+                    await self._consume(
+                        event_log, group, topics, process, stop, appended, batch_size
+                    )
         finally:
             self._consuming.discard(group)
 
@@ -515,9 +535,10 @@ class EmbeddedTransport:
         event_log: EventLog,
         group: str,
         topics: Sequence[str],
-        process: Process,
+        process: ProcessBatch,
         stop: asyncio.Event,
         appended: asyncio.Event,
+        batch_size: int,
     ) -> None:
         positions: dict[TopicPartition, int] = {}
         while not stop.is_set():
@@ -529,7 +550,9 @@ class EmbeddedTransport:
                 continue
             outcomes = await asyncio.gather(
                 *(
-                    _process_partition(event_log, group, where, records, process, stop, positions)
+                    _process_partition(
+                        event_log, group, where, records, process, stop, positions, batch_size
+                    )
                     for where, records in batches.items()
                 ),
                 return_exceptions=True,
@@ -544,17 +567,18 @@ async def _process_partition(
     group: str,
     where: TopicPartition,
     records: list[IncomingRecord],
-    process: Process,
+    process: ProcessBatch,
     stop: asyncio.Event,
     positions: dict[TopicPartition, int],
+    batch_size: int,
 ) -> None:
     next_offset: int | None = None
     try:
-        for record in records:
+        for batch in chunked(records, batch_size):
             if stop.is_set():
                 break
-            await process(record)
-            next_offset = record.offset + 1
+            await process(batch)
+            next_offset = batch[-1].offset + 1
     finally:
         if next_offset is not None:
             await event_log.commit(group, where, next_offset)

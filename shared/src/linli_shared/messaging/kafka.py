@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import (
@@ -18,12 +18,17 @@ from aiokafka import (
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
+from linli_shared.messaging.records import (
+    IncomingRecord,
+    OutgoingRecord,
+    Process,
+    ProcessBatch,
+    chunked,
+    one_by_one,
+)
 from linli_shared.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
-
-Process = Callable[[IncomingRecord], Awaitable[object]]
 
 
 class KafkaTransport:
@@ -117,9 +122,21 @@ class KafkaTransport:
     async def consume(
         self, group: str, topics: Sequence[str], process: Process, stop: asyncio.Event
     ) -> None:
-        """Consume until `stop`; partitions in parallel, records of one partition in order.
+        """`consume_batches` one record at a time."""
+        await self.consume_batches(group, topics, one_by_one(process), stop, batch_size=1)
 
-        The offset of a partition is committed after its records were processed, so a crash
+    async def consume_batches(
+        self,
+        group: str,
+        topics: Sequence[str],
+        process: ProcessBatch,
+        stop: asyncio.Event,
+        batch_size: int,
+    ) -> None:
+        """Consume until `stop`; partitions in parallel, records of one partition in order,
+        handed over in batches of up to `batch_size` consecutive records.
+
+        The offset of a partition is committed after each batch was processed, so a crash
         redelivers at most the uncommitted tail, which the inbox turns into no-ops.
         """
         consumer = AIOKafkaConsumer(
@@ -155,6 +172,7 @@ class KafkaTransport:
                                 stop,
                                 len(self._namespace),
                                 group,
+                                batch_size,
                             )
                             for partition, records in batches.items()
                         ),
@@ -197,18 +215,20 @@ async def _process_partition(
     consumer: AIOKafkaConsumer,
     partition: TopicPartition,
     records: list[ConsumerRecord[bytes, bytes]],
-    process: Process,
+    process: ProcessBatch,
     stop: asyncio.Event,
     namespace_length: int,
     group_name: str,
+    batch_size: int,
 ) -> None:
     next_offset: int | None = None
+    incoming = [_incoming(record, namespace_length) for record in records]
     try:
-        for record in records:
+        for batch in chunked(incoming, batch_size):
             if stop.is_set():
                 break
-            await process(_incoming(record, namespace_length))
-            next_offset = record.offset + 1
+            await process(batch)
+            next_offset = batch[-1].offset + 1
     finally:
         if next_offset is not None:
             highwater = consumer.highwater(partition)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -21,3 +22,21 @@ class IncomingRecord:
     key: bytes | None
     value: bytes | None
     headers: dict[str, bytes] = field(default_factory=dict)
+
+
+# What a transport hands its records to: one at a time, or consecutive records of one partition.
+Process = Callable[[IncomingRecord], Awaitable[object]]
+ProcessBatch = Callable[[Sequence[IncomingRecord]], Awaitable[object]]
+
+
+def one_by_one(process: Process) -> ProcessBatch:
+    async def process_batch(records: Sequence[IncomingRecord]) -> None:
+        for record in records:
+            await process(record)
+
+    return process_batch
+
+
+def chunked(records: Sequence[IncomingRecord], size: int) -> Iterator[Sequence[IncomingRecord]]:
+    for start in range(0, len(records), size):
+        yield records[start : start + size]

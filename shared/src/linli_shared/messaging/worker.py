@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
 from fastapi import FastAPI
@@ -21,7 +21,7 @@ from linli_shared.messaging.processing import (
     Subscription,
     all_topics,
 )
-from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
+from linli_shared.messaging.records import OutgoingRecord, Process, ProcessBatch
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,16 @@ class Transport(Protocol):
         """True once this process consumes for `group` (joined, partitions assigned)."""
 
     async def consume(
+        self, group: str, topics: Sequence[str], process: Process, stop: asyncio.Event
+    ) -> None: ...
+
+    async def consume_batches(
         self,
         group: str,
         topics: Sequence[str],
-        process: Callable[[IncomingRecord], Awaitable[object]],
+        process: ProcessBatch,
         stop: asyncio.Event,
+        batch_size: int,
     ) -> None: ...
 
 
@@ -68,6 +73,7 @@ class Worker:
         catalogue: EventCatalogue,
         retry: RetryPolicy,
         background: Sequence[BackgroundTask] = (),
+        batch_size: int = 1,
     ) -> None:
         self.name = name
         self._background = background
@@ -78,6 +84,7 @@ class Worker:
         self._subscriptions = subscriptions
         self._catalogue = catalogue
         self._retry = retry
+        self._batch_size = batch_size
         self.stop_event = asyncio.Event()
 
     @property
@@ -129,8 +136,12 @@ class Worker:
         )
         while not self.stop_event.is_set():
             try:
-                await self._transport.consume(
-                    subscription.group, subscription.topics, processor.process, self.stop_event
+                await self._transport.consume_batches(
+                    subscription.group,
+                    subscription.topics,
+                    processor.process_batch,
+                    self.stop_event,
+                    self._batch_size,
                 )
             except Exception:
                 log.exception("consumer %s failed; restarting", subscription.group)

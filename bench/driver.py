@@ -1,0 +1,270 @@
+"""Drive the loop the platform exists for: failed inspections in over HTTP, notices out by SMTP.
+
+Used by ``bench.loop`` (four services as processes on Kafka and PostgreSQL) and
+``bench.embedded`` (``linli run``). Each inspection carries a unique marker in a finding's note;
+the rectification notice quotes the note, so the SMTP sink times request → notice delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from bench.common import (
+    TimingSmtpSink,
+    console,
+    latency_summary,
+    marker,
+    open_loop,
+    wait_until,
+)
+from linli_shared.auth import mint_dev_token
+from linli_shared.settings import PlatformSettings
+
+
+@dataclass(frozen=True)
+class LoopTarget:
+    """Where the services answer, and how to tell that their read models caught up."""
+
+    url: Callable[[str], str]
+    registrations_applied: Callable[[], Awaitable[int]]  # the fewest, over the consumer groups
+
+
+@dataclass(frozen=True)
+class LoopPlan:
+    households: int
+    ramp: Sequence[float]  # offered inspections/s, one step each
+    step_seconds: float
+    fixed_rate: float
+    fixed_seconds: float
+    drain_seconds: float  # how long a step's notices may take after its last request
+
+
+@dataclass
+class Sent:
+    marker: str
+    sent: float
+    answered: float | None = None
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class StepResult:
+    offered_per_s: float
+    seconds: float
+    requests: int
+    accepted: int
+    accepted_per_s: float
+    http_latency: dict[str, float | int | None]
+    delivered: int
+    delivered_fraction: float
+    delivered_per_s: float
+    request_to_notice: dict[str, float | int | None]
+    sustained: bool
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def row(self) -> list[object]:
+        return [
+            self.offered_per_s,
+            round(self.accepted_per_s, 1),
+            round(self.delivered_per_s, 1),
+            f"{self.delivered_fraction:.0%}",
+            self.http_latency["p99_ms"],
+            self.request_to_notice["p50_ms"],
+            self.request_to_notice["p95_ms"],
+            self.request_to_notice["p99_ms"],
+            "yes" if self.sustained else "no",
+        ]
+
+
+# Unanswered requests beyond this make the generator wait: the offered load then drops, which the
+# step reports as not sustained, and the run stays bounded.
+MAX_IN_FLIGHT = 128
+
+STEP_COLUMNS = [
+    "offered/s",
+    "HTTP ok/s",
+    "notices/s",
+    "delivered",
+    "HTTP p99 ms",
+    "notice p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "sustained",
+]
+
+
+def _headers(*roles: str, subject: str) -> dict[str, str]:
+    token = mint_dev_token(PlatformSettings(), subject, list(roles))
+    return {"Authorization": f"Bearer {token}"}
+
+
+class LoopDriver:
+    def __init__(self, target: LoopTarget, sink: TimingSmtpSink, client: httpx.AsyncClient):
+        self._target = target
+        self._sink = sink
+        self._client = client
+        self._staff = _headers("community_staff", subject="bench-staff")
+        self._inspector = _headers("inspector", subject="bench-inspector")
+        self.households: list[str] = []
+
+    async def register(self, count: int, concurrency: int = 4) -> None:
+        """Register households (unique addresses and mailboxes) and wait for the read models."""
+        slots = asyncio.Semaphore(concurrency)
+        run = uuid.uuid4().hex[:6]
+
+        async def one(index: int) -> str:
+            async with slots:
+                response = await self._client.post(
+                    f"{self._target.url('registry')}/v1/households",
+                    headers=self._staff,
+                    json={
+                        "community_id": "bench-01",
+                        "grid_id": f"grid-{index % 20:02d}",
+                        "address": f"压测路 {run}-{index} 号",
+                        "members": [{"name": f"住户{index}", "relation": "head"}],
+                        "contact_email": f"h{index}.{run}@bench.example",
+                    },
+                    timeout=120,  # set-up, not measured: patience on a busy machine
+                )
+                response.raise_for_status()
+                return str(response.json()["id"])
+
+        self.households = list(await asyncio.gather(*(one(i) for i in range(count))))
+
+        async def caught_up() -> bool:
+            return await self._target.registrations_applied() >= count
+
+        if not await wait_until(caught_up, within=120, interval=0.5):
+            raise TimeoutError("the read models did not catch up with the registrations")
+
+    async def _inspect(self, index: int, record: list[Sent]) -> None:
+        sent = Sent(marker(), time.monotonic())
+        record.append(sent)
+        household = self.households[index % len(self.households)]
+        try:
+            response = await self._client.post(
+                f"{self._target.url('inspections')}/v1/inspections",
+                headers=self._inspector,
+                json={
+                    "subject_id": household,
+                    "subject_kind": "household",
+                    "checklist": "sanitation",
+                    "findings": [
+                        {
+                            "item": "stairwell free of clutter",
+                            "passed": False,
+                            "severity": "general",
+                            "note": sent.marker,
+                        },
+                        {"item": "no exposed garbage", "passed": True},
+                    ],
+                },
+            )
+            sent.status = response.status_code
+        except httpx.HTTPError as error:
+            sent.status = -1
+            sent.error = type(error).__name__
+        sent.answered = time.monotonic()
+
+    async def step(self, rate: float, seconds: float, drain_seconds: float) -> StepResult:
+        record: list[Sent] = []
+        started = time.monotonic()
+        await open_loop(
+            rate, seconds, lambda index: self._inspect(index, record), max_in_flight=MAX_IN_FLIGHT
+        )
+        accepted = [s for s in record if s.status == 201]
+        markers = [s.marker for s in accepted]
+
+        async def all_delivered() -> bool:
+            return self._sink.arrived(markers) >= len(markers)
+
+        await wait_until(all_delivered, within=drain_seconds, interval=0.1)
+        return _step_result(rate, seconds, started, record, accepted, self._sink)
+
+
+def _step_result(
+    rate: float,
+    seconds: float,
+    started: float,
+    record: list[Sent],
+    accepted: list[Sent],
+    sink: TimingSmtpSink,
+) -> StepResult:
+    answered = [s.answered for s in accepted if s.answered is not None]
+    http_span = (max(answered) - started) if answered else seconds
+    delays: list[float] = []
+    arrivals: list[float] = []
+    for sent in accepted:
+        arrival = sink.arrival(sent.marker)
+        if arrival is not None:
+            delays.append(arrival - sent.sent)
+            arrivals.append(arrival)
+    delivery_span = (max(arrivals) - started) if arrivals else seconds
+    delivered_fraction = len(delays) / len(accepted) if accepted else 0.0
+    delivered_per_s = len(delays) / max(delivery_span, seconds)
+    errors: dict[str, int] = {}
+    for sent in record:
+        if sent.status != 201:
+            what = sent.error or str(sent.status)
+            errors[what] = errors.get(what, 0) + 1
+    return StepResult(
+        offered_per_s=rate,
+        seconds=seconds,
+        requests=len(record),
+        accepted=len(accepted),
+        accepted_per_s=len(accepted) / max(http_span, seconds),
+        http_latency=latency_summary(
+            [s.answered - s.sent for s in accepted if s.answered is not None]
+        ),
+        delivered=len(delays),
+        delivered_fraction=delivered_fraction,
+        delivered_per_s=delivered_per_s,
+        request_to_notice=latency_summary(delays),
+        # Kept up: (nearly) every request accepted, every notice out, at (nearly) the offered pace.
+        sustained=(
+            len(accepted) >= 0.99 * len(record)
+            and delivered_fraction >= 0.99
+            and delivered_per_s >= 0.9 * rate
+        ),
+        errors=errors,
+    )
+
+
+@dataclass
+class LoopFigures:
+    ramp: list[StepResult]
+    fixed: StepResult
+
+    @property
+    def sustained_per_s(self) -> float | None:
+        sustained = [step.delivered_per_s for step in self.ramp if step.sustained]
+        return round(max(sustained), 1) if sustained else None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ramp": [vars(step) for step in self.ramp],
+            "fixed": vars(self.fixed),
+            "sustained_inspections_per_s": self.sustained_per_s,
+            "peak_notices_per_s": round(max(step.delivered_per_s for step in self.ramp), 1),
+        }
+
+
+async def ramp_and_fixed(driver: LoopDriver, plan: LoopPlan) -> LoopFigures:
+    """Offered load rising step by step until a step is not sustained, then a fixed load."""
+    ramp: list[StepResult] = []
+    for rate in plan.ramp:
+        result = await driver.step(rate, plan.step_seconds, plan.drain_seconds)
+        ramp.append(result)
+        console.print(f"  ramp {rate:>5.0f}/s → {result.row()[1:]}")
+        if not result.sustained:
+            break  # saturated: a backlog now would only spoil the next step
+    fixed = await driver.step(plan.fixed_rate, plan.fixed_seconds, plan.drain_seconds)
+    console.print(f"  fixed {plan.fixed_rate:>4.0f}/s → {fixed.row()[1:]}")
+    return LoopFigures(ramp, fixed)
