@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -321,7 +321,11 @@ def _account_values(account: Account) -> dict[str, Any]:
 
 
 def _account(row: Row[Any]) -> Account:
-    m = row._mapping
+    return account_of(row._mapping)
+
+
+def account_of(m: Mapping[Any, Any]) -> Account:
+    """An account from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
     return Account(
         subject_id=m["subject_id"],
         subject_kind=SubjectKind(m["subject_kind"]),

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from linli_credit.adapters.reads import AccountReads
 from linli_credit.adapters.repository import LedgerRepository
 from linli_credit.domain.appeals import Appeal, AppealConflict, Outcome, file_appeal
 from linli_credit.domain.ledger import (
@@ -115,6 +116,7 @@ class CreditService:
         self, database: Database, outbox: Outbox, clock: Clock, policy: Policy | PolicyBook
     ) -> None:
         self._database = database
+        self._reads = AccountReads(database)
         self._outbox = outbox
         self._clock = clock
         self._policies = policy if isinstance(policy, PolicyBook) else PolicyBook((policy,))
@@ -511,33 +513,32 @@ class CreditService:
     async def check_green_channel(
         self, subject_id: uuid.UUID, *, checked_by: str
     ) -> GreenChannelAnswer:
-        """The service hall's question, answered from the projection and audited."""
+        """The service hall's question, answered from the projection and audited (the check is
+        recorded before the answer is given; it needs no lock, so it is one statement)."""
         now = self._clock.now()
         today = self.policy_now().local_date(now)
-        async with self._database.transaction() as connection:
-            ledger = LedgerRepository(connection)
-            account = await ledger.account(subject_id)
-            if account is None:
-                raise NotFound("credit account", subject_id)
-            granted = account.holds_green_channel(today)
-            if granted:
-                reason = f"grade {account.grade} earns the green channel"
-            elif account.green_channel:
-                reason = f"the grant lapsed on {account.green_valid_until}: not re-evaluated"
-            elif account.green_evaluated_at is None:
-                reason = "not evaluated yet: the scheduled evaluation grants it by grade"
-            else:
-                refusal = account.refusal(self.policy_now())
-                reason = refusal or f"grade {account.grade} does not earn the green channel"
-            check_id = await ledger.add_check(
-                subject_id=subject_id,
-                checked_by=checked_by,
-                checked_at=now,
-                granted=granted,
-                grade=account.grade,
-                valid_until=account.green_valid_until if granted else None,
-                reason=reason,
-            )
+        account = await self._reads.account(subject_id)
+        if account is None:
+            raise NotFound("credit account", subject_id)
+        granted = account.holds_green_channel(today)
+        if granted:
+            reason = f"grade {account.grade} earns the green channel"
+        elif account.green_channel:
+            reason = f"the grant lapsed on {account.green_valid_until}: not re-evaluated"
+        elif account.green_evaluated_at is None:
+            reason = "not evaluated yet: the scheduled evaluation grants it by grade"
+        else:
+            refusal = account.refusal(self.policy_now())
+            reason = refusal or f"grade {account.grade} does not earn the green channel"
+        check_id = await self._reads.add_check(
+            subject_id=subject_id,
+            checked_by=checked_by,
+            checked_at=now,
+            granted=granted,
+            grade=account.grade,
+            valid_until=account.green_valid_until if granted else None,
+            reason=reason,
+        )
         return GreenChannelAnswer(
             subject_id=subject_id,
             granted=granted,
@@ -668,8 +669,7 @@ class CreditService:
     # --- reads -------------------------------------------------------------------------------
 
     async def account(self, subject_id: uuid.UUID) -> Account:
-        async with self._database.connect() as connection:
-            account = await LedgerRepository(connection).account(subject_id)
+        account = await self._reads.account(subject_id)
         if account is None:
             raise NotFound("credit account", subject_id)
         return account
