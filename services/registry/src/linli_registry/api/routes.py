@@ -54,12 +54,12 @@ CONFLICTS: dict[int | str, dict[str, object]] = {
 }
 
 
-def registry_service(request: Request) -> RegistryService:
+async def registry_service(request: Request) -> RegistryService:
     service: RegistryService = request.app.state.service
     return service
 
 
-def revealing(
+async def revealing(
     request: Request,
     reveal: bool = Query(
         default=False, description="Show ID numbers and phones unmasked (community staff only)"
