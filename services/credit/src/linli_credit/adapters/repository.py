@@ -43,6 +43,16 @@ class LedgerRepository:
         row = (await self._connection.execute(query)).one_or_none()
         return None if row is None else _account(row)
 
+    async def accounts_for_update(self, subject_ids: Sequence[uuid.UUID]) -> list[Account]:
+        """The accounts, locked, in subject order (the order every batch locks them in)."""
+        rows = await self._connection.execute(
+            select(accounts)
+            .where(accounts.c.subject_id.in_(subject_ids))
+            .order_by(accounts.c.subject_id)
+            .with_for_update()
+        )
+        return [_account(row) for row in rows]
+
     async def add_account(self, account: Account) -> None:
         await self._connection.execute(insert(accounts).values(**_account_values(account)))
 
@@ -157,6 +167,21 @@ class LedgerRepository:
             .order_by(entries.c.recorded_at, entries.c.id)
         )
         return [_entry(row) for row in rows]
+
+    async def entries_of_subjects(
+        self, subject_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Entry]]:
+        """The entries of several subjects, each subject's oldest first."""
+        rows = await self._connection.execute(
+            select(entries)
+            .where(entries.c.subject_id.in_(subject_ids))
+            .order_by(entries.c.subject_id, entries.c.recorded_at, entries.c.id)
+        )
+        by_subject: dict[uuid.UUID, list[Entry]] = {}
+        for row in rows:
+            entry = _entry(row)
+            by_subject.setdefault(entry.subject_id, []).append(entry)
+        return by_subject
 
     async def balance_at(self, subject_id: uuid.UUID, at: datetime) -> int:
         total = await self._connection.scalar(

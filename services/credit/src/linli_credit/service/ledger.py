@@ -640,7 +640,8 @@ class CreditService:
     async def rebuild(self, on_account: Callable[[], None] | None = None) -> RebuildReport:
         """Recompute every account's balance, score and grade from the ledger, announcing
         nothing. On a healthy ledger nothing changes; `changed` lists the accounts that did.
-        `on_account` is called after each account (for a progress display)."""
+        `on_account` is called after each account (for a progress display). Accounts go by
+        batches: one transaction locks a batch and reads all its entries in one query."""
         changed: list[uuid.UUID] = []
         count, after = 0, None
         while True:
@@ -648,19 +649,19 @@ class CreditService:
                 subjects = await LedgerRepository(connection).subject_ids(after, BATCH)
             if not subjects:
                 return RebuildReport(count, changed)
-            for subject_id in subjects:
-                async with self._database.transaction() as connection:
-                    ledger = LedgerRepository(connection)
-                    account = await ledger.account(subject_id, for_update=True)
-                    assert account is not None
-                    now = self._clock.now()
-                    evaluation = evaluate(
-                        await ledger.entries_of(subject_id), self._policies.at(now), now
-                    )
+            async with self._database.transaction() as connection:
+                ledger = LedgerRepository(connection)
+                accounts = await ledger.accounts_for_update(subjects)
+                entries = await ledger.entries_of_subjects(subjects)
+                now = self._clock.now()
+                policy = self._policies.at(now)
+                for account in accounts:
+                    evaluation = evaluate(entries.get(account.subject_id, []), policy, now)
                     rebuilt = account.rescore(evaluation.balance, evaluation.policy)
                     if rebuilt != account:
-                        changed.append(subject_id)
+                        changed.append(account.subject_id)
                         await ledger.save_account(rebuilt)
+            for _ in accounts:
                 count += 1
                 if on_account is not None:
                     on_account()

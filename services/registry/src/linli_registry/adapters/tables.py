@@ -81,6 +81,12 @@ households = Table(
     Column("deregistered_at", UtcDateTime, nullable=True),
     Column("deregistration_reason", String(500), nullable=True),
     Index("ix_households_community_address_key", "community_id", "address_key"),
+    Index(
+        "ix_households_address_key_trgm",
+        "address_key",
+        postgresql_using="gin",
+        postgresql_ops={"address_key": "gin_trgm_ops"},
+    ),
 )
 
 members = Table(
@@ -97,6 +103,14 @@ members = Table(
     Column("id_number_index", String(64), nullable=True, index=True),
     Column("id_tail", String(4), nullable=True, index=True),
     Column("phone_enc", Text, nullable=True),
+    # Name search is a substring match (LIKE '%…%'): a trigram index keeps it off a full scan
+    # of every member in the city (docs/performance.md, "Cost growth").
+    Index(
+        "ix_members_name_trgm",
+        "name",
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
+    ),
 )
 
 household_history = Table(
