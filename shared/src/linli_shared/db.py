@@ -16,6 +16,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from linli_shared.read_pool import ReadPool
+
 # Autoincrementing big integer that SQLite accepts as its rowid alias.
 BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -68,6 +70,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        # Hot reads by key skip the engine on PostgreSQL (see linli_shared.read_pool).
+        self.reads: ReadPool | None = None if self.is_sqlite else ReadPool(self.url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,6 +94,8 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self.reads is not None:
+            await self.reads.close()
         await self.engine.dispose()
 
 

@@ -21,7 +21,7 @@ class PageRequest:
     offset: int = 0
 
 
-def page_request(
+async def page_request(
     limit: int = Query(
         default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="How many items at most"
     ),

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from linli_shared.audit import AuditLog, audit_entry, audit_router
@@ -59,7 +60,7 @@ def create_service_app(
     app.state.token_verifier = TokenVerifier(platform)
     app.state.service_name = title.removeprefix("Linli ").lower()
     install_problem_handlers(app)
-    app.middleware("http")(_correlation_and_trace)
+    app.add_middleware(CorrelationAndTrace)
     app.add_middleware(BodySizeLimit, max_bytes=platform.max_request_bytes)
     app.include_router(health_router(readiness_checks))
     app.state.audit_log = audit_log
@@ -69,24 +70,51 @@ def create_service_app(
     return app
 
 
-async def _correlation_and_trace(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-    name = f"{request.method} {request.url.path}"
-    started = time.perf_counter()
-    with (
-        span_from_traceparent(name, request.headers.get("traceparent"), SpanKind.SERVER),
-        event_context(correlation_id),
-    ):
-        response = await call_next(request)
-    response.headers[CORRELATION_HEADER] = correlation_id
-    await _audit(request, response.status_code, correlation_id)
-    template = _route_template(request)
-    service = request.app.state.service_name
-    HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()
-    HTTP_DURATION.labels(service, request.method, template).observe(time.perf_counter() - started)
-    return response
+class CorrelationAndTrace:
+    """Every request: its correlation id (echoed back), a server span, the audit trail entry
+    (written before the last byte of the answer leaves) and the request metrics.
+
+    A plain ASGI middleware on purpose: `app.middleware("http")` (Starlette's
+    BaseHTTPMiddleware) runs the app in another task behind memory streams, which on a read by
+    key cost about as much as the read itself (docs/performance.md, "API reads").
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request = Request(scope)
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        started = time.perf_counter()
+        status = 500
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[CORRELATION_HEADER] = correlation_id
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                await _audit(request, status, correlation_id)
+            await send(message)
+
+        with (
+            span_from_traceparent(
+                f"{request.method} {request.url.path}",
+                request.headers.get("traceparent"),
+                SpanKind.SERVER,
+            ),
+            event_context(correlation_id),
+        ):
+            await self._app(scope, receive, answer)
+        template = _route_template(request)
+        service = request.app.state.service_name
+        HTTP_REQUESTS.labels(service, request.method, template, str(status)).inc()
+        HTTP_DURATION.labels(service, request.method, template).observe(
+            time.perf_counter() - started
+        )
 
 
 def _route_template(request: Request) -> str:

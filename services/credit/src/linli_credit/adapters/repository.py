@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -43,6 +43,16 @@ class LedgerRepository:
             query = query.with_for_update()
         row = (await self._connection.execute(query)).one_or_none()
         return None if row is None else _account(row)
+
+    async def accounts_for_update(self, subject_ids: Sequence[uuid.UUID]) -> list[Account]:
+        """The accounts, locked, in subject order (the order every batch locks them in)."""
+        rows = await self._connection.execute(
+            select(accounts)
+            .where(accounts.c.subject_id.in_(subject_ids))
+            .order_by(accounts.c.subject_id)
+            .with_for_update()
+        )
+        return [_account(row) for row in rows]
 
     async def add_account(self, account: Account) -> None:
         await self._connection.execute(insert(accounts).values(**_account_values(account)))
@@ -181,6 +191,21 @@ class LedgerRepository:
             .order_by(entries.c.recorded_at, entries.c.id)
         )
         return [_entry(row) for row in rows]
+
+    async def entries_of_subjects(
+        self, subject_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Entry]]:
+        """The entries of several subjects, each subject's oldest first."""
+        rows = await self._connection.execute(
+            select(entries)
+            .where(entries.c.subject_id.in_(subject_ids))
+            .order_by(entries.c.subject_id, entries.c.recorded_at, entries.c.id)
+        )
+        by_subject: dict[uuid.UUID, list[Entry]] = {}
+        for row in rows:
+            entry = _entry(row)
+            by_subject.setdefault(entry.subject_id, []).append(entry)
+        return by_subject
 
     async def balance_at(self, subject_id: uuid.UUID, at: datetime) -> int:
         total = await self._connection.scalar(
@@ -347,7 +372,11 @@ def _account_values(account: Account) -> dict[str, Any]:
 
 
 def _account(row: Row[Any]) -> Account:
-    m = row._mapping
+    return account_of(row._mapping)
+
+
+def account_of(m: Mapping[Any, Any]) -> Account:
+    """An account from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
     return Account(
         subject_id=m["subject_id"],
         subject_kind=CreditSubjectKind(m["subject_kind"]),

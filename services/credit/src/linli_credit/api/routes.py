@@ -40,7 +40,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem}}
 
 
-def credit_service(request: Request) -> CreditService:
+async def credit_service(request: Request) -> CreditService:
     service: CreditService = request.app.state.service
     return service
 

@@ -17,6 +17,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from linli_credit.adapters.reads import AccountReads
 from linli_credit.adapters.repository import LedgerRepository
 from linli_credit.domain.appeals import Appeal, AppealConflict, Outcome, file_appeal
 from linli_credit.domain.ledger import (
@@ -127,6 +128,7 @@ class CreditService:
         self, database: Database, outbox: Outbox, clock: Clock, policy: Policy | PolicyBook
     ) -> None:
         self._database = database
+        self._reads = AccountReads(database)
         self._outbox = outbox
         self._clock = clock
         self._policies = policy if isinstance(policy, PolicyBook) else PolicyBook((policy,))
@@ -732,33 +734,32 @@ class CreditService:
     async def check_green_channel(
         self, subject_id: uuid.UUID, *, checked_by: str
     ) -> GreenChannelAnswer:
-        """The service hall's question, answered from the projection and audited."""
+        """The service hall's question, answered from the projection and audited (the check is
+        recorded before the answer is given; it needs no lock, so it is one statement)."""
         now = self._clock.now()
         today = self.policy_now().local_date(now)
-        async with self._database.transaction() as connection:
-            ledger = LedgerRepository(connection)
-            account = await ledger.account(subject_id)
-            if account is None:
-                raise NotFound("credit account", subject_id)
-            granted = account.holds_green_channel(today)
-            if granted:
-                reason = f"grade {account.grade} earns the green channel"
-            elif account.green_channel:
-                reason = f"the grant lapsed on {account.green_valid_until}: not re-evaluated"
-            elif account.green_evaluated_at is None:
-                reason = "not evaluated yet: the scheduled evaluation grants it by grade"
-            else:
-                refusal = account.refusal(self.policy_now())
-                reason = refusal or f"grade {account.grade} does not earn the green channel"
-            check_id = await ledger.add_check(
-                subject_id=subject_id,
-                checked_by=checked_by,
-                checked_at=now,
-                granted=granted,
-                grade=account.grade,
-                valid_until=account.green_valid_until if granted else None,
-                reason=reason,
-            )
+        account = await self._reads.account(subject_id)
+        if account is None:
+            raise NotFound("credit account", subject_id)
+        granted = account.holds_green_channel(today)
+        if granted:
+            reason = f"grade {account.grade} earns the green channel"
+        elif account.green_channel:
+            reason = f"the grant lapsed on {account.green_valid_until}: not re-evaluated"
+        elif account.green_evaluated_at is None:
+            reason = "not evaluated yet: the scheduled evaluation grants it by grade"
+        else:
+            refusal = account.refusal(self.policy_now())
+            reason = refusal or f"grade {account.grade} does not earn the green channel"
+        check_id = await self._reads.add_check(
+            subject_id=subject_id,
+            checked_by=checked_by,
+            checked_at=now,
+            granted=granted,
+            grade=account.grade,
+            valid_until=account.green_valid_until if granted else None,
+            reason=reason,
+        )
         return GreenChannelAnswer(
             subject_id=subject_id,
             granted=granted,
@@ -871,7 +872,8 @@ class CreditService:
     async def rebuild(self, on_account: Callable[[], None] | None = None) -> RebuildReport:
         """Recompute every account's balance, score and grade from the ledger, announcing
         nothing. On a healthy ledger nothing changes; `changed` lists the accounts that did.
-        `on_account` is called after each account (for a progress display)."""
+        `on_account` is called after each account (for a progress display). Accounts go by
+        batches: one transaction locks a batch and reads all its entries in one query."""
         changed: list[uuid.UUID] = []
         count, after = 0, None
         while True:
@@ -879,19 +881,19 @@ class CreditService:
                 subjects = await LedgerRepository(connection).subject_ids(after, BATCH)
             if not subjects:
                 return RebuildReport(count, changed)
-            for subject_id in subjects:
-                async with self._database.transaction() as connection:
-                    ledger = LedgerRepository(connection)
-                    account = await ledger.account(subject_id, for_update=True)
-                    assert account is not None
-                    now = self._clock.now()
-                    evaluation = evaluate(
-                        await ledger.entries_of(subject_id), self._policies.at(now), now
-                    )
+            async with self._database.transaction() as connection:
+                ledger = LedgerRepository(connection)
+                accounts = await ledger.accounts_for_update(subjects)
+                entries = await ledger.entries_of_subjects(subjects)
+                now = self._clock.now()
+                policy = self._policies.at(now)
+                for account in accounts:
+                    evaluation = evaluate(entries.get(account.subject_id, []), policy, now)
                     rebuilt = account.rescore(evaluation.balance, evaluation.policy)
                     if rebuilt != account:
-                        changed.append(subject_id)
+                        changed.append(account.subject_id)
                         await ledger.save_account(rebuilt)
+            for _ in accounts:
                 count += 1
                 if on_account is not None:
                     on_account()
@@ -900,8 +902,7 @@ class CreditService:
     # --- reads -------------------------------------------------------------------------------
 
     async def account(self, subject_id: uuid.UUID) -> Account:
-        async with self._database.connect() as connection:
-            account = await LedgerRepository(connection).account(subject_id)
+        account = await self._reads.account(subject_id)
         if account is None:
             raise NotFound("credit account", subject_id)
         return account

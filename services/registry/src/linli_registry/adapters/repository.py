@@ -7,7 +7,7 @@ out: nothing above this layer sees a ciphertext, nothing below it sees a plain v
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,32 +169,7 @@ class HouseholdRepository:
                         resident_id=m.resident_id,
                     )
                 )
-        return [
-            Household(
-                id=row.id,
-                community_id=row.community_id,
-                grid_id=row.grid_id,
-                address=row.address,
-                members=tuple(by_household[row.id]),
-                contact_email=row.contact_email,
-                registered_at=row.registered_at,
-                version=row.version,
-                compound_id=row.compound_id,
-                building_id=row.building_id,
-                contact_phone=self._cipher.decrypt_optional(row.contact_phone_enc),
-                preferred_channels=tuple(row.preferred_channels),
-                consent=Consent(
-                    integrity_scoring=row.consent_integrity_scoring,
-                    notice_channels=tuple(row.consent_channels),
-                    recorded_by=row.consent_recorded_by,
-                    recorded_at=row.consent_recorded_at,
-                ),
-                status=Status(row.status),
-                deregistered_at=row.deregistered_at,
-                deregistration_reason=row.deregistration_reason,
-            )
-            for row in rows
-        ]
+        return [household_of(row._mapping, by_household[row.id], self._cipher) for row in rows]
 
     async def search(self, criteria: HouseholdFilter, page: PageRequest) -> Slice[Household]:
         conditions: list[Any] = []
@@ -300,6 +275,35 @@ class HouseholdRepository:
             HistoryEntry(row.version, row.change, row.changed_at, row.changed_by, row.summary)
             for row in rows
         ]
+
+
+def household_of(
+    row: Mapping[str, Any], members: Sequence[Member], cipher: FieldCipher
+) -> Household:
+    """A household from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
+    return Household(
+        id=row["id"],
+        community_id=row["community_id"],
+        grid_id=row["grid_id"],
+        address=row["address"],
+        members=tuple(members),
+        contact_email=row["contact_email"],
+        registered_at=row["registered_at"],
+        version=row["version"],
+        compound_id=row["compound_id"],
+        building_id=row["building_id"],
+        contact_phone=cipher.decrypt_optional(row["contact_phone_enc"]),
+        preferred_channels=tuple(row["preferred_channels"]),
+        consent=Consent(
+            integrity_scoring=row["consent_integrity_scoring"],
+            notice_channels=tuple(row["consent_channels"]),
+            recorded_by=row["consent_recorded_by"],
+            recorded_at=row["consent_recorded_at"],
+        ),
+        status=Status(row["status"]),
+        deregistered_at=row["deregistered_at"],
+        deregistration_reason=row["deregistration_reason"],
+    )
 
 
 def _escaped(text: str) -> str:

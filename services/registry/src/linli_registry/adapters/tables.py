@@ -81,6 +81,12 @@ households = Table(
     Column("deregistered_at", UtcDateTime, nullable=True),
     Column("deregistration_reason", String(500), nullable=True),
     Index("ix_households_community_address_key", "community_id", "address_key"),
+    Index(
+        "ix_households_address_key_trgm",
+        "address_key",
+        postgresql_using="gin",
+        postgresql_ops={"address_key": "gin_trgm_ops"},
+    ),
 )
 
 members = Table(
@@ -99,6 +105,14 @@ members = Table(
     Column("phone_enc", Text, nullable=True),
     # The resident's stable id (ledger subject in credit); kept across member changes and moves.
     Column("resident_id", Uuid, nullable=False, index=True),
+    # Name search is a substring match (LIKE '%…%'): a trigram index keeps it off a full scan
+    # of every member in the city (docs/performance.md, "Cost growth").
+    Index(
+        "ix_members_name_trgm",
+        "name",
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
+    ),
 )
 
 household_history = Table(

@@ -67,12 +67,12 @@ def reach_of(principal: Principal) -> Reach:
     return Reach(principal.grids) if principal.grid_bound else EVERYWHERE
 
 
-def registry_service(request: Request) -> RegistryService:
+async def registry_service(request: Request) -> RegistryService:
     service: RegistryService = request.app.state.service
     return service
 
 
-def revealing(
+async def revealing(
     request: Request,
     reveal: bool = Query(
         default=False, description="Show ID numbers and phones unmasked (community staff only)"

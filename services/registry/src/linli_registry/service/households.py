@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from linli_registry.adapters.reads import HouseholdReads
 from linli_registry.adapters.repository import (
     DuplicateCandidate,
     HistoryEntry,
@@ -343,8 +344,7 @@ class RegistryService:
     async def get_household(self, household_id: uuid.UUID, reach: Reach = EVERYWHERE) -> Household:
         """The household; outside the caller's grids it is not found (its existence is not
         revealed)."""
-        async with self._database.connect() as connection:
-            household = await HouseholdRepository(connection, self._cipher).get(household_id)
+        household = await HouseholdReads(self._database, self._cipher).household(household_id)
         if household is None or not reach.allows(household.grid_id):
             raise NotFound("household", household_id)
         return household

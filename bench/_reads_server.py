@@ -1,0 +1,69 @@
+"""Serve one app the way `linli serve` does (same logging, tracing, uvicorn call) for the bench.
+
+`python -m bench._reads_server bare|credit|registry PORT`: the bare FastAPI baseline runs under
+exactly the server setup of the services, so the ratio measures the service, not the server.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import sys
+
+import uvicorn
+from fastapi import FastAPI
+
+from linli_shared.logs import configure_logging
+from linli_shared.settings import PlatformSettings
+from linli_shared.telemetry import configure_tracing
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/bare")
+    async def bare() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def build(target: str) -> FastAPI:
+    if target == "bare":
+        return bare_app()
+    if target == "credit":
+        from linli_credit.app import create_app as credit_app
+
+        return credit_app()
+    if target == "registry":
+        from linli_registry.app import create_app as registry_app
+
+        return registry_app()
+    raise SystemExit(f"unknown target {target!r}")
+
+
+def main() -> None:
+    target, port = sys.argv[1], int(sys.argv[2])
+    configure_logging(PlatformSettings().log_level)
+    configure_tracing(f"linli-{target}")
+    app = build(target)
+    profile_to = os.environ.get("BENCH_PROFILE")
+    if not profile_to:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None)
+        return
+    # cProfile (standard library): no profiler dependency; the server thread is the event loop.
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""API reads: requests/s and latency of the hot reads against a bare FastAPI endpoint.
+
+Household by id (registry), score and grade, green-channel check (credit): each served by one
+uvicorn worker exactly as `linli serve` runs it, on real PostgreSQL, loaded by the same bounded
+closed-loop client on 127.0.0.1 as the bare baseline measured in the same run.
+
+    uv run python -m bench.api_reads [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import pathlib
+from dataclasses import dataclass
+from typing import Any
+
+from bench import _reads_seed as seed
+from bench import _reads_support as support
+from linli_shared.auth import mint_dev_token
+from linli_shared.settings import PlatformSettings
+
+NAME = "api_reads"
+TARGET_RATIO = 3.0
+SUBJECTS = 1_000
+CONCURRENCY = 16
+
+
+def _auth(*roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), 'bench', roles)}"}
+
+
+async def run(out_dir: pathlib.Path, quick: bool) -> dict[str, object]:
+    seconds = 3.0 if quick else 10.0
+    with support.postgres_admin_url() as admin_url:
+        async with (
+            support.fresh_database(admin_url, "credit") as credit_url,
+            support.fresh_database(admin_url, "registry") as registry_url,
+        ):
+            await _seed(credit_url, registry_url)
+            results = await _measure(credit_url, registry_url, seconds)
+    return _report(out_dir, results, quick, seconds)
+
+
+async def _seed(credit_url: str, registry_url: str) -> None:
+    for url, add, size in (
+        (credit_url, seed.add_ledger, SUBJECTS * seed.ENTRIES_PER_SUBJECT),
+        (registry_url, seed.add_households, SUBJECTS),
+    ):
+        connection = await support.connect(url)
+        try:
+            await add(connection, 0, size)
+        finally:
+            await connection.close()
+
+
+@dataclass(frozen=True)
+class Read:
+    name: str
+    service: str
+    paths: list[str]
+    headers: dict[str, str]
+    env: dict[str, str]
+
+
+def _reads(credit_url: str, registry_url: str) -> list[Read]:
+    subjects = [seed.subject_id(i) for i in range(SUBJECTS)]
+    households = [seed.household_id(i) for i in range(SUBJECTS)]
+    credit = {"LINLI_CREDIT_DATABASE_URL": credit_url}
+    return [
+        Read(
+            "household by id",
+            "registry",
+            [f"/v1/households/{h}" for h in households],
+            _auth("community_staff"),
+            {"LINLI_REGISTRY_DATABASE_URL": registry_url},
+        ),
+        Read(
+            "score and grade",
+            "credit",
+            [f"/v1/subjects/{s}/score" for s in subjects],
+            _auth("credit_officer"),
+            credit,
+        ),
+        Read(
+            "green-channel check",
+            "credit",
+            [f"/v1/subjects/{s}/green-channel" for s in subjects],
+            _auth("service"),
+            credit,
+        ),
+    ]
+
+
+NO_DATABASE = "no database (credit /v1/policies)"
+BARE = Read("bare FastAPI", "bare", ["/bare"], {}, {})
+
+
+def _no_database(credit_url: str) -> Read:
+    """The credit's policy list: auth, middleware and a response, no database; it shows how
+    much of a read's cost is the service's HTTP stack rather than its query."""
+    env = {"LINLI_CREDIT_DATABASE_URL": credit_url}
+    return Read(NO_DATABASE, "credit", ["/v1/policies"], _auth("service"), env)
+
+
+async def _check(read: Read, server: support.Server) -> None:
+    status, body = await support.get(server.port, read.paths[0], read.headers)
+    if status != 200:
+        raise RuntimeError(f"{read.name}: {read.paths[0]} answered {status}: {body[:300]!r}")
+
+
+async def _measure(
+    credit_url: str, registry_url: str, seconds: float
+) -> list[tuple[support.LoadResult, support.LoadResult, support.LoadResult]]:
+    """Each read between two runs of the baseline, so a change in what else the machine is
+    doing shows on both sides of its ratio. All servers start first (idle ones cost nothing)."""
+    reads = [*_reads(credit_url, registry_url), _no_database(credit_url)]
+    async with contextlib.AsyncExitStack() as stack:
+        servers: dict[str, support.Server] = {}
+        for read in [BARE, *reads]:
+            if read.service not in servers:
+                servers[read.service] = await stack.enter_async_context(
+                    support.server(read.service, read.env)
+                )
+            await _check(read, servers[read.service])
+
+        async def run_one(read: Read) -> support.LoadResult:
+            support.console.print(f"  measuring {read.name} ({seconds:.0f} s)…")
+            return await support.load(
+                read.name,
+                servers[read.service],
+                read.paths,
+                headers=read.headers,
+                concurrency=CONCURRENCY,
+                seconds=seconds,
+            )
+
+        measured = []
+        before = await run_one(BARE)
+        for read in reads:
+            result = await run_one(read)
+            after = await run_one(BARE)
+            measured.append((before, result, after))
+            before = after
+        return measured
+
+
+def _report(
+    out_dir: pathlib.Path,
+    measured: list[tuple[support.LoadResult, support.LoadResult, support.LoadResult]],
+    quick: bool,
+    seconds: float,
+) -> dict[str, object]:
+    rows: list[list[Any]] = []
+    entries: list[dict[str, Any]] = []
+    for before, result, after in measured:
+        bare_rate = (before.rate + after.rate) / 2
+        bare_cpu = _mean([before.cpu_ms_per_request, after.cpu_ms_per_request])
+        slower = support.ratio(bare_rate, result.rate)
+        cpu = result.cpu_ms_per_request
+        cpu_ratio = support.ratio(cpu, bare_cpu) if cpu is not None and bare_cpu else None
+        summary = result.summary() | {
+            "bare_rps": round(bare_rate, 1),
+            "bare_server_cpu_ms_per_request": None if bare_cpu is None else round(bare_cpu, 3),
+            "times_slower_than_bare": slower,
+            "cpu_per_request_vs_bare": cpu_ratio,
+            "target_met": slower <= TARGET_RATIO if result.name != NO_DATABASE else None,
+        }
+        entries.append({"name": result.name, **summary})
+        rows.append(
+            [
+                result.name,
+                summary["rps"],
+                summary["bare_rps"],
+                f"{slower:.2f}x",
+                summary["p50_ms"],
+                summary["p95_ms"],
+                summary["p99_ms"],
+                "-" if cpu is None else f"{cpu:.2f}/{bare_cpu:.2f}",
+                "-" if cpu_ratio is None else f"{cpu_ratio:.2f}x",
+                {True: "yes", False: "NO", None: ""}[summary["target_met"]],
+            ]
+        )
+    support.console.print(
+        "ratio: bare req/s ÷ read req/s (bare measured before and after each read); "
+        "CPU ms/req: server CPU per answered request, read/bare (steady under other load)"
+    )
+    support.table(
+        f"API reads ({'quick' if quick else 'full'}: {seconds:.0f} s per run, "
+        f"{CONCURRENCY} connections, one uvicorn worker, baseline run before and after each)",
+        [
+            "read",
+            "req/s",
+            "bare",
+            "ratio",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "CPU ms/req",
+            "CPU ratio",
+            f"≤{TARGET_RATIO:.0f}x",
+        ],
+        rows,
+    )
+    data: dict[str, object] = {
+        "name": NAME,
+        "quick": quick,
+        "machine": support.machine(),
+        "seconds_per_run": seconds,
+        "concurrency": CONCURRENCY,
+        "target_ratio": TARGET_RATIO,
+        "results": entries,
+    }
+    support.write_json(out_dir, NAME, data)
+    support.bar_chart(
+        out_dir,
+        NAME,
+        "API reads: requests/s beside the bare FastAPI baseline",
+        [label for e in entries for label in (e["name"], f"bare (beside {e['name']})")],
+        [rate for e in entries for rate in (e["rps"], e["bare_rps"])],
+        "requests/s",
+    )
+    return data
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench/results"))
+    arguments = parser.parse_args()
+    asyncio.run(run(arguments.out, arguments.quick))
+
+
+if __name__ == "__main__":
+    main()
