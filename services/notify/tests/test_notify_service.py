@@ -32,6 +32,7 @@ from linli_shared.contracts import (
     ScoreChanged,
 )
 from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
@@ -277,6 +278,34 @@ async def test_a_score_change_notice_is_delivered(
     [mail] = sink.mails_to(EMAIL)
     assert mail.subject == "【邻里】诚信积分变动通知"
     assert "您的诚信积分由 1000 分变为 980 分（-20），当前诚信等级为 A。" in mail.body
+
+
+async def test_a_residents_own_ledger_makes_no_notice(
+    database: Database, clock: FixedClock, sink: SmtpSink
+) -> None:
+    """Residents are ledger subjects for personal rules but not recipients: their household's
+    own entry is what the household hears about."""
+    service = build(database, clock, sink.port)
+    resident = uuid.uuid4()
+    change = ScoreChanged(
+        subject_id=resident,
+        subject_kind=CreditSubjectKind.RESIDENT,
+        entry_id=uuid.uuid4(),
+        reason_code="volunteer.hours",
+        points=5,
+        score_before=1000,
+        score_after=1005,
+        grade_before="AA",
+        grade_after="AA",
+        policy_version="2026.2",
+        source_event_id="evt-0",
+        occurred_at=NOW,
+    )
+    async with database.transaction() as connection:
+        await service.notice_score_change(connection, change, "evt-resident-1")
+
+    assert await _count(database, tables.notices) == 0
+    assert await service.deliver_next() is False
 
 
 async def test_a_notice_waits_until_its_recipient_is_known(

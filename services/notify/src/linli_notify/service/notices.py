@@ -60,6 +60,7 @@ from linli_shared.contracts import (
     RectificationVerified,
     ScoreChanged,
 )
+from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.contracts.registry import ContactV1
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
@@ -304,6 +305,8 @@ class NotifyService:
     async def notice_score_change(
         self, connection: AsyncConnection, event: ScoreChanged, source_event_id: str
     ) -> None:
+        if _about_a_resident(event):
+            return
         await self._create(
             connection,
             event.subject_id,
@@ -323,6 +326,8 @@ class NotifyService:
     async def notice_grade_change(
         self, connection: AsyncConnection, event: GradeChanged, source_event_id: str
     ) -> None:
+        if _about_a_resident(event):
+            return
         await self._create(
             connection,
             event.subject_id,
@@ -342,6 +347,8 @@ class NotifyService:
         event: GreenChannelGranted | GreenChannelLost,
         source_event_id: str,
     ) -> None:
+        if _about_a_resident(event):
+            return
         if isinstance(event, GreenChannelGranted):
             notice_type = NoticeType.GREEN_CHANNEL_GRANTED
             variables: dict[str, object] = {
@@ -728,3 +735,12 @@ def _check_partner_types(notice_types: list[NoticeType]) -> None:
                 f"{notice_type.value} carries personal data; partners may subscribe to: "
                 + ", ".join(sorted(t.value for t in PARTNER_NOTICE_TYPES)),
             )
+
+
+def _about_a_resident(
+    event: ScoreChanged | GradeChanged | GreenChannelGranted | GreenChannelLost,
+) -> bool:
+    """A resident's own ledger (personal rules) is not a recipient: notices go to households and
+    organisations, and a personal entry that counts toward the household already changes the
+    household's score, which is noticed there."""
+    return event.subject_kind == CreditSubjectKind.RESIDENT
