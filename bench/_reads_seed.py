@@ -95,11 +95,12 @@ async def add_households(connection: asyncpg.Connection, first: int, end: int) -
     )
     await connection.execute(
         """
-        INSERT INTO members (household_id, position, name, relation, id_tail)
+        INSERT INTO members (household_id, position, name, relation, id_tail, resident_id)
         SELECT md5('bench-household-' || i)::uuid, p,
                CASE WHEN p = 0 THEN 'Li ' ELSE 'Wang ' END || (i % 1000),
                CASE WHEN p = 0 THEN 'head' ELSE 'spouse' END,
-               lpad(((i * 7 + p) % 10000)::text, 4, '0')
+               lpad(((i * 7 + p) % 10000)::text, 4, '0'),
+               md5('bench-resident-' || i || '-' || p)::uuid
         FROM generate_series($1::bigint, $2::bigint - 1) AS i,
              generate_series(0, $3 - 1) AS p
         """,

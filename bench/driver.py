@@ -100,8 +100,12 @@ STEP_COLUMNS = [
 ]
 
 
+GRIDS = [f"grid-{index:02d}" for index in range(20)]
+
+
 def _headers(*roles: str, subject: str) -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), subject, list(roles))
+    # Grid-bound roles (the inspector) reach only the grids their token names.
+    token = mint_dev_token(PlatformSettings(), subject, list(roles), GRIDS)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -126,7 +130,7 @@ class LoopDriver:
                     headers=self._staff,
                     json={
                         "community_id": "bench-01",
-                        "grid_id": f"grid-{index % 20:02d}",
+                        "grid_id": GRIDS[index % len(GRIDS)],
                         "address": f"压测路 {run}-{index} 号",
                         "members": [{"name": f"住户{index}", "relation": "head"}],
                         "contact_email": f"h{index}.{run}@bench.example",
