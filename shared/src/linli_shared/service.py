@@ -14,7 +14,7 @@ from linli_shared.contracts import CATALOGUE
 from linli_shared.db import Database
 from linli_shared.health import ReadinessCheck
 from linli_shared.messaging.inbox import Inbox
-from linli_shared.messaging.outbox import OutboxRelay
+from linli_shared.messaging.outbox import OUTBOX_CHANNEL, OutboxRelay
 from linli_shared.messaging.processing import Subscription
 from linli_shared.messaging.retention import Pruner
 from linli_shared.messaging.transports import broker_check, make_transport
@@ -70,6 +70,7 @@ def build_worker(
         batch_size=platform.relay_batch_size,
         poll_interval=platform.relay_poll_interval_seconds,
         service=name,
+        wakeup=platform.wakeup(database.url, OUTBOX_CHANNEL, platform.relay_poll_interval_seconds),
     )
     pruner = Pruner(database, outbox, Inbox(inbox), platform.retention(), service=name)
     return Worker(

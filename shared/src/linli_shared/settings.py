@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from linli_shared.messaging.processing import RetryPolicy
 from linli_shared.messaging.retention import Retention
+from linli_shared.messaging.wakeup import Wakeup
 
 
 class PlatformSettings(BaseSettings):
@@ -75,7 +76,19 @@ class PlatformSettings(BaseSettings):
         default=100, ge=1, description="Consecutive records of a partition applied per transaction"
     )
     relay_batch_size: int = Field(default=500, ge=1)
-    relay_poll_interval_seconds: float = Field(default=0.05, gt=0)
+    relay_poll_interval_seconds: float = Field(
+        default=0.05, gt=0, description="How often the outbox is polled without wake-ups"
+    )
+    listen_for_wakeups: bool = Field(
+        default=True,
+        description=(
+            "Wake the outbox relay and the notice dispatcher by PostgreSQL LISTEN/NOTIFY; turn "
+            "off behind a pooler in transaction mode, which cannot LISTEN"
+        ),
+    )
+    listen_poll_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often loops woken by LISTEN/NOTIFY still poll"
+    )
     outbox_retention_days: float = Field(
         default=7, gt=0, description="How long sent outbox rows are kept (for looking into)"
     )
@@ -112,6 +125,16 @@ class PlatformSettings(BaseSettings):
             inbox=timedelta(days=self.inbox_retention_days),
             interval_seconds=self.prune_interval_seconds,
             batch_size=self.prune_batch_size,
+        )
+
+    def wakeup(self, database_url: str, channel: str, poll_interval: float) -> Wakeup:
+        """A loop's wake-up on `channel` of the database (none on SQLite or when turned off)."""
+        listens = self.listen_for_wakeups and not database_url.startswith("sqlite")
+        return Wakeup(
+            database_url if listens else None,
+            channel,
+            poll_interval=poll_interval,
+            listen_poll_interval=max(self.listen_poll_interval_seconds, poll_interval),
         )
 
     def retry_policy(self) -> RetryPolicy:

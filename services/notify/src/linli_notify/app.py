@@ -15,7 +15,7 @@ from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.adapters.webhooks import WebhookSender
 from linli_notify.api.routes import router
 from linli_notify.consumers import subscriptions
-from linli_notify.service.dispatch import DeliveryPolicy
+from linli_notify.service.dispatch import NOTICES_CHANNEL, DeliveryPolicy
 from linli_notify.service.notices import NotifyService
 from linli_notify.settings import NotifySettings
 from linli_shared.audit import AuditLog
@@ -77,11 +77,12 @@ def create_worker(settings: NotifySettings | None = None) -> Worker:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
     service = build_service(database, settings)
-    interval = settings.dispatch_poll_interval_seconds
-    lanes = settings.dispatch_lanes
+    wakeup = settings.platform.wakeup(
+        database.url, NOTICES_CHANNEL, settings.dispatch_poll_interval_seconds
+    )
 
     async def dispatcher(stop: asyncio.Event) -> None:
-        await service.run_dispatcher(stop, interval, lanes)
+        await service.run_dispatcher(stop, wakeup, settings.dispatch_lanes)
 
     return build_worker(
         NAME,

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from linli_shared.aio import sleep_or_stop
+from linli_shared.aio import sleep_or_stop, wait_for_either
 from linli_shared.messaging.records import (
     IncomingRecord,
     OutgoingRecord,
@@ -546,7 +546,7 @@ class EmbeddedTransport:
             added, batches = await event_log.fetch(group, topics, positions, self._max_records)
             positions.update(added)
             if not batches:
-                await _wait_for_any(appended, stop, self._poll_interval)
+                await wait_for_either(appended, stop, self._poll_interval)
                 continue
             outcomes = await asyncio.gather(
                 *(
@@ -583,13 +583,3 @@ async def _process_partition(
         if next_offset is not None:
             await event_log.commit(group, where, next_offset)
             positions[where] = next_offset
-
-
-async def _wait_for_any(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)

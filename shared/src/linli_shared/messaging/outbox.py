@@ -37,6 +37,7 @@ from linli_shared.contracts.base import EventData
 from linli_shared.db import BigIntegerPK, Database, UtcDateTime
 from linli_shared.messaging.envelope import CONTENT_TYPE, Envelope
 from linli_shared.messaging.records import OutgoingRecord
+from linli_shared.messaging.wakeup import Wakeup
 from linli_shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from linli_shared.telemetry import current_traceparent, start_child_span, traceparent_of
 
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
 BACKLOG_MEASURE_SECONDS = 5.0
+# Every service's migrations add a trigger that NOTIFYs this channel when outbox rows commit.
+OUTBOX_CHANNEL = "linli_outbox"
 
 
 def _publish_span(payload: bytes) -> Span:
@@ -132,13 +135,17 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.1,
         service: str = "",
+        wakeup: Wakeup | None = None,
     ) -> None:
         self._service = service
         self._database = database
         self._table = table
         self._sink = sink
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
+        # Without a wake-up channel (tests, tools), the relay simply polls.
+        self._wakeup = wakeup or Wakeup(
+            None, OUTBOX_CHANNEL, poll_interval=poll_interval, listen_poll_interval=poll_interval
+        )
 
     async def relay_once(self) -> int:
         table = self._table
@@ -185,11 +192,16 @@ class OutboxRelay:
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
+        async with self._wakeup.listening_while():
+            await self._relay_until(stop)
+
+    async def _relay_until(self, stop: asyncio.Event) -> None:
         last_measured = 0.0
         while not stop.is_set():
             if time.monotonic() - last_measured > BACKLOG_MEASURE_SECONDS:
                 last_measured = time.monotonic()
                 await self._measure_backlog()
+            self._wakeup.clear()
             try:
                 relayed = await self.relay_once()
             except Exception:
@@ -198,7 +210,7 @@ class OutboxRelay:
                 relayed = 0
                 await sleep_or_stop(stop, 1.0)
             if relayed == 0:
-                await sleep_or_stop(stop, self._poll_interval)
+                await self._wakeup.wait(stop)
 
     async def _measure_backlog(self) -> None:
         table = self._table

@@ -49,11 +49,14 @@ from linli_shared.context import event_context
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.wakeup import Wakeup
 from linli_shared.telemetry import span_from_traceparent
 
 log = logging.getLogger(__name__)
 
 INBOX_RESPONSE = "stored in the in-app inbox"
+# The notify migrations NOTIFY this channel when notices or webhook messages are inserted.
+NOTICES_CHANNEL = "linli_notices"
 
 _Step = Callable[[], Awaitable[bool]]
 
@@ -326,16 +329,19 @@ class Dispatcher:
 
     # --- the loop --------------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event, poll_interval: float, lanes: int) -> None:
-        """Deliver until `stop`: `lanes` notice lanes (each locks its row), one webhook lane."""
+    async def run(self, stop: asyncio.Event, wakeup: Wakeup, lanes: int) -> None:
+        """Deliver until `stop`: `lanes` notice lanes (each locks its row), one webhook lane.
+        New notices and webhook messages wake the lanes (see NOTICES_CHANNEL)."""
         lanes = 1 if self._database.is_sqlite else lanes
-        await asyncio.gather(
-            *(self._lane(stop, poll_interval, self.deliver_next) for _ in range(lanes)),
-            self._lane(stop, poll_interval, self.deliver_next_webhook),
-        )
+        async with wakeup.listening_while():
+            await asyncio.gather(
+                *(self._lane(stop, wakeup, self.deliver_next) for _ in range(lanes)),
+                self._lane(stop, wakeup, self.deliver_next_webhook),
+            )
 
-    async def _lane(self, stop: asyncio.Event, poll_interval: float, step: _Step) -> None:
+    async def _lane(self, stop: asyncio.Event, wakeup: Wakeup, step: _Step) -> None:
         while not stop.is_set():
+            wakeup.clear()
             try:
                 worked = await step()
             except Exception:
@@ -343,4 +349,4 @@ class Dispatcher:
                 worked = False
                 await sleep_or_stop(stop, 1.0)
             if not worked:
-                await sleep_or_stop(stop, poll_interval)
+                await wakeup.wait(stop)

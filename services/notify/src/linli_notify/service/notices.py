@@ -65,6 +65,7 @@ from linli_shared.contracts.registry import ContactV1
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.wakeup import Wakeup
 from linli_shared.rules import RuleViolation
 from linli_shared.telemetry import current_traceparent
 
@@ -478,8 +479,8 @@ class NotifyService:
     async def deliver_next_webhook(self) -> bool:
         return await self.dispatcher.deliver_next_webhook()
 
-    async def run_dispatcher(self, stop: asyncio.Event, poll_interval: float, lanes: int) -> None:
-        await self.dispatcher.run(stop, poll_interval, lanes)
+    async def run_dispatcher(self, stop: asyncio.Event, wakeup: Wakeup, lanes: int) -> None:
+        await self.dispatcher.run(stop, wakeup, lanes)
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -1,0 +1,127 @@
+"""Wake-ups on a real migrated PostgreSQL: the outbox relay publishes a committed row at once
+although it polls only every minute, keeps doing so after its listening connection is killed,
+and without wake-ups falls back to its fast poll."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, text
+
+from conftest import MigratedDatabase
+from linli_registry.adapters import tables
+from linli_registry.app import DEFINITION
+from linli_shared.db import Database
+from linli_shared.messaging.outbox import OUTBOX_CHANNEL, OutboxRelay
+from linli_shared.messaging.records import OutgoingRecord
+from linli_shared.messaging.wakeup import Wakeup
+
+SLOW_POLL = 60.0  # far longer than any wait below: only a wake-up can explain a quick publish
+WAIT = 15.0
+
+
+class CollectingSink:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.arrived = asyncio.Condition()
+
+    async def send(self, records: Sequence[OutgoingRecord]) -> None:
+        async with self.arrived:
+            self.keys.extend(record.key for record in records)
+            self.arrived.notify_all()
+
+    async def wait_for(self, key: str) -> None:
+        async with self.arrived:
+            await asyncio.wait_for(self.arrived.wait_for(lambda: key in self.keys), WAIT)
+
+
+@pytest.fixture
+async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    url = await migrated_database(DEFINITION)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+async def commit_outbox_row(database: Database) -> str:
+    key = str(uuid.uuid4())
+    async with database.transaction() as connection:
+        await connection.execute(
+            insert(tables.outbox).values(
+                event_id=str(uuid.uuid4()),
+                topic="linli.registry.v1",
+                partition_key=key,
+                event_type="linli.registry.household.registered.v1",
+                payload=b"{}",
+                created_at=datetime.now(UTC),
+            )
+        )
+    return key
+
+
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, WAIT)
+
+
+async def until_listening(wakeup: Wakeup) -> None:
+    async with asyncio.timeout(WAIT):
+        while not wakeup.listening:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_committed_row_wakes_the_relay_at_once(database: Database) -> None:
+    sink = CollectingSink()
+    wakeup = Wakeup(
+        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
+    )
+    relay = OutboxRelay(database, tables.outbox, sink, wakeup=wakeup)
+    async with running(relay):
+        await until_listening(wakeup)
+        await asyncio.sleep(0.5)  # the relay's first, empty poll is over: it now waits
+        for _ in range(3):
+            await sink.wait_for(await commit_outbox_row(database))
+
+
+async def test_the_relay_listens_again_after_its_connection_is_killed(database: Database) -> None:
+    sink = CollectingSink()
+    wakeup = Wakeup(
+        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
+    )
+    relay = OutboxRelay(database, tables.outbox, sink, wakeup=wakeup)
+    async with running(relay):
+        await until_listening(wakeup)
+        async with database.transaction() as connection:
+            killed = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                )
+            )
+        assert killed == 1
+        async with asyncio.timeout(WAIT):
+            while wakeup.listening:  # noticed by the keep-alive, or at once
+                await asyncio.sleep(0.05)
+        await until_listening(wakeup)
+        await sink.wait_for(await commit_outbox_row(database))
+
+
+async def test_without_wake_ups_the_relay_polls_at_its_fast_rate(database: Database) -> None:
+    sink = CollectingSink()
+    wakeup = Wakeup(None, OUTBOX_CHANNEL, poll_interval=0.05, listen_poll_interval=SLOW_POLL)
+    relay = OutboxRelay(database, tables.outbox, sink, wakeup=wakeup)
+    async with running(relay):
+        await asyncio.sleep(0.5)
+        assert not wakeup.listening
+        await sink.wait_for(await commit_outbox_row(database))
