@@ -17,6 +17,7 @@ import pytest
 
 from conftest import MigratedDatabase
 from linli_credit.app import DEFINITION, create_app
+from linli_credit.consumers import subscriptions
 from linli_credit.service.ledger import CreditService
 from linli_credit.settings import CreditSettings
 from linli_shared.contracts import InspectionFailed
@@ -31,6 +32,7 @@ from tests.support.grid_scope import (
     THEIRS,
     Probe,
     bearer,
+    consume,
     household_in,
     refused,
     walk,
@@ -77,21 +79,19 @@ async def _household_with_appeal(credit: Credit, grid: str) -> dict[str, str]:
     """A household of `grid` with a resident, a penalty entry and an appeal against it."""
     registered = household_in(grid, resident_id=uuid.uuid4())
     household = registered.household_id
-    async with credit.database.transaction() as connection:
-        await credit.service.household_registered(connection, registered)
-    async with credit.database.transaction() as connection:
-        entry = await credit.service.record_failed_inspection(
-            connection, failed_inspection(household), f"evt-{household}"
-        )
-    assert entry is not None
+    consumer = subscriptions(credit.service)
+    await consume(consumer, credit.database, registered)
+    await consume(consumer, credit.database, failed_inspection(household))
+    entries = await credit.client.get(f"/v1/subjects/{household}/entries", headers=ADMIN)
+    [entry] = entries.json()["items"]
     filed = await credit.client.post(
-        "/v1/appeals", json={"entry_id": str(entry.id), "grounds": "不是我家的"}, headers=ADMIN
+        "/v1/appeals", json={"entry_id": entry["id"], "grounds": "不是我家的"}, headers=ADMIN
     )
     assert filed.status_code == 201, filed.text
     return {
         "household": str(household),
         "resident": str(registered.members[0].resident_id),
-        "entry": str(entry.id),
+        "entry": entry["id"],
         "appeal": filed.json()["id"],
     }
 

@@ -19,8 +19,13 @@ from typing import Any
 import httpx
 
 from linli_shared.auth import GRID_BOUND_ROLES, mint_dev_token
+from linli_shared.context import event_context
 from linli_shared.contracts import HouseholdMoved, HouseholdRegistered
+from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import ConsentV1, ContactV1, MemberV1
+from linli_shared.db import Database
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.processing import Subscription
 from linli_shared.permissions import RoutePermission
 from linli_shared.settings import PlatformSettings
 
@@ -70,6 +75,27 @@ def moved_to(grid_id: str, household_id: uuid.UUID, version: int = 2) -> Househo
         moved_at=datetime.now(UTC),
         version=version,
     )
+
+
+async def consume(
+    subscriptions: Sequence[Subscription], database: Database, event: EventData
+) -> str:
+    """What a service's consumer does with one event: the handler its subscription names for
+    the event's type, in one transaction. Returns the event id (an entry's or notice's source)."""
+    [handler] = [h for s in subscriptions if (h := s.handler_for(event.event_type)) is not None]
+    envelope = Envelope(
+        id=f"evt-{uuid.uuid4()}",
+        type=event.event_type,
+        source="/test",
+        subject=event.partition_key(),
+        time=datetime.now(UTC),
+        data=event.model_dump(mode="json"),
+        correlation_id=f"corr-{uuid.uuid4()}",
+    )
+    with event_context(envelope.correlation_id, causation_id=envelope.id):
+        async with database.transaction() as connection:
+            await handler(connection, event, envelope)
+    return envelope.id
 
 
 @dataclass(frozen=True)
