@@ -1,10 +1,11 @@
-"""The matrix walk's second dimension: grid-bound roles outside their grids.
+"""The matrix walk's second dimension: grid-bound roles outside their grids (inspections).
 
 Every inspections route that admits a grid worker or an inspector is called by each such role
 with a token for another grid, about objects that exist in the other grid. Each must be refused
 (403 outside-grids for writes, 404 for objects, so their existence does not leak) or, for lists,
 answer without the other grid's items. A route that admits these roles and is missing from the
-walk fails the test, so a new route cannot forget its grid check.
+walk fails the test, so a new route cannot forget its grid check (tests/support/grid_scope.py;
+credit's and notify's walks are beside this one).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,29 +22,18 @@ import pytest
 from linli_inspections.app import DEFINITION, create_app
 from linli_inspections.service.inspections import InspectionsService
 from linli_inspections.settings import InspectionsSettings
-from linli_shared.auth import GRID_BOUND_ROLES, mint_dev_token
 from linli_shared.db import Database
 from linli_shared.migrations import upgrade
 from linli_shared.permissions import RoutePermission, route_permissions
-from linli_shared.settings import PlatformSettings
+from tests.support.grid_scope import ADMIN, OURS, THEIRS, Probe, bearer, refused, walk
 
 CreateDatabase = Callable[[str], Awaitable[str]]
-THEIRS, OURS = "grid-theirs", "grid-ours"
 # Routes grid-bound roles may call whose data belongs to no grid.
 GRID_FREE = {
     ("GET", "/v1/checklists"),
     ("GET", "/v1/checklists/{name}"),
     ("GET", "/v1/checklists/{name}/versions"),
 }
-
-
-@dataclass(frozen=True)
-class Probe:
-    method: str
-    path: str  # the route's template
-    url: str  # the concrete call about the other grid
-    body: dict[str, Any] | None = None
-    lists: bool = False  # a list: it answers, but without the other grid's items
 
 
 def _inspection(compound: str) -> dict[str, Any]:
@@ -55,13 +44,6 @@ def _inspection(compound: str) -> dict[str, Any]:
         "inspected_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
         "findings": [{"item": "no-exposed-garbage", "passed": False}],
     }
-
-
-def _headers(role: str, grids: list[str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), role, [role], grids)}"}
-
-
-ADMIN = _headers("admin", [])
 
 
 @pytest.fixture
@@ -164,17 +146,11 @@ def _probes(theirs: dict[str, str]) -> list[Probe]:
 
 
 def _refused(probe: Probe, response: httpx.Response) -> bool:
-    if probe.lists:
-        return response.status_code == 200 and all(
-            item.get("grid_id") != THEIRS for item in response.json()["items"]
-        )
     if probe.path == "/v1/inspections/batch":
         return response.status_code == 200 and [
             r["status"] for r in response.json()["results"]
         ] == ["forbidden"]
-    if response.status_code == 403:
-        return bool(response.json()["type"].endswith("outside-grids"))
-    return response.status_code == 404
+    return refused(probe, response, lambda item: item.get("grid_id") == THEIRS)
 
 
 async def test_grid_bound_roles_are_refused_outside_their_grids(
@@ -182,26 +158,7 @@ async def test_grid_bound_roles_are_refused_outside_their_grids(
 ) -> None:
     client, permissions = app_client
     probes = _probes(await _their_objects(client))
-    grid_routes = {
-        (p.method, p.path) for p in permissions if any(p.allows(role) for role in GRID_BOUND_ROLES)
-    }
-    assert grid_routes - GRID_FREE == {(p.method, p.path) for p in probes}, (
-        "a route admitting grid workers or inspectors is missing from the grid walk"
-    )
-    by_route = {(p.method, p.path): p for p in permissions}
-    walked = 0
-    for probe in probes:
-        for role in sorted(GRID_BOUND_ROLES):
-            if not by_route[(probe.method, probe.path)].allows(role):
-                continue
-            response = await client.request(
-                probe.method, probe.url, json=probe.body, headers=_headers(role, [OURS])
-            )
-            assert _refused(probe, response), (
-                f"{role} of {OURS} got {response.status_code} from {probe.method} {probe.url}: "
-                f"{response.text[:300]}"
-            )
-            walked += 1
+    walked = await walk(client, permissions, probes, grid_free=GRID_FREE, is_refused=_refused)
     assert walked >= 20
     # The other grid's objects are all still there, untouched, for those who may see them.
     case = (await client.get(probes[4].url, headers=ADMIN)).json()
@@ -210,5 +167,5 @@ async def test_grid_bound_roles_are_refused_outside_their_grids(
     assert [s["grid_id"] for s in schedules] == [THEIRS]
     # And the lists really do list the other grid's items to a role reaching it.
     for probe in (p for p in probes if p.lists):
-        listed = await client.get(probe.url, headers=_headers("grid_worker", [THEIRS]))
+        listed = await client.get(probe.url, headers=bearer("grid_worker", [THEIRS]))
         assert any(item.get("grid_id") == THEIRS for item in listed.json()["items"]), probe.url

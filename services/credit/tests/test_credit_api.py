@@ -100,7 +100,7 @@ async def test_score_and_entries_of_a_subject(client: httpx.AsyncClient, databas
         "scoring": {"active": True, "reason": None},
     }
 
-    entries = await client.get(f"/v1/subjects/{subject}/entries", headers=bearer("grid_worker"))
+    entries = await client.get(f"/v1/subjects/{subject}/entries", headers=bearer("community_staff"))
     assert entries.status_code == 200, entries.text
     body = entries.json()
     assert body["subject_id"] == str(subject)

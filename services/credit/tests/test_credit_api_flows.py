@@ -31,8 +31,9 @@ PROBLEM = "application/problem+json"
 NOW = datetime.now(UTC).replace(microsecond=0)  # the app runs on the system clock
 
 
-def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), subject, roles)}"}
+def bearer(*roles: str, subject: str = "tester", grids: tuple[str, ...] = ()) -> dict[str, str]:
+    token = mint_dev_token(PlatformSettings(), subject, roles, grids)
+    return {"Authorization": f"Bearer {token}"}
 
 
 OFFICER = bearer("credit_officer", subject="officer-zhao")
@@ -311,7 +312,7 @@ async def test_appeal_filed_by_staff_for_a_resident_and_upheld_by_an_officer(
     filed = await client.post(
         "/v1/appeals",
         json={"entry_id": entry["id"], "grounds": "垃圾不是我家的", "resident": "member-1"},
-        headers=bearer("grid_worker", subject="grid-wang"),
+        headers=bearer("grid_worker", subject="grid-wang", grids=("grid-1",)),
     )
     assert filed.status_code == 201, filed.text
     appeal = filed.json()

@@ -16,7 +16,7 @@ from linli_shared.db import Database
 ACCOUNT = """
 SELECT subject_id, subject_kind, score, grade, opened_at, balance, policy_version, community_id,
        consent, closed_at, green_channel, green_evaluated_at, green_valid_until, household_id,
-       members_version
+       members_version, grid_id
 FROM accounts WHERE subject_id = $1
 """
 

@@ -302,8 +302,14 @@ class LedgerRepository:
         due_by: date | None,
         limit: int,
         offset: int,
+        grids: frozenset[str] | None = None,
     ) -> list[Appeal]:
+        """Appeals, oldest first; with `grids`, only those about subjects in these grids."""
         query = select(appeals).order_by(appeals.c.filed_at, appeals.c.id)
+        if grids is not None:
+            query = query.join(accounts, accounts.c.subject_id == appeals.c.subject_id).where(
+                accounts.c.grid_id.in_(sorted(grids))
+            )
         if state is not None:
             query = query.where(appeals.c.state == state)
         if subject_id is not None:
@@ -368,6 +374,7 @@ def _account_values(account: Account) -> dict[str, Any]:
         "green_valid_until": account.green_valid_until,
         "household_id": account.household_id,
         "members_version": account.members_version,
+        "grid_id": account.grid_id,
     }
 
 
@@ -393,6 +400,7 @@ def account_of(m: Mapping[Any, Any]) -> Account:
         green_valid_until=m["green_valid_until"],
         household_id=m["household_id"],
         members_version=m["members_version"],
+        grid_id=m["grid_id"],
     )
 
 

@@ -39,6 +39,8 @@ accounts = Table(
     # A resident's household; a household's last applied members-changed version.
     Column("household_id", Uuid, nullable=True, index=True),
     Column("members_version", Integer, nullable=False, server_default="0"),
+    # The registry's grid of the subject (a resident's: its household's), for grid reach.
+    Column("grid_id", String(100), nullable=True, index=True),
 )
 
 # The ledger: append-only (the database refuses UPDATE and DELETE, see the migration).

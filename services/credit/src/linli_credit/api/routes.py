@@ -26,6 +26,7 @@ from linli_credit.service.ledger import CreditService
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem
 from linli_shared.pagination import MAX_OFFSET
+from linli_shared.reach import reach_of
 from linli_shared.rules import RuleViolation
 
 router = APIRouter(tags=["ledger"])
@@ -36,7 +37,12 @@ FILERS = ("credit_officer", "community_staff", "grid_worker")
 OFFICERS = ("credit_officer",)
 HALL = ("service", "community_staff", "credit_officer")
 
+# Grid workers see and act only on the subjects of their grids (see linli_shared.reach): another
+# grid's subject, entry or appeal is not found; filing an appeal there is 403 `outside-grids`.
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
+OUTSIDE: dict[int | str, dict[str, Any]] = {
+    403: {"model": Problem, "description": "The entry's subject is outside the caller's grids"}
+}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem}}
 
 
@@ -58,9 +64,9 @@ Service = Annotated[CreditService, Depends(credit_service)]
 async def get_score(
     subject_id: uuid.UUID,
     service: Service,
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> ScoreOut:
-    account = await service.account(subject_id)
+    account = await service.account(subject_id, reach_of(principal))
     return ScoreOut.of(account, service.scoring_refusal(account))
 
 
@@ -73,9 +79,9 @@ async def get_score(
 async def get_entries(
     subject_id: uuid.UUID,
     service: Service,
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> EntriesOut:
-    entries = await service.entries(subject_id)
+    entries = await service.entries(subject_id, reach_of(principal))
     return EntriesOut(subject_id=subject_id, items=[EntryOut.of(e) for e in entries])
 
 
@@ -95,12 +101,13 @@ async def explain(
     service: Service,
     at: Annotated[datetime | None, Query(description="Instant to explain (default: now)")] = None,
     known_at: Annotated[datetime | None, Query(description="Ledger as recorded by then")] = None,
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> ExplanationOut:
     for name, value in (("at", at), ("known_at", known_at)):
         if value is not None and value.tzinfo is None:
             raise RuleViolation(name, "needs a time zone offset, e.g. 2026-03-01T00:00:00+08:00")
-    return ExplanationOut.of(await service.explain(subject_id, at, known_at), known_at)
+    explanation = await service.explain(subject_id, at, known_at, reach_of(principal))
+    return ExplanationOut.of(explanation, known_at)
 
 
 @router.get(
@@ -116,7 +123,9 @@ async def check_green_channel(
     principal: Principal = Depends(require_roles(*HALL)),
 ) -> GreenChannelOut:
     return GreenChannelOut.of(
-        await service.check_green_channel(subject_id, checked_by=principal.subject)
+        await service.check_green_channel(
+            subject_id, checked_by=principal.subject, reach=reach_of(principal)
+        )
     )
 
 
@@ -151,6 +160,7 @@ async def record_volunteer_hours(
         resident_id=body.resident_id,
         idempotency_key=idempotency_key or str(uuid.uuid4()),
         recorded_by=principal.subject,
+        reach=reach_of(principal),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -177,6 +187,7 @@ async def award_five_good(
         year=body.year,
         criteria=body.criteria.model_dump(),
         awarded_by=principal.subject,
+        reach=reach_of(principal),
     )
     return EntryOut.of(entry)
 
@@ -196,7 +207,9 @@ async def repair(
     principal: Principal = Depends(require_roles(*OFFICERS)),
 ) -> EntryOut:
     return EntryOut.of(
-        await service.repair(entry_id, note=body.note, repaired_by=principal.subject)
+        await service.repair(
+            entry_id, note=body.note, repaired_by=principal.subject, reach=reach_of(principal)
+        )
     )
 
 
@@ -204,7 +217,7 @@ async def repair(
     "/appeals",
     response_model=AppealOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND, **CONFLICT},
+    responses={**NOT_FOUND, **OUTSIDE, **CONFLICT},
     summary="File an appeal against an entry (staff, or staff on behalf of a resident)",
     tags=["appeals"],
 )
@@ -216,7 +229,9 @@ async def file_appeal(
     filed_by = f"staff:{principal.subject}"
     if body.resident:
         filed_by = f"resident:{body.resident} via {filed_by}"
-    appeal = await service.file_appeal(body.entry_id, grounds=body.grounds, filed_by=filed_by)
+    appeal = await service.file_appeal(
+        body.entry_id, grounds=body.grounds, filed_by=filed_by, reach=reach_of(principal)
+    )
     return AppealOut.of(appeal, _today(service))
 
 
@@ -224,6 +239,7 @@ async def file_appeal(
     "/appeals",
     response_model=AppealsOut,
     summary="Appeals, oldest first; `overdue=true` lists those past their decision date",
+    description="A grid worker sees only the appeals about subjects in its grids.",
     tags=["appeals"],
 )
 async def list_appeals(
@@ -233,10 +249,15 @@ async def list_appeals(
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    _: Principal = Depends(require_roles(*FILERS)),
+    principal: Principal = Depends(require_roles(*FILERS)),
 ) -> AppealsOut:
     appeals = await service.appeals(
-        state=state, subject_id=subject_id, overdue=overdue, limit=limit, offset=offset
+        state=state,
+        subject_id=subject_id,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+        reach=reach_of(principal),
     )
     today = _today(service)
     return AppealsOut(items=[AppealOut.of(a, today) for a in appeals], limit=limit, offset=offset)
@@ -252,9 +273,9 @@ async def list_appeals(
 async def get_appeal(
     appeal_id: uuid.UUID,
     service: Service,
-    _: Principal = Depends(require_roles(*FILERS)),
+    principal: Principal = Depends(require_roles(*FILERS)),
 ) -> AppealOut:
-    return AppealOut.of(await service.appeal(appeal_id), _today(service))
+    return AppealOut.of(await service.appeal(appeal_id, reach_of(principal)), _today(service))
 
 
 @router.post(
@@ -271,7 +292,11 @@ async def decide_appeal(
     principal: Principal = Depends(require_roles(*OFFICERS)),
 ) -> AppealOut:
     appeal = await service.decide_appeal(
-        appeal_id, outcome=body.outcome, reason=body.reason, decided_by=principal.subject
+        appeal_id,
+        outcome=body.outcome,
+        reason=body.reason,
+        decided_by=principal.subject,
+        reach=reach_of(principal),
     )
     return AppealOut.of(appeal, _today(service))
 

@@ -10,8 +10,10 @@ from linli_shared.contracts import (
     HouseholdConsentChanged,
     HouseholdDeregistered,
     HouseholdMembersChanged,
+    HouseholdMoved,
     HouseholdRegistered,
     InspectionFailed,
+    OrganisationChanged,
     OrganisationRegistered,
     RectificationOverdue,
     RectificationVerified,
@@ -29,6 +31,12 @@ def subscriptions(service: CreditService) -> list[Subscription]:
     ) -> None:
         assert isinstance(event, HouseholdRegistered)
         await service.household_registered(connection, event)
+
+    async def on_household_moved(
+        connection: AsyncConnection, event: EventData, envelope: Envelope
+    ) -> None:
+        assert isinstance(event, HouseholdMoved)
+        await service.household_moved(connection, event)
 
     async def on_consent_changed(
         connection: AsyncConnection, event: EventData, envelope: Envelope
@@ -51,7 +59,7 @@ def subscriptions(service: CreditService) -> list[Subscription]:
     async def on_organisation_registered(
         connection: AsyncConnection, event: EventData, envelope: Envelope
     ) -> None:
-        assert isinstance(event, OrganisationRegistered)
+        assert isinstance(event, OrganisationRegistered | OrganisationChanged)
         await service.organisation_registered(connection, event)
 
     async def on_inspection_failed(
@@ -71,10 +79,12 @@ def subscriptions(service: CreditService) -> list[Subscription]:
             GROUP,
             {
                 HouseholdRegistered: on_household_registered,
+                HouseholdMoved: on_household_moved,
                 HouseholdConsentChanged: on_consent_changed,
                 HouseholdMembersChanged: on_members_changed,
                 HouseholdDeregistered: on_household_deregistered,
                 OrganisationRegistered: on_organisation_registered,
+                OrganisationChanged: on_organisation_registered,
                 InspectionFailed: on_inspection_failed,
                 RectificationVerified: on_rectification,
                 RectificationOverdue: on_rectification,

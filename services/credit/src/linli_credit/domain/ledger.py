@@ -100,6 +100,9 @@ class Account:
     # members-changed version (an older one changes no resident account).
     household_id: uuid.UUID | None = None
     members_version: int = 0
+    # Where the registry places the subject (a resident: its household's grid); grid workers
+    # see and act on the subjects of their grids only.
+    grid_id: str | None = None
 
     @classmethod
     def open(
@@ -112,6 +115,7 @@ class Account:
         community_id: str | None = None,
         consent: Consent = "unrecorded",
         household_id: uuid.UUID | None = None,
+        grid_id: str | None = None,
     ) -> Account:
         return cls(
             subject_id=subject_id,
@@ -124,6 +128,7 @@ class Account:
             community_id=community_id,
             consent=consent,
             household_id=household_id,
+            grid_id=grid_id,
         )
 
     def post(self, entry: Entry, policy: Policy, now: datetime | None = None) -> Account:

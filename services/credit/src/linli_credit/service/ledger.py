@@ -67,13 +67,16 @@ from linli_shared.contracts.registry import (
     HouseholdConsentChanged,
     HouseholdDeregistered,
     HouseholdMembersChanged,
+    HouseholdMoved,
     HouseholdRegistered,
     MemberV1,
+    OrganisationChanged,
     OrganisationRegistered,
 )
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.reach import EVERYWHERE, OutsideGrids, Reach
 from linli_shared.rules import RuleViolation
 
 log = logging.getLogger(__name__)
@@ -155,11 +158,13 @@ class CreditService:
         community_id: str | None = None,
         consent: Consent | None = None,
         household_id: uuid.UUID | None = None,
+        grid_id: str | None = None,
         announce: bool = False,
     ) -> Account:
         """The subject's account, locked; opened when it did not exist, and announced when
         opened from the registry (`announce`): an account that a subject's first inspection
-        opens is not, so that event's chain holds only what the inspection caused."""
+        opens is not, so that event's chain holds only what the inspection caused. `grid_id`
+        places a new account; only the registry's events move an existing one (`_place`)."""
         ledger = LedgerRepository(connection)
         account = await ledger.account(subject_id, for_update=True)
         if account is None:
@@ -171,6 +176,7 @@ class CreditService:
                 community_id=community_id,
                 consent=consent or "unrecorded",
                 household_id=household_id,
+                grid_id=grid_id,
             )
             await ledger.add_account(account)
             if not announce:
@@ -205,9 +211,36 @@ class CreditService:
             CreditSubjectKind.HOUSEHOLD,
             community_id=event.community_id,
             consent=_consent(event.consent),
+            grid_id=event.grid_id,
             announce=True,
         )
+        household = await self._place(connection, household, event.community_id, event.grid_id)
         return await self._sync_members(connection, household, event.members, event.version)
+
+    async def household_moved(self, connection: AsyncConnection, event: HouseholdMoved) -> Account:
+        """The household, and its residents with it, are now in the event's community and grid."""
+        household = await self.open_account(
+            connection, event.household_id, CreditSubjectKind.HOUSEHOLD
+        )
+        return await self._place(connection, household, event.community_id, event.grid_id)
+
+    async def _place(
+        self,
+        connection: AsyncConnection,
+        account: Account,
+        community_id: str,
+        grid_id: str | None,
+    ) -> Account:
+        """Where the registry now places the subject; a household's residents go with it."""
+        ledger = LedgerRepository(connection)
+        placed = replace(account, community_id=community_id, grid_id=grid_id)
+        if placed != account:
+            await ledger.save_account(placed)
+        for resident in await ledger.residents_of(account.subject_id, for_update=True):
+            moved = replace(resident, community_id=community_id, grid_id=grid_id)
+            if moved != resident:
+                await ledger.save_account(moved)
+        return placed
 
     async def members_changed(
         self, connection: AsyncConnection, event: HouseholdMembersChanged
@@ -255,12 +288,14 @@ class CreditService:
                 community_id=household.community_id,
                 consent=household.consent,
                 household_id=household.subject_id,
+                grid_id=household.grid_id,
                 announce=True,
             )
         moved = replace(
             existing,
             household_id=household.subject_id,
             community_id=household.community_id,
+            grid_id=household.grid_id,
             consent=household.consent,
             closed_at=None,
         )
@@ -305,15 +340,19 @@ class CreditService:
         return closed
 
     async def organisation_registered(
-        self, connection: AsyncConnection, event: OrganisationRegistered
+        self, connection: AsyncConnection, event: OrganisationRegistered | OrganisationChanged
     ) -> Account:
-        return await self.open_account(
+        """The organisation's account, opened (announced) if new, placed where the registry
+        says it is now."""
+        organisation = await self.open_account(
             connection,
             event.organisation_id,
             CreditSubjectKind.ORGANISATION,
             community_id=event.community_id,
+            grid_id=event.grid_id,
             announce=True,
         )
+        return await self._place(connection, organisation, event.community_id, event.grid_id)
 
     async def consent_changed(
         self, connection: AsyncConnection, event: HouseholdConsentChanged
@@ -450,6 +489,7 @@ class CreditService:
         idempotency_key: str,
         recorded_by: str,
         resident_id: uuid.UUID | None = None,
+        reach: Reach = EVERYWHERE,
     ) -> tuple[Entry, bool]:
         """The entry for the hours, and whether it is new (False: the key was used before).
 
@@ -460,7 +500,7 @@ class CreditService:
         source = f"volunteer:{subject_id}:{idempotency_key}"
         async with self._database.transaction() as connection:
             ledger = LedgerRepository(connection)
-            account = await self._existing(connection, subject_id)
+            account = await self._existing(connection, subject_id, reach)
             existing = await ledger.entry_for(source)
             if existing is not None:
                 return existing, False
@@ -556,12 +596,18 @@ class CreditService:
         return entry
 
     async def award_five_good(
-        self, subject_id: uuid.UUID, *, year: int, criteria: Mapping[str, bool], awarded_by: str
+        self,
+        subject_id: uuid.UUID,
+        *,
+        year: int,
+        criteria: Mapping[str, bool],
+        awarded_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> Entry:
         source = f"five-good:{subject_id}:{year}"
         async with self._database.transaction() as connection:
             ledger = LedgerRepository(connection)
-            account = await self._existing(connection, subject_id)
+            account = await self._existing(connection, subject_id, reach)
             if account.subject_kind is not CreditSubjectKind.HOUSEHOLD:
                 raise Conflict("the five-good family award is for households")
             if await ledger.has_entry_for(source):
@@ -591,7 +637,9 @@ class CreditService:
             )
             return entry
 
-    async def repair(self, entry_id: uuid.UUID, *, note: str, repaired_by: str) -> Entry:
+    async def repair(
+        self, entry_id: uuid.UUID, *, note: str, repaired_by: str, reach: Reach = EVERYWHERE
+    ) -> Entry:
         """Repair a penalty on application, once it is past its tier's minimum period."""
         async with self._database.transaction() as connection:
             ledger = LedgerRepository(connection)
@@ -599,6 +647,8 @@ class CreditService:
             if target is None:
                 raise NotFound("ledger entry", entry_id)
             account = await self._existing(connection, target.subject_id)
+            if not reach.covers(account.grid_id):
+                raise NotFound("ledger entry", entry_id)
             now = self._clock.now()
             entry = repair_entry(
                 target,
@@ -624,13 +674,19 @@ class CreditService:
 
     # --- appeals -------------------------------------------------------------------------------
 
-    async def file_appeal(self, entry_id: uuid.UUID, *, grounds: str, filed_by: str) -> Appeal:
+    async def file_appeal(
+        self, entry_id: uuid.UUID, *, grounds: str, filed_by: str, reach: Reach = EVERYWHERE
+    ) -> Appeal:
+        """An appeal against the entry; one about a subject outside the caller's grids is
+        refused (403 naming `entry_id`)."""
         async with self._database.transaction() as connection:
             ledger = LedgerRepository(connection)
             entry = await ledger.entry(entry_id)
             if entry is None:
                 raise NotFound("ledger entry", entry_id)
             account = await self._existing(connection, entry.subject_id)
+            if not reach.covers(account.grid_id):
+                raise OutsideGrids("entry_id", account.grid_id)
             try:
                 appeal = file_appeal(
                     entry,
@@ -658,7 +714,13 @@ class CreditService:
             return appeal
 
     async def decide_appeal(
-        self, appeal_id: uuid.UUID, *, outcome: Outcome, reason: str, decided_by: str
+        self,
+        appeal_id: uuid.UUID,
+        *,
+        outcome: Outcome,
+        reason: str,
+        decided_by: str,
+        reach: Reach = EVERYWHERE,
     ) -> Appeal:
         async with self._database.transaction() as connection:
             ledger = LedgerRepository(connection)
@@ -666,6 +728,8 @@ class CreditService:
             if appeal is None:
                 raise NotFound("appeal", appeal_id)
             account = await self._existing(connection, appeal.subject_id)
+            if not reach.covers(account.grid_id):
+                raise NotFound("appeal", appeal_id)
             appeal = await ledger.appeal(appeal_id, for_update=True)
             assert appeal is not None
             now = self._clock.now()
@@ -704,10 +768,12 @@ class CreditService:
             )
             return decided
 
-    async def appeal(self, appeal_id: uuid.UUID) -> Appeal:
+    async def appeal(self, appeal_id: uuid.UUID, reach: Reach = EVERYWHERE) -> Appeal:
         async with self._database.connect() as connection:
-            appeal = await LedgerRepository(connection).appeal(appeal_id)
-        if appeal is None:
+            ledger = LedgerRepository(connection)
+            appeal = await ledger.appeal(appeal_id)
+            account = None if appeal is None else await ledger.account(appeal.subject_id)
+        if appeal is None or account is None or not reach.covers(account.grid_id):
             raise NotFound("appeal", appeal_id)
         return appeal
 
@@ -719,6 +785,7 @@ class CreditService:
         overdue: bool = False,
         limit: int = 50,
         offset: int = 0,
+        reach: Reach = EVERYWHERE,
     ) -> list[Appeal]:
         due_by = None
         if overdue:
@@ -726,21 +793,24 @@ class CreditService:
             due_by = self.policy_now().local_date(self._clock.now()) - timedelta(days=1)
         async with self._database.connect() as connection:
             return await LedgerRepository(connection).list_appeals(
-                state=state, subject_id=subject_id, due_by=due_by, limit=limit, offset=offset
+                state=state,
+                subject_id=subject_id,
+                due_by=due_by,
+                limit=limit,
+                offset=offset,
+                grids=reach.grids,
             )
 
     # --- the green channel -----------------------------------------------------------------
 
     async def check_green_channel(
-        self, subject_id: uuid.UUID, *, checked_by: str
+        self, subject_id: uuid.UUID, *, checked_by: str, reach: Reach = EVERYWHERE
     ) -> GreenChannelAnswer:
         """The service hall's question, answered from the projection and audited (the check is
         recorded before the answer is given; it needs no lock, so it is one statement)."""
         now = self._clock.now()
         today = self.policy_now().local_date(now)
-        account = await self._reads.account(subject_id)
-        if account is None:
-            raise NotFound("credit account", subject_id)
+        account = await self.account(subject_id, reach)
         granted = account.holds_green_channel(today)
         if granted:
             reason = f"grade {account.grade} earns the green channel"
@@ -901,24 +971,31 @@ class CreditService:
 
     # --- reads -------------------------------------------------------------------------------
 
-    async def account(self, subject_id: uuid.UUID) -> Account:
+    async def account(self, subject_id: uuid.UUID, reach: Reach = EVERYWHERE) -> Account:
+        """The subject's account; outside the caller's grids it is not found (its existence
+        is not revealed)."""
         account = await self._reads.account(subject_id)
-        if account is None:
+        if account is None or not reach.covers(account.grid_id):
             raise NotFound("credit account", subject_id)
         return account
 
     def scoring_refusal(self, account: Account) -> str | None:
         return account.refusal(self.policy_now())
 
-    async def entries(self, subject_id: uuid.UUID) -> list[Entry]:
+    async def entries(self, subject_id: uuid.UUID, reach: Reach = EVERYWHERE) -> list[Entry]:
         async with self._database.connect() as connection:
             ledger = LedgerRepository(connection)
-            if await ledger.account(subject_id) is None:
+            account = await ledger.account(subject_id)
+            if account is None or not reach.covers(account.grid_id):
                 raise NotFound("credit account", subject_id)
             return await ledger.entries_of(subject_id)
 
     async def explain(
-        self, subject_id: uuid.UUID, at: datetime | None = None, known_at: datetime | None = None
+        self,
+        subject_id: uuid.UUID,
+        at: datetime | None = None,
+        known_at: datetime | None = None,
+        reach: Reach = EVERYWHERE,
     ) -> Explanation:
         """Why the subject is at its score and grade (now, or at a past instant)."""
         now = self._clock.now()
@@ -926,7 +1003,7 @@ class CreditService:
         async with self._database.connect() as connection:
             ledger = LedgerRepository(connection)
             account = await ledger.account(subject_id)
-            if account is None:
+            if account is None or not reach.covers(account.grid_id):
                 raise NotFound("credit account", subject_id)
             entries = await ledger.entries_of(subject_id)
         policy = self._policies.at(at)
@@ -988,9 +1065,11 @@ class CreditService:
         if refusal is not None:
             raise Conflict(f"subject {account.subject_id} is not scored: {refusal}")
 
-    async def _existing(self, connection: AsyncConnection, subject_id: uuid.UUID) -> Account:
+    async def _existing(
+        self, connection: AsyncConnection, subject_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> Account:
         account = await LedgerRepository(connection).account(subject_id, for_update=True)
-        if account is None:
+        if account is None or not reach.covers(account.grid_id):
             raise NotFound("credit account", subject_id)
         return account
 

@@ -97,6 +97,7 @@ class NoticeRepository:
                 else None
             ),
             "active": recipient.active,
+            "grid_id": recipient.grid_id,
         }
         updated = await self._connection.execute(
             update(recipients).where(recipients.c.id == recipient.id).values(**values)
@@ -122,29 +123,28 @@ class NoticeRepository:
         )
         return _recipient(row) if row is not None else None
 
-    async def set_grid_contact(self, grid_id: str, recipient: Recipient) -> None:
-        await self.upsert_recipient(recipient)
-        await self.update_recipient(recipient.id, grid_id=grid_id)
-
     async def grid_contacts(self) -> list[tuple[str, Recipient]]:
         rows = await self._connection.execute(
             select(recipients)
             .where(
                 recipients.c.kind == RecipientKind.GRID_WORKER.value,
                 recipients.c.grid_id.is_not(None),
+                recipients.c.active.is_(True),
             )
             .order_by(recipients.c.grid_id)
         )
         return [(row["grid_id"], _recipient(row)) for row in rows.mappings()]
 
     async def remove_grid_contact(self, grid_id: str) -> bool:
+        """The contact stops being told; its notices stay visible to the grid's workers."""
         removed = await self._connection.execute(
             update(recipients)
             .where(
                 recipients.c.grid_id == grid_id,
                 recipients.c.kind == RecipientKind.GRID_WORKER.value,
+                recipients.c.active.is_(True),
             )
-            .values(active=False, grid_id=None)
+            .values(active=False)
         )
         return bool(removed.rowcount)
 
@@ -559,6 +559,7 @@ def _recipient(row: RowMapping) -> Recipient:
         preferred_channels=_channels(row["preferred_channels"]) or (Channel.EMAIL,),
         consented_channels=_channels(row["consented_channels"]),
         active=row["active"],
+        grid_id=row["grid_id"],
         channel_order=_channels(row["channel_order"]),
         quiet_hours=QuietHours(start, end) if start is not None and end is not None else None,
         digest=row["digest"],

@@ -24,7 +24,9 @@ metadata = MetaData()
 
 # Local read model of who can be told: households and organisations from the registry's events,
 # grid workers from notify's own staff API (`kind` = grid_worker). Notify never calls the
-# registry. `channel_order`, `quiet_*` and `digest` are the recipient's preferences, kept apart
+# registry. `grid_id` is where the recipient is (a household's current grid; a grid worker's
+# grid, whose recipient id is derived from it): grid workers reach only their grids' recipients.
+# `channel_order`, `quiet_*` and `digest` are the recipient's preferences, kept apart
 # from the registry's data so a registry update never overwrites them.
 recipients = Table(
     "recipients",
@@ -39,12 +41,11 @@ recipients = Table(
     Column("preferred_channels", JSON, nullable=True),
     Column("consented_channels", JSON, nullable=True),
     Column("active", Boolean, nullable=False, server_default=true()),
-    Column("grid_id", String(100), nullable=True),
+    Column("grid_id", String(100), nullable=True, index=True),
     Column("channel_order", JSON, nullable=True),
     Column("quiet_start", String(5), nullable=True),
     Column("quiet_end", String(5), nullable=True),
     Column("digest", Boolean, nullable=False, server_default=false()),
-    UniqueConstraint("grid_id", name="uq_recipients_grid_id"),
 )
 
 notices = Table(

@@ -34,6 +34,7 @@ from linli_notify.service.notices import NotifyService, Preferences
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import NotFound, Problem
 from linli_shared.pagination import MAX_OFFSET
+from linli_shared.reach import reach_of
 
 router = APIRouter()
 
@@ -41,6 +42,8 @@ READERS = ("community_staff", "grid_worker", "credit_officer", "service")
 # Staff frontends and the resident frontend's backend (a `service` token) use the inbox.
 INBOX_USERS = ("community_staff", "grid_worker", "service")
 STAFF = ("community_staff",)
+# Grid workers reach only the recipients of their grids (see linli_shared.reach): another grid's
+# recipient, notice or inbox is not found (404), whether read or changed.
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
@@ -53,16 +56,20 @@ def notify_service(request: Request) -> NotifyService:
 
 
 @router.get(
-    "/notices", response_model=NoticePage, tags=["notices"], summary="Notices sent to a recipient"
+    "/notices",
+    response_model=NoticePage,
+    responses=NOT_FOUND,
+    tags=["notices"],
+    summary="Notices sent to a recipient",
 )
 async def list_notices(
     recipient_id: uuid.UUID,
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> NoticePage:
-    notices = await service.notices_for(recipient_id, limit, offset)
+    notices = await service.notices_for(recipient_id, limit, offset, reach_of(principal))
     return NoticePage(items=[NoticeOut.of(n) for n in notices], limit=limit, offset=offset)
 
 
@@ -76,9 +83,9 @@ async def list_notices(
 async def get_notice(
     notice_id: uuid.UUID,
     service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    principal: Principal = Depends(require_roles(*READERS)),
 ) -> NoticeOut:
-    notice, deliveries = await service.notice(notice_id)
+    notice, deliveries = await service.notice(notice_id, reach_of(principal))
     return NoticeOut.of(notice, deliveries)
 
 
@@ -88,6 +95,7 @@ async def get_notice(
 @router.get(
     "/recipients/{recipient_id}/inbox",
     response_model=InboxPage,
+    responses=NOT_FOUND,
     tags=["inbox"],
     summary="A recipient's in-app inbox: delivered notices, newest first",
 )
@@ -97,10 +105,10 @@ async def inbox(
     limit: int = Query(default=50, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*INBOX_USERS)),
+    principal: Principal = Depends(require_roles(*INBOX_USERS)),
 ) -> InboxPage:
     items, unread_count = await service.inbox(
-        recipient_id, unread=unread, limit=limit, offset=offset
+        recipient_id, unread=unread, limit=limit, offset=offset, reach=reach_of(principal)
     )
     return InboxPage(
         items=[InboxItemOut.of(item) for item in items],
@@ -121,9 +129,9 @@ async def set_read_state(
     notice_id: uuid.UUID,
     state: ReadState,
     service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*INBOX_USERS)),
+    principal: Principal = Depends(require_roles(*INBOX_USERS)),
 ) -> InboxItemOut:
-    return InboxItemOut.of(await service.mark_read(notice_id, state.read))
+    return InboxItemOut.of(await service.mark_read(notice_id, state.read, reach_of(principal)))
 
 
 # --- preferences -------------------------------------------------------------------------------
@@ -139,9 +147,9 @@ async def set_read_state(
 async def get_preferences(
     recipient_id: uuid.UUID,
     service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*INBOX_USERS)),
+    principal: Principal = Depends(require_roles(*INBOX_USERS)),
 ) -> PreferencesOut:
-    return PreferencesOut.of(*await service.preferences(recipient_id))
+    return PreferencesOut.of(*await service.preferences(recipient_id, reach_of(principal)))
 
 
 @router.put(
@@ -155,11 +163,13 @@ async def put_preferences(
     recipient_id: uuid.UUID,
     body: PreferencesIn,
     service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*INBOX_USERS)),
+    principal: Principal = Depends(require_roles(*INBOX_USERS)),
 ) -> PreferencesOut:
     quiet = QuietHours(body.quiet_hours.start, body.quiet_hours.end) if body.quiet_hours else None
     preferences = Preferences(body.channel_order, quiet, body.digest)
-    return PreferencesOut.of(*await service.set_preferences(recipient_id, preferences))
+    return PreferencesOut.of(
+        *await service.set_preferences(recipient_id, preferences, reach_of(principal))
+    )
 
 
 # --- grid contacts -----------------------------------------------------------------------------

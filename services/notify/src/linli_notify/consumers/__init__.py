@@ -22,6 +22,7 @@ from linli_shared.contracts import (
     HouseholdConsentChanged,
     HouseholdContactChanged,
     HouseholdDeregistered,
+    HouseholdMoved,
     HouseholdRegistered,
     InspectionEscalated,
     InspectionFailed,
@@ -67,6 +68,7 @@ def subscriptions(service: NotifyService) -> list[Subscription]:
     handlers: dict[type[EventData], Handler] = {
         # recipients (registry)
         HouseholdRegistered: _state(HouseholdRegistered, service.remember_household),
+        HouseholdMoved: _state(HouseholdMoved, service.household_moved),
         HouseholdContactChanged: _state(HouseholdContactChanged, service.household_contact_changed),
         HouseholdConsentChanged: _state(HouseholdConsentChanged, service.household_consent_changed),
         HouseholdDeregistered: _state(HouseholdDeregistered, service.household_deregistered),

@@ -111,6 +111,9 @@ class Recipient:
     preferred_channels: tuple[Channel, ...] = (Channel.EMAIL,)
     consented_channels: tuple[Channel, ...] | None = None  # None: no consent record, no filter
     active: bool = True
+    # Where the recipient is: a household's or organisation's grid (from the registry), the
+    # grid a grid worker answers for. Grid workers see only their grids' recipients.
+    grid_id: str | None = None
     channel_order: tuple[Channel, ...] | None = None  # the recipient's own override
     quiet_hours: QuietHours | None = None
     digest: bool = False

@@ -50,6 +50,7 @@ from linli_shared.contracts import (
     HouseholdConsentChanged,
     HouseholdContactChanged,
     HouseholdDeregistered,
+    HouseholdMoved,
     HouseholdRegistered,
     InspectionEscalated,
     InspectionFailed,
@@ -66,6 +67,7 @@ from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.wakeup import Wakeup
+from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 from linli_shared.telemetry import current_traceparent
 
@@ -135,7 +137,14 @@ class NotifyService:
                 contact,
                 fallback_email=str(event.contact_email),
                 consented=event.consent.notice_channels if event.consent else None,
+                grid_id=event.grid_id,
             )
+        )
+
+    async def household_moved(self, connection: AsyncConnection, event: HouseholdMoved) -> None:
+        """The new address is the one notices name; the new grid's workers see the household."""
+        await NoticeRepository(connection).update_recipient(
+            event.household_id, address=event.address, grid_id=event.grid_id
         )
 
     async def household_contact_changed(
@@ -167,7 +176,12 @@ class NotifyService:
     ) -> None:
         await NoticeRepository(connection).upsert_recipient(
             _from_contact(
-                event.organisation_id, event.name, None, RecipientKind.ORGANISATION, event.contact
+                event.organisation_id,
+                event.name,
+                None,
+                RecipientKind.ORGANISATION,
+                event.contact,
+                grid_id=event.grid_id,
             )
         )
 
@@ -484,35 +498,56 @@ class NotifyService:
 
     # --- reads -------------------------------------------------------------------------------
 
-    async def notices_for(self, recipient_id: uuid.UUID, limit: int, offset: int) -> list[Notice]:
+    async def notices_for(
+        self, recipient_id: uuid.UUID, limit: int, offset: int, reach: Reach = EVERYWHERE
+    ) -> list[Notice]:
         async with self._database.connect() as connection:
-            return await NoticeRepository(connection).list_for(recipient_id, limit, offset)
+            notices = NoticeRepository(connection)
+            if not await _reaches(notices, recipient_id, reach):
+                raise NotFound("recipient", recipient_id)
+            return await notices.list_for(recipient_id, limit, offset)
 
-    async def notice(self, notice_id: uuid.UUID) -> tuple[Notice, list[Delivery]]:
+    async def notice(
+        self, notice_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> tuple[Notice, list[Delivery]]:
         async with self._database.connect() as connection:
             notices = NoticeRepository(connection)
             notice = await notices.get(notice_id)
-            if notice is None:
+            if notice is None or not await _reaches(notices, notice.recipient_id, reach):
                 raise NotFound("notice", notice_id)
             return notice, await notices.deliveries_of(notice_id)
 
     # --- the in-app inbox --------------------------------------------------------------------
 
     async def inbox(
-        self, recipient_id: uuid.UUID, *, unread: bool, limit: int, offset: int
+        self,
+        recipient_id: uuid.UUID,
+        *,
+        unread: bool,
+        limit: int,
+        offset: int,
+        reach: Reach = EVERYWHERE,
     ) -> tuple[list[InboxItem], int]:
         """Delivered notices, newest first, with their text; and how many are unread."""
         async with self._database.connect() as connection:
             notices = NoticeRepository(connection)
+            if not await _reaches(notices, recipient_id, reach):
+                raise NotFound("recipient", recipient_id)
             listed = await notices.list_for(recipient_id, limit, offset, inbox=True, unread=unread)
             items = [InboxItem(n, *(await notices.content(n.id))) for n in listed]
             return items, await notices.count_unread(recipient_id)
 
-    async def mark_read(self, notice_id: uuid.UUID, read: bool) -> InboxItem:
+    async def mark_read(
+        self, notice_id: uuid.UUID, read: bool, reach: Reach = EVERYWHERE
+    ) -> InboxItem:
         async with self._database.transaction() as connection:
             notices = NoticeRepository(connection)
             notice = await notices.get(notice_id)
-            if notice is None or notice.status.value != "delivered":
+            if (
+                notice is None
+                or notice.status.value != "delivered"
+                or not await _reaches(notices, notice.recipient_id, reach)
+            ):
                 raise NotFound("inbox notice", notice_id)
             if read and notice.read_at is None:
                 await notices.mark_read(notice_id, self._clock.now())
@@ -524,19 +559,23 @@ class NotifyService:
 
     # --- preferences -------------------------------------------------------------------------
 
-    async def preferences(self, recipient_id: uuid.UUID) -> tuple[Recipient, Preferences]:
+    async def preferences(
+        self, recipient_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> tuple[Recipient, Preferences]:
         async with self._database.connect() as connection:
             recipient = await NoticeRepository(connection).recipient(recipient_id)
-        if recipient is None:
+        if recipient is None or not reach.covers(recipient.grid_id):
             raise NotFound("recipient", recipient_id)
         return recipient, _preferences(recipient)
 
     async def set_preferences(
-        self, recipient_id: uuid.UUID, preferences: Preferences
+        self, recipient_id: uuid.UUID, preferences: Preferences, reach: Reach = EVERYWHERE
     ) -> tuple[Recipient, Preferences]:
         quiet = preferences.quiet_hours
         async with self._database.transaction() as connection:
             repository = NoticeRepository(connection)
+            if not await _reaches(repository, recipient_id, reach):
+                raise NotFound("recipient", recipient_id)
             found = await repository.update_recipient(
                 recipient_id,
                 channel_order=(
@@ -578,9 +617,10 @@ class NotifyService:
             phone=phone,
             preferred_channels=tuple(channels),
             locale=normalise_locale(locale),
+            grid_id=grid_id,
         )
         async with self._database.transaction() as connection:
-            await NoticeRepository(connection).set_grid_contact(grid_id, recipient)
+            await NoticeRepository(connection).upsert_recipient(recipient)
         return recipient
 
     async def grid_contacts(self) -> list[tuple[str, Recipient]]:
@@ -706,6 +746,7 @@ def _from_contact(
     *,
     fallback_email: str | None = None,
     consented: Sequence[str] | None = None,
+    grid_id: str | None = None,
 ) -> Recipient:
     return Recipient(
         id=recipient_id,
@@ -717,7 +758,16 @@ def _from_contact(
         phone=contact.phone,
         preferred_channels=tuple(Channel(c) for c in contact.preferred_channels),
         consented_channels=tuple(Channel(c) for c in consented) if consented is not None else None,
+        grid_id=grid_id,
     )
+
+
+async def _reaches(notices: NoticeRepository, recipient_id: uuid.UUID, reach: Reach) -> bool:
+    """Whether the caller reaches the recipient's grid (a recipient not known yet is in none)."""
+    if reach.grids is None:
+        return True
+    recipient = await notices.recipient(recipient_id)
+    return recipient is not None and reach.covers(recipient.grid_id)
 
 
 def _preferences(recipient: Recipient) -> Preferences:

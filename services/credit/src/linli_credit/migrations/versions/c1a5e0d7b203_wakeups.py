@@ -1,7 +1,7 @@
 """wake-ups: NOTIFY when outbox rows are inserted
 
 Revision ID: c1a5e0d7b203
-Revises: 511c1c4a7b71
+Revises: f531c4c1b419
 Create Date: 2026-11-29 03:40:00.000000
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from linli_shared.messaging.wakeup import (
 
 
 revision: str = 'c1a5e0d7b203'
-down_revision: str | None = '511c1c4a7b71'
+down_revision: str | None = 'f531c4c1b419'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """wake-ups: NOTIFY when outbox rows, notices and webhook messages are inserted
 
 Revision ID: c1a5e0d7b204
-Revises: 4fe594665020
+Revises: 9cac4dc7ccb4
 Create Date: 2026-11-29 03:40:00.000000
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from linli_shared.messaging.wakeup import (
 
 
 revision: str = 'c1a5e0d7b204'
-down_revision: str | None = '4fe594665020'
+down_revision: str | None = '9cac4dc7ccb4'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
