@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -75,10 +75,16 @@ async def running(relay: OutboxRelay) -> AsyncIterator[None]:
         await asyncio.wait_for(task, WAIT)
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(int(WAIT / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not so within {WAIT} s")
+
+
 async def until_listening(wakeup: Wakeup) -> None:
-    async with asyncio.timeout(WAIT):
-        while not wakeup.listening:
-            await asyncio.sleep(0.05)
+    await until(lambda: wakeup.listening)
 
 
 async def test_a_committed_row_wakes_the_relay_at_once(database: Database) -> None:
@@ -110,9 +116,7 @@ async def test_the_relay_listens_again_after_its_connection_is_killed(database: 
                 )
             )
         assert killed == 1
-        async with asyncio.timeout(WAIT):
-            while wakeup.listening:  # noticed by the keep-alive, or at once
-                await asyncio.sleep(0.05)
+        await until(lambda: not wakeup.listening)  # the termination is noticed at once
         await until_listening(wakeup)
         await sink.wait_for(await commit_outbox_row(database))
 
