@@ -129,3 +129,25 @@ async def test_without_wake_ups_the_relay_polls_at_its_fast_rate(database: Datab
         await asyncio.sleep(0.5)
         assert not wakeup.listening
         await sink.wait_for(await commit_outbox_row(database))
+
+
+async def test_a_wake_up_wakes_one_waiting_loop_not_all() -> None:
+    wakeup = Wakeup(None, "any", poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL)
+    stop = asyncio.Event()
+    waiters = [asyncio.create_task(wakeup.wait(stop)) for _ in range(4)]
+    await asyncio.sleep(0.05)
+    wakeup.wake_one()
+    await asyncio.sleep(0.05)
+    assert sum(waiter.done() for waiter in waiters) == 1
+    stop.set()
+    await asyncio.gather(*waiters)
+
+
+async def test_a_wake_up_while_nobody_waits_is_kept_for_the_next_wait() -> None:
+    wakeup = Wakeup(None, "any", poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL)
+    wakeup.wake_one()  # the loop was busy: nobody waited
+    await asyncio.wait_for(wakeup.wait(asyncio.Event()), WAIT)  # returns at once
+    waiting = asyncio.create_task(wakeup.wait(asyncio.Event()))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # kept once, not forever
+    waiting.cancel()

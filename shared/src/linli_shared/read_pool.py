@@ -4,7 +4,8 @@ A read through the SQLAlchemy engine costs a pool pre-ping, a BEGIN, the query a
 (four round trips) plus the greenlet bridge; under more concurrent requests than the engine's
 pool holds, overflow connections are opened and closed per request (~40 ms each on a busy
 2-core machine). Reads by key (score, grade, green channel, household by id) take this path
-instead; see docs/performance.md. On SQLite (the embedded mode) there is no read pool and
+instead, and so do single-statement appends that need no transaction of their own (the audit
+trail); see docs/performance.md. On SQLite (the embedded mode) there is no read pool and
 services keep their SQLAlchemy Core path.
 """
 
@@ -41,6 +42,11 @@ class ReadPool:
     async def fetchval(self, query: str, *args: Any) -> Any:
         pool = await self._open()
         return await pool.fetchval(query, *args)
+
+    async def execute(self, statement: str, *args: Any) -> None:
+        """One statement, committed on its own (autocommit)."""
+        pool = await self._open()
+        await pool.execute(statement, *args)
 
     async def close(self) -> None:
         if self._pool is not None:

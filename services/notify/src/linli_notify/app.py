@@ -15,7 +15,12 @@ from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.adapters.webhooks import WebhookSender
 from linli_notify.api.routes import router
 from linli_notify.consumers import subscriptions
-from linli_notify.service.dispatch import NOTICES_CHANNEL, DeliveryPolicy
+from linli_notify.service.dispatch import (
+    NOTICES_CHANNEL,
+    WEBHOOKS_CHANNEL,
+    DeliveryPolicy,
+    DispatchWakeups,
+)
 from linli_notify.service.notices import NotifyService
 from linli_notify.settings import NotifySettings
 from linli_shared.audit import AuditLog
@@ -77,12 +82,14 @@ def create_worker(settings: NotifySettings | None = None) -> Worker:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
     service = build_service(database, settings)
-    wakeup = settings.platform.wakeup(
-        database.url, NOTICES_CHANNEL, settings.dispatch_poll_interval_seconds
+    interval = settings.dispatch_poll_interval_seconds
+    wakeups = DispatchWakeups(
+        notices=settings.platform.wakeup(database.url, NOTICES_CHANNEL, interval),
+        webhooks=settings.platform.wakeup(database.url, WEBHOOKS_CHANNEL, interval),
     )
 
     async def dispatcher(stop: asyncio.Event) -> None:
-        await service.run_dispatcher(stop, wakeup, settings.dispatch_lanes)
+        await service.run_dispatcher(stop, wakeups, settings.dispatch_lanes)
 
     return build_worker(
         NAME,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, MetaData, String, Table, delete, insert, select, tuple_
+from sqlalchemy import Column, MetaData, String, Table, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_shared.db import Database, UtcDateTime
@@ -30,26 +31,23 @@ class Inbox:
     ) -> bool:
         """Record the event as applied; False when it already was (a redelivery).
 
-        A concurrent claim of the same id fails the transaction on the primary key, so at most
-        one of two racing deliveries can commit its effect.
+        One statement: the insert does nothing on a known id. A concurrent claim of the same
+        id waits for the first to commit (then claims nothing) or roll back (then claims it),
+        so at most one of two racing deliveries commits its effect.
         """
-        table = self._table
-        seen = await connection.scalar(
-            select(table.c.event_id).where(
-                table.c.consumer_group == group, table.c.event_id == event_id
-            )
-        )
-        if seen is not None:
-            return False
-        await connection.execute(
-            insert(table).values(
+        insert_ = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        claimed = await connection.scalar(
+            insert_(self._table)
+            .values(
                 consumer_group=group,
                 event_id=event_id,
                 event_type=event_type,
                 processed_at=datetime.now(UTC),
             )
+            .on_conflict_do_nothing()
+            .returning(self._table.c.event_id)
         )
-        return True
+        return claimed is not None
 
     async def prune(self, database: Database, before: datetime, batch_size: int) -> int:
         """Forget events applied before `before`, `batch_size` at a time; returns how many.

@@ -94,24 +94,27 @@ class Outbox:
         self._table = table
         self._source = source
 
-    async def add(self, connection: AsyncConnection, event: EventData) -> Envelope:
-        envelope = Envelope.wrap(
-            event,
-            source=self._source,
-            context=current_context(),
-            traceparent=current_traceparent(),
-        )
-        await connection.execute(
-            insert(self._table).values(
-                event_id=envelope.id,
-                topic=event.topic,
-                partition_key=envelope.partition_key,
-                event_type=envelope.type,
-                payload=envelope.to_json(),
-                created_at=envelope.time,
+    async def add(self, connection: AsyncConnection, *events: EventData) -> None:
+        """Queue the events, in this order, in the caller's transaction (one statement)."""
+        context, traceparent = current_context(), current_traceparent()
+        rows = []
+        for event in events:
+            envelope = Envelope.wrap(
+                event, source=self._source, context=context, traceparent=traceparent
             )
-        )
-        return envelope
+            rows.append(
+                {
+                    "event_id": envelope.id,
+                    "topic": event.topic,
+                    "partition_key": envelope.partition_key,
+                    "event_type": envelope.type,
+                    "payload": envelope.to_json(),
+                    "created_at": envelope.time,
+                }
+            )
+        if rows:
+            # A multi-row VALUES keeps the given order in the sequence numbers.
+            await connection.execute(insert(self._table).values(rows))
 
 
 class RecordSink(Protocol):
@@ -201,7 +204,6 @@ class OutboxRelay:
             if time.monotonic() - last_measured > BACKLOG_MEASURE_SECONDS:
                 last_measured = time.monotonic()
                 await self._measure_backlog()
-            self._wakeup.clear()
             try:
                 relayed = await self.relay_once()
             except Exception:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from asyncio import FIRST_COMPLETED
+from collections import deque
 from collections.abc import AsyncIterator
 
 import asyncpg
 from sqlalchemy.engine import make_url
-
-from linli_shared.aio import wait_for_either
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,40 @@ class Wakeup:
         self._channel = channel
         self._poll_interval = poll_interval
         self._listen_poll_interval = listen_poll_interval
-        self._work = asyncio.Event()
+        self._pending = False
+        self._waiters: deque[asyncio.Future[object]] = deque()
         self.listening = False
 
-    def clear(self) -> None:
-        """Call before looking for work, so a notification during the look is not lost."""
-        self._work.clear()
-
     async def wait(self, stop: asyncio.Event) -> None:
-        """Until notified, stopped, or the poll interval (slow while listening) has passed."""
+        """Until woken, stopped, or the poll interval (slow while listening) has passed.
+
+        A wake-up that finds nobody waiting is kept: the next wait returns at once, so work
+        committed while the loop was busy is never slept through."""
+        if self._pending:
+            self._pending = False
+            return
         interval = self._listen_poll_interval if self.listening else self._poll_interval
-        await wait_for_either(self._work, stop, interval)
+        woken: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._waiters.append(woken)
+        stopped: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
+        either: list[asyncio.Future[object]] = [woken, stopped]
+        try:
+            await asyncio.wait(either, timeout=interval, return_when=FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if woken in self._waiters:
+                self._waiters.remove(woken)
+
+    def wake_one(self) -> None:
+        """Wake one waiting loop — not all: several lanes polling for the same new row would find
+        it once and nothing the other times. (A lane that finds work keeps going; each new
+        row's notification wakes another waiting lane, so a busy stream spreads over lanes.)"""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._pending = True
 
     @contextlib.asynccontextmanager
     async def listening_while(self) -> AsyncIterator[None]:
@@ -89,7 +112,7 @@ class Wakeup:
         try:
             await connection.add_listener(self._channel, self._notified)
             self.listening = True
-            self._work.set()  # rows may have been committed while nobody listened
+            self.wake_one()  # rows may have been committed while nobody listened
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), KEEPALIVE_SECONDS)
@@ -100,7 +123,7 @@ class Wakeup:
             connection.terminate()
 
     def _notified(self, *_: object) -> None:
-        self._work.set()
+        self.wake_one()
 
 
 def notify_on_insert_statements(dialect: str, table: str, channel: str) -> list[str]:

@@ -358,35 +358,35 @@ class InspectionsService:
             if inspection.target_kind and inspection.target_id
             else None
         )
-        await self._outbox.add(
-            connection,
+        events: list[EventData] = [
             InspectionRecorded(
                 **_about(inspection),
                 outcome=inspection.outcome.value,
                 schedule_id=schedule.id if schedule else None,
                 is_reinspection=inspection.reinspection_of is not None,
             ),
-        )
-        await self._outbox.add(connection, partner.inspection_completed(inspection))
+            partner.inspection_completed(inspection),
+        ]
         if inspection.reinspection_of is not None:
+            await self._outbox.add(connection, *events)
             await self._reinspected(connection, inspection, now)
             return
-        await self._outbox.add(connection, outcome_event(inspection))
+        events.append(outcome_event(inspection))
         if inspection.failed_findings:
             case, entry = cases.request(inspection, now)
             repository = RectificationRepository(connection)
             await repository.add(case)
             await repository.add_entry(case.id, entry)
-            await self._outbox.add(
-                connection,
+            events.append(
                 RectificationRequested(
                     **_case(case),
                     failed_findings=[
                         FailedFindingV1(item=f.item, severity=f.severity, note=f.note)
                         for f in case.failed_findings
                     ],
-                ),
+                )
             )
+        await self._outbox.add(connection, *events)
 
     async def _reinspected(
         self, connection: AsyncConnection, reinspection: Inspection, now: datetime

@@ -55,8 +55,16 @@ from linli_shared.telemetry import span_from_traceparent
 log = logging.getLogger(__name__)
 
 INBOX_RESPONSE = "stored in the in-app inbox"
-# The notify migrations NOTIFY this channel when notices or webhook messages are inserted.
+# The notify migrations NOTIFY these channels when notices / webhook messages are inserted.
 NOTICES_CHANNEL = "linli_notices"
+WEBHOOKS_CHANNEL = "linli_webhooks"
+
+
+@dataclass(frozen=True)
+class DispatchWakeups:
+    notices: Wakeup
+    webhooks: Wakeup
+
 
 _Step = Callable[[], Awaitable[bool]]
 
@@ -329,19 +337,18 @@ class Dispatcher:
 
     # --- the loop --------------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event, wakeup: Wakeup, lanes: int) -> None:
+    async def run(self, stop: asyncio.Event, wakeups: DispatchWakeups, lanes: int) -> None:
         """Deliver until `stop`: `lanes` notice lanes (each locks its row), one webhook lane.
-        New notices and webhook messages wake the lanes (see NOTICES_CHANNEL)."""
+        New notices and new webhook messages wake a lane (see NOTICES_CHANNEL)."""
         lanes = 1 if self._database.is_sqlite else lanes
-        async with wakeup.listening_while():
+        async with wakeups.notices.listening_while(), wakeups.webhooks.listening_while():
             await asyncio.gather(
-                *(self._lane(stop, wakeup, self.deliver_next) for _ in range(lanes)),
-                self._lane(stop, wakeup, self.deliver_next_webhook),
+                *(self._lane(stop, wakeups.notices, self.deliver_next) for _ in range(lanes)),
+                self._lane(stop, wakeups.webhooks, self.deliver_next_webhook),
             )
 
     async def _lane(self, stop: asyncio.Event, wakeup: Wakeup, step: _Step) -> None:
         while not stop.is_set():
-            wakeup.clear()
             try:
                 worked = await step()
             except Exception:

@@ -37,7 +37,7 @@ from linli_notify.domain.notice import (
     new_notice,
     normalise_locale,
 )
-from linli_notify.service.dispatch import DeliveryPolicy, Dispatcher
+from linli_notify.service.dispatch import DeliveryPolicy, Dispatcher, DispatchWakeups
 from linli_shared.clock import Clock
 from linli_shared.context import current_context
 from linli_shared.contracts import (
@@ -66,7 +66,6 @@ from linli_shared.contracts.registry import ContactV1
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.outbox import Outbox
-from linli_shared.messaging.wakeup import Wakeup
 from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 from linli_shared.telemetry import current_traceparent
@@ -493,8 +492,10 @@ class NotifyService:
     async def deliver_next_webhook(self) -> bool:
         return await self.dispatcher.deliver_next_webhook()
 
-    async def run_dispatcher(self, stop: asyncio.Event, wakeup: Wakeup, lanes: int) -> None:
-        await self.dispatcher.run(stop, wakeup, lanes)
+    async def run_dispatcher(
+        self, stop: asyncio.Event, wakeups: DispatchWakeups, lanes: int
+    ) -> None:
+        await self.dispatcher.run(stop, wakeups, lanes)
 
     # --- reads -------------------------------------------------------------------------------
 

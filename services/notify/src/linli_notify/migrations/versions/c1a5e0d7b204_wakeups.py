@@ -25,8 +25,8 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     for statement in notify_on_insert_statements(dialect, "outbox", "linli_outbox"):
         op.execute(statement)
-    for table in ("notices", "webhook_messages"):
-        for statement in notify_on_insert_statements(dialect, table, "linli_notices"):
+    for table, channel in (("notices", "linli_notices"), ("webhook_messages", "linli_webhooks")):
+        for statement in notify_on_insert_statements(dialect, table, channel):
             op.execute(statement)
 
 
@@ -34,6 +34,6 @@ def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for statement in drop_notify_on_insert_statements(dialect, "outbox", "linli_outbox"):
         op.execute(statement)
-    for table in ("notices", "webhook_messages"):
-        for statement in drop_notify_on_insert_statements(dialect, table, "linli_notices"):
+    for table, channel in (("notices", "linli_notices"), ("webhook_messages", "linli_webhooks")):
+        for statement in drop_notify_on_insert_statements(dialect, table, channel):
             op.execute(statement)
