@@ -28,10 +28,11 @@ from linli_inspections.api.schemas import (
 )
 from linli_inspections.domain import schedule as schedule_rules
 from linli_inspections.domain.rectification import Status
-from linli_inspections.service.inspections import EVERYWHERE, InspectionsService, Reach, TargetRef
+from linli_inspections.service.inspections import InspectionsService, TargetRef
 from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem
 from linli_shared.pagination import PageRequest, page_request
+from linli_shared.reach import reach_of
 
 router = APIRouter()
 
@@ -46,11 +47,6 @@ REPORTERS = ("community_staff", "grid_worker", "inspector", "service")
 def inspections_service(request: Request) -> InspectionsService:
     service: InspectionsService = request.app.state.service
     return service
-
-
-def reach_of(principal: Principal) -> Reach:
-    """Grid workers and inspectors reach only their token's grids; everyone else every grid."""
-    return Reach(frozenset(principal.grids)) if principal.grid_bound else EVERYWHERE
 
 
 # --- inspections ----------------------------------------------------------------------------

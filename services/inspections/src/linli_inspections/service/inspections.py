@@ -60,6 +60,7 @@ from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound, ProblemError
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.pagination import PageRequest, Slice
+from linli_shared.reach import EVERYWHERE, OutsideGrids, Reach
 from linli_shared.rules import RuleViolation
 
 log = logging.getLogger(__name__)
@@ -89,38 +90,6 @@ class InspectionPolicy:
 
     def department_for(self, checklist: str) -> str:
         return self.departments.get(checklist, self.default_department)
-
-
-@dataclass(frozen=True)
-class Reach:
-    """The grids a caller may see and act in; `grids=None` means every grid.
-
-    Grid workers and inspectors reach only the grids in their token. Objects outside their reach
-    read as absent (404, so their existence does not leak); lists leave them out; writes that
-    would touch another grid are refused (403).
-    """
-
-    grids: frozenset[str] | None = None
-
-    def covers(self, grid_id: str | None) -> bool:
-        return self.grids is None or (grid_id is not None and grid_id in self.grids)
-
-
-EVERYWHERE = Reach()
-
-
-class OutsideGrids(ProblemError):
-    def __init__(self, field: str, grid_id: str | None) -> None:
-        super().__init__(
-            403,
-            "outside-grids",
-            "Outside your grids",
-            f"{field}: grid {grid_id} is outside the grids this token is for"
-            if grid_id
-            else f"{field}: not known to be in a grid of this token (registered just now? the "
-            "registry's event may still be on its way: retry shortly)",
-        )
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,12 @@ from linli_registry.api.schemas import (
 )
 from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
-from linli_registry.domain.places import EVERYWHERE, Reach
 from linli_registry.service.households import ConsentInput, PossibleDuplicate, RegistryService
 from linli_shared.audit import mark_personal_data_read
 from linli_shared.auth import Principal, require_grid, require_roles
 from linli_shared.errors import Problem, problem_response
 from linli_shared.pagination import PageRequest, page_request
+from linli_shared.reach import reach_of
 
 router = APIRouter()
 
@@ -58,13 +58,9 @@ CONFLICTS: dict[int | str, dict[str, object]] = {
 }
 
 
-def reach_of(principal: Principal) -> Reach:
-    """Grid workers and inspectors see and act only in their grids; everyone else everywhere.
-
-    Outside them a household, grid, compound or organisation is not found (404, for reads and
-    writes alike: its existence is not revealed); naming a grid outside them in a write (register
-    into it, move to it) is forbidden (403)."""
-    return Reach(principal.grids) if principal.grid_bound else EVERYWHERE
+# Grid reach (linli_shared.reach): outside a grid-bound caller's grids a household, grid,
+# compound or organisation is not found (404, for reads and writes alike: its existence is not
+# revealed); naming a grid outside them in a write (register into it, move to it) is 403.
 
 
 async def registry_service(request: Request) -> RegistryService:

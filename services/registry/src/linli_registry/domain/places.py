@@ -52,16 +52,3 @@ def community(id: str, name: str, time_zone: str) -> Community:
     if not name.strip():
         raise RuleViolation("name", "a community has a name")
     return Community(id, name.strip(), time_zone)
-
-
-@dataclass(frozen=True)
-class Reach:
-    """The grids a caller may see and act in (grid workers and inspectors); None: everywhere."""
-
-    grids: frozenset[str] | None = None
-
-    def allows(self, grid_id: str | None) -> bool:
-        return self.grids is None or grid_id in self.grids
-
-
-EVERYWHERE = Reach()

@@ -29,7 +29,7 @@ from linli_registry.domain import organisation as organisation_rules
 from linli_registry.domain import places
 from linli_registry.domain.household import Consent, Contact, Household, HouseholdClosed, Member
 from linli_registry.domain.organisation import Organisation, OrganisationKind
-from linli_registry.domain.places import EVERYWHERE, Building, Community, Compound, Grid, Reach
+from linli_registry.domain.places import Building, Community, Compound, Grid
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import (
@@ -57,6 +57,7 @@ from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound, ProblemError
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.pagination import PageRequest, Slice
+from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 
 SYSTEM = "system"
@@ -175,7 +176,7 @@ class RegistryService:
     async def get_grid(self, grid_id: str, reach: Reach = EVERYWHERE) -> Grid:
         async with self._database.connect() as connection:
             grid = await PlaceRepository(connection).grid(grid_id)
-        if grid is None or not reach.allows(grid.id):
+        if grid is None or not reach.covers(grid.id):
             raise NotFound("grid", grid_id)
         return grid
 
@@ -205,7 +206,7 @@ class RegistryService:
         async with self._database.connect() as connection:
             repository = PlaceRepository(connection)
             compound = await repository.compound(compound_id)
-            if compound is None or not reach.allows(compound.grid_id):
+            if compound is None or not reach.covers(compound.grid_id):
                 raise NotFound("compound", compound_id)
             return compound, await repository.buildings_of(compound_id)
 
@@ -345,7 +346,7 @@ class RegistryService:
         """The household; outside the caller's grids it is not found (its existence is not
         revealed)."""
         household = await HouseholdReads(self._database, self._cipher).household(household_id)
-        if household is None or not reach.allows(household.grid_id):
+        if household is None or not reach.covers(household.grid_id):
             raise NotFound("household", household_id)
         return household
 
@@ -363,7 +364,7 @@ class RegistryService:
         async with self._database.connect() as connection:
             repository = HouseholdRepository(connection, self._cipher)
             household = await repository.get(household_id)
-            if household is None or not reach.allows(household.grid_id):
+            if household is None or not reach.covers(household.grid_id):
                 raise NotFound("household", household_id)
             return await repository.history(household_id)
 
@@ -543,7 +544,7 @@ class RegistryService:
         async with self._database.transaction() as connection:
             repository = HouseholdRepository(connection, self._cipher)
             current = await repository.get(household_id, for_update=True)
-            if current is None or not reach.allows(current.grid_id):
+            if current is None or not reach.covers(current.grid_id):
                 raise NotFound("household", household_id)
             if current.version != version:
                 raise Conflict(
@@ -625,7 +626,7 @@ class RegistryService:
         async with self._database.transaction() as connection:
             repository = OrganisationRepository(connection, self._cipher)
             current = await repository.get(organisation_id, for_update=True)
-            if current is None or not reach.allows(current.grid_id):
+            if current is None or not reach.covers(current.grid_id):
                 raise NotFound("organisation", organisation_id)
             if current.version != version:
                 raise Conflict(
@@ -716,7 +717,7 @@ class RegistryService:
             organisation = await OrganisationRepository(connection, self._cipher).get(
                 organisation_id
             )
-        if organisation is None or not reach.allows(organisation.grid_id):
+        if organisation is None or not reach.covers(organisation.grid_id):
             raise NotFound("organisation", organisation_id)
         return organisation
 
