@@ -95,7 +95,7 @@ class Outbox:
         self._source = source
 
     async def add(self, connection: AsyncConnection, *events: EventData) -> None:
-        """Queue the events, in this order, in the caller's transaction (one statement)."""
+        """Queue the events, in this order, in the caller's transaction (one round trip)."""
         context, traceparent = current_context(), current_traceparent()
         rows = []
         for event in events:
@@ -113,8 +113,8 @@ class Outbox:
                 }
             )
         if rows:
-            # A multi-row VALUES keeps the given order in the sequence numbers.
-            await connection.execute(insert(self._table).values(rows))
+            # An executemany: one compiled (cached) statement, rows inserted in the given order.
+            await connection.execute(insert(self._table), rows)
 
 
 class RecordSink(Protocol):

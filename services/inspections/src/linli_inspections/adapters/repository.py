@@ -625,15 +625,17 @@ class RectificationRepository:
         return _rectification(row) if row else None
 
     async def add_entry(self, rectification_id: uuid.UUID, entry: TimelineEntry) -> None:
-        position = await self._connection.scalar(
+        """Append to the case's timeline (the case row is locked or new: no racing append)."""
+        position = (
             select(func.count())
             .select_from(rectification_timeline)
             .where(rectification_timeline.c.rectification_id == rectification_id)
+            .scalar_subquery()
         )
         await self._connection.execute(
             insert(rectification_timeline).values(
                 rectification_id=rectification_id,
-                position=int(position or 0),
+                position=position,
                 at=entry.at,
                 kind=entry.kind,
                 detail=entry.detail,

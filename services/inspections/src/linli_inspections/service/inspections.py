@@ -190,15 +190,11 @@ class InspectionsService:
             if not reach.covers(inspection.grid_id):
                 raise OutsideGrids(_target_field(request), inspection.grid_id)
             repository = InspectionRepository(connection)
-            existing = await repository.get(inspection.id, for_update=True)
-            if existing is None and await repository.add(
-                inspection, recorded_at=now, checklist_version=version
-            ):
+            if await repository.add(inspection, recorded_at=now, checklist_version=version):
                 await self._announce(connection, inspection, now)
                 return inspection, True
-            if existing is None:
-                # Another send of the same id committed between our lookup and our insert.
-                existing = await repository.get(inspection.id)
+            # Sent before: the insert found the row (or waited for a racing send to commit it).
+            existing = await repository.get(inspection.id)
             assert existing is not None
             if not existing.same_record_as(inspection):
                 raise Conflict(f"inspection {inspection.id} was recorded with other content")
