@@ -146,6 +146,51 @@ def stop_children() -> None:
     _children.clear()
 
 
+# --------------------------------------------------------------------------- CPU accounting
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; 0 when gone or off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def infrastructure_pids() -> dict[str, list[int]]:
+    """PostgreSQL's processes and the Kafka broker's, by name (local processes only)."""
+    found: dict[str, list[int]] = {"postgresql": [], "kafka": []}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+            pid = int(stat.parent.name)
+            if name.startswith("postgres"):
+                found["postgresql"].append(pid)
+            elif name == "java" and b"kafka.Kafka" in (stat.parent / "cmdline").read_bytes():
+                found["kafka"].append(pid)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by named groups of processes between `start()` and `read()`: where a
+    benchmark's work went, including the broker, the database and the load generator itself."""
+
+    def __init__(self, groups: Mapping[str, Sequence[int]]) -> None:
+        self._groups = {name: list(pids) for name, pids in groups.items()}
+        self._started: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(p) for p in pids) for name, pids in self._groups.items()}
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def read(self) -> dict[str, float]:
+        now = self._now()
+        return {name: round(now[name] - self._started[name], 2) for name in now}
+
+
 # --------------------------------------------------------------------------- the machine
 
 

@@ -8,14 +8,16 @@ the rectification notice quotes the note, so the SMTP sink times request → not
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
 from bench.common import (
+    CpuMeter,
     TimingSmtpSink,
     console,
     latency_summary,
@@ -33,6 +35,8 @@ class LoopTarget:
 
     url: Callable[[str], str]
     registrations_applied: Callable[[], Awaitable[int]]  # the fewest, over the consumer groups
+    # The processes doing the work, by name, for CPU accounting (none: not accounted).
+    processes: Mapping[str, Sequence[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,10 @@ class LoopDriver:
         self._staff = _headers("community_staff", subject="bench-staff")
         self._inspector = _headers("inspector", subject="bench-inspector")
         self.households: list[str] = []
+
+    @property
+    def processes(self) -> Mapping[str, Sequence[int]]:
+        return self._target.processes
 
     async def register(self, count: int, concurrency: int = 4) -> None:
         """Register households (unique addresses and mailboxes) and wait for the read models."""
@@ -245,6 +253,14 @@ def _step_result(
 class LoopFigures:
     ramp: list[StepResult]
     fixed: StepResult
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # over the ramp and fixed load
+
+    @property
+    def cpu_ms_per_inspection(self) -> dict[str, float]:
+        accepted = sum(step.accepted for step in [*self.ramp, self.fixed])
+        if not accepted:
+            return {}
+        return {name: round(1000 * cpu / accepted, 1) for name, cpu in self.cpu_seconds.items()}
 
     @property
     def sustained_per_s(self) -> float | None:
@@ -257,11 +273,16 @@ class LoopFigures:
             "fixed": vars(self.fixed),
             "sustained_inspections_per_s": self.sustained_per_s,
             "peak_notices_per_s": round(max(step.delivered_per_s for step in self.ramp), 1),
+            "cpu_seconds": self.cpu_seconds,
+            "cpu_ms_per_inspection": self.cpu_ms_per_inspection,
         }
 
 
 async def ramp_and_fixed(driver: LoopDriver, plan: LoopPlan) -> LoopFigures:
-    """Offered load rising step by step until a step is not sustained, then a fixed load."""
+    """Offered load rising step by step until a step is not sustained, then a fixed load;
+    the CPU every process used meanwhile (this one is the load generator and the SMTP sink)."""
+    meter = CpuMeter({**driver.processes, "load generator + SMTP sink": [os.getpid()]})
+    meter.start()
     ramp: list[StepResult] = []
     for rate in plan.ramp:
         result = await driver.step(rate, plan.step_seconds, plan.drain_seconds)
@@ -271,4 +292,4 @@ async def ramp_and_fixed(driver: LoopDriver, plan: LoopPlan) -> LoopFigures:
             break  # saturated: a backlog now would only spoil the next step
     fixed = await driver.step(plan.fixed_rate, plan.fixed_seconds, plan.drain_seconds)
     console.print(f"  fixed {plan.fixed_rate:>4.0f}/s → {fixed.row()[1:]}")
-    return LoopFigures(ramp, fixed)
+    return LoopFigures(ramp, fixed, meter.read())

@@ -38,7 +38,7 @@ SERVICES = ("inspections", "credit", "notify")  # the read models the loop needs
 
 QUICK = LoopPlan(
     households=100,
-    ramp=(25, 50, 100, 200),
+    ramp=(5, 10, 15, 20, 25, 50, 100, 200),
     step_seconds=5,
     fixed_rate=50,
     fixed_seconds=5,
@@ -58,10 +58,11 @@ async def run(out_dir: Path, quick: bool) -> dict[str, object]:
     plan = QUICK if quick else FULL
     report = Report("embedded")
     with TimingSmtpSink() as sink:
-        async with embedded_platform(sink) as (base, data_dir):
+        async with embedded_platform(sink) as (base, data_dir, pid):
             target = LoopTarget(
                 url=lambda service: f"{base}/{service}",
                 registrations_applied=lambda: asyncio.to_thread(_applied, data_dir),
+                processes={"linli run": [pid]},
             )
             figures = await drive(target, sink, plan)
     fixed = figures.fixed
@@ -113,7 +114,7 @@ def _applied(data_dir: Path) -> int:
 
 
 @contextlib.asynccontextmanager
-async def embedded_platform(sink: TimingSmtpSink) -> AsyncIterator[tuple[str, Path]]:
+async def embedded_platform(sink: TimingSmtpSink) -> AsyncIterator[tuple[str, Path, int]]:
     STATE_ROOT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=STATE_ROOT) as work_dir:
         data_dir = Path(work_dir) / "data"
@@ -132,7 +133,7 @@ async def embedded_platform(sink: TimingSmtpSink) -> AsyncIterator[tuple[str, Pa
         try:
             with stage("start `linli run`"):
                 await _ready(base, process, log_path)
-            yield base, data_dir
+            yield base, data_dir, process.pid
         finally:
             process.terminate()
             try:

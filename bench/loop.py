@@ -26,6 +26,7 @@ from bench.common import (
     create_database,
     drop_database,
     infrastructure,
+    infrastructure_pids,
     namespace,
     plot_lines,
     print_table,
@@ -53,7 +54,7 @@ TARGET_P99_MS = 1000.0
 
 QUICK = LoopPlan(
     households=100,
-    ramp=(25, 50, 100, 200),
+    ramp=(5, 10, 15, 20, 25, 50, 100, 200),
     step_seconds=5,
     fixed_rate=TARGET_RATE,
     fixed_seconds=5,
@@ -61,7 +62,7 @@ QUICK = LoopPlan(
 )
 FULL = LoopPlan(
     households=600,
-    ramp=(25, 50, 100, 150, 200, 250, 300, 400, 600),
+    ramp=(5, 10, 15, 20, 25, 35, 50, 75, 100, 150, 200, 250, 300, 400, 600),
     step_seconds=15,
     fixed_rate=TARGET_RATE,
     fixed_seconds=30,
@@ -152,7 +153,12 @@ def platform_target(platform: Platform) -> LoopTarget:
         ]
         return min(counts)
 
-    return LoopTarget(url=platform.url, registrations_applied=registrations_applied)
+    processes = {p.name: [p.process.pid] for p in platform.processes if p.process is not None}
+    return LoopTarget(
+        url=platform.url,
+        registrations_applied=registrations_applied,
+        processes={**processes, **infrastructure_pids()},
+    )
 
 
 async def _count_inbox(database_url: str, event_type: str) -> int:
@@ -194,6 +200,14 @@ def summarise(
             ]
         ],
     )
+    cpu = figures.cpu_ms_per_inspection
+    if cpu:
+        print_table(
+            f"{label}: CPU per accepted inspection, by process (ramp and fixed load)",
+            ["process", "CPU ms / inspection"],
+            [[name, ms] for name, ms in sorted(cpu.items(), key=lambda item: -item[1])]
+            + [["all", round(sum(cpu.values()), 1)]],
+        )
     sustained = figures.sustained_per_s
     p99 = fixed.request_to_notice["p99_ms"]
     report.add_ratio(
