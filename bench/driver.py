@@ -218,7 +218,9 @@ def _step_result(
         if arrival is not None:
             delays.append(arrival - sent.sent)
             arrivals.append(arrival)
-    delivery_span = (max(arrivals) - started) if arrivals else seconds
+    # Notices arrive over a window as long as the step's when the platform keeps up, shifted by
+    # the latency; a platform that falls behind stretches the window.
+    delivery_span = (max(arrivals) - min(arrivals)) if arrivals else seconds
     delivered_fraction = len(delays) / len(accepted) if accepted else 0.0
     delivered_per_s = len(delays) / max(delivery_span, seconds)
     errors: dict[str, int] = {}
