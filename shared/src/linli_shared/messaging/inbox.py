@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, MetaData, String, Table, delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from linli_shared.db import Database, UtcDateTime
+from linli_shared.db import Database, UtcDateTime, insert_ignoring_conflicts
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -35,16 +34,14 @@ class Inbox:
         id waits for the first to commit (then claims nothing) or roll back (then claims it),
         so at most one of two racing deliveries commits its effect.
         """
-        insert_ = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         claimed = await connection.scalar(
-            insert_(self._table)
+            insert_ignoring_conflicts(connection, self._table)
             .values(
                 consumer_group=group,
                 event_id=event_id,
                 event_type=event_type,
                 processed_at=datetime.now(UTC),
             )
-            .on_conflict_do_nothing()
             .returning(self._table.c.event_id)
         )
         return claimed is not None

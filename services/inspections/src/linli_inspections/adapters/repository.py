@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_inspections.adapters.tables import (
@@ -37,13 +36,8 @@ from linli_inspections.domain.rectification import (
 )
 from linli_inspections.domain.schedule import Schedule
 from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.db import insert_ignoring_conflicts
 from linli_shared.pagination import PageRequest, Slice
-
-
-def _insert_ignoring_conflicts(connection: AsyncConnection, table: Table) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING on PostgreSQL and SQLite alike."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
 
 
 class InspectionRepository:
@@ -59,7 +53,7 @@ class InspectionRepository:
     ) -> bool:
         """Insert the inspection; False when one with its id exists (even one being committed)."""
         result = await self._connection.execute(
-            _insert_ignoring_conflicts(self._connection, inspections).values(
+            insert_ignoring_conflicts(self._connection, inspections).values(
                 id=inspection.id,
                 subject_id=inspection.subject_id,
                 subject_kind=inspection.subject_kind.value,
@@ -185,7 +179,7 @@ class ChecklistRepository:
 
     async def add(self, checklist: Checklist) -> bool:
         result = await self._connection.execute(
-            _insert_ignoring_conflicts(self._connection, checklists).values(
+            insert_ignoring_conflicts(self._connection, checklists).values(
                 name=checklist.name,
                 version=checklist.version,
                 title=checklist.title,
@@ -309,7 +303,7 @@ class TargetRepository:
 
     async def add_pest_point(self, values: dict[str, Any]) -> bool:
         result = await self._connection.execute(
-            _insert_ignoring_conflicts(self._connection, pest_points).values(**values)
+            insert_ignoring_conflicts(self._connection, pest_points).values(**values)
         )
         return bool(result.rowcount == 1)
 
@@ -341,7 +335,7 @@ class TargetRepository:
 
     async def add_reading(self, values: dict[str, Any]) -> bool:
         result = await self._connection.execute(
-            _insert_ignoring_conflicts(self._connection, pest_readings).values(**values)
+            insert_ignoring_conflicts(self._connection, pest_readings).values(**values)
         )
         return bool(result.rowcount == 1)
 
@@ -543,7 +537,7 @@ class ScheduleRepository:
         self, schedule_id: uuid.UUID, week_starting: datetime, due: int, done: int
     ) -> bool:
         result = await self._connection.execute(
-            _insert_ignoring_conflicts(self._connection, schedule_weeks).values(
+            insert_ignoring_conflicts(self._connection, schedule_weeks).values(
                 schedule_id=schedule_id, week_starting=week_starting, due=due, done=done
             )
         )
