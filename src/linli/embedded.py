@@ -25,7 +25,6 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import IO
 
@@ -81,6 +80,35 @@ def wants_mail_catcher(config: EmbeddedConfig, environ: Mapping[str, str]) -> bo
     return not environ.get("LINLI_NOTIFY_SMTP_HOST")
 
 
+# --- the data folder: personal data, readable by its owner only ---------------------------------
+
+PRIVATE_DIRECTORY = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_directory(path: Path) -> None:
+    path.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+    path.chmod(PRIVATE_DIRECTORY)
+
+
+def write_private(path: Path, content: bytes) -> None:
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
+
+
+def make_private(data_dir: Path) -> None:
+    """The folder 0700 and everything in it 0600 (or 0700), tightening what an earlier version
+    left readable. The SQLite files are created 0600 before SQLite opens them: SQLite gives its
+    `-wal` and `-shm` files the mode of their database."""
+    private_directory(data_dir)
+    for name in [*(f"{service}.db" for service in SERVICES), EVENT_LOG_FILE]:
+        os.close(os.open(data_dir / name, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+    for path in data_dir.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(PRIVATE_DIRECTORY if path.is_dir() else PRIVATE_FILE)
+
+
 # --- the mail catcher ----------------------------------------------------------------------------
 
 
@@ -94,17 +122,12 @@ class _MailKeeper:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         content = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else content.encode()
-        message = message_from_bytes(raw, policy=policy.default)
         self.received += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.directory / f"{stamp}-{self.received:05d}.eml"
-        await asyncio.to_thread(path.write_bytes, raw)
-        log.info(
-            "mail to %s: %s (%s)",
-            ", ".join(str(r) for r in envelope.rcpt_tos),
-            message.get("Subject", ""),
-            path.name,
-        )
+        await asyncio.to_thread(write_private, path, raw)
+        # Who it went to and what it says stay in the file: logs hold no contact data.
+        log.info("mail caught for %d recipient(s): %s", len(envelope.rcpt_tos), path.name)
         return "250 Message accepted for delivery"
 
 
@@ -120,7 +143,7 @@ class MailCatcher:
 
     async def start(self) -> int:
         """Listen; returns the port."""
-        await asyncio.to_thread(self._directory.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(private_directory, self._directory)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(self._keeper, hostname="linli.localhost", loop=loop),
@@ -251,7 +274,8 @@ def _listen(host: str, port: int) -> socket.socket:
 @contextlib.contextmanager
 def _exclusive(data_dir: Path) -> Iterator[None]:
     """One `linli run` per data folder: two would both consume every consumer group."""
-    handle: IO[str] = (data_dir / LOCK_FILE).open("a")
+    descriptor = os.open(data_dir / LOCK_FILE, os.O_CREAT | os.O_WRONLY | os.O_APPEND, PRIVATE_FILE)
+    handle: IO[str] = os.fdopen(descriptor, "a")
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -289,7 +313,7 @@ async def run_embedded(
     """Run until SIGTERM or SIGINT; then HTTP requests and event handlers in flight finish,
     offsets are committed and the databases closed."""
     data_dir = config.data_dir.resolve()
-    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(make_private, data_dir)
     with _exclusive(data_dir):
         async with contextlib.AsyncExitStack() as stack:
             smtp_port: int | None = None

@@ -103,13 +103,21 @@ class TokenVerifier:
         except (jwt.PyJWTError, DevKeyRefused) as error:
             raise _unauthenticated(f"invalid token: {error}") from error
         settings = self._settings
-        roles = frozenset(
-            str(role) for role in claims.get(settings.auth_roles_claim, []) if role in ROLES
-        )
+        subject = claims["sub"]
+        roles_claim = claims.get(settings.auth_roles_claim, [])
+        grids_claim = claims.get(settings.auth_grids_claim, [])
+        if not _is_subject(subject):
+            raise _unauthenticated("invalid token: `sub` must be 1-200 printable characters")
+        for name, value in (
+            (settings.auth_roles_claim, roles_claim),
+            (settings.auth_grids_claim, grids_claim),
+        ):
+            if not _is_list_of_names(value):
+                raise _unauthenticated(f"invalid token: `{name}` must be a list of short strings")
         return Principal(
-            subject=str(claims["sub"]),
-            roles=roles,
-            grids=frozenset(str(grid) for grid in claims.get(settings.auth_grids_claim, [])),
+            subject=subject,
+            roles=frozenset(role for role in roles_claim if role in ROLES),
+            grids=frozenset(grids_claim),
         )
 
     async def _claims(self, token: str) -> dict[str, Any]:
@@ -135,6 +143,17 @@ class TokenVerifier:
             options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
         return claims
+
+
+def _is_subject(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable()
+
+
+def _is_list_of_names(value: object) -> bool:
+    """Claims read as sets of names: a list of printable strings of at most 200 characters."""
+    return isinstance(value, list) and all(
+        isinstance(item, str) and len(item) <= 200 and item.isprintable() for item in value
+    )
 
 
 def _unauthenticated(detail: str) -> HTTPException:

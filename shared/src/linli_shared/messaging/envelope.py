@@ -18,7 +18,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
-from linli_shared.context import EventContext
+from linli_shared.context import EventContext, correlation_id_from, is_safe_id
 from linli_shared.contracts.base import EventCatalogue, EventData
 
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
@@ -131,6 +131,7 @@ class Envelope:
             "causationid",
             "traceparent",
         }
+        causation = attributes.get("causationid")
         return cls(
             id=str(attributes["id"]),
             type=str(attributes["type"]),
@@ -138,8 +139,9 @@ class Envelope:
             subject=str(subject),
             time=attributes.get("time") or datetime.now(UTC),
             data=data,
-            correlation_id=str(correlation_id),
-            causation_id=attributes.get("causationid"),
+            # Ids from the wire are kept only if safe to store and log (linli_shared.context).
+            correlation_id=correlation_id_from(correlation_id),
+            causation_id=causation if is_safe_id(causation) else None,
             traceparent=attributes.get("traceparent"),
             extra={k: v for k, v in attributes.items() if k not in known},
         )

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -32,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_shared.aio import sleep_or_stop
-from linli_shared.context import current_context
+from linli_shared.context import EventContext, current_context
 from linli_shared.contracts.base import EventData
 from linli_shared.db import BigIntegerPK, Database, UtcDateTime
 from linli_shared.messaging.envelope import CONTENT_TYPE, Envelope
@@ -99,8 +100,14 @@ class Outbox:
         context, traceparent = current_context(), current_traceparent()
         rows = []
         for event in events:
-            envelope = Envelope.wrap(
-                event, source=self._source, context=context, traceparent=traceparent
+            # Partners see none of the story's ids (a caller's correlation id, internal event
+            # ids, our traces): each partner event gets a correlation id of its own.
+            envelope = (
+                Envelope.wrap(event, source=self._source, context=_for_partners())
+                if event.partner_readable
+                else Envelope.wrap(
+                    event, source=self._source, context=context, traceparent=traceparent
+                )
             )
             rows.append(
                 {
@@ -115,6 +122,10 @@ class Outbox:
         if rows:
             # An executemany: one compiled (cached) statement, rows inserted in the given order.
             await connection.execute(insert(self._table), rows)
+
+
+def _for_partners() -> EventContext:
+    return EventContext(correlation_id=str(uuid.uuid4()))
 
 
 class RecordSink(Protocol):

@@ -196,7 +196,7 @@ class RecordProcessor:
         group, envelope = self._subscription.group, item.envelope
         # The relay's span (Kafka header) is the parent; the envelope's is the fallback.
         header = item.record.headers.get("traceparent")
-        traceparent = header.decode() if header else envelope.traceparent
+        traceparent = header.decode(errors="replace") if header else envelope.traceparent
         with (
             event_context(envelope.correlation_id, causation_id=envelope.id),
             span_from_traceparent(f"{group} {envelope.type}", traceparent, SpanKind.CONSUMER),

@@ -9,6 +9,7 @@ template with what each handler really produces, so that happens at test time.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -99,6 +100,10 @@ class MissingVariable(RuleViolation):
     """A template needs a variable the notice does not carry."""
 
 
+class BadVariable(RuleViolation):
+    """A variable the template cannot use as given (a preview's caller-written variables)."""
+
+
 class TemplateRenderer:
     def __init__(self, time_zone: str, templates_dir: Path | None = None) -> None:
         """`templates_dir`, if given, holds a city's own wording: its files win over ours."""
@@ -166,6 +171,11 @@ class TemplateRenderer:
             raise MissingVariable(
                 f"variables.{missing}", f"the template needs `{missing}`: {error}"
             ) from error
+        except RuleViolation:
+            raise
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
+            # A value of the wrong shape the checks below do not name (e.g. a list for a count).
+            raise BadVariable("variables", f"a variable has the wrong type: {error}") from error
 
     def _exists(self, name: str) -> bool:
         try:
@@ -179,13 +189,15 @@ class TemplateRenderer:
         names = NAMES[locale]
         values: dict[str, object] = dict(variables)
         if "inspected_at" in variables:
-            values["inspected_on"] = self._date(variables["inspected_at"], locale)
+            values["inspected_on"] = _parsed(
+                "inspected_at", self._date, variables["inspected_at"], locale
+            )
         for key in _TIMES:
             if key in variables:
-                values[key] = self._time(variables[key], locale)
+                values[key] = _parsed(key, self._time, variables[key], locale)
         for key in _DATES:
             if isinstance(raw := variables.get(key), str):
-                values[key] = _format_date(date.fromisoformat(raw[:10]), locale)
+                values[key] = _parsed(key, _local_date, raw, locale)
         for key, table in (
             ("checklist", "checklist"),
             ("reason_code", "reason"),
@@ -200,8 +212,8 @@ class TemplateRenderer:
             values["severity_name"] = names["severity"].get(str(variables["severity"]), "")
         if isinstance(findings := variables.get("findings"), list):
             values["findings"] = [
-                {**finding, "severity_name": names["severity"].get(finding["severity"], "")}
-                for finding in findings
+                {**finding, "severity_name": names["severity"].get(_severity(finding, i), "")}
+                for i, finding in enumerate(findings)
                 if isinstance(finding, dict)
             ]
         return values
@@ -218,6 +230,28 @@ class TemplateRenderer:
         if locale == "en":
             return local.strftime("%Y-%m-%d %H:%M")
         return local.strftime("%Y年%m月%d日 %H:%M")
+
+
+def _parsed(
+    key: str, parse: Callable[[object, str], str | None], raw: object, locale: str
+) -> str | None:
+    try:
+        return parse(raw, locale)
+    except ValueError as error:
+        raise BadVariable(f"variables.{key}", f"not an ISO 8601 date or time: {error}") from error
+
+
+def _severity(finding: dict[str, object], index: int) -> str:
+    severity = finding.get("severity")
+    if not isinstance(severity, str):
+        raise BadVariable(
+            f"variables.findings.{index}.severity", "required: light, general or serious"
+        )
+    return severity
+
+
+def _local_date(raw: object, locale: str) -> str:
+    return _format_date(date.fromisoformat(str(raw)[:10]), locale)
 
 
 def _format_date(day: date, locale: str) -> str:

@@ -37,7 +37,7 @@ from linli_registry.api.schemas import (
 from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
 from linli_registry.service.households import ConsentInput, PossibleDuplicate, RegistryService
-from linli_shared.audit import mark_personal_data_read
+from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
 from linli_shared.auth import Principal, require_grid, require_roles
 from linli_shared.errors import Problem, problem_response
 from linli_shared.pagination import PageRequest, page_request
@@ -147,6 +147,7 @@ async def register_household(
     summary="Search households (filters combine; paginated)",
 )
 async def search_households(
+    request: Request,
     community_id: str | None = Query(default=None, max_length=64),
     grid_id: str | None = Query(default=None, max_length=64),
     compound_id: str | None = Query(default=None, max_length=64),
@@ -174,6 +175,8 @@ async def search_households(
         page,
         reach_of(principal),
     )
+    if reveal:
+        mark_subjects_revealed(request, (h.id for h in found.items))
     return HouseholdPage(
         items=[HouseholdOut.of(h, reveal) for h in found.items],
         total=found.total,
@@ -654,6 +657,7 @@ async def get_organisation(
     summary="Search organisations",
 )
 async def search_organisations(
+    request: Request,
     kind: OrganisationKind | None = None,
     community_id: str | None = Query(default=None, max_length=64),
     grid_id: str | None = Query(default=None, max_length=64),
@@ -671,6 +675,8 @@ async def search_organisations(
         page=page,
         reach=reach_of(principal),
     )
+    if reveal:
+        mark_subjects_revealed(request, (o.id for o in found.items))
     return OrganisationPage(
         items=[OrganisationOut.of(o, reveal) for o in found.items],
         total=found.total,
