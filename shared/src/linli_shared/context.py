@@ -13,7 +13,7 @@ from dataclasses import dataclass
 # it is stored (audit trail, notices) or carried on events: short, printable, no separators of
 # log or query syntax. Anything else is replaced by a fresh id (docs/security.md).
 MAX_ID_LENGTH = 64
-_SAFE_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_ID_LENGTH - 1}}}")
+_SAFE_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_ID_LENGTH - 1}}}")
 
 
 def is_safe_id(value: object) -> bool:
