@@ -171,7 +171,8 @@ async def test_an_unsafe_correlation_id_is_replaced_and_the_reveal_is_recorded(
     revealed = await client.get(
         f"/v1/households/{household['id']}",
         params={"reveal": "true"},
-        headers={**headers(), "X-Correlation-ID": sent.encode()},  # type: ignore[dict-item]
+        headers=[(b"Authorization", f"Bearer {token('community_staff')}".encode())]
+        + [(b"X-Correlation-ID", sent.encode())],
     )
     assert revealed.status_code == 200, revealed.text
     used = revealed.headers["X-Correlation-ID"]
