@@ -165,7 +165,10 @@ async def test_an_unsafe_correlation_id_is_replaced_and_the_reveal_is_recorded(
     revealed = await client.get(
         f"/v1/households/{household['id']}",
         params={"reveal": "true"},
-        headers=[(b"Authorization", f"Bearer {token('community_staff')}".encode()), (b"X-Correlation-ID", sent.encode())],
+        headers=[
+            (b"Authorization", f"Bearer {token('community_staff')}".encode()),
+            (b"X-Correlation-ID", sent.encode()),
+        ],
     )
     assert revealed.status_code == 200, revealed.text
     used = revealed.headers["X-Correlation-ID"]
