@@ -144,6 +144,8 @@ class MailCatcher:
     async def start(self) -> int:
         """Listen; returns the port."""
         await asyncio.to_thread(private_directory, self._directory)
+        # aiosmtpd logs every command at INFO, recipients' addresses included.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(self._keeper, hostname="linli.localhost", loop=loop),
