@@ -55,3 +55,8 @@ ROWS_PRUNED = Counter(
 DELIVERIES = Counter(
     "linli_notice_deliveries_total", "Notice delivery attempts", ["channel", "status"]
 )
+READINESS = Gauge(
+    "linli_readiness",
+    "1 when the check passed at the process's last /readyz, 0 when it failed",
+    ["check"],
+)
