@@ -21,6 +21,7 @@ from linli.services import SERVICES, by_name
 from linli_shared.auth import ROLES, DevKeyRefused, mint_dev_token
 from linli_shared.logs import configure_logging
 from linli_shared.messaging.operations import KafkaOperations
+from linli_shared.messaging.transports import lag_source
 from linli_shared.migrations import alembic_config, upgrade, wait_until_current
 from linli_shared.permissions import matrix_markdown
 from linli_shared.settings import PlatformSettings
@@ -214,6 +215,30 @@ def consumers_reset(service: ServiceName) -> None:
             typer.echo(f"{subscription.group}: reset {len(offsets)} partition(s) to the beginning")
 
     asyncio.run(reset())
+
+
+@consumers.command("lag")
+def consumers_lag(
+    service: Annotated[str, typer.Argument(help="A service, or 'all'")] = "all",
+) -> None:
+    """How far each consumer group is behind, per partition (committed offset vs end offset)."""
+    names = list(SERVICES) if service == "all" else [by_name(service).name]
+
+    async def lag() -> None:
+        platform = PlatformSettings()
+        source = lag_source(platform, client_id="linli-cli")
+        for name in names:
+            subscriptions = SERVICES[name].create_worker().subscriptions
+            lags = await source.consumer_lag({s.group: s.topics for s in subscriptions})
+            for entry in lags:
+                typer.echo(
+                    f"{entry.group}  {entry.topic}[{entry.partition}]  committed={entry.position}"
+                    f"  end={entry.end}  lag={entry.lag}"
+                )
+            total = sum(entry.lag for entry in lags)
+            typer.echo(f"{name}: {total} record(s) waiting")
+
+    asyncio.run(lag())
 
 
 @outbox.command("backlog")

@@ -15,7 +15,7 @@ from linli_credit.app import create_worker
 from linli_credit.settings import CreditSettings
 from linli_registry.app import create_app
 from linli_registry.settings import RegistrySettings
-from linli_shared.health import CachedCheck
+from linli_shared.health import CachedCheck, health_router
 from linli_shared.settings import PlatformSettings
 from tests.support.api import api_client
 from tests.support.infra import KafkaService, free_port
@@ -137,3 +137,21 @@ async def test_a_broker_check_is_cached_for_a_few_seconds() -> None:
         with pytest.raises(ConnectionError):
             await check()
     assert calls == [0.0, 5.0]
+
+
+async def test_each_readiness_check_outcome_is_exported_for_alerting() -> None:
+    async def answers() -> None:
+        return None
+
+    async def refuses() -> None:
+        raise ConnectionError("refused")
+
+    app = FastAPI()
+    app.include_router(health_router({"probe-db": answers, "probe-broker": refuses}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe") as client:
+        assert (await client.get("/readyz")).status_code == 503
+        metrics = (await client.get("/metrics")).text
+
+    assert 'linli_readiness{check="probe-db"} 1.0' in metrics
+    assert 'linli_readiness{check="probe-broker"} 0.0' in metrics

@@ -104,6 +104,14 @@ class PlatformSettings(BaseSettings):
         default=3600, gt=0, description="How often workers prune the outbox and inbox"
     )
     prune_batch_size: int = Field(default=1000, ge=1, description="Rows deleted per transaction")
+    backlog_probe_interval_seconds: float = Field(
+        default=15,
+        gt=0,
+        description=(
+            "How often each API measures its consumer groups' lag (from the broker) and its "
+            "outbox backlog (from its database) for /metrics"
+        ),
+    )
     log_level: str = "INFO"
 
     def kafka_client_options(self) -> dict[str, Any]:

@@ -28,7 +28,13 @@ from linli_shared.clock import Clock, SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, api_readiness, build_worker, disposing
+from linli_shared.service import (
+    ServiceDefinition,
+    api_readiness,
+    backlog_probe,
+    build_worker,
+    disposing,
+)
 from linli_shared.web import create_service_app
 
 NAME = "notify"
@@ -62,6 +68,8 @@ def build_service(
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
+    service = build_service(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
     app = create_service_app(
         title="Linli notify",
         description=(
@@ -71,10 +79,10 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         platform=settings.platform,
         routers=[router],
         readiness_checks=api_readiness(NAME, settings, database),
-        lifespan=disposing(database),
+        lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = build_service(database, settings)
+    app.state.service = service
     return app
 
 

@@ -18,7 +18,13 @@ from linli_shared.clock import SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, api_readiness, build_worker, disposing
+from linli_shared.service import (
+    ServiceDefinition,
+    api_readiness,
+    backlog_probe,
+    build_worker,
+    disposing,
+)
 from linli_shared.web import create_service_app
 
 NAME = "registry"
@@ -38,6 +44,8 @@ def _service(database: Database, settings: RegistrySettings) -> RegistryService:
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     database = Database(settings.database_url)
+    service = _service(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
     app = create_service_app(
         title="Linli registry",
         description=(
@@ -47,10 +55,10 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         platform=settings.platform,
         routers=[router],
         readiness_checks=api_readiness(NAME, settings, database),
-        lifespan=disposing(database),
+        lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = _service(database, settings)
+    app.state.service = service
     return app
 
 

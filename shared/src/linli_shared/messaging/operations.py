@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from linli_shared.messaging.processing import REPLAY_FOR_HEADER
+from linli_shared.messaging.records import PartitionLag
 
 DLQ_MARK = ".dlq."
 DLQ_HEADER_PREFIX = "linli-dlq-"
@@ -147,6 +148,50 @@ class KafkaOperations:
             return {f"{tp.topic}:{tp.partition}": beginnings[tp] for tp in partitions}
         finally:
             await consumer.stop()
+
+    async def consumer_lag(self, groups: Mapping[str, Sequence[str]]) -> list[PartitionLag]:
+        """Each group's committed offset and the end offset of every partition of its topics,
+        read from the brokers: it needs no member of the group to be running.
+
+        A partition the group never committed to counts from its beginning, where the group
+        would start (`auto_offset_reset=earliest`).
+        """
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, **self._options)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, **self._options
+        )
+        try:
+            await admin.start()
+            await consumer.start()
+            lags: list[PartitionLag] = []
+            for group, topics in groups.items():
+                committed = await admin.list_consumer_group_offsets(self._namespace + group)
+                partitions = await _partitions(consumer, [self._namespace + t for t in topics])
+                if not partitions:
+                    continue
+                ends = await consumer.end_offsets(partitions)
+                positions = {
+                    tp: committed[tp].offset
+                    for tp in partitions
+                    if tp in committed and committed[tp].offset >= 0
+                }
+                never = [tp for tp in partitions if tp not in positions]
+                if never:
+                    positions.update(await consumer.beginning_offsets(never))
+                lags.extend(
+                    PartitionLag(
+                        group=group,
+                        topic=tp.topic[len(self._namespace) :],
+                        partition=tp.partition,
+                        position=positions[tp],
+                        end=ends[tp],
+                    )
+                    for tp in partitions
+                )
+            return lags
+        finally:
+            await consumer.stop()
+            await admin.close()
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:

@@ -38,6 +38,10 @@ from linli_shared.telemetry import span_from_traceparent
 
 log = logging.getLogger(__name__)
 
+# Why a record was dead-lettered (the `linli-dlq-reason` header and the metric's `reason`).
+MALFORMED = "malformed"
+HANDLER_FAILED = "handler-failed"
+
 # Set by `linli dlq replay`: the consumer group a re-driven dead letter is meant for.
 REPLAY_FOR_HEADER = "linli-replay-for-group"
 
@@ -105,6 +109,10 @@ class RecordProcessor:
         self._dead_letters = dead_letters
         self._retry = retry
         self._stop = stop
+        # Counted from zero, so the first dead letter is an increase an alert can see.
+        for topic in subscription.topics:
+            for reason in (MALFORMED, HANDLER_FAILED):
+                DEAD_LETTERS.labels(subscription.group, topic, reason)
 
     async def process(self, record: IncomingRecord) -> Outcome:
         outcome = await self._process(record)
@@ -144,7 +152,7 @@ class RecordProcessor:
             envelope = Envelope.from_json(record.value or b"")
             event = envelope.parse(self._catalogue)
         except MalformedEvent as error:
-            await self._dead_letter(record, "malformed", str(error), attempts=1)
+            await self._dead_letter(record, MALFORMED, str(error), attempts=1)
             return Outcome.DEAD_LETTERED
         handler = self._subscription.handler_for(envelope.type)
         if handler is None:
@@ -187,7 +195,7 @@ class RecordProcessor:
                 failures += 1
                 if failures >= self._retry.max_attempts:
                     log.exception("handler failed %d times on %s", failures, envelope.id)
-                    await self._dead_letter(record, "handler-failed", repr(error), failures)
+                    await self._dead_letter(record, HANDLER_FAILED, repr(error), failures)
                     return Outcome.DEAD_LETTERED
                 await sleep_or_stop(self._stop, self._retry.backoff(failures))
 
