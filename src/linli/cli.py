@@ -185,6 +185,8 @@ def _operations() -> Operations:
         if not platform.embedded_log_path.is_file():
             raise SystemExit(f"no embedded event log at {platform.embedded_log_path}")
         return EmbeddedOperations(platform.embedded_log_path, platform.embedded_topic_partitions)
+    # Its connection warnings would bury the one line `main` says about an unreachable cluster.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return KafkaOperations(
         platform.kafka_bootstrap_servers,
         platform.kafka_namespace,
@@ -478,8 +480,10 @@ def unreachable(error: BaseException) -> str | None:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    name = type(error).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def main() -> None:

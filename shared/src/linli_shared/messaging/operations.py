@@ -194,7 +194,7 @@ class KafkaOperations:
             auto_offset_reset="earliest",
             **self._options,
         )
-        await consumer.start()
+        await _start(consumer)
         try:
             return await _drain(
                 consumer,
@@ -224,8 +224,12 @@ class KafkaOperations:
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap, enable_idempotence=True, acks="all", **self._options
         )
-        await consumer.start()
-        await producer.start()
+        await _start(consumer)
+        try:
+            await _start(producer)
+        except BaseException:
+            await consumer.stop()
+            raise
         try:
             letters = await _drain(
                 consumer,
@@ -263,7 +267,7 @@ class KafkaOperations:
             client_id=f"linli-reset-{uuid.uuid4().hex[:6]}",
             **self._options,
         )
-        await consumer.start()
+        await _start(consumer)
         try:
             partitions = await _partitions(consumer, [self._namespace + t for t in topics])
             consumer.assign(partitions)
@@ -273,6 +277,15 @@ class KafkaOperations:
             return {f"{tp.topic}:{tp.partition}": beginnings[tp] for tp in partitions}
         finally:
             await consumer.stop()
+
+
+async def _start(client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
+    """Start a client; one that cannot reach the cluster is closed again, not left behind."""
+    try:
+        await client.start()
+    except BaseException:
+        await client.stop()
+        raise
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
