@@ -29,7 +29,7 @@ from linli_shared.context import event_context
 from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
-from linli_shared.faults import is_infrastructure_error
+from linli_shared.faults import is_data_error, is_infrastructure_error
 from linli_shared.messaging.envelope import Envelope, MalformedEvent
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import RecordSink
@@ -186,6 +186,15 @@ class RecordProcessor:
             except Exception as error:
                 if self._stop.is_set():
                     raise  # shutting down: the offset stays uncommitted, it comes back later
+                if isinstance(error, MalformedEvent) or is_data_error(error):
+                    # Valid by its schema, but meaningless to its handler (it says so by raising
+                    # MalformedEvent) or holding what the database cannot store.
+                    now = _now()
+                    log.warning("database refuses the data of %s: %s", envelope.id, error)
+                    await self._dead_letter(
+                        record, "malformed", repr(error), failures + 1, first_failed_at or now, now
+                    )
+                    return Outcome.DEAD_LETTERED
                 if is_infrastructure_error(error):
                     # Not the event's fault: wait for the database, never dead-letter for it.
                     log.warning("infrastructure fault on %s, waiting: %s", envelope.id, error)
