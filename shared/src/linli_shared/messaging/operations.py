@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,13 +54,17 @@ class DeadLetter:
     def where(self) -> str:
         return f"{self.topic}:{self.partition}:{self.offset}"
 
-    def _attribute(self, name: str) -> str:
-        """A CloudEvent attribute of the record; empty when the record is no JSON object."""
+    @cached_property
+    def _document(self) -> dict[str, Any]:
         try:
             document = json.loads(self.value)
         except ValueError:
-            return ""
-        value = document.get(name) if isinstance(document, dict) else None
+            return {}
+        return document if isinstance(document, dict) else {}
+
+    def _attribute(self, name: str) -> str:
+        """A CloudEvent attribute of the record; empty when the record is no JSON object."""
+        value = self._document.get(name)
         return value if isinstance(value, str) else ""
 
     @property
