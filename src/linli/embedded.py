@@ -74,6 +74,42 @@ def embedded_environment(data_dir: Path, smtp_port: int | None) -> dict[str, str
     return environment
 
 
+def operator_data_dir(option: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The data folder an operator command works on, or None for a deployment (Kafka and
+    PostgreSQL as configured).
+
+    `--data-dir` (or `LINLI_DATA_DIR`) names it; without one, `.linli/data` is used where it
+    holds an event log and nothing points the command at a deployment (`LINLI_TRANSPORT`,
+    `LINLI_KAFKA_BOOTSTRAP_SERVERS`, a `LINLI_<SERVICE>_DATABASE_URL`).
+    """
+    if option is None:
+        deployment = ["LINLI_TRANSPORT", "LINLI_KAFKA_BOOTSTRAP_SERVERS"] + [
+            f"LINLI_{name.upper()}_DATABASE_URL" for name in SERVICES
+        ]
+        if any(environ.get(name) for name in deployment):
+            return None
+        if not (DEFAULT_DATA_DIR / EVENT_LOG_FILE).is_file():
+            return None
+        option = DEFAULT_DATA_DIR
+    if not (option / EVENT_LOG_FILE).is_file():
+        raise SystemExit(
+            f"{option} holds no data of `linli run` (no {EVENT_LOG_FILE}); "
+            f"start `linli run --data-dir {option}` once, or name the right folder"
+        )
+    return option.resolve()
+
+
+def in_use(data_dir: Path) -> bool:
+    """Whether a `linli run` is running on the data folder now."""
+    with (data_dir / LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
+
+
 def wants_mail_catcher(config: EmbeddedConfig, environ: Mapping[str, str]) -> bool:
     if config.mail_catcher is not None:
         return config.mail_catcher

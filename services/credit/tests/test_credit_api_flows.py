@@ -398,3 +398,24 @@ async def test_quarter_report_and_policies(client: httpx.AsyncClient, database_u
     policies = (await client.get("/v1/policies", headers=STAFF)).json()
     assert [p["version"] for p in policies] == ["2026.1", "2026.2"]
     assert [p["in_effect"] for p in policies] == [False, True]
+
+
+async def test_a_quarter_report_of_an_unknown_community_is_404_and_of_a_future_quarter_422(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    await consume(database_url, ("r", registered(uuid.uuid4())))  # in api-community
+    running = f"{NOW.year}-Q{(NOW.month - 1) // 3 + 1}"
+    next_year = f"{NOW.year + 1}-Q1"
+
+    unknown = await client.get(
+        f"/v1/reports/communities/no-such-community/quarters/{running}", headers=OFFICER
+    )
+    assert "no community with id no-such-community" in problem(unknown, 404, "not-found")["detail"]
+    future = await client.get(
+        f"/v1/reports/communities/api-community/quarters/{next_year}", headers=OFFICER
+    )
+    assert problem(future, 422, "validation-error")["errors"][0]["field"] == "quarter"
+    past = await client.get(
+        f"/v1/reports/communities/api-community/quarters/{NOW.year - 1}-Q4", headers=OFFICER
+    )
+    assert past.status_code == 200, past.text

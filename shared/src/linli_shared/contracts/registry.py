@@ -7,11 +7,10 @@ notify never call the registry.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from linli_shared.contracts import topics
 from linli_shared.contracts.base import EventData
@@ -40,7 +39,7 @@ class ConsentV1(BaseModel):
     integrity_scoring: bool = False
     notice_channels: list[Channel] = Field(default_factory=_email_only)
     recorded_by: str | None = None
-    recorded_at: datetime | None = None
+    recorded_at: AwareDatetime | None = None
 
 
 class ContactV1(BaseModel):
@@ -65,7 +64,7 @@ class HouseholdRegistered(EventData):
     address: str
     members: list[MemberV1]
     contact_email: EmailStr
-    registered_at: datetime
+    registered_at: AwareDatetime
     compound_id: str | None = None
     building_id: str | None = None
     contact: ContactV1 | None = None
@@ -84,7 +83,7 @@ class HouseholdMoved(EventData):
     address: str
     compound_id: str | None = None
     building_id: str | None = None
-    moved_at: datetime
+    moved_at: AwareDatetime
     version: int
 
 
@@ -95,7 +94,7 @@ class HouseholdMembersChanged(EventData):
 
     household_id: UUID
     members: list[MemberV1]
-    changed_at: datetime
+    changed_at: AwareDatetime
     version: int
 
 
@@ -106,7 +105,7 @@ class HouseholdContactChanged(EventData):
 
     household_id: UUID
     contact: ContactV1
-    changed_at: datetime
+    changed_at: AwareDatetime
     version: int
 
 
@@ -127,7 +126,7 @@ class HouseholdDeregistered(EventData):
 
     household_id: UUID
     reason: str
-    deregistered_at: datetime
+    deregistered_at: AwareDatetime
     version: int
 
 
@@ -149,7 +148,7 @@ class OrganisationRegistered(EventData):
     compound_ids: list[str] = Field(default_factory=list)
     frontage_segments: list[str] = Field(default_factory=list)
     contact: ContactV1
-    registered_at: datetime
+    registered_at: AwareDatetime
     version: int = 1
 
 
@@ -166,7 +165,7 @@ class OrganisationChanged(EventData):
     compound_ids: list[str] = Field(default_factory=list)
     frontage_segments: list[str] = Field(default_factory=list)
     contact: ContactV1
-    changed_at: datetime
+    changed_at: AwareDatetime
     version: int
 
 
@@ -186,7 +185,7 @@ class CommunityCreated(EventData):
     name: str
     # IANA time zone: weeks, deadlines and quiet hours of the community are counted in it.
     time_zone: str
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class CommunityChanged(EventData):
@@ -197,7 +196,7 @@ class CommunityChanged(EventData):
     community_id: str
     name: str
     time_zone: str
-    changed_at: datetime
+    changed_at: AwareDatetime
 
 
 class GridCreated(EventData):
@@ -211,7 +210,7 @@ class GridCreated(EventData):
     # The grid worker (staff, not a resident): the principal id and display name.
     worker_id: str | None = None
     worker_name: str | None = None
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class GridChanged(EventData):
@@ -224,7 +223,7 @@ class GridChanged(EventData):
     name: str
     worker_id: str | None = None
     worker_name: str | None = None
-    changed_at: datetime
+    changed_at: AwareDatetime
 
 
 class CompoundCreated(EventData):
@@ -238,7 +237,7 @@ class CompoundCreated(EventData):
     name: str
     address: str
     property_manager_id: UUID | None = None
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class CompoundChanged(EventData):
@@ -254,7 +253,7 @@ class CompoundChanged(EventData):
     name: str
     address: str
     property_manager_id: UUID | None = None
-    changed_at: datetime
+    changed_at: AwareDatetime
 
 
 class BuildingCreated(EventData):
@@ -267,4 +266,4 @@ class BuildingCreated(EventData):
     community_id: str
     grid_id: str
     name: str
-    created_at: datetime
+    created_at: AwareDatetime

@@ -215,6 +215,10 @@ class EventLog:
                 found[topic] = int(row[0])
         return found
 
+    async def topic_names(self) -> list[str]:
+        rows = await self._call(lambda: self._db.execute("SELECT name FROM topics").fetchall())
+        return sorted(str(row[0]) for row in rows)
+
     async def partitions(self, topic: str) -> int:
         """How many partitions `topic` has; 0 when it does not exist."""
         return (await self._call(lambda: self._partitions_of([topic]))).get(topic, 0)

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from opentelemetry.trace import SpanKind
@@ -28,7 +29,7 @@ from linli_shared.context import event_context
 from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
-from linli_shared.faults import is_infrastructure_error
+from linli_shared.faults import is_data_error, is_infrastructure_error
 from linli_shared.messaging.envelope import Envelope, MalformedEvent
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import RecordSink
@@ -42,8 +43,12 @@ log = logging.getLogger(__name__)
 MALFORMED = "malformed"
 HANDLER_FAILED = "handler-failed"
 
-# Set by `linli dlq replay`: the consumer group a re-driven dead letter is meant for.
+# Set by `linli dlq replay`: the consumer group a re-driven dead letter is meant for, where it was
+# dead-lettered, and when a consumer first failed on it (so a dead letter's first failure
+# survives its replays).
 REPLAY_FOR_HEADER = "linli-replay-for-group"
+REPLAYED_FROM_HEADER = "linli-replayed-from"
+FIRST_FAILED_HEADER = "linli-first-failed-at"
 
 Handler = Callable[[AsyncConnection, EventData, Envelope], Awaitable[None]]
 
@@ -152,7 +157,8 @@ class RecordProcessor:
             envelope = Envelope.from_json(record.value or b"")
             event = envelope.parse(self._catalogue)
         except MalformedEvent as error:
-            await self._dead_letter(record, MALFORMED, str(error), attempts=1)
+            now = _now()
+            await self._dead_letter(record, MALFORMED, str(error), 1, now, now)
             return Outcome.DEAD_LETTERED
         handler = self._subscription.handler_for(envelope.type)
         if handler is None:
@@ -180,6 +186,7 @@ class RecordProcessor:
     async def _apply_with_retries(self, item: _Applicable) -> Outcome:
         record, envelope = item.record, item.envelope
         failures = 0
+        first_failed_at: datetime | None = None
         while True:
             try:
                 async with self._database.transaction() as connection:
@@ -187,15 +194,27 @@ class RecordProcessor:
             except Exception as error:
                 if self._stop.is_set():
                     raise  # shutting down: the offset stays uncommitted, it comes back later
+                if isinstance(error, MalformedEvent) or is_data_error(error):
+                    # Valid by its schema, but meaningless to its handler (it says so by raising
+                    # MalformedEvent) or holding what the database cannot store.
+                    now = _now()
+                    log.warning("database refuses the data of %s: %s", envelope.id, error)
+                    await self._dead_letter(
+                        record, MALFORMED, repr(error), failures + 1, first_failed_at or now, now
+                    )
+                    return Outcome.DEAD_LETTERED
                 if is_infrastructure_error(error):
                     # Not the event's fault: wait for the database, never dead-letter for it.
                     log.warning("infrastructure fault on %s, waiting: %s", envelope.id, error)
                     await sleep_or_stop(self._stop, self._retry.max_backoff)
                     continue
                 failures += 1
+                first_failed_at = first_failed_at or _now()
                 if failures >= self._retry.max_attempts:
                     log.exception("handler failed %d times on %s", failures, envelope.id)
-                    await self._dead_letter(record, HANDLER_FAILED, repr(error), failures)
+                    await self._dead_letter(
+                        record, HANDLER_FAILED, repr(error), failures, first_failed_at, _now()
+                    )
                     return Outcome.DEAD_LETTERED
                 await sleep_or_stop(self._stop, self._retry.backoff(failures))
 
@@ -215,9 +234,17 @@ class RecordProcessor:
         return Outcome.APPLIED
 
     async def _dead_letter(
-        self, record: IncomingRecord, reason: str, error: str, attempts: int
+        self,
+        record: IncomingRecord,
+        reason: str,
+        error: str,
+        attempts: int,
+        first_failed_at: datetime,
+        last_failed_at: datetime,
     ) -> None:
         group = self._subscription.group
+        # A replayed dead letter keeps the time of its first failure.
+        first = record.headers.get(FIRST_FAILED_HEADER) or first_failed_at.isoformat().encode()
         DEAD_LETTERS.labels(group, record.topic, reason).inc()
         headers = dict(record.headers)
         headers.update(
@@ -229,6 +256,8 @@ class RecordProcessor:
                 "linli-dlq-source-offset": str(record.offset).encode(),
                 "linli-dlq-consumer-group": group.encode(),
                 "linli-dlq-attempts": str(attempts).encode(),
+                "linli-dlq-first-failed-at": first,
+                "linli-dlq-last-failed-at": last_failed_at.isoformat().encode(),
             }
         )
         await self._dead_letters.send(
@@ -241,6 +270,10 @@ class RecordProcessor:
                 )
             ]
         )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def all_topics(subscriptions: Sequence[Subscription]) -> set[str]:

@@ -14,7 +14,7 @@ from linli_shared.contracts.base import EventCatalogue
 from linli_shared.db import Database
 from linli_shared.health import CachedCheck, ReadinessCheck, health_router
 from linli_shared.messaging.inbox import Inbox
-from linli_shared.messaging.outbox import OutboxRelay
+from linli_shared.messaging.outbox import OutboxRelay, RecordSink
 from linli_shared.messaging.processing import (
     RecordProcessor,
     RetryPolicy,
@@ -123,17 +123,27 @@ class Worker:
                     raise
                 await asyncio.sleep(1.0)
 
-    async def _consume(self, subscription: Subscription) -> None:
+    def processor(
+        self, subscription: Subscription, dead_letters: RecordSink | None = None
+    ) -> RecordProcessor:
+        """How this worker applies the records of a subscription (dead letters to its bus)."""
         assert self._inbox is not None, "a worker with subscriptions needs an inbox"
-        processor = RecordProcessor(
+        return RecordProcessor(
             subscription,
             self._database,
             self._inbox,
             self._catalogue,
-            self._transport,
+            dead_letters or self._transport,
             self._retry,
             self.stop_event,
         )
+
+    async def dispose(self) -> None:
+        """Close the database pool of a worker that was never run."""
+        await self._database.dispose()
+
+    async def _consume(self, subscription: Subscription) -> None:
+        processor = self.processor(subscription)
         while not self.stop_event.is_set():
             try:
                 await self._transport.consume_batches(

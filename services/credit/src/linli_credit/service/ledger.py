@@ -1016,15 +1016,20 @@ class CreditService:
 
     async def grade_report(self, community_id: str, year: int, quarter: int) -> GradeReport:
         """A community's grade distribution and red/black lists at the end of a quarter (or now,
-        for the running quarter)."""
+        for the running quarter). A quarter that has not begun has no figures yet; a community
+        this ledger has no account in is unknown here."""
         policy = self.policy_now()
         first = date(year, 3 * (quarter - 1) + 1, 1)
         end = policy.start_of(_add_quarter(first))
         now = self._clock.now()
+        if policy.start_of(first) > now:
+            raise RuleViolation("quarter", f"{year}-Q{quarter} has not begun")
         at = min(end - timedelta(microseconds=1), now)
         policy = self._policies.at(at)
         async with self._database.connect() as connection:
             ledger = LedgerRepository(connection)
+            if not await ledger.knows_community(community_id):
+                raise NotFound("community", community_id)
             accounts = await ledger.community_accounts(community_id, at)
             balances = await ledger.balances_at([a.subject_id for a in accounts], at)
         distribution = {grade: 0 for grade, _ in policy.grade_floors} | {"C": 0}

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,6 +83,7 @@ class InspectionPolicy:
         }
     )
     default_department: str = "urban-management"
+    clock_skew: timedelta = rules.DEFAULT_CLOCK_SKEW
 
     @property
     def zone(self) -> ZoneInfo:
@@ -263,6 +264,7 @@ class InspectionsService:
             target=target,
             reinspection_of=request.reinspection_of,
             time_zone=await self._zone_name(connection, community_id),
+            clock_skew=self.policy.clock_skew,
         )
         return inspection, version
 
@@ -465,6 +467,10 @@ class InspectionsService:
             case = await repository.get(rectification_id)
             if case is None or not reach.covers(case.grid_id):
                 raise NotFound("rectification", rectification_id)
+            # The case shows its inspection's evidence (photo hash, place, time) per finding.
+            inspection = await InspectionRepository(connection).get(case.inspection_id)
+            if inspection is not None:
+                case = replace(case, failed_findings=inspection.failed_findings)
             return case, await repository.timeline(rectification_id)
 
     async def search_rectifications(

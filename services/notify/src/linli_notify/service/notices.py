@@ -125,12 +125,16 @@ class NotifyService:
     async def remember_household(
         self, connection: AsyncConnection, event: HouseholdRegistered
     ) -> None:
-        head = next((m for m in event.members if m.relation == "head"), event.members[0])
+        # The contract allows a household without members: its notices then greet no one by name.
+        head = next(
+            (m for m in event.members if m.relation == "head"),
+            event.members[0] if event.members else None,
+        )
         contact = event.contact or ContactV1(email=event.contact_email)
         await NoticeRepository(connection).upsert_recipient(
             _from_contact(
                 event.household_id,
-                head.name,
+                head.name if head is not None else "",
                 event.address,
                 RecipientKind.HOUSEHOLD,
                 contact,
