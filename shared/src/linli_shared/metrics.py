@@ -22,6 +22,11 @@ DEAD_LETTERS = Counter(
 CONSUMER_LAG = Gauge(
     "linli_consumer_lag", "Records not yet consumed, per partition", ["group", "topic", "partition"]
 )
+BROKER_UP = Gauge(
+    "linli_broker_up",
+    "1 when the worker's last check reached the event bus (Kafka or the embedded log), else 0",
+    ["service"],
+)
 OUTBOX_BACKLOG = Gauge("linli_outbox_backlog", "Events waiting in the outbox", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "linli_outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"]

@@ -23,6 +23,7 @@ from linli_shared.web import create_service_app
 
 NAME = "registry"
 SOURCE = "/linli/registry"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _service(database: Database, settings: RegistrySettings) -> RegistryService:
@@ -46,7 +47,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database),
         audit_log=AuditLog(database, tables.audit),
     )
@@ -82,5 +83,5 @@ DEFINITION = ServiceDefinition(
     settings=RegistrySettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from linli_shared.health import CachedCheck, ReadinessCheck
 from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.messaging.kafka import KafkaTransport
 from linli_shared.messaging.worker import Transport
@@ -26,8 +25,3 @@ def make_transport(platform: PlatformSettings, client_id: str) -> Transport:
         session_timeout_ms=platform.kafka_session_timeout_ms,
         client_options=platform.kafka_client_options(),
     )
-
-
-def broker_check(platform: PlatformSettings, client_id: str) -> ReadinessCheck:
-    """Readiness of the bus an API's events go to: Kafka's metadata, or the embedded log."""
-    return CachedCheck(make_transport(platform, client_id).ping)
