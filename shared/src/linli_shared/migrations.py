@@ -13,7 +13,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -22,6 +22,9 @@ from linli_shared.db import Database, UtcDateTime, async_url
 from linli_shared.health import ReadinessCheck
 
 log = logging.getLogger(__name__)
+
+# The advisory lock `linli migrate` holds on a PostgreSQL database while it migrates it.
+MIGRATION_LOCK_KEY = 0x6C696E6C69  # "linli"
 
 
 def alembic_config(migrations_dir: Path, database_url: str) -> Config:
@@ -151,4 +154,10 @@ def _migrate(connection: Connection, metadata: MetaData) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several pods (init containers, Jobs) may migrate at once: one at a time, and the
+            # next finds the schema at head. Taken before Alembic reads the current revision.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         context.run_migrations()
