@@ -11,17 +11,17 @@ from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from linli_shared.contracts import topics
-from linli_shared.contracts.base import EventData
+from linli_shared.contracts.base import TOLERANT, EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 
 TargetKind = Literal["household", "compound", "frontage_segment", "pest_point"]
 
 
 class FailedFindingV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     item: str
     severity: Severity

@@ -29,7 +29,7 @@ from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
 from linli_shared.faults import is_infrastructure_error
-from linli_shared.messaging.envelope import Envelope, MalformedEvent
+from linli_shared.messaging.envelope import Envelope, MalformedEvent, UnknownValue
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import RecordSink
 from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
@@ -143,6 +143,9 @@ class RecordProcessor:
         try:
             envelope = Envelope.from_json(record.value or b"")
             event = envelope.parse(self._catalogue)
+        except UnknownValue as error:
+            await self._dead_letter(record, "unknown-value", str(error), attempts=1)
+            return Outcome.DEAD_LETTERED
         except MalformedEvent as error:
             await self._dead_letter(record, "malformed", str(error), attempts=1)
             return Outcome.DEAD_LETTERED
