@@ -39,8 +39,13 @@ RELEASED = [
     for version in releases()
     for event_type, released in sorted(load_release(version)["event_types"].items())
 ]
-TODAY = sorted(CATALOGUE, key=lambda model: model.event_type)
 PREVIOUS = releases()[-1]
+# Today's types the previous release knows (its consumers skip or dead-letter the others, as
+# for any type they do not know: docs/events.md, "Tolerant readers").
+KNOWN_BEFORE = sorted(
+    (model for model in CATALOGUE if model.event_type in load_release(PREVIOUS)["event_types"]),
+    key=lambda model: model.event_type,
+)
 
 
 def _cloudevent(event_type: str, key: str, data: dict[str, Any]) -> bytes:
@@ -93,13 +98,11 @@ def _tolerant(schema: Any) -> Any:
 
 
 @pytest.mark.parametrize("minimal", [False, True], ids=["every-field", "required-only"])
-@pytest.mark.parametrize("model", TODAY, ids=[model.event_type for model in TODAY])
+@pytest.mark.parametrize("model", KNOWN_BEFORE, ids=[model.event_type for model in KNOWN_BEFORE])
 def test_todays_events_are_read_by_the_previous_releases_consumers(
     model: type[EventData], minimal: bool
 ) -> None:
-    released = load_release(PREVIOUS)["event_types"].get(model.event_type)
-    if released is None:
-        return  # a type the previous release does not know: its consumers ignore it
+    released = load_release(PREVIOUS)["event_types"][model.event_type]
     event = model.model_validate(example(event_schema(model), minimal))
     wire = Envelope.from_json(_cloudevent(model.event_type, event.partition_key(), _json(event)))
 
