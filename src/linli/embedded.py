@@ -22,19 +22,19 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-import httpx
 import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from linli.services import SERVICES
+from linli_shared.health import ReadinessCheck, readiness
 from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.migrations import upgrade
 
@@ -201,11 +201,8 @@ class MailCatcher:
 # --- the HTTP side -------------------------------------------------------------------------------
 
 
-ReadinessCheck = Callable[[], Awaitable[None]]
-
-
 def create_embedded_app(
-    apps: Mapping[str, FastAPI], extra_checks: Sequence[ReadinessCheck] = ()
+    apps: Mapping[str, FastAPI], extra_checks: Mapping[str, ReadinessCheck] | None = None
 ) -> FastAPI:
     """One app with each service's app mounted under its name; their lifespans run inside."""
 
@@ -244,23 +241,16 @@ def create_embedded_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    checks: dict[str, ReadinessCheck] = {
+        f"{name}.{check}": function
+        for name, service_app in apps.items()
+        for check, function in service_app.state.readiness_checks.items()
+    }
+    checks.update(extra_checks or {})
+
     @root.get("/readyz", summary="Readiness: every service, the event log and the workers")
     async def readyz() -> JSONResponse:
-        failures: list[str] = []
-        for name, service_app in apps.items():
-            transport = httpx.ASGITransport(app=service_app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
-                response = await client.get("/readyz")
-            if response.status_code != 200:
-                failures.append(f"{name}: {response.text}")
-        for check in extra_checks:
-            try:
-                await check()
-            except Exception as error:
-                failures.append(f"{getattr(check, '__qualname__', 'check')}: {error}")
-        if failures:
-            return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        return await readiness(checks)
 
     for name, service_app in apps.items():
         root.mount(f"/{name}", service_app)
@@ -380,7 +370,7 @@ async def _run_platform(
         if stopped:
             raise RuntimeError(f"workers stopped: {', '.join(stopped)}")
 
-    root = create_embedded_app(apps, [event_log.ping, workers_running])
+    root = create_embedded_app(apps, {"event_log": event_log.ping, "workers": workers_running})
     sock = _listen(config.host, config.port)
     server = _Server(
         uvicorn.Config(root, log_config=None, lifespan="on", timeout_graceful_shutdown=30)

@@ -31,6 +31,11 @@ CONSUMER_OFFSET = Gauge(
     "The group's committed offset (the next record it will read), per partition",
     ["group", "topic", "partition"],
 )
+BROKER_UP = Gauge(
+    "linli_broker_up",
+    "1 when the worker's last check reached the event bus (Kafka or the embedded log), else 0",
+    ["service"],
+)
 OUTBOX_BACKLOG = Gauge("linli_outbox_backlog", "Events waiting in the outbox", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "linli_outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"]

@@ -19,8 +19,9 @@ from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OUTBOX_CHANNEL, OutboxRelay
 from linli_shared.messaging.processing import Subscription
 from linli_shared.messaging.retention import Pruner
-from linli_shared.messaging.transports import broker_check, lag_source, make_transport
+from linli_shared.messaging.transports import lag_source, make_transport
 from linli_shared.messaging.worker import BackgroundTask, Worker
+from linli_shared.migrations import schema_check
 from linli_shared.settings import ServiceSettings
 
 
@@ -72,14 +73,14 @@ def backlog_probe(
     )
 
 
-def api_readiness(
-    name: str, settings: ServiceSettings, database: Database
-) -> dict[str, ReadinessCheck]:
-    """What an API's `/readyz` checks: its database, and the bus its outbox relays to."""
-    return {
-        "database": database.ping,
-        "broker": broker_check(settings.platform, client_id=f"linli-{name}-api"),
-    }
+def api_readiness(database: Database, migrations_dir: Path) -> dict[str, ReadinessCheck]:
+    """What an API's `/readyz` checks: its database answers, at the head of its migrations.
+
+    Not the broker: an API only writes to its outbox, which holds the events while the broker is
+    away, so a broker outage must not take HTTP traffic down. The workers' readiness and their
+    `linli_broker_up` metric say whether the broker answers.
+    """
+    return {"database": database.ping, "schema": schema_check(database, migrations_dir)}
 
 
 def build_worker(

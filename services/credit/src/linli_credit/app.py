@@ -30,6 +30,7 @@ from linli_shared.web import create_service_app
 
 NAME = "credit"
 SOURCE = "/linli/credit"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _service(database: Database, settings: CreditSettings) -> CreditService:
@@ -54,7 +55,7 @@ def create_app(settings: CreditSettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
@@ -87,7 +88,7 @@ DEFINITION = ServiceDefinition(
     settings=CreditSettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )
 
 

@@ -28,6 +28,7 @@ from linli_shared.web import create_service_app
 
 NAME = "inspections"
 SOURCE = "/linli/inspections"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _service(database: Database, settings: InspectionsSettings) -> InspectionsService:
@@ -49,7 +50,7 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
@@ -82,5 +83,5 @@ DEFINITION = ServiceDefinition(
     settings=InspectionsSettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )

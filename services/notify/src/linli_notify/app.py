@@ -39,6 +39,7 @@ from linli_shared.web import create_service_app
 
 NAME = "notify"
 SOURCE = "/linli/notify"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build_service(
@@ -78,7 +79,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
@@ -115,5 +116,5 @@ DEFINITION = ServiceDefinition(
     settings=NotifySettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )

@@ -29,6 +29,7 @@ from linli_shared.web import create_service_app
 
 NAME = "registry"
 SOURCE = "/linli/registry"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _service(database: Database, settings: RegistrySettings) -> RegistryService:
@@ -54,7 +55,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
@@ -90,5 +91,5 @@ DEFINITION = ServiceDefinition(
     settings=RegistrySettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )

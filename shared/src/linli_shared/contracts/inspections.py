@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel
 
 from linli_shared.contracts import topics
-from linli_shared.contracts.base import EventData
+from linli_shared.contracts.base import TOLERANT, EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 
 TargetKind = Literal["household", "compound", "frontage_segment", "pest_point"]
 
 
 class FailedFindingV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     item: str
     severity: Severity

@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from linli_shared.contracts import topics
-from linli_shared.contracts.base import EventData
+from linli_shared.contracts.base import TOLERANT, EventData
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.inspections import TargetKind
 
@@ -25,7 +25,7 @@ from linli_shared.contracts.inspections import TargetKind
 class PartnerFindingV1(BaseModel):
     """A failed checklist item: its code and severity, never the inspector's note."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     item: str
     severity: Severity

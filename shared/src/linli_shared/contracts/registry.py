@@ -7,15 +7,17 @@ notify never call the registry.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field
 
 from linli_shared.contracts import topics
-from linli_shared.contracts.base import EventData
+from linli_shared.contracts.base import TOLERANT, EventData, dropping_unknown
 
 Channel = Literal["email", "sms", "inbox"]
+# A channel added by a later release is dropped by a reader that cannot use it.
+Channels = Annotated[list[Channel], dropping_unknown(*get_args(Channel))]
 
 
 def _email_only() -> list[Channel]:
@@ -23,7 +25,7 @@ def _email_only() -> list[Channel]:
 
 
 class MemberV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     name: str
     relation: str
@@ -34,10 +36,10 @@ class MemberV1(BaseModel):
 class ConsentV1(BaseModel):
     """What the household agreed to, and who recorded it when."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     integrity_scoring: bool = False
-    notice_channels: list[Channel] = Field(default_factory=_email_only)
+    notice_channels: Channels = Field(default_factory=_email_only)
     recorded_by: str | None = None
     recorded_at: AwareDatetime | None = None
 
@@ -45,11 +47,11 @@ class ConsentV1(BaseModel):
 class ContactV1(BaseModel):
     """How to reach a household or organisation (personal data)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     email: EmailStr | None = None
     phone: str | None = None
-    preferred_channels: list[Channel] = Field(default_factory=_email_only)
+    preferred_channels: Channels = Field(default_factory=_email_only)
     locale: str = "zh-CN"
 
 

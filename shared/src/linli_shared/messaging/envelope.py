@@ -33,6 +33,15 @@ class UnknownEventType(MalformedEvent):
     """The record is a CloudEvent whose type no contract describes."""
 
 
+class UnknownValue(MalformedEvent):
+    """The event's data has a value this reader does not know in a field that decides what the
+    reader does (a severity, an outcome): dead-lettered, to be replayed once the consumer knows
+    it (docs/events.md, "Tolerant readers")."""
+
+
+_UNKNOWN_VALUE_ERRORS = frozenset({"enum", "literal_error"})
+
+
 def dataschema_for(event_type: str) -> str:
     return f"urn:linli:schema:{event_type}"
 
@@ -154,4 +163,14 @@ class Envelope:
         try:
             return model.model_validate(self.data)
         except ValidationError as error:
+            problems = error.errors(include_url=False)
+            if problems and all(p["type"] in _UNKNOWN_VALUE_ERRORS for p in problems):
+                raise UnknownValue(
+                    f"{self.type}: unknown value "
+                    + "; ".join(
+                        f"{'.'.join(str(part) for part in p['loc'])}={p['input']!r} "
+                        f"(known: {p.get('ctx', {}).get('expected', '?')})"
+                        for p in problems
+                    )
+                ) from error
             raise MalformedEvent(f"{self.type}: {error}") from error

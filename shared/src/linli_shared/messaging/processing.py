@@ -30,7 +30,7 @@ from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
 from linli_shared.faults import is_data_error, is_infrastructure_error
-from linli_shared.messaging.envelope import Envelope, MalformedEvent
+from linli_shared.messaging.envelope import Envelope, MalformedEvent, UnknownValue
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import RecordSink
 from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # Why a record was dead-lettered (the `linli-dlq-reason` header and the metric's `reason`).
 MALFORMED = "malformed"
 HANDLER_FAILED = "handler-failed"
+UNKNOWN_VALUE = "unknown-value"
 
 # Set by `linli dlq replay`: the consumer group a re-driven dead letter is meant for, where it was
 # dead-lettered, and when a consumer first failed on it (so a dead letter's first failure
@@ -156,6 +157,10 @@ class RecordProcessor:
         try:
             envelope = Envelope.from_json(record.value or b"")
             event = envelope.parse(self._catalogue)
+        except UnknownValue as error:
+            now = _now()
+            await self._dead_letter(record, UNKNOWN_VALUE, str(error), 1, now, now)
+            return Outcome.DEAD_LETTERED
         except MalformedEvent as error:
             now = _now()
             await self._dead_letter(record, MALFORMED, str(error), 1, now, now)
