@@ -309,8 +309,9 @@ class Dispatcher:
     ) -> None:
         assert self._webhooks is not None
         body = json.dumps(message.payload, ensure_ascii=False, separators=(",", ":"))
+        secrets = self._webhooks.opened(endpoint).secrets
         result = await self._webhooks.send(
-            url=endpoint.url, secrets_=endpoint.secrets, message_id=message.id, at=now, body=body
+            url=endpoint.url, secrets_=secrets, message_id=message.id, at=now, body=body
         )
         attempt = WebhookAttempt(
             "delivered" if result.ok else "failed", result.status_code, result.response, now
