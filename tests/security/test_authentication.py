@@ -84,9 +84,15 @@ def jwks() -> Iterator[Jwks]:
     provider.close()
 
 
+# Production refuses the repository's dev secret outright (test_production_secrets.py); these
+# tests show that it refuses dev-signed tokens even under a secret of its own.
+PROD_DEV_SECRET = "an-operators-own-random-value"
+
+
 def _settings(jwks: Jwks, environment: str = "prod") -> PlatformSettings:
     return PlatformSettings(
         environment=environment,
+        auth_dev_secret=PROD_DEV_SECRET,
         auth_jwks_url=jwks.url,
         auth_issuer="https://idp.city.example",
         auth_audience="linli",
@@ -133,9 +139,11 @@ async def test_clock_skew_within_the_leeway_is_tolerated(jwks: Jwks) -> None:
 
 async def test_production_refuses_the_dev_key(jwks: Jwks) -> None:
     with pytest.raises(DevKeyRefused):
-        TokenVerifier(PlatformSettings(environment="prod"))
+        TokenVerifier(PlatformSettings(environment="prod", auth_dev_secret=PROD_DEV_SECRET))
     with pytest.raises(DevKeyRefused):
-        mint_dev_token(PlatformSettings(environment="prod"), "x", ["admin"])
+        mint_dev_token(
+            PlatformSettings(environment="prod", auth_dev_secret=PROD_DEV_SECRET), "x", ["admin"]
+        )
     dev_token = mint_dev_token(_settings(jwks, "dev"), "x", ["admin"])
     with pytest.raises(HTTPException) as refused:
         await TokenVerifier(_settings(jwks, "prod")).verify(dev_token)
@@ -146,7 +154,7 @@ async def test_production_refuses_the_dev_key(jwks: Jwks) -> None:
 def test_linli_token_refuses_to_mint_in_production() -> None:
     minted = subprocess.run(
         [sys.executable, "-m", "linli", "token"],
-        env={"LINLI_ENVIRONMENT": "prod", "PATH": ""},
+        env={"LINLI_ENVIRONMENT": "prod", "LINLI_AUTH_DEV_SECRET": PROD_DEV_SECRET, "PATH": ""},
         capture_output=True,
         text=True,
     )
