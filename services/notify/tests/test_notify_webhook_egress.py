@@ -173,7 +173,11 @@ async def test_an_allow_listed_private_network_is_reachable_but_metadata_never(
     for url in ("https://10.30.0.1/linli", "https://169.254.169.254/latest/meta-data/"):
         with pytest.raises(RuleViolation):
             await add(service, url)
-    assert [e.url for e in await service.webhooks()] == ["https://10.20.1.5/linli"]
+    [endpoint] = await service.webhooks()
+    assert endpoint.url == "https://10.20.1.5/linli"
+    with pytest.raises(RuleViolation):  # changing the URL is held to the same rules
+        await service.update_webhook(endpoint.id, url="https://169.254.169.254/latest/")
+    assert (await service.webhook(endpoint.id)).url == "https://10.20.1.5/linli"
 
 
 async def test_a_name_rebound_to_loopback_after_registration_is_refused_at_delivery(
