@@ -59,8 +59,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 class Resolver:
-    """DNS for `partner.example`: the answers queued (the last one repeats); every other name
-    as the system resolves it."""
+    """DNS for `partner.example`: the answers queued (the last one repeats; each may list several
+    addresses, comma-separated); every other name as the system resolves it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *answers: str) -> None:
         self.answers = list(answers)
@@ -71,8 +71,11 @@ class Resolver:
         if host != PARTNER:
             return await self._system(host, port, *args, **kwargs)
         self.asked += 1
-        address = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))]
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))
+            for address in answer.split(",")
+        ]
 
 
 def resolving(monkeypatch: pytest.MonkeyPatch, *answers: str) -> Resolver:
@@ -219,6 +222,34 @@ async def test_delivery_connects_to_the_address_it_checked_and_keeps_the_name(
     assert resolver.asked == 2, "the name is resolved once per check, never again by the client"
     [(message, _)] = await service.webhook_messages(endpoint.id, 10, 0)
     assert message.status == "delivered"
+
+
+async def test_a_name_with_one_forbidden_address_among_public_ones_is_refused(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolving(monkeypatch, f"{PUBLIC},169.254.169.254")
+    service = service_of(settings(database, production=True), database)
+    with pytest.raises(RuleViolation, match="metadata"):
+        await add(service, f"https://{PARTNER}/hook")
+
+
+async def test_the_next_checked_address_is_tried_when_one_does_not_connect(
+    database: Database, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolving(monkeypatch, "127.0.0.2,127.0.0.1")  # nothing listens on 127.0.0.2
+    service = service_of(settings(database, production=False), database)
+    port = receiver.url.rsplit(":", 1)[1]
+    endpoint = await service.add_webhook(
+        name="城管局",
+        url=f"http://{PARTNER}:{port}/hook",
+        notice_types=[NoticeType.OVERDUE_ESCALATION],
+        department=None,
+    )
+    receiver.trust(list(endpoint.secrets))
+    await escalate(service, database)
+
+    assert await service.deliver_next_webhook() is True
+    assert len(receiver.received) == 1
 
 
 async def test_a_partners_answer_is_summarised_never_stored(

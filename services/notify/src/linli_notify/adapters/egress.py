@@ -44,9 +44,10 @@ class Unresolved(EgressRefused):
 
 @dataclass(frozen=True)
 class Target:
-    """A checked destination: the URL to connect to (the address pinned) and the name it had."""
+    """A checked destination: the URLs to connect to (one per checked address, in the resolver's
+    order: the next is tried when one does not connect) and the name they had."""
 
-    url: httpx.URL
+    urls: tuple[httpx.URL, ...]
     host_header: str
     server_name: str | None  # TLS SNI and certificate name; None over http
 
@@ -108,7 +109,7 @@ class EgressPolicy:
         raise EgressRefused(f"{address} is {reason}")
 
     async def resolve(self, url: str) -> Target:
-        """Check `url`, resolve its host and check every address; the first one is pinned."""
+        """Check `url`, resolve its host and check every address; the request goes to these."""
         parsed = self.check_url(url)
         host = parsed.host
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -124,7 +125,7 @@ class EgressPolicy:
         for address in addresses:
             self.check_address(address)
         return Target(
-            url=parsed.copy_with(host=str(addresses[0])),
+            urls=tuple(parsed.copy_with(host=str(a)) for a in dict.fromkeys(addresses)),
             host_header=parsed.netloc.decode("ascii"),
             server_name=host if parsed.scheme == "https" else None,
         )

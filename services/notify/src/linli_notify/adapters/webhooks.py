@@ -15,6 +15,7 @@ a partner's answer is not echoed back to whoever reads the delivery log.
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from datetime import datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from linli_notify.adapters.egress import EgressPolicy, EgressRefused
+from linli_notify.adapters.egress import EgressPolicy, EgressRefused, Target
 from linli_notify.domain.notice import WebhookEndpoint
 from linli_shared.crypto import FieldCipher
 from linli_shared.rules import RuleViolation
@@ -94,19 +95,28 @@ class WebhookSender:
         except EgressRefused as refused:
             return WebhookResult(False, None, f"refused by the egress rules: {refused.reason}")
         headers["host"] = target.host_header
-        extensions = {"sni_hostname": target.server_name} if target.server_name else {}
         try:
             async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
-                response = await client.post(
-                    target.url,
-                    content=body.encode(),
-                    headers=headers,
-                    timeout=self._timeout,
-                    extensions=extensions,
-                )
+                response = await self._post(client, target, body.encode(), headers)
         except httpx.TimeoutException:
             return WebhookResult(False, None, "unreachable: timed out")
         except httpx.HTTPError as error:
             return WebhookResult(False, None, f"unreachable: {type(error).__name__}")
         code = response.status_code
         return WebhookResult(response.is_success, code, summary(code))
+
+    async def _post(
+        self, client: httpx.AsyncClient, target: Target, body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        """To the first checked address that takes the connection (the name as Host and SNI)."""
+        extensions = {"sni_hostname": target.server_name} if target.server_name else {}
+
+        async def post(url: httpx.URL) -> httpx.Response:
+            return await client.post(
+                url, content=body, headers=headers, timeout=self._timeout, extensions=extensions
+            )
+
+        for pinned in target.urls[:-1]:
+            with contextlib.suppress(httpx.ConnectError):
+                return await post(pinned)
+        return await post(target.urls[-1])
