@@ -9,7 +9,9 @@ seeded with people and objects in two grids. Whatever is sent:
 - every answer that revealed unmasked personal data (`?reveal=true`) left an audit entry.
 
 The tokens all name our grid only; `tests/security/test_grid_scope*.py` walk the same rule route
-by route with concrete calls, this walk with what hypothesis makes up.
+by route with concrete calls, this walk with what hypothesis makes up. A second walk sends odd
+credentials (garbage, and dev-signed tokens whose claims have the wrong types): answered with a
+4xx, never a server error.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import jwt
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -41,6 +44,7 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import ConsentV1, ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.permissions import RoutePermission, route_permissions
+from linli_shared.settings import PlatformSettings
 from tests.support.api import api_client
 from tests.support.grid_scope import ADMIN, COMMUNITY, OURS, THEIRS, bearer_of, consume
 
@@ -407,3 +411,61 @@ async def test_the_walk_reaches_the_other_grids_data_where_a_grant_allows(
                 url = permission.path.split("{")[0] + known + permission.path.split("}")[1]
                 shown += (await seeded.client.get(url, headers=staff)).text
     assert any(value in shown for value in personal(THEIRS).values())
+
+
+claim_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.sampled_from(ROLES),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=2)
+    ),
+    max_leaves=5,
+)
+
+
+def odd_token(claims: dict[str, Any]) -> str:
+    """A token signed with the dev key (so it is verified) whose claims are what `claims` say."""
+    platform = PlatformSettings()
+    now = datetime.now(UTC)
+    base: dict[str, Any] = {
+        "sub": "odd",
+        "iss": platform.auth_issuer,
+        "aud": platform.auth_audience,
+        "iat": now,
+        "exp": now + timedelta(hours=1),
+    }
+    secret = platform.auth_dev_secret.get_secret_value()
+    return jwt.encode({**base, **claims}, secret, algorithm="HS256")
+
+
+credentials = st.one_of(
+    ascii_text,
+    ascii_text.map(lambda junk: f"Bearer {junk}"),
+    st.fixed_dictionaries(
+        {}, optional={"roles": claim_values, "grids": claim_values, "sub": claim_values}
+    ).map(lambda claims: f"Bearer {odd_token(claims)}"),
+)
+
+
+@settings(
+    max_examples=EXAMPLES // 2,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_no_route_fails_whatever_credentials_it_is_sent(
+    seeded: Seeded, data: st.DataObject
+) -> None:
+    permission = data.draw(st.sampled_from(routes(seeded.app)), label="route").permission
+    path = permission.path
+    for name in [p.strip("{}") for p in path.split("/") if p.startswith("{")]:
+        path = path.replace(f"{{{name}}}", quote(data.draw(calls(seeded.known)), safe="") or "x")
+    authorization = data.draw(credentials, label="authorization")
+    response = await seeded.client.request(
+        permission.method, path, headers={"Authorization": authorization}
+    )
+    assert response.status_code < 500, (
+        f"{permission.method} {path} with {authorization!r} -> {response.status_code} "
+        f"{response.text[:300]}"
+    )
