@@ -145,6 +145,8 @@ async def add(service: NotifyService, url: str) -> uuid.UUID:
         "https://localhost/hook",
         "https://[::1]/hook",
         "https://[::ffff:127.0.0.1]/hook",
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "https://[2002:7f00:1::1]/hook",
         "https://10.0.0.8/hook",
         "https://192.168.1.1/hook",
         "https://224.0.0.1/hook",
@@ -337,3 +339,21 @@ async def test_the_migration_encrypts_the_secrets_stored_before_it(
         assert len(receiver.received) == 1 and receiver.bad_signatures == 0
     finally:
         await database.dispose()
+
+
+async def test_secrets_no_key_decrypts_fail_the_attempt_not_the_dispatcher(
+    database: Database, receiver: WebhookReceiver
+) -> None:
+    before = service_of(settings(database, production=False), database)
+    endpoint = await add(before, f"{receiver.url}/hook")
+    # The operator dropped the key the secrets were sealed with.
+    after = service_of(
+        settings(database, production=False, webhook_encryption_keys=generate_key()), database
+    )
+    await escalate(after, database)
+
+    assert await after.deliver_next_webhook() is True
+    assert await after.deliver_next_webhook() is False  # retried later, on the schedule
+    [(_, [attempt])] = await before.webhook_messages(endpoint, 10, 0)
+    assert attempt.response == "not sent: no configured key decrypts its secrets"
+    assert receiver.attempts == []

@@ -54,8 +54,10 @@ class Target:
 
 def classify(address: Address) -> str | None:
     """Why `address` is no place for a webhook (None: a public address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            address = embedded
     if address in METADATA:
         return "a cloud metadata address"
     for kind, flag in (
@@ -69,6 +71,22 @@ def classify(address: Address) -> str | None:
         if flag:
             return f"a {kind} address"
     return None if address.is_global else "a non-public address"
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, NAT64, 6to4, Teredo), which decides."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    return None
 
 
 @dataclass(frozen=True)
