@@ -25,15 +25,15 @@ def generate_key() -> str:
 
 
 class FieldCipher:
-    def __init__(self, keys: Sequence[str], index_key: str) -> None:
+    def __init__(self, keys: Sequence[str], index_key: str | None = None) -> None:
         if not keys:
             raise ValueError("at least one encryption key is required")
-        if not index_key:
+        if index_key is not None and not index_key:
             raise ValueError("a blind-index key is required")
         fernets = [Fernet(key.encode()) for key in keys]
         self._primary = fernets[0]
         self._fernet = MultiFernet(fernets)
-        self._index_key = index_key.encode()
+        self._index_key = index_key.encode() if index_key is not None else None
 
     def encrypt(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()
@@ -67,4 +67,6 @@ class FieldCipher:
 
     def blind_index(self, value: str) -> str:
         """A keyed, deterministic hash of `value` for equality lookups."""
+        if self._index_key is None:
+            raise ValueError("this cipher has no blind-index key")
         return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()

@@ -55,7 +55,9 @@ def build_service(
         SmtpChannel(settings),
         settings.delivery_max_attempts,
         sms=sms,
-        webhooks=WebhookSender(settings.webhook_timeout_seconds),
+        webhooks=WebhookSender(
+            settings.webhook_timeout_seconds, settings.webhook_egress(), settings.webhook_cipher()
+        ),
         policy=DeliveryPolicy(
             max_rounds=settings.delivery_max_attempts,
             time_zone=settings.time_zone,

@@ -1,11 +1,17 @@
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from linli_shared.settings import ServiceSettings
+from linli_notify.adapters.egress import EgressPolicy
+from linli_shared.crypto import FieldCipher
+from linli_shared.settings import DEV_DEFAULT, ServiceSettings
+
+# Development key only: production sets LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS from a secret and
+# refuses this one (docs/security.md).
+DEV_WEBHOOK_ENCRYPTION_KEY = "bGlubGktZGV2LXdlYmhvb2stc2VjcmV0LWtleSEhISE="
 
 
 class NotifySettings(ServiceSettings):
@@ -60,6 +66,20 @@ class NotifySettings(ServiceSettings):
     webhook_disable_after_failures: int = Field(
         default=20, ge=1, description="Consecutive failed attempts that disable an endpoint"
     )
+    webhook_encryption_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
+        default=SecretStr(DEV_WEBHOOK_ENCRYPTION_KEY),
+        description=(
+            "Comma-separated Fernet keys for the endpoints' signing secrets at rest; the first "
+            "encrypts, all decrypt (rotate by putting a new key first)"
+        ),
+    )
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Private networks (CIDR, JSON list) where partners on premises may be reached; in "
+            "production every other non-public address is refused"
+        ),
+    )
 
     # --- policy ----------------------------------------------------------------------------------
     time_zone: str = "Asia/Shanghai"
@@ -73,6 +93,14 @@ class NotifySettings(ServiceSettings):
     delivery_max_attempts: int = Field(
         default=5, ge=1, description="Rounds through a recipient's channels before giving up"
     )
+
+    def webhook_cipher(self) -> FieldCipher:
+        keys = self.webhook_encryption_keys.get_secret_value().split(",")
+        return FieldCipher([k.strip() for k in keys if k.strip()])
+
+    def webhook_egress(self) -> EgressPolicy:
+        """Production keeps to the egress rules; development may post to local receivers."""
+        return EgressPolicy.of(self.platform.environment == "prod", self.webhook_allowed_networks)
 
     def webhook_schedule(self) -> tuple[timedelta, ...]:
         return tuple(timedelta(seconds=s) for s in self.webhook_retry_schedule_seconds)

@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-
-def lag_source(platform: PlatformSettings, client_id: str) -> LagSource:
-    """Where consumer groups stand: the brokers' offsets, or the embedded log's."""
-    if platform.transport == "embedded":
-        return EmbeddedTransport(platform.embedded_log_path, client_id)
-    return KafkaOperations(
-        platform.kafka_bootstrap_servers,
-        platform.kafka_namespace,
-        **platform.kafka_client_options(),
-    )
-
-
+from linli_shared.messaging.backlog import LagSource
 from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.messaging.kafka import KafkaTransport
 from linli_shared.messaging.operations import KafkaOperations

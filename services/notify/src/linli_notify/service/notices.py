@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -104,6 +104,7 @@ class NotifyService:
         self._clock = clock
         self._renderer = renderer
         self._webhooks_enabled = webhooks is not None
+        self._webhook_sender = webhooks
         senders: dict[Channel, Sender] = {Channel.EMAIL: email}
         if sms is not None:
             senders[Channel.SMS] = sms
@@ -649,6 +650,8 @@ class NotifyService:
         secret: str | None = None,
     ) -> WebhookEndpoint:
         _check_partner_types(notice_types)
+        sender = self._sender()
+        await sender.check_url(url)
         endpoint = WebhookEndpoint(
             id=uuid.uuid4(),
             name=name,
@@ -658,20 +661,27 @@ class NotifyService:
             department=department,
             created_at=self._clock.now(),
         )
+        sealed = replace(endpoint, secrets=tuple(sender.seal(endpoint.secrets)))
         async with self._database.transaction() as connection:
-            await NoticeRepository(connection).add_endpoint(endpoint)
+            await NoticeRepository(connection).add_endpoint(sealed)
         return endpoint
 
     async def webhooks(self) -> list[WebhookEndpoint]:
         async with self._database.connect() as connection:
-            return await NoticeRepository(connection).endpoints()
+            endpoints = await NoticeRepository(connection).endpoints()
+        return [self._sender().opened(e) for e in endpoints]
 
     async def webhook(self, endpoint_id: uuid.UUID) -> WebhookEndpoint:
         async with self._database.connect() as connection:
             endpoint = await NoticeRepository(connection).endpoint(endpoint_id)
         if endpoint is None:
             raise NotFound("webhook endpoint", endpoint_id)
-        return endpoint
+        return self._sender().opened(endpoint)
+
+    def _sender(self) -> WebhookSender:
+        if self._webhook_sender is None:
+            raise RuntimeError("partner webhooks are not configured in this service")
+        return self._webhook_sender
 
     async def update_webhook(
         self,
@@ -683,6 +693,7 @@ class NotifyService:
     ) -> WebhookEndpoint:
         values: dict[str, object] = {}
         if url is not None:
+            await self._sender().check_url(url)
             values["url"] = url
         if notice_types is not None:
             _check_partner_types(notice_types)
@@ -699,11 +710,13 @@ class NotifyService:
         """A new secret signs from now on; the previous one also signs until it is retired."""
         endpoint = await self.webhook(endpoint_id)
         kept = endpoint.secrets[:1] if keep_previous else ()
-        return await self._change_endpoint(endpoint_id, {"secrets": [new_secret(), *kept]})
+        secrets = self._sender().seal([new_secret(), *kept])
+        return await self._change_endpoint(endpoint_id, {"secrets": secrets})
 
     async def retire_previous_secrets(self, endpoint_id: uuid.UUID) -> WebhookEndpoint:
         endpoint = await self.webhook(endpoint_id)
-        return await self._change_endpoint(endpoint_id, {"secrets": list(endpoint.secrets[:1])})
+        secrets = self._sender().seal(endpoint.secrets[:1])
+        return await self._change_endpoint(endpoint_id, {"secrets": secrets})
 
     async def _change_endpoint(
         self, endpoint_id: uuid.UUID, values: dict[str, object]
@@ -716,7 +729,7 @@ class NotifyService:
                 await repository.update_endpoint(endpoint_id, **values)
             endpoint = await repository.endpoint(endpoint_id)
         assert endpoint is not None
-        return endpoint
+        return self._sender().opened(endpoint)
 
     async def webhook_messages(
         self, endpoint_id: uuid.UUID, limit: int, offset: int

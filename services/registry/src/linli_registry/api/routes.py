@@ -38,10 +38,10 @@ from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
 from linli_registry.service.households import ConsentInput, PossibleDuplicate, RegistryService
 from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
-from linli_shared.auth import Principal, require_grid, require_roles
+from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem, problem_response
 from linli_shared.pagination import PageRequest, page_request
-from linli_shared.reach import reach_of
+from linli_shared.reach import reach_of, require_grid
 
 router = APIRouter()
 
