@@ -62,7 +62,7 @@ def test_the_ordering_promise_names_the_keys_each_partner_topic_is_keyed_by() ->
         said = set(re.findall(r"keyed\s+by\s+(?:its\s+)?`(\w+)`|by\s+its\s+`(\w+)`", promise))
         named = {key for pair in said for key in pair if key}
         keys = {m.key_field for m in CATALOGUE if m.topic == topic}
-        assert named == keys, f"{topic}: the guide promises order per {named}, the code keys by {keys}"
+        assert named == keys, f"{topic}: the guide promises order per {named}, code keys {keys}"
 
 
 def test_every_event_type_has_a_validator(validators: Any) -> None:
