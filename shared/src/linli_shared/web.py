@@ -63,6 +63,7 @@ def create_service_app(
     app.add_middleware(CorrelationAndTrace)
     app.add_middleware(BodySizeLimit, max_bytes=platform.max_request_bytes)
     app.include_router(health_router(readiness_checks))
+    app.state.readiness_checks = readiness_checks
     app.state.audit_log = audit_log
     routers = [*routers, audit_router()] if audit_log is not None else list(routers)
     for router in routers:
