@@ -12,7 +12,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, pool, text
+from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -73,20 +73,9 @@ def run_env(metadata: MetaData) -> None:
     asyncio.run(_run_online(url, metadata))
 
 
-# Every API and worker pod runs `linli migrate` before it starts (deploy/k8s: an init
-# container), so several migrators meet on one database: a session-level advisory lock lets one
-# at a time upgrade, and the next finds the database at head. The number is arbitrary but fixed.
-MIGRATION_LOCK = 0x6C696E6C69  # "linli"
-
-
 async def _run_online(url: str, metadata: MetaData) -> None:
     engine = create_async_engine(url, poolclass=pool.NullPool)
     async with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-            # Held by the session, not this transaction: Alembic runs its own after it. Closing
-            # the connection (NullPool) releases the lock.
-            await connection.commit()
         await connection.run_sync(_migrate, metadata)
     await engine.dispose()
 
