@@ -42,10 +42,12 @@ STRIMZI_POM = REPO / "deploy" / "tools" / "strimzi" / "pom.xml"
 # The Kubernetes releases the manifests must be valid for: the oldest still supported upstream
 # and the newest, from the schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.35.0", "1.37.0")
-# Strimzi's CRDs the manifests use, as Strimzi's api/pom.xml names their files.
+# Strimzi's CRDs the manifests and the examples use, as Strimzi's api/pom.xml names their files.
 STRIMZI_KINDS = {
+    "io.strimzi.api.kafka.model.kafka.Kafka": "040-Crd-kafka.yaml",
     "io.strimzi.api.kafka.model.topic.KafkaTopic": "043-Crd-kafkatopic.yaml",
     "io.strimzi.api.kafka.model.user.KafkaUser": "044-Crd-kafkauser.yaml",
+    "io.strimzi.api.kafka.model.nodepool.KafkaNodePool": "045-Crd-kafkanodepool.yaml",
 }
 # Bump when the conversion below changes, so caches of the old output are not reused.
 _CONVERTER = "1"
@@ -148,7 +150,7 @@ def kubeconform() -> Path:
 
 @cache
 def strimzi_crds() -> Path:
-    """Strimzi's KafkaTopic and KafkaUser CRDs of the pinned release, from its generator."""
+    """Strimzi's CRDs (STRIMZI_KINDS) of the pinned release, from its own generator."""
     version = strimzi_version()
 
     def fill(scratch: Path) -> None:
@@ -175,7 +177,8 @@ def strimzi_crds() -> Path:
         )  # fmt: skip
         shutil.rmtree(libs)
 
-    return _cached(f"strimzi-crds-{version}", fill)
+    kinds = hashlib.sha256(json.dumps(STRIMZI_KINDS, sort_keys=True).encode()).hexdigest()[:8]
+    return _cached(f"strimzi-crds-{version}-{kinds}", fill)
 
 
 @cache
