@@ -27,7 +27,7 @@ def params() -> dict[str, str]:
     return data
 
 
-@pytest.mark.parametrize("name", ["kafka", "gateway"])
+@pytest.mark.parametrize("name", ["kafka", "gateway", "operator-pod"])
 def test_the_examples_validate_strictly(name: str) -> None:
     text = (EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")
     assert upstream.validate(text, upstream.KUBERNETES_VERSIONS[-1]) == []
@@ -71,3 +71,21 @@ def test_the_gateway_example_admits_the_routes_of_the_production_overlay() -> No
             gateway["metadata"]["namespace"],
         )
         assert route["spec"]["hostnames"] == [listener["hostname"]]
+
+
+def test_the_operator_pod_logs_in_as_the_operator_and_is_allowed_out() -> None:
+    pod = example("operator-pod")["Pod"]
+    (container,) = pod["spec"]["containers"]
+    env = {entry["name"]: entry for entry in container["env"]}
+    workers = config_maps("prod")["linli-platform"]
+    for name in ("LINLI_KAFKA_BOOTSTRAP_SERVERS", "LINLI_KAFKA_SECURITY_PROTOCOL",
+                 "LINLI_KAFKA_SASL_MECHANISM", "LINLI_KAFKA_SSL_CAFILE"):  # fmt: skip
+        assert env[name]["value"] == workers[name], name
+    user = env["LINLI_KAFKA_SASL_USERNAME"]["value"]
+    assert [u for u in of_kind("prod", "KafkaUser") if u["metadata"]["name"] == user]
+    assert env["LINLI_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == user
+    policy = next(
+        p for p in of_kind("prod", "NetworkPolicy") if p["metadata"]["name"] == "linli-operator"
+    )
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= pod["metadata"]["labels"].items()
