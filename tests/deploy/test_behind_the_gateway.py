@@ -7,55 +7,42 @@ The gateway (deploy/k8s/base/gateway.yaml) turns `/registry/docs` into `/docs` a
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
+from linli import cli
 from linli_shared.settings import PlatformSettings
 from tests.deploy.manifests import OVERLAYS, container_env, named, of_kind
-from tests.support.infra import free_port
-from tests.support.polling import eventually
 
 
-@pytest.fixture
-def registry_behind_the_gateway() -> Iterator[str]:
-    """`linli serve registry` as the Deployment runs it, with the prefix the gateway strips."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "LINLI_ROOT_PATH": "/registry",
-        "LINLI_REGISTRY_DATABASE_URL": "postgresql://linli:linli@127.0.0.1:9/linli_registry",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "linli", "serve", "registry", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def served_as_on_kubernetes(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str, Any]]:
+    """What `linli serve registry` hands uvicorn with the Deployment's LINLI_ROOT_PATH."""
+    monkeypatch.setenv("LINLI_ROOT_PATH", "/registry")
+    handed: dict[str, Any] = {}
+
+    def run(app: Any, **options: Any) -> None:
+        handed.update(options, app=app)
+
+    # The process-wide logging and tracing set-up stays out of the test process.
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    monkeypatch.setattr(cli, "configure_tracing", lambda name: None)
+    monkeypatch.setattr(uvicorn, "run", run)
+    cli.serve("registry", host="0.0.0.0", port=8000)
+    return handed.pop("app"), handed
 
 
 async def test_the_docs_behind_the_prefix_load_the_openapi_document_behind_it(
-    registry_behind_the_gateway: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with httpx.AsyncClient(base_url=registry_behind_the_gateway, timeout=5) as client:
-
-        async def docs() -> httpx.Response | None:
-            try:
-                return await client.get("/docs")
-            except httpx.TransportError:
-                return None
-
-        # What the app receives after the gateway's rewrite of /registry/docs etc.
-        page = await eventually(docs, "linli serve registry to answer", within=60)
+    app, options = served_as_on_kubernetes(monkeypatch)
+    # The server puts its root_path into every request's scope, as uvicorn does; requests are
+    # what the gateway forwards after its rewrite of /registry/docs, /registry/openapi.json, ...
+    transport = httpx.ASGITransport(app=app, root_path=options.get("root_path", ""))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        page = await client.get("/docs")
         document = await client.get("/openapi.json")
         households = await client.get("/v1/households")
     assert page.status_code == 200
