@@ -69,7 +69,10 @@ def serve(
     definition = by_name(service)
     configure_logging(PlatformSettings().log_level)
     configure_tracing(f"linli-{service}")
-    uvicorn.run(definition.create_app(), host=host, port=port, log_config=None)
+    # Behind a proxy that strips /<service> (the gateway), LINLI_ROOT_PATH=/<service>: the docs
+    # then load /<service>/openapi.json, whose server is /<service>.
+    root_path = PlatformSettings().root_path
+    uvicorn.run(definition.create_app(), host=host, port=port, root_path=root_path, log_config=None)
 
 
 @app.command()

@@ -17,7 +17,15 @@ from linli.services import SERVICES
 from linli_shared.asyncapi import producer_of
 from linli_shared.contracts import CATALOGUE, topics
 from linli_shared.messaging.operations import REPLAYER_GROUP
-from tests.deploy.manifests import OVERLAYS, config_maps, named, of_kind
+from tests.deploy.manifests import (
+    OVERLAYS,
+    config_maps,
+    container_env,
+    containers,
+    named,
+    of_kind,
+    pod_spec,
+)
 
 
 @dataclass
@@ -190,3 +198,57 @@ def test_no_event_with_personal_data_is_partner_readable() -> None:
             assert model.topic in topics.PARTNER_TOPICS, model.event_type
         if model.topic == topics.REGISTRY:
             assert not model.partner_readable, model.event_type
+
+
+def _mounted_file(deployment: dict[str, Any], path: str) -> tuple[str, str]:
+    """(Secret, key) that the file at `path` in the main container comes from."""
+    spec = pod_spec(deployment)
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    for mount in spec["containers"][0].get("volumeMounts", []):
+        folder = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(folder):
+            continue
+        secret = volumes[mount["name"]].get("secret")
+        assert secret, f"{path}: not from a Secret"
+        name = path.removeprefix(folder)
+        items = {item["path"]: item["key"] for item in secret.get("items", [])}
+        return secret["secretName"], items.get(name, name) if items else name
+    raise AssertionError(f"{path} is mounted from nowhere")
+
+
+def test_every_production_kafka_client_logs_in_over_tls_as_its_own_user() -> None:
+    """SASL_SSL with SCRAM-SHA-512, the Strimzi cluster CA mounted, and a username that is a
+    KafkaUser with SCRAM credentials whose ACLs cover the topics and groups the code uses."""
+    users = {user["metadata"]["name"]: user for user in of_kind("prod", "KafkaUser")}
+    logins: list[str] = []
+    for service, use in code_use().items():
+        worker = named("prod", "Deployment", f"linli-{service}-worker")
+        env = container_env("prod", worker)
+        where = f"{service}-worker"
+        assert env["LINLI_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL", where
+        assert env["LINLI_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512", where
+        for server in env["LINLI_KAFKA_BOOTSTRAP_SERVERS"]["value"].split(","):
+            assert server.endswith(":9093"), f"{where}: Strimzi's TLS listener"
+        ca = _mounted_file(worker, env["LINLI_KAFKA_SSL_CAFILE"]["value"])
+        assert ca == ("linli-cluster-ca-cert", "ca.crt"), where
+        username = env["LINLI_KAFKA_SASL_USERNAME"]["value"]
+        password = env["LINLI_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert password == {"name": username, "key": "password"}, f"{where}: required, its own"
+        user = users[username]
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}, username
+        granted = rights(user)
+        assert use.produces | use.dead_letters <= granted.on("topic", "Write"), where
+        assert use.reads <= granted.on("topic", "Read"), where
+        assert set(use.groups) <= granted.on("group", "Read"), where
+        logins.append(username)
+    assert len(set(logins)) == len(logins), "each worker has a Kafka user of its own"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_workers_hold_kafka_credentials(overlay: str) -> None:
+    """The APIs do not talk to Kafka (their outbox does, through the worker)."""
+    for deployment in of_kind(overlay, "Deployment"):
+        for container in containers(deployment):
+            env = container_env(overlay, deployment, container)
+            holds = "LINLI_KAFKA_SASL_PASSWORD" in env
+            assert holds == (container["args"][0] == "worker"), container["name"]

@@ -110,6 +110,15 @@ class PlatformSettings(BaseSettings):
     auth_roles_claim: str = "roles"
     auth_grids_claim: str = "grids"
     max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
+    root_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        description=(
+            "The path prefix a proxy strips before requests reach `linli serve` (e.g. `/registry` "
+            "behind the gateway): the docs and the OpenAPI document name their public address "
+            "with it"
+        ),
+    )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="Worker's Prometheus port (APIs use /metrics)"
     )
