@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from conftest import REPO
+from linli.services import SERVICES
 
 K8S = REPO / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
@@ -93,3 +94,9 @@ def container_env(
     for entry in container.get("env", []):
         env[entry["name"]] = entry
     return env
+
+
+def measures_consumer_lag(service: str) -> bool:
+    """Whether the service's API asks Kafka for its worker's consumer lag (its backlog probe):
+    only a service with consumer groups has a lag to measure."""
+    return bool(SERVICES[service].create_worker().subscriptions)

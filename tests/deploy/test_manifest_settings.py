@@ -34,7 +34,10 @@ NOT_IN_PRODUCTION = {
 }
 # Optional to the code, required by the production manifests.
 REQUIRED_IN_PRODUCTION = {
-    "LINLI_KAFKA_SASL_PASSWORD": "each worker logs in to Kafka as its own KafkaUser (SASL_SSL)",
+    "LINLI_KAFKA_SASL_PASSWORD": (
+        "each worker, and each API that measures consumer lag, logs in to Kafka as its own"
+        " KafkaUser (SASL_SSL)"
+    ),
 }
 
 

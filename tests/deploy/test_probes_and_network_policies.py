@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from linli.services import SERVICES
-from tests.deploy.manifests import OVERLAYS, container_env, named, of_kind, pod_spec
+from tests.deploy.manifests import (
+    OVERLAYS,
+    container_env,
+    measures_consumer_lag,
+    named,
+    of_kind,
+    pod_spec,
+)
 
 # Where each readiness check of the code goes. A new check fails here until it is mapped.
 DATABASE, KAFKA = "database", "kafka"
@@ -143,12 +150,16 @@ def test_what_a_readiness_probe_checks_is_reachable(overlay: str, role: str, ser
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_workers_reach_kafka(overlay: str) -> None:
-    bootstrap = named(overlay, "Deployment", "linli-registry-worker")
-    (kafka,) = destinations(overlay, bootstrap, {"broker"})
+def test_workers_and_the_apis_that_measure_consumer_lag_reach_kafka(overlay: str) -> None:
+    """The workers consume and publish; an API whose service has consumer groups measures their
+    lag (its backlog probe, at the address it is given); no other pod reaches Kafka."""
     for deployment in of_kind(overlay, "Deployment"):
+        (kafka,) = destinations(overlay, deployment, {"broker"})
         role = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
-        assert egress_allows(overlay, _pod_labels(deployment), kafka) == (role == "worker")
+        service = deployment["metadata"]["labels"]["app.kubernetes.io/name"]
+        expected = role == "worker" or measures_consumer_lag(service)
+        reaches = egress_allows(overlay, _pod_labels(deployment), kafka)
+        assert reaches == expected, deployment["metadata"]["name"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -174,8 +185,10 @@ def test_the_gateway_reaches_every_api_it_routes_to(overlay: str) -> None:
 
 
 def test_a_readiness_check_through_a_closed_port_is_found() -> None:
-    """The check above sees a block: an API whose readiness asked for Kafka would fail it."""
-    api = named("prod", "Deployment", "linli-credit-api")
+    """The check above sees a block: an API without a route to Kafka (registry's: it has no
+    consumer groups to measure) whose readiness asked for Kafka would fail it."""
+    assert not measures_consumer_lag("registry")
+    api = named("prod", "Deployment", "linli-registry-api")
     (kafka,) = destinations("prod", api, {"broker"})
     assert not egress_allows("prod", _pod_labels(api), kafka)
     (database,) = destinations("prod", api, {"database"})

@@ -1,5 +1,6 @@
 """Production's Kafka security, proven on a real broker: SCRAM-SHA-512 over TLS with the ACLs of
-the Kubernetes manifests (deploy/k8s/base KafkaUsers).
+the Kubernetes manifests (deploy/k8s/base KafkaUsers): a worker's read/write user, an API's
+Describe-only user (its backlog probe's consumer lag) and a partner's.
 
 The test starts its own single-node broker with a SASL_SSL listener (deploy/local/kafka.sh),
 whatever infrastructure the rest of the suite uses: a shared broker has no such listener.
@@ -17,7 +18,11 @@ from typing import Any
 import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -34,9 +39,11 @@ from linli_shared.contracts.released import event_schema
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.kafka import KafkaTransport
+from linli_shared.messaging.operations import KafkaOperations
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.processing import all_topics
 from linli_shared.messaging.records import OutgoingRecord
+from linli_shared.messaging.transports import lag_source
 from linli_shared.settings import PlatformSettings
 from tests.support.contract_examples import example
 from tests.support.events import read_topics
@@ -44,6 +51,7 @@ from tests.support.infra import LocalKafka
 from tests.support.polling import eventually
 
 WORKER = "linli-credit-kafka"
+API = "linli-credit-api"
 PARTNER = "linli-partner-cdc"
 MANIFESTS = REPO / "deploy" / "k8s" / "base"
 PARTITIONS = PlatformSettings().kafka_topic_partitions  # the operator's topics have these
@@ -81,7 +89,7 @@ def _acl_commands(user: str, acls: list[dict[str, Any]]) -> Iterator[list[str]]:
 
 @pytest.fixture(scope="module")
 def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    users = {WORKER: secrets.token_urlsafe(16), PARTNER: secrets.token_urlsafe(16)}
+    users = {user: secrets.token_urlsafe(16) for user in (WORKER, API, PARTNER)}
     kafka = LocalKafka(tmp_path_factory.mktemp("sasl-kafka"), scram_users=users)
     kafka.start()
     try:
@@ -210,3 +218,72 @@ async def test_a_partner_reads_partner_topics_but_not_the_registry_stream(
 async def test_a_wrong_password_is_refused(secured_kafka: LocalKafka) -> None:
     with pytest.raises(KafkaError):
         await _read_as_partner(secured_kafka, topics.PARTNER_INSPECTIONS, password="wrong")
+
+
+async def test_an_api_measures_its_groups_lag_but_cannot_read_or_move_them(
+    secured_kafka: LocalKafka, operator: KafkaTransport
+) -> None:
+    """The credit API's backlog probe, logged in as its Describe-only user, reads the committed
+    offsets of credit's consumer groups and the end offsets of their topics, as the brokers
+    know them; it cannot read a record of the registry's stream, nor commit for the group."""
+    groups = {s.group: s.topics for s in create_worker(_settings("sqlite://")).subscriptions}
+    await operator.send(
+        [OutgoingRecord(topics.REGISTRY, f"household-{i}", b"personal data") for i in range(4)]
+    )
+    (group,) = groups
+    # The group has committed all but the last record of a partition, as its worker would.
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=secured_kafka.bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        ends = await committer.end_offsets(
+            [TopicPartition(topics.REGISTRY, partition) for partition in range(PARTITIONS)]
+        )
+        where, end = next((tp, end) for tp, end in ends.items() if end > 0)
+        committer.assign([where])
+        await committer.commit({where: end - 1})
+    finally:
+        await committer.stop()
+
+    api = _as(secured_kafka, API)
+    measured = await lag_source(api, client_id=API).consumer_lag(groups)
+
+    superuser = KafkaOperations(secured_kafka.bootstrap)
+    assert sorted(measured, key=str) == sorted(await superuser.consumer_lag(groups), key=str)
+    assert {(lag.group, lag.topic) for lag in measured} == {
+        (group, topic) for group, subscribed in groups.items() for topic in subscribed
+    }
+    (there,) = [
+        lag for lag in measured if (lag.topic, lag.partition) == (where.topic, where.partition)
+    ]
+    assert (there.position, there.end, there.lag) == (end - 1, end, 1)
+
+    reader = AIOKafkaConsumer(
+        enable_auto_commit=False,
+        request_timeout_ms=10_000,
+        **api.kafka_client_options(),
+        bootstrap_servers=secured_kafka.sasl_bootstrap,
+    )
+    await reader.start()
+    try:
+        reader.assign([where])
+        reader.seek(where, 0)
+        with pytest.raises(TopicAuthorizationFailedError):
+            await reader.getmany(where, timeout_ms=5000)
+    finally:
+        await reader.stop()
+    mover = AIOKafkaConsumer(
+        group_id=group,
+        enable_auto_commit=False,
+        request_timeout_ms=10_000,
+        **api.kafka_client_options(),
+        bootstrap_servers=secured_kafka.sasl_bootstrap,
+    )
+    await mover.start()
+    try:
+        mover.assign([where])
+        with pytest.raises(GroupAuthorizationFailedError):
+            await mover.commit({where: end})
+    finally:
+        await mover.stop()
