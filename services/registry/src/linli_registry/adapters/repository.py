@@ -57,6 +57,7 @@ class HouseholdFilter:
 class DuplicateCandidate:
     household_id: uuid.UUID
     reasons: tuple[str, ...]
+    grid_id: str
 
 
 @dataclass(frozen=True)
@@ -223,10 +224,11 @@ class HouseholdRepository:
     ) -> list[DuplicateCandidate]:
         """Active households sharing a member's ID number, or the address in the community."""
         reasons: dict[uuid.UUID, list[str]] = {}
+        grid_of: dict[uuid.UUID, str] = {}
         indexes = [self._cipher.blind_index(m.id_number) for m in household.members if m.id_number]
         if indexes:
             rows = await self._connection.execute(
-                select(members.c.household_id)
+                select(members.c.household_id, households.c.grid_id)
                 .join(households, households.c.id == members.c.household_id)
                 .where(
                     members.c.id_number_index.in_(indexes),
@@ -236,8 +238,9 @@ class HouseholdRepository:
             )
             for row in rows:
                 reasons.setdefault(row.household_id, []).append("id_number")
+                grid_of[row.household_id] = row.grid_id
         rows = await self._connection.execute(
-            select(households.c.id).where(
+            select(households.c.id, households.c.grid_id).where(
                 households.c.community_id == household.community_id,
                 households.c.address_key == household.address_key,
                 households.c.status == Status.ACTIVE.value,
@@ -245,8 +248,9 @@ class HouseholdRepository:
         )
         for row in rows:
             reasons.setdefault(row.id, []).append("address")
+            grid_of[row.id] = row.grid_id
         return [
-            DuplicateCandidate(household_id, tuple(why))
+            DuplicateCandidate(household_id, tuple(why), grid_of[household_id])
             for household_id, why in sorted(reasons.items(), key=lambda item: str(item[0]))
             if household_id not in (household.id, exclude)
         ]

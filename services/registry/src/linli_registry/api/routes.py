@@ -93,6 +93,7 @@ def _duplicate_response(request: Request, error: PossibleDuplicate) -> JSONRespo
             {"household_id": str(c.household_id), "reasons": list(c.reasons)}
             for c in error.candidates
         ],
+        **({"outside_your_grids": True} if error.elsewhere else {}),
     )
 
 
@@ -133,6 +134,7 @@ async def register_household(
             ),
             allow_duplicate=body.allow_duplicate,
             registered_by=principal.subject,
+            reach=reach_of(principal),
         )
     except PossibleDuplicate as error:
         return _duplicate_response(request, error)
@@ -598,6 +600,7 @@ async def register_organisation(
             compound_ids=body.compound_ids,
             frontage_segments=body.frontage_segments,
             contact=_contact(body),
+            reach=reach_of(principal),
         )
     )
 

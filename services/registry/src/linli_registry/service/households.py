@@ -64,20 +64,33 @@ SYSTEM = "system"
 
 
 class PossibleDuplicate(ProblemError):
-    """Registering (or changing) would make a second record of an existing household."""
+    """Registering (or changing) would make a second record of an existing household.
 
-    def __init__(self, candidates: list[DuplicateCandidate]) -> None:
-        described = "; ".join(
-            f"{c.household_id} (same {' and '.join(c.reasons)})" for c in candidates
-        )
+    Only candidates within the caller's reach are named, with their reasons; of the others the
+    caller learns that one exists and whom to ask, nothing more (no id, no grid, no reason), so
+    the check is no window into grids the caller does not reach.
+    """
+
+    def __init__(self, candidates: list[DuplicateCandidate], reach: Reach) -> None:
+        self.candidates = [c for c in candidates if reach.covers(c.grid_id)]
+        self.elsewhere = len(self.candidates) < len(candidates)
+        parts = []
+        if self.candidates:
+            described = "; ".join(
+                f"{c.household_id} (same {' and '.join(c.reasons)})" for c in self.candidates
+            )
+            parts.append(f"an active household matches: {described}")
+        if self.elsewhere:
+            parts.append(
+                "a possible duplicate exists outside your grids: ask community staff to check it"
+            )
         super().__init__(
             409,
             "possible-duplicate",
             "Possible duplicate household",
-            f"an active household matches: {described}; "
-            "resend with allow_duplicate=true if this is really another household",
+            "; ".join(parts)
+            + "; resend with allow_duplicate=true if this is really another household",
         )
-        self.candidates = candidates
 
 
 @dataclass(frozen=True)
@@ -253,11 +266,13 @@ class RegistryService:
         community_id: str,
         compound_id: str | None,
         building_id: str | None,
+        reach: Reach = EVERYWHERE,
     ) -> None:
+        """A compound outside the caller's reach reads as unknown, as it does everywhere."""
         repository = PlaceRepository(connection)
         if compound_id is not None:
             compound = await repository.compound(compound_id)
-            if compound is None:
+            if compound is None or not reach.covers(compound.grid_id):
                 raise RuleViolation("compound_id", f"unknown compound {compound_id}")
             if compound.community_id != community_id:
                 raise RuleViolation(
@@ -285,6 +300,7 @@ class RegistryService:
         consent: ConsentInput | None = None,
         allow_duplicate: bool = False,
         registered_by: str = SYSTEM,
+        reach: Reach = EVERYWHERE,
     ) -> Household:
         now = self._clock.now()
         household = rules.register(
@@ -310,13 +326,13 @@ class RegistryService:
             ),
         )
         async with self._database.transaction() as connection:
-            await self._check_place(connection, community_id, compound_id, building_id)
+            await self._check_place(connection, community_id, compound_id, building_id, reach)
             repository = HouseholdRepository(connection, self._cipher)
             household = await self._identified(repository, household)
             if not allow_duplicate:
                 candidates = await repository.possible_duplicates(household)
                 if candidates:
-                    raise PossibleDuplicate(candidates)
+                    raise PossibleDuplicate(candidates, reach)
             await repository.add(household)
             await repository.add_history(
                 household, "registered", registered_by, _summary(household), now
@@ -558,7 +574,11 @@ class RegistryService:
             changed = await self._identified(repository, changed)
             if check_place:
                 await self._check_place(
-                    connection, changed.community_id, changed.compound_id, changed.building_id
+                    connection,
+                    changed.community_id,
+                    changed.compound_id,
+                    changed.building_id,
+                    reach,
                 )
             if check_id_duplicates:
                 candidates = [
@@ -567,7 +587,7 @@ class RegistryService:
                     if "id_number" in c.reasons
                 ]
                 if candidates:
-                    raise PossibleDuplicate(candidates)
+                    raise PossibleDuplicate(candidates, reach)
             if not await repository.save(changed, members_changed=members_changed):
                 raise Conflict(f"household {household_id} was changed meanwhile")
             await repository.add_history(changed, change_name, changed_by, _summary(changed), now)
@@ -586,6 +606,7 @@ class RegistryService:
         compound_ids: list[str],
         frontage_segments: list[str],
         contact: Contact,
+        reach: Reach = EVERYWHERE,
     ) -> Organisation:
         now = self._clock.now()
         organisation = organisation_rules.register(
@@ -599,7 +620,7 @@ class RegistryService:
             now=now,
         )
         async with self._database.transaction() as connection:
-            await self._check_compounds(connection, organisation)
+            await self._check_compounds(connection, organisation, reach)
             repository = OrganisationRepository(connection, self._cipher)
             managers_before = await self._managers(connection, organisation.compound_ids)
             taken_from = await self._take_over(connection, organisation, now)
@@ -641,7 +662,7 @@ class RegistryService:
                 frontage_segments=frontage_segments,
                 contact=contact,
             )
-            await self._check_compounds(connection, changed)
+            await self._check_compounds(connection, changed, reach)
             managers_before = await self._managers(
                 connection, {*current.compound_ids, *changed.compound_ids}
             )
@@ -655,15 +676,16 @@ class RegistryService:
         return changed
 
     async def _check_compounds(
-        self, connection: AsyncConnection, organisation: Organisation
+        self, connection: AsyncConnection, organisation: Organisation, reach: Reach
     ) -> None:
+        """A compound outside the caller's reach reads as unknown, as it does everywhere."""
         if not organisation.compound_ids:
             return
         found = await PlaceRepository(connection).compounds_by_id(organisation.compound_ids)
         known = {c.id: c for c in found}
         for compound_id in organisation.compound_ids:
             compound = known.get(compound_id)
-            if compound is None:
+            if compound is None or not reach.covers(compound.grid_id):
                 raise RuleViolation("compound_ids", f"unknown compound {compound_id}")
             if compound.community_id != organisation.community_id:
                 raise RuleViolation(
