@@ -181,3 +181,98 @@ async def test_a_compound_in_another_grid_reads_as_unknown_in_a_write(
         {**unknown.json()["errors"][0], "message": "unknown compound cp-g-02"}
     ]
     assert organisation.json()["errors"][0]["message"] == "unknown compound cp-g-02"
+
+
+READERS_WITHOUT_REVEAL = {
+    "grid_worker": bearer("grid_worker", "g-02"),
+    "inspector": bearer("inspector", "g-02"),
+    "credit_officer": bearer("credit_officer"),
+    "service": bearer("service"),
+}
+
+
+@pytest.mark.parametrize("role", sorted(READERS_WITHOUT_REVEAL))
+async def test_a_reader_without_the_reveal_right_sees_only_the_first_and_last_character(
+    client: httpx.AsyncClient, grids: dict[str, str], role: str
+) -> None:
+    who = READERS_WITHOUT_REVEAL[role]
+    read = await client.get(f"/v1/households/{grids['g-02']}", headers=who)
+    found = await client.get("/v1/households", params={"name": "王芳"}, headers=who)
+
+    for response in (read, found):
+        assert response.status_code == 200, response.text
+        # Neither the region, nor the birth date (in any spelling), nor the sequence number.
+        for part in (ID_G2[1:6], ID_G2[6:14], "1949-12-31", ID_G2[14:17]):
+            assert part not in response.text, (role, part)
+    member = read.json()["members"][0]
+    assert member["id_number"] == ID_G2[0] + "*" * 16 + ID_G2[-1]
+    assert "birth_date" not in member
+
+
+@pytest.mark.parametrize("role", sorted(READERS_WITHOUT_REVEAL))
+async def test_a_reader_without_the_reveal_right_may_not_search_by_the_tail(
+    client: httpx.AsyncClient, grids: dict[str, str], role: str
+) -> None:
+    answer = await client.get(
+        "/v1/households",
+        params={"id_tail": ID_G2[-4:]},
+        headers=READERS_WITHOUT_REVEAL[role],
+    )
+
+    assert answer.status_code == 403, answer.text
+    assert "id_tail" in answer.json()["detail"]
+
+
+async def test_the_whole_id_number_finds_the_household_and_the_search_is_audited(
+    client: httpx.AsyncClient, grids: dict[str, str]
+) -> None:
+    worker = bearer("grid_worker", "g-02")
+    wrong = valid_id("11010519491231003")
+
+    found = await client.get("/v1/households", params={"id_number": ID_G2.lower()}, headers=worker)
+    missed = await client.get("/v1/households", params={"id_number": wrong}, headers=worker)
+    invalid = await client.get(
+        "/v1/households", params={"id_number": ID_G2[:17] + "0"}, headers=worker
+    )
+    elsewhere = await client.get("/v1/households", params={"id_number": ID_G2}, headers=WORKER_1)
+
+    assert [h["id"] for h in found.json()["items"]] == [grids["g-02"]]
+    assert missed.json()["items"] == elsewhere.json()["items"] == []
+    assert invalid.status_code == 422
+    assert invalid.json()["errors"][0]["field"] == "id_number"
+    trail = await client.get(
+        "/v1/audit", params={"action": "personal-data-read"}, headers=bearer("admin")
+    )
+    searched = [e for e in trail.json()["items"] if e["path"] == "/v1/households"]
+    assert len(searched) == 3  # found, missed and the other grid's; the refused one changed nothing
+
+
+async def test_community_staff_may_search_by_the_tail_and_it_is_audited(
+    client: httpx.AsyncClient, grids: dict[str, str]
+) -> None:
+    found = await client.get("/v1/households", params={"id_tail": ID_G2[-4:]}, headers=STAFF)
+
+    assert [h["id"] for h in found.json()["items"]] == [grids["g-02"]]
+    trail = await client.get(
+        "/v1/audit", params={"action": "personal-data-read"}, headers=bearer("admin")
+    )
+    assert [e["path"] for e in trail.json()["items"]] == ["/v1/households"]
+
+
+@pytest.mark.parametrize(
+    ("who", "same_resident"), [(WORKER_1, False), (STAFF, True)], ids=["grid_worker", "staff"]
+)
+async def test_a_resident_known_only_in_another_grid_gets_a_new_resident_id(
+    client: httpx.AsyncClient,
+    grids: dict[str, str],
+    who: dict[str, str],
+    same_resident: bool,
+) -> None:
+    theirs = await client.get(f"/v1/households/{grids['g-02']}", headers=STAFF)
+    body = _household("幸福路 9 号", ID_G2, allow_duplicate=True)
+
+    registered = await client.post("/v1/households", json=body, headers=who)
+
+    assert registered.status_code == 201, registered.text
+    resident = theirs.json()["members"][0]["resident_id"]
+    assert (registered.json()["members"][0]["resident_id"] == resident) is same_resident

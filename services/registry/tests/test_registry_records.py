@@ -425,7 +425,8 @@ async def test_personal_data_is_masked_unless_staff_reveal(client: httpx.AsyncCl
     created = await client.post("/v1/households", json=_body(), headers=STAFF)
     assert created.status_code == 201, created.text
     member = created.json()["members"][0]
-    assert (member["id_number"], member["phone"]) == ("11010519491231****", "138****5678")
+    assert (member["id_number"], member["phone"]) == ("1****************X", "138****5678")
+    assert "birth_date" not in member
     url = f"/v1/households/{created.json()['id']}"
 
     revealed = await client.get(url, params={"reveal": "true"}, headers=STAFF)

@@ -46,8 +46,12 @@ def validate_phone(value: str, field: str) -> str:
 
 
 def mask_id_number(id_number: str) -> str:
-    """`110105194912310021` → `11010519491231****`."""
-    return id_number[:14] + "****"
+    """`110105194912310021` → `1****************1`: the first and last characters only.
+
+    The region and birth date (characters 1-14) are not shown: with them, the few candidates
+    left for the rest could be tried one by one (docs/security.md, "Masks and searches").
+    """
+    return id_number[0] + "*" * (len(id_number) - 2) + id_number[-1]
 
 
 def mask_phone(phone: str) -> str:
@@ -56,5 +60,5 @@ def mask_phone(phone: str) -> str:
 
 
 def id_tail(id_number: str) -> str:
-    """The last four characters, kept in plain text for tail search."""
+    """The last four characters, kept in plain text for tail search (revealing roles only)."""
     return id_number[-4:]

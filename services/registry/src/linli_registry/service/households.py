@@ -328,7 +328,7 @@ class RegistryService:
         async with self._database.transaction() as connection:
             await self._check_place(connection, community_id, compound_id, building_id, reach)
             repository = HouseholdRepository(connection, self._cipher)
-            household = await self._identified(repository, household)
+            household = await self._identified(repository, household, reach)
             if not allow_duplicate:
                 candidates = await repository.possible_duplicates(household)
                 if candidates:
@@ -340,9 +340,14 @@ class RegistryService:
             await self._outbox.add(connection, registered_event(household))
         return household
 
-    async def _identified(self, repository: HouseholdRepository, household: Household) -> Household:
+    async def _identified(
+        self, repository: HouseholdRepository, household: Household, reach: Reach
+    ) -> Household:
         """Give new members their resident id: the one the registry already knows for their ID
-        number (a resident who moves between households stays one resident), else a new one."""
+        number (a resident who moves between households stays one resident), else a new one.
+        A resident known only outside the caller's grids gets a new id: reusing it would link
+        the caller's record to one it may not see (community staff, who reach every grid, keep
+        one resident across grids)."""
         taken = {m.resident_id for m in household.members if m.resident_id is not None}
         fresh: list[uuid.UUID] = []
         for member in household.members:
@@ -353,7 +358,11 @@ class RegistryService:
                 if member.id_number
                 else None
             )
-            resident_id = known if known is not None and known not in taken else uuid.uuid4()
+            resident_id = (
+                known[0]
+                if known is not None and known[0] not in taken and reach.covers(known[1])
+                else uuid.uuid4()
+            )
             taken.add(resident_id)
             fresh.append(resident_id)
         return rules.with_resident_ids(household, fresh) if fresh else household
@@ -571,7 +580,7 @@ class RegistryService:
                 changed = change(current)
             except HouseholdClosed as error:
                 raise Conflict(str(error)) from error
-            changed = await self._identified(repository, changed)
+            changed = await self._identified(repository, changed, reach)
             if check_place:
                 await self._check_place(
                     connection,
