@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from linli_shared.crypto import DEV_CONTACT_KEY, Sealer, keys_of
 from linli_shared.settings import ServiceSettings
 
 
@@ -12,6 +13,14 @@ class NotifySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LINLI_NOTIFY_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/linli_notify"
+    contact_keys: SecretStr = Field(
+        default=SecretStr(DEV_CONTACT_KEY),
+        description=(
+            "Comma-separated Fernet keys shared with the registry only "
+            "(LINLI_REGISTRY_CONTACT_KEYS): they open the contacts sealed in its events; the "
+            "first is the registry's current key, all open (rotation)"
+        ),
+    )
 
     # --- e-mail (SMTP) ---------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"
@@ -76,3 +85,6 @@ class NotifySettings(ServiceSettings):
 
     def webhook_schedule(self) -> tuple[timedelta, ...]:
         return tuple(timedelta(seconds=s) for s in self.webhook_retry_schedule_seconds)
+
+    def contact_sealer(self) -> Sealer:
+        return Sealer(keys_of(self.contact_keys.get_secret_value()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from linli_shared.masks import mask_phone as mask_phone
 from linli_shared.rules import RuleViolation
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -52,11 +53,6 @@ def mask_id_number(id_number: str) -> str:
     left for the rest could be tried one by one (docs/security.md, "Masks and searches").
     """
     return id_number[0] + "*" * (len(id_number) - 2) + id_number[-1]
-
-
-def mask_phone(phone: str) -> str:
-    """`13812345678` → `138****5678`."""
-    return phone[:3] + "****" + phone[7:]
 
 
 def id_tail(id_number: str) -> str:

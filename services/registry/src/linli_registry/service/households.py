@@ -33,6 +33,7 @@ from linli_registry.domain.places import Building, Community, Compound, Grid
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import (
+    SEALED_EMAIL,
     BuildingCreated,
     CommunityChanged,
     CommunityCreated,
@@ -52,7 +53,7 @@ from linli_shared.contracts.registry import (
     OrganisationChanged,
     OrganisationRegistered,
 )
-from linli_shared.crypto import FieldCipher
+from linli_shared.crypto import FieldCipher, Sealer
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound, ProblemError
 from linli_shared.messaging.outbox import Outbox
@@ -107,12 +108,15 @@ class RegistryService:
         clock: Clock,
         cipher: FieldCipher,
         default_time_zone: str = places.DEFAULT_TIME_ZONE,
+        *,
+        sealer: Sealer,
     ) -> None:
         self._database = database
         self._outbox = outbox
         self._clock = clock
         self._cipher = cipher
         self._default_time_zone = default_time_zone
+        self._sealer = sealer
 
     # --- places -----------------------------------------------------------------------------
 
@@ -337,7 +341,7 @@ class RegistryService:
             await repository.add_history(
                 household, "registered", registered_by, _summary(household), now
             )
-            await self._outbox.add(connection, registered_event(household))
+            await self._outbox.add(connection, registered_event(household, self._sealer))
         return household
 
     async def _identified(
@@ -472,7 +476,7 @@ class RegistryService:
         def event(changed: Household, now: datetime) -> EventData:
             return HouseholdContactChanged(
                 household_id=changed.id,
-                contact=contact_v1(changed.contact),
+                contact=contact_v1(changed.contact, changed.id, self._sealer),
                 changed_at=now,
                 version=changed.version,
             )
@@ -635,9 +639,11 @@ class RegistryService:
             taken_from = await self._take_over(connection, organisation, now)
             await repository.add(organisation)
             await self._announce_manager_changes(connection, managers_before, now)
-            await self._outbox.add(connection, organisation_registered(organisation))
+            await self._outbox.add(connection, organisation_registered(organisation, self._sealer))
             for previous in taken_from:
-                await self._outbox.add(connection, organisation_changed(previous, now))
+                await self._outbox.add(
+                    connection, organisation_changed(previous, now, self._sealer)
+                )
         return organisation
 
     async def change_organisation(
@@ -679,9 +685,11 @@ class RegistryService:
             if not await repository.save(changed):
                 raise Conflict(f"organisation {organisation_id} was changed meanwhile")
             await self._announce_manager_changes(connection, managers_before, now)
-            await self._outbox.add(connection, organisation_changed(changed, now))
+            await self._outbox.add(connection, organisation_changed(changed, now, self._sealer))
             for previous in taken_from:
-                await self._outbox.add(connection, organisation_changed(previous, now))
+                await self._outbox.add(
+                    connection, organisation_changed(previous, now, self._sealer)
+                )
         return changed
 
     async def _check_compounds(
@@ -831,12 +839,12 @@ def members_v1(household: Household) -> list[MemberV1]:
     ]
 
 
-def contact_v1(contact: Contact) -> ContactV1:
+def contact_v1(contact: Contact, subject: uuid.UUID, sealer: Sealer) -> ContactV1:
+    """The contact as it travels: e-mail and phone sealed for notify, never in clear."""
     return ContactV1.model_validate(
         {
-            "email": contact.email,
-            "phone": contact.phone,
             "preferred_channels": list(contact.preferred_channels),
+            "sealed": sealer.seal(str(subject), {"email": contact.email, "phone": contact.phone}),
         }
     )
 
@@ -852,25 +860,26 @@ def consent_v1(consent: Consent) -> ConsentV1:
     )
 
 
-def registered_event(household: Household) -> HouseholdRegistered:
+def registered_event(household: Household, sealer: Sealer) -> HouseholdRegistered:
     return HouseholdRegistered(
         household_id=household.id,
         community_id=household.community_id,
         grid_id=household.grid_id,
         address=household.address,
         members=members_v1(household),
-        contact_email=household.contact_email,
+        # Required since 1.0.0: a reserved, undeliverable address; the real one is sealed.
+        contact_email=SEALED_EMAIL,
         registered_at=household.registered_at,
         compound_id=household.compound_id,
         building_id=household.building_id,
-        contact=contact_v1(household.contact),
+        contact=contact_v1(household.contact, household.id, sealer),
         # Consent not yet recorded travels as null: consumers apply their own default.
         consent=consent_v1(household.consent) if household.consent.recorded_at else None,
         version=household.version,
     )
 
 
-def organisation_registered(organisation: Organisation) -> OrganisationRegistered:
+def organisation_registered(organisation: Organisation, sealer: Sealer) -> OrganisationRegistered:
     return OrganisationRegistered(
         organisation_id=organisation.id,
         kind=organisation.kind.value,
@@ -879,13 +888,15 @@ def organisation_registered(organisation: Organisation) -> OrganisationRegistere
         grid_id=organisation.grid_id,
         compound_ids=list(organisation.compound_ids),
         frontage_segments=list(organisation.frontage_segments),
-        contact=contact_v1(organisation.contact),
+        contact=contact_v1(organisation.contact, organisation.id, sealer),
         registered_at=organisation.registered_at,
         version=organisation.version,
     )
 
 
-def organisation_changed(organisation: Organisation, now: datetime) -> OrganisationChanged:
+def organisation_changed(
+    organisation: Organisation, now: datetime, sealer: Sealer
+) -> OrganisationChanged:
     return OrganisationChanged(
         organisation_id=organisation.id,
         kind=organisation.kind.value,
@@ -894,7 +905,7 @@ def organisation_changed(organisation: Organisation, now: datetime) -> Organisat
         grid_id=organisation.grid_id,
         compound_ids=list(organisation.compound_ids),
         frontage_segments=list(organisation.frontage_segments),
-        contact=contact_v1(organisation.contact),
+        contact=contact_v1(organisation.contact, organisation.id, sealer),
         changed_at=now,
         version=organisation.version,
     )
