@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from linli_shared.crypto import DecryptionFailed, FieldCipher
+from linli_shared.crypto import DecryptionFailed, KeyRing
 
 revision: str = 'd2e5f8a1b3c7'
 down_revision: str | None = 'a0d17de7a114'
@@ -26,13 +26,13 @@ endpoints = sa.table(
 )
 
 
-def _cipher() -> FieldCipher:
+def _cipher() -> KeyRing:
     from linli_notify.settings import NotifySettings
 
     return NotifySettings().webhook_cipher()
 
 
-def _is_sealed(cipher: FieldCipher, value: str) -> bool:
+def _is_sealed(cipher: KeyRing, value: str) -> bool:
     try:
         cipher.decrypt(value)
     except DecryptionFailed:
