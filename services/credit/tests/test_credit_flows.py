@@ -402,6 +402,80 @@ async def test_personal_volunteer_hours_go_to_the_resident_and_count_toward_the_
     assert len(await personal.entries(resident)) == 2  # none after the refusal
 
 
+# --- policy 2026.3: the opening score is neutral, the green channel is earned ---------------------
+T_CALIBRATED = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai, policy 2026.3
+
+
+@pytest.fixture
+def calibrated(database: Database, clock: FixedClock) -> CreditService:
+    """The service with every policy version, at a time when 2026.3 is in effect."""
+    clock.set(T_CALIBRATED)
+    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, POLICIES)
+
+
+async def test_a_new_account_opens_in_the_neutral_grade_without_the_green_channel(
+    calibrated: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(calibrated, database, registered(household), "r1")
+    assert calibrated.policy_now().version == "2026.3"
+    account = await calibrated.account(household)
+    assert (account.score, account.grade) == (1000, "A")
+
+    await calibrated.evaluate_due()
+    answer = await calibrated.check_green_channel(household, checked_by="hall-1")
+    assert not answer.granted and answer.grade == "A"
+    assert "grade A does not earn" in answer.reason
+    assert "GreenChannelGranted" not in types(await published(database, household))
+
+
+async def test_one_light_offence_keeps_the_grade_and_tells_no_grade_change(
+    calibrated: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(calibrated, database, registered(household), "r1")
+    await deliver(calibrated, database, failed(household, Severity.LIGHT, T_CALIBRATED), "f1")
+    account = await calibrated.account(household)
+    assert (account.score, account.grade) == (995, "A")
+    assert types(await published(database, household)) == ["AccountOpened", "ScoreChanged"]
+
+
+async def test_a_five_good_family_that_volunteers_earns_the_green_channel(
+    calibrated: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household, resident = uuid.uuid4(), uuid.uuid4()
+    await deliver(calibrated, database, with_residents(household, resident), "r1")
+    await calibrated.award_five_good(
+        household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
+    )
+    await calibrated.evaluate_due()
+    account = await calibrated.account(household)
+    assert (account.score, account.grade, account.green_channel) == (1100, "A", False)
+
+    # Ten hours of volunteer service the same year (docs/credit.md, the 2026.3 worked example).
+    await calibrated.record_volunteer_hours(
+        household,
+        hours=10,
+        served_on=date(2026, 12, 5),
+        activity="street patrol",
+        resident=None,
+        resident_id=resident,
+        idempotency_key="v1",
+        recorded_by="staff-li",
+    )
+    account = await calibrated.account(household)
+    assert (account.score, account.grade) == (1120, "AA")
+    clock.set(T_CALIBRATED + timedelta(days=1, hours=1))  # the next daily evaluation grants it
+    await calibrated.evaluate_due()
+    answer = await calibrated.check_green_channel(household, checked_by="hall-1")
+    assert answer.granted and answer.grade == "AA"
+    assert answer.valid_until == date(2027, 1, 7)
+    assert types(await published(database, household))[-2:] == [
+        "GradeChanged",
+        "GreenChannelGranted",
+    ]
+
+
 async def test_under_a_policy_without_personal_rules_a_resident_s_hours_go_to_the_household(
     service: CreditService, database: Database
 ) -> None:
