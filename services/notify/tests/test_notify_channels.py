@@ -288,6 +288,73 @@ async def test_a_wrong_smtp_password_is_a_logged_failed_attempt(
     assert delivery.response is not None and "535" in delivery.response
 
 
+# --- the crash window: sent, but the delivery record never committed ------------------------------
+
+
+class Crash(Exception):
+    """The worker died between the send and the commit of its delivery record."""
+
+
+def crash_before_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next delivery record fails once, so its transaction rolls back after the send."""
+    from linli_notify.adapters.repository import NoticeRepository
+
+    real = NoticeRepository.record_attempt
+    crashed: list[bool] = []
+
+    async def record_attempt(self: NoticeRepository, *args: Any, **kwargs: Any) -> None:
+        if not crashed:
+            crashed.append(True)
+            raise Crash
+        await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(NoticeRepository, "record_attempt", record_attempt)
+
+
+async def test_an_e_mail_sent_again_after_a_crash_carries_the_same_message_id(
+    database: Database, clock: FixedClock, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = make(database, clock, smtp.port, message_id_domain="notify.city.example")
+    subject = uuid.uuid4()
+    await apply(service, database, household(subject))
+    await apply(service, database, failed(subject))
+    crash_before_the_commit(monkeypatch)
+
+    with pytest.raises(Crash):
+        await service.deliver_next()
+    assert await service.deliver_next() is True  # at least once: the notice goes again
+
+    first, second = smtp.mails_to(EMAIL)
+    [notice] = await service.notices_for(subject, 10, 0)
+    assert first.message["Message-ID"] == f"<{notice.id}.email@notify.city.example>"
+    assert second.message["Message-ID"] == first.message["Message-ID"]
+    _, deliveries = await service.notice(notice.id)
+    assert [(d.channel, d.status) for d in deliveries] == [("email", "delivered")]
+
+
+async def test_an_sms_sent_again_after_a_crash_carries_the_same_idempotency_key(
+    database: Database,
+    clock: FixedClock,
+    smtp: SmtpSink,
+    gateway: SmsGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = make(database, clock, smtp.port, **sms_settings(gateway))
+    subject = uuid.uuid4()
+    await apply(service, database, household(subject, phone=PHONE, channels=["sms"]))
+    await apply(service, database, failed(subject))
+    crash_before_the_commit(monkeypatch)
+
+    with pytest.raises(Crash):
+        await service.deliver_next()
+    assert await service.deliver_next() is True
+
+    first, second = gateway.received
+    [notice] = await service.notices_for(subject, 10, 0)
+    assert first.headers["idempotency-key"] == f"{notice.id}.sms"
+    assert second.headers["idempotency-key"] == first.headers["idempotency-key"]
+
+
 # --- SMS through the HTTP gateway, fallback, consent ----------------------------------------------
 
 
