@@ -15,6 +15,7 @@ from conftest import MigratedDatabase
 from linli_inspections.adapters import tables
 from linli_inspections.app import DEFINITION, SOURCE
 from linli_inspections.domain import pest, schedule
+from linli_inspections.domain.checklist import titles
 from linli_inspections.domain.inspection import Finding, Target
 from linli_inspections.service.inspections import (
     InspectionPolicy,
@@ -23,7 +24,7 @@ from linli_inspections.service.inspections import (
     TargetRef,
 )
 from linli_shared.clock import FixedClock
-from linli_shared.contracts import CATALOGUE, topics
+from linli_shared.contracts import CATALOGUE, InspectionFailed, RectificationRequested, topics
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.db import Database
@@ -159,6 +160,30 @@ async def _fail_compound(service: InspectionsService, at: datetime) -> uuid.UUID
         )
     )
     return inspection.id
+
+
+async def test_failed_findings_carry_their_items_text_per_language_from_the_checklist_version(
+    service: InspectionsService, database: Database
+) -> None:
+    await _fail_compound(service, MONDAY)
+
+    _, failed, requested = await _events(database)
+    assert isinstance(failed, InspectionFailed) and isinstance(requested, RectificationRequested)
+    for event in (failed, requested):
+        [finding] = event.failed_findings
+        assert finding.item == "no-exposed-garbage"
+        assert finding.title == {"zh-CN": "无暴露垃圾", "en": "no exposed garbage"}
+    assert failed.checklist_title == {"zh-CN": "环境卫生检查", "en": "Sanitation"}
+
+
+def test_a_checklist_text_is_simplified_chinese_with_an_optional_english_gloss() -> None:
+    assert titles("无乱涂乱画、牛皮癣 no graffiti or small ads") == {
+        "zh-CN": "无乱涂乱画、牛皮癣",
+        "en": "no graffiti or small ads",
+    }
+    assert titles("无暴露垃圾") == {"zh-CN": "无暴露垃圾"}
+    assert titles("环境卫生检查 v2") == {"zh-CN": "环境卫生检查 v2"}
+    assert titles("bikes parked in order") == {"en": "bikes parked in order"}
 
 
 async def test_a_failed_compound_inspection_is_the_property_managers_to_rectify(

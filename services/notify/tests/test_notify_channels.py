@@ -899,3 +899,71 @@ async def test_every_notice_type_renders_from_its_event_in_every_locale(
     subjects = {mail.subject for mail in smtp.mails}
     assert "【邻里】五好文明家庭表彰通知" in subjects
     assert "【邻里】绿色通道开通通知" in subjects
+
+
+async def test_notices_name_items_checklists_and_reasons_in_the_recipients_words_not_codes(
+    database: Database, clock: FixedClock, smtp: SmtpSink
+) -> None:
+    service = make(database, clock, smtp.port)
+    chinese, english = uuid.uuid4(), uuid.uuid4()
+    await apply(service, database, household(chinese))
+    await apply(service, database, household(english, email="li@example.com", locale="en"))
+    for subject in (chinese, english):
+        titled = failed(subject).model_copy(
+            update={
+                "failed_findings": [
+                    FailedFindingV1(
+                        item="no-exposed-garbage",
+                        severity=Severity.GENERAL,
+                        note="门口垃圾外露",
+                        title={"zh-CN": "无暴露垃圾", "en": "no exposed garbage"},
+                    ),
+                    # An event from before findings carried their text: a seed code is named.
+                    FailedFindingV1(item="stairwells-clear", severity=Severity.LIGHT),
+                    # A city's own item, worded only in Chinese: that text, in either locale.
+                    FailedFindingV1(
+                        item="bikes-parked",
+                        severity=Severity.LIGHT,
+                        title={"zh-CN": "车辆有序停放"},
+                    ),
+                ],
+                "checklist_title": {"zh-CN": "环境卫生检查", "en": "Sanitation"},
+            }
+        )
+        await apply(service, database, titled)
+        await apply(
+            service,
+            database,
+            ScoreChanged(
+                subject_id=subject,
+                subject_kind=SubjectKind.HOUSEHOLD,
+                entry_id=uuid.uuid4(),
+                points=10,
+                score_before=980,
+                score_after=990,
+                grade_before="A",
+                grade_after="A",
+                reason_code="rectification.refund",
+                occurred_at=NOW,
+                policy_version="2026.3",
+                source_event_id="evt-refund",
+            ),
+        )
+    assert await drain(service) == 4
+
+    zh = {mail.subject: mail.body for mail in smtp.mails_to(EMAIL)}
+    rectification = zh["【邻里】整改通知"]
+    assert "对您的环境卫生检查未通过" in rectification
+    assert "- 无暴露垃圾（一般）：门口垃圾外露" in rectification
+    assert "- 楼道无杂物（轻微）" in rectification
+    assert "- 车辆有序停放（轻微）" in rectification
+    assert "原因：按期整改" in zh["【邻里】诚信积分变动通知"]
+    en = {mail.subject: mail.body for mail in smtp.mails_to("li@example.com")}
+    rectification_en = en["[Linli] Rectification notice"]
+    assert "(Sanitation) did not pass" in rectification_en
+    assert "- no exposed garbage (general): 门口垃圾外露" in rectification_en
+    assert "- stairwells free of clutter (light)" in rectification_en
+    assert "- 车辆有序停放 (light)" in rectification_en
+    bodies = [*zh.values(), *en.values()]
+    for code in ("no-exposed-garbage", "stairwells-clear", "bikes-parked", "rectification."):
+        assert not any(code in body for body in bodies), code

@@ -20,12 +20,19 @@ from linli_shared.contracts.common import Severity, SubjectKind
 TargetKind = Literal["household", "compound", "frontage_segment", "pest_point"]
 
 
+# Locale (BCP 47, e.g. "zh-CN", "en") -> the text in that language.
+Titles = dict[str, str]
+
+
 class FailedFindingV1(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     item: str
     severity: Severity
     note: str | None = None
+    # The item's text per language, from the checklist version the inspection was recorded
+    # against (added in 1.1; absent in older events and for items not on a checklist).
+    title: Titles | None = None
 
 
 class _AboutAnInspection(EventData):
@@ -63,6 +70,8 @@ class InspectionFailed(_AboutAnInspection):
     severity: Severity
     failed_findings: list[FailedFindingV1]
     comply_by: datetime
+    # The checklist's title per language, from its version (added in 1.1; may be absent).
+    checklist_title: Titles | None = None
 
 
 class _AboutARectification(EventData):

@@ -191,7 +191,7 @@ class InspectionsService:
                 raise OutsideGrids(_target_field(request), inspection.grid_id)
             repository = InspectionRepository(connection)
             if await repository.add(inspection, recorded_at=now, checklist_version=version):
-                await self._announce(connection, inspection, now)
+                await self._announce(connection, inspection, now, version)
                 return inspection, True
             # Sent before: the insert found the row (or waited for a racing send to commit it).
             existing = await repository.get(inspection.id)
@@ -314,7 +314,11 @@ class InspectionsService:
         return target
 
     async def _announce(
-        self, connection: AsyncConnection, inspection: Inspection, now: datetime
+        self,
+        connection: AsyncConnection,
+        inspection: Inspection,
+        now: datetime,
+        checklist_version: int | None = None,
     ) -> None:
         schedule = (
             await ScheduleRepository(connection).find(
@@ -336,7 +340,13 @@ class InspectionsService:
             await self._outbox.add(connection, *events)
             await self._reinspected(connection, inspection, now)
             return
-        events.append(outcome_event(inspection))
+        # The words residents read: the checklist version's (its latest for items given as text).
+        template = (
+            await ChecklistRepository(connection).get(inspection.checklist, checklist_version)
+            if inspection.failed_findings
+            else None
+        )
+        events.append(outcome_event(inspection, template))
         if inspection.failed_findings:
             case, entry = cases.request(inspection, now)
             repository = RectificationRepository(connection)
@@ -345,10 +355,7 @@ class InspectionsService:
             events.append(
                 RectificationRequested(
                     **_case(case),
-                    failed_findings=[
-                        FailedFindingV1(item=f.item, severity=f.severity, note=f.note)
-                        for f in case.failed_findings
-                    ],
+                    failed_findings=failed_findings(case.failed_findings, template),
                 )
             )
         await self._outbox.add(connection, *events)
@@ -965,15 +972,31 @@ def _case(case: Rectification) -> dict[str, Any]:
     }
 
 
-def outcome_event(inspection: Inspection) -> EventData:
+def outcome_event(inspection: Inspection, template: Checklist | None = None) -> EventData:
     if inspection.severity is None or inspection.comply_by is None:
         return InspectionPassed(**_about(inspection))
     return InspectionFailed(
         **_about(inspection),
         severity=inspection.severity,
-        failed_findings=[
-            FailedFindingV1(item=f.item, severity=f.severity, note=f.note)
-            for f in inspection.failed_findings
-        ],
+        failed_findings=failed_findings(inspection.failed_findings, template),
         comply_by=inspection.comply_by,
+        checklist_title=template.titles() if template is not None else None,
     )
+
+
+def failed_findings(
+    findings: Sequence[Finding], template: Checklist | None
+) -> list[FailedFindingV1]:
+    """The findings as events carry them, each with its item's text per language."""
+    announced = []
+    for finding in findings:
+        item = template.item(finding.item) if template is not None else None
+        announced.append(
+            FailedFindingV1(
+                item=finding.item,
+                severity=finding.severity,
+                note=finding.note,
+                title=item.titles() if item is not None else None,
+            )
+        )
+    return announced

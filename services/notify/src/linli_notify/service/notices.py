@@ -198,6 +198,7 @@ class NotifyService:
             {
                 "inspection_id": str(event.inspection_id),
                 "checklist": event.checklist,
+                "checklist_title": event.checklist_title,
                 "inspected_at": event.inspected_at.isoformat(),
                 "comply_by": event.comply_by.isoformat(),
                 "severity": event.severity.value,
