@@ -501,6 +501,7 @@ async def test_on_time_rectification_gives_back_half_of_the_penalty(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     failure = failed(household, Severity.SERIOUS)
     penalty = await deliver(service, database, failure, "f1")
     clock.set(T0 + timedelta(days=2))
@@ -509,7 +510,7 @@ async def test_on_time_rectification_gives_back_half_of_the_penalty(
     assert refund.points == 25 and refund.refers_to == penalty.id
     assert (await service.account(household)).score == 975
     events = await published(database, household)
-    assert types(events) == ["ScoreChanged", "GradeChanged", "ScoreChanged"]
+    assert types(events) == ["AccountOpened", "ScoreChanged", "GradeChanged", "ScoreChanged"]
     await assert_projection_is_the_ledger(service, household)
 
 
@@ -517,6 +518,7 @@ async def test_overdue_then_late_verification_adds_one_further_penalty(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     failure = failed(household, Severity.GENERAL)
     await deliver(service, database, failure, "f1")
     clock.set(T0 + timedelta(days=4))
@@ -584,6 +586,7 @@ async def test_a_serious_record_vetoes_the_five_good_award(
     service: CreditService, database: Database
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     await deliver(service, database, failed(household, Severity.SERIOUS), "f1")
     with pytest.raises(RuleViolation) as vetoed:
         await service.award_five_good(
@@ -599,6 +602,7 @@ async def test_an_upheld_appeal_reverses_the_entry_retroactively(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     failure = failed(household, Severity.GENERAL)
     penalty = await deliver(service, database, failure, "f1")
     clock.set(T0 + timedelta(days=2))
@@ -639,6 +643,7 @@ async def test_a_rejected_appeal_keeps_the_entry_and_says_why(
     service: CreditService, database: Database
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     penalty = await deliver(service, database, failed(household), "f1")
     appeal = await service.file_appeal(penalty.id, grounds="disagree", filed_by="resident:r1")
     decided = await service.decide_appeal(
@@ -666,6 +671,7 @@ async def test_repair_on_application_after_the_minimum_period(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     penalty = await deliver(service, database, failed(household, Severity.LIGHT), "f1")
     clock.set(T0 + timedelta(days=60))
     with pytest.raises(RuleViolation) as early:
@@ -690,6 +696,7 @@ async def test_entries_past_their_maximum_stop_counting_by_the_scheduled_job(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     light = await deliver(service, database, failed(household, Severity.LIGHT), "f1")
     await deliver(service, database, failed(household, Severity.GENERAL), "f2")
     assert (await service.account(household)).score == 975
@@ -850,6 +857,7 @@ async def test_the_database_refuses_to_change_or_delete_an_entry(
     service: CreditService, database: Database
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     entry = await deliver(service, database, failed(household), "f1")
     for statement in (
         update(tables.entries).where(tables.entries.c.id == entry.id).values(points=0),
@@ -879,7 +887,8 @@ steps = st.lists(
 
 def _stream(subject: uuid.UUID, plan: list[Step]) -> list[tuple[str, EventData, datetime]]:
     """Events with their ids and delivery times; rectifications only after their failure."""
-    stream: list[tuple[str, EventData, datetime]] = []
+    # The registry announces the household first: credit opens no account for a stranger.
+    stream: list[tuple[str, EventData, datetime]] = [(f"{subject}-r", registered(subject), T0)]
     failures: dict[int, InspectionFailed] = {}
     at = T0
     for i, (kind, number, severity, minutes) in enumerate(plan):
@@ -1090,6 +1099,7 @@ async def test_rebuild_repairs_a_damaged_projection(
     service: CreditService, database: Database
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     await deliver(service, database, failed(household, Severity.SERIOUS), "f1")
     live = await service.account(household)
     async with database.transaction() as connection:
