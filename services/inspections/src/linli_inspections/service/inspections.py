@@ -245,9 +245,7 @@ class InspectionsService:
             subject_id, subject_kind = case.subject_id, case.subject_kind
         elif request.subject_id is not None:
             subject_id, subject_kind = request.subject_id, request.subject_kind
-            if subject_kind is SubjectKind.HOUSEHOLD:
-                target = await TargetRepository(connection).get("household", str(subject_id))
-                target = target or Target("household", str(subject_id), subject_id, subject_kind)
+            target = await self._known_subject(connection, subject_id, subject_kind)
         else:
             raise RuleViolation("subject_id", "name the subject or the target")
         community_id = target.community_id if target else case.community_id if case else None
@@ -265,6 +263,27 @@ class InspectionsService:
             time_zone=await self._zone_name(connection, community_id),
         )
         return inspection, version
+
+    async def _known_subject(
+        self, connection: AsyncConnection, subject_id: uuid.UUID, kind: SubjectKind
+    ) -> Target | None:
+        """An inspection names a subject the registry announced: a registered household (its
+        target), or an organisation that answers for a compound or frontage segment. Anything
+        else is a 422 on `subject_id`: a typo, or a registration whose event is still on its way
+        (the client retries with the same inspection id)."""
+        repository = TargetRepository(connection)
+        if kind is SubjectKind.HOUSEHOLD:
+            target = await repository.get("household", str(subject_id))
+            if target is not None:
+                return target
+        elif await repository.answers_for_something(subject_id):
+            return None
+        raise RuleViolation(
+            "subject_id",
+            f"no {kind.value} {subject_id} is known: inspections knows the households and "
+            "organisations the registry has announced (registered just now? its event may still "
+            "be on its way: retry shortly with the same inspection id)",
+        )
 
     async def _zone_name(self, connection: AsyncConnection, community_id: str | None) -> str:
         """The community's time zone from the registry's events; the setting until it is known."""
