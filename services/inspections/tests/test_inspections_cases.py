@@ -420,6 +420,24 @@ async def test_unknown_targets_and_items_are_rule_violations(
     assert item.value.field == "findings.0.item"
 
 
+async def test_a_pest_point_answers_to_a_party_the_registry_announced(
+    service: InspectionsService,
+) -> None:
+    point = {
+        "community_id": "xingfu",
+        "grid_id": "g-01",
+        "name": "幸福花园垃圾站",
+        "location": None,
+        "compound_id": None,
+        "responsible_kind": SubjectKind.ORGANISATION,
+    }
+    with pytest.raises(RuleViolation) as unknown:
+        await service.add_pest_point(id="pp-ghost", responsible_id=uuid.uuid4(), **point)
+    assert unknown.value.field == "responsible_id"
+    added = await service.add_pest_point(id="pp-02", responsible_id=MANAGER, **point)
+    assert added.responsible_id == MANAGER
+
+
 async def test_a_pest_reading_over_threshold_raises_a_finding_once(
     service: InspectionsService, database: Database
 ) -> None:

@@ -767,6 +767,13 @@ class InspectionsService:
             )
         now = self._clock.now()
         async with self._database.transaction() as connection:
+            if responsible_id is not None:  # a party the registry announced, as for inspections
+                try:
+                    await self._known_subject(
+                        connection, responsible_id, responsible_kind or SubjectKind.ORGANISATION
+                    )
+                except RuleViolation as unknown:
+                    raise RuleViolation("responsible_id", unknown.message) from unknown
             repository = TargetRepository(connection)
             added = await repository.add_pest_point(
                 {
