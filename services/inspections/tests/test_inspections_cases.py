@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -423,19 +424,22 @@ async def test_unknown_targets_and_items_are_rule_violations(
 async def test_a_pest_point_answers_to_a_party_the_registry_announced(
     service: InspectionsService,
 ) -> None:
-    point = {
-        "community_id": "xingfu",
-        "grid_id": "g-01",
-        "name": "幸福花园垃圾站",
-        "location": None,
-        "compound_id": None,
-        "responsible_kind": SubjectKind.ORGANISATION,
-    }
+    async def add(point_id: str, responsible: uuid.UUID) -> Any:
+        return await service.add_pest_point(
+            id=point_id,
+            community_id="xingfu",
+            grid_id="g-01",
+            name="幸福花园垃圾站",
+            location=None,
+            compound_id=None,
+            responsible_id=responsible,
+            responsible_kind=SubjectKind.ORGANISATION,
+        )
+
     with pytest.raises(RuleViolation) as unknown:
-        await service.add_pest_point(id="pp-ghost", responsible_id=uuid.uuid4(), **point)
+        await add("pp-ghost", uuid.uuid4())
     assert unknown.value.field == "responsible_id"
-    added = await service.add_pest_point(id="pp-02", responsible_id=MANAGER, **point)
-    assert added.responsible_id == MANAGER
+    assert (await add("pp-02", MANAGER)).responsible_id == MANAGER
 
 
 async def test_a_pest_reading_over_threshold_raises_a_finding_once(
