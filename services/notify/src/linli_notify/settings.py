@@ -40,6 +40,12 @@ class NotifySettings(ServiceSettings):
     )
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "Linli <noreply@linli.localhost>"
+    message_id_domain: str = Field(
+        default="linli.localhost",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="Right-hand side of every e-mail's Message-ID <notice-id.email@domain>",
+    )
 
     # --- SMS through the city's HTTP gateway -----------------------------------------------------
     sms_gateway_url: str | None = Field(

@@ -67,6 +67,7 @@ from linli_shared.crypto import SealBroken, Sealer
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 from linli_shared.telemetry import current_traceparent
@@ -224,6 +225,7 @@ class NotifyService:
             {
                 "inspection_id": str(event.inspection_id),
                 "checklist": event.checklist,
+                "checklist_title": event.checklist_title,
                 "inspected_at": event.inspected_at.isoformat(),
                 "comply_by": event.comply_by.isoformat(),
                 "severity": event.severity.value,
@@ -338,6 +340,7 @@ class NotifyService:
             source_event_id,
             {**common, "subject_label": label, "overdue_since": since.isoformat()},
             dedup_key=f"overdue:{event.rectification_id}",
+            announced=False,  # grid workers' contacts are entered in notify, not announced
         )
 
     # --- notices from credit ---------------------------------------------------------------------
@@ -452,8 +455,14 @@ class NotifyService:
         dedup_key: str | None = None,
         merge: dict[str, object] | None = None,
         partner: dict[str, object] | None = None,
+        announced: bool = True,
     ) -> None:
+        """A notice to a recipient; `announced`: one the registry must have announced (every
+        subject). Notify makes no recipient, and no notice, for a subject the registry never had:
+        the consumer waits a bounded time for its registration, then dead-letters the event."""
         notices = NoticeRepository(connection)
+        if announced and await notices.recipient(recipient_id) is None:
+            raise UnknownSubject(recipient_id, "recipient")
         key = dedup_key or f"event:{source_event_id}"
         same = await notices.same_notice(recipient_id, notice_type, key, source_event_id)
         if same is not None:
