@@ -15,6 +15,7 @@ from linli_inspections.app import DEFINITION, create_app
 from linli_inspections.settings import InspectionsSettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
+from services.inspections.tests.announced import announce_household
 from tests.support.api import api_client
 
 PROBLEM = "application/problem+json"
@@ -28,9 +29,13 @@ def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
 INSPECTOR = bearer("admin", subject="inspector-7")
 
 
+# The household every inspection here names; the client fixture has the registry announce it.
+HOUSEHOLD = uuid.uuid4()
+
+
 def inspection(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "subject_id": str(uuid.uuid4()),
+        "subject_id": str(HOUSEHOLD),
         "subject_kind": "household",
         "checklist": "sanitation",
         "inspected_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
@@ -46,6 +51,7 @@ def inspection(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 async def client(migrated_database: MigratedDatabase) -> AsyncIterator[httpx.AsyncClient]:
     url = await migrated_database(DEFINITION)
+    await announce_household(url, HOUSEHOLD)
     app = create_app(InspectionsSettings(database_url=url))
     async with api_client(app, "inspections") as client:
         yield client

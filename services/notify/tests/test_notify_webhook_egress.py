@@ -30,7 +30,7 @@ from linli_shared.clock import FixedClock
 from linli_shared.context import event_context
 from linli_shared.contracts import InspectionEscalated
 from linli_shared.contracts.common import Severity, SubjectKind
-from linli_shared.crypto import FieldCipher, generate_key
+from linli_shared.crypto import KeyRing, generate_key
 from linli_shared.db import Database
 from linli_shared.migrations import upgrade
 from linli_shared.rules import RuleViolation
@@ -330,7 +330,7 @@ async def test_the_migration_encrypts_the_secrets_stored_before_it(
 
         [stored] = await _stored_secrets(database, endpoint)
         assert stored != secret
-        assert FieldCipher([key]).decrypt(stored) == secret
+        assert KeyRing([key]).decrypt(stored) == secret
         # The partner keeps the secret it was given: deliveries are still signed with it.
         service = service_of(settings(database, production=False), database)
         receiver.trust([secret])

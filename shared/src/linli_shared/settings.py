@@ -125,6 +125,13 @@ class PlatformSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_initial_backoff_seconds: float = Field(default=0.2, gt=0)
     consumer_max_backoff_seconds: float = Field(default=5.0, gt=0)
+    consumer_unknown_subject_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long an event about a subject the registry has not announced (yet) is "
+        "retried before it is dead-lettered (unknown-subject); its partition waits meanwhile",
+    )
     consumer_batch_size: int = Field(
         default=100, ge=1, description="Consecutive records of a partition applied per transaction"
     )
@@ -208,6 +215,7 @@ class PlatformSettings(BaseSettings):
             max_attempts=self.consumer_max_attempts,
             initial_backoff=self.consumer_initial_backoff_seconds,
             max_backoff=self.consumer_max_backoff_seconds,
+            unknown_subject_wait=self.consumer_unknown_subject_wait_seconds,
         )
 
 

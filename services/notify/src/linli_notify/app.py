@@ -65,6 +65,7 @@ def build_service(
             webhook_schedule=settings.webhook_schedule(),
             webhook_disable_after=settings.webhook_disable_after_failures,
         ),
+        contacts=settings.contact_sealer(),
     )
 
 

@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from linli_notify.adapters.egress import EgressPolicy
-from linli_shared.crypto import FieldCipher
+from linli_shared.crypto import DEV_CONTACT_KEY, KeyRing, Sealer, keys_of
 from linli_shared.settings import DEV_DEFAULT, ServiceSettings
 
 # Development key only: production sets LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS from a secret and
@@ -18,6 +18,14 @@ class NotifySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LINLI_NOTIFY_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/linli_notify"
+    contact_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
+        default=SecretStr(DEV_CONTACT_KEY),
+        description=(
+            "Comma-separated Fernet keys shared with the registry only "
+            "(LINLI_REGISTRY_CONTACT_KEYS): they open the contacts sealed in its events; the "
+            "first is the registry's current key, all open (rotation)"
+        ),
+    )
 
     # --- e-mail (SMTP) ---------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"
@@ -32,6 +40,12 @@ class NotifySettings(ServiceSettings):
     )
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "Linli <noreply@linli.localhost>"
+    message_id_domain: str = Field(
+        default="linli.localhost",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="Right-hand side of every e-mail's Message-ID <notice-id.email@domain>",
+    )
 
     # --- SMS through the city's HTTP gateway -----------------------------------------------------
     sms_gateway_url: str | None = Field(
@@ -94,9 +108,8 @@ class NotifySettings(ServiceSettings):
         default=5, ge=1, description="Rounds through a recipient's channels before giving up"
     )
 
-    def webhook_cipher(self) -> FieldCipher:
-        keys = self.webhook_encryption_keys.get_secret_value().split(",")
-        return FieldCipher([k.strip() for k in keys if k.strip()])
+    def webhook_cipher(self) -> KeyRing:
+        return KeyRing(keys_of(self.webhook_encryption_keys.get_secret_value()))
 
     def webhook_egress(self) -> EgressPolicy:
         """Production keeps to the egress rules; development may post to local receivers."""
@@ -104,3 +117,6 @@ class NotifySettings(ServiceSettings):
 
     def webhook_schedule(self) -> tuple[timedelta, ...]:
         return tuple(timedelta(seconds=s) for s in self.webhook_retry_schedule_seconds)
+
+    def contact_sealer(self) -> Sealer:
+        return Sealer(keys_of(self.contact_keys.get_secret_value()))

@@ -39,6 +39,7 @@ def _service(database: Database, settings: RegistrySettings) -> RegistryService:
         SystemClock(),
         settings.cipher(),
         settings.default_time_zone,
+        sealer=settings.contact_sealer(),
     )
 
 

@@ -19,12 +19,19 @@ from linli_shared.contracts.common import Severity, SubjectKind
 TargetKind = Literal["household", "compound", "frontage_segment", "pest_point"]
 
 
+# Locale (BCP 47, e.g. "zh-CN", "en") -> the text in that language.
+Titles = dict[str, str]
+
+
 class FailedFindingV1(BaseModel):
     model_config = TOLERANT
 
     item: str
     severity: Severity
     note: str | None = None
+    # The item's text per language, from the checklist version the inspection was recorded
+    # against (added in 1.1; absent in older events and for items not on a checklist).
+    title: Titles | None = None
 
 
 class _AboutAnInspection(EventData):
@@ -62,6 +69,8 @@ class InspectionFailed(_AboutAnInspection):
     severity: Severity
     failed_findings: list[FailedFindingV1]
     comply_by: AwareDatetime
+    # The checklist's title per language, from its version (added in 1.1; may be absent).
+    checklist_title: Titles | None = None
 
 
 class _AboutARectification(EventData):

@@ -1,6 +1,7 @@
 """Events published by the registry on `linli.registry.v1`.
 
-This topic carries personal data (names, contacts, addresses) and is never readable by partners.
+This topic carries personal data (names, addresses; contacts sealed for notify) and is never
+readable by partners.
 Each event carries the state its consumers need (event-carried state transfer), so credit and
 notify never call the registry.
 """
@@ -44,8 +45,18 @@ class ConsentV1(BaseModel):
     recorded_at: AwareDatetime | None = None
 
 
+# What `HouseholdRegistered.contact_email` (required since 1.0.0) carries when the contact is
+# sealed: an address in a reserved domain (RFC 2606) that no mail server accepts.
+SEALED_EMAIL = "sealed@contact.linli.example"
+
+
 class ContactV1(BaseModel):
-    """How to reach a household or organisation (personal data)."""
+    """How to reach a household or organisation (personal data).
+
+    The registry seals the e-mail address and phone for notify (`sealed`) and leaves `email`
+    and `phone` empty, so neither the broker nor any other consumer holds them in clear; events
+    written before carry them in clear (readers accept both).
+    """
 
     model_config = TOLERANT
 
@@ -53,6 +64,13 @@ class ContactV1(BaseModel):
     phone: str | None = None
     preferred_channels: Channels = Field(default_factory=_email_only)
     locale: str = "zh-CN"
+    sealed: str | None = Field(
+        default=None,
+        description=(
+            "The e-mail address and phone, sealed for notify (Fernet under the contact key only "
+            "the registry and notify hold; bound to the household or organisation id)"
+        ),
+    )
 
 
 class HouseholdRegistered(EventData):

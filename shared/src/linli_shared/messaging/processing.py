@@ -3,7 +3,9 @@
 parse → skip types this group does not handle → claim the event id in the inbox and run the
 handler in one transaction → on failure retry with backoff → dead-letter what cannot be applied.
 Infrastructure faults (database away) retry until the stop signal and never dead-letter, because
-the event is not at fault.
+the event is not at fault. An event about a subject the consumer has not heard of (yet) is
+retried for a bounded time (`UnknownSubject`: its registration may still be on its way) and then
+dead-lettered as `unknown-subject`, to be replayed once the registration has arrived.
 
 A batch (consecutive records of one partition) is applied in one transaction, in order, each
 event still claimed in the inbox on its own: one commit instead of one per event is what lifts a
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 MALFORMED = "malformed"
 HANDLER_FAILED = "handler-failed"
 UNKNOWN_VALUE = "unknown-value"
+UNKNOWN_SUBJECT = "unknown-subject"
 
 # Set by `linli dlq replay`: the consumer group a re-driven dead letter is meant for, where it was
 # dead-lettered, and when a consumer first failed on it (so a dead letter's first failure
@@ -72,6 +76,16 @@ class Subscription:
         return None
 
 
+class UnknownSubject(Exception):
+    """A handler's refusal: the event is about a subject whose owner (the registry) has not
+    announced it to this consumer. The registration may be on its way on another topic, so the
+    event is retried for `RetryPolicy.unknown_subject_wait`, then dead-lettered."""
+
+    def __init__(self, subject: object, what: str = "subject") -> None:
+        super().__init__(f"no {what} {subject} is known: the registry has not announced it")
+        self.subject = subject
+
+
 class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
@@ -84,6 +98,8 @@ class RetryPolicy:
     max_attempts: int = 5
     initial_backoff: float = 0.2
     max_backoff: float = 5.0
+    # How long an event about an unknown subject is retried before it is dead-lettered.
+    unknown_subject_wait: float = 60.0
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
@@ -117,7 +133,7 @@ class RecordProcessor:
         self._stop = stop
         # Counted from zero, so the first dead letter is an increase an alert can see.
         for topic in subscription.topics:
-            for reason in (MALFORMED, HANDLER_FAILED):
+            for reason in (MALFORMED, UNKNOWN_VALUE, UNKNOWN_SUBJECT, HANDLER_FAILED):
                 DEAD_LETTERS.labels(subscription.group, topic, reason)
 
     async def process(self, record: IncomingRecord) -> Outcome:
@@ -192,6 +208,8 @@ class RecordProcessor:
         record, envelope = item.record, item.envelope
         failures = 0
         first_failed_at: datetime | None = None
+        unknown = 0
+        waiting_since = time.monotonic()
         while True:
             try:
                 async with self._database.transaction() as connection:
@@ -212,6 +230,19 @@ class RecordProcessor:
                     # Not the event's fault: wait for the database, never dead-letter for it.
                     log.warning("infrastructure fault on %s, waiting: %s", envelope.id, error)
                     await sleep_or_stop(self._stop, self._retry.max_backoff)
+                    continue
+                if isinstance(error, UnknownSubject):
+                    # Bounded: the partition waits for the registration at most this long.
+                    unknown += 1
+                    first_failed_at = first_failed_at or _now()
+                    left = self._retry.unknown_subject_wait - (time.monotonic() - waiting_since)
+                    if left <= 0:
+                        log.warning("%s, dead-lettering %s", error, envelope.id)
+                        await self._dead_letter(
+                            record, UNKNOWN_SUBJECT, str(error), unknown, first_failed_at, _now()
+                        )
+                        return Outcome.DEAD_LETTERED
+                    await sleep_or_stop(self._stop, min(left, self._retry.backoff(unknown)))
                     continue
                 failures += 1
                 first_failed_at = first_failed_at or _now()

@@ -76,6 +76,7 @@ from linli_shared.contracts.registry import (
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.reach import EVERYWHERE, OutsideGrids, Reach
 from linli_shared.rules import RuleViolation
 
@@ -392,12 +393,7 @@ class CreditService:
         ledger = LedgerRepository(connection)
         if await ledger.has_entry_for(source_event_id):
             return None
-        account = await self.open_account(
-            connection,
-            event.subject_id,
-            CreditSubjectKind(event.subject_kind.value),
-            community_id=event.community_id,
-        )
+        account = await self._announced_account(connection, event)
         if self._refused(account, source_event_id):
             return None
         now = self._clock.now()
@@ -425,6 +421,23 @@ class CreditService:
         await self._post(connection, account, entry)
         return entry
 
+    async def _announced_account(
+        self,
+        connection: AsyncConnection,
+        event: InspectionFailed | RectificationVerified | RectificationOverdue,
+    ) -> Account:
+        """The account of the event's subject, which the registry must have announced: credit
+        opens no account for a subject the registry never had (`UnknownSubject`: the consumer
+        waits a bounded time for the registration, then dead-letters the event)."""
+        if await LedgerRepository(connection).account(event.subject_id) is None:
+            raise UnknownSubject(event.subject_id, event.subject_kind.value)
+        return await self.open_account(
+            connection,
+            event.subject_id,
+            CreditSubjectKind(event.subject_kind.value),
+            community_id=event.community_id,
+        )
+
     async def record_rectification(
         self,
         connection: AsyncConnection,
@@ -435,12 +448,7 @@ class CreditService:
         ledger = LedgerRepository(connection)
         if await ledger.has_entry_for(source_event_id):
             return None
-        account = await self.open_account(
-            connection,
-            event.subject_id,
-            CreditSubjectKind(event.subject_kind.value),
-            community_id=event.community_id,
-        )
+        account = await self._announced_account(connection, event)
         if self._refused(account, source_event_id):
             return None
         original = await ledger.penalty_for_inspection(account.subject_id, event.inspection_id)

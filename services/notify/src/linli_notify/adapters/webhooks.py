@@ -26,7 +26,7 @@ from standardwebhooks.webhooks import Webhook
 
 from linli_notify.adapters.egress import EgressPolicy, EgressRefused, Target
 from linli_notify.domain.notice import WebhookEndpoint
-from linli_shared.crypto import FieldCipher
+from linli_shared.crypto import KeyRing
 from linli_shared.rules import RuleViolation
 
 
@@ -61,7 +61,7 @@ class WebhookSender:
     """Posts signed messages within the egress rules; keeps the signing secrets encrypted at
     rest (the endpoint table holds only `cipher` tokens of them)."""
 
-    def __init__(self, timeout: float, egress: EgressPolicy, cipher: FieldCipher) -> None:
+    def __init__(self, timeout: float, egress: EgressPolicy, cipher: KeyRing) -> None:
         self._timeout = timeout
         self._egress = egress
         self._cipher = cipher

@@ -1,7 +1,7 @@
 """webhook secrets encrypted at rest
 
 Revision ID: d2e5f8a1b3c7
-Revises: c1a5e0d7b204
+Revises: a0d17de7a114
 Create Date: 2026-12-02 01:20:00
 
 The endpoints' signing secrets were stored as they are; from now on the table holds them
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from linli_shared.crypto import DecryptionFailed, FieldCipher
+from linli_shared.crypto import DecryptionFailed, KeyRing
 
 revision: str = 'd2e5f8a1b3c7'
-down_revision: str | None = 'c1a5e0d7b204'
+down_revision: str | None = 'a0d17de7a114'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -26,13 +26,13 @@ endpoints = sa.table(
 )
 
 
-def _cipher() -> FieldCipher:
+def _cipher() -> KeyRing:
     from linli_notify.settings import NotifySettings
 
     return NotifySettings().webhook_cipher()
 
 
-def _is_sealed(cipher: FieldCipher, value: str) -> bool:
+def _is_sealed(cipher: KeyRing, value: str) -> bool:
     try:
         cipher.decrypt(value)
     except DecryptionFailed:
