@@ -74,10 +74,19 @@ async def test_a_stopped_workers_lag_and_a_stopped_relays_backlog_rise_on_the_ap
         "the credit API to measure its consumer groups",
     )
     platform.workers["credit"].stop()
-    platform.workers["inspections"].stop()
+    households = [await _register(http, platform, number) for number in range(1, STORIES + 1)]
 
-    for number in range(1, STORIES + 1):
-        await _fail_inspection(http, platform, await _register(http, platform, number))
+    async def inspections_knows_them() -> bool:
+        group = {"group": "linli-inspections", "topic": "linli.registry.v1"}
+        taken = await _scrape(http, inspections_api, "linli_consumer_offset", **group)
+        lag = await _scrape(http, inspections_api, "linli_consumer_lag", **group)
+        return taken is not None and taken >= STORIES and lag == 0
+
+    # Inspections records only households the registry announced: let its worker take them in.
+    await eventually(inspections_knows_them, "inspections to take in the registrations")
+    platform.workers["inspections"].stop()
+    for household in households:
+        await _fail_inspection(http, platform, household)
 
     async def credit_behind() -> float | None:
         lag = await _scrape(http, credit_api, "linli_consumer_lag", group="linli-credit")

@@ -27,8 +27,9 @@ from linli_shared.contracts import (
     OrganisationRegistered,
 )
 from linli_shared.contracts.registry import SEALED_EMAIL, ContactV1, MemberV1
-from linli_shared.crypto import SealBroken, Sealer, generate_key
+from linli_shared.crypto import Sealer, generate_key
 from linli_shared.db import Database
+from linli_shared.messaging.envelope import MalformedEvent
 from linli_shared.messaging.outbox import Outbox
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -140,7 +141,7 @@ async def test_a_seal_made_for_another_record_or_key_is_refused(
         else sealed(household, "x@example.cn", "13812345678", generate_key())
     )
 
-    with pytest.raises(SealBroken):
+    with pytest.raises(MalformedEvent, match="contact"):
         async with database.transaction() as connection:
             await service.remember_household(connection, registered(household, contact))
     async with database.connect() as connection:

@@ -66,6 +66,7 @@ from linli_shared.contracts.registry import ContactV1
 from linli_shared.crypto import SealBroken, Sealer
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
+from linli_shared.messaging.envelope import MalformedEvent
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.reach import EVERYWHERE, Reach
@@ -136,7 +137,12 @@ class NotifyService:
             return (str(contact.email) if contact.email else fallback_email), contact.phone
         if self._contacts is None:
             raise SealBroken("no contact key is configured to open the sealed contact")
-        opened = self._contacts.open(str(subject), contact.sealed)
+        try:
+            opened = self._contacts.open(str(subject), contact.sealed)
+        except SealBroken as error:
+            # The event's fault (or a key notify was never given): dead-lettered at once, replayed
+            # once the key is in place; no retry can open it.
+            raise MalformedEvent(f"contact: {error}") from error
         return opened.get("email"), opened.get("phone")
 
     async def remember_household(
