@@ -11,19 +11,21 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import jwt
 import pytest
+from fastapi import HTTPException
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
 from linli.services import SERVICES
 from linli_notify.settings import DEV_WEBHOOK_ENCRYPTION_KEY
 from linli_registry.settings import DEV_ENCRYPTION_KEY
+from linli_shared.auth import DevKeyRefused, TokenVerifier, mint_dev_token
 from linli_shared.crypto import generate_key
 from linli_shared.settings import DevDefault, PlatformSettings, dev_defaults_in_use
 
 # Every development secret in the repository, by the variable that replaces it in production.
 DEV_SECRETS = {
-    "LINLI_AUTH_DEV_SECRET",
     "LINLI_REGISTRY_ENCRYPTION_KEYS",
     "LINLI_REGISTRY_BLIND_INDEX_KEY",
     "LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS",
@@ -53,7 +55,6 @@ def _own_values(monkeypatch: pytest.MonkeyPatch) -> None:
     """Production with a value of its own for every development secret."""
     monkeypatch.setenv("LINLI_ENVIRONMENT", "prod")
     monkeypatch.setenv("LINLI_AUTH_JWKS_URL", "https://id.city.example/jwks")
-    monkeypatch.setenv("LINLI_AUTH_DEV_SECRET", "a-random-value-of-our-own")
     monkeypatch.setenv("LINLI_REGISTRY_ENCRYPTION_KEYS", generate_key())
     monkeypatch.setenv("LINLI_REGISTRY_BLIND_INDEX_KEY", "another-random-value")
     monkeypatch.setenv("LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS", generate_key())
@@ -69,7 +70,33 @@ def test_every_development_secret_is_marked() -> None:
         for name, field in cls.model_fields.items():
             default = field.get_default(call_default_factory=True)
             if isinstance(default, SecretStr) and default.get_secret_value():
+                if (cls, name) == (PlatformSettings, "auth_dev_secret"):
+                    continue  # see the next test: production never uses it
                 assert any(isinstance(m, DevDefault) for m in field.metadata), (cls, name)
+
+
+async def test_production_needs_no_development_signing_key_and_refuses_its_tokens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The manifests give production no LINLI_AUTH_DEV_SECRET: the services start, and a token
+    signed with the repository's key is refused, as is minting one."""
+    _own_values(monkeypatch)
+    monkeypatch.delenv("LINLI_AUTH_DEV_SECRET", raising=False)
+    settings = PlatformSettings()
+    with pytest.raises(DevKeyRefused):
+        mint_dev_token(settings, "someone", ["admin"])
+    claims = {
+        "sub": "someone",
+        "roles": ["admin"],
+        "iss": settings.auth_issuer,
+        "aud": settings.auth_audience,
+        "iat": 0,
+        "exp": 4102444800,
+    }
+    forged = jwt.encode(claims, settings.auth_dev_secret.get_secret_value(), algorithm="HS256")
+    with pytest.raises(HTTPException) as refused:
+        await TokenVerifier(settings).verify(forged)
+    assert refused.value.status_code == 401
 
 
 def test_production_starts_with_secrets_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from aiokafka.helpers import create_ssl_context
 from pydantic import Field, SecretStr, model_validator
@@ -92,7 +92,9 @@ class PlatformSettings(BaseSettings):
     )
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
-    auth_dev_secret: Annotated[SecretStr, DEV_DEFAULT] = Field(
+    # Not DEV_DEFAULT: production refuses every token signed with it and refuses to mint one
+    # (linli_shared.auth), whatever it holds, so production needs no value of its own.
+    auth_dev_secret: SecretStr = Field(
         default=SecretStr("linli-dev-signing-key-not-for-production"),
         description="HS256 key of development tokens (`linli token`); unused in production",
     )
