@@ -261,6 +261,7 @@ def run(
     def announce(base: str) -> None:
         lines = [f"Linli is running on {base}  (data: {data_dir.resolve()})"]
         lines += [f"  {name:<12} {base}/{name}/docs" for name in SERVICES]
+        lines += [f"  {'console':<12} {base}/console/  (the staff console, in a browser)"]
         lines += ["Play the story with `linli demo`; stop with Ctrl+C."]
         typer.echo("\n".join(lines))
 

@@ -35,6 +35,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from linli.console import console_app
 from linli.services import SERVICES
 from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.migrations import upgrade
@@ -169,6 +170,7 @@ def create_embedded_app(
         return {
             "name": "linli",
             "mode": "embedded",
+            "console": "/console/",
             "services": {
                 name: {
                     "api": f"/{name}/v1",
@@ -203,6 +205,7 @@ def create_embedded_app(
 
     for name, service_app in apps.items():
         root.mount(f"/{name}", service_app)
+    root.mount("/console", console_app())
     return root
 
 
