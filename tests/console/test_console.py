@@ -265,7 +265,7 @@ def test_an_inspection_recorded_offline_is_sent_once_when_the_connection_returns
     console: Console, community: Community
 ) -> None:
     console.sign_in("inspector-zhao", "inspector", "grid-01")
-    console.go(f"#/record?grid=grid-01&household={community.zhang}", "record")
+    console.go(f"#/record?grid=grid-01&household={community.zhang}&checklist=sanitation", "record")
     console.check("record")
     console.page.context.set_offline(True)
     console.page.get_by_role("group", name="stairwells free of clutter").get_by_label(
@@ -277,7 +277,7 @@ def test_an_inspection_recorded_offline_is_sent_once_when_the_connection_returns
     )
     console.page.get_by_role("button", name="提交").click()
     expect(console.page.locator("#saved-offline")).to_be_visible()
-    expect(console.page.locator("#queue .sync-status")).to_have_text(["pending"])
+    expect(console.page.locator("#queue .sync-status")).to_have_text(["待上传"])
     expect(console.page.locator("#net")).to_contain_text("1 待上传")
 
     console.page.context.set_offline(False)
@@ -316,7 +316,7 @@ def test_an_inspection_recorded_online_shows_the_comply_by_date(
     console: Console, community: Community
 ) -> None:
     console.sign_in("inspector-zhao", "inspector", "grid-01")
-    console.go(f"#/record?grid=grid-01&household={community.wang}", "record")
+    console.go(f"#/record?grid=grid-01&household={community.wang}&checklist=sanitation", "record")
     console.page.get_by_role("group", name="no exposed garbage").get_by_label("不合格").check()
     console.page.get_by_role("button", name="提交").click()
     expect(console.page.locator("#recorded")).to_contain_text("不合格")
@@ -327,22 +327,30 @@ def test_a_case_is_marked_ready_and_credit_explains_the_score(
     console: Console, community: Community
 ) -> None:
     console.sign_in("staff-liu", "community_staff", "grid-01")
-    case = community.get("/inspections/v1/rectifications", "staff", subject_id=community.wang)[
-        "items"
-    ][0]
+    case = community.get(
+        "/inspections/v1/rectifications", "staff", subject_id=community.wang, status="open"
+    )["items"][0]
     console.go(f"#/case/{case['id']}", "case")
     console.check("case")
     console.page.get_by_role("button", name="整改完成，申请复查").click()
     expect(console.page.locator("#case-status")).to_have_text("待复查")
     expect(console.page.get_by_role("link", name="登记复查")).to_be_visible()
 
-    community.eventually(
+    entries = community.eventually(
         lambda: community.get(f"/credit/v1/subjects/{community.wang}/entries", "officer")["items"],
         "the ledger entry",
     )
+    score = community.get(f"/credit/v1/subjects/{community.wang}/score", "officer")
     console.go(f"#/credit?subject={community.wang}", "credit")
-    expect(console.page.locator("#explanation tbody tr")).to_have_count(1)
-    expect(console.page.locator("#explanation tbody tr")).to_contain_text("-")
+    expect(console.page.locator("#score")).to_have_text(str(score["score"]))
+    rows = console.page.locator("#explanation tbody tr")
+    expect(rows).to_have_count(len(entries))
+    # Every point traced to its inspection, rule and policy version.
+    first = entries[0]
+    expect(rows.first).to_contain_text(str(first["points"]))
+    expect(rows.first).to_contain_text(first["rule"])
+    expect(rows.first).to_contain_text(first["policy_version"])
+    expect(rows.first).to_contain_text(first["inspection_id"][:8])
     console.page.get_by_label("姓名").fill("王建国")
     console.page.get_by_role("button", name="查询").click()
     expect(console.page.locator("#green-result .verdict")).to_be_visible()

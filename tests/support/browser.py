@@ -31,12 +31,19 @@ CACHE = Path.home() / ".cache" / "linli"
 VIEWPORTS = {"desktop": (1366, 768), "phone": (390, 844)}
 
 
+# Chinese glyphs for the screenshots (the console is zh-CN by default).
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
 def ensure_chromium() -> Path:
-    if not CHROMIUM.exists():
+    """Debian's chromium (and a CJK font), installed with apt-get when missing."""
+    if not CHROMIUM.exists() or not CJK_FONT.exists():
         apt = ["apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=300"]
         environment = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         subprocess.run([*apt, "update"], check=True, env=environment)
-        subprocess.run([*apt, "install", "chromium"], check=True, env=environment)
+        subprocess.run(
+            [*apt, "install", "chromium", "fonts-wqy-microhei"], check=True, env=environment
+        )
     return CHROMIUM
 
 

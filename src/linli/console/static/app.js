@@ -346,13 +346,13 @@ async function recordPage() {
       : [];
     const findings = items.map((item, i) => {
       const passed = form.get(`item-${i}`) !== "fail";
-      const finding = { item: item.text, passed };
+      const finding = { item: item.code, passed };
       if (!passed) Object.assign(finding, { severity: item.severity, note, evidence });
       return finding;
     });
     const inspection = { id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings };
     if (reinspection) inspection.reinspection_of = reinspection;
-    else Object.assign(inspection, { subject_id: form.get("household"), subject_kind: "household", checklist: checklistName });
+    else Object.assign(inspection, { subject_id: form.get("household"), subject_kind: "household", checklist: checklistName, checklist_version: checklist.version });
     await submitInspection(inspection);
   });
   showQueue();
