@@ -160,14 +160,14 @@ async function todayPage() {
         .then((p) => p.items.filter((c) => c.escalation !== "none").length),
       pestOver(grid),
     ]);
-    const share = coverage.due ? Math.round((100 * coverage.done) / coverage.due) : 100;
+    const share = coverage.due ? `${Math.round((100 * coverage.done) / coverage.due)}%` : "—";
     const cases = (status) => `#/cases?grid=${encodeURIComponent(grid)}&status=${status}`;
     cards.push(`<section class="card" aria-labelledby="g-${esc(grid)}"><h2 id="g-${esc(grid)}">${t("grid")} ${esc(grid)}</h2>
       <p class="muted">${t("target")} · ${day(coverage.week_starting)}</p>
       <dl>
         <dt>${t("inspectionsDue")}</dt><dd><a href="#/record?grid=${encodeURIComponent(grid)}" data-stat="due">${coverage.due}</a></dd>
         <dt>${t("done")}</dt><dd data-stat="done">${coverage.done}</dd>
-        <dt>${t("coverage")}</dt><dd data-stat="coverage">${share}%</dd>
+        <dt>${t("coverage")}</dt><dd data-stat="coverage">${share}</dd>
         <dt>${t("open")}</dt><dd><a href="${cases("open")}" data-stat="open">${open}</a></dd>
         <dt>${t("ready")}</dt><dd><a href="${cases("ready")}" data-stat="ready">${ready}</a></dd>
         <dt>${t("overdue")}</dt><dd><a class="${overdue ? "bad" : ""}" href="${cases("overdue")}" data-stat="overdue">${overdue}</a></dd>
@@ -239,7 +239,7 @@ async function householdPage(id) {
       <dt>${t("scoring")}</dt><dd>${household.consent.integrity_scoring ? t("yes") : t("no")}</dd>
       <dt>${t("channels")}</dt><dd>${esc(household.consent.notice_channels.join(", "))}</dd></dl>
     <p><a href="#/credit?subject=${id}">${t("credit")}</a> · <a href="#/notices?recipient=${id}">${t("notices")}</a>
-      · <a href="#/record?grid=${encodeURIComponent(household.grid_id)}&household=${id}">${t("record")}</a></p>
+      ${hasRole("inspector", "grid_worker") ? `· <a href="#/record?grid=${encodeURIComponent(household.grid_id)}&household=${id}">${t("record")}</a>` : ""}</p>
     <h2>${t("members")}</h2><div class="wide"><table id="members"><thead><tr><th scope="col">${t("name")}</th><th scope="col">${t("relation")}</th>
       <th scope="col">${t("idNumber")}</th><th scope="col">${t("phone")}</th></tr></thead><tbody>${members}</tbody></table></div>
     ${revealForm}
