@@ -37,17 +37,25 @@ class ApiError extends Error {
   }
 }
 
+let refreshing = null;
+
 async function api(service, path, { method = "GET", body, query } = {}) {
   const base = state.config.apis[service].replace(/\/$/, "");
   const url = new URL(`${base}/v1${path}`, location.href);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
-  const headers = { Authorization: `Bearer ${state.token}` };
+  const sent = state.token;
+  const headers = { Authorization: `Bearer ${sent}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 401 && state.refresh) {
-    await state.refresh();
+    // One refresh for all the calls refused together; a call refused with an older token
+    // simply tries again with the newer one.
+    if (state.token === sent) {
+      refreshing ??= state.refresh().finally(() => { refreshing = null; });
+      await refreshing;
+    }
     headers.Authorization = `Bearer ${state.token}`;
     response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   }
