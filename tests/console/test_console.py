@@ -381,3 +381,40 @@ def test_notices_show_the_delivery_log_the_inbox_and_template_previews_in_both_l
     expect(console.page.get_by_role("heading", name="Notices", exact=True)).to_be_visible()
     expect(console.page.locator("html")).to_have_attribute("lang", "en")
     console.check("notices-en")
+
+
+def test_an_appeal_filed_by_staff_is_decided_by_an_officer_who_also_awards_a_five_good_family(
+    console: Console, community: Community
+) -> None:
+    community.eventually(
+        lambda: community.get(f"/credit/v1/subjects/{community.wang}/entries", "officer")["items"],
+        "the ledger entry",
+    )
+    console.sign_in("staff-liu", "community_staff", "grid-01")
+    console.go(f"#/credit?subject={community.wang}", "credit")
+    console.page.get_by_label("理由").fill("当天楼道杂物是邻居搬家临时放置")
+    console.page.get_by_role("button", name="提出申诉").click()
+    filed = console.page.locator("#appeal-list tr").filter(has_text="邻居搬家")
+    expect(filed.locator(".appeal-state")).to_have_text("待处理")
+
+    console.page.get_by_role("button", name="退出").click()
+    console.sign_in("officer-qian", "credit_officer")
+    console.go("#/credit", "credit")
+    filed = console.page.locator("#appeal-list tr").filter(has_text="邻居搬家")
+    filed.get_by_label("裁决结果").select_option("upheld")
+    filed.get_by_label("原因").fill("现场照片显示为临时堆放")
+    console.check("appeals")
+    filed.get_by_role("button", name="裁决").click()
+    expect(filed.locator(".appeal-state")).to_have_text("支持")
+    appeals = community.get("/credit/v1/appeals", "officer", state="upheld")["items"]
+    assert [a["decision_reason"] for a in appeals] == ["现场照片显示为临时堆放"]
+
+    community.eventually(
+        lambda: community.get(f"/credit/v1/subjects/{community.liu}/score", "officer"),
+        "the account of the grid-02 household",
+    )
+    console.go(f"#/credit?subject={community.liu}", "credit")
+    expect(console.page.locator("#explanation tbody tr")).to_have_count(0)
+    console.page.get_by_role("button", name="授予").click()
+    expect(console.page.locator("#explanation tbody tr")).to_have_count(1)
+    expect(console.page.locator("#explanation tbody tr")).to_contain_text("+")

@@ -39,14 +39,14 @@ class ApiError extends Error {
 
 let refreshing = null;
 
-async function api(service, path, { method = "GET", body, query } = {}) {
+async function api(service, path, { method = "GET", body, query, extra = {} } = {}) {
   const base = state.config.apis[service].replace(/\/$/, "");
   const url = new URL(`${base}/v1${path}`, location.href);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
   const sent = state.token;
-  const headers = { Authorization: `Bearer ${sent}` };
+  const headers = { Authorization: `Bearer ${sent}`, ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 401 && state.refresh) {
@@ -473,6 +473,11 @@ async function casePage(id) {
 
 // --- credit -------------------------------------------------------------------------------------
 
+const FIVE_GOOD = [
+  "patriotic_law_abiding_public_spirited", "learning_and_dedicated_at_work",
+  "equality_respect_for_elders_good_neighbours", "modern_customs", "thrift_and_environmental_protection",
+];
+
 async function creditPage() {
   const q = params();
   const subject = q.get("subject");
@@ -494,11 +499,27 @@ async function creditPage() {
     } catch (error) { result.textContent = problemText(error); }
   });
   if (subject) await subjectCredit(subject);
-  api("credit", "/appeals", { query: { limit: 50 } }).then((page) => {
-    $("#appeals").innerHTML = page.items.length ? `<table><thead><tr><th scope="col">${t("household")}</th><th scope="col">${t("grounds")}</th>
-      <th scope="col">${t("state")}</th><th scope="col">${t("decision")}</th></tr></thead><tbody>${page.items.map((a) => `<tr><td>${a.subject_id.slice(0, 8)}</td>
-      <td>${esc(a.grounds)}</td><td>${esc(a.state)}${a.overdue ? ` · ${t("overdue")}` : ""}</td><td>${esc(a.decision_reason || "")}</td></tr>`).join("")}</tbody></table>` : `<p>${t("none")}</p>`;
-  }).catch((e) => { $("#appeals").textContent = problemText(e); });
+  await appealsQueue();
+}
+
+async function appealsQueue() {
+  const page = await api("credit", "/appeals", { query: { limit: 50 } });
+  const decider = hasRole("credit_officer");
+  const decide = (a, i) => decider && a.state === "received"
+    ? `<form class="decide" data-appeal="${a.id}"><label for="d-outcome-${i}">${t("decision")}</label>
+        <select id="d-outcome-${i}" name="outcome"><option value="upheld">${t("upheld")}</option><option value="rejected">${t("rejected")}</option></select>
+        <label for="d-reason-${i}">${t("why")}</label><input id="d-reason-${i}" name="reason" required>
+        <button type="submit">${t("decide")}</button></form>`
+    : esc(a.decision_reason || "");
+  $("#appeals").innerHTML = page.items.length ? `<div class="wide"><table id="appeal-list"><thead><tr><th scope="col">${t("household")}</th><th scope="col">${t("grounds")}</th>
+    <th scope="col">${t("state")}</th><th scope="col">${t("decision")}</th></tr></thead><tbody>${page.items.map((a, i) => `<tr><td><a href="#/credit?subject=${a.subject_id}">${a.subject_id.slice(0, 8)}</a></td>
+    <td>${esc(a.grounds)}</td><td class="appeal-state">${esc(t(a.state))}${a.overdue ? ` · ${t("overdue")}` : ""}</td><td>${decide(a, i)}</td></tr>`).join("")}</tbody></table></div>` : `<p>${t("none")}</p>`;
+  document.querySelectorAll("form.decide").forEach((form) => form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    await api("credit", `/appeals/${form.dataset.appeal}/decision`, { method: "POST", body: { outcome: data.get("outcome"), reason: data.get("reason") } })
+      .then(appealsQueue).catch(showError);
+  }));
 }
 
 async function subjectCredit(subject) {
@@ -512,17 +533,41 @@ async function subjectCredit(subject) {
       <th scope="col">${t("inspection")}</th><th scope="col">${t("counts")}</th><th scope="col">${t("at")}</th></tr></thead><tbody>${explanation.entries.map((e) =>
       `<tr><td>${e.points > 0 ? "+" : ""}${e.points}</td><td>${esc(e.rule)}</td><td>${esc(e.policy_version)}</td>
        <td>${e.inspection_id ? esc(e.inspection_id.slice(0, 8)) : "—"}</td><td>${e.counts ? t("yes") : t("no")}</td><td>${when(e.occurred_at)}</td></tr>`).join("")}</tbody></table></div>
+    ${hasRole("community_staff", "credit_officer", "grid_worker") && explanation.entries.length ? `<form class="stack" id="appeal"><h2>${t("fileAppeal")}</h2>
+      <label for="a-entry">${t("ledger")}</label><select id="a-entry" name="entry">${explanation.entries.map((e) =>
+        `<option value="${e.id}">${e.points > 0 ? "+" : ""}${e.points} ${esc(e.rule)} · ${when(e.occurred_at)}</option>`).join("")}</select>
+      <label for="a-grounds">${t("grounds")}</label><textarea id="a-grounds" name="grounds" rows="2" required></textarea>
+      <button type="submit">${t("fileAppeal")}</button></form>` : ""}
+    ${hasRole("credit_officer") ? `<form class="stack" id="five-good"><h2>${t("fiveGood")}</h2>
+      <label for="f-year">${t("year")}</label><input id="f-year" name="year" type="number" min="2000" max="2100" value="${new Date().getFullYear()}" required>
+      <fieldset><legend>${t("criteria")}</legend>${FIVE_GOOD.map((c) => `<label class="inline"><input type="checkbox" name="${c}" checked> ${t(c)}</label>`).join("")}</fieldset>
+      <button type="submit">${t("award")}</button></form>` : ""}
     <form class="stack" id="volunteer"><h2>${t("volunteer")}</h2>
       <label for="v-hours">${t("hours")}</label><input id="v-hours" name="hours" type="number" min="1" max="1000" required>
       <label for="v-date">${t("servedOn")}</label><input id="v-date" name="served_on" type="date" required>
       <label for="v-activity">${t("activity")}</label><input id="v-activity" name="activity" required>
       <button type="submit">${t("add")}</button></form>`;
+  const volunteerKey = crypto.randomUUID(); // a resend of this form records the hours once
   $("#volunteer").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
     await api("credit", `/subjects/${subject}/volunteer-hours`, {
-      method: "POST", body: { id: crypto.randomUUID(), hours: Number(form.get("hours")), served_on: form.get("served_on"), activity: form.get("activity") },
+      method: "POST", extra: { "Idempotency-Key": volunteerKey },
+      body: { hours: Number(form.get("hours")), served_on: form.get("served_on"), activity: form.get("activity") },
     }).then(() => subjectCredit(subject)).catch(showError);
+  });
+  $("#appeal")?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    await api("credit", "/appeals", { method: "POST", body: { entry_id: form.get("entry"), grounds: form.get("grounds") } })
+      .then(appealsQueue).catch(showError);
+  });
+  $("#five-good")?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    const criteria = Object.fromEntries(FIVE_GOOD.map((c) => [c, form.get(c) === "on"]));
+    await api("credit", `/subjects/${subject}/five-good-awards`, { method: "POST", body: { year: Number(form.get("year")), criteria } })
+      .then(() => subjectCredit(subject)).catch(showError);
   });
 }
 

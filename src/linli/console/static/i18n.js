@@ -34,6 +34,10 @@ export const WORDS = {
     at: "时间", notFound: "未找到（或不在您的网格内）", signedOutOk: "已退出", load: "查看",
     subjectId: "住户编号", checkOne: "查询", entries: "记录", openCases: "整改单",
     whoAmI: "当前用户", inspected: "检查时间", selectHousehold: "选择住户",
+    fileAppeal: "提出申诉", received: "待处理", criteria: "评选条件", award: "授予",
+    patriotic_law_abiding_public_spirited: "爱国守法、热心公益", learning_and_dedicated_at_work: "学习进取、爱岗敬业",
+    equality_respect_for_elders_good_neighbours: "男女平等、尊老爱幼、邻里互助", modern_customs: "移风易俗、文明健康",
+    thrift_and_environmental_protection: "勤俭持家、保护环境",
   },
   en: {
     brand: "Linli console", skip: "Skip to content", nav: "Main", lang: "中文", signOut: "Sign out",
@@ -75,5 +79,10 @@ export const WORDS = {
     load: "Show", subjectId: "Household id", checkOne: "Check", entries: "Entries",
     openCases: "Cases", whoAmI: "Signed in as", inspected: "Inspected at",
     selectHousehold: "Household",
+    fileAppeal: "File an appeal", received: "received", criteria: "Criteria", award: "Award",
+    patriotic_law_abiding_public_spirited: "Patriotic, law-abiding, public-spirited",
+    learning_and_dedicated_at_work: "Learning and dedicated at work",
+    equality_respect_for_elders_good_neighbours: "Equality, respect for elders, good neighbours",
+    modern_customs: "Modern customs", thrift_and_environmental_protection: "Thrift and environmental protection",
   },
 };
