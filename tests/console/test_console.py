@@ -323,7 +323,7 @@ def test_an_inspection_recorded_online_shows_the_comply_by_date(
     expect(console.page.locator("#comply-by")).to_be_visible()
 
 
-def test_a_case_is_marked_ready_and_credit_explains_the_score(
+def test_a_case_is_marked_ready_and_verified_by_a_reinspection_and_credit_explains_the_score(
     console: Console, community: Community
 ) -> None:
     console.sign_in("staff-liu", "community_staff", "grid-01")
@@ -335,6 +335,19 @@ def test_a_case_is_marked_ready_and_credit_explains_the_score(
     console.page.get_by_role("button", name="整改完成，申请复查").click()
     expect(console.page.locator("#case-status")).to_have_text("待复查")
     expect(console.page.get_by_role("link", name="登记复查")).to_be_visible()
+
+    console.page.get_by_role("button", name="退出").click()
+    console.sign_in("inspector-zhao", "inspector", "grid-01")
+    console.go(f"#/case/{case['id']}", "case")
+    console.page.get_by_role("link", name="登记复查").click()
+    expect(console.page.get_by_role("heading", name="登记复查")).to_be_visible()
+    console.check("reinspection")
+    console.page.get_by_role("button", name="提交").click()
+    expect(console.page.locator("#recorded strong")).to_have_text("合格")
+    console.go(f"#/case/{case['id']}", "case")
+    expect(console.page.locator("#case-status")).to_have_text("已验收")
+    console.page.get_by_role("button", name="退出").click()
+    console.sign_in("staff-liu", "community_staff", "grid-01")
 
     entries = community.eventually(
         lambda: community.get(f"/credit/v1/subjects/{community.wang}/entries", "officer")["items"],
