@@ -431,3 +431,32 @@ def test_an_appeal_filed_by_staff_is_decided_by_an_officer_who_also_awards_a_fiv
     console.page.get_by_role("button", name="授予").click()
     expect(console.page.locator("#explanation tbody tr")).to_have_count(1)
     expect(console.page.locator("#explanation tbody tr")).to_contain_text("+")
+
+
+def test_an_offline_inspection_the_server_refuses_stays_on_the_device_with_the_reason(
+    console: Console, community: Community
+) -> None:
+    console.sign_in("inspector-zhao", "inspector", "grid-01,grid-02")
+    console.go(f"#/record?grid=grid-02&household={community.liu}&checklist=sanitation", "record")
+    console.page.context.set_offline(True)
+    console.page.get_by_role("button", name="提交").click()
+    expect(console.page.locator("#saved-offline")).to_be_visible()
+    # The inspector is moved to grid-01 only before the device is back online.
+    console.page.get_by_role("button", name="退出").click()
+    console.page.context.set_offline(False)
+    console.page.get_by_label("用户名").fill("inspector-zhao")
+    console.page.get_by_label("角色").select_option("inspector")
+    console.page.get_by_label("网格（逗号分隔）").fill("grid-01")
+    console.page.get_by_role("button", name="登录").click()
+    console.go("#/record?grid=grid-01", "record")
+    expect(console.page.locator("#queue .sync-status")).to_have_text(["无权限"])
+    expect(console.page.locator("#queue tbody tr")).to_contain_text("grid")
+    console.check("record-refused")
+    kept = console.page.locator("#queue tbody tr").get_attribute("data-id")
+    never_recorded = httpx.get(
+        f"{community.url}/inspections/v1/inspections/{kept}",
+        headers={"Authorization": f"Bearer {community.tokens['admin']}"},
+    )
+    assert never_recorded.status_code == 404
+    console.page.get_by_role("button", name="移除").click()
+    expect(console.page.locator("#queue tbody tr")).to_have_count(0)

@@ -140,6 +140,7 @@ function signInPage() {
     if (!response.ok) return alertText(`${body.title}: ${body.detail}`);
     signedIn(body.access_token);
     location.hash = "#/today";
+    flushOutbox().catch(showError); // what waited on the device for a signed-in user
   });
 }
 
