@@ -592,6 +592,10 @@ async function noticesPage() {
   });
   const templates = await api("notify", "/templates");
   $("#p-type").innerHTML = templates.items.map((x) => `<option>${esc(x.notice_type)}</option>`).join("");
+  const sample = () => { $("#p-vars").value = JSON.stringify(TEMPLATE_SAMPLES[$("#p-type").value] || {}, null, 2); };
+  $("#p-type").value = "score_change";
+  sample();
+  $("#p-type").addEventListener("change", sample);
   $("#preview").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
@@ -600,7 +604,7 @@ async function noticesPage() {
       const rendered = await api("notify", `/templates/${form.get("type")}/preview`, {
         method: "POST", body: { locale: form.get("locale"), variables, recipient: { name: "王建国", address: "幸福里小区 1 栋 2 单元 301" } },
       });
-      $("#rendered").innerHTML = `<h3>${esc(rendered.subject)}</h3><pre>${esc(rendered.body)}</pre>`;
+      $("#rendered").innerHTML = `<h3 id="rendered-subject">${esc(rendered.subject)}</h3><pre>${esc(rendered.body)}</pre>`;
     } catch (error) { $("#rendered").innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; }
   });
   if (!recipient) return;
@@ -616,6 +620,11 @@ async function noticesPage() {
   $("#inbox").innerHTML = inbox ? `<h2>${t("inbox")} (${inbox.unread} ${t("unread")})</h2>${inbox.items.map((i) =>
     `<article class="notice"><h3>${esc(i.subject || i.notice_type)}</h3><p>${esc(i.body || "")}</p><p class="muted">${when(i.delivered_at)}</p></article>`).join("") || `<p>${t("none")}</p>`}` : "";
 }
+
+// Variables that make a template's preview meaningful (the event's own fields).
+const TEMPLATE_SAMPLES = {
+  score_change: { score_before: 1000, score_after: 980, points: -20, grade_before: "AA", grade_after: "A", reason_code: "inspection.failed" },
+};
 
 // --- audit (admins) -----------------------------------------------------------------------------
 
