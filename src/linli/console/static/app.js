@@ -205,7 +205,7 @@ async function householdsPage() {
     <form class="stack" id="search" role="search">
       <label for="s-name">${t("name")}</label><input id="s-name" name="name" value="${esc(q.get("name"))}">
       <label for="s-address">${t("address")}</label><input id="s-address" name="address" value="${esc(q.get("address"))}">
-      <label for="s-id">${t("idTail")}</label><input id="s-id" name="id_tail" inputmode="numeric" maxlength="4" value="${esc(q.get("id_tail"))}">
+      ${hasRole("community_staff") ? `<label for="s-id">${t("idTail")}</label><input id="s-id" name="id_tail" inputmode="numeric" maxlength="4" value="${esc(q.get("id_tail"))}">` : ""}
       <button type="submit">${t("search")}</button></form>
     <section aria-labelledby="results-h"><h2 id="results-h">${t("results")}</h2><div id="results"></div></section>`;
   $("#search").addEventListener("submit", (event) => {
