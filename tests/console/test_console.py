@@ -458,9 +458,11 @@ def test_an_offline_inspection_the_server_refuses_stays_on_the_device_with_the_r
     console.page.get_by_label("角色").select_option("inspector")
     console.page.get_by_label("网格（逗号分隔）").fill("grid-01")
     console.page.get_by_role("button", name="登录").click()
+    expect(console.page.locator("main[data-page='today']")).to_be_attached()
     console.go("#/record?grid=grid-01", "record")
     expect(console.page.locator("#queue .sync-status")).to_have_text(["无权限"])
-    expect(console.page.locator("#queue tbody tr")).to_contain_text("grid")
+    expect(console.page.locator("#queue tbody tr")).to_contain_text("和平苑小区 5 号楼 3 单元 601")
+    expect(console.page.locator("#queue tbody tr")).to_contain_text("grid-02")
     console.check("record-refused")
     kept = console.page.locator("#queue tbody tr").get_attribute("data-id")
     never_recorded = httpx.get(

@@ -362,15 +362,16 @@ async function recordPage() {
     const inspection = { id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings };
     if (reinspection) inspection.reinspection_of = reinspection;
     else Object.assign(inspection, { subject_id: form.get("household"), subject_kind: "household", checklist: checklistName, checklist_version: checklist.version });
-    await submitInspection(inspection);
+    const label = reinspection ? `${t("reinspectionOf")} ${reinspection.slice(0, 8)}` : $("#r-household").selectedOptions[0]?.textContent;
+    await submitInspection(inspection, label);
   });
   showQueue();
 }
 
-async function submitInspection(inspection) {
+async function submitInspection(inspection, label) {
   const outcome = $("#outcome");
   if (!navigator.onLine) {
-    saveOutbox([...outbox(), { inspection, status: "pending" }]);
+    saveOutbox([...outbox(), { inspection, label, status: "pending" }]);
     outcome.innerHTML = `<p class="notice" id="saved-offline">${t("savedOffline")}</p>`;
     showQueue();
     return;
@@ -381,7 +382,7 @@ async function submitInspection(inspection) {
       ${recorded.comply_by ? ` · ${t("complyBy")} <time id="comply-by" datetime="${recorded.comply_by}">${when(recorded.comply_by)}</time>` : ""}</p>`;
   } catch (error) {
     if (error instanceof ApiError) { outcome.innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; return; }
-    saveOutbox([...outbox(), { inspection, status: "pending" }]); // the network failed: keep it
+    saveOutbox([...outbox(), { inspection, label, status: "pending" }]); // the network failed: keep it
     outcome.innerHTML = `<p class="notice" id="saved-offline">${t("savedOffline")}</p>`;
     showQueue();
   }
@@ -392,11 +393,11 @@ function showQueue() {
   if (!element) return;
   const items = outbox();
   const rows = [...items.map((entry) => ({ ...entry, kept: true })), ...state.sync].map((entry) => `<tr data-id="${entry.inspection.id}">
-      <td>${when(entry.inspection.inspected_at)}</td><td class="sync-status">${esc(t(entry.status))}</td>
+      <td>${esc(entry.label)}</td><td>${when(entry.inspection.inspected_at)}</td><td class="sync-status">${esc(t(entry.status))}</td>
       <td>${esc((entry.errors || []).map((e) => e.message || e.detail || JSON.stringify(e)).join("; "))}</td>
       <td>${entry.kept && entry.status !== "pending" ? `<button type="button" class="secondary" data-remove="${entry.inspection.id}">${t("remove")}</button>` : ""}</td></tr>`);
   element.innerHTML = rows.length
-    ? `<table><thead><tr><th scope="col">${t("inspected")}</th><th scope="col">${t("status")}</th><th scope="col">${t("why")}</th><th scope="col"><span class="muted">${t("remove")}</span></th></tr></thead><tbody>${rows.join("")}</tbody></table>
+    ? `<table><thead><tr><th scope="col">${t("household")}</th><th scope="col">${t("inspected")}</th><th scope="col">${t("status")}</th><th scope="col">${t("why")}</th><th scope="col"><span class="muted">${t("remove")}</span></th></tr></thead><tbody>${rows.join("")}</tbody></table>
        <button type="button" id="send-now">${t("send")}</button>`
     : `<p>${t("none")}</p>`;
   $("#send-now")?.addEventListener("click", () => flushOutbox().catch(showError));
@@ -669,7 +670,12 @@ async function render() {
     ? PAGES.filter(([, , allowed]) => allowed()).map(([name]) => `<a href="#/${name}" ${name === route ? 'aria-current="page"' : ""}>${t(name)}</a>`).join("")
     : "";
   alertText("");
-  if (!state.token) return signInPage();
+  delete main().dataset.page; // set again once the page has rendered
+  if (!state.token) {
+    signInPage();
+    main().dataset.page = "sign-in";
+    return;
+  }
   const page = { household: householdPage, case: casePage }[route] || PAGES.find(([name]) => name === route)?.[1] || todayPage;
   try {
     await page(...rest);
