@@ -472,3 +472,31 @@ def test_an_offline_inspection_the_server_refuses_stays_on_the_device_with_the_r
     assert never_recorded.status_code == 404
     console.page.get_by_role("button", name="移除").click()
     expect(console.page.locator("#queue tbody tr")).to_have_count(0)
+
+
+def test_the_console_is_usable_with_the_keyboard_alone(console: Console) -> None:
+    page = console.page
+    page.goto(f"{console.url}/console/")
+    page.get_by_label("用户名").focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("worker-wu")
+    page.keyboard.press("Tab")  # the role
+    expect(page.get_by_label("角色")).to_be_focused()
+    page.keyboard.press("g")
+    expect(page.get_by_label("角色")).to_have_value("grid_worker")
+    page.keyboard.press("Tab")  # the grids
+    page.keyboard.type("grid-01")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="登录")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main[data-page='today']")).to_be_attached()
+
+    page.get_by_role("link", name="住户").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("main[data-page='households']")).to_be_attached()
+    expect(page.locator("main")).to_be_focused()  # the page's content, announced after navigation
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("姓名")).to_be_focused()
+    page.keyboard.type("张伟")
+    page.keyboard.press("Enter")
+    expect(page.locator("#results tbody tr")).to_have_count(1)
