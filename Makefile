@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: run demo test install lint typecheck pytest bench clean
+.PHONY: run demo test install lint typecheck pytest bench clean deploy-tools
 
 install:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv>=0.5"
@@ -27,6 +27,11 @@ pytest: install
 	"$(UV)" run pytest
 
 test: lint typecheck pytest
+
+# The validators of deploy/k8s (kubeconform, kube-score, the Kubernetes, Strimzi and Gateway API
+# schemas), pinned, into ~/.cache/linli/; `make test` fetches them on first use anyway.
+deploy-tools: install
+	"$(UV)" run python -m tests.deploy.upstream
 
 # Benchmarks (bench/README.md): starts Kafka and PostgreSQL itself unless LINLI_TEST_* name them.
 # `make bench BENCH_ARGS="--quick --only loop"`

@@ -89,12 +89,18 @@ def migrated_templates() -> dict[str, str]:
 async def migrated_database(
     postgres: PostgresService, migrated_templates: dict[str, str]
 ) -> MigratedDatabase:
-    """Create a fresh database at the service's latest migration; returns its URL.
+    """Create a fresh database at the service's latest migration; returns its URL."""
+    return migrated_databases(postgres, migrated_templates)
+
+
+def migrated_databases(postgres: PostgresService, templates: dict[str, str]) -> MigratedDatabase:
+    """What `migrated_database` gives, for fixtures of a wider scope.
 
     The first call per service runs its Alembic migrations into a template database; every call
     copies the template (`CREATE DATABASE … TEMPLATE`), which is several times faster than
     migrating each test's database and gives the same schema.
     """
+    migrated_templates = templates
 
     async def create(definition: ServiceDefinition) -> str:
         template = migrated_templates.get(definition.name)

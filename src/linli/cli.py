@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +21,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from linli.services import SERVICES, by_name
 from linli_shared.auth import ROLES, DevKeyRefused, mint_dev_token
+from linli_shared.faults import is_infrastructure_error
 from linli_shared.logs import configure_logging
-from linli_shared.messaging.operations import KafkaOperations
+from linli_shared.messaging.operations import (
+    EmbeddedOperations,
+    KafkaOperations,
+    Operations,
+)
+from linli_shared.messaging.transports import lag_source
 from linli_shared.migrations import alembic_config, upgrade, wait_until_current
 from linli_shared.permissions import matrix_markdown
 from linli_shared.settings import PlatformSettings
@@ -29,6 +37,26 @@ from linli_shared.telemetry import configure_tracing
 app = typer.Typer(help="Linli: event-driven community governance.", no_args_is_help=True)
 
 ServiceName = Annotated[str, typer.Argument(help="registry | inspections | credit | notify")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="LINLI_DATA_DIR",
+        help="Work on the data folder of `linli run` (the embedded mode); without it, "
+        ".linli/data is used when no Kafka or PostgreSQL is configured",
+        show_default=False,
+    ),
+]
+
+
+def _use_data_dir(data_dir: Path | None) -> Path | None:
+    """Point this command at the embedded data folder, if it works on one (see
+    `linli.embedded.operator_data_dir`); returns that folder."""
+    from linli.embedded import embedded_environment, operator_data_dir
+
+    chosen = operator_data_dir(data_dir, os.environ)
+    if chosen is not None:
+        os.environ.update(embedded_environment(chosen, smtp_port=None))
+    return chosen
 
 
 @app.command()
@@ -41,7 +69,10 @@ def serve(
     definition = by_name(service)
     configure_logging(PlatformSettings().log_level)
     configure_tracing(f"linli-{service}")
-    uvicorn.run(definition.create_app(), host=host, port=port, log_config=None)
+    # Behind a proxy that strips /<service> (the gateway), LINLI_ROOT_PATH=/<service>: the docs
+    # then load /<service>/openapi.json, whose server is /<service>.
+    root_path = PlatformSettings().root_path
+    uvicorn.run(definition.create_app(), host=host, port=port, root_path=root_path, log_config=None)
 
 
 @app.command("console")
@@ -104,8 +135,10 @@ async def _serve_until(app: FastAPI, port: int, stop: asyncio.Event) -> None:
 def migrate(
     service: Annotated[str, typer.Argument(help="A service, or 'all'")] = "all",
     revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+    data_dir: DataDir = None,
 ) -> None:
     """Bring the services' databases up to date (Alembic)."""
+    _use_data_dir(data_dir)
     names = list(SERVICES) if service == "all" else [by_name(service).name]
     for name in names:
         definition = SERVICES[name]
@@ -162,8 +195,14 @@ def _progress() -> Progress:
     )
 
 
-def _operations() -> KafkaOperations:
+def _operations() -> Operations:
     platform = PlatformSettings()
+    if platform.transport == "embedded":
+        if not platform.embedded_log_path.is_file():
+            raise SystemExit(f"no embedded event log at {platform.embedded_log_path}")
+        return EmbeddedOperations(platform.embedded_log_path, platform.embedded_topic_partitions)
+    # Its connection warnings would bury the one line `main` says about an unreachable cluster.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return KafkaOperations(
         platform.kafka_bootstrap_servers,
         platform.kafka_namespace,
@@ -175,19 +214,52 @@ def _operations() -> KafkaOperations:
 def dlq_list(
     group: Annotated[str | None, typer.Option(help="Only this consumer group's")] = None,
     pending: Annotated[bool, typer.Option(help="Only those not replayed yet")] = False,
+    correlation_id: Annotated[
+        str | None, typer.Option(help="Only the events of this correlation id")
+    ] = None,
+    event_type: Annotated[
+        str | None, typer.Option("--type", help="Only events of this type")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only this reason: malformed | handler-failed")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array on stdout")] = False,
+    data_dir: DataDir = None,
 ) -> None:
-    """List dead letters: where from, why, how often tried."""
+    """List dead letters: the event (id, type, subject, correlation id), why, how often and when
+    it failed, and where it came from."""
+    _use_data_dir(data_dir)
 
     async def list_letters() -> None:
         operations = _operations()
         topics = await operations.dead_letter_topics(group)
-        letters = await operations.read_dead_letters(topics, only_unreplayed=pending)
+        letters = [
+            letter
+            for letter in await operations.read_dead_letters(topics, only_unreplayed=pending)
+            if letter.matches(correlation_id=correlation_id, event_type=event_type, reason=reason)
+        ]
+        if as_json:
+            typer.echo(json.dumps([letter.summary() for letter in letters], indent=2))
+            return
         for letter in letters:
+            shown = letter.summary()
             typer.echo(
-                f"{letter.topic}:{letter.partition}:{letter.offset}  key={letter.key}  "
-                f"from={letter.source_topic}:{letter.header('source-partition')}:"
-                f"{letter.header('source-offset')}  reason={letter.header('reason')}  "
-                f"attempts={letter.header('attempts')}  error={letter.header('error')[:160]}"
+                "  ".join(
+                    f"{name}={shown[name]}"
+                    for name in (
+                        "id",
+                        "type",
+                        "subject",
+                        "correlation_id",
+                        "reason",
+                        "attempts",
+                        "first_failed_at",
+                        "last_failed_at",
+                        "consumer_group",
+                        "source",
+                    )
+                )
+                + f"  error={shown['error'][:160]}"
             )
         typer.echo(f"{len(letters)} dead letter(s) in {len(topics)} topic(s)")
 
@@ -197,27 +269,42 @@ def dlq_list(
 @dlq.command("replay")
 def dlq_replay(
     group: Annotated[str | None, typer.Option(help="Only this consumer group's")] = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Only the dead letters of this event id (again if replayed)"),
+    ] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Re-publish dead letters to their source topics (each once); consumers apply them again."""
+    _use_data_dir(data_dir)
 
     async def replay() -> None:
         operations = _operations()
         topics = await operations.dead_letter_topics(group)
         with _progress() as progress:
             progress.add_task(f"re-driving dead letters from {len(topics)} topic(s)", total=None)
-            replayed = await operations.replay_dead_letters(topics)
+            replayed = await operations.replay_dead_letters(topics, event_id=event_id)
         typer.echo(f"replayed {len(replayed)} dead letter(s)")
+        if event_id is not None and not replayed:
+            typer.echo(f"error: no dead letter of event {event_id}", err=True)
+            raise typer.Exit(1)
 
     asyncio.run(replay())
 
 
 @consumers.command("reset")
-def consumers_reset(service: ServiceName) -> None:
+def consumers_reset(service: ServiceName, data_dir: DataDir = None) -> None:
     """Rewind a service's consumer groups to the beginning (stop its workers first).
 
     On restart the workers re-consume everything; the inbox keeps every effect single.
     """
     definition = by_name(service)
+    embedded = _use_data_dir(data_dir)
+    if embedded is not None:
+        from linli.embedded import in_use
+
+        if in_use(embedded):
+            raise SystemExit(f"`linli run` is using {embedded}: stop it first, then reset")
 
     async def reset() -> None:
         operations = _operations()
@@ -228,11 +315,39 @@ def consumers_reset(service: ServiceName) -> None:
     asyncio.run(reset())
 
 
+@consumers.command("lag")
+def consumers_lag(
+    service: Annotated[str, typer.Argument(help="A service, or 'all'")] = "all",
+    data_dir: DataDir = None,
+) -> None:
+    """How far each consumer group is behind, per partition (committed offset vs end offset)."""
+    _use_data_dir(data_dir)
+    names = list(SERVICES) if service == "all" else [by_name(service).name]
+
+    async def lag() -> None:
+        platform = PlatformSettings()
+        source = lag_source(platform, client_id="linli-cli")
+        for name in names:
+            subscriptions = SERVICES[name].create_worker().subscriptions
+            lags = await source.consumer_lag({s.group: s.topics for s in subscriptions})
+            for entry in lags:
+                typer.echo(
+                    f"{entry.group}  {entry.topic}[{entry.partition}]  committed={entry.position}"
+                    f"  end={entry.end}  lag={entry.lag}"
+                )
+            total = sum(entry.lag for entry in lags)
+            typer.echo(f"{name}: {total} record(s) waiting")
+
+    asyncio.run(lag())
+
+
 @outbox.command("backlog")
 def outbox_backlog(
     service: Annotated[str, typer.Argument(help="A service, or 'all'")] = "all",
+    data_dir: DataDir = None,
 ) -> None:
     """How many events wait in each outbox to be published."""
+    _use_data_dir(data_dir)
     names = list(SERVICES) if service == "all" else [by_name(service).name]
 
     async def backlog() -> None:
@@ -336,8 +451,9 @@ app.add_typer(credit, name="credit")
 
 
 @credit.command("rebuild")
-def credit_rebuild() -> None:
+def credit_rebuild(data_dir: DataDir = None) -> None:
     """Recompute every score and grade from the ledger; lists the accounts that differed."""
+    _use_data_dir(data_dir)
     from linli_credit.app import rebuild
 
     with _progress() as progress:
@@ -357,9 +473,11 @@ def registry_rotate_keys(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Rows per transaction (bounded batches)")
     ] = 500,
+    data_dir: DataDir = None,
 ) -> None:
     """Re-encrypt every encrypted personal-data column under the first (current) key of
     LINLI_REGISTRY_ENCRYPTION_KEYS. Idempotent and resumable: run it again after a stop."""
+    _use_data_dir(data_dir)
     from linli_registry.app import rotate_keys
 
     with _progress() as progress:
@@ -382,6 +500,42 @@ def permissions() -> None:
     typer.echo(matrix_markdown({name: d.create_app() for name, d in SERVICES.items()}))
 
 
+def unreachable(error: BaseException) -> str | None:
+    """One line saying which server a command could not reach, or None for any other error."""
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
+
+    hint = "; or give --data-dir for the data folder of `linli run`"
+    if isinstance(error, KafkaConnectionError | KafkaTimeoutError | NodeNotReadyError):
+        bootstrap = PlatformSettings().kafka_bootstrap_servers
+        return (
+            f"cannot reach Kafka at {bootstrap} ({_first_line(error)}): is it running? "
+            f"LINLI_KAFKA_BOOTSTRAP_SERVERS names it{hint}"
+        )
+    if is_infrastructure_error(error):
+        cause: BaseException = error
+        while (inner := getattr(cause, "orig", None) or cause.__cause__) is not None:
+            cause = inner
+        return (
+            f"cannot reach the database ({_first_line(cause)}): is it running? "
+            f"LINLI_<SERVICE>_DATABASE_URL names it{hint}"
+        )
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    name = type(error).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
 def main() -> None:
     logging.captureWarnings(True)
-    app()
+    try:
+        app()
+    except Exception as error:
+        message = unreachable(error)
+        if message is None:
+            raise
+        typer.echo(f"linli: {message}", err=True)
+        raise SystemExit(1) from None

@@ -323,6 +323,14 @@ def _cid() -> str:
     return f"demo-{uuid.uuid4()}"
 
 
+def _names_subject(response: httpx.Response) -> bool:
+    """A 422 that names `subject_id`: the registry's event has not reached inspections yet."""
+    if response.status_code != 422:
+        return False
+    errors = response.json().get("errors") or []
+    return any(error.get("field") == "subject_id" for error in errors)
+
+
 def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
     if response.status_code == 404:
         return None
@@ -421,9 +429,9 @@ class Story:
     def _record(
         self, household: Household, seed: InspectionSeed, inspection_id: str
     ) -> httpx.Response | None:
-        """Record one inspection. The inspector's token is limited to the demo's grids, so until
-        inspections has learnt the household's grid from the registry's event it answers 403;
-        the client-chosen id makes the retry safe."""
+        """Record one inspection. Until inspections has learnt of the household from the
+        registry's event it answers 422 naming `subject_id` (or, the inspector's token being
+        limited to the demo's grids, 403); the client-chosen id makes the retry safe."""
         response = self.api.call(
             "POST",
             f"{self.api.endpoints.inspections}/v1/inspections",
@@ -436,7 +444,7 @@ class Story:
                 "findings": [finding.as_json() for finding in seed.findings],
             },
         )
-        return None if response.status_code == 403 else response
+        return None if response.status_code == 403 or _names_subject(response) else response
 
     def inspect(self) -> None:
         failing = sum(1 for seed in INSPECTIONS if seed.fails)

@@ -22,14 +22,12 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import IO
 
-import httpx
 import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
@@ -37,6 +35,7 @@ from fastapi.responses import JSONResponse
 
 from linli.console import console_app
 from linli.services import SERVICES
+from linli_shared.health import ReadinessCheck, readiness
 from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.migrations import upgrade
 
@@ -76,10 +75,75 @@ def embedded_environment(data_dir: Path, smtp_port: int | None) -> dict[str, str
     return environment
 
 
+def operator_data_dir(option: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The data folder an operator command works on, or None for a deployment (Kafka and
+    PostgreSQL as configured).
+
+    `--data-dir` (or `LINLI_DATA_DIR`) names it; without one, `.linli/data` is used where it
+    holds an event log and nothing points the command at a deployment (`LINLI_TRANSPORT`,
+    `LINLI_KAFKA_BOOTSTRAP_SERVERS`, a `LINLI_<SERVICE>_DATABASE_URL`).
+    """
+    if option is None:
+        deployment = ["LINLI_TRANSPORT", "LINLI_KAFKA_BOOTSTRAP_SERVERS"] + [
+            f"LINLI_{name.upper()}_DATABASE_URL" for name in SERVICES
+        ]
+        if any(environ.get(name) for name in deployment):
+            return None
+        if not (DEFAULT_DATA_DIR / EVENT_LOG_FILE).is_file():
+            return None
+        option = DEFAULT_DATA_DIR
+    if not (option / EVENT_LOG_FILE).is_file():
+        raise SystemExit(
+            f"{option} holds no data of `linli run` (no {EVENT_LOG_FILE}); "
+            f"start `linli run --data-dir {option}` once, or name the right folder"
+        )
+    return option.resolve()
+
+
+def in_use(data_dir: Path) -> bool:
+    """Whether a `linli run` is running on the data folder now."""
+    with (data_dir / LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
+
+
 def wants_mail_catcher(config: EmbeddedConfig, environ: Mapping[str, str]) -> bool:
     if config.mail_catcher is not None:
         return config.mail_catcher
     return not environ.get("LINLI_NOTIFY_SMTP_HOST")
+
+
+# --- the data folder: personal data, readable by its owner only ---------------------------------
+
+PRIVATE_DIRECTORY = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_directory(path: Path) -> None:
+    path.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+    path.chmod(PRIVATE_DIRECTORY)
+
+
+def write_private(path: Path, content: bytes) -> None:
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
+
+
+def make_private(data_dir: Path) -> None:
+    """The folder 0700 and everything in it 0600 (or 0700), tightening what an earlier version
+    left readable. The SQLite files are created 0600 before SQLite opens them: SQLite gives its
+    `-wal` and `-shm` files the mode of their database."""
+    private_directory(data_dir)
+    for name in [*(f"{service}.db" for service in SERVICES), EVENT_LOG_FILE]:
+        os.close(os.open(data_dir / name, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+    for path in data_dir.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(PRIVATE_DIRECTORY if path.is_dir() else PRIVATE_FILE)
 
 
 # --- the mail catcher ----------------------------------------------------------------------------
@@ -95,17 +159,12 @@ class _MailKeeper:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         content = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else content.encode()
-        message = message_from_bytes(raw, policy=policy.default)
         self.received += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.directory / f"{stamp}-{self.received:05d}.eml"
-        await asyncio.to_thread(path.write_bytes, raw)
-        log.info(
-            "mail to %s: %s (%s)",
-            ", ".join(str(r) for r in envelope.rcpt_tos),
-            message.get("Subject", ""),
-            path.name,
-        )
+        await asyncio.to_thread(write_private, path, raw)
+        # Who it went to and what it says stay in the file: logs hold no contact data.
+        log.info("mail caught for %d recipient(s): %s", len(envelope.rcpt_tos), path.name)
         return "250 Message accepted for delivery"
 
 
@@ -121,7 +180,9 @@ class MailCatcher:
 
     async def start(self) -> int:
         """Listen; returns the port."""
-        await asyncio.to_thread(self._directory.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(private_directory, self._directory)
+        # aiosmtpd logs every command at INFO, recipients' addresses included.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(self._keeper, hostname="linli.localhost", loop=loop),
@@ -141,11 +202,8 @@ class MailCatcher:
 # --- the HTTP side -------------------------------------------------------------------------------
 
 
-ReadinessCheck = Callable[[], Awaitable[None]]
-
-
 def create_embedded_app(
-    apps: Mapping[str, FastAPI], extra_checks: Sequence[ReadinessCheck] = ()
+    apps: Mapping[str, FastAPI], extra_checks: Mapping[str, ReadinessCheck] | None = None
 ) -> FastAPI:
     """One app with each service's app mounted under its name; their lifespans run inside."""
 
@@ -185,23 +243,16 @@ def create_embedded_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    checks: dict[str, ReadinessCheck] = {
+        f"{name}.{check}": function
+        for name, service_app in apps.items()
+        for check, function in service_app.state.readiness_checks.items()
+    }
+    checks.update(extra_checks or {})
+
     @root.get("/readyz", summary="Readiness: every service, the event log and the workers")
     async def readyz() -> JSONResponse:
-        failures: list[str] = []
-        for name, service_app in apps.items():
-            transport = httpx.ASGITransport(app=service_app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
-                response = await client.get("/readyz")
-            if response.status_code != 200:
-                failures.append(f"{name}: {response.text}")
-        for check in extra_checks:
-            try:
-                await check()
-            except Exception as error:
-                failures.append(f"{getattr(check, '__qualname__', 'check')}: {error}")
-        if failures:
-            return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        return await readiness(checks)
 
     for name, service_app in apps.items():
         root.mount(f"/{name}", service_app)
@@ -254,7 +305,8 @@ def _listen(host: str, port: int) -> socket.socket:
 @contextlib.contextmanager
 def _exclusive(data_dir: Path) -> Iterator[None]:
     """One `linli run` per data folder: two would both consume every consumer group."""
-    handle: IO[str] = (data_dir / LOCK_FILE).open("a")
+    descriptor = os.open(data_dir / LOCK_FILE, os.O_CREAT | os.O_WRONLY | os.O_APPEND, PRIVATE_FILE)
+    handle: IO[str] = os.fdopen(descriptor, "a")
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -292,7 +344,7 @@ async def run_embedded(
     """Run until SIGTERM or SIGINT; then HTTP requests and event handlers in flight finish,
     offsets are committed and the databases closed."""
     data_dir = config.data_dir.resolve()
-    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(make_private, data_dir)
     with _exclusive(data_dir):
         async with contextlib.AsyncExitStack() as stack:
             smtp_port: int | None = None
@@ -321,7 +373,7 @@ async def _run_platform(
         if stopped:
             raise RuntimeError(f"workers stopped: {', '.join(stopped)}")
 
-    root = create_embedded_app(apps, [event_log.ping, workers_running])
+    root = create_embedded_app(apps, {"event_log": event_log.ping, "workers": workers_running})
     sock = _listen(config.host, config.port)
     server = _Server(
         uvicorn.Config(root, log_config=None, lifespan="on", timeout_graceful_shutdown=30)

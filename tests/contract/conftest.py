@@ -12,6 +12,7 @@ import pytest
 
 from linli_shared.messaging.embedded import EmbeddedTransport, open_log_paths
 from linli_shared.messaging.kafka import KafkaTransport
+from linli_shared.messaging.operations import EmbeddedOperations, KafkaOperations, Operations
 from linli_shared.messaging.records import IncomingRecord
 from linli_shared.messaging.worker import Transport
 from tests.support.infra import KafkaService
@@ -27,6 +28,7 @@ class Bus:
 
     kind: Literal["kafka", "embedded"]
     _make: Callable[[str], Transport]
+    operations: Callable[[], Operations]
     _log_path: Path | None = None
     _started: list[Transport] = field(default_factory=list)
 
@@ -58,6 +60,7 @@ async def bus(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[B
             lambda client_id: KafkaTransport(
                 kafka.bootstrap, client_id, partitions=PARTITIONS, namespace=namespace
             ),
+            lambda: KafkaOperations(kafka.bootstrap, namespace),
         )
     else:
         path = tmp_path / "events.db"
@@ -66,6 +69,7 @@ async def bus(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[B
             lambda client_id: EmbeddedTransport(
                 path, client_id, partitions=PARTITIONS, poll_interval=0.05
             ),
+            lambda: EmbeddedOperations(path, PARTITIONS),
             path,
         )
     try:

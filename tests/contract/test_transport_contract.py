@@ -25,7 +25,13 @@ from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.inbox import Inbox, inbox_table
-from linli_shared.messaging.processing import Outcome, RecordProcessor, RetryPolicy, Subscription
+from linli_shared.messaging.processing import (
+    Outcome,
+    RecordProcessor,
+    RetryPolicy,
+    Subscription,
+    UnknownSubject,
+)
 from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
 from tests.contract.conftest import Bus, consume, values
 
@@ -208,6 +214,74 @@ async def test_what_cannot_be_applied_is_dead_lettered(bus: Bus, tmp_path: Path)
     for headers in (malformed, failed):
         assert headers["linli-dlq-source-topic"] == topic.encode()
         assert headers["linli-dlq-consumer-group"] == group.encode()
+    await database.dispose()
+
+
+async def test_an_event_about_an_unknown_subject_waits_a_bounded_time_then_is_dead_lettered(
+    bus: Bus, tmp_path: Path
+) -> None:
+    """A handler that does not know the event's subject yet raises UnknownSubject: the event is
+    retried (beyond the handler-failure attempts) while its registration may be on its way, and
+    applied once it is known; a subject that never becomes known is dead-lettered as
+    `unknown-subject` when the wait is over, and the group moves on."""
+    group = "contract-unknown"
+    database = Database(f"sqlite:///{tmp_path / 'consumer.db'}")
+    metadata = MetaData()
+    inbox = inbox_table(metadata)
+    async with database.transaction() as connection:
+        await connection.run_sync(metadata.create_all)
+    late, ghost = _household_registered(), _household_registered()
+    asked: dict[uuid.UUID, int] = defaultdict(int)
+
+    async def apply(connection: AsyncConnection, event: EventData, envelope: Envelope) -> None:
+        assert isinstance(event, HouseholdRegistered)
+        asked[event.household_id] += 1
+        # `late` becomes known at the fourth try (more than max_attempts); `ghost` never does.
+        if event.household_id == ghost.household_id or asked[event.household_id] < 4:
+            raise UnknownSubject(event.household_id, "household")
+
+    transport = await bus.transport("unknown-worker")
+    subscription = Subscription(group, {HouseholdRegistered: apply})
+    [topic] = subscription.topics
+    dlq = dead_letter_topic(topic, group)
+    await transport.ensure_topics([topic, dlq])
+    envelopes = [
+        Envelope.wrap(event, source="/contract", context=EventContext("corr-unknown"))
+        for event in (late, ghost)
+    ]
+    await transport.send(
+        [
+            OutgoingRecord(topic=topic, key=str(late.household_id), value=e.to_json())
+            for e in envelopes
+        ]
+    )
+    stop = asyncio.Event()
+    processor = RecordProcessor(
+        subscription,
+        database,
+        Inbox(inbox),
+        CATALOGUE,
+        transport,
+        RetryPolicy(
+            max_attempts=2, initial_backoff=0.01, max_backoff=0.05, unknown_subject_wait=1.0
+        ),
+        stop,
+    )
+    outcomes: list[Outcome] = []
+
+    async def process(incoming: IncomingRecord) -> None:
+        outcomes.append(await processor.process(incoming))
+        if len(outcomes) == 2:
+            stop.set()
+
+    await asyncio.wait_for(transport.consume(group, [topic], process, stop), 90)
+
+    assert outcomes == [Outcome.APPLIED, Outcome.DEAD_LETTERED]
+    assert asked[late.household_id] == 4
+    [letter] = await consume(await bus.transport("unknown-reader"), "unknown-reader", [dlq], 1)
+    assert letter.value == envelopes[1].to_json()
+    assert letter.headers["linli-dlq-reason"] == b"unknown-subject"
+    assert str(ghost.household_id).encode() in letter.headers["linli-dlq-error"]
     await database.dispose()
 
 

@@ -6,7 +6,6 @@ import copy
 import hashlib
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -20,11 +19,13 @@ from linli.services import SERVICES
 from linli_shared.asyncapi import message_id
 from linli_shared.contracts import CATALOGUE, topics
 from linli_shared.contracts.released import event_schema
+from tests.support.npm import npm_package
 
 DOCUMENT = REPO / "docs" / "asyncapi.yaml"
-# The official AsyncAPI 3.0.0 JSON Schema, vendored from the npm package @asyncapi/specs 6.11.1
-# (schemas/3.0.0-without-$id.json, Apache-2.0) so the check runs offline. See README.md here.
-META_SCHEMA = Path(__file__).with_name("asyncapi-3.0.0.schema.json")
+# The official AsyncAPI 3.0.0 JSON Schema, from the npm package @asyncapi/specs (Apache-2.0),
+# fetched once into ~/.cache/linli/npm; pinned by version and by the file's SHA-256.
+ASYNCAPI_SPECS = ("@asyncapi/specs", "6.11.1")
+META_SCHEMA = "schemas/3.0.0-without-$id.json"
 META_SCHEMA_SHA256 = "abe96881dbfaad495ccbb6bd8d3fb43ca18a13b9d7564849ccb66f39d5e5b20f"
 
 
@@ -42,8 +43,8 @@ def generated() -> dict[str, Any]:
 
 @cache
 def validator() -> jsonschema.Draft7Validator:
-    raw = META_SCHEMA.read_bytes()
-    assert hashlib.sha256(raw).hexdigest() == META_SCHEMA_SHA256, "vendored meta-schema changed"
+    raw = (npm_package(*ASYNCAPI_SPECS) / META_SCHEMA).read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == META_SCHEMA_SHA256, "the meta-schema changed"
     return jsonschema.Draft7Validator(json.loads(raw))
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO
 from linli_shared.asyncapi import producer_of
-from linli_shared.contracts import CATALOGUE
+from linli_shared.contracts import CATALOGUE, topics
 
 GUIDE = REPO / "docs" / "events.md"
 ASYNCAPI = REPO / "docs" / "asyncapi.yaml"
@@ -51,6 +51,18 @@ def validators(example: ModuleType) -> Any:
 
 def examples() -> list[dict[str, Any]]:
     return [json.loads(block) for block in blocks("json")]
+
+
+def test_the_ordering_promise_names_the_keys_each_partner_topic_is_keyed_by() -> None:
+    """A partner relies on order per key: the guide must say which key, as the code does."""
+    text = GUIDE.read_text(encoding="utf-8")
+    section = text.split("## Ordering and delivery guarantees", 1)[1].split("\n## ", 1)[0]
+    for topic in topics.PARTNER_TOPICS:
+        (promise,) = [p for p in section.split("\n  - ") if p.startswith(f"`{topic}`:")]
+        said = set(re.findall(r"keyed\s+by\s+(?:its\s+)?`(\w+)`|by\s+its\s+`(\w+)`", promise))
+        named = {key for pair in said for key in pair if key}
+        keys = {m.key_field for m in CATALOGUE if m.topic == topic}
+        assert named == keys, f"{topic}: the guide promises order per {named}, code keys {keys}"
 
 
 def test_every_event_type_has_a_validator(validators: Any) -> None:

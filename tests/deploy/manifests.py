@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from conftest import REPO
+from linli.services import SERVICES
 
 K8S = REPO / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
@@ -26,17 +27,27 @@ def kubectl() -> str:
     return found
 
 
-@cache
-def build(overlay: str) -> tuple[dict[str, Any], ...]:
+def kustomize(directory: Path) -> str:
+    """`kubectl kustomize` of a directory: the YAML stream `kubectl apply -k` would send."""
     result = subprocess.run(
-        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
+        [kubectl(), "kustomize", str(directory)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert result.returncode == 0, f"kustomize {overlay} failed:\n{result.stderr}"
-    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    assert result.returncode == 0, f"kustomize {directory} failed:\n{result.stderr}"
+    return result.stdout
+
+
+@cache
+def build_yaml(overlay: str) -> str:
+    return kustomize(K8S / "overlays" / overlay)
+
+
+@cache
+def build(overlay: str) -> tuple[dict[str, Any], ...]:
+    return tuple(doc for doc in yaml.safe_load_all(build_yaml(overlay)) if doc)
 
 
 def of_kind(overlay: str, kind: str) -> list[dict[str, Any]]:
@@ -63,10 +74,18 @@ def config_maps(overlay: str) -> dict[str, dict[str, str]]:
     return result
 
 
-def container_env(overlay: str, workload: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every variable a workload's first container gets, with where it comes from."""
+def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A workload's init containers, then its containers."""
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def container_env(
+    overlay: str, workload: dict[str, Any], container: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every variable a container (by default the workload's main one) gets, with its source."""
     maps = {doc["metadata"]["name"]: doc.get("data", {}) for doc in of_kind(overlay, "ConfigMap")}
-    container = pod_spec(workload)["containers"][0]
+    container = container or pod_spec(workload)["containers"][0]
     env: dict[str, dict[str, Any]] = {}
     for source in container.get("envFrom", []):
         assert "configMapRef" in source, f"envFrom may only name ConfigMaps: {source}"
@@ -75,3 +94,9 @@ def container_env(overlay: str, workload: dict[str, Any]) -> dict[str, dict[str,
     for entry in container.get("env", []):
         env[entry["name"]] = entry
     return env
+
+
+def measures_consumer_lag(service: str) -> bool:
+    """Whether the service's API asks Kafka for its worker's consumer lag (its backlog probe):
+    only a service with consumer groups has a lag to measure."""
+    return bool(SERVICES[service].create_worker().subscriptions)

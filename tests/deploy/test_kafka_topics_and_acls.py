@@ -17,7 +17,15 @@ from linli.services import SERVICES
 from linli_shared.asyncapi import producer_of
 from linli_shared.contracts import CATALOGUE, topics
 from linli_shared.messaging.operations import REPLAYER_GROUP
-from tests.deploy.manifests import OVERLAYS, config_maps, named, of_kind
+from tests.deploy.manifests import (
+    OVERLAYS,
+    config_maps,
+    container_env,
+    containers,
+    named,
+    of_kind,
+    pod_spec,
+)
 
 
 @dataclass
@@ -133,6 +141,30 @@ def test_each_service_writes_only_its_own_topics_and_reads_what_it_subscribes(
         assert everything <= {"Read", "Write", "Describe", "IdempotentWrite"}, name
 
 
+def lag_rights(use: ServiceUse) -> dict[tuple[str, str, str], set[str]]:
+    """What an API's backlog probe needs to measure its worker's consumer lag: the groups'
+    committed offsets (FindCoordinator, OffsetFetch: Describe on the group and its topics) and
+    the topics' partitions and end offsets (Metadata, ListOffsets: Describe on the topic)."""
+    needed: dict[tuple[str, str, str], set[str]] = {
+        ("group", group, "literal"): {"Describe"} for group in use.groups
+    }
+    needed |= {("topic", topic, "literal"): {"Describe"} for topic in use.reads}
+    return needed
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_api_may_only_describe_its_workers_groups_and_their_topics(overlay: str) -> None:
+    """The API user can measure lag and nothing else: no Read (of a record, or for the group:
+    joining, committing), no Write, no other group or topic."""
+    users = {user["metadata"]["name"]: user for user in of_kind(overlay, "KafkaUser")}
+    for name, use in code_use().items():
+        username = f"linli-{name}-api"
+        if not use.groups:
+            assert username not in users, f"{name}: its API measures no consumer lag"
+            continue
+        assert dict(rights(users[username]).rules) == lag_rights(use), username
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_consumer_group_has_an_acl(overlay: str) -> None:
     users = [rights(user) for user in of_kind(overlay, "KafkaUser")]
@@ -190,3 +222,85 @@ def test_no_event_with_personal_data_is_partner_readable() -> None:
             assert model.topic in topics.PARTNER_TOPICS, model.event_type
         if model.topic == topics.REGISTRY:
             assert not model.partner_readable, model.event_type
+
+
+def _mounted_file(deployment: dict[str, Any], path: str) -> tuple[str, str]:
+    """(Secret, key) that the file at `path` in the main container comes from."""
+    spec = pod_spec(deployment)
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    for mount in spec["containers"][0].get("volumeMounts", []):
+        folder = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(folder):
+            continue
+        secret = volumes[mount["name"]].get("secret")
+        assert secret, f"{path}: not from a Secret"
+        name = path.removeprefix(folder)
+        items = {item["path"]: item["key"] for item in secret.get("items", [])}
+        return secret["secretName"], items.get(name, name) if items else name
+    raise AssertionError(f"{path} is mounted from nowhere")
+
+
+def _production_login(deployment: dict[str, Any]) -> dict[str, Any]:
+    """The KafkaUser a production pod logs in as: SASL_SSL with SCRAM-SHA-512 on Strimzi's TLS
+    listener, the cluster CA mounted, its password from the User Operator's Secret (required)."""
+    env = container_env("prod", deployment)
+    where = deployment["metadata"]["name"]
+    assert env["LINLI_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL", where
+    assert env["LINLI_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512", where
+    for server in env["LINLI_KAFKA_BOOTSTRAP_SERVERS"]["value"].split(","):
+        assert server.endswith(":9093"), f"{where}: Strimzi's TLS listener"
+    ca = _mounted_file(deployment, env["LINLI_KAFKA_SSL_CAFILE"]["value"])
+    assert ca == ("linli-cluster-ca-cert", "ca.crt"), where
+    username = env["LINLI_KAFKA_SASL_USERNAME"]["value"]
+    password = env["LINLI_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": username, "key": "password"}, f"{where}: required, its own"
+    user = named("prod", "KafkaUser", username)
+    assert user["spec"]["authentication"] == {"type": "scram-sha-512"}, username
+    return user
+
+
+def test_every_production_kafka_client_logs_in_over_tls_as_its_own_user() -> None:
+    """Each worker, and each API that measures its worker's consumer lag, logs in as a KafkaUser
+    of its own whose ACLs cover what it does: the worker the topics and groups the code uses, the
+    API what its backlog probe reads."""
+    logins: list[str] = []
+    for service, use in code_use().items():
+        worker = _production_login(named("prod", "Deployment", f"linli-{service}-worker"))
+        granted = rights(worker)
+        where = f"{service}-worker"
+        assert use.produces | use.dead_letters <= granted.on("topic", "Write"), where
+        assert use.reads <= granted.on("topic", "Read"), where
+        assert set(use.groups) <= granted.on("group", "Read"), where
+        logins.append(worker["metadata"]["name"])
+        if use.groups:
+            api = _production_login(named("prod", "Deployment", f"linli-{service}-api"))
+            granted = rights(api)
+            for kind, name, _ in lag_rights(use):
+                assert name in granted.on(kind, "Describe"), f"{service}-api: {kind} {name}"
+            logins.append(api["metadata"]["name"])
+    assert len(set(logins)) == len(logins), "each client has a Kafka user of its own"
+
+
+def _may_read_or_write(user: dict[str, Any]) -> bool:
+    granted = rights(user)
+    return any(granted.on(kind, op) for kind in ("topic", "group") for op in ("Read", "Write"))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_apis_hold_only_describe_credentials_and_only_to_measure_lag(overlay: str) -> None:
+    """A worker logs in with its read/write user; an API only if its service has consumer groups
+    (its backlog probe measures their lag), with a user that may read and write nothing (it
+    publishes through its outbox and the worker's relay); migrations never log in."""
+    uses = code_use()
+    for deployment in of_kind(overlay, "Deployment"):
+        service = deployment["metadata"]["labels"]["app.kubernetes.io/name"]
+        for container in containers(deployment):
+            env = container_env(overlay, deployment, container)
+            where = f"{deployment['metadata']['name']}/{container['name']}"
+            role = container["args"][0]
+            expected = role == "worker" or (role == "serve" and bool(uses[service].groups))
+            assert ("LINLI_KAFKA_SASL_PASSWORD" in env) == expected, where
+            if not expected:
+                continue
+            user = named(overlay, "KafkaUser", env["LINLI_KAFKA_SASL_USERNAME"]["value"])
+            assert _may_read_or_write(user) == (role == "worker"), where

@@ -6,9 +6,18 @@ added to the code fails here, by name, until the manifests carry it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.deploy.manifests import OVERLAYS, SERVICE_NAMES, config_maps, container_env, named
+from tests.deploy.manifests import (
+    OVERLAYS,
+    SERVICE_NAMES,
+    config_maps,
+    container_env,
+    containers,
+    named,
+)
 from tests.deploy.settings_env import Setting, platform_settings, service_settings
 
 # Read by the code, but meaningless on Kubernetes: the manifests set LINLI_TRANSPORT=kafka.
@@ -19,13 +28,43 @@ NOT_ON_KUBERNETES = {
 }
 
 
-def needed(service: str) -> list[Setting]:
-    return [s for s in service_settings()[service] if s.env not in NOT_ON_KUBERNETES]
+# Read by the code, but not in production: set there, it would be unused.
+NOT_IN_PRODUCTION = {
+    "LINLI_AUTH_DEV_SECRET": "production refuses development tokens (linli_shared/auth.py)",
+}
+# Optional to the code, required by the production manifests.
+REQUIRED_IN_PRODUCTION = {
+    "LINLI_KAFKA_SASL_PASSWORD": (
+        "each worker, and each API that measures consumer lag, logs in to Kafka as its own"
+        " KafkaUser (SASL_SSL)"
+    ),
+}
+
+
+def needed(service: str, overlay: str = "dev") -> list[Setting]:
+    skipped = NOT_ON_KUBERNETES | (NOT_IN_PRODUCTION if overlay == "prod" else {})
+    return [s for s in service_settings()[service] if s.env not in skipped]
+
+
+def pods(overlay: str, service: str) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    """(where, environment) of every container of a service's API and worker, init ones too."""
+    found = []
+    for role in ("api", "worker"):
+        deployment = named(overlay, "Deployment", f"linli-{service}-{role}")
+        for container in containers(deployment):
+            found.append((f"{service}-{role}/{container['name']}", deployment, container))
+    return [(where, container_env(overlay, d, c)) for where, d, c in found]
 
 
 def test_exemptions_are_real_settings() -> None:
     known = {s.env for s in platform_settings()}
-    assert set(NOT_ON_KUBERNETES) <= known
+    assert set(NOT_ON_KUBERNETES) | set(NOT_IN_PRODUCTION) | set(REQUIRED_IN_PRODUCTION) <= known
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_production_pods_get_no_development_key(service: str) -> None:
+    for where, env in pods("prod", service):
+        assert sorted(set(env) & set(NOT_IN_PRODUCTION)) == [], where
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -37,7 +76,7 @@ def test_every_setting_is_present(overlay: str) -> None:
             present |= set(
                 container_env(overlay, named(overlay, "Deployment", f"linli-{service}-{role}"))
             )
-        lacking = sorted(s.env for s in needed(service) if s.env not in present)
+        lacking = sorted(s.env for s in needed(service, overlay) if s.env not in present)
         if lacking:
             missing[service] = lacking
     assert missing == {}, (
@@ -50,26 +89,31 @@ def test_every_setting_is_present(overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_secrets_are_references_and_values_are_set(overlay: str, service: str) -> None:
-    settings = {s.env: s for s in needed(service)}
-    for role, kind in (("api", "Deployment"), ("worker", "Deployment"), ("migrate", "Job")):
-        env = container_env(overlay, named(overlay, kind, f"linli-{service}-{role}"))
+    settings = {s.env: s for s in needed(service, overlay)}
+    for where, env in pods(overlay, service):
         for name, entry in env.items():
             setting = settings.get(name)
             if setting is None:
                 continue
-            where = f"{service}-{role}: {name}"
+            where_setting = f"{where}: {name}"
             if setting.secret:
                 reference = entry.get("valueFrom", {}).get("secretKeyRef")
-                assert reference, f"{where} is secret: a secretKeyRef, never a value"
-                assert reference.get("optional", False) == setting.optional, where
+                assert reference, f"{where_setting} is secret: a secretKeyRef, never a value"
+                optional = reference.get("optional", False)
+                if overlay == "prod" and name in REQUIRED_IN_PRODUCTION:
+                    assert not optional, f"{where_setting}: {REQUIRED_IN_PRODUCTION[name]}"
+                elif setting.optional:
+                    assert optional, f"{where_setting}: unset by default, the pod starts without"
+                if setting.required:
+                    assert not optional, f"{where_setting}: the code needs a value"
             else:
                 # A value, or a reference to a ConfigMap key that may be absent (the default).
                 reference = entry.get("valueFrom", {}).get("configMapKeyRef")
-                assert reference or "value" in entry, where
+                assert reference or "value" in entry, where_setting
                 if reference:
-                    assert reference["optional"] is True, f"{where}: unset means the default"
+                    assert reference["optional"] is True, f"{where_setting}: unset is the default"
         database = f"LINLI_{service.upper()}_DATABASE_URL"
-        assert database in env, f"{service}-{role} needs its database"
+        assert database in env, f"{where} needs its database"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -85,7 +129,6 @@ def test_config_maps_hold_no_secret_and_no_unknown_name(overlay: str) -> None:
 def test_pods_get_no_unknown_setting(overlay: str) -> None:
     for service in SERVICE_NAMES:
         known = {s.env for s in service_settings()[service]}
-        for role, kind in (("api", "Deployment"), ("worker", "Deployment"), ("migrate", "Job")):
-            env = container_env(overlay, named(overlay, kind, f"linli-{service}-{role}"))
+        for where, env in pods(overlay, service):
             unknown = sorted(n for n in env if n.startswith("LINLI_") and n not in known)
-            assert unknown == [], f"{service}-{role}: read by no settings class"
+            assert unknown == [], f"{where}: read by no settings class"

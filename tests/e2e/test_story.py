@@ -1,7 +1,11 @@
 """The loop the platform exists for, over real processes, Kafka, PostgreSQL and SMTP.
 
 register a household → record a failed inspection → one ledger entry and one score change →
-a rectification notice and a score notice by e-mail, all one correlation id.
+a rectification notice and a score notice by e-mail, all one correlation id. Also, as residents
+and staff live it: an inspection of a household the registry never had is refused; a new
+household starts in the neutral grade without the green channel, and one offence keeps its
+grade; the notice names the checklist item in the resident's words, and its Message-ID is the
+notice's own.
 """
 
 from __future__ import annotations
@@ -33,6 +37,21 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
     # The migrations job runs on every deploy: on databases already at head it changes nothing.
     assert platform.migrate().count("migrated to head") == 4
     email = f"zhang.{uuid.uuid4().hex[:6]}@example.cn"
+    # A household the registry never had cannot be inspected (no case, no account, no notice).
+    ghost = str(uuid.uuid4())
+    refused = await http.post(
+        f"{platform.url('inspections')}/v1/inspections",
+        headers=bearer("inspector"),
+        json={
+            "subject_id": ghost,
+            "checklist": "sanitation",
+            "findings": [{"item": "no-exposed-garbage", "passed": False}],
+        },
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["errors"][0]["field"] == "subject_id"
+
     registered = await http.post(
         f"{platform.url('registry')}/v1/households",
         headers=STAFF,
@@ -53,15 +72,19 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
     correlation_id = f"story-{uuid.uuid4()}"
     inspection_id = str(uuid.uuid4())
 
-    # The inspector's token is for grid-03: until inspections learns from the registry's event
-    # that the household is there, it refuses (403); the client id makes the retry safe.
+    # Until inspections learns from the registry's event of the household, it refuses (422 on
+    # subject_id; or 403, the inspector's token being for grid-03); the client id makes the
+    # retry safe.
     async def record() -> httpx.Response | None:
         response = await http.post(
             f"{platform.url('inspections')}/v1/inspections",
             headers={**INSPECTOR, "X-Correlation-ID": correlation_id},
             json=failed_inspection,
         )
-        return None if response.status_code == 403 else response
+        not_yet = response.status_code == 403 or (
+            response.status_code == 422 and response.json()["errors"][0]["field"] == "subject_id"
+        )
+        return None if not_yet else response
 
     failed_inspection = {
         "id": inspection_id,
@@ -70,14 +93,30 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
         "checklist": "sanitation",
         "findings": [
             {
-                "item": "stairwell free of clutter",
+                "item": "stairwells-clear",
                 "passed": False,
                 "severity": "general",
                 "note": "楼道堆放纸箱",
             },
-            {"item": "no exposed garbage", "passed": True},
+            {"item": "no-exposed-garbage", "passed": True},
         ],
     }
+
+    # Policy 2026.3: a new household opens in the neutral grade A, without the green channel.
+    async def opened() -> dict[str, object] | None:
+        response = await http.get(
+            f"{platform.url('credit')}/v1/subjects/{household_id}/score", headers=OFFICER
+        )
+        return response.json() if response.status_code == 200 else None
+
+    account = await eventually(opened, "credit to open the household's account")
+    assert (account["score"], account["grade"]) == (1000, "A")
+    green = await http.get(
+        f"{platform.url('credit')}/v1/subjects/{household_id}/green-channel", headers=OFFICER
+    )
+    assert green.status_code == 200, green.text
+    assert green.json()["granted"] is False
+
     recorded = await eventually(record, "inspections to know the household's grid")
     assert recorded.status_code == 201, recorded.text
     inspection = recorded.json()
@@ -100,18 +139,25 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
     by_subject = {mail.subject: mail for mail in mails}
     rectification = by_subject["【邻里】整改通知"]
     assert "幸福路 12 号 3 栋 402" in rectification.body
-    assert "stairwell free of clutter" in rectification.body
-    assert "楼道堆放纸箱" in rectification.body
-    assert "no exposed garbage" not in rectification.body
+    # The checklist item in the resident's words, from the checklist version, not its code.
+    assert "- 楼道无杂物（一般）：楼道堆放纸箱" in rectification.body
+    assert "stairwells-clear" not in rectification.body
+    assert "无暴露垃圾" not in rectification.body  # passed: not to rectify
     score_notice = by_subject["【邻里】诚信积分变动通知"]
     assert "1000 分变为 980 分" in score_notice.body
     assert "-20" in score_notice.body
+    assert "原因：检查未通过" in score_notice.body
 
-    # The grade drops from AA to A, so the household is also told of its new grade.
+    # One general offence keeps grade A: no grade change, no grade notice.
     notices = await eventually(
-        lambda: _delivered_notices(http, platform, household_id, 3), "all three notices delivered"
+        lambda: _delivered_notices(http, platform, household_id, 2), "both notices delivered"
     )
-    assert {n["notice_type"] for n in notices} == {"rectification", "score_change", "grade_change"}
+    assert {n["notice_type"] for n in notices} == {"rectification", "score_change"}
+    # Every copy of a notice would carry the same Message-ID: the notice's own.
+    [rectification_notice] = [n for n in notices if n["notice_type"] == "rectification"]
+    assert rectification.message["Message-ID"] == (
+        f"<{rectification_notice['id']}.email@linli.localhost>"
+    )
 
     entries = await http.get(
         f"{platform.url('credit')}/v1/subjects/{household_id}/entries", headers=OFFICER
@@ -133,9 +179,7 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
             "linli.inspections.inspection.recorded.v1",
             "linli.inspections.inspection.failed.v1",
             "linli.inspections.rectification.requested.v1",
-            "linli.credit.score.changed.v1",
-            "linli.credit.grade.changed.v1",  # 1000 (AA) -> 980 (A)
-            "linli.notify.notice.delivered.v1",
+            "linli.credit.score.changed.v1",  # 1000 -> 980, grade A kept (policy 2026.3)
             "linli.notify.notice.delivered.v1",
             "linli.notify.notice.delivered.v1",
         ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -93,6 +94,9 @@ class LinliRun:
 
     def log(self) -> str:
         return self._log_path.read_text(errors="replace")[-6000:]
+
+    def full_log(self) -> str:
+        return self._log_path.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -189,6 +193,19 @@ def test_first_run_survives_a_restart_in_the_middle_of_the_story(
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     _check_nothing_was_lost_or_doubled(second.url, summary, data_dir / "mail")
     assert second.terminate() == 0, second.log()
+    _check_the_data_stays_private(data_dir, [first.full_log(), second.full_log()])
+
+
+def _check_the_data_stays_private(data_dir: Path, logs: list[str]) -> None:
+    """The folder and all in it readable by its owner only; no e-mail address in the logs."""
+    modes = {
+        str(path.relative_to(data_dir)): stat.S_IMODE(path.stat().st_mode)
+        for path in [data_dir, *data_dir.rglob("*")]
+    }
+    wanted = {name: 0o700 if (data_dir / name).is_dir() else 0o600 for name in modes}
+    assert modes == wanted
+    assert any(name.endswith(".eml") for name in modes)
+    assert all("@example.cn" not in log for log in logs), "a caught mail's address was logged"
 
 
 def _check_each_service_has_its_own_api_and_docs(url: str) -> None:

@@ -2,78 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import HTTPException
-from jwt.algorithms import RSAAlgorithm
 
 from linli_shared.auth import DevKeyRefused, TokenVerifier, mint_dev_token
 from linli_shared.logs import JsonFormatter
 from linli_shared.messaging.kafka import KafkaTransport
 from linli_shared.messaging.transports import make_transport
 from linli_shared.settings import PlatformSettings
-
-
-class Jwks:
-    """An identity provider's JWKS endpoint whose keys the test can rotate."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, rsa.RSAPrivateKey] = {}
-        self.fetches = 0
-        jwks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                jwks.fetches += 1
-                body = json.dumps({"keys": [jwks.public(kid) for kid in jwks.keys]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/jwks.json"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def add_key(self, kid: str) -> None:
-        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def public(self, kid: str) -> dict[str, Any]:
-        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
-        return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
-
-    def token(self, kid: str, **overrides: Any) -> str:
-        now = datetime.now(UTC)
-        claims = {
-            "sub": "staff-1",
-            "roles": ["community_staff", "not-a-role"],
-            "grids": ["g1"],
-            "iss": "https://idp.city.example",
-            "aud": "linli",
-            "iat": now,
-            "exp": now + timedelta(minutes=5),
-            **overrides,
-        }
-        return jwt.encode(claims, self.keys[kid], algorithm="RS256", headers={"kid": kid})
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+from tests.support.identity import Jwks
 
 
 @pytest.fixture
@@ -84,9 +28,15 @@ def jwks() -> Iterator[Jwks]:
     provider.close()
 
 
+# Production refuses the repository's dev secret outright (test_production_secrets.py); these
+# tests show that it refuses dev-signed tokens even under a secret of its own.
+PROD_DEV_SECRET = "an-operators-own-random-value"
+
+
 def _settings(jwks: Jwks, environment: str = "prod") -> PlatformSettings:
     return PlatformSettings(
         environment=environment,
+        auth_dev_secret=PROD_DEV_SECRET,
         auth_jwks_url=jwks.url,
         auth_issuer="https://idp.city.example",
         auth_audience="linli",
@@ -133,9 +83,11 @@ async def test_clock_skew_within_the_leeway_is_tolerated(jwks: Jwks) -> None:
 
 async def test_production_refuses_the_dev_key(jwks: Jwks) -> None:
     with pytest.raises(DevKeyRefused):
-        TokenVerifier(PlatformSettings(environment="prod"))
+        TokenVerifier(PlatformSettings(environment="prod", auth_dev_secret=PROD_DEV_SECRET))
     with pytest.raises(DevKeyRefused):
-        mint_dev_token(PlatformSettings(environment="prod"), "x", ["admin"])
+        mint_dev_token(
+            PlatformSettings(environment="prod", auth_dev_secret=PROD_DEV_SECRET), "x", ["admin"]
+        )
     dev_token = mint_dev_token(_settings(jwks, "dev"), "x", ["admin"])
     with pytest.raises(HTTPException) as refused:
         await TokenVerifier(_settings(jwks, "prod")).verify(dev_token)
@@ -146,7 +98,7 @@ async def test_production_refuses_the_dev_key(jwks: Jwks) -> None:
 def test_linli_token_refuses_to_mint_in_production() -> None:
     minted = subprocess.run(
         [sys.executable, "-m", "linli", "token"],
-        env={"LINLI_ENVIRONMENT": "prod", "PATH": ""},
+        env={"LINLI_ENVIRONMENT": "prod", "LINLI_AUTH_DEV_SECRET": PROD_DEV_SECRET, "PATH": ""},
         capture_output=True,
         text=True,
     )

@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import MetaData, create_engine
 
 from linli.services import SERVICES
+from linli_shared.audit import audit_table
 from linli_shared.auth import ROLES, mint_dev_token
 from linli_shared.permissions import matrix_markdown, route_permissions
 from linli_shared.settings import PlatformSettings
@@ -24,9 +26,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _apps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, FastAPI]:
-    """Each service's app on an empty throwaway database: authorisation needs none."""
+    """Each service's app on a throwaway database holding only its audit trail: authorisation
+    needs no other table, and a refused write is still recorded (or the answer is a 503)."""
     for name in SERVICES:
-        monkeypatch.setenv(f"LINLI_{name.upper()}_DATABASE_URL", f"sqlite:///{tmp_path / name}.db")
+        url = f"sqlite:///{tmp_path / name}.db"
+        engine = create_engine(url)
+        audit_table(MetaData()).create(engine)
+        engine.dispose()
+        monkeypatch.setenv(f"LINLI_{name.upper()}_DATABASE_URL", url)
     return {name: definition.create_app() for name, definition in SERVICES.items()}
 
 

@@ -58,5 +58,8 @@ async def test_the_reason_given_for_a_reveal_is_kept_in_the_audit_trail(
     trail = await registry.get(
         "/v1/audit", params={"action": "personal-data-read"}, headers=bearer("admin", "it-admin")
     )
-    reveals = [(e["actor"], e["resource"]) for e in trail.json()["items"]]
-    assert reveals == [("staff-li", f"/v1/households/{household} (核对低保申请)")]
+    reveals = [
+        (e["actor"], e["resource"], e["details"]["query"].get("reason"))
+        for e in trail.json()["items"]
+    ]
+    assert reveals == [("staff-li", f"/v1/households/{household}", "核对低保申请")]

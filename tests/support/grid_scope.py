@@ -6,19 +6,24 @@ when a route admitting a grid-bound role is missing from the probes, so a new ro
 forget its grid check, and when a probe is answered with anything but a refusal: 404 (the object
 reads as absent), 403 `outside-grids` (a write naming the other grid), or, for a list, a page
 without the other grid's items.
+
+Each probe is called with every role set whose grant of the route is only grid-bound: a bound
+role alone, with each other role, and with all the roles the route does not admit. A second role
+never widens what the bound role's grant reaches (docs/security.md, "Reach with several roles").
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import combinations
 from typing import Any
 
 import httpx
 
-from linli_shared.auth import GRID_BOUND_ROLES, mint_dev_token
+from linli_shared.auth import GRID_BOUND_ROLES, ROLES, mint_dev_token
 from linli_shared.context import event_context
 from linli_shared.contracts import HouseholdMoved, HouseholdRegistered
 from linli_shared.contracts.base import EventData
@@ -37,8 +42,30 @@ Item = dict[str, Any]
 
 
 def bearer(role: str, grids: Sequence[str] = (), subject: str | None = None) -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), subject or role, [role], grids)
+    return bearer_of([role], grids, subject)
+
+
+def bearer_of(
+    roles: Iterable[str], grids: Sequence[str] = (), subject: str | None = None
+) -> dict[str, str]:
+    roles = sorted(roles)
+    token = mint_dev_token(PlatformSettings(), subject or "+".join(roles), roles, grids)
     return {"Authorization": f"Bearer {token}"}
+
+
+def bound_role_sets(permission: RoutePermission) -> list[frozenset[str]]:
+    """The role sets (one role, two roles, and a bound role with every role the route does not
+    admit) whose grant of this route comes from grid-bound roles only: each must reach only the
+    token's grids, whatever else it holds."""
+    admitted = set(permission.roles) | {"admin"}
+    unbound_grant = admitted - GRID_BOUND_ROLES
+    others = set(ROLES) - admitted
+    candidates = {frozenset(c) for size in (1, 2) for c in combinations(ROLES, size)}
+    candidates |= {frozenset({role, *others}) for role in GRID_BOUND_ROLES}
+    return sorted(
+        (s for s in candidates if s & admitted and not s & unbound_grant),
+        key=lambda s: (len(s), sorted(s)),
+    )
 
 
 ADMIN = bearer("admin")
@@ -133,8 +160,8 @@ async def walk(
     grid_free: Collection[Route],
     is_refused: Callable[[Probe, httpx.Response], bool],
 ) -> int:
-    """Call every probe as every grid-bound role its route admits, with a token for OURS only;
-    assert each is refused. Returns how many calls were walked."""
+    """Call every probe as every role set whose grant of its route is grid-bound only, with a
+    token for OURS only; assert each is refused. Returns how many calls were walked."""
     walked_routes = {(p.method, p.path) for p in probes}
     assert grid_routes(permissions) - set(grid_free) == walked_routes, (
         "a route admitting grid workers or inspectors is missing from the grid walk"
@@ -142,15 +169,13 @@ async def walk(
     by_route = {(p.method, p.path): p for p in permissions}
     walked = 0
     for probe in probes:
-        for role in sorted(GRID_BOUND_ROLES):
-            if not by_route[(probe.method, probe.path)].allows(role):
-                continue
+        for roles in bound_role_sets(by_route[(probe.method, probe.path)]):
             response = await client.request(
-                probe.method, probe.url, json=probe.body, headers=bearer(role, [OURS])
+                probe.method, probe.url, json=probe.body, headers=bearer_of(roles, [OURS])
             )
             assert is_refused(probe, response), (
-                f"{role} of {OURS} got {response.status_code} from {probe.method} {probe.url}: "
-                f"{response.text[:300]}"
+                f"{'+'.join(sorted(roles))} of {OURS} got {response.status_code} from "
+                f"{probe.method} {probe.url}: {response.text[:300]}"
             )
             walked += 1
     return walked

@@ -26,7 +26,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -97,7 +97,7 @@ def _use_containers() -> bool:
     return docker_available()
 
 
-def _run(script: Path, *args: str) -> None:
+def _run(script: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
     try:
         subprocess.run(
             [str(script), *args],
@@ -106,6 +106,7 @@ def _run(script: Path, *args: str) -> None:
             text=True,
             stdin=subprocess.DEVNULL,
             timeout=_SCRIPT_TIMEOUT_S,
+            env={**os.environ, **env} if env is not None else None,
         )
     except subprocess.CalledProcessError as exc:
         output = "\n".join(part for part in (exc.stdout, exc.stderr) if part)
@@ -203,7 +204,12 @@ def _stop_at_exit(stop: Callable[[], None]) -> None:
 
 
 class LocalKafka:
-    """A single-node KRaft broker run by ``deploy/local/kafka.sh`` in ``state_dir``."""
+    """A single-node KRaft broker run by ``deploy/local/kafka.sh`` in ``state_dir``.
+
+    With ``scram_users`` (name -> password) it also has a SASL_SSL listener (SCRAM-SHA-512 over
+    TLS, ACLs enforced) at ``sasl_bootstrap``, its CA in ``ca_file``; the PLAINTEXT listener at
+    ``bootstrap`` stays open and all-powerful, for setting up topics and ACLs.
+    """
 
     supports_faults: bool = True
 
@@ -212,13 +218,24 @@ class LocalKafka:
         state_dir: Path,
         port: int | None = None,
         controller_port: int | None = None,
+        scram_users: Mapping[str, str] | None = None,
     ) -> None:
         self.state_dir = state_dir
-        self.port = port if port is not None else free_port()
-        self.controller_port = controller_port if controller_port is not None else free_port()
-        while self.controller_port == self.port:
-            self.controller_port = free_port()
+        taken: set[int] = set()
+
+        def distinct(port: int | None) -> int:
+            while port is None or port in taken:
+                port = free_port()
+            taken.add(port)
+            return port
+
+        self.port = distinct(port)
+        self.controller_port = distinct(controller_port)
+        self.scram_users = dict(scram_users or {})
+        self.sasl_port = distinct(None) if self.scram_users else None
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.sasl_bootstrap = f"127.0.0.1:{self.sasl_port}" if self.sasl_port else None
+        self.ca_file = state_dir / "tls" / "ca.crt"
         self._exit_hook = False
 
     def __repr__(self) -> str:
@@ -230,7 +247,21 @@ class LocalKafka:
         if not self._exit_hook:
             atexit.register(_stop_at_exit, self.stop)
             self._exit_hook = True
-        _run(_KAFKA_SH, "start", str(self.state_dir), str(self.port), str(self.controller_port))
+        ports = [str(self.port), str(self.controller_port)]
+        if self.sasl_port is not None:
+            ports.append(str(self.sasl_port))
+        users = " ".join(f"{name}:{password}" for name, password in self.scram_users.items())
+        _run(
+            _KAFKA_SH,
+            "start",
+            str(self.state_dir),
+            *ports,
+            env={"LINLI_KAFKA_SCRAM_USERS": users},
+        )
+
+    def add_acls(self, *arguments: str) -> None:
+        """``kafka-acls --add`` (AclCommand) with these arguments, e.g. ``--allow-principal``."""
+        _run(_KAFKA_SH, "acls", str(self.state_dir), "--add", "--force", *arguments)
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM, SIGKILL after 30 s). Idempotent; data is kept."""

@@ -18,9 +18,10 @@ from linli_credit.service.ledger import CreditService
 from linli_credit.settings import CreditSettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
-from linli_shared.contracts import InspectionFailed
+from linli_shared.contracts import HouseholdRegistered, InspectionFailed
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.settings import PlatformSettings
@@ -50,12 +51,26 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+def registered(household: uuid.UUID) -> HouseholdRegistered:
+    return HouseholdRegistered(
+        household_id=household,
+        community_id="dongcheng-01",
+        grid_id="grid-03",
+        address="幸福路 12 号",
+        members=[MemberV1(name="张伟", relation="head")],
+        contact_email="zhang@example.cn",
+        registered_at=NOW - timedelta(days=30),
+    )
+
+
 async def seed(url: str, subject: uuid.UUID, severities: list[Severity]) -> None:
     """Score failed inspections the way the consumer does, one transaction each."""
     database = Database(url)
     clock = FixedClock(NOW)
     service = CreditService(database, Outbox(tables.outbox, SOURCE), clock, DEFAULT_POLICY)
     try:
+        async with database.transaction() as connection:
+            await service.household_registered(connection, registered(subject))
         for i, severity in enumerate(severities):
             clock.set(NOW + timedelta(minutes=i))
             event = InspectionFailed(

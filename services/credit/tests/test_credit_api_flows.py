@@ -134,7 +134,7 @@ async def test_explain_names_every_entry_its_cause_rule_and_policy(
     body = response.json()
     assert (body["score"], body["grade"], body["base_score"]) == (980, "A", 1000)
     # Base, bounds and grades are those of the version in effect now; the entry keeps its own.
-    assert body["counting_points"] == -20 and body["policy_version"] == "2026.2"
+    assert body["counting_points"] == -20 and body["policy_version"] == "2026.3"
     [entry] = body["entries"]
     assert entry["counts"] is True
     assert entry["rule"] == "points.inspection_failed.general"
@@ -203,7 +203,7 @@ async def test_volunteer_hours_with_an_idempotency_key(
     path = f"/v1/subjects/{household}/volunteer-hours"
     body = {"hours": 3, "served_on": str(NOW.date() - timedelta(days=1)), "activity": "巡逻"}
     headers = {**STAFF, "Idempotency-Key": "vol-1"}
-    # Policy 2026.2 (in effect now) makes volunteer hours personal: the household must name who.
+    # Policy 2026.3 (in effect now), like 2026.2, makes volunteer hours personal: name who.
     unnamed = await client.post(path, json=body, headers=headers)
     assert problem(unnamed, 422, "validation-error")["errors"][0]["field"] == "resident_id"
     body["resident_id"] = str(resident)
@@ -246,7 +246,7 @@ async def test_a_resident_is_a_subject_with_score_explanation_and_point_in_time(
     explained = (await client.get(f"/v1/subjects/{resident}/explanation", headers=STAFF)).json()
     assert explained["subject_kind"] == "resident" and explained["score"] == 1010
     [entry] = explained["entries"]
-    assert (entry["rule"], entry["policy_version"]) == ("points.volunteer.per_hour", "2026.2")
+    assert (entry["rule"], entry["policy_version"]) == ("points.volunteer.per_hour", "2026.3")
     before = (
         await client.get(
             f"/v1/subjects/{resident}/explanation",
@@ -297,8 +297,9 @@ async def test_five_good_award_by_a_credit_officer(
         409,
         "conflict",
     )
+    # Policy 2026.3 (in effect now): the award alone does not earn AA.
     score = (await client.get(f"/v1/subjects/{household}/score", headers=STAFF)).json()
-    assert (score["score"], score["grade"]) == (1100, "AAA")
+    assert (score["score"], score["grade"]) == (1100, "A")
 
 
 async def test_appeal_filed_by_staff_for_a_resident_and_upheld_by_an_officer(
@@ -391,10 +392,31 @@ async def test_quarter_report_and_policies(client: httpx.AsyncClient, database_u
         f"/v1/reports/communities/api-community/quarters/{quarter}", headers=OFFICER
     )
     assert report.status_code == 200, report.text
-    assert report.json()["distribution"]["AA"] == 1
+    assert report.json()["distribution"]["A"] == 1  # policy 2026.3 opens in the neutral grade
     assert report.json()["red_list"] == [] and report.json()["black_list"] == []
     bad = await client.get("/v1/reports/communities/x/quarters/2026-Q5", headers=OFFICER)
     assert problem(bad, 422, "validation-error")["errors"][0]["field"] == "path.quarter"
     policies = (await client.get("/v1/policies", headers=STAFF)).json()
-    assert [p["version"] for p in policies] == ["2026.1", "2026.2"]
-    assert [p["in_effect"] for p in policies] == [False, True]
+    assert [p["version"] for p in policies] == ["2026.1", "2026.2", "2026.3"]
+    assert [p["in_effect"] for p in policies] == [False, False, True]
+
+
+async def test_a_quarter_report_of_an_unknown_community_is_404_and_of_a_future_quarter_422(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    await consume(database_url, ("r", registered(uuid.uuid4())))  # in api-community
+    running = f"{NOW.year}-Q{(NOW.month - 1) // 3 + 1}"
+    next_year = f"{NOW.year + 1}-Q1"
+
+    unknown = await client.get(
+        f"/v1/reports/communities/no-such-community/quarters/{running}", headers=OFFICER
+    )
+    assert "no community with id no-such-community" in problem(unknown, 404, "not-found")["detail"]
+    future = await client.get(
+        f"/v1/reports/communities/api-community/quarters/{next_year}", headers=OFFICER
+    )
+    assert problem(future, 422, "validation-error")["errors"][0]["field"] == "quarter"
+    past = await client.get(
+        f"/v1/reports/communities/api-community/quarters/{NOW.year - 1}-Q4", headers=OFFICER
+    )
+    assert past.status_code == 200, past.text

@@ -402,6 +402,80 @@ async def test_personal_volunteer_hours_go_to_the_resident_and_count_toward_the_
     assert len(await personal.entries(resident)) == 2  # none after the refusal
 
 
+# --- policy 2026.3: the opening score is neutral, the green channel is earned ---------------------
+T_CALIBRATED = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai, policy 2026.3
+
+
+@pytest.fixture
+def calibrated(database: Database, clock: FixedClock) -> CreditService:
+    """The service with every policy version, at a time when 2026.3 is in effect."""
+    clock.set(T_CALIBRATED)
+    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, POLICIES)
+
+
+async def test_a_new_account_opens_in_the_neutral_grade_without_the_green_channel(
+    calibrated: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(calibrated, database, registered(household), "r1")
+    assert calibrated.policy_now().version == "2026.3"
+    account = await calibrated.account(household)
+    assert (account.score, account.grade) == (1000, "A")
+
+    await calibrated.evaluate_due()
+    answer = await calibrated.check_green_channel(household, checked_by="hall-1")
+    assert not answer.granted and answer.grade == "A"
+    assert "grade A does not earn" in answer.reason
+    assert "GreenChannelGranted" not in types(await published(database, household))
+
+
+async def test_one_light_offence_keeps_the_grade_and_tells_no_grade_change(
+    calibrated: CreditService, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(calibrated, database, registered(household), "r1")
+    await deliver(calibrated, database, failed(household, Severity.LIGHT, T_CALIBRATED), "f1")
+    account = await calibrated.account(household)
+    assert (account.score, account.grade) == (995, "A")
+    assert types(await published(database, household)) == ["AccountOpened", "ScoreChanged"]
+
+
+async def test_a_five_good_family_that_volunteers_earns_the_green_channel(
+    calibrated: CreditService, database: Database, clock: FixedClock
+) -> None:
+    household, resident = uuid.uuid4(), uuid.uuid4()
+    await deliver(calibrated, database, with_residents(household, resident), "r1")
+    await calibrated.award_five_good(
+        household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
+    )
+    await calibrated.evaluate_due()
+    account = await calibrated.account(household)
+    assert (account.score, account.grade, account.green_channel) == (1100, "A", False)
+
+    # Ten hours of volunteer service the same year (docs/credit.md, the 2026.3 worked example).
+    await calibrated.record_volunteer_hours(
+        household,
+        hours=10,
+        served_on=date(2026, 12, 5),
+        activity="street patrol",
+        resident=None,
+        resident_id=resident,
+        idempotency_key="v1",
+        recorded_by="staff-li",
+    )
+    account = await calibrated.account(household)
+    assert (account.score, account.grade) == (1120, "AA")
+    clock.set(T_CALIBRATED + timedelta(days=1, hours=1))  # the next daily evaluation grants it
+    await calibrated.evaluate_due()
+    answer = await calibrated.check_green_channel(household, checked_by="hall-1")
+    assert answer.granted and answer.grade == "AA"
+    assert answer.valid_until == date(2027, 1, 7)
+    assert types(await published(database, household))[-2:] == [
+        "GradeChanged",
+        "GreenChannelGranted",
+    ]
+
+
 async def test_under_a_policy_without_personal_rules_a_resident_s_hours_go_to_the_household(
     service: CreditService, database: Database
 ) -> None:
@@ -427,6 +501,7 @@ async def test_on_time_rectification_gives_back_half_of_the_penalty(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     failure = failed(household, Severity.SERIOUS)
     penalty = await deliver(service, database, failure, "f1")
     clock.set(T0 + timedelta(days=2))
@@ -435,7 +510,7 @@ async def test_on_time_rectification_gives_back_half_of_the_penalty(
     assert refund.points == 25 and refund.refers_to == penalty.id
     assert (await service.account(household)).score == 975
     events = await published(database, household)
-    assert types(events) == ["ScoreChanged", "GradeChanged", "ScoreChanged"]
+    assert types(events) == ["AccountOpened", "ScoreChanged", "GradeChanged", "ScoreChanged"]
     await assert_projection_is_the_ledger(service, household)
 
 
@@ -443,6 +518,7 @@ async def test_overdue_then_late_verification_adds_one_further_penalty(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     failure = failed(household, Severity.GENERAL)
     await deliver(service, database, failure, "f1")
     clock.set(T0 + timedelta(days=4))
@@ -510,6 +586,7 @@ async def test_a_serious_record_vetoes_the_five_good_award(
     service: CreditService, database: Database
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     await deliver(service, database, failed(household, Severity.SERIOUS), "f1")
     with pytest.raises(RuleViolation) as vetoed:
         await service.award_five_good(
@@ -525,6 +602,7 @@ async def test_an_upheld_appeal_reverses_the_entry_retroactively(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     failure = failed(household, Severity.GENERAL)
     penalty = await deliver(service, database, failure, "f1")
     clock.set(T0 + timedelta(days=2))
@@ -565,6 +643,7 @@ async def test_a_rejected_appeal_keeps_the_entry_and_says_why(
     service: CreditService, database: Database
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     penalty = await deliver(service, database, failed(household), "f1")
     appeal = await service.file_appeal(penalty.id, grounds="disagree", filed_by="resident:r1")
     decided = await service.decide_appeal(
@@ -592,6 +671,7 @@ async def test_repair_on_application_after_the_minimum_period(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     penalty = await deliver(service, database, failed(household, Severity.LIGHT), "f1")
     clock.set(T0 + timedelta(days=60))
     with pytest.raises(RuleViolation) as early:
@@ -616,6 +696,7 @@ async def test_entries_past_their_maximum_stop_counting_by_the_scheduled_job(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     light = await deliver(service, database, failed(household, Severity.LIGHT), "f1")
     await deliver(service, database, failed(household, Severity.GENERAL), "f2")
     assert (await service.account(household)).score == 975
@@ -776,6 +857,7 @@ async def test_the_database_refuses_to_change_or_delete_an_entry(
     service: CreditService, database: Database
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     entry = await deliver(service, database, failed(household), "f1")
     for statement in (
         update(tables.entries).where(tables.entries.c.id == entry.id).values(points=0),
@@ -805,7 +887,8 @@ steps = st.lists(
 
 def _stream(subject: uuid.UUID, plan: list[Step]) -> list[tuple[str, EventData, datetime]]:
     """Events with their ids and delivery times; rectifications only after their failure."""
-    stream: list[tuple[str, EventData, datetime]] = []
+    # The registry announces the household first: credit opens no account for a stranger.
+    stream: list[tuple[str, EventData, datetime]] = [(f"{subject}-r", registered(subject), T0)]
     failures: dict[int, InspectionFailed] = {}
     at = T0
     for i, (kind, number, severity, minutes) in enumerate(plan):
@@ -1016,6 +1099,7 @@ async def test_rebuild_repairs_a_damaged_projection(
     service: CreditService, database: Database
 ) -> None:
     household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
     await deliver(service, database, failed(household, Severity.SERIOUS), "f1")
     live = await service.account(household)
     async with database.transaction() as connection:

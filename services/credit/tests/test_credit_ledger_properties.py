@@ -71,7 +71,7 @@ def penalty(n: int, severity: Severity = Severity.GENERAL, at: datetime = T0) ->
 
 
 def test_the_shipped_policy_file_is_the_default_policy() -> None:
-    assert POLICIES.versions == ["2026.1", "2026.2"]
+    assert POLICIES.versions == ["2026.1", "2026.2", "2026.3"]
     assert (P.base_score, P.min_score, P.max_score) == (1000, 0, 1200)
     assert P.grade_floors == (("AAA", 1100), ("AA", 1000), ("A", 900), ("B", 700))
     assert P.effective_from == date(2026, 1, 1)

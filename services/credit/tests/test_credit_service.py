@@ -21,14 +21,16 @@ from linli_credit.domain.policy import DEFAULT_POLICY
 from linli_credit.service.ledger import CreditService
 from linli_shared.clock import FixedClock
 from linli_shared.context import event_context
-from linli_shared.contracts import CATALOGUE, InspectionFailed, ScoreChanged
+from linli_shared.contracts import CATALOGUE, HouseholdRegistered, InspectionFailed, ScoreChanged
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.processing import UnknownSubject
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -78,6 +80,23 @@ def failed(
     )
 
 
+async def register(service: CreditService, database: Database, household: uuid.UUID) -> None:
+    """The registry's announcement, as the consumer applies it."""
+    async with database.transaction() as connection:
+        await service.household_registered(
+            connection,
+            HouseholdRegistered(
+                household_id=household,
+                community_id="dongcheng-01",
+                grid_id="grid-03",
+                address="幸福路 12 号",
+                members=[MemberV1(name="张伟", relation="head")],
+                contact_email="zhang@example.cn",
+                registered_at=NOW - timedelta(days=30),
+            ),
+        )
+
+
 async def _count(database: Database, table: Table) -> int:
     async with database.connect() as connection:
         return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
@@ -87,6 +106,7 @@ async def test_a_redelivered_failed_inspection_makes_one_entry(
     service: CreditService, database: Database
 ) -> None:
     subject = uuid.uuid4()
+    await register(service, database, subject)
     event = failed(subject, Severity.GENERAL)
 
     async with database.transaction() as connection:
@@ -97,9 +117,10 @@ async def test_a_redelivered_failed_inspection_makes_one_entry(
     assert first is not None
     assert second is None
     assert await _count(database, tables.entries) == 1
-    # One score change, and the grade change it caused (AA -> A); nothing for the redelivery
-    # (and the account that the inspection opened is not announced: only registry ones are).
+    # The registry's account, one score change, and the grade change it caused (AA -> A);
+    # nothing for the redelivery.
     assert await _types(database) == [
+        "linli.credit.account.opened.v1",
         "linli.credit.score.changed.v1",
         "linli.credit.grade.changed.v1",
     ]
@@ -113,6 +134,7 @@ async def test_a_score_change_is_announced_with_its_explanation(
     service: CreditService, database: Database
 ) -> None:
     subject = uuid.uuid4()
+    await register(service, database, subject)
     event = failed(subject, Severity.SERIOUS, hours_ago=5)
 
     with event_context("corr-credit-1", causation_id="evt-7"):
@@ -121,7 +143,7 @@ async def test_a_score_change_is_announced_with_its_explanation(
     assert entry is not None
 
     async with database.connect() as connection:
-        [row, grade_row] = (
+        [_, row, grade_row] = (
             await connection.execute(
                 select(tables.outbox)
                 .where(tables.outbox.c.topic == "linli.credit.v1")
@@ -154,6 +176,7 @@ async def test_the_score_is_explained_by_its_entries(
     service: CreditService, database: Database, clock: FixedClock
 ) -> None:
     subject = uuid.uuid4()
+    await register(service, database, subject)
     severities = [Severity.SERIOUS, Severity.LIGHT, Severity.GENERAL, Severity.SERIOUS]
     for i, severity in enumerate(severities):
         clock.set(NOW + timedelta(minutes=i))
@@ -200,6 +223,7 @@ async def test_a_rolled_back_transaction_leaves_no_trace(
     service: CreditService, database: Database
 ) -> None:
     subject = uuid.uuid4()
+    await register(service, database, subject)
 
     class HandlerCrashed(Exception):
         pass
@@ -210,12 +234,33 @@ async def test_a_rolled_back_transaction_leaves_no_trace(
             raise HandlerCrashed
 
     assert await _count(database, tables.entries) == 0
-    assert await _count(database, tables.accounts) == 0
-    assert await _count(database, tables.outbox) == 0
+    assert (await service.account(subject)).score == 1000
+    assert await _types(database) == ["linli.credit.account.opened.v1"]
     # The redelivery then applies it.
     async with database.transaction() as connection:
         assert await service.record_failed_inspection(connection, failed(subject), "evt-1")
     assert (await service.account(subject)).score == 980
+
+
+async def test_a_failed_inspection_of_a_subject_the_registry_never_announced_opens_no_account(
+    service: CreditService, database: Database
+) -> None:
+    stranger = uuid.uuid4()
+    with pytest.raises(UnknownSubject) as refused:
+        async with database.transaction() as connection:
+            await service.record_failed_inspection(connection, failed(stranger), "evt-1")
+    assert refused.value.subject == stranger
+    assert await _count(database, tables.accounts) == 0
+    assert await _count(database, tables.entries) == 0
+    assert await _count(database, tables.outbox) == 0
+    with pytest.raises(NotFound):
+        await service.account(stranger)
+
+    # Once the registration has arrived, the same event (retried, or replayed) applies.
+    await register(service, database, stranger)
+    async with database.transaction() as connection:
+        assert await service.record_failed_inspection(connection, failed(stranger), "evt-1")
+    assert (await service.account(stranger)).score == 980
 
 
 async def test_unknown_subjects_are_not_found(service: CreditService) -> None:
@@ -229,6 +274,7 @@ async def test_the_repository_reads_back_what_it_wrote(
     service: CreditService, database: Database
 ) -> None:
     subject = uuid.uuid4()
+    await register(service, database, subject)
     async with database.transaction() as connection:
         entry = await service.record_failed_inspection(
             connection, failed(subject, Severity.LIGHT), "evt-1"

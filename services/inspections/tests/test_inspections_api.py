@@ -15,6 +15,7 @@ from linli_inspections.app import DEFINITION, create_app
 from linli_inspections.settings import InspectionsSettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
+from services.inspections.tests.announced import announce_household
 from tests.support.api import api_client
 
 PROBLEM = "application/problem+json"
@@ -28,9 +29,13 @@ def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
 INSPECTOR = bearer("admin", subject="inspector-7")
 
 
+# The household every inspection here names; the client fixture has the registry announce it.
+HOUSEHOLD = uuid.uuid4()
+
+
 def inspection(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "subject_id": str(uuid.uuid4()),
+        "subject_id": str(HOUSEHOLD),
         "subject_kind": "household",
         "checklist": "sanitation",
         "inspected_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
@@ -46,6 +51,7 @@ def inspection(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 async def client(migrated_database: MigratedDatabase) -> AsyncIterator[httpx.AsyncClient]:
     url = await migrated_database(DEFINITION)
+    await announce_household(url, HOUSEHOLD)
     app = create_app(InspectionsSettings(database_url=url))
     async with api_client(app, "inspections") as client:
         yield client
@@ -225,3 +231,48 @@ async def test_a_malformed_client_id_is_422(client: httpx.AsyncClient) -> None:
     )
     body = assert_problem(response, 422, "validation-error")
     assert "id" in error_fields(body)
+
+
+PHOTO = {
+    "photo_ref": "s3://evidence/2026/03/stairwell.jpg",
+    "sha256": "cd" * 32,
+    "latitude": 39.9042,
+    "longitude": 116.4074,
+}
+
+
+async def test_a_photo_dated_years_ahead_is_422_naming_its_field(client: httpx.AsyncClient) -> None:
+    ahead = (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()
+    sent = inspection()
+    sent["findings"][1]["evidence"] = [{**PHOTO, "taken_at": ahead}]
+    response = await client.post("/v1/inspections", json=sent, headers=INSPECTOR)
+    body = assert_problem(response, 422, "validation-error")
+    assert error_fields(body) == {"findings.1.evidence.0.taken_at"}
+
+
+async def test_a_rectification_case_shows_its_inspections_evidence(
+    client: httpx.AsyncClient,
+) -> None:
+    taken_at = (datetime.now(UTC) - timedelta(hours=1, minutes=2)).replace(microsecond=0)
+    sent = inspection()
+    sent["findings"][1]["evidence"] = [{**PHOTO, "taken_at": taken_at.isoformat()}]
+    created = await client.post("/v1/inspections", json=sent, headers=INSPECTOR)
+    assert created.status_code == 201, created.text
+    listed = await client.get(
+        "/v1/rectifications", params={"subject_id": sent["subject_id"]}, headers=INSPECTOR
+    )
+    [summary] = listed.json()["items"]
+
+    case = await client.get(f"/v1/rectifications/{summary['id']}", headers=INSPECTOR)
+
+    assert case.status_code == 200, case.text
+    [finding] = case.json()["failed_findings"]
+    assert finding["item"] == "stairwells clear"
+    [photo] = finding["evidence"]
+    assert (photo["sha256"], photo["latitude"], photo["longitude"]) == (
+        "cd" * 32,
+        39.9042,
+        116.4074,
+    )
+    assert datetime.fromisoformat(photo["taken_at"]) == taken_at
+    assert photo["photo_ref"] == PHOTO["photo_ref"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import MigratedDatabase
 from linli_inspections.adapters import tables
 from linli_inspections.app import DEFINITION, SOURCE
 from linli_inspections.domain import pest, schedule
+from linli_inspections.domain.checklist import titles
 from linli_inspections.domain.inspection import Finding, Target
 from linli_inspections.service.inspections import (
     InspectionPolicy,
@@ -23,7 +25,7 @@ from linli_inspections.service.inspections import (
     TargetRef,
 )
 from linli_shared.clock import FixedClock
-from linli_shared.contracts import CATALOGUE, topics
+from linli_shared.contracts import CATALOGUE, InspectionFailed, RectificationRequested, topics
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.db import Database
@@ -159,6 +161,30 @@ async def _fail_compound(service: InspectionsService, at: datetime) -> uuid.UUID
         )
     )
     return inspection.id
+
+
+async def test_failed_findings_carry_their_items_text_per_language_from_the_checklist_version(
+    service: InspectionsService, database: Database
+) -> None:
+    await _fail_compound(service, MONDAY)
+
+    _, failed, requested = await _events(database)
+    assert isinstance(failed, InspectionFailed) and isinstance(requested, RectificationRequested)
+    for event in (failed, requested):
+        [finding] = event.failed_findings
+        assert finding.item == "no-exposed-garbage"
+        assert finding.title == {"zh-CN": "无暴露垃圾", "en": "no exposed garbage"}
+    assert failed.checklist_title == {"zh-CN": "环境卫生检查", "en": "Sanitation"}
+
+
+def test_a_checklist_text_is_simplified_chinese_with_an_optional_english_gloss() -> None:
+    assert titles("无乱涂乱画、牛皮癣 no graffiti or small ads") == {
+        "zh-CN": "无乱涂乱画、牛皮癣",
+        "en": "no graffiti or small ads",
+    }
+    assert titles("无暴露垃圾") == {"zh-CN": "无暴露垃圾"}
+    assert titles("环境卫生检查 v2") == {"zh-CN": "环境卫生检查 v2"}
+    assert titles("bikes parked in order") == {"en": "bikes parked in order"}
 
 
 async def test_a_failed_compound_inspection_is_the_property_managers_to_rectify(
@@ -393,6 +419,27 @@ async def test_unknown_targets_and_items_are_rule_violations(
             )
         )
     assert item.value.field == "findings.0.item"
+
+
+async def test_a_pest_point_answers_to_a_party_the_registry_announced(
+    service: InspectionsService,
+) -> None:
+    async def add(point_id: str, responsible: uuid.UUID) -> Any:
+        return await service.add_pest_point(
+            id=point_id,
+            community_id="xingfu",
+            grid_id="g-01",
+            name="幸福花园垃圾站",
+            location=None,
+            compound_id=None,
+            responsible_id=responsible,
+            responsible_kind=SubjectKind.ORGANISATION,
+        )
+
+    with pytest.raises(RuleViolation) as unknown:
+        await add("pp-ghost", uuid.uuid4())
+    assert unknown.value.field == "responsible_id"
+    assert (await add("pp-02", MANAGER)).responsible_id == MANAGER
 
 
 async def test_a_pest_reading_over_threshold_raises_a_finding_once(

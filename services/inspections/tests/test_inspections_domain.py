@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from linli_inspections.domain.inspection import (
     COMPLY_WITHIN,
+    Evidence,
     Finding,
     Inspection,
     Outcome,
@@ -161,6 +162,38 @@ def test_an_inspection_in_the_future_is_refused() -> None:
 def test_small_clock_skew_and_the_past_are_accepted(offset: timedelta) -> None:
     inspection = _record([Finding("x", True, Severity.GENERAL)], inspected_at=NOW + offset)
     assert inspection.inspected_at == NOW + offset
+
+
+def _photo(taken_at: datetime) -> Finding:
+    evidence = Evidence("s3://evidence/a.jpg", "ab" * 32, 39.9, 116.4, taken_at)
+    return Finding("stairwells clear", False, Severity.GENERAL, evidence=(evidence,))
+
+
+def test_a_photo_dated_beyond_the_clock_skew_is_refused_naming_it() -> None:
+    with pytest.raises(RuleViolation) as raised:
+        _record([_photo(NOW + timedelta(days=3 * 365))])
+    assert raised.value.field == "findings.0.evidence.0.taken_at"
+    with pytest.raises(RuleViolation):
+        _record([_photo(NOW + timedelta(minutes=5, seconds=1))])
+    assert _record([_photo(NOW + timedelta(minutes=5))]).findings[0].evidence[0].taken_at
+
+
+def test_the_clock_skew_allowed_is_a_setting() -> None:
+    def with_skew(skew: timedelta) -> Inspection:
+        return record(
+            subject_id=SUBJECT,
+            subject_kind=SubjectKind.HOUSEHOLD,
+            checklist="sanitation",
+            inspector_id="inspector-1",
+            inspected_at=NOW,
+            findings=[_photo(NOW + timedelta(minutes=8))],
+            now=NOW,
+            clock_skew=skew,
+        )
+
+    assert with_skew(timedelta(minutes=10)).findings[0].evidence[0].taken_at
+    with pytest.raises(RuleViolation):
+        with_skew(timedelta(minutes=1))
 
 
 findings_strategy = st.lists(

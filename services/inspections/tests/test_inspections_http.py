@@ -15,6 +15,7 @@ from linli_inspections.app import DEFINITION, create_app
 from linli_inspections.settings import InspectionsSettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
+from services.inspections.tests.announced import announce_household
 from tests.support.api import api_client
 
 PROBLEM = "application/problem+json"
@@ -30,9 +31,13 @@ STAFF = bearer("community_staff")
 
 
 @pytest.fixture
-async def client(migrated_database: MigratedDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await migrated_database(DEFINITION)
-    app = create_app(InspectionsSettings(database_url=url))
+async def database_url(migrated_database: MigratedDatabase) -> str:
+    return await migrated_database(DEFINITION)
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(InspectionsSettings(database_url=database_url))
     async with api_client(app, "i") as client:
         yield client
 
@@ -62,8 +67,10 @@ def _offline(i: int, household: str) -> dict[str, Any]:
 
 async def test_an_offline_batch_sent_twice_records_each_inspection_once(
     client: httpx.AsyncClient,
+    database_url: str,
 ) -> None:
     household = str(uuid.uuid4())
+    await announce_household(database_url, uuid.UUID(household))
     batch = {"inspections": [_offline(i, household) for i in range(3)]}
     first = await client.post("/v1/inspections/batch", json=batch, headers=INSPECTOR)
     again = await client.post(
@@ -107,6 +114,40 @@ async def test_a_bad_evidence_hash_is_422_naming_the_field(client: httpx.AsyncCl
     assert "findings.0.evidence.0.sha256" in {e["field"] for e in response.json()["errors"]}
 
 
+async def test_an_inspection_of_a_subject_the_registry_never_announced_is_refused(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    ghost = str(uuid.uuid4())
+    item = _offline(0, ghost)  # a failed inspection: it would open a case and cost points
+    response = await client.post("/v1/inspections", json=item, headers=INSPECTOR)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    [error] = response.json()["errors"]
+    assert error["field"] == "subject_id" and "retry shortly" in error["message"]
+    organisation = await client.post(
+        "/v1/inspections",
+        json=_offline(1, ghost) | {"subject_kind": "organisation"},
+        headers=INSPECTOR,
+    )
+    assert organisation.status_code == 422
+    assert organisation.json()["errors"][0]["field"] == "subject_id"
+
+    batch = await client.post(
+        "/v1/inspections/batch", json={"inspections": [item]}, headers=INSPECTOR
+    )
+    [result] = batch.json()["results"]
+    assert (result["status"], result["errors"][0]["field"]) == ("invalid", "subject_id")
+    assert batch.json()["recorded"] == 0
+    assert (await client.get(f"/v1/inspections/{item['id']}", headers=INSPECTOR)).status_code == 404
+    cases = await client.get("/v1/rectifications", params={"subject_id": ghost}, headers=INSPECTOR)
+    assert cases.json()["items"] == []
+
+    # Once the registration has arrived, the same inspection (same id) is recorded.
+    await announce_household(database_url, uuid.UUID(ghost))
+    retried = await client.post("/v1/inspections", json=item, headers=INSPECTOR)
+    assert retried.status_code == 201, retried.text
+
+
 async def test_an_unknown_target_is_422_naming_it(client: httpx.AsyncClient) -> None:
     body = {
         "target": {"kind": "compound", "id": "nowhere"},
@@ -145,8 +186,9 @@ async def test_templates_are_seeded_and_versioned(client: httpx.AsyncClient) -> 
     assert len(first.json()["items"]) == 8
 
 
-async def test_rectification_lists_paginate(client: httpx.AsyncClient) -> None:
+async def test_rectification_lists_paginate(client: httpx.AsyncClient, database_url: str) -> None:
     household = str(uuid.uuid4())
+    await announce_household(database_url, uuid.UUID(household))
     batch = {"inspections": [_offline(0, household) | {"id": str(uuid.uuid4())} for _ in range(3)]}
     for i, item in enumerate(batch["inspections"]):
         item["inspected_at"] = (datetime.now(UTC) - timedelta(hours=i + 1)).isoformat()

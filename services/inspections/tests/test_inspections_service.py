@@ -30,6 +30,7 @@ from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.rules import RuleViolation
+from services.inspections.tests.announced import announce_household
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -72,6 +73,7 @@ async def test_a_passed_inspection_is_stored_and_announced(
     service: InspectionsService, database: Database
 ) -> None:
     subject = uuid.uuid4()
+    await announce_household(database, subject)
     inspection, created = await service.record_inspection(
         subject_id=subject,
         subject_kind=SubjectKind.HOUSEHOLD,
@@ -105,6 +107,7 @@ async def test_a_failed_inspection_is_stored_and_announced(
     service: InspectionsService, database: Database
 ) -> None:
     subject = uuid.uuid4()
+    await announce_household(database, subject)
     inspected_at = NOW - timedelta(hours=1)
     findings = [
         Finding("no exposed garbage", True, Severity.SERIOUS),
@@ -182,6 +185,7 @@ async def test_sending_the_same_inspection_again_records_it_once(
     service: InspectionsService, database: Database
 ) -> None:
     inspection_id, subject = uuid.uuid4(), uuid.uuid4()
+    await announce_household(database, subject)
 
     first, first_created = await service.record_inspection(
         **_same_inspection(inspection_id, subject)
@@ -202,6 +206,7 @@ async def test_the_same_id_with_other_content_is_a_conflict(
     service: InspectionsService, database: Database
 ) -> None:
     inspection_id, subject = uuid.uuid4(), uuid.uuid4()
+    await announce_household(database, subject)
     await service.record_inspection(**_same_inspection(inspection_id, subject))
 
     other = _same_inspection(inspection_id, subject)
@@ -237,6 +242,7 @@ async def test_two_concurrent_sends_of_one_inspection_record_it_once(
 
     monkeypatch.setattr(service_module, "InspectionRepository", BothLookFirst)
     inspection_id, subject = uuid.uuid4(), uuid.uuid4()
+    await announce_household(database, subject)
 
     results = await asyncio.gather(
         service.record_inspection(**_same_inspection(inspection_id, subject)),

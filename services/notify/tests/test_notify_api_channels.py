@@ -361,3 +361,34 @@ async def test_preview_with_a_missing_variable_is_422_naming_it(
         "/v1/templates/fortune_cookie/preview", headers=STAFF, json={"variables": {}}
     )
     assert_problem(unknown, 404, "not-found")
+
+
+RECTIFICATION = {
+    "checklist": "sanitation",
+    "inspected_at": "2026-03-01T01:30:00+00:00",
+    "comply_by": "2026-03-08T01:30:00+00:00",
+    "findings": [{"item": "bins", "severity": "general"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("changed", "field"),
+    [
+        ({"inspected_at": "not-a-date"}, "variables.inspected_at"),
+        ({"comply_by": "tomorrow"}, "variables.comply_by"),
+        ({"findings": [{"item": "bins"}]}, "variables.findings.0.severity"),
+        ({"findings": [{"item": "bins", "severity": ["a"]}]}, "variables.findings.0.severity"),
+        ({"findings": 5}, "variables"),
+    ],
+    ids=["date", "time", "no-severity", "severity-list", "findings-number"],
+)
+async def test_preview_with_a_malformed_variable_is_422_naming_it(
+    client: httpx.AsyncClient, changed: dict[str, object], field: str
+) -> None:
+    response = await client.post(
+        "/v1/templates/rectification/preview",
+        headers=STAFF,
+        json={"variables": {**RECTIFICATION, **changed}},
+    )
+    body = assert_problem(response, 422, "validation-error")
+    assert fields(body) == {field}

@@ -288,6 +288,73 @@ async def test_a_wrong_smtp_password_is_a_logged_failed_attempt(
     assert delivery.response is not None and "535" in delivery.response
 
 
+# --- the crash window: sent, but the delivery record never committed ------------------------------
+
+
+class Crash(Exception):
+    """The worker died between the send and the commit of its delivery record."""
+
+
+def crash_before_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next delivery record fails once, so its transaction rolls back after the send."""
+    from linli_notify.adapters.repository import NoticeRepository
+
+    real = NoticeRepository.record_attempt
+    crashed: list[bool] = []
+
+    async def record_attempt(self: NoticeRepository, *args: Any, **kwargs: Any) -> None:
+        if not crashed:
+            crashed.append(True)
+            raise Crash
+        await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(NoticeRepository, "record_attempt", record_attempt)
+
+
+async def test_an_e_mail_sent_again_after_a_crash_carries_the_same_message_id(
+    database: Database, clock: FixedClock, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = make(database, clock, smtp.port, message_id_domain="notify.city.example")
+    subject = uuid.uuid4()
+    await apply(service, database, household(subject))
+    await apply(service, database, failed(subject))
+    crash_before_the_commit(monkeypatch)
+
+    with pytest.raises(Crash):
+        await service.deliver_next()
+    assert await service.deliver_next() is True  # at least once: the notice goes again
+
+    first, second = smtp.mails_to(EMAIL)
+    [notice] = await service.notices_for(subject, 10, 0)
+    assert first.message["Message-ID"] == f"<{notice.id}.email@notify.city.example>"
+    assert second.message["Message-ID"] == first.message["Message-ID"]
+    _, deliveries = await service.notice(notice.id)
+    assert [(d.channel, d.status) for d in deliveries] == [("email", "delivered")]
+
+
+async def test_an_sms_sent_again_after_a_crash_carries_the_same_idempotency_key(
+    database: Database,
+    clock: FixedClock,
+    smtp: SmtpSink,
+    gateway: SmsGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = make(database, clock, smtp.port, **sms_settings(gateway))
+    subject = uuid.uuid4()
+    await apply(service, database, household(subject, phone=PHONE, channels=["sms"]))
+    await apply(service, database, failed(subject))
+    crash_before_the_commit(monkeypatch)
+
+    with pytest.raises(Crash):
+        await service.deliver_next()
+    assert await service.deliver_next() is True
+
+    first, second = gateway.received
+    [notice] = await service.notices_for(subject, 10, 0)
+    assert first.headers["idempotency-key"] == f"{notice.id}.sms"
+    assert second.headers["idempotency-key"] == first.headers["idempotency-key"]
+
+
 # --- SMS through the HTTP gateway, fallback, consent ----------------------------------------------
 
 
@@ -832,3 +899,71 @@ async def test_every_notice_type_renders_from_its_event_in_every_locale(
     subjects = {mail.subject for mail in smtp.mails}
     assert "【邻里】五好文明家庭表彰通知" in subjects
     assert "【邻里】绿色通道开通通知" in subjects
+
+
+async def test_notices_name_items_checklists_and_reasons_in_the_recipients_words_not_codes(
+    database: Database, clock: FixedClock, smtp: SmtpSink
+) -> None:
+    service = make(database, clock, smtp.port)
+    chinese, english = uuid.uuid4(), uuid.uuid4()
+    await apply(service, database, household(chinese))
+    await apply(service, database, household(english, email="li@example.com", locale="en"))
+    for subject in (chinese, english):
+        titled = failed(subject).model_copy(
+            update={
+                "failed_findings": [
+                    FailedFindingV1(
+                        item="no-exposed-garbage",
+                        severity=Severity.GENERAL,
+                        note="门口垃圾外露",
+                        title={"zh-CN": "无暴露垃圾", "en": "no exposed garbage"},
+                    ),
+                    # An event from before findings carried their text: a seed code is named.
+                    FailedFindingV1(item="stairwells-clear", severity=Severity.LIGHT),
+                    # A city's own item, worded only in Chinese: that text, in either locale.
+                    FailedFindingV1(
+                        item="bikes-parked",
+                        severity=Severity.LIGHT,
+                        title={"zh-CN": "车辆有序停放"},
+                    ),
+                ],
+                "checklist_title": {"zh-CN": "环境卫生检查", "en": "Sanitation"},
+            }
+        )
+        await apply(service, database, titled)
+        await apply(
+            service,
+            database,
+            ScoreChanged(
+                subject_id=subject,
+                subject_kind=SubjectKind.HOUSEHOLD,
+                entry_id=uuid.uuid4(),
+                points=10,
+                score_before=980,
+                score_after=990,
+                grade_before="A",
+                grade_after="A",
+                reason_code="rectification.refund",
+                occurred_at=NOW,
+                policy_version="2026.3",
+                source_event_id="evt-refund",
+            ),
+        )
+    assert await drain(service) == 4
+
+    zh = {mail.subject: mail.body for mail in smtp.mails_to(EMAIL)}
+    rectification = zh["【邻里】整改通知"]
+    assert "对您的环境卫生检查未通过" in rectification
+    assert "- 无暴露垃圾（一般）：门口垃圾外露" in rectification
+    assert "- 楼道无杂物（轻微）" in rectification
+    assert "- 车辆有序停放（轻微）" in rectification
+    assert "原因：按期整改" in zh["【邻里】诚信积分变动通知"]
+    en = {mail.subject: mail.body for mail in smtp.mails_to("li@example.com")}
+    rectification_en = en["[Linli] Rectification notice"]
+    assert "(Sanitation) did not pass" in rectification_en
+    assert "- no exposed garbage (general): 门口垃圾外露" in rectification_en
+    assert "- stairwells free of clutter (light)" in rectification_en
+    assert "- 车辆有序停放 (light)" in rectification_en
+    bodies = [*zh.values(), *en.values()]
+    for code in ("no-exposed-garbage", "stairwells-clear", "bikes-parked", "rectification."):
+        assert not any(code in body for body in bodies), code

@@ -38,6 +38,7 @@ from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.processing import UnknownSubject
 from tests.support.infra import free_port
 from tests.support.smtp import SmtpSink
 
@@ -308,17 +309,21 @@ async def test_a_residents_own_ledger_makes_no_notice(
     assert await service.deliver_next() is False
 
 
-async def test_a_notice_waits_until_its_recipient_is_known(
+async def test_no_notice_is_made_for_a_recipient_the_registry_has_not_announced(
     database: Database, clock: FixedClock, sink: SmtpSink
 ) -> None:
     service = build(database, clock, sink.port)
     household = uuid.uuid4()
-    await rectify(service, database, failed(household), "evt-1")  # before the registry's event
-
+    # Before the registry's event (or for a subject it never had): refused, nothing written; the
+    # consumer retries a bounded time, then dead-letters it as unknown-subject.
+    with pytest.raises(UnknownSubject):
+        await rectify(service, database, failed(household), "evt-1")
+    assert await _count(database, tables.notices) == 0
+    assert await _count(database, tables.recipients) == 0
     assert await service.deliver_next() is False
-    assert sink.mails == []
 
     await remember(service, database, registered(household))
+    await rectify(service, database, failed(household), "evt-1")  # the retry, or a replay
     assert await service.deliver_next() is True
     assert len(sink.mails_to(EMAIL)) == 1
 

@@ -21,9 +21,15 @@ from linli_notify.service.notices import NotifyService
 from linli_notify.settings import NotifySettings
 from linli_shared.clock import FixedClock
 from linli_shared.context import event_context
-from linli_shared.contracts import InspectionEscalated, InspectionFailed, RectificationVerified
+from linli_shared.contracts import (
+    HouseholdRegistered,
+    InspectionEscalated,
+    InspectionFailed,
+    RectificationVerified,
+)
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from services.notify.tests.notify_peers import WebhookReceiver, recompute_signature
 from tests.support.infra import free_port
@@ -143,12 +149,26 @@ async def test_a_failing_partner_is_retried_on_the_schedule_with_the_same_id(
 ) -> None:
     service = make(database, clock, webhook_retry_schedule_seconds=[5, 300, 1800])
     endpoint = await partner(service, receiver, NoticeType.RECTIFICATION, department=None)
+    household = uuid.uuid4()
+    async with database.transaction() as connection:
+        await service.remember_household(
+            connection,
+            HouseholdRegistered(
+                household_id=household,
+                community_id="c-xingfu",
+                grid_id="g-07",
+                address="幸福路 1 号",
+                members=[MemberV1(name="张三", relation="head")],
+                contact_email="zhang@example.com",
+                registered_at=NOW - timedelta(days=30),
+            ),
+        )
     await handle(
         service,
         database,
         InspectionFailed(
             inspection_id=uuid.uuid4(),
-            subject_id=uuid.uuid4(),
+            subject_id=household,
             subject_kind=SubjectKind.HOUSEHOLD,
             checklist="sanitation",
             inspected_at=NOW,

@@ -36,7 +36,13 @@ def _cipher(*keys: str) -> FieldCipher:
 
 
 def _service(database: Database, *keys: str) -> RegistryService:
-    return RegistryService(database, Outbox(tables.outbox, SOURCE), SystemClock(), _cipher(*keys))
+    return RegistryService(
+        database,
+        Outbox(tables.outbox, SOURCE),
+        SystemClock(),
+        _cipher(*keys),
+        sealer=RegistrySettings().contact_sealer(),
+    )
 
 
 @pytest.fixture

@@ -59,8 +59,13 @@ async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Databas
 
 @pytest.fixture
 def service(database: Database) -> RegistryService:
+    settings = RegistrySettings()
     return RegistryService(
-        database, Outbox(tables.outbox, SOURCE), FixedClock(NOW), RegistrySettings().cipher()
+        database,
+        Outbox(tables.outbox, SOURCE),
+        FixedClock(NOW),
+        settings.cipher(),
+        sealer=settings.contact_sealer(),
     )
 
 
@@ -137,7 +142,10 @@ async def test_personal_data_is_encrypted_at_rest_and_events_carry_state_not_id_
 
     [event] = await _events(database)
     assert event.model_dump()["compound_id"] == "cp-01"
-    assert event.model_dump()["contact"]["phone"] == "13812345678"
+    contact = event.model_dump()["contact"]
+    assert (contact["phone"], contact["email"]) == (None, None)  # sealed for notify instead
+    opened = RegistrySettings().contact_sealer().open(str(household.id), contact["sealed"])
+    assert opened["phone"] == "13812345678"
     assert event.model_dump()["consent"] is None  # nothing recorded yet
 
 
@@ -287,6 +295,7 @@ async def test_a_community_has_a_valid_time_zone_defaulting_to_the_setting(
         FixedClock(NOW),
         RegistrySettings().cipher(),
         default_time_zone="Europe/Berlin",
+        sealer=RegistrySettings().contact_sealer(),
     )
     assert (await service.create_community(id="berlin", name="Kiez")).time_zone == "Europe/Berlin"
     with pytest.raises(RuleViolation) as bad:
@@ -425,7 +434,8 @@ async def test_personal_data_is_masked_unless_staff_reveal(client: httpx.AsyncCl
     created = await client.post("/v1/households", json=_body(), headers=STAFF)
     assert created.status_code == 201, created.text
     member = created.json()["members"][0]
-    assert (member["id_number"], member["phone"]) == ("11010519491231****", "138****5678")
+    assert (member["id_number"], member["phone"]) == ("1****************X", "138****5678")
+    assert "birth_date" not in member
     url = f"/v1/households/{created.json()['id']}"
 
     revealed = await client.get(url, params={"reveal": "true"}, headers=STAFF)

@@ -22,6 +22,7 @@ from linli_registry.service.households import RegistryService
 from linli_registry.settings import RegistrySettings
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE, HouseholdRegistered
+from linli_shared.contracts.registry import SEALED_EMAIL
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.envelope import Envelope
@@ -42,8 +43,13 @@ async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Databas
 @pytest.fixture
 def service(database: Database) -> RegistryService:
     # As app._service builds it, with a pinned clock.
+    settings = RegistrySettings()
     return RegistryService(
-        database, Outbox(tables.outbox, SOURCE), FixedClock(NOW), RegistrySettings().cipher()
+        database,
+        Outbox(tables.outbox, SOURCE),
+        FixedClock(NOW),
+        settings.cipher(),
+        sealer=settings.contact_sealer(),
     )
 
 
@@ -101,7 +107,10 @@ async def test_registration_writes_exactly_one_outbox_row(
     assert event.community_id == "c-xingfu"
     assert event.grid_id == "g-07"
     assert [(m.name, m.relation) for m in event.members] == [("张三", HEAD)]
-    assert event.contact_email == "zhang@example.com"
+    assert event.contact_email == SEALED_EMAIL  # the address travels sealed for notify
+    assert event.contact is not None and event.contact.sealed is not None
+    opened = RegistrySettings().contact_sealer().open(str(household.id), event.contact.sealed)
+    assert opened["email"] == "zhang@example.com"
     assert event.registered_at == NOW
 
 

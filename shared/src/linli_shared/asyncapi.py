@@ -87,8 +87,11 @@ def asyncapi_document(
             "description": (
                 "Every event Linli publishes on Kafka, generated from the event contracts "
                 "(`linli_shared.contracts`). Each Kafka record is one CloudEvent 1.0 in structured "
-                "JSON mode; the record key is the CloudEvent `subject` (a household or "
-                "organisation id), so everything about one subject is in order on one partition. "
+                "JSON mode; the record key is the CloudEvent `subject`, the id of what the event "
+                "is about (each message's key binding names the field: a household or "
+                "organisation on the internal streams, an inspection, a rectification case or a "
+                "credit subject on the partner channels), so events with one key are in order on "
+                "one partition; there is no order between keys or between topics. "
                 "Dead letters of consumer group G on topic T go to `T.dlq.G`. Partner agencies "
                 "read only the `linli.partner.*` channels, which carry no personal data."
             ),
@@ -187,8 +190,8 @@ def _envelope_schema() -> dict[str, Any]:
             "type": {"type": "string", "description": "`linli.<service>.<entity>.<happened>.vN`"},
             "subject": {
                 "type": "string",
-                "description": "The household or organisation the event is about; equals the "
-                "Kafka record key and `partitionkey`.",
+                "description": "What the event is about (the message's key field); equals "
+                "the Kafka record key and `partitionkey`.",
             },
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"type": "string", "const": "application/json"},
@@ -272,6 +275,12 @@ def _channel(
         description = "Carries personal data; never readable by partner agencies."
     else:
         description = "Internal stream of the producing service; not readable by partners."
+    keys = sorted({f"`{model.key_field}`" for model in models})
+    if keys:
+        description += (
+            f" Record key: {', '.join(keys)} (each message names its own); events with the same "
+            "key are in order, events with different keys are not."
+        )
     return {
         "address": topic,
         "description": description,

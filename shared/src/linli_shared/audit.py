@@ -4,20 +4,31 @@ Each service keeps its own `audit_log` table (its database, its records). The we
 writes by itself; a route that reveals personal data says so with `mark_personal_data_read`.
 The table refuses UPDATE and DELETE by a database trigger, so the trail cannot be edited through
 the application's own connection either.
+
+Fail-closed: a write's entry is inserted in the transaction that makes the change (they commit
+together or not at all); any other entry (a reveal, a refused write) is written before the first
+byte of the answer leaves. An entry that cannot be written turns the answer into a 503 without
+the data (`AuditUnavailable`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import Column, Index, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Column, Index, MetaData, String, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_shared.auth import Principal, require_roles
 from linli_shared.db import BigIntegerPK, Database, UtcDateTime
+from linli_shared.errors import ProblemError
+
+log = logging.getLogger(__name__)
 
 WRITE = "write"
 PERSONAL_DATA_READ = "personal-data-read"
@@ -38,6 +49,8 @@ def audit_table(metadata: MetaData) -> Table:
         Column("resource", String(200), nullable=True),
         Column("client", String(100), nullable=True),
         Column("correlation_id", String(100), nullable=True),
+        # What a reveal was asked and what it showed: {"query": {...}, "subjects": [ids]}.
+        Column("details", JSON, nullable=True),
         Index("ix_audit_log_actor_at", "actor", "at"),
     )
 
@@ -70,6 +83,40 @@ class AuditRecord:
     resource: str | None
     client: str | None
     correlation_id: str | None
+    details: dict[str, Any] | None = None
+
+
+class AuditUnavailable(ProblemError):
+    """The trail could not record an audited action, so the action is refused."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "audit-unavailable",
+            "The audit trail is unavailable",
+            "the action could not be recorded, so it was not done and nothing is shown; retry",
+        )
+
+
+def _fit(value: str | None, length: int) -> str | None:
+    """A value the column takes whatever came in: no NUL (PostgreSQL refuses it), not too long."""
+    return None if value is None else value.replace("\x00", "\ufffd")[:length]
+
+
+def _values(entry: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": datetime.now(UTC),
+        "actor": _fit(entry.actor, 200),
+        "roles": _fit(entry.roles, 200),
+        "action": entry.action,
+        "method": _fit(entry.method, 10),
+        "path": _fit(entry.path, 500),
+        "status": str(entry.status)[:3],
+        "resource": _fit(entry.resource, 200),
+        "client": _fit(entry.client, 100),
+        "correlation_id": _fit(entry.correlation_id, 100),
+        "details": entry.details,
+    }
 
 
 class AuditLog:
@@ -78,18 +125,8 @@ class AuditLog:
         self._table = table
 
     async def record(self, entry: AuditRecord) -> None:
-        values = {
-            "at": datetime.now(UTC),
-            "actor": entry.actor,
-            "roles": entry.roles,
-            "action": entry.action,
-            "method": entry.method,
-            "path": entry.path[:500],
-            "status": str(entry.status),
-            "resource": entry.resource,
-            "client": entry.client,
-            "correlation_id": entry.correlation_id,
-        }
+        """Write the entry on its own (committed when this returns)."""
+        values = _values(entry)
         reads = self._database.reads
         if reads is not None:
             # One round trip on PostgreSQL instead of the engine's ping, BEGIN, INSERT, COMMIT.
@@ -100,8 +137,11 @@ class AuditLog:
                 *values.values(),
             )
             return
-        async with self._database.transaction() as connection:
+        async with self._database.connect() as connection, connection.begin():
             await connection.execute(insert(self._table).values(**values))
+
+    def pending_write(self, request: Request, correlation_id: str) -> PendingWrite:
+        return PendingWrite(self._database, self._table, request, correlation_id)
 
     async def query(
         self, *, actor: str | None, action: str | None, limit: int, offset: int
@@ -116,28 +156,83 @@ class AuditLog:
             return [dict(row) for row in (await connection.execute(query)).mappings()]
 
 
+class PendingWrite:
+    """A write request's entry, inserted in the first transaction the request commits on the
+    service's database (`linli_shared.db.before_commit`), with the route's success status."""
+
+    def __init__(
+        self, database: Database, table: Table, request: Request, correlation_id: str
+    ) -> None:
+        self._database = database
+        self._table = table
+        self._request = request
+        self._correlation_id = correlation_id
+        self.recorded = False
+
+    async def __call__(self, database: Database, connection: AsyncConnection) -> None:
+        if self.recorded or database is not self._database:
+            return
+        route = self._request.scope.get("route")
+        status = getattr(route, "status_code", None) or 200
+        entry = audit_entry(self._request, status, self._correlation_id)
+        if entry is None:
+            return
+        try:
+            await connection.execute(insert(self._table).values(**_values(entry)))
+        except Exception as error:
+            # The transaction rolls back: the change does not happen without its record.
+            log.exception("could not record the audit entry for %s %s", entry.method, entry.path)
+            raise AuditUnavailable from error
+        self.recorded = True
+
+
+def is_write(method: str) -> bool:
+    return method in {"POST", "PUT", "PATCH", "DELETE"}
+
+
 def mark_personal_data_read(request: Request, resource: str) -> None:
-    """Say that this request revealed unmasked personal data, so the trail records it."""
+    """Say that this request revealed unmasked personal data, so the trail records it (with the
+    query it was asked with)."""
     request.state.personal_data_read = resource
+
+
+def mark_subjects_revealed(request: Request, subjects: Iterable[object]) -> None:
+    """Name what a reveal showed (a search's households), for its trail entry."""
+    request.state.personal_data_subjects = [str(subject) for subject in subjects]
+
+
+def _query_of(request: Request) -> dict[str, str | list[str]]:
+    query: dict[str, str | list[str]] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        query[key] = values[0] if len(values) == 1 else values
+    return query
 
 
 def audit_entry(request: Request, status: int, correlation_id: str) -> AuditRecord | None:
     """What the trail should keep of this request, if anything."""
     principal: Principal | None = getattr(request.state, "principal", None)
     revealed: str | None = getattr(request.state, "personal_data_read", None)
-    is_write = request.method in {"POST", "PUT", "PATCH", "DELETE"}
-    if principal is None or not (is_write or revealed):
+    write = is_write(request.method)
+    if principal is None or not (write or revealed):
         return None
+    details: dict[str, Any] | None = None
+    if revealed:
+        details = {"query": _query_of(request)}
+        subjects = getattr(request.state, "personal_data_subjects", None)
+        if subjects is not None:
+            details["subjects"] = subjects
     return AuditRecord(
         actor=principal.subject,
         roles=",".join(sorted(principal.roles)),
-        action=PERSONAL_DATA_READ if revealed and not is_write else WRITE,
+        action=PERSONAL_DATA_READ if revealed and not write else WRITE,
         method=request.method,
         path=request.url.path,
         status=status,
         resource=revealed,
         client=request.client.host if request.client else None,
         correlation_id=correlation_id,
+        details=details,
     )
 
 
@@ -153,6 +248,7 @@ class AuditEntryOut(BaseModel):
     resource: str | None
     client: str | None
     correlation_id: str | None
+    details: dict[str, Any] | None = None
 
 
 class AuditPage(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,8 +54,12 @@ class Principal:
         """True when every role this principal holds is limited to its grids."""
         return bool(self.roles) and self.roles <= GRID_BOUND_ROLES
 
-    def may_act_in_grid(self, grid_id: str | None) -> bool:
-        return not self.grid_bound or (grid_id is not None and grid_id in self.grids)
+    def acting_under(self, roles: Sequence[str]) -> Principal:
+        """This principal as it acts on a permission granted to `roles` (admin always): only
+        the roles that grant it count, so its reach is theirs. A second role never widens what
+        another role's grant reaches: a grid worker who is also a partner still reads only her
+        grids' households, unless the permission is granted to partners too."""
+        return replace(self, roles=self.roles & {"admin", *roles})
 
 
 def mint_dev_token(
@@ -103,13 +107,21 @@ class TokenVerifier:
         except (jwt.PyJWTError, DevKeyRefused) as error:
             raise _unauthenticated(f"invalid token: {error}") from error
         settings = self._settings
-        roles = frozenset(
-            str(role) for role in claims.get(settings.auth_roles_claim, []) if role in ROLES
-        )
+        subject = claims["sub"]
+        roles_claim = claims.get(settings.auth_roles_claim, [])
+        grids_claim = claims.get(settings.auth_grids_claim, [])
+        if not _is_subject(subject):
+            raise _unauthenticated("invalid token: `sub` must be 1-200 printable characters")
+        for name, value in (
+            (settings.auth_roles_claim, roles_claim),
+            (settings.auth_grids_claim, grids_claim),
+        ):
+            if not _is_list_of_names(value):
+                raise _unauthenticated(f"invalid token: `{name}` must be a list of short strings")
         return Principal(
-            subject=str(claims["sub"]),
-            roles=roles,
-            grids=frozenset(str(grid) for grid in claims.get(settings.auth_grids_claim, [])),
+            subject=subject,
+            roles=frozenset(role for role in roles_claim if role in ROLES),
+            grids=frozenset(grids_claim),
         )
 
     async def _claims(self, token: str) -> dict[str, Any]:
@@ -137,6 +149,17 @@ class TokenVerifier:
         return claims
 
 
+def _is_subject(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable()
+
+
+def _is_list_of_names(value: object) -> bool:
+    """Claims read as sets of names: a list of printable strings of at most 200 characters."""
+    return isinstance(value, list) and all(
+        isinstance(item, str) and len(item) <= 200 and item.isprintable() for item in value
+    )
+
+
 def _unauthenticated(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -159,13 +182,7 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     async def check(principal: Principal = Depends(authenticated)) -> Principal:
         if not principal.has_any(roles):
             raise HTTPException(403, f"requires one of the roles: {', '.join(roles)}")
-        return principal
+        return principal.acting_under(roles)
 
     check.required_roles = roles  # type: ignore[attr-defined]  # read by the permission matrix
     return check
-
-
-def require_grid(principal: Principal, grid_id: str | None) -> None:
-    """Grid workers and inspectors act only in their grids."""
-    if not principal.may_act_in_grid(grid_id):
-        raise HTTPException(403, "outside the grids this token is for")

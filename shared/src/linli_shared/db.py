@@ -6,8 +6,9 @@ identity maps, and every write is a short, explicit transaction.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +68,22 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
+# A statement the running request adds to the transactions it commits (the audit trail's entry
+# of a write, so the change and its record commit together or not at all).
+BeforeCommit = Callable[["Database", AsyncConnection], Awaitable[None]]
+_before_commit: ContextVar[BeforeCommit | None] = ContextVar("linli_before_commit", default=None)
+
+
+@contextmanager
+def before_commit(hook: BeforeCommit) -> Iterator[None]:
+    """Run `hook` inside every transaction this task commits while the block runs."""
+    token = _before_commit.set(hook)
+    try:
+        yield
+    finally:
+        _before_commit.reset(token)
+
+
 class Database:
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
@@ -89,6 +106,9 @@ class Database:
         """One unit of work: commits when the block ends, rolls back when it raises."""
         async with self.engine.begin() as connection:
             yield connection
+            hook = _before_commit.get()
+            if hook is not None:
+                await hook(self, connection)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

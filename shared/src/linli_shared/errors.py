@@ -127,6 +127,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             403: "forbidden",
             404: "not-found",
             405: "method-not-allowed",
+            413: "payload-too-large",
         }
         response = problem_response(
             request,

@@ -17,6 +17,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from linli_shared.metrics import READINESS
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -65,6 +67,8 @@ async def readiness(checks: Mapping[str, ReadinessCheck]) -> JSONResponse:
         name: {"status": "ok"} if error is None else {"status": "failed", "error": _say(error)}
         for name, error in zip(checks, outcomes, strict=True)
     }
+    for name, error in zip(checks, outcomes, strict=True):
+        READINESS.labels(name).set(1 if error is None else 0)
     ready = all(error is None for error in outcomes)
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": results},

@@ -32,9 +32,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class WithoutQueryStrings(logging.Filter):
+    """uvicorn's access log without query strings: they hold names and ID tails (a search)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs: '%s - "%s %s HTTP/%s" %d' % (client, method, path with query, ...).
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.split("?", 1)[0] if index == 2 and isinstance(arg, str) else arg
+                for index, arg in enumerate(record.args)
+            )
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
+    """Every `linli` process (the APIs, workers and `linli run`) logs through this handler."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(WithoutQueryStrings())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

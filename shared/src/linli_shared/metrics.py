@@ -19,12 +19,37 @@ EVENTS_CONSUMED = Counter(
 DEAD_LETTERS = Counter(
     "linli_dead_letters_total", "Records sent to a dead-letter topic", ["group", "topic", "reason"]
 )
+# The next four are measured by each API on a timer (messaging/backlog.py), so they keep being
+# reported while the workers they are about are down.
 CONSUMER_LAG = Gauge(
-    "linli_consumer_lag", "Records not yet consumed, per partition", ["group", "topic", "partition"]
+    "linli_consumer_lag",
+    "Records not yet consumed: end offset minus the group's committed offset, per partition",
+    ["group", "topic", "partition"],
+)
+CONSUMER_OFFSET = Gauge(
+    "linli_consumer_offset",
+    "The group's committed offset (the next record it will read), per partition",
+    ["group", "topic", "partition"],
+)
+BROKER_UP = Gauge(
+    "linli_broker_up",
+    "1 when the worker's last check reached the event bus (Kafka or the embedded log), else 0",
+    ["service"],
 )
 OUTBOX_BACKLOG = Gauge("linli_outbox_backlog", "Events waiting in the outbox", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "linli_outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"]
+)
+BACKLOG_PROBE_SUCCESS = Gauge(
+    "linli_backlog_probe_success",
+    "1 when the last measurement of the source (outbox: the database, consumers: the broker) "
+    "succeeded, 0 when it failed",
+    ["service", "source"],
+)
+BACKLOG_PROBE_TIMESTAMP = Gauge(
+    "linli_backlog_probe_timestamp_seconds",
+    "When the source was last measured successfully (Unix time)",
+    ["service", "source"],
 )
 EVENTS_PUBLISHED = Counter("linli_events_published_total", "Events relayed", ["service"])
 ROWS_PRUNED = Counter(
@@ -34,4 +59,9 @@ ROWS_PRUNED = Counter(
 )
 DELIVERIES = Counter(
     "linli_notice_deliveries_total", "Notice delivery attempts", ["channel", "status"]
+)
+READINESS = Gauge(
+    "linli_readiness",
+    "1 when the check passed at the process's last /readyz, 0 when it failed",
+    ["check"],
 )

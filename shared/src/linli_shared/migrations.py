@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,14 +13,18 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from linli_shared.aio import sleep_or_stop
-from linli_shared.db import UtcDateTime, async_url
+from linli_shared.db import Database, UtcDateTime, async_url
+from linli_shared.health import ReadinessCheck
 
 log = logging.getLogger(__name__)
+
+# The advisory lock `linli migrate` holds on a PostgreSQL database while it migrates it.
+MIGRATION_LOCK_KEY = 0x6C696E6C69  # "linli"
 
 
 def alembic_config(migrations_dir: Path, database_url: str) -> Config:
@@ -34,20 +39,73 @@ def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> 
     command.upgrade(alembic_config(migrations_dir, database_url), revision)
 
 
-async def is_current(migrations_dir: Path, database_url: str) -> bool:
-    """Whether the database is at the head revision (a worker waits for this before consuming)."""
-    heads = set(
-        ScriptDirectory.from_config(alembic_config(migrations_dir, database_url)).get_heads()
+@dataclass(frozen=True)
+class Revisions:
+    """The migrations of one service's code: their heads and every revision they know."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+    @classmethod
+    def of(cls, migrations_dir: Path) -> Revisions:
+        config = Config()
+        config.set_main_option("script_location", str(migrations_dir))
+        script = ScriptDirectory.from_config(config)
+        return cls(
+            heads=frozenset(script.get_heads()),
+            known=frozenset(revision.revision for revision in script.walk_revisions()),
+        )
+
+    def behind(self, current: set[str]) -> str | None:
+        """Why a database at `current` is not ready for this code, or None when it is.
+
+        Ready at the head, and past it: a revision this code does not know is a later release's,
+        and migrations keep the previous release working on the new schema (docs/operations.md),
+        so old replicas stay ready while a rolling upgrade replaces them.
+        """
+        if current == self.heads or (current and not current & self.known):
+            return None
+        found = ", ".join(sorted(current)) or "none"
+        return (
+            f"database at revision {found}, expected {', '.join(sorted(self.heads))}; "
+            "run `linli migrate`"
+        )
+
+
+async def current_revisions(connection: AsyncConnection) -> set[str]:
+    """The revisions the database behind `connection` is at (empty before the first migration)."""
+    return await connection.run_sync(
+        lambda sync: set(MigrationContext.configure(sync).get_current_heads())
     )
+
+
+async def is_current(migrations_dir: Path, database_url: str) -> bool:
+    """Whether the database is at (or past) the code's head: a worker waits for this before
+    consuming."""
     engine = create_async_engine(async_url(database_url), poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
-            current = await connection.run_sync(
-                lambda sync: set(MigrationContext.configure(sync).get_current_heads())
-            )
+            current = await current_revisions(connection)
     finally:
         await engine.dispose()
-    return current == heads
+    return Revisions.of(migrations_dir).behind(current) is None
+
+
+def schema_check(database: Database, migrations_dir: Path) -> ReadinessCheck:
+    """A readiness check: the service's database is at the head of its migrations (or past it).
+
+    A replica of a new release must not take traffic before `linli migrate` brought the schema to
+    the release's head: its queries would meet tables and columns that are not there yet.
+    """
+    revisions = Revisions.of(migrations_dir)
+
+    async def at_head() -> None:
+        async with database.connect() as connection:
+            reason = revisions.behind(await current_revisions(connection))
+        if reason is not None:
+            raise RuntimeError(reason)
+
+    return at_head
 
 
 async def wait_until_current(migrations_dir: Path, database_url: str, stop: asyncio.Event) -> None:
@@ -96,4 +154,10 @@ def _migrate(connection: Connection, metadata: MetaData) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several pods (init containers, Jobs) may migrate at once: one at a time, and the
+            # next finds the schema at head. Taken before Alembic reads the current revision.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         context.run_migrations()

@@ -44,3 +44,9 @@ class OutsideGrids(ProblemError):
             "registry's event may still be on its way: retry shortly)",
         )
         self.field = field
+
+
+def require_grid(principal: Principal, grid_id: str | None, field: str = "grid_id") -> None:
+    """A write naming `grid_id` (registering into it, moving to it) must be within reach."""
+    if not reach_of(principal).covers(grid_id):
+        raise OutsideGrids(field, grid_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ from sqlalchemy import Table
 from linli_shared.contracts import CATALOGUE
 from linli_shared.db import Database
 from linli_shared.health import ReadinessCheck
+from linli_shared.messaging.backlog import BacklogProbe
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OUTBOX_CHANNEL, OutboxRelay
 from linli_shared.messaging.processing import Subscription
 from linli_shared.messaging.retention import Pruner
-from linli_shared.messaging.transports import broker_check, make_transport
+from linli_shared.messaging.transports import lag_source, make_transport
 from linli_shared.messaging.worker import BackgroundTask, Worker
+from linli_shared.migrations import schema_check
 from linli_shared.settings import ServiceSettings
 
 
@@ -31,25 +34,53 @@ class ServiceDefinition:
     migrations_dir: Path
 
 
-def disposing(database: Database) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """A FastAPI lifespan that closes the service's connection pool on shutdown."""
+def disposing(
+    database: Database, *background: BackgroundTask
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan that runs `background` loops while the app serves, and stops them and
+    closes the service's connection pool on shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await database.dispose()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(task(stop)) for task in background]
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await database.dispose()
 
     return lifespan
 
 
-def api_readiness(
-    name: str, settings: ServiceSettings, database: Database
-) -> dict[str, ReadinessCheck]:
-    """What an API's `/readyz` checks: its database, and the bus its outbox relays to."""
-    return {
-        "database": database.ping,
-        "broker": broker_check(settings.platform, client_id=f"linli-{name}-api"),
-    }
+def backlog_probe(
+    name: str,
+    settings: ServiceSettings,
+    database: Database,
+    outbox: Table,
+    subscriptions: Sequence[Subscription],
+) -> BacklogProbe:
+    """What an API measures on a timer: its consumer groups' lag and its outbox backlog."""
+    platform = settings.platform
+    return BacklogProbe(
+        service=name,
+        database=database,
+        outbox=outbox,
+        lag_source=lag_source(platform, client_id=f"linli-{name}-api"),
+        groups={s.group: s.topics for s in subscriptions},
+        interval=platform.backlog_probe_interval_seconds,
+    )
+
+
+def api_readiness(database: Database, migrations_dir: Path) -> dict[str, ReadinessCheck]:
+    """What an API's `/readyz` checks: its database answers, at the head of its migrations.
+
+    Not the broker: an API only writes to its outbox, which holds the events while the broker is
+    away, so a broker outage must not take HTTP traffic down. The workers' readiness and their
+    `linli_broker_up` metric say whether the broker answers.
+    """
+    return {"database": database.ping, "schema": schema_check(database, migrations_dir)}
 
 
 def build_worker(

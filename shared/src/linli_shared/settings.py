@@ -8,15 +8,56 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiokafka.helpers import create_ssl_context
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from linli_shared.messaging.processing import RetryPolicy
 from linli_shared.messaging.retention import Retention
 from linli_shared.messaging.wakeup import Wakeup
+
+
+class DevDefault:
+    """Marks a setting whose default is a development value kept in this repository (a key, a
+    signing secret): production refuses to start while it is in use. Mark a field with
+    `Annotated[SecretStr, DEV_DEFAULT]`; every settings class here checks its marked fields."""
+
+    def __repr__(self) -> str:
+        return "DEV_DEFAULT"
+
+
+DEV_DEFAULT = DevDefault()
+
+
+def dev_defaults_in_use(settings: BaseSettings) -> list[str]:
+    """The environment variables of `settings`' marked fields still holding their development
+    value (alone or among comma-separated keys, as a key list during rotation would)."""
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    found = []
+    for name, field in type(settings).model_fields.items():
+        if not any(isinstance(marker, DevDefault) for marker in field.metadata):
+            continue
+        default = _plain(field.get_default(call_default_factory=True))
+        value = _plain(getattr(settings, name))
+        if default and default in {value, *(part.strip() for part in value.split(","))}:
+            found.append(f"{prefix}{name}".upper())
+    return found
+
+
+def refuse_dev_defaults(settings: BaseSettings, environment: str) -> None:
+    if environment != "prod":
+        return
+    if in_use := dev_defaults_in_use(settings):
+        raise ValueError(
+            f"production refuses the repository's development value of {', '.join(in_use)}: "
+            "set each from a secret of your own (docs/security.md, 'Production secrets')"
+        )
+
+
+def _plain(value: object) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
 
 
 class PlatformSettings(BaseSettings):
@@ -51,7 +92,10 @@ class PlatformSettings(BaseSettings):
     )
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
-    auth_dev_secret: SecretStr = SecretStr("linli-dev-signing-key-not-for-production")
+    auth_dev_secret: Annotated[SecretStr, DEV_DEFAULT] = Field(
+        default=SecretStr("linli-dev-signing-key-not-for-production"),
+        description="HS256 key of development tokens (`linli token`); unused in production",
+    )
     auth_issuer: str = "linli-dev"
     auth_audience: str = "linli"
     auth_jwks_url: str | None = Field(
@@ -66,12 +110,28 @@ class PlatformSettings(BaseSettings):
     auth_roles_claim: str = "roles"
     auth_grids_claim: str = "grids"
     max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
+    root_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        description=(
+            "The path prefix a proxy strips before requests reach `linli serve` (e.g. `/registry` "
+            "behind the gateway): the docs and the OpenAPI document name their public address "
+            "with it"
+        ),
+    )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="Worker's Prometheus port (APIs use /metrics)"
     )
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_initial_backoff_seconds: float = Field(default=0.2, gt=0)
     consumer_max_backoff_seconds: float = Field(default=5.0, gt=0)
+    consumer_unknown_subject_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long an event about a subject the registry has not announced (yet) is "
+        "retried before it is dead-lettered (unknown-subject); its partition waits meanwhile",
+    )
     consumer_batch_size: int = Field(
         default=100, ge=1, description="Consecutive records of a partition applied per transaction"
     )
@@ -104,7 +164,20 @@ class PlatformSettings(BaseSettings):
         default=3600, gt=0, description="How often workers prune the outbox and inbox"
     )
     prune_batch_size: int = Field(default=1000, ge=1, description="Rows deleted per transaction")
+    backlog_probe_interval_seconds: float = Field(
+        default=15,
+        gt=0,
+        description=(
+            "How often each API measures its consumer groups' lag (from the broker) and its "
+            "outbox backlog (from its database) for /metrics"
+        ),
+    )
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> PlatformSettings:
+        refuse_dev_defaults(self, self.environment)
+        return self
 
     def kafka_client_options(self) -> dict[str, Any]:
         """aiokafka connection options for TLS and SASL/SCRAM, from the settings above."""
@@ -142,6 +215,7 @@ class PlatformSettings(BaseSettings):
             max_attempts=self.consumer_max_attempts,
             initial_backoff=self.consumer_initial_backoff_seconds,
             max_backoff=self.consumer_max_backoff_seconds,
+            unknown_subject_wait=self.consumer_unknown_subject_wait_seconds,
         )
 
 
@@ -152,3 +226,8 @@ class ServiceSettings(BaseSettings):
 
     database_url: str
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> ServiceSettings:
+        refuse_dev_defaults(self, self.platform.environment)
+        return self

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
@@ -16,9 +17,17 @@ from opentelemetry.trace import SpanKind
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from linli_shared.audit import AuditLog, audit_entry, audit_router
+from linli_shared.audit import (
+    AuditLog,
+    AuditRecord,
+    AuditUnavailable,
+    audit_entry,
+    audit_router,
+    is_write,
+)
 from linli_shared.auth import TokenVerifier, authenticated
-from linli_shared.context import event_context
+from linli_shared.context import correlation_id_from, event_context
+from linli_shared.db import before_commit
 from linli_shared.errors import PROBLEM_BASE, PROBLEM_JSON, Problem, install_problem_handlers
 from linli_shared.health import ReadinessCheck, health_router
 from linli_shared.metrics import HTTP_DURATION, HTTP_REQUESTS
@@ -61,8 +70,9 @@ def create_service_app(
     app.state.service_name = title.removeprefix("Linli ").lower()
     install_problem_handlers(app)
     app.add_middleware(CorrelationAndTrace)
-    app.add_middleware(BodySizeLimit, max_bytes=platform.max_request_bytes)
+    app.add_middleware(RequestGuard, max_bytes=platform.max_request_bytes)
     app.include_router(health_router(readiness_checks))
+    app.state.readiness_checks = readiness_checks
     app.state.audit_log = audit_log
     routers = [*routers, audit_router()] if audit_log is not None else list(routers)
     for router in routers:
@@ -72,7 +82,12 @@ def create_service_app(
 
 class CorrelationAndTrace:
     """Every request: its correlation id (echoed back), a server span, the audit trail entry
-    (written before the last byte of the answer leaves) and the request metrics.
+    and the request metrics.
+
+    The audit entry of a write is inserted in the transaction that makes the change
+    (`AuditLog.pending_write`); any other entry (a reveal, a refused write) is written while the
+    answer is held back, and only once it is written does the answer leave. If it cannot be
+    written the caller gets a 503 problem instead, without the data.
 
     A plain ASGI middleware on purpose: `app.middleware("http")` (Starlette's
     BaseHTTPMiddleware) runs the app in another task behind memory streams, which on a read by
@@ -87,17 +102,45 @@ class CorrelationAndTrace:
             await self._app(scope, receive, send)
             return
         request = Request(scope)
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        # An id from outside is kept only if it is short and of a safe alphabet; else replaced.
+        correlation_id = correlation_id_from(request.headers.get(CORRELATION_HEADER))
         started = time.perf_counter()
         status = 500
+        log: AuditLog | None = request.app.state.audit_log
+        pending = (
+            log.pending_write(request, correlation_id)
+            if log is not None and is_write(request.method)
+            else None
+        )
+        held: list[Message] | None = None
+        entry: AuditRecord | None = None
 
         async def answer(message: Message) -> None:
-            nonlocal status
+            nonlocal status, held, entry
             if message["type"] == "http.response.start":
                 status = message["status"]
                 MutableHeaders(scope=message)[CORRELATION_HEADER] = correlation_id
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                await _audit(request, status, correlation_id)
+                if log is not None and not (pending is not None and pending.recorded):
+                    entry = audit_entry(request, status, correlation_id)
+                    if entry is not None:
+                        held = [message]
+                        return
+            elif held is not None and log is not None and entry is not None:
+                held.append(message)
+                if message.get("more_body"):
+                    return
+                try:
+                    await log.record(entry)
+                except Exception:
+                    logger.exception(
+                        "could not record the audit entry for %s %s", entry.method, entry.path
+                    )
+                    status = 503
+                    await _audit_unavailable(scope, send, correlation_id)
+                    return
+                for kept in held:
+                    await send(kept)
+                return
             await send(message)
 
         with (
@@ -107,6 +150,7 @@ class CorrelationAndTrace:
                 SpanKind.SERVER,
             ),
             event_context(correlation_id),
+            before_commit(pending) if pending is not None else nullcontext(),
         ):
             await self._app(scope, receive, answer)
         template = _route_template(request)
@@ -115,6 +159,19 @@ class CorrelationAndTrace:
         HTTP_DURATION.labels(service, request.method, template).observe(
             time.perf_counter() - started
         )
+
+
+async def _audit_unavailable(scope: Scope, send: Send, correlation_id: str) -> None:
+    error = AuditUnavailable()
+    await _problem(
+        scope,
+        send,
+        error.status,
+        error.slug,
+        error.title,
+        error.detail or error.title,
+        headers={CORRELATION_HEADER: correlation_id, "Retry-After": "1"},
+    )
 
 
 def _route_template(request: Request) -> str:
@@ -129,20 +186,10 @@ def _route_template(request: Request) -> str:
     return str(template)
 
 
-async def _audit(request: Request, status: int, correlation_id: str) -> None:
-    log: AuditLog | None = request.app.state.audit_log
-    entry = audit_entry(request, status, correlation_id) if log is not None else None
-    if log is None or entry is None:
-        return
-    try:
-        await log.record(entry)
-    except Exception:
-        # The answer is already decided; losing a trail entry is logged loudly, not hidden.
-        logger.exception("could not record the audit entry for %s %s", entry.method, entry.path)
-
-
-class BodySizeLimit:
-    """Refuse request bodies over the limit with 413, whether or not they declare a length."""
+class RequestGuard:
+    """Before the app sees a request: the body is read up to the limit (413 beyond it, whether or
+    not it declares a length), and no text in the path, the query or a JSON body may hold a NUL
+    character (422 naming the field; PostgreSQL cannot store one)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self._app = app
@@ -154,39 +201,122 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, send)
             return
+        messages: list[Message] = []
         received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
             received += len(message.get("body", b""))
             if received > self._max_bytes:
-                raise _TooLarge
-            return message
+                await self._too_large(scope, send)
+                return
+            if not message.get("more_body"):
+                break
+        body = b"".join(m.get("body", b"") for m in messages)
+        field = _nul_field_in_request(scope, body)
+        if field is not None:
+            await _problem(
+                scope,
+                send,
+                422,
+                "validation-error",
+                "Request is not valid",
+                f"invalid fields: {field}",
+                errors=[
+                    {
+                        "field": field,
+                        "message": "must not contain a NUL character",
+                        "code": "nul_character",
+                    }
+                ],
+            )
+            return
 
-        try:
-            await self._app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._too_large(scope, receive, send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
-            {
-                "type": PROBLEM_BASE + "payload-too-large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"the limit is {self._max_bytes} bytes",
-            },
-            status_code=413,
-            media_type=PROBLEM_JSON,
+        await self._app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        await _problem(
+            scope,
+            send,
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"the limit is {self._max_bytes} bytes",
         )
-        await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _nul_field_in_request(scope: Scope, body: bytes) -> str | None:
+    if "\x00" in scope["path"]:
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in key or "\x00" in value:
+                return f"query.{key.replace(chr(0), '')}"
+    # A NUL inside a JSON string can only be written as the escape \u0000.
+    if b"\\u0000" in body:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return None  # not JSON: the app's own parsing answers
+        return _nul_field(document, "")
+    return None
+
+
+def _nul_field(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return name.replace("\x00", "")
+            items.append((name, item))
+    elif isinstance(value, list):
+        items = [(f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value)]
+    for name, item in items:
+        found = _nul_field(item, name)
+        if found is not None:
+            return found
+    return None
+
+
+async def _problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> None:
+    response = JSONResponse(
+        {
+            "type": PROBLEM_BASE + slug,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": scope["path"].replace("\x00", ""),
+            **extra,
+        },
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers or {}),
+    )
+
+    async def nothing() -> Message:
+        return {"type": "http.disconnect"}
+
+    await response(scope, nothing, send)
 
 
 def _problem_openapi(app: FastAPI) -> dict[str, Any]:

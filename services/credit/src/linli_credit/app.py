@@ -19,11 +19,18 @@ from linli_shared.clock import SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, api_readiness, build_worker, disposing
+from linli_shared.service import (
+    ServiceDefinition,
+    api_readiness,
+    backlog_probe,
+    build_worker,
+    disposing,
+)
 from linli_shared.web import create_service_app
 
 NAME = "credit"
 SOURCE = "/linli/credit"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _service(database: Database, settings: CreditSettings) -> CreditService:
@@ -38,6 +45,8 @@ def _service(database: Database, settings: CreditSettings) -> CreditService:
 def create_app(settings: CreditSettings | None = None) -> FastAPI:
     settings = settings or CreditSettings()
     database = Database(settings.database_url)
+    service = _service(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
     app = create_service_app(
         title="Linli credit",
         description=(
@@ -46,11 +55,11 @@ def create_app(settings: CreditSettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
-        lifespan=disposing(database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
+        lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = _service(database, settings)
+    app.state.service = service
     return app
 
 
@@ -79,7 +88,7 @@ DEFINITION = ServiceDefinition(
     settings=CreditSettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )
 
 

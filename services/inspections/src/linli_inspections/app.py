@@ -17,11 +17,18 @@ from linli_shared.clock import SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, api_readiness, build_worker, disposing
+from linli_shared.service import (
+    ServiceDefinition,
+    api_readiness,
+    backlog_probe,
+    build_worker,
+    disposing,
+)
 from linli_shared.web import create_service_app
 
 NAME = "inspections"
 SOURCE = "/linli/inspections"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _service(database: Database, settings: InspectionsSettings) -> InspectionsService:
@@ -33,6 +40,8 @@ def _service(database: Database, settings: InspectionsSettings) -> InspectionsSe
 def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
+    service = _service(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
     app = create_service_app(
         title="Linli inspections",
         description=(
@@ -41,11 +50,11 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
-        lifespan=disposing(database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
+        lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = _service(database, settings)
+    app.state.service = service
     return app
 
 
@@ -74,5 +83,5 @@ DEFINITION = ServiceDefinition(
     settings=InspectionsSettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )

@@ -29,9 +29,20 @@ class InspectionsSettings(ServiceSettings):
         description="The partner department per checklist (JSON object)",
     )
 
+    clock_skew_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description=(
+            "How far ahead of the server's clock an inspection's or a photo's time may be (device "
+            "clocks drift); later ones are refused with 422"
+        ),
+    )
+
     def policy(self) -> InspectionPolicy:
         return InspectionPolicy(
             time_zone=self.time_zone,
+            clock_skew=timedelta(seconds=self.clock_skew_seconds),
             department_after=timedelta(hours=self.department_escalation_after_hours),
             departments=dict(self.escalation_departments),
         )

@@ -28,11 +28,18 @@ from linli_shared.clock import Clock, SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, api_readiness, build_worker, disposing
+from linli_shared.service import (
+    ServiceDefinition,
+    api_readiness,
+    backlog_probe,
+    build_worker,
+    disposing,
+)
 from linli_shared.web import create_service_app
 
 NAME = "notify"
 SOURCE = "/linli/notify"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build_service(
@@ -48,7 +55,9 @@ def build_service(
         SmtpChannel(settings),
         settings.delivery_max_attempts,
         sms=sms,
-        webhooks=WebhookSender(settings.webhook_timeout_seconds),
+        webhooks=WebhookSender(
+            settings.webhook_timeout_seconds, settings.webhook_egress(), settings.webhook_cipher()
+        ),
         policy=DeliveryPolicy(
             max_rounds=settings.delivery_max_attempts,
             time_zone=settings.time_zone,
@@ -56,12 +65,15 @@ def build_service(
             webhook_schedule=settings.webhook_schedule(),
             webhook_disable_after=settings.webhook_disable_after_failures,
         ),
+        contacts=settings.contact_sealer(),
     )
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
+    service = build_service(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
     app = create_service_app(
         title="Linli notify",
         description=(
@@ -70,11 +82,11 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
-        lifespan=disposing(database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
+        lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = build_service(database, settings)
+    app.state.service = service
     return app
 
 
@@ -107,5 +119,5 @@ DEFINITION = ServiceDefinition(
     settings=NotifySettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )

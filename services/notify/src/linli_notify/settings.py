@@ -1,17 +1,31 @@
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from linli_shared.settings import ServiceSettings
+from linli_notify.adapters.egress import EgressPolicy
+from linli_shared.crypto import DEV_CONTACT_KEY, KeyRing, Sealer, keys_of
+from linli_shared.settings import DEV_DEFAULT, ServiceSettings
+
+# Development key only: production sets LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS from a secret and
+# refuses this one (docs/security.md).
+DEV_WEBHOOK_ENCRYPTION_KEY = "bGlubGktZGV2LXdlYmhvb2stc2VjcmV0LWtleSEhISE="
 
 
 class NotifySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LINLI_NOTIFY_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/linli_notify"
+    contact_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
+        default=SecretStr(DEV_CONTACT_KEY),
+        description=(
+            "Comma-separated Fernet keys shared with the registry only "
+            "(LINLI_REGISTRY_CONTACT_KEYS): they open the contacts sealed in its events; the "
+            "first is the registry's current key, all open (rotation)"
+        ),
+    )
 
     # --- e-mail (SMTP) ---------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"
@@ -26,6 +40,12 @@ class NotifySettings(ServiceSettings):
     )
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "Linli <noreply@linli.localhost>"
+    message_id_domain: str = Field(
+        default="linli.localhost",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="Right-hand side of every e-mail's Message-ID <notice-id.email@domain>",
+    )
 
     # --- SMS through the city's HTTP gateway -----------------------------------------------------
     sms_gateway_url: str | None = Field(
@@ -60,6 +80,20 @@ class NotifySettings(ServiceSettings):
     webhook_disable_after_failures: int = Field(
         default=20, ge=1, description="Consecutive failed attempts that disable an endpoint"
     )
+    webhook_encryption_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
+        default=SecretStr(DEV_WEBHOOK_ENCRYPTION_KEY),
+        description=(
+            "Comma-separated Fernet keys for the endpoints' signing secrets at rest; the first "
+            "encrypts, all decrypt (rotate by putting a new key first)"
+        ),
+    )
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Private networks (CIDR, JSON list) where partners on premises may be reached; in "
+            "production every other non-public address is refused"
+        ),
+    )
 
     # --- policy ----------------------------------------------------------------------------------
     time_zone: str = "Asia/Shanghai"
@@ -74,5 +108,15 @@ class NotifySettings(ServiceSettings):
         default=5, ge=1, description="Rounds through a recipient's channels before giving up"
     )
 
+    def webhook_cipher(self) -> KeyRing:
+        return KeyRing(keys_of(self.webhook_encryption_keys.get_secret_value()))
+
+    def webhook_egress(self) -> EgressPolicy:
+        """Production keeps to the egress rules; development may post to local receivers."""
+        return EgressPolicy.of(self.platform.environment == "prod", self.webhook_allowed_networks)
+
     def webhook_schedule(self) -> tuple[timedelta, ...]:
         return tuple(timedelta(seconds=s) for s in self.webhook_retry_schedule_seconds)
+
+    def contact_sealer(self) -> Sealer:
+        return Sealer(keys_of(self.contact_keys.get_secret_value()))

@@ -18,11 +18,18 @@ from linli_shared.clock import SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
-from linli_shared.service import ServiceDefinition, api_readiness, build_worker, disposing
+from linli_shared.service import (
+    ServiceDefinition,
+    api_readiness,
+    backlog_probe,
+    build_worker,
+    disposing,
+)
 from linli_shared.web import create_service_app
 
 NAME = "registry"
 SOURCE = "/linli/registry"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _service(database: Database, settings: RegistrySettings) -> RegistryService:
@@ -32,12 +39,15 @@ def _service(database: Database, settings: RegistrySettings) -> RegistryService:
         SystemClock(),
         settings.cipher(),
         settings.default_time_zone,
+        sealer=settings.contact_sealer(),
     )
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     database = Database(settings.database_url)
+    service = _service(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
     app = create_service_app(
         title="Linli registry",
         description=(
@@ -46,11 +56,11 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         ),
         platform=settings.platform,
         routers=[router],
-        readiness_checks=api_readiness(NAME, settings, database),
-        lifespan=disposing(database),
+        readiness_checks=api_readiness(database, MIGRATIONS),
+        lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = _service(database, settings)
+    app.state.service = service
     return app
 
 
@@ -82,5 +92,5 @@ DEFINITION = ServiceDefinition(
     settings=RegistrySettings,
     create_app=create_app,
     create_worker=create_worker,
-    migrations_dir=Path(__file__).parent / "migrations",
+    migrations_dir=MIGRATIONS,
 )

@@ -1,12 +1,14 @@
+from typing import Annotated
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from linli_registry.domain.places import DEFAULT_TIME_ZONE
-from linli_shared.crypto import FieldCipher
-from linli_shared.settings import ServiceSettings
+from linli_shared.crypto import DEV_CONTACT_KEY, FieldCipher, Sealer, keys_of
+from linli_shared.settings import DEV_DEFAULT, ServiceSettings
 
 # Development keys only: production sets LINLI_REGISTRY_ENCRYPTION_KEYS and
-# LINLI_REGISTRY_BLIND_INDEX_KEY from a secret (see docs/registry.md).
+# LINLI_REGISTRY_BLIND_INDEX_KEY from a secret (see docs/registry.md); it refuses these.
 DEV_ENCRYPTION_KEY = "bGlubGktZGV2LWZpZWxkLWtleS1ub3QtZm9yLXByb2Q="
 DEV_BLIND_INDEX_KEY = "linli-dev-blind-index-key-not-for-production"
 
@@ -15,16 +17,24 @@ class RegistrySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LINLI_REGISTRY_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/linli_registry"
-    encryption_keys: SecretStr = Field(
+    encryption_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
         default=SecretStr(DEV_ENCRYPTION_KEY),
         description=(
             "Comma-separated Fernet keys for personal data at rest; the first encrypts, all "
             "decrypt (rotate by putting a new key first)"
         ),
     )
-    blind_index_key: SecretStr = Field(
+    blind_index_key: Annotated[SecretStr, DEV_DEFAULT] = Field(
         default=SecretStr(DEV_BLIND_INDEX_KEY),
         description="HMAC key of the ID-number index used for duplicate detection",
+    )
+
+    contact_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
+        default=SecretStr(DEV_CONTACT_KEY),
+        description=(
+            "Comma-separated Fernet keys shared with notify only (LINLI_NOTIFY_CONTACT_KEYS): "
+            "contacts in events are sealed under the first"
+        ),
     )
 
     default_time_zone: str = Field(
@@ -33,5 +43,8 @@ class RegistrySettings(ServiceSettings):
     )
 
     def cipher(self) -> FieldCipher:
-        keys = [k.strip() for k in self.encryption_keys.get_secret_value().split(",") if k.strip()]
+        keys = keys_of(self.encryption_keys.get_secret_value())
         return FieldCipher(keys, self.blind_index_key.get_secret_value())
+
+    def contact_sealer(self) -> Sealer:
+        return Sealer(keys_of(self.contact_keys.get_secret_value()))

@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+# Tolerant readers: a field this reader does not know (added by a newer release) is ignored, so
+# an additive change rolls out service by service with no event dead-lettered in between. The
+# JSON Schemas generated from the contracts allow additional properties for the same reason.
+TOLERANT = ConfigDict(extra="ignore", frozen=True)
+
+
+def dropping_unknown(*known: str) -> BeforeValidator:
+    """For a list of options (such as notice channels): values this reader does not know are
+    dropped and the reader acts on the ones it knows (docs/events.md, "Tolerant readers")."""
+    allowed = frozenset(known)
+
+    def keep_known(value: Any) -> Any:
+        if isinstance(value, list):
+            return [item for item in value if not isinstance(item, str) or item in allowed]
+        return value
+
+    return BeforeValidator(keep_known)
 
 
 class EventData(BaseModel):
@@ -16,7 +34,7 @@ class EventData(BaseModel):
     A breaking change is a new class with a new version suffix, never an edit.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     event_type: ClassVar[str]
     topic: ClassVar[str]

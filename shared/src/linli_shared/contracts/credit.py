@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 from uuid import UUID
+
+from pydantic import AwareDatetime
 
 from linli_shared.contracts import topics
 from linli_shared.contracts.base import EventData
@@ -40,7 +42,7 @@ class ScoreChanged(_AboutASubject):
     grade_after: str
     policy_version: str
     source_event_id: str
-    occurred_at: datetime
+    occurred_at: AwareDatetime
 
 
 class GradeChanged(_AboutASubject):
@@ -49,7 +51,7 @@ class GradeChanged(_AboutASubject):
     grade_before: str
     grade_after: str
     score: int
-    evaluated_at: datetime
+    evaluated_at: AwareDatetime
 
 
 class GreenChannelGranted(_AboutASubject):
@@ -103,7 +105,7 @@ class EntryRepaired(_AboutASubject):
 
     entry_id: UUID
     how: Literal["applied", "expired"]
-    repaired_at: datetime
+    repaired_at: AwareDatetime
 
 
 class AccountOpened(_AboutASubject):
@@ -111,7 +113,7 @@ class AccountOpened(_AboutASubject):
 
     event_type: ClassVar[str] = "linli.credit.account.opened.v1"
 
-    opened_at: datetime
+    opened_at: AwareDatetime
     community_id: str | None = None
     household_id: UUID | None = None  # a resident's household
     reopened: bool = False
@@ -122,6 +124,6 @@ class AccountClosed(_AboutASubject):
 
     event_type: ClassVar[str] = "linli.credit.account.closed.v1"
 
-    closed_at: datetime
+    closed_at: AwareDatetime
     reason: Literal["deregistered", "left_household"]
     household_id: UUID | None = None

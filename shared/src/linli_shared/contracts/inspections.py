@@ -7,25 +7,31 @@ frontage segment.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel
 
 from linli_shared.contracts import topics
-from linli_shared.contracts.base import EventData
+from linli_shared.contracts.base import TOLERANT, EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 
 TargetKind = Literal["household", "compound", "frontage_segment", "pest_point"]
 
 
+# Locale (BCP 47, e.g. "zh-CN", "en") -> the text in that language.
+Titles = dict[str, str]
+
+
 class FailedFindingV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     item: str
     severity: Severity
     note: str | None = None
+    # The item's text per language, from the checklist version the inspection was recorded
+    # against (added in 1.1; absent in older events and for items not on a checklist).
+    title: Titles | None = None
 
 
 class _AboutAnInspection(EventData):
@@ -36,7 +42,7 @@ class _AboutAnInspection(EventData):
     subject_id: UUID
     subject_kind: SubjectKind
     checklist: str
-    inspected_at: datetime
+    inspected_at: AwareDatetime
     target_kind: TargetKind = "household"
     target_id: str | None = None
     grid_id: str | None = None
@@ -62,7 +68,9 @@ class InspectionFailed(_AboutAnInspection):
 
     severity: Severity
     failed_findings: list[FailedFindingV1]
-    comply_by: datetime
+    comply_by: AwareDatetime
+    # The checklist's title per language, from its version (added in 1.1; may be absent).
+    checklist_title: Titles | None = None
 
 
 class _AboutARectification(EventData):
@@ -74,7 +82,7 @@ class _AboutARectification(EventData):
     subject_id: UUID
     subject_kind: SubjectKind
     severity: Severity
-    comply_by: datetime
+    comply_by: AwareDatetime
     grid_id: str | None = None
     community_id: str | None = None
 
@@ -90,7 +98,7 @@ class RectificationReady(_AboutARectification):
 
     event_type: ClassVar[str] = "linli.inspections.rectification.ready.v1"
 
-    reported_at: datetime
+    reported_at: AwareDatetime
 
 
 class RectificationVerified(_AboutARectification):
@@ -99,14 +107,14 @@ class RectificationVerified(_AboutARectification):
     event_type: ClassVar[str] = "linli.inspections.rectification.verified.v1"
 
     reinspection_id: UUID
-    verified_at: datetime
+    verified_at: AwareDatetime
     on_time: bool
 
 
 class RectificationOverdue(_AboutARectification):
     event_type: ClassVar[str] = "linli.inspections.rectification.overdue.v1"
 
-    overdue_since: datetime
+    overdue_since: AwareDatetime
 
 
 class InspectionEscalated(_AboutARectification):
@@ -116,7 +124,7 @@ class InspectionEscalated(_AboutARectification):
 
     level: Literal["grid_worker", "department"]
     department: str | None = None
-    escalated_at: datetime
+    escalated_at: AwareDatetime
 
 
 class ScheduleMissed(EventData):
@@ -132,6 +140,6 @@ class ScheduleMissed(EventData):
     checklist: str
     grid_id: str | None = None
     community_id: str | None = None
-    week_starting: datetime
+    week_starting: AwareDatetime
     due: int
     done: int

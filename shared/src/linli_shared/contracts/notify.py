@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
+
+from pydantic import AwareDatetime
 
 from linli_shared.contracts import topics
 from linli_shared.contracts.base import EventData
@@ -20,7 +21,7 @@ class NoticeDelivered(EventData):
     notice_type: str
     channel: str
     source_event_id: str
-    delivered_at: datetime
+    delivered_at: AwareDatetime
 
 
 class NoticeFailed(EventData):
@@ -34,4 +35,4 @@ class NoticeFailed(EventData):
     channel: str
     source_event_id: str
     reason: str
-    failed_at: datetime
+    failed_at: AwareDatetime

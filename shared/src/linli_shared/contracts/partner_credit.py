@@ -8,9 +8,11 @@ addresses, and no entries or their causes. These types are compared for *full* c
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import ClassVar
 from uuid import UUID
+
+from pydantic import AwareDatetime
 
 from linli_shared.contracts import topics
 from linli_shared.contracts.base import EventData
@@ -34,7 +36,7 @@ class PartnerGradeChanged(_PartnerCreditEvent):
 
     grade_before: str
     grade: str
-    effective_at: datetime
+    effective_at: AwareDatetime
 
 
 class PartnerGreenChannelGranted(_PartnerCreditEvent):

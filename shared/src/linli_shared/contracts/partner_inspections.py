@@ -11,14 +11,13 @@ through its outbox in the same transaction as the internal event it mirrors.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from linli_shared.contracts import topics
-from linli_shared.contracts.base import EventData
+from linli_shared.contracts.base import TOLERANT, EventData
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.inspections import TargetKind
 
@@ -26,7 +25,7 @@ from linli_shared.contracts.inspections import TargetKind
 class PartnerFindingV1(BaseModel):
     """A failed checklist item: its code and severity, never the inspector's note."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     item: str
     severity: Severity
@@ -50,11 +49,11 @@ class PartnerInspectionCompleted(_PartnerEvent):
     key_field: ClassVar[str] = "inspection_id"
 
     inspection_id: UUID
-    inspected_at: datetime
+    inspected_at: AwareDatetime
     outcome: Literal["passed", "failed"]
     is_reinspection: bool = False
     severity: Severity | None = None
-    comply_by: datetime | None = None
+    comply_by: AwareDatetime | None = None
     failed_findings: list[PartnerFindingV1] = Field(default_factory=list)
 
 
@@ -64,7 +63,7 @@ class _PartnerCaseEvent(_PartnerEvent):
     rectification_id: UUID
     inspection_id: UUID
     severity: Severity
-    comply_by: datetime
+    comply_by: AwareDatetime
     failed_findings: list[PartnerFindingV1] = Field(default_factory=list)
 
 
@@ -73,7 +72,7 @@ class PartnerRectificationOverdue(_PartnerCaseEvent):
 
     event_type: ClassVar[str] = "linli.inspections.partner-rectification.overdue.v1"
 
-    overdue_since: datetime
+    overdue_since: AwareDatetime
 
 
 class PartnerRectificationEscalated(_PartnerCaseEvent):
@@ -82,7 +81,7 @@ class PartnerRectificationEscalated(_PartnerCaseEvent):
     event_type: ClassVar[str] = "linli.inspections.partner-rectification.escalated.v1"
 
     department: str
-    escalated_at: datetime
+    escalated_at: AwareDatetime
 
 
 class PartnerRectificationVerified(_PartnerCaseEvent):
@@ -91,7 +90,7 @@ class PartnerRectificationVerified(_PartnerCaseEvent):
     event_type: ClassVar[str] = "linli.inspections.partner-rectification.verified.v1"
 
     reinspection_id: UUID
-    verified_at: datetime
+    verified_at: AwareDatetime
     on_time: bool
 
 

@@ -1,22 +1,24 @@
 """Events published by the registry on `linli.registry.v1`.
 
-This topic carries personal data (names, contacts, addresses) and is never readable by partners.
+This topic carries personal data (names, addresses; contacts sealed for notify) and is never
+readable by partners.
 Each event carries the state its consumers need (event-carried state transfer), so credit and
 notify never call the registry.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field
 
 from linli_shared.contracts import topics
-from linli_shared.contracts.base import EventData
+from linli_shared.contracts.base import TOLERANT, EventData, dropping_unknown
 
 Channel = Literal["email", "sms", "inbox"]
+# A channel added by a later release is dropped by a reader that cannot use it.
+Channels = Annotated[list[Channel], dropping_unknown(*get_args(Channel))]
 
 
 def _email_only() -> list[Channel]:
@@ -24,7 +26,7 @@ def _email_only() -> list[Channel]:
 
 
 class MemberV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     name: str
     relation: str
@@ -35,23 +37,40 @@ class MemberV1(BaseModel):
 class ConsentV1(BaseModel):
     """What the household agreed to, and who recorded it when."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = TOLERANT
 
     integrity_scoring: bool = False
-    notice_channels: list[Channel] = Field(default_factory=_email_only)
+    notice_channels: Channels = Field(default_factory=_email_only)
     recorded_by: str | None = None
-    recorded_at: datetime | None = None
+    recorded_at: AwareDatetime | None = None
+
+
+# What `HouseholdRegistered.contact_email` (required since 1.0.0) carries when the contact is
+# sealed: an address in a reserved domain (RFC 2606) that no mail server accepts.
+SEALED_EMAIL = "sealed@contact.linli.example"
 
 
 class ContactV1(BaseModel):
-    """How to reach a household or organisation (personal data)."""
+    """How to reach a household or organisation (personal data).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The registry seals the e-mail address and phone for notify (`sealed`) and leaves `email`
+    and `phone` empty, so neither the broker nor any other consumer holds them in clear; events
+    written before carry them in clear (readers accept both).
+    """
+
+    model_config = TOLERANT
 
     email: EmailStr | None = None
     phone: str | None = None
-    preferred_channels: list[Channel] = Field(default_factory=_email_only)
+    preferred_channels: Channels = Field(default_factory=_email_only)
     locale: str = "zh-CN"
+    sealed: str | None = Field(
+        default=None,
+        description=(
+            "The e-mail address and phone, sealed for notify (Fernet under the contact key only "
+            "the registry and notify hold; bound to the household or organisation id)"
+        ),
+    )
 
 
 class HouseholdRegistered(EventData):
@@ -65,7 +84,7 @@ class HouseholdRegistered(EventData):
     address: str
     members: list[MemberV1]
     contact_email: EmailStr
-    registered_at: datetime
+    registered_at: AwareDatetime
     compound_id: str | None = None
     building_id: str | None = None
     contact: ContactV1 | None = None
@@ -84,7 +103,7 @@ class HouseholdMoved(EventData):
     address: str
     compound_id: str | None = None
     building_id: str | None = None
-    moved_at: datetime
+    moved_at: AwareDatetime
     version: int
 
 
@@ -95,7 +114,7 @@ class HouseholdMembersChanged(EventData):
 
     household_id: UUID
     members: list[MemberV1]
-    changed_at: datetime
+    changed_at: AwareDatetime
     version: int
 
 
@@ -106,7 +125,7 @@ class HouseholdContactChanged(EventData):
 
     household_id: UUID
     contact: ContactV1
-    changed_at: datetime
+    changed_at: AwareDatetime
     version: int
 
 
@@ -127,7 +146,7 @@ class HouseholdDeregistered(EventData):
 
     household_id: UUID
     reason: str
-    deregistered_at: datetime
+    deregistered_at: AwareDatetime
     version: int
 
 
@@ -149,7 +168,7 @@ class OrganisationRegistered(EventData):
     compound_ids: list[str] = Field(default_factory=list)
     frontage_segments: list[str] = Field(default_factory=list)
     contact: ContactV1
-    registered_at: datetime
+    registered_at: AwareDatetime
     version: int = 1
 
 
@@ -166,7 +185,7 @@ class OrganisationChanged(EventData):
     compound_ids: list[str] = Field(default_factory=list)
     frontage_segments: list[str] = Field(default_factory=list)
     contact: ContactV1
-    changed_at: datetime
+    changed_at: AwareDatetime
     version: int
 
 
@@ -186,7 +205,7 @@ class CommunityCreated(EventData):
     name: str
     # IANA time zone: weeks, deadlines and quiet hours of the community are counted in it.
     time_zone: str
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class CommunityChanged(EventData):
@@ -197,7 +216,7 @@ class CommunityChanged(EventData):
     community_id: str
     name: str
     time_zone: str
-    changed_at: datetime
+    changed_at: AwareDatetime
 
 
 class GridCreated(EventData):
@@ -211,7 +230,7 @@ class GridCreated(EventData):
     # The grid worker (staff, not a resident): the principal id and display name.
     worker_id: str | None = None
     worker_name: str | None = None
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class GridChanged(EventData):
@@ -224,7 +243,7 @@ class GridChanged(EventData):
     name: str
     worker_id: str | None = None
     worker_name: str | None = None
-    changed_at: datetime
+    changed_at: AwareDatetime
 
 
 class CompoundCreated(EventData):
@@ -238,7 +257,7 @@ class CompoundCreated(EventData):
     name: str
     address: str
     property_manager_id: UUID | None = None
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class CompoundChanged(EventData):
@@ -254,7 +273,7 @@ class CompoundChanged(EventData):
     name: str
     address: str
     property_manager_id: UUID | None = None
-    changed_at: datetime
+    changed_at: AwareDatetime
 
 
 class BuildingCreated(EventData):
@@ -267,4 +286,4 @@ class BuildingCreated(EventData):
     community_id: str
     grid_id: str
     name: str
-    created_at: datetime
+    created_at: AwareDatetime

@@ -31,7 +31,7 @@ import logging
 import sqlite3
 import threading
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +42,7 @@ from linli_shared.aio import sleep_or_stop, wait_for_either
 from linli_shared.messaging.records import (
     IncomingRecord,
     OutgoingRecord,
+    PartitionLag,
     Process,
     ProcessBatch,
     chunked,
@@ -214,6 +215,10 @@ class EventLog:
                 found[topic] = int(row[0])
         return found
 
+    async def topic_names(self) -> list[str]:
+        rows = await self._call(lambda: self._db.execute("SELECT name FROM topics").fetchall())
+        return sorted(str(row[0]) for row in rows)
+
     async def partitions(self, topic: str) -> int:
         """How many partitions `topic` has; 0 when it does not exist."""
         return (await self._call(lambda: self._partitions_of([topic]))).get(topic, 0)
@@ -342,6 +347,34 @@ class EventLog:
             (group, *where),
         ).fetchone()
         return None if row is None else int(row[0])
+
+    async def consumer_lag(self, groups: Mapping[str, Sequence[str]]) -> list[PartitionLag]:
+        """Each group's committed position and the log's end in every partition of its topics
+        (a group that never committed starts at offset 0: records are never deleted)."""
+        wanted = {group: list(topics) for group, topics in groups.items()}
+        return await self._call(lambda: self._consumer_lag(wanted))
+
+    def _consumer_lag(self, groups: Mapping[str, Sequence[str]]) -> list[PartitionLag]:
+        db = self._db
+        lags: list[PartitionLag] = []
+        for group, topics in groups.items():
+            for topic, count in sorted(self._partitions_of(topics).items()):
+                for partition in range(count):
+                    (last,) = db.execute(
+                        'SELECT MAX("offset") FROM records WHERE topic = ? AND "partition" = ?',
+                        (topic, partition),
+                    ).fetchone()
+                    committed = self._committed(group, (topic, partition))
+                    lags.append(
+                        PartitionLag(
+                            group=group,
+                            topic=topic,
+                            partition=partition,
+                            position=committed or 0,
+                            end=0 if last is None else int(last) + 1,
+                        )
+                    )
+        return lags
 
     async def ping(self) -> None:
         await self._call(lambda: self._db.execute("SELECT 1").fetchone())
@@ -490,6 +523,11 @@ class EmbeddedTransport:
     async def ping(self) -> None:
         async with open_log(self._path) as event_log:
             await event_log.ping()
+
+    async def consumer_lag(self, groups: Mapping[str, Sequence[str]]) -> list[PartitionLag]:
+        """Where each consumer group stands in the log (`EventLog.consumer_lag`)."""
+        async with open_log(self._path) as event_log:
+            return await event_log.consumer_lag(groups)
 
     def consuming(self, group: str) -> bool:
         """True while this transport consumes for `group` (actively or standing by)."""

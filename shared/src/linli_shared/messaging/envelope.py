@@ -18,7 +18,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
-from linli_shared.context import EventContext
+from linli_shared.context import EventContext, correlation_id_from, is_safe_id
 from linli_shared.contracts.base import EventCatalogue, EventData
 
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
@@ -31,6 +31,15 @@ class MalformedEvent(Exception):
 
 class UnknownEventType(MalformedEvent):
     """The record is a CloudEvent whose type no contract describes."""
+
+
+class UnknownValue(MalformedEvent):
+    """The event's data has a value this reader does not know in a field that decides what the
+    reader does (a severity, an outcome): dead-lettered, to be replayed once the consumer knows
+    it (docs/events.md, "Tolerant readers")."""
+
+
+_UNKNOWN_VALUE_ERRORS = frozenset({"enum", "literal_error"})
 
 
 def dataschema_for(event_type: str) -> str:
@@ -131,6 +140,7 @@ class Envelope:
             "causationid",
             "traceparent",
         }
+        causation = attributes.get("causationid")
         return cls(
             id=str(attributes["id"]),
             type=str(attributes["type"]),
@@ -138,8 +148,9 @@ class Envelope:
             subject=str(subject),
             time=attributes.get("time") or datetime.now(UTC),
             data=data,
-            correlation_id=str(correlation_id),
-            causation_id=attributes.get("causationid"),
+            # Ids from the wire are kept only if safe to store and log (linli_shared.context).
+            correlation_id=correlation_id_from(correlation_id),
+            causation_id=causation if is_safe_id(causation) else None,
             traceparent=attributes.get("traceparent"),
             extra={k: v for k, v in attributes.items() if k not in known},
         )
@@ -152,4 +163,14 @@ class Envelope:
         try:
             return model.model_validate(self.data)
         except ValidationError as error:
+            problems = error.errors(include_url=False)
+            if problems and all(p["type"] in _UNKNOWN_VALUE_ERRORS for p in problems):
+                raise UnknownValue(
+                    f"{self.type}: unknown value "
+                    + "; ".join(
+                        f"{'.'.join(str(part) for part in p['loc'])}={p['input']!r} "
+                        f"(known: {p.get('ctx', {}).get('expected', '?')})"
+                        for p in problems
+                    )
+                ) from error
             raise MalformedEvent(f"{self.type}: {error}") from error

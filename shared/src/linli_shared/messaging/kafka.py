@@ -26,7 +26,6 @@ from linli_shared.messaging.records import (
     chunked,
     one_by_one,
 )
-from linli_shared.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +170,6 @@ class KafkaTransport:
                                 process,
                                 stop,
                                 len(self._namespace),
-                                group,
                                 batch_size,
                             )
                             for partition, records in batches.items()
@@ -218,7 +216,6 @@ async def _process_partition(
     process: ProcessBatch,
     stop: asyncio.Event,
     namespace_length: int,
-    group_name: str,
     batch_size: int,
 ) -> None:
     next_offset: int | None = None
@@ -231,11 +228,6 @@ async def _process_partition(
             next_offset = batch[-1].offset + 1
     finally:
         if next_offset is not None:
-            highwater = consumer.highwater(partition)
-            if highwater is not None:
-                CONSUMER_LAG.labels(
-                    group_name, partition.topic[namespace_length:], str(partition.partition)
-                ).set(max(0, highwater - next_offset))
             try:
                 await consumer.commit({partition: next_offset})
             except KafkaError as error:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -32,19 +33,18 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_shared.aio import sleep_or_stop
-from linli_shared.context import current_context
+from linli_shared.context import EventContext, current_context
 from linli_shared.contracts.base import EventData
 from linli_shared.db import BigIntegerPK, Database, UtcDateTime
 from linli_shared.messaging.envelope import CONTENT_TYPE, Envelope
 from linli_shared.messaging.records import OutgoingRecord
 from linli_shared.messaging.wakeup import Wakeup
-from linli_shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from linli_shared.metrics import EVENTS_PUBLISHED
 from linli_shared.telemetry import current_traceparent, start_child_span, traceparent_of
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
-BACKLOG_MEASURE_SECONDS = 5.0
 # Every service's migrations add a trigger that NOTIFYs this channel when outbox rows commit.
 OUTBOX_CHANNEL = "linli_outbox"
 
@@ -65,10 +65,6 @@ def _headers(span: Span) -> dict[str, bytes]:
     if traceparent:
         headers["traceparent"] = traceparent.encode()  # W3C trace context on the Kafka hop
     return headers
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -99,8 +95,14 @@ class Outbox:
         context, traceparent = current_context(), current_traceparent()
         rows = []
         for event in events:
-            envelope = Envelope.wrap(
-                event, source=self._source, context=context, traceparent=traceparent
+            # Partners see none of the story's ids (a caller's correlation id, internal event
+            # ids, our traces): each partner event gets a correlation id of its own.
+            envelope = (
+                Envelope.wrap(event, source=self._source, context=_for_partners())
+                if event.partner_readable
+                else Envelope.wrap(
+                    event, source=self._source, context=context, traceparent=traceparent
+                )
             )
             rows.append(
                 {
@@ -115,6 +117,10 @@ class Outbox:
         if rows:
             # An executemany: one compiled (cached) statement, rows inserted in the given order.
             await connection.execute(insert(self._table), rows)
+
+
+def _for_partners() -> EventContext:
+    return EventContext(correlation_id=str(uuid.uuid4()))
 
 
 class RecordSink(Protocol):
@@ -199,11 +205,7 @@ class OutboxRelay:
             await self._relay_until(stop)
 
     async def _relay_until(self, stop: asyncio.Event) -> None:
-        last_measured = 0.0
         while not stop.is_set():
-            if time.monotonic() - last_measured > BACKLOG_MEASURE_SECONDS:
-                last_measured = time.monotonic()
-                await self._measure_backlog()
             try:
                 relayed = await self.relay_once()
             except Exception:
@@ -214,33 +216,27 @@ class OutboxRelay:
             if relayed == 0:
                 await self._wakeup.wait(stop)
 
-    async def _measure_backlog(self) -> None:
-        table = self._table
-        try:
-            async with self._database.connect() as connection:
-                row = (
-                    await connection.execute(
-                        select(func.count(), func.min(table.c.created_at)).where(
-                            table.c.published_at.is_(None)
-                        )
-                    )
-                ).one()
-        except Exception as error:
-            log.warning("could not measure the outbox backlog: %s", error)
-            return
-        count, oldest = row
-        OUTBOX_BACKLOG.labels(self._service).set(count)
-        age = (datetime.now(UTC) - _aware(oldest)).total_seconds() if oldest else 0.0
-        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
-
     async def backlog(self) -> int:
-        async with self._database.connect() as connection:
-            count = await connection.scalar(
-                select(func.count())
-                .select_from(self._table)
-                .where(self._table.c.published_at.is_(None))
+        return (await unpublished(self._database, self._table)).count
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    count: int
+    oldest: datetime | None  # when the oldest unpublished event was written
+
+
+async def unpublished(database: Database, table: Table) -> Unpublished:
+    """The events waiting in an outbox to be published."""
+    async with database.connect() as connection:
+        count, oldest = (
+            await connection.execute(
+                select(func.count(), func.min(table.c.created_at)).where(
+                    table.c.published_at.is_(None)
+                )
             )
-            return int(count or 0)
+        ).one()
+    return Unpublished(int(count or 0), oldest)
 
 
 async def prune_sent(database: Database, table: Table, before: datetime, batch_size: int) -> int:

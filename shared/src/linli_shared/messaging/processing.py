@@ -3,7 +3,9 @@
 parse → skip types this group does not handle → claim the event id in the inbox and run the
 handler in one transaction → on failure retry with backoff → dead-letter what cannot be applied.
 Infrastructure faults (database away) retry until the stop signal and never dead-letter, because
-the event is not at fault.
+the event is not at fault. An event about a subject the consumer has not heard of (yet) is
+retried for a bounded time (`UnknownSubject`: its registration may still be on its way) and then
+dead-lettered as `unknown-subject`, to be replayed once the registration has arrived.
 
 A batch (consecutive records of one partition) is applied in one transaction, in order, each
 event still claimed in the inbox on its own: one commit instead of one per event is what lifts a
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from opentelemetry.trace import SpanKind
@@ -28,8 +32,8 @@ from linli_shared.context import event_context
 from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
-from linli_shared.faults import is_infrastructure_error
-from linli_shared.messaging.envelope import Envelope, MalformedEvent
+from linli_shared.faults import is_data_error, is_infrastructure_error
+from linli_shared.messaging.envelope import Envelope, MalformedEvent, UnknownValue
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import RecordSink
 from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
@@ -38,8 +42,18 @@ from linli_shared.telemetry import span_from_traceparent
 
 log = logging.getLogger(__name__)
 
-# Set by `linli dlq replay`: the consumer group a re-driven dead letter is meant for.
+# Why a record was dead-lettered (the `linli-dlq-reason` header and the metric's `reason`).
+MALFORMED = "malformed"
+HANDLER_FAILED = "handler-failed"
+UNKNOWN_VALUE = "unknown-value"
+UNKNOWN_SUBJECT = "unknown-subject"
+
+# Set by `linli dlq replay`: the consumer group a re-driven dead letter is meant for, where it was
+# dead-lettered, and when a consumer first failed on it (so a dead letter's first failure
+# survives its replays).
 REPLAY_FOR_HEADER = "linli-replay-for-group"
+REPLAYED_FROM_HEADER = "linli-replayed-from"
+FIRST_FAILED_HEADER = "linli-first-failed-at"
 
 Handler = Callable[[AsyncConnection, EventData, Envelope], Awaitable[None]]
 
@@ -62,6 +76,16 @@ class Subscription:
         return None
 
 
+class UnknownSubject(Exception):
+    """A handler's refusal: the event is about a subject whose owner (the registry) has not
+    announced it to this consumer. The registration may be on its way on another topic, so the
+    event is retried for `RetryPolicy.unknown_subject_wait`, then dead-lettered."""
+
+    def __init__(self, subject: object, what: str = "subject") -> None:
+        super().__init__(f"no {what} {subject} is known: the registry has not announced it")
+        self.subject = subject
+
+
 class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
@@ -74,6 +98,8 @@ class RetryPolicy:
     max_attempts: int = 5
     initial_backoff: float = 0.2
     max_backoff: float = 5.0
+    # How long an event about an unknown subject is retried before it is dead-lettered.
+    unknown_subject_wait: float = 60.0
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
@@ -105,6 +131,10 @@ class RecordProcessor:
         self._dead_letters = dead_letters
         self._retry = retry
         self._stop = stop
+        # Counted from zero, so the first dead letter is an increase an alert can see.
+        for topic in subscription.topics:
+            for reason in (MALFORMED, UNKNOWN_VALUE, UNKNOWN_SUBJECT, HANDLER_FAILED):
+                DEAD_LETTERS.labels(subscription.group, topic, reason)
 
     async def process(self, record: IncomingRecord) -> Outcome:
         outcome = await self._process(record)
@@ -143,8 +173,13 @@ class RecordProcessor:
         try:
             envelope = Envelope.from_json(record.value or b"")
             event = envelope.parse(self._catalogue)
+        except UnknownValue as error:
+            now = _now()
+            await self._dead_letter(record, UNKNOWN_VALUE, str(error), 1, now, now)
+            return Outcome.DEAD_LETTERED
         except MalformedEvent as error:
-            await self._dead_letter(record, "malformed", str(error), attempts=1)
+            now = _now()
+            await self._dead_letter(record, MALFORMED, str(error), 1, now, now)
             return Outcome.DEAD_LETTERED
         handler = self._subscription.handler_for(envelope.type)
         if handler is None:
@@ -172,6 +207,9 @@ class RecordProcessor:
     async def _apply_with_retries(self, item: _Applicable) -> Outcome:
         record, envelope = item.record, item.envelope
         failures = 0
+        first_failed_at: datetime | None = None
+        unknown = 0
+        waiting_since = time.monotonic()
         while True:
             try:
                 async with self._database.transaction() as connection:
@@ -179,15 +217,40 @@ class RecordProcessor:
             except Exception as error:
                 if self._stop.is_set():
                     raise  # shutting down: the offset stays uncommitted, it comes back later
+                if isinstance(error, MalformedEvent) or is_data_error(error):
+                    # Valid by its schema, but meaningless to its handler (it says so by raising
+                    # MalformedEvent) or holding what the database cannot store.
+                    now = _now()
+                    log.warning("database refuses the data of %s: %s", envelope.id, error)
+                    await self._dead_letter(
+                        record, MALFORMED, repr(error), failures + 1, first_failed_at or now, now
+                    )
+                    return Outcome.DEAD_LETTERED
                 if is_infrastructure_error(error):
                     # Not the event's fault: wait for the database, never dead-letter for it.
                     log.warning("infrastructure fault on %s, waiting: %s", envelope.id, error)
                     await sleep_or_stop(self._stop, self._retry.max_backoff)
                     continue
+                if isinstance(error, UnknownSubject):
+                    # Bounded: the partition waits for the registration at most this long.
+                    unknown += 1
+                    first_failed_at = first_failed_at or _now()
+                    left = self._retry.unknown_subject_wait - (time.monotonic() - waiting_since)
+                    if left <= 0:
+                        log.warning("%s, dead-lettering %s", error, envelope.id)
+                        await self._dead_letter(
+                            record, UNKNOWN_SUBJECT, str(error), unknown, first_failed_at, _now()
+                        )
+                        return Outcome.DEAD_LETTERED
+                    await sleep_or_stop(self._stop, min(left, self._retry.backoff(unknown)))
+                    continue
                 failures += 1
+                first_failed_at = first_failed_at or _now()
                 if failures >= self._retry.max_attempts:
                     log.exception("handler failed %d times on %s", failures, envelope.id)
-                    await self._dead_letter(record, "handler-failed", repr(error), failures)
+                    await self._dead_letter(
+                        record, HANDLER_FAILED, repr(error), failures, first_failed_at, _now()
+                    )
                     return Outcome.DEAD_LETTERED
                 await sleep_or_stop(self._stop, self._retry.backoff(failures))
 
@@ -196,7 +259,7 @@ class RecordProcessor:
         group, envelope = self._subscription.group, item.envelope
         # The relay's span (Kafka header) is the parent; the envelope's is the fallback.
         header = item.record.headers.get("traceparent")
-        traceparent = header.decode() if header else envelope.traceparent
+        traceparent = header.decode(errors="replace") if header else envelope.traceparent
         with (
             event_context(envelope.correlation_id, causation_id=envelope.id),
             span_from_traceparent(f"{group} {envelope.type}", traceparent, SpanKind.CONSUMER),
@@ -207,9 +270,17 @@ class RecordProcessor:
         return Outcome.APPLIED
 
     async def _dead_letter(
-        self, record: IncomingRecord, reason: str, error: str, attempts: int
+        self,
+        record: IncomingRecord,
+        reason: str,
+        error: str,
+        attempts: int,
+        first_failed_at: datetime,
+        last_failed_at: datetime,
     ) -> None:
         group = self._subscription.group
+        # A replayed dead letter keeps the time of its first failure.
+        first = record.headers.get(FIRST_FAILED_HEADER) or first_failed_at.isoformat().encode()
         DEAD_LETTERS.labels(group, record.topic, reason).inc()
         headers = dict(record.headers)
         headers.update(
@@ -221,6 +292,8 @@ class RecordProcessor:
                 "linli-dlq-source-offset": str(record.offset).encode(),
                 "linli-dlq-consumer-group": group.encode(),
                 "linli-dlq-attempts": str(attempts).encode(),
+                "linli-dlq-first-failed-at": first,
+                "linli-dlq-last-failed-at": last_failed_at.isoformat().encode(),
             }
         )
         await self._dead_letters.send(
@@ -233,6 +306,10 @@ class RecordProcessor:
                 )
             ]
         )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def all_topics(subscriptions: Sequence[Subscription]) -> set[str]:

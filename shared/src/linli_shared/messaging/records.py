@@ -24,6 +24,22 @@ class IncomingRecord:
     headers: dict[str, bytes] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PartitionLag:
+    """Where a consumer group stands in one partition: its committed position (the next record
+    it will read; the log's beginning when it never committed) and the log's end."""
+
+    group: str
+    topic: str
+    partition: int
+    position: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - self.position)
+
+
 # What a transport hands its records to: one at a time, or consecutive records of one partition.
 Process = Callable[[IncomingRecord], Awaitable[object]]
 ProcessBatch = Callable[[Sequence[IncomingRecord]], Awaitable[object]]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from linli_shared.health import CachedCheck, ReadinessCheck
+from linli_shared.messaging.backlog import LagSource
 from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.messaging.kafka import KafkaTransport
+from linli_shared.messaging.operations import KafkaOperations
 from linli_shared.messaging.worker import Transport
 from linli_shared.settings import PlatformSettings
 
@@ -28,6 +29,12 @@ def make_transport(platform: PlatformSettings, client_id: str) -> Transport:
     )
 
 
-def broker_check(platform: PlatformSettings, client_id: str) -> ReadinessCheck:
-    """Readiness of the bus an API's events go to: Kafka's metadata, or the embedded log."""
-    return CachedCheck(make_transport(platform, client_id).ping)
+def lag_source(platform: PlatformSettings, client_id: str) -> LagSource:
+    """Where consumer groups stand: the brokers' offsets, or the embedded log's."""
+    if platform.transport == "embedded":
+        return EmbeddedTransport(platform.embedded_log_path, client_id)
+    return KafkaOperations(
+        platform.kafka_bootstrap_servers,
+        platform.kafka_namespace,
+        **platform.kafka_client_options(),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -10,11 +11,12 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI
 
+from linli_shared.aio import sleep_or_stop
 from linli_shared.contracts.base import EventCatalogue
 from linli_shared.db import Database
 from linli_shared.health import CachedCheck, ReadinessCheck, health_router
 from linli_shared.messaging.inbox import Inbox
-from linli_shared.messaging.outbox import OutboxRelay
+from linli_shared.messaging.outbox import OutboxRelay, RecordSink
 from linli_shared.messaging.processing import (
     RecordProcessor,
     RetryPolicy,
@@ -22,11 +24,15 @@ from linli_shared.messaging.processing import (
     all_topics,
 )
 from linli_shared.messaging.records import OutgoingRecord, Process, ProcessBatch
+from linli_shared.metrics import BROKER_UP
 
 log = logging.getLogger(__name__)
 
 # A loop the worker runs beside its consumers until the stop event (e.g. notify's dispatcher).
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+# How often a worker asks the broker, probes or not, so `linli_broker_up` stays current.
+BROKER_WATCH_SECONDS = 15.0
 
 
 class Transport(Protocol):
@@ -86,6 +92,7 @@ class Worker:
         self._retry = retry
         self._batch_size = batch_size
         self.stop_event = asyncio.Event()
+        self._broker_ping = CachedCheck(transport.ping)
 
     @property
     def subscriptions(self) -> Sequence[Subscription]:
@@ -96,16 +103,23 @@ class Worker:
 
     async def run(self) -> None:
         """Run until `stop_event`; in-flight handlers finish and offsets commit before return."""
-        await self._start_transport()
+        watching = asyncio.create_task(self._watch_broker())
         try:
-            tasks = [asyncio.create_task(self._consume(s)) for s in self._subscriptions]
-            if self._relay is not None:
-                tasks.append(asyncio.create_task(self._relay.run(self.stop_event)))
-            tasks.extend(asyncio.create_task(task(self.stop_event)) for task in self._background)
-            await asyncio.gather(*tasks)
+            await self._start_transport()
+            try:
+                tasks = [asyncio.create_task(self._consume(s)) for s in self._subscriptions]
+                if self._relay is not None:
+                    tasks.append(asyncio.create_task(self._relay.run(self.stop_event)))
+                tasks.extend(
+                    asyncio.create_task(task(self.stop_event)) for task in self._background
+                )
+                await asyncio.gather(*tasks)
+            finally:
+                await self._transport.stop()
+                await self._database.dispose()
         finally:
-            await self._transport.stop()
-            await self._database.dispose()
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
 
     async def _start_transport(self) -> None:
         """Wait for the broker rather than crash-loop when it is not up yet."""
@@ -123,17 +137,27 @@ class Worker:
                     raise
                 await asyncio.sleep(1.0)
 
-    async def _consume(self, subscription: Subscription) -> None:
+    def processor(
+        self, subscription: Subscription, dead_letters: RecordSink | None = None
+    ) -> RecordProcessor:
+        """How this worker applies the records of a subscription (dead letters to its bus)."""
         assert self._inbox is not None, "a worker with subscriptions needs an inbox"
-        processor = RecordProcessor(
+        return RecordProcessor(
             subscription,
             self._database,
             self._inbox,
             self._catalogue,
-            self._transport,
+            dead_letters or self._transport,
             self._retry,
             self.stop_event,
         )
+
+    async def dispose(self) -> None:
+        """Close the database pool of a worker that was never run."""
+        await self._database.dispose()
+
+    async def _consume(self, subscription: Subscription) -> None:
+        processor = self.processor(subscription)
         while not self.stop_event.is_set():
             try:
                 await self._transport.consume_batches(
@@ -150,9 +174,25 @@ class Worker:
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         return {
             "database": self._database.ping,
-            "broker": CachedCheck(self._transport.ping),
+            "broker": self._broker_reachable,
             "consumers": self._consumers_joined,
         }
+
+    async def _broker_reachable(self) -> None:
+        """Ask the bus (cached a few seconds) and keep `linli_broker_up` to the answer."""
+        try:
+            await self._broker_ping()
+        except Exception:
+            BROKER_UP.labels(self.name).set(0)
+            raise
+        BROKER_UP.labels(self.name).set(1)
+
+    async def _watch_broker(self) -> None:
+        """Keep `linli_broker_up` fresh between readiness probes, until `stop_event`."""
+        while not self.stop_event.is_set():
+            with contextlib.suppress(Exception):
+                await self._broker_reachable()
+            await sleep_or_stop(self.stop_event, BROKER_WATCH_SECONDS)
 
     async def _consumers_joined(self) -> None:
         waiting = [s.group for s in self._subscriptions if not self._transport.consuming(s.group)]

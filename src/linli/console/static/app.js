@@ -633,7 +633,7 @@ async function auditPage() {
   const page = await api("registry", "/audit", { query: { action: "personal-data-read", limit: 50 } });
   main().innerHTML = `<h1>${t("auditTrail")}</h1><div class="wide"><table id="audit"><thead><tr><th scope="col">${t("at")}</th><th scope="col">${t("actor")}</th>
     <th scope="col">${t("action")}</th><th scope="col">${t("path")}</th></tr></thead><tbody>${page.items.map((a) =>
-    `<tr><td>${when(a.at)}</td><td>${esc(a.actor)}</td><td>${esc(a.action)}</td><td>${esc(a.resource || a.path)}</td></tr>`).join("")}</tbody></table></div>`;
+    `<tr><td>${when(a.at)}</td><td>${esc(a.actor)}</td><td>${esc(a.action)}</td><td>${esc(a.resource || a.path)}${a.details?.query?.reason ? ` (${esc(a.details.query.reason)})` : ""}</td></tr>`).join("")}</tbody></table></div>`;
 }
 
 // --- shell --------------------------------------------------------------------------------------

@@ -105,6 +105,13 @@ class LedgerRepository:
         )
         return list((await self._connection.scalars(query)).all())
 
+    async def knows_community(self, community_id: str) -> bool:
+        """Whether any account (ever opened) is in the community."""
+        found = await self._connection.scalar(
+            select(accounts.c.subject_id).where(accounts.c.community_id == community_id).limit(1)
+        )
+        return found is not None
+
     async def community_accounts(self, community_id: str, opened_by: datetime) -> list[Account]:
         """The households' and organisations' accounts of a community (residents' personal
         records are not part of its reports)."""

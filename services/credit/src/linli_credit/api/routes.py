@@ -304,7 +304,15 @@ async def decide_appeal(
 @router.get(
     "/reports/communities/{community_id}/quarters/{quarter}",
     response_model=GradeReportOut,
+    responses={
+        **NOT_FOUND,
+        422: {"model": Problem, "description": "The quarter has not begun"},
+    },
     summary="A community's grade distribution and red/black lists for a quarter",
+    description=(
+        "At the quarter's end, or now for the running quarter. 404 for a community the ledger "
+        "has no account in; 422 (field `quarter`) for a quarter that has not begun."
+    ),
     tags=["reports"],
 )
 async def grade_report(

@@ -3,6 +3,9 @@ entries from inspections."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_credit.service.ledger import CreditService
@@ -19,10 +22,22 @@ from linli_shared.contracts import (
     RectificationVerified,
 )
 from linli_shared.contracts.base import EventData
-from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.envelope import Envelope, MalformedEvent
 from linli_shared.messaging.processing import Subscription
 
 GROUP = "linli-credit"
+
+
+@contextlib.contextmanager
+def _dates_in_range(event: EventData) -> Iterator[None]:
+    """An entry's validity and caps are computed from the event's dates; dates near year 1 or
+    9999 (schema-valid) leave the calendar: such an event is malformed, not a handler fault."""
+    try:
+        yield
+    except OverflowError as error:
+        raise MalformedEvent(
+            f"{event.event_type}: dates beyond what the ledger computes with ({error})"
+        ) from error
 
 
 def subscriptions(service: CreditService) -> list[Subscription]:
@@ -66,13 +81,15 @@ def subscriptions(service: CreditService) -> list[Subscription]:
         connection: AsyncConnection, event: EventData, envelope: Envelope
     ) -> None:
         assert isinstance(event, InspectionFailed)
-        await service.record_failed_inspection(connection, event, envelope.id)
+        with _dates_in_range(event):
+            await service.record_failed_inspection(connection, event, envelope.id)
 
     async def on_rectification(
         connection: AsyncConnection, event: EventData, envelope: Envelope
     ) -> None:
         assert isinstance(event, RectificationVerified | RectificationOverdue)
-        await service.record_rectification(connection, event, envelope.id)
+        with _dates_in_range(event):
+            await service.record_rectification(connection, event, envelope.id)
 
     return [
         Subscription(

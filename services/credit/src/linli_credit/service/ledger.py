@@ -76,6 +76,7 @@ from linli_shared.contracts.registry import (
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.reach import EVERYWHERE, OutsideGrids, Reach
 from linli_shared.rules import RuleViolation
 
@@ -392,12 +393,7 @@ class CreditService:
         ledger = LedgerRepository(connection)
         if await ledger.has_entry_for(source_event_id):
             return None
-        account = await self.open_account(
-            connection,
-            event.subject_id,
-            CreditSubjectKind(event.subject_kind.value),
-            community_id=event.community_id,
-        )
+        account = await self._announced_account(connection, event)
         if self._refused(account, source_event_id):
             return None
         now = self._clock.now()
@@ -425,6 +421,23 @@ class CreditService:
         await self._post(connection, account, entry)
         return entry
 
+    async def _announced_account(
+        self,
+        connection: AsyncConnection,
+        event: InspectionFailed | RectificationVerified | RectificationOverdue,
+    ) -> Account:
+        """The account of the event's subject, which the registry must have announced: credit
+        opens no account for a subject the registry never had (`UnknownSubject`: the consumer
+        waits a bounded time for the registration, then dead-letters the event)."""
+        if await LedgerRepository(connection).account(event.subject_id) is None:
+            raise UnknownSubject(event.subject_id, event.subject_kind.value)
+        return await self.open_account(
+            connection,
+            event.subject_id,
+            CreditSubjectKind(event.subject_kind.value),
+            community_id=event.community_id,
+        )
+
     async def record_rectification(
         self,
         connection: AsyncConnection,
@@ -435,12 +448,7 @@ class CreditService:
         ledger = LedgerRepository(connection)
         if await ledger.has_entry_for(source_event_id):
             return None
-        account = await self.open_account(
-            connection,
-            event.subject_id,
-            CreditSubjectKind(event.subject_kind.value),
-            community_id=event.community_id,
-        )
+        account = await self._announced_account(connection, event)
         if self._refused(account, source_event_id):
             return None
         original = await ledger.penalty_for_inspection(account.subject_id, event.inspection_id)
@@ -1016,15 +1024,20 @@ class CreditService:
 
     async def grade_report(self, community_id: str, year: int, quarter: int) -> GradeReport:
         """A community's grade distribution and red/black lists at the end of a quarter (or now,
-        for the running quarter)."""
+        for the running quarter). A quarter that has not begun has no figures yet; a community
+        this ledger has no account in is unknown here."""
         policy = self.policy_now()
         first = date(year, 3 * (quarter - 1) + 1, 1)
         end = policy.start_of(_add_quarter(first))
         now = self._clock.now()
+        if policy.start_of(first) > now:
+            raise RuleViolation("quarter", f"{year}-Q{quarter} has not begun")
         at = min(end - timedelta(microseconds=1), now)
         policy = self._policies.at(at)
         async with self._database.connect() as connection:
             ledger = LedgerRepository(connection)
+            if not await ledger.knows_community(community_id):
+                raise NotFound("community", community_id)
             accounts = await ledger.community_accounts(community_id, at)
             balances = await ledger.balances_at([a.subject_id for a in accounts], at)
         distribution = {grade: 0 for grade, _ in policy.grade_floors} | {"C": 0}

@@ -282,6 +282,16 @@ class TargetRepository:
             )
         )
 
+    async def answers_for_something(self, subject_id: uuid.UUID) -> bool:
+        """Whether the subject answers for an active target (an organisation's compounds and
+        frontage segments, from the registry's events)."""
+        found = await self._connection.scalar(
+            select(targets.c.id)
+            .where(targets.c.subject_id == subject_id, targets.c.active.is_(True))
+            .limit(1)
+        )
+        return found is not None
+
     async def get(self, kind: str, target_id: str) -> Target | None:
         row = (
             await self._connection.execute(

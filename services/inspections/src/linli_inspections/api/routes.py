@@ -178,8 +178,8 @@ async def report_ready(
     service: InspectionsService = Depends(inspections_service),
     principal: Principal = Depends(require_roles(*REPORTERS)),
 ) -> RectificationOut:
-    case = await service.report_ready(rectification_id, principal.subject, reach_of(principal))
-    _, timeline = await service.get_rectification(rectification_id)
+    await service.report_ready(rectification_id, principal.subject, reach_of(principal))
+    case, timeline = await service.get_rectification(rectification_id)
     return RectificationOut.of(case, timeline)
 
 

@@ -129,6 +129,16 @@ class EvidenceOut(BaseModel):
     longitude: float | None
     taken_at: datetime | None
 
+    @classmethod
+    def of(cls, evidence: Evidence) -> EvidenceOut:
+        return cls(
+            photo_ref=evidence.photo_ref,
+            sha256=evidence.sha256,
+            latitude=evidence.latitude,
+            longitude=evidence.longitude,
+            taken_at=evidence.taken_at,
+        )
+
 
 class FindingOut(BaseModel):
     item: str
@@ -172,16 +182,7 @@ class InspectionOut(BaseModel):
                     passed=f.passed,
                     severity=f.severity,
                     note=f.note,
-                    evidence=[
-                        EvidenceOut(
-                            photo_ref=e.photo_ref,
-                            sha256=e.sha256,
-                            latitude=e.latitude,
-                            longitude=e.longitude,
-                            taken_at=e.taken_at,
-                        )
-                        for e in f.evidence
-                    ],
+                    evidence=[EvidenceOut.of(e) for e in f.evidence],
                 )
                 for f in inspection.findings
             ],
@@ -229,6 +230,13 @@ class FailedFindingOut(BaseModel):
     item: str
     severity: Severity
     note: str | None
+    evidence: list[EvidenceOut] | None = Field(
+        default=None,
+        description=(
+            "The inspection's photos of this finding (content hash, place, time); in a case's "
+            "own response, not in lists"
+        ),
+    )
 
 
 class RectificationOut(BaseModel):
@@ -277,7 +285,14 @@ class RectificationOut(BaseModel):
             on_time=case.on_time,
             reinspection_id=case.reinspection_id,
             failed_findings=[
-                FailedFindingOut(item=f.item, severity=f.severity, note=f.note)
+                FailedFindingOut(
+                    item=f.item,
+                    severity=f.severity,
+                    note=f.note,
+                    evidence=[EvidenceOut.of(e) for e in f.evidence]
+                    if timeline is not None
+                    else None,
+                )
                 for f in case.failed_findings
             ],
             timeline=[TimelineOut.of(e) for e in timeline] if timeline is not None else None,

@@ -7,6 +7,7 @@ it was recorded against.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,12 +15,32 @@ from linli_inspections.domain.inspection import COMPLY_WITHIN, Finding
 from linli_shared.contracts.common import Severity
 from linli_shared.rules import RuleViolation
 
+# A text in Simplified Chinese followed by an English gloss, as the seed's items are worded:
+# "无暴露垃圾 no exposed garbage".
+_GLOSSED = re.compile(
+    r"^(?P<zh>[^A-Za-z]*[\u3400-\u9fff][^A-Za-z]*?)\s+(?P<en>[A-Za-z][A-Za-z\s,.'()/&-]{2,})$"
+)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def titles(text: str) -> dict[str, str]:
+    """A checklist text per language: its wording is Simplified Chinese (the residents'
+    language); an English gloss after it, as in the seed's lists, is the English text."""
+    text = text.strip()
+    glossed = _GLOSSED.match(text)
+    if glossed is None:
+        return {"zh-CN" if _CJK.search(text) else "en": text}
+    return {"zh-CN": glossed["zh"].strip(), "en": glossed["en"].strip()}
+
 
 @dataclass(frozen=True)
 class ChecklistItem:
     code: str
     text: str
     severity: Severity
+
+    def titles(self) -> dict[str, str]:
+        return titles(self.text)
 
 
 @dataclass(frozen=True)
@@ -29,6 +50,9 @@ class Checklist:
     title: str
     items: tuple[ChecklistItem, ...]
     created_at: datetime | None = None
+
+    def titles(self) -> dict[str, str]:
+        return titles(self.title)
 
     def item(self, code_or_text: str) -> ChecklistItem | None:
         for item in self.items:

@@ -127,6 +127,10 @@ def local_days_after(start: datetime, days: timedelta, time_zone: str | None) ->
     return (start.astimezone(ZoneInfo(time_zone)) + days).astimezone(UTC)
 
 
+# How far ahead of the server's clock a device's clock may run (see InspectionsSettings).
+DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
+
+
 def record(
     *,
     inspection_id: uuid.UUID | None = None,
@@ -140,19 +144,27 @@ def record(
     target: Target | None = None,
     reinspection_of: uuid.UUID | None = None,
     time_zone: str | None = None,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> Inspection:
+    """`clock_skew`: how far ahead of `now` a device's clock may be (inspection and photo
+    times); anything later is refused, not kept as if it had happened."""
     if not findings:
         raise RuleViolation("findings", "an inspection records at least one finding")
     items = [finding.item for finding in findings]
     if len(set(items)) != len(items):
         raise RuleViolation("findings", "each checklist item is recorded once")
-    if inspected_at > now + timedelta(minutes=5):
+    if inspected_at > now + clock_skew:
         raise RuleViolation("inspected_at", "an inspection cannot be recorded in the future")
     for i, finding in enumerate(findings):
         for j, evidence in enumerate(finding.evidence):
             if not _SHA256.match(evidence.sha256):
                 raise RuleViolation(
                     f"findings.{i}.evidence.{j}.sha256", "a content hash is 64 hex digits (SHA-256)"
+                )
+            if evidence.taken_at is not None and evidence.taken_at > now + clock_skew:
+                raise RuleViolation(
+                    f"findings.{i}.evidence.{j}.taken_at",
+                    f"a photo cannot be taken in the future (more than {clock_skew} ahead)",
                 )
     if target is not None and (subject_id, subject_kind) != (
         target.subject_id,

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,6 +83,7 @@ class InspectionPolicy:
         }
     )
     default_department: str = "urban-management"
+    clock_skew: timedelta = rules.DEFAULT_CLOCK_SKEW
 
     @property
     def zone(self) -> ZoneInfo:
@@ -191,7 +192,7 @@ class InspectionsService:
                 raise OutsideGrids(_target_field(request), inspection.grid_id)
             repository = InspectionRepository(connection)
             if await repository.add(inspection, recorded_at=now, checklist_version=version):
-                await self._announce(connection, inspection, now)
+                await self._announce(connection, inspection, now, version)
                 return inspection, True
             # Sent before: the insert found the row (or waited for a racing send to commit it).
             existing = await repository.get(inspection.id)
@@ -245,9 +246,7 @@ class InspectionsService:
             subject_id, subject_kind = case.subject_id, case.subject_kind
         elif request.subject_id is not None:
             subject_id, subject_kind = request.subject_id, request.subject_kind
-            if subject_kind is SubjectKind.HOUSEHOLD:
-                target = await TargetRepository(connection).get("household", str(subject_id))
-                target = target or Target("household", str(subject_id), subject_id, subject_kind)
+            target = await self._known_subject(connection, subject_id, subject_kind)
         else:
             raise RuleViolation("subject_id", "name the subject or the target")
         community_id = target.community_id if target else case.community_id if case else None
@@ -263,8 +262,30 @@ class InspectionsService:
             target=target,
             reinspection_of=request.reinspection_of,
             time_zone=await self._zone_name(connection, community_id),
+            clock_skew=self.policy.clock_skew,
         )
         return inspection, version
+
+    async def _known_subject(
+        self, connection: AsyncConnection, subject_id: uuid.UUID, kind: SubjectKind
+    ) -> Target | None:
+        """An inspection names a subject the registry announced: a registered household (its
+        target), or an organisation that answers for a compound or frontage segment. Anything
+        else is a 422 on `subject_id`: a typo, or a registration whose event is still on its way
+        (the client retries with the same inspection id)."""
+        repository = TargetRepository(connection)
+        if kind is SubjectKind.HOUSEHOLD:
+            target = await repository.get("household", str(subject_id))
+            if target is not None:
+                return target
+        elif await repository.answers_for_something(subject_id):
+            return None
+        raise RuleViolation(
+            "subject_id",
+            f"no {kind.value} {subject_id} is known: inspections knows the households and "
+            "organisations the registry has announced (registered just now? its event may still "
+            "be on its way: retry shortly with the same inspection id)",
+        )
 
     async def _zone_name(self, connection: AsyncConnection, community_id: str | None) -> str:
         """The community's time zone from the registry's events; the setting until it is known."""
@@ -314,7 +335,11 @@ class InspectionsService:
         return target
 
     async def _announce(
-        self, connection: AsyncConnection, inspection: Inspection, now: datetime
+        self,
+        connection: AsyncConnection,
+        inspection: Inspection,
+        now: datetime,
+        checklist_version: int | None = None,
     ) -> None:
         schedule = (
             await ScheduleRepository(connection).find(
@@ -336,7 +361,13 @@ class InspectionsService:
             await self._outbox.add(connection, *events)
             await self._reinspected(connection, inspection, now)
             return
-        events.append(outcome_event(inspection))
+        # The words residents read: the checklist version's (its latest for items given as text).
+        template = (
+            await ChecklistRepository(connection).get(inspection.checklist, checklist_version)
+            if inspection.failed_findings
+            else None
+        )
+        events.append(outcome_event(inspection, template))
         if inspection.failed_findings:
             case, entry = cases.request(inspection, now)
             repository = RectificationRepository(connection)
@@ -345,10 +376,7 @@ class InspectionsService:
             events.append(
                 RectificationRequested(
                     **_case(case),
-                    failed_findings=[
-                        FailedFindingV1(item=f.item, severity=f.severity, note=f.note)
-                        for f in case.failed_findings
-                    ],
+                    failed_findings=failed_findings(case.failed_findings, template),
                 )
             )
         await self._outbox.add(connection, *events)
@@ -465,6 +493,10 @@ class InspectionsService:
             case = await repository.get(rectification_id)
             if case is None or not reach.covers(case.grid_id):
                 raise NotFound("rectification", rectification_id)
+            # The case shows its inspection's evidence (photo hash, place, time) per finding.
+            inspection = await InspectionRepository(connection).get(case.inspection_id)
+            if inspection is not None:
+                case = replace(case, failed_findings=inspection.failed_findings)
             return case, await repository.timeline(rectification_id)
 
     async def search_rectifications(
@@ -741,6 +773,13 @@ class InspectionsService:
             )
         now = self._clock.now()
         async with self._database.transaction() as connection:
+            if responsible_id is not None:  # a party the registry announced, as for inspections
+                try:
+                    await self._known_subject(
+                        connection, responsible_id, responsible_kind or SubjectKind.ORGANISATION
+                    )
+                except RuleViolation as unknown:
+                    raise RuleViolation("responsible_id", unknown.message) from unknown
             repository = TargetRepository(connection)
             added = await repository.add_pest_point(
                 {
@@ -965,15 +1004,31 @@ def _case(case: Rectification) -> dict[str, Any]:
     }
 
 
-def outcome_event(inspection: Inspection) -> EventData:
+def outcome_event(inspection: Inspection, template: Checklist | None = None) -> EventData:
     if inspection.severity is None or inspection.comply_by is None:
         return InspectionPassed(**_about(inspection))
     return InspectionFailed(
         **_about(inspection),
         severity=inspection.severity,
-        failed_findings=[
-            FailedFindingV1(item=f.item, severity=f.severity, note=f.note)
-            for f in inspection.failed_findings
-        ],
+        failed_findings=failed_findings(inspection.failed_findings, template),
         comply_by=inspection.comply_by,
+        checklist_title=template.titles() if template is not None else None,
     )
+
+
+def failed_findings(
+    findings: Sequence[Finding], template: Checklist | None
+) -> list[FailedFindingV1]:
+    """The findings as events carry them, each with its item's text per language."""
+    announced = []
+    for finding in findings:
+        item = template.item(finding.item) if template is not None else None
+        announced.append(
+            FailedFindingV1(
+                item=finding.item,
+                severity=finding.severity,
+                note=finding.note,
+                title=item.titles() if item is not None else None,
+            )
+        )
+    return announced

@@ -2,7 +2,9 @@
 
 Providers differ in everything but the idea: one HTTP request per message, an answer that says
 accepted or not. The body is a template (`sms_payload`) whose strings may hold `{to}`, `{text}`
-and `{notice_id}`; an HTTP status outside 2xx, or a `sms_success_field` in the JSON answer whose
+and `{notice_id}`. Every request carries `Idempotency-Key: <notice-id>.sms`, the same for every
+copy of one notice, so a gateway that honours it sends a resend after a crash once; an HTTP
+status outside 2xx, or a `sms_success_field` in the JSON answer whose
 value is not among `sms_success_values`, is a failure.
 """
 
@@ -37,6 +39,7 @@ class SmsGatewayChannel:
         values = {"to": to, "text": notice.sms, "notice_id": notice_id}
         payload = fill(settings.sms_payload, values)
         headers = {name: value.get_secret_value() for name, value in settings.sms_headers.items()}
+        headers["Idempotency-Key"] = idempotency_key(notice_id)
         auth = (
             httpx.BasicAuth(
                 settings.sms_username,
@@ -70,6 +73,11 @@ class SmsGatewayChannel:
                     f"sms gateway refused: {settings.sms_success_field}={value!r}", answer
                 )
         return answer
+
+
+def idempotency_key(notice_id: str) -> str:
+    """The notice's one key on the SMS channel: every copy of it sends the same."""
+    return f"{notice_id}.sms"
 
 
 def fill(template: Any, values: dict[str, str]) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 import aiosmtplib
 
@@ -12,6 +11,11 @@ from linli_notify.adapters.templates import RenderedNotice
 from linli_notify.settings import NotifySettings
 
 __all__ = ["DeliveryError", "SmtpChannel"]
+
+
+def message_id(notice_id: str, domain: str) -> str:
+    """The notice's one Message-ID on the e-mail channel (RFC 5322 msg-id)."""
+    return f"<{notice_id}.email@{domain}>"
 
 
 class SmtpChannel:
@@ -27,8 +31,9 @@ class SmtpChannel:
         message["From"] = settings.mail_from
         message["To"] = to
         message["Subject"] = notice.subject
-        # The notice id in the Message-ID lets receivers drop a resend after a crash.
-        message["Message-ID"] = make_msgid(idstring=notice_id, domain="linli.localhost")
+        # Every copy of one notice carries the same Message-ID, so a mail system can drop the
+        # second copy a crash between the send and the commit causes (docs/notify.md).
+        message["Message-ID"] = message_id(notice_id, settings.message_id_domain)
         message["X-Linli-Notice-Id"] = notice_id
         message.set_content(notice.body)
         try:

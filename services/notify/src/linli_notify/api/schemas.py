@@ -9,16 +9,27 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 from linli_notify.adapters.repository import Delivery, WebhookAttempt, WebhookMessage
 from linli_notify.domain.notice import Channel, Notice, NoticeType, Recipient, WebhookEndpoint
 from linli_notify.service.notices import InboxItem, Preferences
+from linli_shared.masks import mask_if_phone
 
 MOBILE = r"^1\d{10}$"
 
 
 class DeliveryOut(BaseModel):
     channel: str
-    address: str
+    address: str = Field(description="Where it went; a mobile number masked (138****5678)")
     status: str
     response: str | None
     attempted_at: datetime
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        return cls(
+            channel=delivery.channel,
+            address=mask_if_phone(delivery.address),
+            status=delivery.status,
+            response=delivery.response,
+            attempted_at=delivery.attempted_at,
+        )
 
 
 class NoticeOut(BaseModel):
@@ -50,7 +61,7 @@ class NoticeOut(BaseModel):
             channel=notice.channel,
             critical=notice.critical,
             deliveries=(
-                [DeliveryOut(**d.__dict__) for d in deliveries] if deliveries is not None else None
+                [DeliveryOut.of(d) for d in deliveries] if deliveries is not None else None
             ),
         )
 

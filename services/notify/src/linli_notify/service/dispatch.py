@@ -30,7 +30,7 @@ from linli_notify.adapters.repository import (
     WebhookMessage,
 )
 from linli_notify.adapters.templates import DIGEST, RenderedNotice, TemplateRenderer
-from linli_notify.adapters.webhooks import WebhookSender
+from linli_notify.adapters.webhooks import WebhookResult, WebhookSender
 from linli_notify.domain.notice import (
     DEFAULT_WEBHOOK_SCHEDULE,
     Channel,
@@ -47,6 +47,7 @@ from linli_shared.aio import sleep_or_stop
 from linli_shared.clock import Clock
 from linli_shared.context import event_context
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
+from linli_shared.crypto import DecryptionFailed
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.wakeup import Wakeup
@@ -309,9 +310,14 @@ class Dispatcher:
     ) -> None:
         assert self._webhooks is not None
         body = json.dumps(message.payload, ensure_ascii=False, separators=(",", ":"))
-        result = await self._webhooks.send(
-            url=endpoint.url, secrets_=endpoint.secrets, message_id=message.id, at=now, body=body
-        )
+        try:
+            secrets = self._webhooks.opened(endpoint).secrets
+        except DecryptionFailed:  # a key was dropped too early: fail the attempt, not the lane
+            result = WebhookResult(False, None, "not sent: no configured key decrypts its secrets")
+        else:
+            result = await self._webhooks.send(
+                url=endpoint.url, secrets_=secrets, message_id=message.id, at=now, body=body
+            )
         attempt = WebhookAttempt(
             "delivered" if result.ok else "failed", result.status_code, result.response, now
         )

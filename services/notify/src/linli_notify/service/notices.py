@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,9 +63,11 @@ from linli_shared.contracts import (
 )
 from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.contracts.registry import ContactV1
+from linli_shared.crypto import SealBroken, Sealer
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 from linli_shared.telemetry import current_traceparent
@@ -98,12 +100,15 @@ class NotifyService:
         sms: Sender | None = None,
         webhooks: WebhookSender | None = None,
         policy: DeliveryPolicy | None = None,
+        contacts: Sealer | None = None,
     ) -> None:
         self._database = database
+        self._contacts = contacts
         self._outbox = outbox
         self._clock = clock
         self._renderer = renderer
         self._webhooks_enabled = webhooks is not None
+        self._webhook_sender = webhooks
         senders: dict[Channel, Sender] = {Channel.EMAIL: email}
         if sms is not None:
             senders[Channel.SMS] = sms
@@ -122,19 +127,37 @@ class NotifyService:
 
     # --- recipients from the registry ------------------------------------------------------------
 
+    def _opened(
+        self, subject: uuid.UUID, contact: ContactV1, fallback_email: str | None = None
+    ) -> tuple[str | None, str | None]:
+        """The contact's e-mail address and phone: opened from the seal the registry put them
+        under, or as they came in clear in events written before it sealed them."""
+        if contact.sealed is None:
+            return (str(contact.email) if contact.email else fallback_email), contact.phone
+        if self._contacts is None:
+            raise SealBroken("no contact key is configured to open the sealed contact")
+        opened = self._contacts.open(str(subject), contact.sealed)
+        return opened.get("email"), opened.get("phone")
+
     async def remember_household(
         self, connection: AsyncConnection, event: HouseholdRegistered
     ) -> None:
-        head = next((m for m in event.members if m.relation == "head"), event.members[0])
+        # The contract allows a household without members: its notices then greet no one by name.
+        head = next(
+            (m for m in event.members if m.relation == "head"),
+            event.members[0] if event.members else None,
+        )
         contact = event.contact or ContactV1(email=event.contact_email)
+        email, phone = self._opened(event.household_id, contact, str(event.contact_email))
         await NoticeRepository(connection).upsert_recipient(
             _from_contact(
                 event.household_id,
-                head.name,
+                head.name if head is not None else "",
                 event.address,
                 RecipientKind.HOUSEHOLD,
                 contact,
-                fallback_email=str(event.contact_email),
+                email=email,
+                phone=phone,
                 consented=event.consent.notice_channels if event.consent else None,
                 grid_id=event.grid_id,
             )
@@ -150,10 +173,11 @@ class NotifyService:
         self, connection: AsyncConnection, event: HouseholdContactChanged
     ) -> None:
         contact = event.contact
+        email, phone = self._opened(event.household_id, contact)
         await NoticeRepository(connection).update_recipient(
             event.household_id,
-            **({"email": str(contact.email)} if contact.email else {}),
-            phone=contact.phone,
+            **({"email": email} if email else {}),
+            phone=phone,
             preferred_channels=list(contact.preferred_channels),
             locale=normalise_locale(contact.locale),
         )
@@ -173,6 +197,7 @@ class NotifyService:
     async def remember_organisation(
         self, connection: AsyncConnection, event: OrganisationRegistered | OrganisationChanged
     ) -> None:
+        email, phone = self._opened(event.organisation_id, event.contact)
         await NoticeRepository(connection).upsert_recipient(
             _from_contact(
                 event.organisation_id,
@@ -180,6 +205,8 @@ class NotifyService:
                 None,
                 RecipientKind.ORGANISATION,
                 event.contact,
+                email=email,
+                phone=phone,
                 grid_id=event.grid_id,
             )
         )
@@ -198,6 +225,7 @@ class NotifyService:
             {
                 "inspection_id": str(event.inspection_id),
                 "checklist": event.checklist,
+                "checklist_title": event.checklist_title,
                 "inspected_at": event.inspected_at.isoformat(),
                 "comply_by": event.comply_by.isoformat(),
                 "severity": event.severity.value,
@@ -312,6 +340,7 @@ class NotifyService:
             source_event_id,
             {**common, "subject_label": label, "overdue_since": since.isoformat()},
             dedup_key=f"overdue:{event.rectification_id}",
+            announced=False,  # grid workers' contacts are entered in notify, not announced
         )
 
     # --- notices from credit ---------------------------------------------------------------------
@@ -426,8 +455,14 @@ class NotifyService:
         dedup_key: str | None = None,
         merge: dict[str, object] | None = None,
         partner: dict[str, object] | None = None,
+        announced: bool = True,
     ) -> None:
+        """A notice to a recipient; `announced`: one the registry must have announced (every
+        subject). Notify makes no recipient, and no notice, for a subject the registry never had:
+        the consumer waits a bounded time for its registration, then dead-letters the event."""
         notices = NoticeRepository(connection)
+        if announced and await notices.recipient(recipient_id) is None:
+            raise UnknownSubject(recipient_id, "recipient")
         key = dedup_key or f"event:{source_event_id}"
         same = await notices.same_notice(recipient_id, notice_type, key, source_event_id)
         if same is not None:
@@ -645,6 +680,8 @@ class NotifyService:
         secret: str | None = None,
     ) -> WebhookEndpoint:
         _check_partner_types(notice_types)
+        sender = self._sender()
+        await sender.check_url(url)
         endpoint = WebhookEndpoint(
             id=uuid.uuid4(),
             name=name,
@@ -654,20 +691,27 @@ class NotifyService:
             department=department,
             created_at=self._clock.now(),
         )
+        sealed = replace(endpoint, secrets=tuple(sender.seal(endpoint.secrets)))
         async with self._database.transaction() as connection:
-            await NoticeRepository(connection).add_endpoint(endpoint)
+            await NoticeRepository(connection).add_endpoint(sealed)
         return endpoint
 
     async def webhooks(self) -> list[WebhookEndpoint]:
         async with self._database.connect() as connection:
-            return await NoticeRepository(connection).endpoints()
+            endpoints = await NoticeRepository(connection).endpoints()
+        return [self._sender().opened(e) for e in endpoints]
 
     async def webhook(self, endpoint_id: uuid.UUID) -> WebhookEndpoint:
         async with self._database.connect() as connection:
             endpoint = await NoticeRepository(connection).endpoint(endpoint_id)
         if endpoint is None:
             raise NotFound("webhook endpoint", endpoint_id)
-        return endpoint
+        return self._sender().opened(endpoint)
+
+    def _sender(self) -> WebhookSender:
+        if self._webhook_sender is None:
+            raise RuntimeError("partner webhooks are not configured in this service")
+        return self._webhook_sender
 
     async def update_webhook(
         self,
@@ -679,6 +723,7 @@ class NotifyService:
     ) -> WebhookEndpoint:
         values: dict[str, object] = {}
         if url is not None:
+            await self._sender().check_url(url)
             values["url"] = url
         if notice_types is not None:
             _check_partner_types(notice_types)
@@ -695,11 +740,13 @@ class NotifyService:
         """A new secret signs from now on; the previous one also signs until it is retired."""
         endpoint = await self.webhook(endpoint_id)
         kept = endpoint.secrets[:1] if keep_previous else ()
-        return await self._change_endpoint(endpoint_id, {"secrets": [new_secret(), *kept]})
+        secrets = self._sender().seal([new_secret(), *kept])
+        return await self._change_endpoint(endpoint_id, {"secrets": secrets})
 
     async def retire_previous_secrets(self, endpoint_id: uuid.UUID) -> WebhookEndpoint:
         endpoint = await self.webhook(endpoint_id)
-        return await self._change_endpoint(endpoint_id, {"secrets": list(endpoint.secrets[:1])})
+        secrets = self._sender().seal(endpoint.secrets[:1])
+        return await self._change_endpoint(endpoint_id, {"secrets": secrets})
 
     async def _change_endpoint(
         self, endpoint_id: uuid.UUID, values: dict[str, object]
@@ -712,7 +759,7 @@ class NotifyService:
                 await repository.update_endpoint(endpoint_id, **values)
             endpoint = await repository.endpoint(endpoint_id)
         assert endpoint is not None
-        return endpoint
+        return self._sender().opened(endpoint)
 
     async def webhook_messages(
         self, endpoint_id: uuid.UUID, limit: int, offset: int
@@ -745,18 +792,19 @@ def _from_contact(
     kind: RecipientKind,
     contact: ContactV1,
     *,
-    fallback_email: str | None = None,
+    email: str | None,
+    phone: str | None,
     consented: Sequence[str] | None = None,
     grid_id: str | None = None,
 ) -> Recipient:
     return Recipient(
         id=recipient_id,
         name=name,
-        email=str(contact.email) if contact.email else fallback_email,
+        email=email,
         address=address,
         locale=normalise_locale(contact.locale),
         kind=kind,
-        phone=contact.phone,
+        phone=phone,
         preferred_channels=tuple(Channel(c) for c in contact.preferred_channels),
         consented_channels=tuple(Channel(c) for c in consented) if consented is not None else None,
         grid_id=grid_id,

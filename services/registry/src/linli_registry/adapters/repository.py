@@ -47,6 +47,8 @@ class HouseholdFilter:
     compound_id: str | None = None
     name: str | None = None
     address: str | None = None
+    # A member's whole ID number (matched on its blind index), or its last four characters.
+    id_number: str | None = None
     id_tail: str | None = None
     status: Status | None = Status.ACTIVE
     # The caller's grids (grid workers and inspectors); None: every grid.
@@ -57,6 +59,7 @@ class HouseholdFilter:
 class DuplicateCandidate:
     household_id: uuid.UUID
     reasons: tuple[str, ...]
+    grid_id: str
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,9 @@ class HouseholdRepository:
             member_conditions.append(
                 members.c.name.like(f"%{_escaped(criteria.name.strip())}%", escape="\\")
             )
+        if criteria.id_number:
+            index = self._cipher.blind_index(criteria.id_number)
+            member_conditions.append(members.c.id_number_index == index)
         if criteria.id_tail:
             member_conditions.append(members.c.id_tail == criteria.id_tail.upper())
         if member_conditions:
@@ -207,26 +213,30 @@ class HouseholdRepository:
         rows = (await self._connection.execute(query.limit(page.limit).offset(page.offset))).all()
         return Slice(await self._hydrate(rows), total, page)
 
-    async def resident_with_id_number(self, id_number: str) -> uuid.UUID | None:
-        """The resident id the registry last gave to a member with this ID number."""
-        resident_id: uuid.UUID | None = await self._connection.scalar(
-            select(members.c.resident_id)
-            .join(households, households.c.id == members.c.household_id)
-            .where(members.c.id_number_index == self._cipher.blind_index(id_number))
-            .order_by(households.c.registered_at.desc())
-            .limit(1)
-        )
-        return resident_id
+    async def resident_with_id_number(self, id_number: str) -> tuple[uuid.UUID, str] | None:
+        """The resident id the registry last gave to a member with this ID number, and the grid
+        of that member's household."""
+        row = (
+            await self._connection.execute(
+                select(members.c.resident_id, households.c.grid_id)
+                .join(households, households.c.id == members.c.household_id)
+                .where(members.c.id_number_index == self._cipher.blind_index(id_number))
+                .order_by(households.c.registered_at.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+        return (row.resident_id, row.grid_id) if row is not None else None
 
     async def possible_duplicates(
         self, household: Household, *, exclude: uuid.UUID | None = None
     ) -> list[DuplicateCandidate]:
         """Active households sharing a member's ID number, or the address in the community."""
         reasons: dict[uuid.UUID, list[str]] = {}
+        grid_of: dict[uuid.UUID, str] = {}
         indexes = [self._cipher.blind_index(m.id_number) for m in household.members if m.id_number]
         if indexes:
             rows = await self._connection.execute(
-                select(members.c.household_id)
+                select(members.c.household_id, households.c.grid_id)
                 .join(households, households.c.id == members.c.household_id)
                 .where(
                     members.c.id_number_index.in_(indexes),
@@ -236,8 +246,9 @@ class HouseholdRepository:
             )
             for row in rows:
                 reasons.setdefault(row.household_id, []).append("id_number")
+                grid_of[row.household_id] = row.grid_id
         rows = await self._connection.execute(
-            select(households.c.id).where(
+            select(households.c.id, households.c.grid_id).where(
                 households.c.community_id == household.community_id,
                 households.c.address_key == household.address_key,
                 households.c.status == Status.ACTIVE.value,
@@ -245,8 +256,9 @@ class HouseholdRepository:
         )
         for row in rows:
             reasons.setdefault(row.id, []).append("address")
+            grid_of[row.id] = row.grid_id
         return [
-            DuplicateCandidate(household_id, tuple(why))
+            DuplicateCandidate(household_id, tuple(why), grid_of[household_id])
             for household_id, why in sorted(reasons.items(), key=lambda item: str(item[0]))
             if household_id not in (household.id, exclude)
         ]

@@ -36,12 +36,13 @@ from linli_registry.api.schemas import (
 )
 from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
+from linli_registry.domain.personal import validate_id_number
 from linli_registry.service.households import ConsentInput, PossibleDuplicate, RegistryService
-from linli_shared.audit import mark_personal_data_read
-from linli_shared.auth import Principal, require_grid, require_roles
-from linli_shared.errors import Problem, problem_response
+from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
+from linli_shared.auth import Principal, require_roles
+from linli_shared.errors import Problem, ProblemError, problem_response
 from linli_shared.pagination import PageRequest, page_request
-from linli_shared.reach import reach_of
+from linli_shared.reach import reach_of, require_grid
 
 router = APIRouter()
 
@@ -84,9 +85,8 @@ async def revealing(
     if reveal and not (principal.roles & set(REVEALERS)):
         raise HTTPException(403, "only community staff may reveal personal data")
     if reveal:
-        # The audit trail records it, with the reason the staff member gave.
-        resource = request.url.path if reason is None else f"{request.url.path} ({reason})"
-        mark_personal_data_read(request, resource)
+        # The audit trail records it; its details keep the query, the reason given included.
+        mark_personal_data_read(request, request.url.path)
     return reveal
 
 
@@ -101,6 +101,7 @@ def _duplicate_response(request: Request, error: PossibleDuplicate) -> JSONRespo
             {"household_id": str(c.household_id), "reasons": list(c.reasons)}
             for c in error.candidates
         ],
+        **({"outside_your_grids": True} if error.elsewhere else {}),
     )
 
 
@@ -141,6 +142,7 @@ async def register_household(
             ),
             allow_duplicate=body.allow_duplicate,
             registered_by=principal.subject,
+            reach=reach_of(principal),
         )
     except PossibleDuplicate as error:
         return _duplicate_response(request, error)
@@ -155,13 +157,22 @@ async def register_household(
     summary="Search households (filters combine; paginated)",
 )
 async def search_households(
+    request: Request,
     community_id: str | None = Query(default=None, max_length=64),
     grid_id: str | None = Query(default=None, max_length=64),
     compound_id: str | None = Query(default=None, max_length=64),
     name: str | None = Query(default=None, min_length=1, max_length=200, description="A member"),
     address: str | None = Query(default=None, min_length=1, max_length=500),
+    id_number: str | None = Query(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="A member's whole ID number (exact match; every search by it is audited)",
+    ),
     id_tail: str | None = Query(
-        default=None, pattern=r"^[0-9Xx]{4}$", description="Last four of a member's ID number"
+        default=None,
+        pattern=r"^[0-9Xx]{4}$",
+        description="Last four of a member's ID number (roles that may reveal only; audited)",
     ),
     household_status: Status | None = Query(default=Status.ACTIVE, alias="status"),
     page: PageRequest = Depends(page_request),
@@ -169,6 +180,20 @@ async def search_households(
     service: RegistryService = Depends(registry_service),
     principal: Principal = Depends(reader),
 ) -> HouseholdPage:
+    if id_tail is not None and not principal.roles & set(REVEALERS):
+        # The tail and what the mask shows would leave few enough candidates to try them all.
+        raise ProblemError(
+            403,
+            "forbidden",
+            "Forbidden",
+            "id_tail: only roles that may reveal personal data may search by the tail of an "
+            "ID number; search by the whole number with id_number",
+        )
+    if id_number is not None:
+        id_number = validate_id_number(id_number, "id_number")
+    if id_number is not None or id_tail is not None:
+        # A search by an ID number is a lookup of personal data: the trail shows who tried what.
+        mark_personal_data_read(request, request.url.path)
     found = await service.search_households(
         HouseholdFilter(
             community_id=community_id,
@@ -176,12 +201,15 @@ async def search_households(
             compound_id=compound_id,
             name=name,
             address=address,
+            id_number=id_number,
             id_tail=id_tail,
             status=household_status,
         ),
         page,
         reach_of(principal),
     )
+    if reveal:
+        mark_subjects_revealed(request, (h.id for h in found.items))
     return HouseholdPage(
         items=[HouseholdOut.of(h, reveal) for h in found.items],
         total=found.total,
@@ -606,6 +634,7 @@ async def register_organisation(
             compound_ids=body.compound_ids,
             frontage_segments=body.frontage_segments,
             contact=_contact(body),
+            reach=reach_of(principal),
         )
     )
 
@@ -662,6 +691,7 @@ async def get_organisation(
     summary="Search organisations",
 )
 async def search_organisations(
+    request: Request,
     kind: OrganisationKind | None = None,
     community_id: str | None = Query(default=None, max_length=64),
     grid_id: str | None = Query(default=None, max_length=64),
@@ -679,6 +709,8 @@ async def search_organisations(
         page=page,
         reach=reach_of(principal),
     )
+    if reveal:
+        mark_subjects_revealed(request, (o.id for o in found.items))
     return OrganisationPage(
         items=[OrganisationOut.of(o, reveal) for o in found.items],
         total=found.total,

@@ -138,9 +138,14 @@ class MemberOut(BaseModel):
     )
     name: str
     relation: str
-    birth_date: date | None = None
-    id_number: str | None = None
-    phone: str | None = None
+    birth_date: date | None = Field(
+        default=None,
+        description="Only when revealed: it is part of the ID number (characters 7-14)",
+    )
+    id_number: str | None = Field(
+        default=None, description="Masked (first and last character) unless revealed"
+    )
+    phone: str | None = Field(default=None, description="Masked (138****5678) unless revealed")
 
     @classmethod
     def of(cls, member: Member, reveal: bool) -> MemberOut:
@@ -149,7 +154,7 @@ class MemberOut(BaseModel):
             resident_id=member.resident_id,
             name=member.name,
             relation=member.relation,
-            birth_date=member.birth_date,
+            birth_date=member.birth_date if reveal else None,
             id_number=_masked(member.id_number, mask_id_number, reveal),
             phone=_masked(member.phone, mask_phone, reveal),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from linli_shared.masks import mask_phone as mask_phone
 from linli_shared.rules import RuleViolation
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -46,15 +47,14 @@ def validate_phone(value: str, field: str) -> str:
 
 
 def mask_id_number(id_number: str) -> str:
-    """`110105194912310021` → `11010519491231****`."""
-    return id_number[:14] + "****"
+    """`110105194912310021` → `1****************1`: the first and last characters only.
 
-
-def mask_phone(phone: str) -> str:
-    """`13812345678` → `138****5678`."""
-    return phone[:3] + "****" + phone[7:]
+    The region and birth date (characters 1-14) are not shown: with them, the few candidates
+    left for the rest could be tried one by one (docs/security.md, "Masks and searches").
+    """
+    return id_number[0] + "*" * (len(id_number) - 2) + id_number[-1]
 
 
 def id_tail(id_number: str) -> str:
-    """The last four characters, kept in plain text for tail search."""
+    """The last four characters, kept in plain text for tail search (revealing roles only)."""
     return id_number[-4:]

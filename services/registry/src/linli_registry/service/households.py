@@ -33,6 +33,7 @@ from linli_registry.domain.places import Building, Community, Compound, Grid
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import (
+    SEALED_EMAIL,
     BuildingCreated,
     CommunityChanged,
     CommunityCreated,
@@ -52,7 +53,7 @@ from linli_shared.contracts.registry import (
     OrganisationChanged,
     OrganisationRegistered,
 )
-from linli_shared.crypto import FieldCipher
+from linli_shared.crypto import FieldCipher, Sealer
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound, ProblemError
 from linli_shared.messaging.outbox import Outbox
@@ -64,20 +65,33 @@ SYSTEM = "system"
 
 
 class PossibleDuplicate(ProblemError):
-    """Registering (or changing) would make a second record of an existing household."""
+    """Registering (or changing) would make a second record of an existing household.
 
-    def __init__(self, candidates: list[DuplicateCandidate]) -> None:
-        described = "; ".join(
-            f"{c.household_id} (same {' and '.join(c.reasons)})" for c in candidates
-        )
+    Only candidates within the caller's reach are named, with their reasons; of the others the
+    caller learns that one exists and whom to ask, nothing more (no id, no grid, no reason), so
+    the check is no window into grids the caller does not reach.
+    """
+
+    def __init__(self, candidates: list[DuplicateCandidate], reach: Reach) -> None:
+        self.candidates = [c for c in candidates if reach.covers(c.grid_id)]
+        self.elsewhere = len(self.candidates) < len(candidates)
+        parts = []
+        if self.candidates:
+            described = "; ".join(
+                f"{c.household_id} (same {' and '.join(c.reasons)})" for c in self.candidates
+            )
+            parts.append(f"an active household matches: {described}")
+        if self.elsewhere:
+            parts.append(
+                "a possible duplicate exists outside your grids: ask community staff to check it"
+            )
         super().__init__(
             409,
             "possible-duplicate",
             "Possible duplicate household",
-            f"an active household matches: {described}; "
-            "resend with allow_duplicate=true if this is really another household",
+            "; ".join(parts)
+            + "; resend with allow_duplicate=true if this is really another household",
         )
-        self.candidates = candidates
 
 
 @dataclass(frozen=True)
@@ -94,12 +108,15 @@ class RegistryService:
         clock: Clock,
         cipher: FieldCipher,
         default_time_zone: str = places.DEFAULT_TIME_ZONE,
+        *,
+        sealer: Sealer,
     ) -> None:
         self._database = database
         self._outbox = outbox
         self._clock = clock
         self._cipher = cipher
         self._default_time_zone = default_time_zone
+        self._sealer = sealer
 
     # --- places -----------------------------------------------------------------------------
 
@@ -253,11 +270,13 @@ class RegistryService:
         community_id: str,
         compound_id: str | None,
         building_id: str | None,
+        reach: Reach = EVERYWHERE,
     ) -> None:
+        """A compound outside the caller's reach reads as unknown, as it does everywhere."""
         repository = PlaceRepository(connection)
         if compound_id is not None:
             compound = await repository.compound(compound_id)
-            if compound is None:
+            if compound is None or not reach.covers(compound.grid_id):
                 raise RuleViolation("compound_id", f"unknown compound {compound_id}")
             if compound.community_id != community_id:
                 raise RuleViolation(
@@ -285,6 +304,7 @@ class RegistryService:
         consent: ConsentInput | None = None,
         allow_duplicate: bool = False,
         registered_by: str = SYSTEM,
+        reach: Reach = EVERYWHERE,
     ) -> Household:
         now = self._clock.now()
         household = rules.register(
@@ -310,23 +330,28 @@ class RegistryService:
             ),
         )
         async with self._database.transaction() as connection:
-            await self._check_place(connection, community_id, compound_id, building_id)
+            await self._check_place(connection, community_id, compound_id, building_id, reach)
             repository = HouseholdRepository(connection, self._cipher)
-            household = await self._identified(repository, household)
+            household = await self._identified(repository, household, reach)
             if not allow_duplicate:
                 candidates = await repository.possible_duplicates(household)
                 if candidates:
-                    raise PossibleDuplicate(candidates)
+                    raise PossibleDuplicate(candidates, reach)
             await repository.add(household)
             await repository.add_history(
                 household, "registered", registered_by, _summary(household), now
             )
-            await self._outbox.add(connection, registered_event(household))
+            await self._outbox.add(connection, registered_event(household, self._sealer))
         return household
 
-    async def _identified(self, repository: HouseholdRepository, household: Household) -> Household:
+    async def _identified(
+        self, repository: HouseholdRepository, household: Household, reach: Reach
+    ) -> Household:
         """Give new members their resident id: the one the registry already knows for their ID
-        number (a resident who moves between households stays one resident), else a new one."""
+        number (a resident who moves between households stays one resident), else a new one.
+        A resident known only outside the caller's grids gets a new id: reusing it would link
+        the caller's record to one it may not see (community staff, who reach every grid, keep
+        one resident across grids)."""
         taken = {m.resident_id for m in household.members if m.resident_id is not None}
         fresh: list[uuid.UUID] = []
         for member in household.members:
@@ -337,7 +362,11 @@ class RegistryService:
                 if member.id_number
                 else None
             )
-            resident_id = known if known is not None and known not in taken else uuid.uuid4()
+            resident_id = (
+                known[0]
+                if known is not None and known[0] not in taken and reach.covers(known[1])
+                else uuid.uuid4()
+            )
             taken.add(resident_id)
             fresh.append(resident_id)
         return rules.with_resident_ids(household, fresh) if fresh else household
@@ -447,7 +476,7 @@ class RegistryService:
         def event(changed: Household, now: datetime) -> EventData:
             return HouseholdContactChanged(
                 household_id=changed.id,
-                contact=contact_v1(changed.contact),
+                contact=contact_v1(changed.contact, changed.id, self._sealer),
                 changed_at=now,
                 version=changed.version,
             )
@@ -555,10 +584,14 @@ class RegistryService:
                 changed = change(current)
             except HouseholdClosed as error:
                 raise Conflict(str(error)) from error
-            changed = await self._identified(repository, changed)
+            changed = await self._identified(repository, changed, reach)
             if check_place:
                 await self._check_place(
-                    connection, changed.community_id, changed.compound_id, changed.building_id
+                    connection,
+                    changed.community_id,
+                    changed.compound_id,
+                    changed.building_id,
+                    reach,
                 )
             if check_id_duplicates:
                 candidates = [
@@ -567,7 +600,7 @@ class RegistryService:
                     if "id_number" in c.reasons
                 ]
                 if candidates:
-                    raise PossibleDuplicate(candidates)
+                    raise PossibleDuplicate(candidates, reach)
             if not await repository.save(changed, members_changed=members_changed):
                 raise Conflict(f"household {household_id} was changed meanwhile")
             await repository.add_history(changed, change_name, changed_by, _summary(changed), now)
@@ -586,6 +619,7 @@ class RegistryService:
         compound_ids: list[str],
         frontage_segments: list[str],
         contact: Contact,
+        reach: Reach = EVERYWHERE,
     ) -> Organisation:
         now = self._clock.now()
         organisation = organisation_rules.register(
@@ -599,15 +633,17 @@ class RegistryService:
             now=now,
         )
         async with self._database.transaction() as connection:
-            await self._check_compounds(connection, organisation)
+            await self._check_compounds(connection, organisation, reach)
             repository = OrganisationRepository(connection, self._cipher)
             managers_before = await self._managers(connection, organisation.compound_ids)
             taken_from = await self._take_over(connection, organisation, now)
             await repository.add(organisation)
             await self._announce_manager_changes(connection, managers_before, now)
-            await self._outbox.add(connection, organisation_registered(organisation))
+            await self._outbox.add(connection, organisation_registered(organisation, self._sealer))
             for previous in taken_from:
-                await self._outbox.add(connection, organisation_changed(previous, now))
+                await self._outbox.add(
+                    connection, organisation_changed(previous, now, self._sealer)
+                )
         return organisation
 
     async def change_organisation(
@@ -641,7 +677,7 @@ class RegistryService:
                 frontage_segments=frontage_segments,
                 contact=contact,
             )
-            await self._check_compounds(connection, changed)
+            await self._check_compounds(connection, changed, reach)
             managers_before = await self._managers(
                 connection, {*current.compound_ids, *changed.compound_ids}
             )
@@ -649,21 +685,24 @@ class RegistryService:
             if not await repository.save(changed):
                 raise Conflict(f"organisation {organisation_id} was changed meanwhile")
             await self._announce_manager_changes(connection, managers_before, now)
-            await self._outbox.add(connection, organisation_changed(changed, now))
+            await self._outbox.add(connection, organisation_changed(changed, now, self._sealer))
             for previous in taken_from:
-                await self._outbox.add(connection, organisation_changed(previous, now))
+                await self._outbox.add(
+                    connection, organisation_changed(previous, now, self._sealer)
+                )
         return changed
 
     async def _check_compounds(
-        self, connection: AsyncConnection, organisation: Organisation
+        self, connection: AsyncConnection, organisation: Organisation, reach: Reach
     ) -> None:
+        """A compound outside the caller's reach reads as unknown, as it does everywhere."""
         if not organisation.compound_ids:
             return
         found = await PlaceRepository(connection).compounds_by_id(organisation.compound_ids)
         known = {c.id: c for c in found}
         for compound_id in organisation.compound_ids:
             compound = known.get(compound_id)
-            if compound is None:
+            if compound is None or not reach.covers(compound.grid_id):
                 raise RuleViolation("compound_ids", f"unknown compound {compound_id}")
             if compound.community_id != organisation.community_id:
                 raise RuleViolation(
@@ -800,12 +839,12 @@ def members_v1(household: Household) -> list[MemberV1]:
     ]
 
 
-def contact_v1(contact: Contact) -> ContactV1:
+def contact_v1(contact: Contact, subject: uuid.UUID, sealer: Sealer) -> ContactV1:
+    """The contact as it travels: e-mail and phone sealed for notify, never in clear."""
     return ContactV1.model_validate(
         {
-            "email": contact.email,
-            "phone": contact.phone,
             "preferred_channels": list(contact.preferred_channels),
+            "sealed": sealer.seal(str(subject), {"email": contact.email, "phone": contact.phone}),
         }
     )
 
@@ -821,25 +860,26 @@ def consent_v1(consent: Consent) -> ConsentV1:
     )
 
 
-def registered_event(household: Household) -> HouseholdRegistered:
+def registered_event(household: Household, sealer: Sealer) -> HouseholdRegistered:
     return HouseholdRegistered(
         household_id=household.id,
         community_id=household.community_id,
         grid_id=household.grid_id,
         address=household.address,
         members=members_v1(household),
-        contact_email=household.contact_email,
+        # Required since 1.0.0: a reserved, undeliverable address; the real one is sealed.
+        contact_email=SEALED_EMAIL,
         registered_at=household.registered_at,
         compound_id=household.compound_id,
         building_id=household.building_id,
-        contact=contact_v1(household.contact),
+        contact=contact_v1(household.contact, household.id, sealer),
         # Consent not yet recorded travels as null: consumers apply their own default.
         consent=consent_v1(household.consent) if household.consent.recorded_at else None,
         version=household.version,
     )
 
 
-def organisation_registered(organisation: Organisation) -> OrganisationRegistered:
+def organisation_registered(organisation: Organisation, sealer: Sealer) -> OrganisationRegistered:
     return OrganisationRegistered(
         organisation_id=organisation.id,
         kind=organisation.kind.value,
@@ -848,13 +888,15 @@ def organisation_registered(organisation: Organisation) -> OrganisationRegistere
         grid_id=organisation.grid_id,
         compound_ids=list(organisation.compound_ids),
         frontage_segments=list(organisation.frontage_segments),
-        contact=contact_v1(organisation.contact),
+        contact=contact_v1(organisation.contact, organisation.id, sealer),
         registered_at=organisation.registered_at,
         version=organisation.version,
     )
 
 
-def organisation_changed(organisation: Organisation, now: datetime) -> OrganisationChanged:
+def organisation_changed(
+    organisation: Organisation, now: datetime, sealer: Sealer
+) -> OrganisationChanged:
     return OrganisationChanged(
         organisation_id=organisation.id,
         kind=organisation.kind.value,
@@ -863,7 +905,7 @@ def organisation_changed(organisation: Organisation, now: datetime) -> Organisat
         grid_id=organisation.grid_id,
         compound_ids=list(organisation.compound_ids),
         frontage_segments=list(organisation.frontage_segments),
-        contact=contact_v1(organisation.contact),
+        contact=contact_v1(organisation.contact, organisation.id, sealer),
         changed_at=now,
         version=organisation.version,
     )

@@ -1,0 +1,195 @@
+"""What a cluster would do with the manifests: every dependency a pod's readiness probe checks is
+reachable under the NetworkPolicies, and the gateway reaches every API it routes to.
+
+A pod's readiness checks come from the code (the checks its `/readyz` runs); where each one
+leads comes from the manifests (the database's port, the Kafka bootstrap address the pod is
+given). A NetworkPolicy allows what the union of the policies selecting the pod allows; with the
+default deny in place, nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from linli.services import SERVICES
+from tests.deploy.manifests import (
+    OVERLAYS,
+    container_env,
+    measures_consumer_lag,
+    named,
+    of_kind,
+    pod_spec,
+)
+
+# Where each readiness check of the code goes. A new check fails here until it is mapped.
+DATABASE, KAFKA = "database", "kafka"
+CHECK_TARGETS = {"database": DATABASE, "schema": DATABASE, "broker": KAFKA, "consumers": KAFKA}
+POSTGRESQL_PORT = 5432
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A destination as a NetworkPolicy sees it: a namespace (None: outside the cluster)."""
+
+    port: int
+    namespace: str | None
+    labels: frozenset[tuple[str, str]] = frozenset()
+
+
+def readiness_checks(service: str, role: str) -> set[str]:
+    definition = SERVICES[service]
+    if role == "api":
+        checks = definition.create_app().state.readiness_checks
+    else:
+        checks = definition.create_worker().readiness_checks()
+    return set(checks)
+
+
+def destinations(overlay: str, workload: dict[str, Any], checks: set[str]) -> set[Peer]:
+    unknown = checks - set(CHECK_TARGETS)
+    assert not unknown, f"map these readiness checks to what they reach: {unknown}"
+    env = container_env(overlay, workload)
+    peers: set[Peer] = set()
+    for target in {CHECK_TARGETS[check] for check in checks}:
+        if target == DATABASE:
+            peers.add(Peer(POSTGRESQL_PORT, None))
+        else:
+            for server in env["LINLI_KAFKA_BOOTSTRAP_SERVERS"]["value"].split(","):
+                host, port = server.rsplit(":", 1)
+                # <service>.<namespace>.svc: Strimzi's bootstrap Service, over its brokers' pods.
+                namespace = host.split(".")[1]
+                peers.add(Peer(int(port), namespace, frozenset({("strimzi.io/cluster", "linli")})))
+    return peers
+
+
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert "matchExpressions" not in selector, "not modelled here"
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _policies(overlay: str, labels: dict[str, str], direction: str) -> list[dict[str, Any]]:
+    return [
+        policy
+        for policy in of_kind(overlay, "NetworkPolicy")
+        if direction in policy["spec"].get("policyTypes", [])
+        and _matches(policy["spec"]["podSelector"], labels)
+    ]
+
+
+def _port_allowed(rule: dict[str, Any], port: int) -> bool:
+    ports = rule.get("ports")
+    return not ports or any(
+        p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports
+    )
+
+
+def egress_allows(overlay: str, labels: dict[str, str], peer: Peer) -> bool:
+    for policy in _policies(overlay, labels, "Egress"):
+        for rule in policy["spec"].get("egress", []):
+            if not _port_allowed(rule, peer.port):
+                continue
+            for to in rule.get("to") or [{}]:
+                if not to:
+                    return True
+                if "ipBlock" in to:
+                    if peer.namespace is None:
+                        return True
+                    continue
+                namespace = to.get("namespaceSelector")
+                if namespace is None or peer.namespace is None:
+                    continue
+                if _matches(namespace, {"kubernetes.io/metadata.name": peer.namespace}) and (
+                    "podSelector" not in to or _matches(to["podSelector"], dict(peer.labels))
+                ):
+                    return True
+    return False
+
+
+def ingress_allows(overlay: str, labels: dict[str, str], port: int, namespace: str) -> bool:
+    for policy in _policies(overlay, labels, "Ingress"):
+        for rule in policy["spec"].get("ingress", []):
+            if not _port_allowed(rule, port):
+                continue
+            for source in rule.get("from") or [{}]:
+                selector = source.get("namespaceSelector")
+                if not source or (
+                    selector is not None
+                    and "podSelector" not in source
+                    and _matches(selector, {"kubernetes.io/metadata.name": namespace})
+                ):
+                    return True
+    return False
+
+
+def _pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("role", ["api", "worker"])
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_what_a_readiness_probe_checks_is_reachable(overlay: str, role: str, service: str) -> None:
+    deployment = named(overlay, "Deployment", f"linli-{service}-{role}")
+    labels = _pod_labels(deployment)
+    container = pod_spec(deployment)["containers"][0]
+    probe = container["readinessProbe"]["httpGet"]
+    assert probe["path"] == "/readyz"
+    assert probe["port"] in {p["name"] for p in container["ports"]}, "probes a declared port"
+    checks = readiness_checks(service, role)
+    unreachable = {
+        peer for peer in destinations(overlay, deployment, checks) if not egress_allows(
+            overlay, labels, peer)
+    }  # fmt: skip
+    assert unreachable == set(), f"{service}-{role} checks {sorted(checks)}: blocked egress"
+    dns = Peer(53, "kube-system", frozenset({("k8s-app", "kube-dns")}))
+    assert egress_allows(overlay, labels, dns), "names resolve"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_workers_and_the_apis_that_measure_consumer_lag_reach_kafka(overlay: str) -> None:
+    """The workers consume and publish; an API whose service has consumer groups measures their
+    lag (its backlog probe, at the address it is given); no other pod reaches Kafka."""
+    for deployment in of_kind(overlay, "Deployment"):
+        (kafka,) = destinations(overlay, deployment, {"broker"})
+        role = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        service = deployment["metadata"]["labels"]["app.kubernetes.io/name"]
+        expected = role == "worker" or measures_consumer_lag(service)
+        reaches = egress_allows(overlay, _pod_labels(deployment), kafka)
+        assert reaches == expected, deployment["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_reaches_every_api_it_routes_to(overlay: str) -> None:
+    proxies = named(overlay, "NetworkPolicy", "linli-registry-api")["spec"]["ingress"][0]["from"][0]
+    proxy_namespace = proxies["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+    for route in of_kind(overlay, "HTTPRoute"):
+        for rule in route["spec"]["rules"]:
+            for backend in rule["backendRefs"]:
+                service = named(overlay, "Service", backend["name"])
+                (port,) = [p for p in service["spec"]["ports"] if p["port"] == backend["port"]]
+                pods = [
+                    d
+                    for d in of_kind(overlay, "Deployment")
+                    if _matches({"matchLabels": service["spec"]["selector"]}, _pod_labels(d))
+                ]
+                assert len(pods) == 1, backend["name"]
+                (container,) = pod_spec(pods[0])["containers"]
+                (target,) = [p for p in container["ports"] if p["name"] == port["targetPort"]]
+                assert ingress_allows(
+                    overlay, _pod_labels(pods[0]), target["containerPort"], proxy_namespace
+                ), f"{backend['name']}: the gateway's proxies may not reach it"
+
+
+def test_a_readiness_check_through_a_closed_port_is_found() -> None:
+    """The check above sees a block: an API without a route to Kafka (registry's: it has no
+    consumer groups to measure) whose readiness asked for Kafka would fail it."""
+    assert not measures_consumer_lag("registry")
+    api = named("prod", "Deployment", "linli-registry-api")
+    (kafka,) = destinations("prod", api, {"broker"})
+    assert not egress_allows("prod", _pod_labels(api), kafka)
+    (database,) = destinations("prod", api, {"database"})
+    assert egress_allows("prod", _pod_labels(api), database)
