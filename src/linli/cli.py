@@ -75,6 +75,18 @@ def serve(
     uvicorn.run(definition.create_app(), host=host, port=port, root_path=root_path, log_config=None)
 
 
+@app.command("console")
+def console_command(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the staff console alone (static files and its config; LINLI_CONSOLE_* settings)."""
+    from linli.console import console_app
+
+    configure_logging(PlatformSettings().log_level)
+    uvicorn.run(console_app(), host=host, port=port, log_config=None)
+
+
 @app.command()
 def worker(service: ServiceName) -> None:
     """Run one service's worker: its outbox relay and its event consumers."""
@@ -376,6 +388,7 @@ def run(
     def announce(base: str) -> None:
         lines = [f"Linli is running on {base}  (data: {data_dir.resolve()})"]
         lines += [f"  {name:<12} {base}/{name}/docs" for name in SERVICES]
+        lines += [f"  {'console':<12} {base}/console/  (the staff console, in a browser)"]
         lines += ["Play the story with `linli demo`; stop with Ctrl+C."]
         typer.echo("\n".join(lines))
 

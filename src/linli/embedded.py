@@ -33,6 +33,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from linli.console import console_app
 from linli.services import SERVICES
 from linli_shared.health import ReadinessCheck, readiness
 from linli_shared.messaging.embedded import EmbeddedTransport
@@ -227,6 +228,7 @@ def create_embedded_app(
         return {
             "name": "linli",
             "mode": "embedded",
+            "console": "/console/",
             "services": {
                 name: {
                     "api": f"/{name}/v1",
@@ -254,6 +256,7 @@ def create_embedded_app(
 
     for name, service_app in apps.items():
         root.mount(f"/{name}", service_app)
+    root.mount("/console", console_app())
     return root
 
 

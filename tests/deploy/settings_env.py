@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 from pydantic_settings import BaseSettings
 
+from linli.console import ConsoleSettings
 from linli.services import SERVICES
 from linli_shared.settings import PlatformSettings
 
@@ -68,3 +69,14 @@ def service_settings() -> dict[str, list[Setting]]:
         unique = {setting.env: setting for setting in settings_of(cls)}
         result[name] = sorted(unique.values(), key=lambda s: s.env)
     return result
+
+
+def console_settings() -> list[Setting]:
+    """The staff console's own settings and the platform's (`console_app` reads both)."""
+    unique = {s.env: s for s in [*settings_of(ConsoleSettings), *platform_settings()]}
+    return sorted(unique.values(), key=lambda s: s.env)
+
+
+def workload_settings() -> dict[str, list[Setting]]:
+    """Per service, and for the console: every variable its pods read."""
+    return service_settings() | {"console": console_settings()}

@@ -175,6 +175,13 @@ def test_network_policies_let_only_what_must_talk_talk(overlay: str) -> None:
                 assert rule.get("to"), f"{policy['metadata']['name']}: egress to anywhere"
         if service != "notify":
             assert egress_ports(worker) == {5432, kafka_port}
+    # The console's pod serves files to the gateway and calls nothing: the browser calls the APIs
+    # and the identity provider (DNS aside: linli-dns, for every pod).
+    console = named(overlay, "NetworkPolicy", "linli-console")
+    gateway = named(overlay, "NetworkPolicy", "linli-registry-api")["spec"]["ingress"][0]
+    assert console["spec"]["ingress"] == [gateway], "only the gateway's proxies reach it"
+    assert set(console["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert console["spec"].get("egress", []) == [], "the console's pod reaches nothing"
     if overlay == "prod":
         cidrs = {
             peer["ipBlock"]["cidr"]

@@ -18,7 +18,10 @@ from tests.deploy.manifests import (
     containers,
     named,
 )
-from tests.deploy.settings_env import Setting, platform_settings, service_settings
+from tests.deploy.settings_env import Setting, platform_settings, workload_settings
+
+# The services and the staff console (deploy/k8s/base/console.yaml).
+WORKLOADS = (*SERVICE_NAMES, "console")
 
 # Read by the code, but meaningless on Kubernetes: the manifests set LINLI_TRANSPORT=kafka.
 NOT_ON_KUBERNETES = {
@@ -32,6 +35,16 @@ NOT_ON_KUBERNETES = {
 NOT_IN_PRODUCTION = {
     "LINLI_AUTH_DEV_SECRET": "production refuses development tokens (linli_shared/auth.py)",
 }
+# Platform settings the console reads with the rest but has no use for: it serves files and
+# config.json, and mints dev tokens outside production (the issuer, audience, claims and dev key
+# it needs come from linli-platform, as the APIs get them).
+CONSOLE_DOES_NOT_USE = {
+    "LINLI_KAFKA_SASL_USERNAME": "no Kafka",
+    "LINLI_KAFKA_SASL_PASSWORD": "no Kafka",
+    "LINLI_AUTH_JWKS_URL": "it checks no token: the APIs do",
+    "LINLI_ROOT_PATH": "`linli console` serves at its root; its page uses relative URLs",
+    "LINLI_METRICS_PORT": "a worker's metrics port",
+}
 # Optional to the code, required by the production manifests.
 REQUIRED_IN_PRODUCTION = {
     "LINLI_KAFKA_SASL_PASSWORD": (
@@ -43,11 +56,20 @@ REQUIRED_IN_PRODUCTION = {
 
 def needed(service: str, overlay: str = "dev") -> list[Setting]:
     skipped = NOT_ON_KUBERNETES | (NOT_IN_PRODUCTION if overlay == "prod" else {})
-    return [s for s in service_settings()[service] if s.env not in skipped]
+    if service == "console":
+        skipped = skipped | CONSOLE_DOES_NOT_USE
+    return [s for s in workload_settings()[service] if s.env not in skipped]
 
 
 def pods(overlay: str, service: str) -> list[tuple[str, dict[str, dict[str, Any]]]]:
-    """(where, environment) of every container of a service's API and worker, init ones too."""
+    """(where, environment) of every container of a service's API and worker, init ones too;
+    of the console's one container."""
+    if service == "console":
+        console = named(overlay, "Deployment", "linli-console")
+        return [
+            (f"console/{c['name']}", container_env(overlay, console, c))
+            for c in containers(console)
+        ]
     found = []
     for role in ("api", "worker"):
         deployment = named(overlay, "Deployment", f"linli-{service}-{role}")
@@ -58,10 +80,11 @@ def pods(overlay: str, service: str) -> list[tuple[str, dict[str, dict[str, Any]
 
 def test_exemptions_are_real_settings() -> None:
     known = {s.env for s in platform_settings()}
-    assert set(NOT_ON_KUBERNETES) | set(NOT_IN_PRODUCTION) | set(REQUIRED_IN_PRODUCTION) <= known
+    exempt = NOT_ON_KUBERNETES | NOT_IN_PRODUCTION | REQUIRED_IN_PRODUCTION | CONSOLE_DOES_NOT_USE
+    assert set(exempt) <= known
 
 
-@pytest.mark.parametrize("service", SERVICE_NAMES)
+@pytest.mark.parametrize("service", WORKLOADS)
 def test_production_pods_get_no_development_key(service: str) -> None:
     for where, env in pods("prod", service):
         assert sorted(set(env) & set(NOT_IN_PRODUCTION)) == [], where
@@ -70,12 +93,10 @@ def test_production_pods_get_no_development_key(service: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_setting_is_present(overlay: str) -> None:
     missing: dict[str, list[str]] = {}
-    for service in SERVICE_NAMES:
+    for service in WORKLOADS:
         present: set[str] = set()
-        for role in ("api", "worker"):
-            present |= set(
-                container_env(overlay, named(overlay, "Deployment", f"linli-{service}-{role}"))
-            )
+        for _, env in pods(overlay, service):
+            present |= set(env)
         lacking = sorted(s.env for s in needed(service, overlay) if s.env not in present)
         if lacking:
             missing[service] = lacking
@@ -87,7 +108,7 @@ def test_every_setting_is_present(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("service", SERVICE_NAMES)
+@pytest.mark.parametrize("service", WORKLOADS)
 def test_secrets_are_references_and_values_are_set(overlay: str, service: str) -> None:
     settings = {s.env: s for s in needed(service, overlay)}
     for where, env in pods(overlay, service):
@@ -112,13 +133,14 @@ def test_secrets_are_references_and_values_are_set(overlay: str, service: str) -
                 assert reference or "value" in entry, where_setting
                 if reference:
                     assert reference["optional"] is True, f"{where_setting}: unset is the default"
-        database = f"LINLI_{service.upper()}_DATABASE_URL"
-        assert database in env, f"{where} needs its database"
+        if service != "console":
+            database = f"LINLI_{service.upper()}_DATABASE_URL"
+            assert database in env, f"{where} needs its database"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_config_maps_hold_no_secret_and_no_unknown_name(overlay: str) -> None:
-    every = {s.env: s for service in SERVICE_NAMES for s in service_settings()[service]}
+    every = {s.env: s for settings in workload_settings().values() for s in settings}
     for name, data in config_maps(overlay).items():
         for key in data:
             assert key in every, f"ConfigMap {name}: {key} is read by no settings class (typo?)"
@@ -127,8 +149,8 @@ def test_config_maps_hold_no_secret_and_no_unknown_name(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_pods_get_no_unknown_setting(overlay: str) -> None:
-    for service in SERVICE_NAMES:
-        known = {s.env for s in service_settings()[service]}
+    for service in WORKLOADS:
+        known = {s.env for s in workload_settings()[service]}
         for where, env in pods(overlay, service):
             unknown = sorted(n for n in env if n.startswith("LINLI_") and n not in known)
             assert unknown == [], f"{where}: read by no settings class"

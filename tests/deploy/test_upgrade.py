@@ -85,10 +85,14 @@ def test_applying_the_next_release_over_this_one_changes_nothing_immutable(
 def test_every_pod_of_the_next_release_rolls_and_migrates_first(next_release: Path) -> None:
     current, following = release(K8S, "prod"), release(next_release, "prod")
     deployments = [key for key in following if key[0] == "Deployment"]
-    assert len(deployments) == 8
+    assert len(deployments) == 9, "four APIs, four workers, the console"
     for key in deployments:
         old, new = pod_spec(current[key]), pod_spec(following[key])
         assert old != new, f"{key[2]}: its pods must roll"
+        assert new["containers"][0]["image"].endswith(":0.2.0"), "the new release's image"
+        if key[2] == "linli-console":
+            assert "initContainers" not in new, "the console has no database to migrate"
+            continue
         (migrate,) = new["initContainers"]
         assert migrate["args"][0] == "migrate"
         assert migrate["image"] == new["containers"][0]["image"]

@@ -74,12 +74,19 @@ async def revealing(
     reveal: bool = Query(
         default=False, description="Show ID numbers and phones unmasked (community staff only)"
     ),
+    reason: str | None = Query(
+        default=None,
+        min_length=2,
+        max_length=120,
+        description="Why the data is revealed (kept with the reveal in the audit trail)",
+    ),
     principal: Principal = Depends(reader),
 ) -> bool:
     if reveal and not (principal.roles & set(REVEALERS)):
         raise HTTPException(403, "only community staff may reveal personal data")
     if reveal:
-        mark_personal_data_read(request, request.url.path)  # the audit trail records it
+        # The audit trail records it; its details keep the query, the reason given included.
+        mark_personal_data_read(request, request.url.path)
     return reveal
 
 
