@@ -9,6 +9,7 @@ default deny in place, nothing else.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from linli.console import console_app
 from linli.services import SERVICES
+from linli_shared.crypto import generate_key
 from tests.deploy.manifests import (
     OVERLAYS,
     config_maps,
@@ -221,9 +223,6 @@ async def test_the_console_answers_its_probes_with_the_sign_in_of_its_overlay(
     deployment = named(overlay, "Deployment", "linli-console")
     for name, value in _resolved(overlay, container_env(overlay, deployment)).items():
         monkeypatch.setenv(name, value)
-    # Not from the manifests: production refuses the repository's dev key, and no overlay gives
-    # a pod a key of its own yet (docs/security.md, "Production secrets").
-    monkeypatch.setenv("LINLI_AUTH_DEV_SECRET", "a-key-of-this-installation")
     (container,) = pod_spec(deployment)["containers"]
     transport = httpx.ASGITransport(app=console_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
@@ -236,3 +235,34 @@ async def test_the_console_answers_its_probes_with_the_sign_in_of_its_overlay(
     assert config["dev_sign_in"] is (overlay == "dev")
     assert (config["oidc"] is not None) is (overlay == "prod"), "production signs in with OIDC"
     assert config["apis"] == {s: f"/{s}" for s in ("registry", "inspections", "credit", "notify")}
+
+
+def _secret_value(variable: str) -> str:
+    """What an operator's Secret would hold for the variable (docs: deploy/k8s/README.md)."""
+    if variable.endswith("DATABASE_URL"):
+        return "postgresql://linli:secret@db.example.org:5432/linli"
+    if variable.endswith("_KEYS"):
+        return generate_key()
+    return "a-secret-of-this-installation"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("role", ["api", "worker"])
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_each_pod_loads_its_settings_from_what_the_manifests_give_it(
+    overlay: str, role: str, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pod starts only if its settings load: with the ConfigMaps of its overlay and the
+    Secrets it references (required ones filled as an operator would), and nothing else — so a
+    setting production refuses (a development key) or requires is caught here, not in a cluster."""
+    for variable in [v for v in os.environ if v.startswith("LINLI_")]:
+        monkeypatch.delenv(variable)
+    deployment = named(overlay, "Deployment", f"linli-{service}-{role}")
+    env = container_env(overlay, deployment)
+    for name, value in _resolved(overlay, env).items():
+        monkeypatch.setenv(name, value)
+    for name, entry in env.items():
+        secret = entry.get("valueFrom", {}).get("secretKeyRef")
+        if secret and not secret.get("optional", False):
+            monkeypatch.setenv(name, _secret_value(name))
+    SERVICES[service].settings()
