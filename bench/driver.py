@@ -201,10 +201,7 @@ class LoopDriver:
         )
         self.generator_cpu_seconds += result.generator_cpu_seconds
 
-        async def all_delivered() -> bool:
-            return len(self._sink.arrivals_with(f"bench-{prefix}")) >= result.requests
-
-        await wait_until(all_delivered, within=drain_seconds, interval=0.2)
+        await self._drain(f"bench-{prefix}", result.requests, drain_seconds)
         arrivals = self._sink.arrivals_with(f"bench-{prefix}")
         span = (max(arrivals) - started) if arrivals else seconds
         # wrk does not count the answers still in flight when it stops; their notices show
@@ -231,6 +228,22 @@ class LoopDriver:
             sustained=delivered_fraction >= 0.99 and result.errors == 0,
             errors={"wrk errors": result.errors} if result.errors else {},
         )
+
+    async def _drain(self, prefix: str, expected: int, quiet_seconds: float) -> None:
+        """Wait for a closed loop's backlog: until every notice is in, or none came for
+        `quiet_seconds` (bounded: four times that in all)."""
+        now = time.monotonic()
+        deadline, last_count, last_change = now + 4 * quiet_seconds, -1, now
+        while now < deadline:
+            count = len(self._sink.arrivals_with(prefix))
+            if count >= expected:
+                return
+            if count != last_count:
+                last_count, last_change = count, now
+            elif now - last_change > quiet_seconds:
+                return
+            await asyncio.sleep(0.2)
+            now = time.monotonic()
 
     async def step(self, rate: float, seconds: float, drain_seconds: float) -> StepResult:
         record: list[Sent] = []
