@@ -41,9 +41,10 @@ class SmtpChannel:
             raise DeliveryError(f"smtp: {error}") from error
 
     async def _deliver(self, message: EmailMessage) -> str:
-        """On a kept connection when one is idle (a new connection, TLS and login per message
-        were most of the notify worker's CPU); a kept one the server has dropped meanwhile is
-        replaced once (at least once: a receiver drops a resend by its Message-ID)."""
+        """On a kept connection when one is idle (a connection, and TLS and login where
+        configured, per message was ≈ 14 % of the notify worker's samples); a kept one the
+        server has dropped meanwhile is replaced once (at least once: a receiver drops a resend
+        by its Message-ID)."""
         client = self._idle.pop() if self._idle else None
         if client is not None:
             try:
