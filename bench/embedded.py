@@ -40,7 +40,7 @@ TARGET_RATE_EMBEDDED = 50.0  # inspections/s `linli run` must sustain
 
 QUICK = LoopPlan(
     households=100,
-    ramp=(25, 50, 100),
+    ramp=(25, 50),
     step_seconds=5,
     fixed_rate=50,
     fixed_seconds=5,

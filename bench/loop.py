@@ -55,7 +55,7 @@ TARGET_P99_MS = 1000.0
 
 QUICK = LoopPlan(
     households=100,
-    ramp=(25, 50, 100, 150, 200),
+    ramp=(25, 50, 100, 200),
     step_seconds=5,
     fixed_rate=LATENCY_RATE,
     fixed_seconds=10,
