@@ -36,6 +36,7 @@ deploy-tools: install
 # Benchmarks (bench/README.md): starts Kafka and PostgreSQL itself unless LINLI_TEST_* name them.
 # `make bench BENCH_ARGS="--quick --only loop"`
 bench: install
+	bash bench/install-tools.sh
 	"$(UV)" run --group bench python -m bench $(BENCH_ARGS)
 
 clean:

@@ -1,7 +1,8 @@
 """Serve one app the way `linli serve` does (same logging, tracing, uvicorn call) for the bench.
 
 `python -m bench._reads_server bare|credit|registry PORT`: the bare FastAPI baseline runs under
-exactly the server setup of the services, so the ratio measures the service, not the server.
+the services' server setup (uvicorn call, logging), so the ratio measures the service, not the
+server; it has no tracer provider, so it is FastAPI with nothing added.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def build(target: str) -> FastAPI:
 def main() -> None:
     target, port = sys.argv[1], int(sys.argv[2])
     configure_logging(PlatformSettings().log_level)
-    configure_tracing(f"linli-{target}")
+    if target != "bare":
+        # The bare baseline stays bare: with an SDK tracer provider installed, FastAPI's own
+        # telemetry would switch itself on and slow the baseline (flattering every ratio).
+        configure_tracing(f"linli-{target}")
     app = build(target)
     profile_to = os.environ.get("BENCH_PROFILE")
     if not profile_to:

@@ -1,9 +1,8 @@
 """What the API-read and cost-growth benches share: PostgreSQL, servers, a load generator, output.
 
-The load generator is a bounded asyncio HTTP/1.1 keep-alive client on raw streams: it parses
-only the status line, headers and `Content-Length` body, so per request it costs a small fraction
-of what the server spends and leaves the second core to the server (a client built on httpx
-would itself be the bottleneck on a 2-core machine).
+The load generator is wrk (bench/wrk.py): a C client that on one thread drives several times what
+one uvicorn worker serves, its own CPU reported apart. `get` is a single raw request for set-up
+checks.
 """
 
 from __future__ import annotations
@@ -176,6 +175,9 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     concurrency: int = 0
     server_cpu_seconds: float | None = None
+    percentiles_ms: dict[float, float] = field(default_factory=dict)  # wrk's (no latency list)
+    mean_ms: float | None = None
+    generator_cpu_seconds: float | None = None
 
     @property
     def cpu_ms_per_request(self) -> float | None:
@@ -190,6 +192,8 @@ class LoadResult:
 
     def percentile(self, p: float) -> float:
         """Milliseconds."""
+        if p in self.percentiles_ms:
+            return self.percentiles_ms[p]
         if not self.latencies:
             return float("nan")
         ordered = sorted(self.latencies)
@@ -205,7 +209,14 @@ class LoadResult:
             "p50_ms": round(self.percentile(50), 2),
             "p95_ms": round(self.percentile(95), 2),
             "p99_ms": round(self.percentile(99), 2),
-            "mean_ms": round(1000 * statistics.fmean(self.latencies), 2) if self.latencies else 0,
+            "mean_ms": round(1000 * statistics.fmean(self.latencies), 2)
+            if self.latencies
+            else round(self.mean_ms or 0.0, 2),
+            "generator_cpu_ms_per_request": (
+                round(1000 * self.generator_cpu_seconds / self.requests, 4)
+                if self.generator_cpu_seconds is not None and self.requests
+                else None
+            ),
             "server_cpu_ms_per_request": (
                 None if self.cpu_ms_per_request is None else round(self.cpu_ms_per_request, 3)
             ),
@@ -249,53 +260,34 @@ async def load(
     headers: Mapping[str, str] | None = None,
     concurrency: int = 16,
     seconds: float = 5.0,
-    max_requests: int = 200_000,
     warmup: float = 1.0,
 ) -> LoadResult:
-    """Closed-loop load: `concurrency` keep-alive connections, each sending its next request
-    when the last answer arrived, for `seconds` (after `warmup`) or `max_requests` in all."""
-    requests = [_request(p, headers or {}) for p in paths]
-    result = LoadResult(name, concurrency=concurrency)
-    started = time.perf_counter()
-    measure_from = started + warmup
-    stop_at = measure_from + seconds
-    sent = 0
+    """Closed-loop load by wrk (bench/wrk.py): `concurrency` keep-alive connections, each sending
+    its next request when the last answer arrived, for `seconds` after a `warmup` run."""
+    from bench import wrk
 
-    async def connection(index: int) -> None:
-        nonlocal sent
-        reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
-        i = index
-        try:
-            while True:
-                now = time.perf_counter()
-                if now >= stop_at or sent >= max_requests:
-                    return
-                request = requests[i % len(requests)]
-                i += concurrency
-                status, _ = await _exchange(reader, writer, request)
-                done = time.perf_counter()
-                if now < measure_from:
-                    continue
-                sent += 1
-                if status == 200:
-                    result.latencies.append(done - now)
-                    result.requests += 1
-                else:
-                    result.errors += 1
-        finally:
-            writer.close()
-
-    async def server_cpu() -> None:
-        await asyncio.sleep(warmup)
-        before = target.cpu_seconds()
-        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
-        after = target.cpu_seconds()
-        if before is not None and after is not None:
-            result.server_cpu_seconds = after - before
-
-    await asyncio.gather(server_cpu(), *(connection(i) for i in range(concurrency)))
-    result.elapsed = min(time.perf_counter(), stop_at) - measure_from
-    return result
+    url = f"http://127.0.0.1:{target.port}"
+    script = wrk.get_script(paths)
+    if warmup:
+        await wrk.run_wrk(
+            name, url, script, headers=headers, connections=concurrency, seconds=warmup
+        )
+    before = target.cpu_seconds()
+    ran = await wrk.run_wrk(
+        name, url, script, headers=headers, connections=concurrency, seconds=seconds
+    )
+    after = target.cpu_seconds()
+    return LoadResult(
+        name,
+        requests=ran.requests,
+        errors=ran.errors,
+        elapsed=ran.seconds,
+        concurrency=concurrency,
+        server_cpu_seconds=None if before is None or after is None else after - before,
+        percentiles_ms={50: ran.p50_ms, 95: ran.p95_ms, 99: ran.p99_ms},
+        mean_ms=ran.mean_ms,
+        generator_cpu_seconds=ran.generator_cpu_seconds,
+    )
 
 
 # --- output -------------------------------------------------------------------------------------

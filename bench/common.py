@@ -391,6 +391,11 @@ class TimingSmtpSink:
         with self._arrivals.lock:
             return sum(1 for marker in markers if marker in self._arrivals.times)
 
+    def arrivals_with(self, prefix: str) -> list[float]:
+        """Arrival times of the markers starting with `prefix` (a closed loop's run)."""
+        with self._arrivals.lock:
+            return [t for m, t in self._arrivals.times.items() if m.startswith(prefix)]
+
     @property
     def mails(self) -> int:
         with self._arrivals.lock:
@@ -419,8 +424,15 @@ class Report:
     def add_ratio(self, name: str, value: float | None, meaning: str) -> None:
         self.ratios[name] = {"value": value, "meaning": meaning}
 
-    def add_target(self, name: str, target: str, reached: str, met: bool) -> None:
-        self.targets[name] = {"target": target, "reached": reached, "met": met}
+    def add_target(
+        self, name: str, target: str, reached: str, met: bool, baseline: str = ""
+    ) -> None:
+        self.targets[name] = {
+            "target": target,
+            "reached": reached,
+            "baseline": baseline,
+            "met": met,
+        }
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -8,6 +8,7 @@ the rectification notice quotes the note, so the SMTP sink times request → not
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bench import wrk
 from bench.common import (
     CpuMeter,
     TimingSmtpSink,
@@ -25,6 +27,7 @@ from bench.common import (
     open_loop,
     wait_until,
 )
+from bench.lean_http import LeanHttp
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
 
@@ -47,6 +50,9 @@ class LoopPlan:
     fixed_rate: float
     fixed_seconds: float
     drain_seconds: float  # how long a step's notices may take after its last request
+    closed_connections: int = 16
+    closed_requests: int = 3_000
+    closed_seconds: float = 20
 
 
 @dataclass
@@ -120,7 +126,9 @@ class LoopDriver:
         self._client = client
         self._staff = _headers("community_staff", subject="bench-staff")
         self._inspector = _headers("inspector", subject="bench-inspector")
+        self._lean = LeanHttp(target.url("inspections"), self._inspector)
         self.households: list[str] = []
+        self.generator_cpu_seconds = 0.0  # wrk's, for the closed loop
 
     @property
     def processes(self) -> Mapping[str, Sequence[int]]:
@@ -161,29 +169,81 @@ class LoopDriver:
         record.append(sent)
         household = self.households[index % len(self.households)]
         try:
-            response = await self._client.post(
-                f"{self._target.url('inspections')}/v1/inspections",
-                headers=self._inspector,
-                json={
-                    "subject_id": household,
-                    "subject_kind": "household",
-                    "checklist": "sanitation",
-                    "findings": [
-                        {
-                            "item": "stairwell free of clutter",
-                            "passed": False,
-                            "severity": "general",
-                            "note": sent.marker,
-                        },
-                        {"item": "no exposed garbage", "passed": True},
-                    ],
-                },
+            sent.status = await self._lean.post_json(
+                "/v1/inspections", _inspection(household, sent.marker)
             )
-            sent.status = response.status_code
-        except httpx.HTTPError as error:
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as error:
             sent.status = -1
             sent.error = type(error).__name__
         sent.answered = time.monotonic()
+
+    async def aclose(self) -> None:
+        await self._lean.aclose()
+
+    async def closed_loop(
+        self, connections: int, max_requests: int, seconds: float, drain_seconds: float
+    ) -> StepResult:
+        """wrk with `connections` connections each sending its next inspection when the last was
+        answered (at most `max_requests`, at most `seconds`), then the wait for the notices:
+        the most the platform sustains end to end is notices delivered over that whole span."""
+        prefix = uuid.uuid4().hex[:6]
+        template = json.dumps(_inspection("%HOUSEHOLD%", "%MARKER%"), ensure_ascii=True)
+        script = wrk.inspection_script(self.households, prefix, template, max_requests)
+        started = time.monotonic()
+        result = await wrk.run_wrk(
+            "inspections (closed loop)",
+            f"{self._target.url('inspections')}/v1/inspections",
+            script,
+            headers=self._inspector,
+            connections=connections,
+            seconds=seconds,
+            timeout_s=30,
+        )
+        self.generator_cpu_seconds += result.generator_cpu_seconds
+
+        await self._drain(f"bench-{prefix}", result.requests, drain_seconds)
+        arrivals = self._sink.arrivals_with(f"bench-{prefix}")
+        span = (max(arrivals) - started) if arrivals else seconds
+        # wrk does not count the answers still in flight when it stops; their notices show
+        # they were accepted.
+        accepted = max(result.requests, len(arrivals))
+        delivered_fraction = len(arrivals) / accepted if accepted else 0.0
+        http: dict[str, float | int | None] = {
+            "count": result.requests,
+            "p50_ms": round(result.p50_ms, 1),
+            "p95_ms": round(result.p95_ms, 1),
+            "p99_ms": round(result.p99_ms, 1),
+        }
+        return StepResult(
+            offered_per_s=0.0,  # closed loop: as fast as answers come
+            seconds=result.seconds,
+            requests=accepted + result.errors,
+            accepted=accepted,
+            accepted_per_s=result.rate,
+            http_latency=http,
+            delivered=len(arrivals),
+            delivered_fraction=delivered_fraction,
+            delivered_per_s=len(arrivals) / span if span > 0 else 0.0,
+            request_to_notice={"count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None},
+            sustained=delivered_fraction >= 0.99 and result.errors == 0,
+            errors={"wrk errors": result.errors} if result.errors else {},
+        )
+
+    async def _drain(self, prefix: str, expected: int, quiet_seconds: float) -> None:
+        """Wait for a closed loop's backlog: until every notice is in, or none came for
+        `quiet_seconds` (bounded: four times that in all)."""
+        now = time.monotonic()
+        deadline, last_count, last_change = now + 4 * quiet_seconds, -1, now
+        while now < deadline:
+            count = len(self._sink.arrivals_with(prefix))
+            if count >= expected:
+                return
+            if count != last_count:
+                last_count, last_change = count, now
+            elif now - last_change > quiet_seconds:
+                return
+            await asyncio.sleep(0.2)
+            now = time.monotonic()
 
     async def step(self, rate: float, seconds: float, drain_seconds: float) -> StepResult:
         record: list[Sent] = []
@@ -199,6 +259,23 @@ class LoopDriver:
 
         await wait_until(all_delivered, within=drain_seconds, interval=0.1)
         return _step_result(rate, seconds, started, record, accepted, self._sink)
+
+
+def _inspection(household: str, note: str) -> dict[str, object]:
+    return {
+        "subject_id": household,
+        "subject_kind": "household",
+        "checklist": "sanitation",
+        "findings": [
+            {
+                "item": "stairwell free of clutter",
+                "passed": False,
+                "severity": "general",
+                "note": note,
+            },
+            {"item": "no exposed garbage", "passed": True},
+        ],
+    }
 
 
 def _step_result(
@@ -253,45 +330,64 @@ def _step_result(
 
 @dataclass
 class LoopFigures:
-    ramp: list[StepResult]
+    closed: StepResult  # the most sustained: wrk, closed loop
+    ramp: list[StepResult]  # open loop at fixed offered rates
     fixed: StepResult
-    cpu_seconds: dict[str, float] = field(default_factory=dict)  # over the ramp and fixed load
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # over all of the above
 
     @property
     def cpu_ms_per_inspection(self) -> dict[str, float]:
-        accepted = sum(step.accepted for step in [*self.ramp, self.fixed])
+        accepted = sum(step.accepted for step in [self.closed, *self.ramp, self.fixed])
         if not accepted:
             return {}
-        return {name: round(1000 * cpu / accepted, 1) for name, cpu in self.cpu_seconds.items()}
+        return {name: round(1000 * cpu / accepted, 2) for name, cpu in self.cpu_seconds.items()}
 
     @property
     def sustained_per_s(self) -> float | None:
-        sustained = [step.delivered_per_s for step in self.ramp if step.sustained]
-        return round(max(sustained), 1) if sustained else None
+        """End to end, closed loop: notices delivered per second over the whole run."""
+        return round(self.closed.delivered_per_s, 1) if self.closed.sustained else None
 
     def to_json(self) -> dict[str, object]:
         return {
+            "closed_loop": vars(self.closed),
             "ramp": [vars(step) for step in self.ramp],
             "fixed": vars(self.fixed),
             "sustained_inspections_per_s": self.sustained_per_s,
-            "peak_notices_per_s": round(max(step.delivered_per_s for step in self.ramp), 1),
+            "peak_notices_per_s": round(
+                max(step.delivered_per_s for step in [self.closed, *self.ramp]), 1
+            ),
             "cpu_seconds": self.cpu_seconds,
             "cpu_ms_per_inspection": self.cpu_ms_per_inspection,
         }
 
 
+GENERATOR = "load generator (wrk; lean client thread)"
+SINK = "SMTP sink (bench process, other threads)"
+
+
 async def ramp_and_fixed(driver: LoopDriver, plan: LoopPlan) -> LoopFigures:
-    """Offered load rising step by step until a step is not sustained, then a fixed load;
-    the CPU every process used meanwhile (this one is the load generator and the SMTP sink)."""
-    meter = CpuMeter({**driver.processes, "load generator + SMTP sink": [os.getpid()]})
+    """The closed loop (most sustained), then open-loop steps at rising offered rates until one
+    is not sustained, then the fixed rate of the latency target; the CPU every process used
+    meanwhile, the load generators' apart from the SMTP sink's."""
+    meter = CpuMeter({**driver.processes, "bench process": [os.getpid()]})
     meter.start()
+    main_thread_before = time.thread_time()
+    closed = await driver.closed_loop(
+        plan.closed_connections, plan.closed_requests, plan.closed_seconds, plan.drain_seconds
+    )
+    console.print(f"  closed loop ({plan.closed_connections} connections) → {closed.row()[1:]}")
     ramp: list[StepResult] = []
     for rate in plan.ramp:
         result = await driver.step(rate, plan.step_seconds, plan.drain_seconds)
         ramp.append(result)
-        console.print(f"  ramp {rate:>5.0f}/s → {result.row()[1:]}")
+        console.print(f"  open loop {rate:>5.0f}/s → {result.row()[1:]}")
         if not result.sustained:
             break  # saturated: a backlog now would only spoil the next step
     fixed = await driver.step(plan.fixed_rate, plan.fixed_seconds, plan.drain_seconds)
     console.print(f"  fixed {plan.fixed_rate:>4.0f}/s → {fixed.row()[1:]}")
-    return LoopFigures(ramp, fixed, meter.read())
+    cpu = meter.read()
+    main_thread = time.thread_time() - main_thread_before
+    bench_process = cpu.pop("bench process", 0.0)
+    cpu[GENERATOR] = driver.generator_cpu_seconds + main_thread
+    cpu[SINK] = max(0.0, bench_process - main_thread)
+    return LoopFigures(closed, ramp, fixed, cpu)

@@ -31,18 +31,23 @@ from bench.common import (
     write_json,
 )
 from bench.driver import STEP_COLUMNS, LoopPlan, LoopTarget
-from bench.loop import REGISTERED, TARGET_P99_MS, TARGET_RATE, drive, plot_ramp
+from bench.loop import REGISTERED, drive, plot_ramp
 from tests.support.infra import free_port
 
 SERVICES = ("inspections", "credit", "notify")  # the read models the loop needs
 
+TARGET_RATE_EMBEDDED = 50.0  # inspections/s `linli run` must sustain
+
 QUICK = LoopPlan(
     households=100,
-    ramp=(5, 10, 15, 20, 25, 50, 100, 200),
+    ramp=(25, 50),
     step_seconds=5,
     fixed_rate=50,
     fixed_seconds=5,
-    drain_seconds=10,
+    drain_seconds=20,
+    closed_connections=8,
+    closed_requests=1_000,
+    closed_seconds=10,
 )
 FULL = LoopPlan(
     households=600,
@@ -51,6 +56,9 @@ FULL = LoopPlan(
     fixed_rate=50,
     fixed_seconds=30,
     drain_seconds=30,
+    closed_connections=16,
+    closed_requests=5_000,
+    closed_seconds=30,
 )
 
 
@@ -67,8 +75,13 @@ async def run(out_dir: Path, quick: bool) -> dict[str, object]:
             figures = await drive(target, sink, plan)
     fixed = figures.fixed
     report.figures = {"plan": vars(plan), **figures.to_json()}
-    rows = [step.row() for step in [*figures.ramp, fixed]]
-    print_table("embedded (`linli run`): offered load ramp, then fixed", STEP_COLUMNS, rows)
+    rows = [step.row() for step in [figures.closed, *figures.ramp, fixed]]
+    rows[0][0] = f"closed ({plan.closed_connections} conns)"
+    print_table(
+        "embedded (`linli run`): closed loop (wrk), open-loop ramp, then fixed",
+        STEP_COLUMNS,
+        rows,
+    )
     sustained = figures.sustained_per_s
     loop = _loop_figures(out_dir)
     report.add_ratio(
@@ -78,11 +91,11 @@ async def run(out_dir: Path, quick: bool) -> dict[str, object]:
     )
     report.add_target(
         "one machine",
-        f"informative: where one process ends (Kafka target: {TARGET_RATE:.0f}/s)",
-        f"{sustained} /s, p99 {fixed.request_to_notice['p99_ms']} ms at {plan.fixed_rate:.0f}/s",
-        sustained is not None
-        and fixed.request_to_notice["p99_ms"] is not None
-        and float(fixed.request_to_notice["p99_ms"] or 0) < TARGET_P99_MS,
+        f"≥ {TARGET_RATE_EMBEDDED:.0f} inspections/s end to end, closed loop",
+        f"{round(figures.closed.delivered_per_s, 1)} /s "
+        f"({figures.closed.delivered_fraction:.0%} delivered), "
+        f"p99 {fixed.request_to_notice['p99_ms']} ms at {plan.fixed_rate:.0f}/s",
+        sustained is not None and sustained >= TARGET_RATE_EMBEDDED,
     )
     plot_ramp(out_dir / "embedded_ramp.png", "Embedded mode (linli run)", figures)
     payload = report.to_json()

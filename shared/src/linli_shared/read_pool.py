@@ -59,9 +59,19 @@ class ReadPool:
         async with self._opening:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=1, max_size=self._size, init=_decode_json
+                    self._dsn,
+                    min_size=1,
+                    max_size=self._size,
+                    init=_decode_json,
+                    reset=_keep_session,
                 )
         return self._pool
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing to undo on release: this pool runs single statements only (no SET, LISTEN,
+    cursors or advisory locks), and asyncpg still rolls back any open transaction itself. The
+    default reset is one more round trip (`RESET ALL; UNLISTEN *; …`) on every read."""
 
 
 async def _decode_json(connection: asyncpg.Connection) -> None:

@@ -1,15 +1,15 @@
 """OpenTelemetry: one trace from the HTTP request through Kafka to the handlers.
 
 Trace context travels as the CloudEvents `traceparent` extension (W3C trace context). Export is
-configured by the standard OTEL_* variables; without an exporter, spans are still created so the
-context propagates.
+configured by the standard OTEL_* variables; without an exporter, spans are not recorded (the
+ALWAYS_OFF sampler) but still carry trace and span ids, so the context propagates.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
@@ -17,10 +17,12 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import Span, SpanKind
 
 log = logging.getLogger(__name__)
 _configured = False
+_tracer: tuple[trace.TracerProvider, trace.Tracer] | None = None
 
 
 def configure_tracing(service_name: str) -> None:
@@ -32,13 +34,22 @@ def configure_tracing(service_name: str) -> None:
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider = tracer_provider(service_name, os.environ)
     trace.set_tracer_provider(provider)
     _configured = True
+
+
+def tracer_provider(service_name: str, environ: Mapping[str, str]) -> TracerProvider:
+    resource = Resource.create({"service.name": service_name})
+    if environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    ):
+        provider = TracerProvider(resource=resource)
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        return provider
+    # Nothing would read a recorded span: recording (attributes, events, the span processor
+    # chain) was ~10 % of a hot read's CPU. Ids are still made and propagated.
+    return TracerProvider(resource=resource, sampler=ALWAYS_OFF)
 
 
 def shutdown_tracing() -> None:
@@ -61,7 +72,13 @@ def start_child_span(name: str, traceparent: str | None, kind: SpanKind) -> Span
 
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer("linli")
+    """The platform's tracer, made once per installed provider (get_tracer builds a new
+    Tracer and instrumentation scope on every call: ~3 % of a hot read's CPU)."""
+    global _tracer
+    provider = trace.get_tracer_provider()
+    if _tracer is None or _tracer[0] is not provider:
+        _tracer = (provider, provider.get_tracer("linli"))
+    return _tracer[1]
 
 
 def current_traceparent() -> str | None:

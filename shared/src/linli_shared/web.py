@@ -56,6 +56,9 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        # CorrelationAndTrace owns the server span; FastAPI's own (on since an SDK tracer
+        # provider is installed) would be a second one per request plus spans per dependency.
+        telemetry={"tracing": False},
         responses={
             401: {"model": Problem, "description": "Missing or invalid bearer token"},
             403: {"model": Problem, "description": "Role not allowed"},

@@ -1,4 +1,5 @@
-"""The hot reads of the credit API (score, grade, green channel) and the check's audit row.
+"""The hot reads of the credit API (score, grade, green channel, explain) and the check's audit
+row.
 
 On PostgreSQL each is one statement on the asyncpg read pool (see linli_shared.read_pool); on
 SQLite (embedded mode) the same through SQLAlchemy Core.
@@ -9,8 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from linli_credit.adapters.repository import LedgerRepository, account_of
-from linli_credit.domain.ledger import Account
+from linli_credit.adapters.repository import LedgerRepository, account_of, entry_of
+from linli_credit.domain.ledger import Account, Entry
 from linli_shared.db import Database
 
 ACCOUNT = """
@@ -18,6 +19,12 @@ SELECT subject_id, subject_kind, score, grade, opened_at, balance, policy_versio
        consent, closed_at, green_channel, green_evaluated_at, green_valid_until, household_id,
        members_version, grid_id
 FROM accounts WHERE subject_id = $1
+"""
+
+ENTRIES = """
+SELECT id, subject_id, points, reason_code, policy_version, source_event_id, severity,
+       occurred_at, recorded_at, rule, counts_until, refers_to, inspection_id, cause
+FROM entries WHERE subject_id = $1 ORDER BY recorded_at, id
 """
 
 ADD_CHECK = """
@@ -39,6 +46,14 @@ class AccountReads:
                 return await LedgerRepository(connection).account(subject_id)
         row = await reads.fetchrow(ACCOUNT, subject_id)
         return None if row is None else account_of(row)
+
+    async def entries(self, subject_id: uuid.UUID) -> list[Entry]:
+        """The subject's entries, oldest recorded first."""
+        reads = self._database.reads
+        if reads is None:
+            async with self._database.connect() as connection:
+                return await LedgerRepository(connection).entries_of(subject_id)
+        return [entry_of(row) for row in await reads.fetch(ENTRIES, subject_id)]
 
     async def add_check(
         self,

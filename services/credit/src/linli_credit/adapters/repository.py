@@ -412,7 +412,11 @@ def account_of(m: Mapping[Any, Any]) -> Account:
 
 
 def _entry(row: Row[Any]) -> Entry:
-    m = row._mapping
+    return entry_of(row._mapping)
+
+
+def entry_of(m: Mapping[Any, Any]) -> Entry:
+    """An entry from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
     return Entry(
         id=m["id"],
         subject_id=m["subject_id"],

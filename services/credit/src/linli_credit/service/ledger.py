@@ -1008,12 +1008,11 @@ class CreditService:
         """Why the subject is at its score and grade (now, or at a past instant)."""
         now = self._clock.now()
         at = at or now
-        async with self._database.connect() as connection:
-            ledger = LedgerRepository(connection)
-            account = await ledger.account(subject_id)
-            if account is None or not reach.covers(account.grid_id):
-                raise NotFound("credit account", subject_id)
-            entries = await ledger.entries_of(subject_id)
+        # Two statements, each its own snapshot, as on one READ COMMITTED connection before.
+        account = await self._reads.account(subject_id)
+        if account is None or not reach.covers(account.grid_id):
+            raise NotFound("credit account", subject_id)
+        entries = await self._reads.entries(subject_id)
         policy = self._policies.at(at)
         return Explanation(
             account=account,
