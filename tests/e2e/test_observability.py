@@ -116,6 +116,7 @@ async def test_one_trace_from_request_to_notice_and_metrics_for_each_hop(
         'linli_events_consumed_total{group="linli-credit",outcome="applied",'
         'topic="linli.inspections.v1"}' in credit_metrics
     )
+
     # Lag and backlog come from the API, which measures them from the broker and its database.
     async def credit_lag_measured() -> str | None:
         text = (await http.get(f"{platform.url('credit')}/metrics")).text
