@@ -116,9 +116,14 @@ async def test_one_trace_from_request_to_notice_and_metrics_for_each_hop(
         'linli_events_consumed_total{group="linli-credit",outcome="applied",'
         'topic="linli.inspections.v1"}' in credit_metrics
     )
+
     # Lag and backlog come from the API, which measures them from the broker and its database.
-    credit_api_metrics = (await http.get(f"{platform.url('credit')}/metrics")).text
-    assert 'linli_consumer_lag{group="linli-credit"' in credit_api_metrics
+    async def credit_lag_measured() -> str | None:
+        text = (await http.get(f"{platform.url('credit')}/metrics")).text
+        return text if 'linli_consumer_lag{group="linli-credit"' in text else None
+
+    # The API measures on a timer: wait for its next round rather than assume it has run.
+    credit_api_metrics = await eventually(credit_lag_measured, "the credit API to measure lag")
     assert 'linli_outbox_backlog{service="credit"}' in credit_api_metrics
     inspections_metrics = (
         await http.get(f"http://127.0.0.1:{platform.metrics_ports['inspections']}/metrics")

@@ -104,6 +104,10 @@ def settings(database: Database, *, production: bool, **extra: Any) -> NotifySet
 
 
 def service_of(notify_settings: NotifySettings, database: Database) -> NotifyService:
+    # Pinned when the service is made, not at import: the receiver checks a delivery's
+    # timestamp against its own clock (Standard Webhooks, ±5 minutes), and a full run is longer.
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
     return build_service(database, notify_settings, FixedClock(NOW))
 
 
