@@ -324,7 +324,11 @@ cmd_start() {
     # Format storage only once, so that a restart keeps the data.
     if [[ ! -f "$dir/data/meta.properties" ]]; then
         local cluster_id
-        cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+        # Like Kafka's own Uuid.randomUuid: never starting with "-", which the CLI would read
+        # as an option (one id in 64 did, and the broker then failed to format).
+        cluster_id="$(python3 -c 'import base64, uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)')"
         local scram=() user
         for user in ${LINLI_KAFKA_SCRAM_USERS:-}; do
             scram+=(--add-scram "SCRAM-SHA-512=[name=${user%%:*},password=${user#*:}]")

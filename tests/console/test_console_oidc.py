@@ -132,7 +132,7 @@ def provider() -> Iterator[Provider]:
     port = free_port()
     provider = Provider(f"http://127.0.0.1:{port}")
     server = uvicorn.Server(
-        uvicorn.Config(provider.app(), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(provider.app(), host="127.0.0.1", port=port, log_config=None)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
