@@ -19,6 +19,7 @@ demo: install
 lint: install
 	"$(UV)" run ruff check .
 	"$(UV)" run ruff format --check .
+	"$(UV)" run lint-imports --no-cache
 
 typecheck: install
 	"$(UV)" run mypy .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -113,6 +114,35 @@ def migrated_databases(postgres: PostgresService, templates: dict[str, str]) -> 
     return create
 
 
+@pytest.fixture(scope="session")
+def sqlite_templates(infra_dir: Path) -> dict[str, Path]:
+    """Per service, a SQLite file its migrations built once in this run."""
+    return {}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)])
+def any_migrated_database(
+    request: pytest.FixtureRequest, infra_dir: Path, sqlite_templates: dict[str, Path]
+) -> MigratedDatabase:
+    """`migrated_database` on each database a service runs on: SQLite (embedded mode; no server,
+    so these tests are in the fast tier) and PostgreSQL (production)."""
+    if request.param == "postgresql":
+        postgres: PostgresService = request.getfixturevalue("postgres")
+        return migrated_databases(postgres, request.getfixturevalue("migrated_templates"))
+
+    async def create(definition: ServiceDefinition) -> str:
+        template = sqlite_templates.get(definition.name)
+        if template is None:
+            template = infra_dir / f"template_{definition.name}.sqlite"
+            await asyncio.to_thread(upgrade, definition.migrations_dir, f"sqlite:///{template}")
+            sqlite_templates[definition.name] = template
+        copy = infra_dir / f"{definition.name}_{uuid.uuid4().hex[:10]}.sqlite"
+        shutil.copyfile(template, copy)
+        return f"sqlite:///{copy}"
+
+    return create
+
+
 @pytest.fixture
 def kafka_namespace() -> str:
     """A topic/group namespace of its own for each test, on the shared broker."""
@@ -121,3 +151,13 @@ def kafka_namespace() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("LINLI_ENVIRONMENT", "test")
+
+
+# What makes a test need the servers: the fast tier (`make test-fast`) is every test without them.
+SERVERS = frozenset({"kafka", "postgres"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVERS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)

@@ -84,6 +84,12 @@ def before_commit(hook: BeforeCommit) -> Iterator[None]:
         _before_commit.reset(token)
 
 
+# The transaction the running task holds, per database (see `Database.transaction`).
+_current: ContextVar[tuple[Database, AsyncConnection] | None] = ContextVar(
+    "linli_transaction", default=None
+)
+
+
 class Database:
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
@@ -103,9 +109,23 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One unit of work: commits when the block ends, rolls back when it raises."""
+        """One unit of work: commits when the block ends, rolls back when it raises.
+
+        Inside a transaction this task already holds on this database (a consumer's batch, which
+        claims each event in the inbox), the block joins it instead: every use case is written
+        the same way whether an API or a consumer calls it, and its writes commit with the
+        caller's — or not at all.
+        """
+        current = _current.get()
+        if current is not None and current[0] is self:
+            yield current[1]
+            return
         async with self.engine.begin() as connection:
-            yield connection
+            token = _current.set((self, connection))
+            try:
+                yield connection
+            finally:
+                _current.reset(token)
             hook = _before_commit.get()
             if hook is not None:
                 await hook(self, connection)

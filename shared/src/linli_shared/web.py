@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from opentelemetry.trace import SpanKind
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,6 +60,7 @@ def create_service_app(
         # CorrelationAndTrace owns the server span; FastAPI's own (on since an SDK tracer
         # provider is installed) would be a second one per request plus spans per dependency.
         telemetry={"tracing": False},
+        generate_unique_id_function=operation_id,
         responses={
             401: {"model": Problem, "description": "Missing or invalid bearer token"},
             403: {"model": Problem, "description": "Role not allowed"},
@@ -81,6 +83,11 @@ def create_service_app(
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(authenticated)])
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (`get_score`): what generated clients call the operation."""
+    return route.name
 
 
 class CorrelationAndTrace:

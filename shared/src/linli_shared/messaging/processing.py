@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,12 +59,53 @@ FIRST_FAILED_HEADER = "linli-first-failed-at"
 Handler = Callable[[AsyncConnection, EventData, Envelope], Awaitable[None]]
 
 
+E = TypeVar("E", bound=EventData)
+Route = tuple[type[EventData], Handler]
+
+
+def on(model: type[E], use_case: Callable[[E], Awaitable[object]]) -> Route:
+    """One event type and the use case that applies it, given the typed event.
+
+    The use case runs inside the processing transaction (its `Database.transaction()` joins it),
+    so what it writes commits with the event's inbox claim.
+    """
+
+    async def handle(connection: AsyncConnection, event: EventData, envelope: Envelope) -> None:
+        await use_case(_typed(model, event))
+
+    return model, handle
+
+
+def on_sourced(model: type[E], use_case: Callable[[E, str], Awaitable[object]]) -> Route:
+    """As `on`, for a use case that also needs the event's id: what it makes (a ledger entry, a
+    notice) names the event it came from, so a redelivery is recognised."""
+
+    async def handle(connection: AsyncConnection, event: EventData, envelope: Envelope) -> None:
+        await use_case(_typed(model, event), envelope.id)
+
+    return model, handle
+
+
+def _typed(model: type[E], event: EventData) -> E:
+    if not isinstance(event, model):
+        raise MalformedEvent(f"{event.event_type} parsed as {type(event).__name__}, not {model}")
+    return event
+
+
 @dataclass(frozen=True)
 class Subscription:
     """A consumer group and the handler for each event type it applies."""
 
     group: str
     handlers: Mapping[type[EventData], Handler]
+
+    @classmethod
+    def of(cls, group: str, *routes: Route) -> Subscription:
+        """`Subscription.of(GROUP, on(HouseholdRegistered, accounts.open), …)`: a line per type."""
+        handlers = dict(routes)
+        if len(handlers) != len(routes):
+            raise ValueError(f"{group}: an event type is routed twice")
+        return cls(group, handlers)
 
     @property
     def topics(self) -> list[str]:
