@@ -1,16 +1,34 @@
-"""The four services, by name."""
+"""The four services, by name.
+
+Each is imported when first asked for: a process that serves one service (a pod, a test's
+process) does not pay for importing the other three.
+"""
 
 from __future__ import annotations
 
-from linli_credit.app import DEFINITION as CREDIT
-from linli_inspections.app import DEFINITION as INSPECTIONS
-from linli_notify.app import DEFINITION as NOTIFY
-from linli_registry.app import DEFINITION as REGISTRY
+import importlib
+from collections.abc import Iterator, Mapping
+
 from linli_shared.service import ServiceDefinition
 
-SERVICES: dict[str, ServiceDefinition] = {
-    service.name: service for service in (REGISTRY, INSPECTIONS, CREDIT, NOTIFY)
-}
+NAMES = ("registry", "inspections", "credit", "notify")
+
+
+class _Services(Mapping[str, ServiceDefinition]):
+    def __getitem__(self, name: str) -> ServiceDefinition:
+        if name not in NAMES:
+            raise KeyError(name)
+        definition: ServiceDefinition = importlib.import_module(f"linli_{name}.app").DEFINITION
+        return definition
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(NAMES)
+
+    def __len__(self) -> int:
+        return len(NAMES)
+
+
+SERVICES: Mapping[str, ServiceDefinition] = _Services()
 
 
 def by_name(name: str) -> ServiceDefinition:

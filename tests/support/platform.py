@@ -28,8 +28,10 @@ class ServiceProcess:
     env: Mapping[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    terminated: bool = field(default=False, repr=False)
 
     def start(self) -> None:
+        self.terminated = False
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "linli", *self.args],
@@ -39,11 +41,17 @@ class ServiceProcess:
         )
         log.close()
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (once: a second one makes uvicorn skip its graceful exit)."""
+        if self.process is not None and self.process.poll() is None and not self.terminated:
+            self.process.send_signal(signal.SIGTERM)
+            self.terminated = True
+
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM and wait: the graceful path (drain, commit, leave the group)."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -143,6 +151,9 @@ class Platform:
         return [*self.apis.values(), *self.workers.values(), *self.extra_workers]
 
     def stop(self) -> None:
+        """SIGTERM to every process at once, then wait for each: they drain side by side."""
+        for process in self.processes:
+            process.terminate()
         for process in reversed(self.processes):
             process.stop()
 
