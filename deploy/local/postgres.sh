@@ -246,7 +246,9 @@ cmd_purge() {
     [[ $# -eq 1 ]] || usage
     [[ -d "$1" ]] || return 0
     local dir rundir
-    stop_mode fast "$1"
+    # The data goes next: no shutdown checkpoint to wait for, and no lingering backend (a fast
+    # shutdown waits for every backend to exit) can make a test run's teardown fail.
+    stop_mode immediate "$1"
     dir="$(abs_dir "$1")"
     if rundir="$(rundir_of "$dir")"; then
         if [[ "$rundir" == "$dir" ]]; then
