@@ -122,7 +122,8 @@ async def wait_until_current(migrations_dir: Path, database_url: str, stop: asyn
 def run_env(metadata: MetaData) -> None:
     """Body of every service's `migrations/env.py`."""
     url = context.config.get_main_option("sqlalchemy.url")
-    assert url is not None
+    if url is None:
+        raise ValueError("alembic's configuration names no sqlalchemy.url")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=metadata, literal_binds=True)
         with context.begin_transaction():

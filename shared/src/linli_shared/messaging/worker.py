@@ -141,7 +141,8 @@ class Worker:
         self, subscription: Subscription, dead_letters: RecordSink | None = None
     ) -> RecordProcessor:
         """How this worker applies the records of a subscription (dead letters to its bus)."""
-        assert self._inbox is not None, "a worker with subscriptions needs an inbox"
+        if self._inbox is None:
+            raise ValueError("a worker with subscriptions needs an inbox table")
         return RecordProcessor(
             subscription,
             self._database,
