@@ -22,6 +22,7 @@ from linli_inspections.settings import InspectionsSettings
 from linli_registry import app as registry_app
 from linli_registry.domain.household import Contact
 from linli_registry.domain.organisation import OrganisationKind
+from linli_registry.service import UseCases
 from linli_registry.settings import RegistrySettings
 from linli_shared.db import Database
 from linli_shared.messaging.worker import Worker
@@ -70,17 +71,21 @@ async def test_inspections_keeps_the_registry_places_it_needs(
     registry_url, inspections_url = databases
     registry_database = Database(registry_url)
     inspections_database = Database(inspections_url)
-    registry = registry_app._service(registry_database, RegistrySettings())
+    registry = registry_app.use_cases(registry_database, RegistrySettings())
     try:
-        await registry.create_community(id="harbour", name="Harbour", time_zone="America/New_York")
-        await registry.create_grid(
+        await registry.territory.create_community(
+            id="harbour", name="Harbour", time_zone="America/New_York"
+        )
+        await registry.territory.create_grid(
             id="g-h1", community_id="harbour", name="Quay", worker_id="w-1", worker_name="Lin"
         )
-        await registry.create_compound(
+        await registry.territory.create_compound(
             id="cp-h1", community_id="harbour", grid_id="g-h1", name="Quay Court", address="1 Quay"
         )
         first = await _manager(registry, "First Estates", "first")
-        await registry.change_community("harbour", name="Harbour", time_zone="America/Chicago")
+        await registry.territory.change_community(
+            "harbour", name="Harbour", time_zone="America/Chicago"
+        )
         second = await _manager(registry, "Second Estates", "second")
 
         async def compound_target() -> Any:
@@ -115,8 +120,8 @@ async def test_inspections_keeps_the_registry_places_it_needs(
         await inspections_database.dispose()
 
 
-async def _manager(registry: Any, name: str, mailbox: str) -> Any:
-    return await registry.register_organisation(
+async def _manager(registry: UseCases, name: str, mailbox: str) -> Any:
+    return await registry.organisations.register_organisation(
         kind=OrganisationKind.PROPERTY_MANAGER,
         name=name,
         community_id="harbour",

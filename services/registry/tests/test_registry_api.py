@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import MigratedDatabase
-from linli_registry.app import DEFINITION, create_app
-from linli_registry.settings import RegistrySettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
-from tests.support.api import api_client
-
-PROBLEM = "application/problem+json"
-
-
-def bearer(*roles: str, grids: tuple[str, ...] = ()) -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), "tester", roles, grids)
-    return {"Authorization": f"Bearer {token}"}
-
+from tests.support.api import assert_problem
+from tests.support.grid_scope import bearer
 
 STAFF = bearer("community_staff")
 
@@ -40,24 +29,6 @@ def household(**overrides: Any) -> dict[str, Any]:
         "contact_email": "zhang@example.com",
     }
     body.update(overrides)
-    return body
-
-
-@pytest.fixture
-async def client(migrated_database: MigratedDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await migrated_database(DEFINITION)
-    app = create_app(RegistrySettings(database_url=url))
-    async with api_client(app, "registry") as client:
-        yield client
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith(slug)
-    assert body["title"]
     return body
 
 
@@ -82,7 +53,7 @@ async def test_register_and_get_round_trip(client: httpx.AsyncClient) -> None:
     assert datetime.fromisoformat(body["registered_at"]).tzinfo is not None
 
     fetched = await client.get(
-        f"/v1/households/{body['id']}", headers=bearer("inspector", grids=("g-07",))
+        f"/v1/households/{body['id']}", headers=bearer("inspector", ["g-07"])
     )
     assert fetched.status_code == 200, fetched.text
     assert [m.pop("resident_id") for m in fetched.json()["members"]] == residents

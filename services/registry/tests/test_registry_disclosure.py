@@ -5,30 +5,16 @@ the running platform."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from linli_registry.app import DEFINITION, create_app
 from linli_registry.domain.personal import id_check_digit
-from linli_registry.settings import RegistrySettings
-from linli_shared.auth import mint_dev_token
-from linli_shared.migrations import upgrade
-from linli_shared.settings import PlatformSettings
-
-CreateDatabase = Callable[[str], Awaitable[str]]
-
-
-def bearer(role: str, *grids: str) -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), f"{role}-1", [role], list(grids))
-    return {"Authorization": f"Bearer {token}"}
-
+from tests.support.grid_scope import bearer
 
 STAFF = bearer("community_staff")
-WORKER_1 = bearer("grid_worker", "g-01")
+WORKER_1 = bearer("grid_worker", ["g-01"])
 
 
 def valid_id(first17: str) -> str:
@@ -36,18 +22,6 @@ def valid_id(first17: str) -> str:
 
 
 ID_G2 = valid_id("11010519491231002")
-
-
-@pytest.fixture
-async def client(create_database: CreateDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await create_database("linli_registry")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
-    app = create_app(RegistrySettings(database_url=url))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as client,
-    ):
-        yield client
 
 
 async def _created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
@@ -176,8 +150,8 @@ async def test_a_compound_in_another_grid_reads_as_unknown_in_a_write(
 
 
 READERS_WITHOUT_REVEAL = {
-    "grid_worker": bearer("grid_worker", "g-02"),
-    "inspector": bearer("inspector", "g-02"),
+    "grid_worker": bearer("grid_worker", ["g-02"]),
+    "inspector": bearer("inspector", ["g-02"]),
     "credit_officer": bearer("credit_officer"),
     "service": bearer("service"),
 }
@@ -218,7 +192,7 @@ async def test_a_reader_without_the_reveal_right_may_not_search_by_the_tail(
 async def test_the_whole_id_number_finds_the_household_and_the_search_is_audited(
     client: httpx.AsyncClient, grids: dict[str, str]
 ) -> None:
-    worker = bearer("grid_worker", "g-02")
+    worker = bearer("grid_worker", ["g-02"])
     wrong = valid_id("11010519491231003")
 
     found = await client.get("/v1/households", params={"id_number": ID_G2.lower()}, headers=worker)

@@ -5,43 +5,17 @@ staff and admins are not limited."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from linli_registry.app import DEFINITION, create_app
-from linli_registry.settings import RegistrySettings
-from linli_shared.auth import mint_dev_token
-from linli_shared.migrations import upgrade
-from linli_shared.settings import PlatformSettings
-
-CreateDatabase = Callable[[str], Awaitable[str]]
-
-
-def bearer(role: str, *grids: str) -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), f"{role}-1", [role], list(grids))
-    return {"Authorization": f"Bearer {token}"}
-
+from tests.support.grid_scope import bearer
 
 STAFF = bearer("community_staff")
 ADMIN = bearer("admin")
-WORKER = bearer("grid_worker", "g-01")  # works in grid 1 only
-INSPECTOR = bearer("inspector", "g-01")
-
-
-@pytest.fixture
-async def client(create_database: CreateDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await create_database("linli_registry")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
-    app = create_app(RegistrySettings(database_url=url))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as client,
-    ):
-        yield client
+WORKER = bearer("grid_worker", ["g-01"])  # works in grid 1 only
+INSPECTOR = bearer("inspector", ["g-01"])
 
 
 @pytest.fixture

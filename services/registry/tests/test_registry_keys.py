@@ -1,31 +1,28 @@
-"""Key rotation against a real PostgreSQL: data written under key A, keys become [B, A], the job
+"""Key rotation (on SQLite and PostgreSQL): data written under key A, keys become [B, A], the job
 re-encrypts, keys become [B] alone: every row still decrypts. Running it again is harmless."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from linli.cli import app as cli
 from linli_registry.adapters import tables
-from linli_registry.app import DEFINITION, SOURCE, rotate_keys
+from linli_registry.app import rotate_keys, use_cases
 from linli_registry.domain.household import HEAD, Contact, Household, Member
 from linli_registry.domain.organisation import Organisation, OrganisationKind
-from linli_registry.service.households import RegistryService
+from linli_registry.service import UseCases
 from linli_registry.service.keys import KeyRotation
 from linli_registry.settings import RegistrySettings
-from linli_shared.clock import SystemClock
 from linli_shared.crypto import DecryptionFailed, FieldCipher, generate_key
 from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
-from linli_shared.migrations import upgrade
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 KEY_A, KEY_B = generate_key(), generate_key()
 INDEX_KEY = "index-key-for-rotation-tests"
 ID_NUMBERS = ["11010519491231002X", "110105198001010016", "110101199003074477"]
@@ -35,38 +32,23 @@ def _cipher(*keys: str) -> FieldCipher:
     return FieldCipher(list(keys), INDEX_KEY)
 
 
-def _service(database: Database, *keys: str) -> RegistryService:
-    return RegistryService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        SystemClock(),
-        _cipher(*keys),
-        sealer=RegistrySettings().contact_sealer(),
+def _registry(database: Database, *keys: str) -> UseCases:
+    settings = RegistrySettings(
+        encryption_keys=SecretStr(",".join(keys)), blind_index_key=SecretStr(INDEX_KEY)
     )
-
-
-@pytest.fixture
-async def url(create_database: CreateDatabase) -> str:
-    url = await create_database("linli_registry")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
-    return url
-
-
-@pytest.fixture
-async def database(url: str) -> AsyncIterator[Database]:
-    database = Database(url)
-    yield database
-    await database.dispose()
+    return use_cases(database, settings)
 
 
 async def _written_under_a(database: Database) -> tuple[list[Household], Organisation]:
-    service = _service(database, KEY_A)
-    await service.create_community(id="xingfu", name="幸福社区", time_zone="Asia/Shanghai")
-    await service.create_grid(
+    registry = _registry(database, KEY_A)
+    await registry.territory.create_community(
+        id="xingfu", name="幸福社区", time_zone="Asia/Shanghai"
+    )
+    await registry.territory.create_grid(
         id="g-01", community_id="xingfu", name="一网格", worker_id=None, worker_name=None
     )
     households = [
-        await service.register_household(
+        await registry.registration.register_household(
             community_id="xingfu",
             grid_id="g-01",
             address=f"幸福路 {i} 号",
@@ -79,7 +61,7 @@ async def _written_under_a(database: Database) -> tuple[list[Household], Organis
         )
         for i, id_number in enumerate(ID_NUMBERS)
     ]
-    organisation = await service.register_organisation(
+    organisation = await registry.organisations.register_organisation(
         kind=OrganisationKind.PROPERTY_MANAGER,
         name="安居物业",
         community_id="xingfu",
@@ -116,12 +98,12 @@ async def test_rotation_lets_the_old_key_go(database: Database) -> None:
     assert again.total_rotated == 0  # nothing left to do
     assert again.examined == report.examined
 
-    only_b = _service(database, KEY_B)
+    only_b = _registry(database, KEY_B)
     for household in households:
-        assert await only_b.get_household(household.id) == household
-    assert await only_b.get_organisation(organisation.id) == organisation
+        assert await only_b.disclosure.get_household(household.id) == household
+    assert await only_b.organisations.get_organisation(organisation.id) == organisation
     with pytest.raises(DecryptionFailed):  # and key A alone no longer reads anything
-        await _service(database, KEY_A).get_household(households[0].id)
+        await _registry(database, KEY_A).disclosure.get_household(households[0].id)
 
 
 async def test_a_rotation_stopped_half_way_resumes(database: Database) -> None:
@@ -145,11 +127,11 @@ async def test_a_rotation_stopped_half_way_resumes(database: Database) -> None:
 
 
 @pytest.fixture
-def keys_b_then_a(url: str) -> Iterator[None]:
+def keys_b_then_a(database_url: str) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in _ENV}
     os.environ.update(
         {
-            "LINLI_REGISTRY_DATABASE_URL": url,
+            "LINLI_REGISTRY_DATABASE_URL": database_url,
             "LINLI_REGISTRY_ENCRYPTION_KEYS": f"{KEY_B},{KEY_A}",
             "LINLI_REGISTRY_BLIND_INDEX_KEY": INDEX_KEY,
         }

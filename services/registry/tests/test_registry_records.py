@@ -1,26 +1,25 @@
-"""The registry's records against a real PostgreSQL: places, organisations, personal data,
-duplicates, versioned history and the events each change publishes; and the HTTP answers."""
+"""The registry's records (on SQLite and PostgreSQL): places, organisations, personal data,
+duplicates, versioned history and the events each change publishes; and the HTTP answers
+(on PostgreSQL)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import MigratedDatabase
 from linli_registry.adapters import tables
-from linli_registry.adapters.repository import HouseholdFilter
-from linli_registry.app import DEFINITION, SOURCE, create_app
+from linli_registry.app import use_cases
 from linli_registry.domain.household import HEAD, Contact, Member
 from linli_registry.domain.organisation import OrganisationKind
-from linli_registry.service.households import PossibleDuplicate, RegistryService
+from linli_registry.domain.records import HouseholdFilter
+from linli_registry.service import UseCases
+from linli_registry.service.recording import PossibleDuplicate
 from linli_registry.settings import RegistrySettings
-from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE
 from linli_shared.contracts.base import EventData
@@ -38,35 +37,13 @@ from linli_shared.contracts.registry import (
 from linli_shared.db import Database
 from linli_shared.errors import Conflict
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.pagination import PageRequest
 from linli_shared.rules import RuleViolation
-from linli_shared.settings import PlatformSettings
-from tests.support.api import api_client
+from tests.support.api import PROBLEM
+from tests.support.grid_scope import bearer
 
-NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 ID_A = "11010519491231002X"
 ID_B = "110105198001010016"
-
-
-@pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def service(database: Database) -> RegistryService:
-    settings = RegistrySettings()
-    return RegistryService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        FixedClock(NOW),
-        settings.cipher(),
-        sealer=settings.contact_sealer(),
-    )
 
 
 PLACE_EVENTS = ("community", "grid", "compound", "building")
@@ -98,18 +75,20 @@ async def _all_events(database: Database) -> list[EventData]:
     return events
 
 
-async def _places(service: RegistryService) -> None:
-    await service.create_community(id="xingfu", name="幸福社区", time_zone="Asia/Shanghai")
-    await service.create_grid(
+async def _places(registry: UseCases) -> None:
+    await registry.territory.create_community(
+        id="xingfu", name="幸福社区", time_zone="Asia/Shanghai"
+    )
+    await registry.territory.create_grid(
         id="g-01", community_id="xingfu", name="一网格", worker_id="w-li", worker_name="李"
     )
-    await service.create_compound(
+    await registry.territory.create_compound(
         id="cp-01", community_id="xingfu", grid_id="g-01", name="幸福花园", address="幸福路 1 号"
     )
-    await service.create_building(id="cp-01-b3", compound_id="cp-01", name="3 栋")
+    await registry.territory.create_building(id="cp-01-b3", compound_id="cp-01", name="3 栋")
 
 
-async def _register(service: RegistryService, **overrides: Any) -> Any:
+async def _register(registry: UseCases, **overrides: Any) -> Any:
     arguments: dict[str, Any] = {
         "community_id": "xingfu",
         "grid_id": "g-01",
@@ -122,14 +101,14 @@ async def _register(service: RegistryService, **overrides: Any) -> Any:
         "registered_by": "staff-1",
     }
     arguments.update(overrides)
-    return await service.register_household(**arguments)
+    return await registry.registration.register_household(**arguments)
 
 
 async def test_personal_data_is_encrypted_at_rest_and_events_carry_state_not_id_numbers(
-    service: RegistryService, database: Database
+    registry: UseCases, database: Database
 ) -> None:
-    await _places(service)
-    household = await _register(service)
+    await _places(registry)
+    household = await _register(registry)
 
     async with database.connect() as connection:
         member = (await connection.execute(select(tables.members))).one()
@@ -138,7 +117,7 @@ async def test_personal_data_is_encrypted_at_rest_and_events_carry_state_not_id_
     assert member.phone_enc and "13812345678" not in member.phone_enc
     assert member.id_tail == "002X"
     assert row.contact_phone_enc and "13812345678" not in row.contact_phone_enc
-    assert (await service.get_household(household.id)).members[0].id_number == ID_A
+    assert (await registry.disclosure.get_household(household.id)).members[0].id_number == ID_A
 
     [event] = await _events(database)
     assert event.model_dump()["compound_id"] == "cp-01"
@@ -150,36 +129,36 @@ async def test_personal_data_is_encrypted_at_rest_and_events_carry_state_not_id_
 
 
 async def test_a_possible_duplicate_is_answered_not_stored(
-    service: RegistryService, database: Database
+    registry: UseCases, database: Database
 ) -> None:
-    await _places(service)
-    first = await _register(service)
+    await _places(registry)
+    first = await _register(registry)
 
     with pytest.raises(PossibleDuplicate) as by_id:
         await _register(
-            service, address="别处 9 号", members=[Member("张伟", HEAD, id_number=ID_A)]
+            registry, address="别处 9 号", members=[Member("张伟", HEAD, id_number=ID_A)]
         )
     assert [(c.household_id, c.reasons) for c in by_id.value.candidates] == [
         (first.id, ("id_number",))
     ]
     with pytest.raises(PossibleDuplicate) as by_address:
-        await _register(service, address="幸福花园３栋 402", members=[Member("李四", HEAD)])
+        await _register(registry, address="幸福花园３栋 402", members=[Member("李四", HEAD)])
     assert by_address.value.candidates[0].reasons == ("address",)
     assert len(await _events(database)) == 1
 
     second = await _register(
-        service, address="幸福花园３栋 402", members=[Member("李四", HEAD)], allow_duplicate=True
+        registry, address="幸福花园３栋 402", members=[Member("李四", HEAD)], allow_duplicate=True
     )
     assert second.id != first.id
 
 
 async def test_history_is_versioned_stale_writes_conflict_and_every_change_is_an_event(
-    service: RegistryService, database: Database
+    registry: UseCases, database: Database, now: datetime
 ) -> None:
-    await _places(service)
-    household = await _register(service)
+    await _places(registry)
+    household = await _register(registry)
 
-    moved = await service.move_household(
+    moved = await registry.changes.move_household(
         household.id,
         version=1,
         grid_id="g-01",
@@ -189,33 +168,33 @@ async def test_history_is_versioned_stale_writes_conflict_and_every_change_is_an
         changed_by="staff-2",
     )
     with pytest.raises(Conflict):
-        await service.change_members(
+        await registry.changes.change_members(
             household.id, version=1, members=[Member("张伟", HEAD)], changed_by="staff-3"
         )
-    members = await service.change_members(
+    members = await registry.changes.change_members(
         household.id,
         version=2,
         members=[Member("张伟", HEAD, id_number=ID_A), Member("王芳", "spouse", id_number=ID_B)],
         changed_by="staff-3",
     )
-    consent = await service.change_consent(
+    consent = await registry.changes.change_consent(
         household.id,
         version=3,
         integrity_scoring=True,
         notice_channels=["email", "sms"],
         recorded_by="staff-4",
     )
-    contact = await service.change_contact(
+    contact = await registry.changes.change_contact(
         household.id,
         version=4,
         contact=Contact("new@example.cn", "13900001111", ("sms",)),
         changed_by="staff-4",
     )
-    gone = await service.deregister_household(
+    gone = await registry.changes.deregister_household(
         household.id, version=5, reason="迁出", changed_by="staff-5"
     )
     with pytest.raises(Conflict):
-        await service.change_consent(
+        await registry.changes.change_consent(
             household.id,
             version=6,
             integrity_scoring=False,
@@ -224,7 +203,7 @@ async def test_history_is_versioned_stale_writes_conflict_and_every_change_is_an
         )
 
     assert [h.version for h in (moved, members, consent, contact, gone)] == [2, 3, 4, 5, 6]
-    history = await service.household_history(household.id)
+    history = (await registry.history.household_history(household.id, PageRequest())).items
     assert [(e.version, e.change, e.changed_by) for e in history] == [
         (1, "registered", "staff-1"),
         (2, "moved", "staff-2"),
@@ -249,15 +228,15 @@ async def test_history_is_versioned_stale_writes_conflict_and_every_change_is_an
     assert consent_event["consent"]["integrity_scoring"] is True
     assert consent_event["consent"]["notice_channels"] == ["email", "sms"]
     assert consent_event["consent"]["recorded_by"] == "staff-4"
-    assert consent_event["consent"]["recorded_at"] == NOW
+    assert consent_event["consent"]["recorded_at"] == now
 
 
 async def test_every_change_to_a_place_is_announced_with_its_state(
-    service: RegistryService, database: Database
+    registry: UseCases, database: Database, now: datetime
 ) -> None:
-    await _places(service)
-    await service.assign_grid_worker("g-01", worker_id="w-wang", worker_name="王")
-    await service.change_community("xingfu", name="幸福社区", time_zone="Asia/Urumqi")
+    await _places(registry)
+    await registry.territory.assign_grid_worker("g-01", worker_id="w-wang", worker_name="王")
+    await registry.territory.change_community("xingfu", name="幸福社区", time_zone="Asia/Urumqi")
 
     events = await _place_events(database)
     assert [type(e) for e in events] == [
@@ -270,7 +249,7 @@ async def test_every_change_to_a_place_is_announced_with_its_state(
     ]
     created, grid, compound, building, worker, zone = events
     assert created == CommunityCreated(
-        community_id="xingfu", name="幸福社区", time_zone="Asia/Shanghai", created_at=NOW
+        community_id="xingfu", name="幸福社区", time_zone="Asia/Shanghai", created_at=now
     )
     assert (grid.partition_key(), compound.partition_key()) == ("g-01", "cp-01")
     assert isinstance(compound, CompoundCreated)
@@ -287,58 +266,63 @@ async def test_every_change_to_a_place_is_announced_with_its_state(
 
 
 async def test_a_community_has_a_valid_time_zone_defaulting_to_the_setting(
-    database: Database,
+    database: Database, clock: FixedClock
 ) -> None:
-    service = RegistryService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        FixedClock(NOW),
-        RegistrySettings().cipher(),
-        default_time_zone="Europe/Berlin",
-        sealer=RegistrySettings().contact_sealer(),
-    )
-    assert (await service.create_community(id="berlin", name="Kiez")).time_zone == "Europe/Berlin"
+    territory = use_cases(
+        database, RegistrySettings(default_time_zone="Europe/Berlin"), clock
+    ).territory
+    assert (await territory.create_community(id="berlin", name="Kiez")).time_zone == "Europe/Berlin"
     with pytest.raises(RuleViolation) as bad:
-        await service.create_community(id="x", name="X", time_zone="Mars/Olympus")
+        await territory.create_community(id="x", name="X", time_zone="Mars/Olympus")
     assert bad.value.field == "time_zone"
     with pytest.raises(RuleViolation):
-        await service.change_community("berlin", name="Kiez", time_zone="Nowhere")
+        await territory.change_community("berlin", name="Kiez", time_zone="Nowhere")
     assert [type(e) for e in await _place_events(database)] == [CommunityCreated]
 
 
-async def test_search_filters_and_paginates(service: RegistryService) -> None:
-    await _places(service)
-    await _register(service)
+async def test_search_filters_and_paginates(registry: UseCases) -> None:
+    await _places(registry)
+    await _register(registry)
     for i in range(4):
         await _register(
-            service,
+            registry,
             address=f"幸福路 {10 + i} 号",
             members=[Member(f"户主{i}", HEAD)],
             compound_id=None,
             building_id=None,
         )
 
-    everyone = await service.search_households(HouseholdFilter(), PageRequest(limit=2, offset=0))
+    everyone = await registry.disclosure.search_households(
+        HouseholdFilter(), PageRequest(limit=2, offset=0)
+    )
     assert (everyone.total, len(everyone.items)) == (5, 2)
-    rest = await service.search_households(HouseholdFilter(), PageRequest(limit=2, offset=4))
+    rest = await registry.disclosure.search_households(
+        HouseholdFilter(), PageRequest(limit=2, offset=4)
+    )
     assert len(rest.items) == 1
-    by_tail = await service.search_households(HouseholdFilter(id_tail="002x"), PageRequest())
+    by_tail = await registry.disclosure.search_households(
+        HouseholdFilter(id_tail="002x"), PageRequest()
+    )
     assert [h.members[0].name for h in by_tail.items] == ["张伟"]
-    by_compound = await service.search_households(
+    by_compound = await registry.disclosure.search_households(
         HouseholdFilter(compound_id="cp-01"), PageRequest()
     )
     assert by_compound.total == 1
-    by_name = await service.search_households(HouseholdFilter(name="户主2"), PageRequest())
+    by_name = await registry.disclosure.search_households(
+        HouseholdFilter(name="户主2"), PageRequest()
+    )
     assert [h.address for h in by_name.items] == ["幸福路 12 号"]
-    by_address = await service.search_households(HouseholdFilter(address="幸福路 1"), PageRequest())
+    by_address = await registry.disclosure.search_households(
+        HouseholdFilter(address="幸福路 1"), PageRequest()
+    )
     assert by_address.total == 4
 
 
 async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
-    service: RegistryService, database: Database
+    registry: UseCases, database: Database
 ) -> None:
-    await _places(service)
-    first = await service.register_organisation(
+    await _places(registry)
+    first = await registry.organisations.register_organisation(
         kind=OrganisationKind.PROPERTY_MANAGER,
         name="安居物业",
         community_id="xingfu",
@@ -347,7 +331,7 @@ async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
         frontage_segments=[],
         contact=Contact("anju@example.cn", None, ("email",)),
     )
-    second = await service.register_organisation(
+    second = await registry.organisations.register_organisation(
         kind=OrganisationKind.PROPERTY_MANAGER,
         name="乐居物业",
         community_id="xingfu",
@@ -356,9 +340,9 @@ async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
         frontage_segments=[],
         contact=Contact("leju@example.cn", None, ("email",)),
     )
-    compound, _ = await service.get_compound("cp-01")
+    compound, _ = await registry.territory.get_compound("cp-01")
     assert compound.property_manager_id == second.id
-    assert (await service.get_organisation(first.id)).compound_ids == ()
+    assert (await registry.organisations.get_organisation(first.id)).compound_ids == ()
 
     events = [e.model_dump() for e in await _events(database)]
     assert [(e["organisation_id"], e["compound_ids"], e["version"]) for e in events] == [
@@ -371,7 +355,7 @@ async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
         ("cp-01", first.id),
         ("cp-01", second.id),
     ]
-    await service.change_organisation(
+    await registry.organisations.change_organisation(
         second.id,
         version=1,
         name="乐居物业",
@@ -384,7 +368,7 @@ async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
     assert isinstance(released, CompoundChanged)
     assert (released.compound_id, released.property_manager_id) == ("cp-01", None)
     with pytest.raises(Conflict):
-        await service.change_organisation(
+        await registry.organisations.change_organisation(
             first.id,
             version=1,
             name="安居物业",
@@ -397,23 +381,7 @@ async def test_a_property_manager_takes_over_a_compound_and_the_old_one_is_told(
 
 # --- HTTP -----------------------------------------------------------------------------------
 
-PROBLEM = "application/problem+json"
-
-
-def bearer(*roles: str, grids: tuple[str, ...] = ()) -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), "staff-7", roles, grids)
-    return {"Authorization": f"Bearer {token}"}
-
-
-STAFF = bearer("community_staff")
-
-
-@pytest.fixture
-async def client(migrated_database: MigratedDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await migrated_database(DEFINITION)
-    app = create_app(RegistrySettings(database_url=url))
-    async with api_client(app, "r") as client:
-        yield client
+STAFF = bearer("community_staff", subject="staff-7")
 
 
 def _body(**overrides: Any) -> dict[str, Any]:
@@ -440,10 +408,10 @@ async def test_personal_data_is_masked_unless_staff_reveal(client: httpx.AsyncCl
 
     revealed = await client.get(url, params={"reveal": "true"}, headers=STAFF)
     assert revealed.json()["members"][0]["id_number"] == ID_A
-    masked = await client.get(url, headers=bearer("inspector", grids=("g-01",)))
+    masked = await client.get(url, headers=bearer("inspector", ["g-01"]))
     assert masked.json()["members"][0]["phone"] == "138****5678"
     refused = await client.get(
-        url, params={"reveal": "true"}, headers=bearer("inspector", grids=("g-01",))
+        url, params={"reveal": "true"}, headers=bearer("inspector", ["g-01"])
     )
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith(PROBLEM)
@@ -496,6 +464,20 @@ async def test_lists_are_paginated_with_a_cap(client: httpx.AsyncClient) -> None
     assert "query.limit" in {e["field"] for e in too_many.json()["errors"]}
 
 
+async def test_the_history_is_a_page_with_its_total(client: httpx.AsyncClient) -> None:
+    created = (await client.post("/v1/households", json=_body(), headers=STAFF)).json()
+    url = f"/v1/households/{created['id']}"
+    move = {"version": 1, "grid_id": "g-01", "address": "幸福路 9 号"}
+    assert (await client.post(f"{url}/move", json=move, headers=STAFF)).status_code == 200
+
+    page = await client.get(f"{url}/history", params={"limit": 1, "offset": 1}, headers=STAFF)
+
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert (body["total"], body["limit"], body["offset"]) == (2, 1, 1)
+    assert [(e["version"], e["change"]) for e in body["items"]] == [(2, "moved")]
+
+
 async def test_unknown_compound_is_422_naming_it(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/households", json=_body(compound_id="nope"), headers=STAFF)
     assert response.status_code == 422
@@ -503,11 +485,11 @@ async def test_unknown_compound_is_422_naming_it(client: httpx.AsyncClient) -> N
 
 
 async def test_residents_keep_their_id_across_member_changes_and_moves(
-    service: RegistryService, database: Database
+    registry: UseCases, database: Database
 ) -> None:
-    await _places(service)
+    await _places(registry)
     household = await _register(
-        service,
+        registry,
         members=[
             Member("张伟", HEAD, id_number=ID_A),
             Member("张小伟", "child"),
@@ -516,7 +498,7 @@ async def test_residents_keep_their_id_across_member_changes_and_moves(
     head, child = (m.resident_id for m in household.members)
     assert head is not None and child is not None and head != child
 
-    moved = await service.move_household(
+    moved = await registry.changes.move_household(
         household.id,
         version=1,
         grid_id="g-01",
@@ -527,7 +509,7 @@ async def test_residents_keep_their_id_across_member_changes_and_moves(
     )
     assert [m.resident_id for m in moved.members] == [head, child]
 
-    changed = await service.change_members(
+    changed = await registry.changes.change_members(
         household.id,
         version=2,
         members=[
@@ -540,14 +522,16 @@ async def test_residents_keep_their_id_across_member_changes_and_moves(
     newcomer = changed.members[2].resident_id
     assert [m.resident_id for m in changed.members[:2]] == [head, child]
     assert newcomer not in (None, head, child)
-    assert [m.resident_id for m in (await service.get_household(household.id)).members] == [
+    assert [
+        m.resident_id for m in (await registry.disclosure.get_household(household.id)).members
+    ] == [
         head,
         child,
         newcomer,
     ]
 
     with pytest.raises(RuleViolation) as foreign:
-        await service.change_members(
+        await registry.changes.change_members(
             household.id,
             version=3,
             members=[Member("张伟", HEAD, resident_id=uuid.uuid4())],
@@ -565,12 +549,14 @@ async def test_residents_keep_their_id_across_member_changes_and_moves(
 
 
 async def test_a_resident_who_moves_to_another_household_stays_one_resident(
-    service: RegistryService,
+    registry: UseCases,
 ) -> None:
-    await _places(service)
-    first = await _register(service, members=[Member("张伟", HEAD, id_number=ID_A)])
-    await service.deregister_household(first.id, version=1, reason="搬走", changed_by="staff-1")
+    await _places(registry)
+    first = await _register(registry, members=[Member("张伟", HEAD, id_number=ID_A)])
+    await registry.changes.deregister_household(
+        first.id, version=1, reason="搬走", changed_by="staff-1"
+    )
     second = await _register(
-        service, address="幸福路 9 号", members=[Member("张伟", HEAD, id_number=ID_A)]
+        registry, address="幸福路 9 号", members=[Member("张伟", HEAD, id_number=ID_A)]
     )
     assert second.members[0].resident_id == first.members[0].resident_id

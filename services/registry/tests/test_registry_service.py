@@ -1,12 +1,12 @@
-"""Registry use cases against a real, freshly migrated PostgreSQL database."""
+"""Registry use cases on a freshly migrated database (SQLite and PostgreSQL); the migrations
+against PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,41 +16,16 @@ from sqlalchemy.engine import Connection
 
 from conftest import CreateDatabase, MigratedDatabase
 from linli_registry.adapters import tables
-from linli_registry.app import DEFINITION, SOURCE
+from linli_registry.app import DEFINITION
 from linli_registry.domain.household import HEAD, InvalidHousehold, Member
-from linli_registry.service.households import RegistryService
+from linli_registry.service import UseCases
 from linli_registry.settings import RegistrySettings
-from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE, HouseholdRegistered
 from linli_shared.contracts.registry import SEALED_EMAIL
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.migrations import upgrade
-
-NOW = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def service(database: Database) -> RegistryService:
-    # As app._service builds it, with a pinned clock.
-    settings = RegistrySettings()
-    return RegistryService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        FixedClock(NOW),
-        settings.cipher(),
-        sealer=settings.contact_sealer(),
-    )
 
 
 async def _count(database: Database, table: Table) -> int:
@@ -58,28 +33,28 @@ async def _count(database: Database, table: Table) -> int:
         return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
 
 
-async def test_register_then_get_round_trips(service: RegistryService) -> None:
+async def test_register_then_get_round_trips(registry: UseCases, now: datetime) -> None:
     members = [Member("张三", HEAD), Member("李四", "spouse"), Member("张小三", "child")]
 
-    registered = await service.register_household(
+    registered = await registry.registration.register_household(
         community_id="c-xingfu",
         grid_id="g-07",
         address="幸福路 1 号 2 栋 301",
         members=members,
         contact_email="zhang@example.com",
     )
-    loaded = await service.get_household(registered.id)
+    loaded = await registry.disclosure.get_household(registered.id)
 
     assert loaded == registered
     assert tuple(replace(m, resident_id=None) for m in loaded.members) == tuple(members)  # order
     assert all(m.resident_id is not None for m in loaded.members)
-    assert loaded.registered_at == NOW
+    assert loaded.registered_at == now
 
 
 async def test_registration_writes_exactly_one_outbox_row(
-    service: RegistryService, database: Database
+    registry: UseCases, database: Database, now: datetime
 ) -> None:
-    household = await service.register_household(
+    household = await registry.registration.register_household(
         community_id="c-xingfu",
         grid_id="g-07",
         address="幸福路 1 号",
@@ -111,15 +86,15 @@ async def test_registration_writes_exactly_one_outbox_row(
     assert event.contact is not None and event.contact.sealed is not None
     opened = RegistrySettings().contact_sealer().open(str(household.id), event.contact.sealed)
     assert opened["email"] == "zhang@example.com"
-    assert event.registered_at == NOW
+    assert event.registered_at == now
 
 
 async def test_each_registration_emits_its_own_event(
-    service: RegistryService, database: Database
+    registry: UseCases, database: Database
 ) -> None:
     ids = []
     for i in range(3):
-        household = await service.register_household(
+        household = await registry.registration.register_household(
             community_id="c",
             grid_id="g",
             address=f"幸福路 {i} 号",
@@ -137,9 +112,9 @@ async def test_each_registration_emits_its_own_event(
     assert list(keys) == ids
 
 
-async def test_a_broken_rule_writes_nothing(service: RegistryService, database: Database) -> None:
+async def test_a_broken_rule_writes_nothing(registry: UseCases, database: Database) -> None:
     with pytest.raises(InvalidHousehold):
-        await service.register_household(
+        await registry.registration.register_household(
             community_id="c",
             grid_id="g",
             address="幸福路 1 号",
@@ -152,9 +127,9 @@ async def test_a_broken_rule_writes_nothing(service: RegistryService, database: 
     assert await _count(database, tables.outbox) == 0
 
 
-async def test_unknown_household_is_not_found(service: RegistryService) -> None:
+async def test_unknown_household_is_not_found(registry: UseCases) -> None:
     with pytest.raises(NotFound):
-        await service.get_household(uuid.uuid4())
+        await registry.disclosure.get_household(uuid.uuid4())
 
 
 def _drift(connection: Connection) -> list[object]:
@@ -162,9 +137,15 @@ def _drift(connection: Connection) -> list[object]:
     return list(compare_metadata(context, tables.metadata))
 
 
-async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
-    async with database.connect() as connection:
-        assert await connection.run_sync(_drift) == []
+async def test_migrations_create_exactly_the_tables_the_code_uses(
+    migrated_database: MigratedDatabase,
+) -> None:
+    database = Database(await migrated_database(DEFINITION))
+    try:
+        async with database.connect() as connection:
+            assert await connection.run_sync(_drift) == []
+    finally:
+        await database.dispose()
 
 
 async def test_the_resident_id_migration_gives_one_id_per_person(

@@ -10,11 +10,17 @@ from fastapi import FastAPI
 from linli_registry.adapters import tables
 from linli_registry.api.routes import router
 from linli_registry.consumers import subscriptions
-from linli_registry.service.households import RegistryService
+from linli_registry.service import UseCases
+from linli_registry.service.changes import ChangesUseCases
+from linli_registry.service.disclosure import DisclosureUseCases
+from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.keys import KeyRotation, RotationReport
+from linli_registry.service.organisations import OrganisationsUseCases
+from linli_registry.service.registration import RegistrationUseCases
+from linli_registry.service.territory import TerritoryUseCases
 from linli_registry.settings import RegistrySettings
 from linli_shared.audit import AuditLog
-from linli_shared.clock import SystemClock
+from linli_shared.clock import Clock, SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
@@ -32,22 +38,29 @@ SOURCE = "/linli/registry"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _service(database: Database, settings: RegistrySettings) -> RegistryService:
-    return RegistryService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        SystemClock(),
-        settings.cipher(),
-        settings.default_time_zone,
-        sealer=settings.contact_sealer(),
+def use_cases(
+    database: Database, settings: RegistrySettings, clock: Clock | None = None
+) -> UseCases:
+    """Every use case of the registry on `database`, as the app and the worker run them."""
+    clock = clock or SystemClock()
+    outbox = Outbox(tables.outbox, SOURCE)
+    cipher = settings.cipher()
+    sealer = settings.contact_sealer()
+    return UseCases(
+        territory=TerritoryUseCases(database, outbox, clock, settings.default_time_zone),
+        registration=RegistrationUseCases(database, outbox, clock, cipher, sealer),
+        changes=ChangesUseCases(database, outbox, clock, cipher, sealer),
+        disclosure=DisclosureUseCases(database, cipher),
+        history=HistoryUseCases(database, cipher),
+        organisations=OrganisationsUseCases(database, outbox, clock, cipher, sealer),
     )
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     database = Database(settings.database_url)
-    service = _service(database, settings)
-    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
+    registry = use_cases(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(registry))
     app = create_service_app(
         title="Linli registry",
         description=(
@@ -60,7 +73,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = service
+    app.state.use_cases = registry
     return app
 
 
@@ -81,9 +94,13 @@ async def rotate_keys(
 def create_worker(settings: RegistrySettings | None = None) -> Worker:
     settings = settings or RegistrySettings()
     database = Database(settings.database_url)
-    service = _service(database, settings)
     return build_worker(
-        NAME, settings, database, tables.outbox, tables.inbox, subscriptions(service)
+        NAME,
+        settings,
+        database,
+        tables.outbox,
+        tables.inbox,
+        subscriptions(use_cases(database, settings)),
     )
 
 

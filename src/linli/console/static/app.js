@@ -261,7 +261,7 @@ async function householdPage(id) {
     householdPage(id).catch(showError);
   });
   state.revealed = null;
-  api("registry", `/households/${id}/history`).then((versions) => {
+  api("registry", `/households/${id}/history`, { query: { limit: 200 } }).then(({ items: versions }) => {
     $("#history").innerHTML = `<table><thead><tr><th scope="col">${t("version")}</th><th scope="col">${t("change")}</th>
       <th scope="col">${t("changedAt")}</th><th scope="col">${t("changedBy")}</th></tr></thead><tbody>${versions.map((v) =>
         `<tr><td>${v.version}</td><td>${esc(v.change)}</td><td>${when(v.changed_at)}</td><td>${esc(v.changed_by)}</td></tr>`).join("")}</tbody></table>`;

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -36,39 +36,9 @@ from linli_registry.domain.household import (
 from linli_registry.domain.organisation import Organisation, OrganisationKind
 from linli_registry.domain.personal import id_tail
 from linli_registry.domain.places import Building, Community, Compound, Grid
+from linli_registry.domain.records import DuplicateCandidate, HistoryEntry, HouseholdFilter
 from linli_shared.crypto import FieldCipher
 from linli_shared.pagination import PageRequest, Slice
-
-
-@dataclass(frozen=True)
-class HouseholdFilter:
-    community_id: str | None = None
-    grid_id: str | None = None
-    compound_id: str | None = None
-    name: str | None = None
-    address: str | None = None
-    # A member's whole ID number (matched on its blind index), or its last four characters.
-    id_number: str | None = None
-    id_tail: str | None = None
-    status: Status | None = Status.ACTIVE
-    # The caller's grids (grid workers and inspectors); None: every grid.
-    grid_ids: frozenset[str] | None = None
-
-
-@dataclass(frozen=True)
-class DuplicateCandidate:
-    household_id: uuid.UUID
-    reasons: tuple[str, ...]
-    grid_id: str
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    version: int
-    change: str
-    changed_at: Any
-    changed_by: str
-    summary: dict[str, Any]
 
 
 class HouseholdRepository:
@@ -264,7 +234,12 @@ class HouseholdRepository:
         ]
 
     async def add_history(
-        self, household: Household, change: str, changed_by: str, summary: dict[str, Any], at: Any
+        self,
+        household: Household,
+        change: str,
+        changed_by: str,
+        summary: dict[str, Any],
+        at: datetime,
     ) -> None:
         await self._connection.execute(
             insert(household_history).values(
@@ -277,16 +252,30 @@ class HouseholdRepository:
             )
         )
 
-    async def history(self, household_id: uuid.UUID) -> list[HistoryEntry]:
+    async def history(self, household_id: uuid.UUID, page: PageRequest) -> Slice[HistoryEntry]:
+        """The household's versions, oldest first."""
+        mine = household_history.c.household_id == household_id
+        total = int(
+            await self._connection.scalar(
+                select(func.count()).select_from(household_history).where(mine)
+            )
+            or 0
+        )
         rows = await self._connection.execute(
             select(household_history)
-            .where(household_history.c.household_id == household_id)
+            .where(mine)
             .order_by(household_history.c.version)
+            .limit(page.limit)
+            .offset(page.offset)
         )
-        return [
-            HistoryEntry(row.version, row.change, row.changed_at, row.changed_by, row.summary)
-            for row in rows
-        ]
+        return Slice(
+            [
+                HistoryEntry(row.version, row.change, row.changed_at, row.changed_by, row.summary)
+                for row in rows
+            ],
+            total,
+            page,
+        )
 
 
 def household_of(

@@ -1,11 +1,25 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from linli_registry.adapters.repository import HouseholdFilter
+from linli_registry.api.deps import (
+    REVEALERS,
+    Changes,
+    Disclosure,
+    History,
+    Office,
+    Organisations,
+    Paging,
+    Reader,
+    Registration,
+    Reveal,
+    Staff,
+    Territory,
+)
 from linli_registry.api.schemas import (
     BuildingIn,
     BuildingOut,
@@ -23,6 +37,7 @@ from linli_registry.api.schemas import (
     GridPage,
     GridWorkerIn,
     HistoryOut,
+    HistoryPage,
     HouseholdContactIn,
     HouseholdIn,
     HouseholdOut,
@@ -37,21 +52,14 @@ from linli_registry.api.schemas import (
 from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
 from linli_registry.domain.personal import validate_id_number
-from linli_registry.service.households import ConsentInput, PossibleDuplicate, RegistryService
+from linli_registry.domain.records import HouseholdFilter
+from linli_registry.service.recording import PossibleDuplicate
+from linli_registry.service.registration import ConsentInput
 from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
-from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem, ProblemError, problem_response
-from linli_shared.pagination import PageRequest, page_request
 from linli_shared.reach import reach_of, require_grid
 
 router = APIRouter()
-
-STAFF = ("community_staff", "grid_worker")
-READERS = (*STAFF, "inspector", "credit_officer", "service")
-reader = require_roles(*READERS)
-staff = require_roles(*STAFF)
-# Who may see ID numbers and phones unmasked (with ?reveal=true); issue 7 refines the matrix.
-REVEALERS = ("community_staff", "admin")
 
 CONFLICTS: dict[int | str, dict[str, object]] = {
     404: {"model": Problem},
@@ -62,32 +70,6 @@ CONFLICTS: dict[int | str, dict[str, object]] = {
 # Grid reach (linli_shared.reach): outside a grid-bound caller's grids a household, grid,
 # compound or organisation is not found (404, for reads and writes alike: its existence is not
 # revealed); naming a grid outside them in a write (register into it, move to it) is 403.
-
-
-async def registry_service(request: Request) -> RegistryService:
-    service: RegistryService = request.app.state.service
-    return service
-
-
-async def revealing(
-    request: Request,
-    reveal: bool = Query(
-        default=False, description="Show ID numbers and phones unmasked (community staff only)"
-    ),
-    reason: str | None = Query(
-        default=None,
-        min_length=2,
-        max_length=120,
-        description="Why the data is revealed (kept with the reveal in the audit trail)",
-    ),
-    principal: Principal = Depends(reader),
-) -> bool:
-    if reveal and not (principal.roles & set(REVEALERS)):
-        raise HTTPException(403, "only community staff may reveal personal data")
-    if reveal:
-        # The audit trail records it; its details keep the query, the reason given included.
-        mark_personal_data_read(request, request.url.path)
-    return reveal
 
 
 def _duplicate_response(request: Request, error: PossibleDuplicate) -> JSONResponse:
@@ -120,12 +102,12 @@ def _duplicate_response(request: Request, error: PossibleDuplicate) -> JSONRespo
 async def register_household(
     body: HouseholdIn,
     request: Request,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
+    registration: Registration,
+    principal: Staff,
 ) -> HouseholdOut | JSONResponse:
     require_grid(principal, body.grid_id)
     try:
-        household = await service.register_household(
+        household = await registration.register_household(
             community_id=body.community_id,
             grid_id=body.grid_id,
             address=body.address,
@@ -158,27 +140,32 @@ async def register_household(
 )
 async def search_households(
     request: Request,
-    community_id: str | None = Query(default=None, max_length=64),
-    grid_id: str | None = Query(default=None, max_length=64),
-    compound_id: str | None = Query(default=None, max_length=64),
-    name: str | None = Query(default=None, min_length=1, max_length=200, description="A member"),
-    address: str | None = Query(default=None, min_length=1, max_length=500),
-    id_number: str | None = Query(
-        default=None,
-        min_length=1,
-        max_length=32,
-        description="A member's whole ID number (exact match; every search by it is audited)",
-    ),
-    id_tail: str | None = Query(
-        default=None,
-        pattern=r"^[0-9Xx]{4}$",
-        description="Last four of a member's ID number (roles that may reveal only; audited)",
-    ),
-    household_status: Status | None = Query(default=Status.ACTIVE, alias="status"),
-    page: PageRequest = Depends(page_request),
-    reveal: bool = Depends(revealing),
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(reader),
+    *,
+    community_id: Annotated[str | None, Query(max_length=64)] = None,
+    grid_id: Annotated[str | None, Query(max_length=64)] = None,
+    compound_id: Annotated[str | None, Query(max_length=64)] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=200, description="A member")] = None,
+    address: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
+    id_number: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=32,
+            description="A member's whole ID number (exact match; every search by it is audited)",
+        ),
+    ] = None,
+    id_tail: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9Xx]{4}$",
+            description="Last four of a member's ID number (roles that may reveal only; audited)",
+        ),
+    ] = None,
+    household_status: Annotated[Status | None, Query(alias="status")] = Status.ACTIVE,
+    page: Paging,
+    reveal: Reveal,
+    disclosure: Disclosure,
+    principal: Reader,
 ) -> HouseholdPage:
     if id_tail is not None and not principal.roles & set(REVEALERS):
         # The tail and what the mask shows would leave few enough candidates to try them all.
@@ -194,7 +181,7 @@ async def search_households(
     if id_number is not None or id_tail is not None:
         # A search by an ID number is a lookup of personal data: the trail shows who tried what.
         mark_personal_data_read(request, request.url.path)
-    found = await service.search_households(
+    found = await disclosure.search_households(
         HouseholdFilter(
             community_id=community_id,
             grid_id=grid_id,
@@ -228,27 +215,35 @@ async def search_households(
 )
 async def get_household(
     household_id: uuid.UUID,
-    reveal: bool = Depends(revealing),
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(reader),
+    reveal: Reveal,
+    disclosure: Disclosure,
+    principal: Reader,
 ) -> HouseholdOut:
-    return HouseholdOut.of(await service.get_household(household_id, reach_of(principal)), reveal)
+    return HouseholdOut.of(
+        await disclosure.get_household(household_id, reach_of(principal)), reveal
+    )
 
 
 @router.get(
     "/households/{household_id}/history",
     tags=["households"],
-    response_model=list[HistoryOut],
+    response_model=HistoryPage,
     responses={404: {"model": Problem}},
-    summary="Every version of a household, oldest first",
+    summary="Every version of a household, oldest first (paginated)",
 )
-async def household_history(
+async def list_household_history(
     household_id: uuid.UUID,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
-) -> list[HistoryOut]:
-    entries = await service.household_history(household_id, reach_of(principal))
-    return [HistoryOut.of(entry) for entry in entries]
+    page: Paging,
+    history: History,
+    principal: Staff,
+) -> HistoryPage:
+    found = await history.household_history(household_id, page, reach_of(principal))
+    return HistoryPage(
+        items=[HistoryOut.of(entry) for entry in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 def _changed(household: Household) -> HouseholdOut:
@@ -266,12 +261,12 @@ def _changed(household: Household) -> HouseholdOut:
 async def move_household(
     household_id: uuid.UUID,
     body: MoveIn,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
+    changes: Changes,
+    principal: Staff,
 ) -> HouseholdOut:
     require_grid(principal, body.grid_id)
     return _changed(
-        await service.move_household(
+        await changes.move_household(
             household_id,
             version=body.version,
             grid_id=body.grid_id,
@@ -292,15 +287,15 @@ async def move_household(
     responses=CONFLICTS,
     summary="Replace the household's members",
 )
-async def change_members(
+async def change_household_members(
     household_id: uuid.UUID,
     body: MembersIn,
     request: Request,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
+    changes: Changes,
+    principal: Staff,
 ) -> HouseholdOut | JSONResponse:
     try:
-        household = await service.change_members(
+        household = await changes.change_members(
             household_id,
             version=body.version,
             members=[m.member() for m in body.members],
@@ -321,14 +316,14 @@ async def change_members(
     responses=CONFLICTS,
     summary="Change how the household is reached",
 )
-async def change_contact(
+async def change_household_contact(
     household_id: uuid.UUID,
     body: HouseholdContactIn,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
+    changes: Changes,
+    principal: Staff,
 ) -> HouseholdOut:
     return _changed(
-        await service.change_contact(
+        await changes.change_contact(
             household_id,
             version=body.version,
             contact=Contact(str(body.email), body.phone, tuple(body.preferred_channels)),
@@ -346,14 +341,14 @@ async def change_contact(
     responses=CONFLICTS,
     summary="Record the household's consent (scoring, notice channels): who and when are kept",
 )
-async def change_consent(
+async def change_household_consent(
     household_id: uuid.UUID,
     body: ConsentChangeIn,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
+    changes: Changes,
+    principal: Staff,
 ) -> HouseholdOut:
     return _changed(
-        await service.change_consent(
+        await changes.change_consent(
             household_id,
             version=body.version,
             integrity_scoring=body.integrity_scoring,
@@ -375,11 +370,11 @@ async def change_consent(
 async def deregister_household(
     household_id: uuid.UUID,
     body: DeregisterIn,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
+    changes: Changes,
+    principal: Staff,
 ) -> HouseholdOut:
     return _changed(
-        await service.deregister_household(
+        await changes.deregister_household(
             household_id,
             version=body.version,
             reason=body.reason,
@@ -402,11 +397,11 @@ async def deregister_household(
 )
 async def create_community(
     body: CommunityIn,
-    service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles("community_staff")),
+    territory: Territory,
+    _: Office,
 ) -> CommunityOut:
     return CommunityOut.of(
-        await service.create_community(id=body.id, name=body.name, time_zone=body.time_zone)
+        await territory.create_community(id=body.id, name=body.name, time_zone=body.time_zone)
     )
 
 
@@ -420,21 +415,21 @@ async def create_community(
 async def change_community(
     community_id: str,
     body: CommunityChangeIn,
-    service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles("community_staff")),
+    territory: Territory,
+    _: Office,
 ) -> CommunityOut:
     return CommunityOut.of(
-        await service.change_community(community_id, name=body.name, time_zone=body.time_zone)
+        await territory.change_community(community_id, name=body.name, time_zone=body.time_zone)
     )
 
 
 @router.get("/communities", tags=["places"], response_model=CommunityPage, summary="Communities")
 async def list_communities(
-    page: PageRequest = Depends(page_request),
-    service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(reader),
+    page: Paging,
+    territory: Territory,
+    _: Reader,
 ) -> CommunityPage:
-    found = await service.communities(page)
+    found = await territory.communities(page)
     return CommunityPage(
         items=[CommunityOut.of(c) for c in found.items],
         total=found.total,
@@ -453,11 +448,11 @@ async def list_communities(
 )
 async def create_grid(
     body: GridIn,
-    service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles("community_staff")),
+    territory: Territory,
+    _: Office,
 ) -> GridOut:
     return GridOut.of(
-        await service.create_grid(
+        await territory.create_grid(
             id=body.id,
             community_id=body.community_id,
             name=body.name,
@@ -477,11 +472,11 @@ async def create_grid(
 async def assign_grid_worker(
     grid_id: str,
     body: GridWorkerIn,
-    service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles("community_staff")),
+    territory: Territory,
+    _: Office,
 ) -> GridOut:
     return GridOut.of(
-        await service.assign_grid_worker(
+        await territory.assign_grid_worker(
             grid_id, worker_id=body.worker_id, worker_name=body.worker_name
         )
     )
@@ -489,12 +484,13 @@ async def assign_grid_worker(
 
 @router.get("/grids", tags=["places"], response_model=GridPage, summary="Grids")
 async def list_grids(
-    community_id: str | None = Query(default=None, max_length=64),
-    page: PageRequest = Depends(page_request),
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(reader),
+    *,
+    community_id: Annotated[str | None, Query(max_length=64)] = None,
+    page: Paging,
+    territory: Territory,
+    principal: Reader,
 ) -> GridPage:
-    found = await service.grids(community_id, page, reach_of(principal))
+    found = await territory.grids(community_id, page, reach_of(principal))
     return GridPage(
         items=[GridOut.of(g) for g in found.items],
         total=found.total,
@@ -512,10 +508,10 @@ async def list_grids(
 )
 async def get_grid(
     grid_id: str,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(reader),
+    territory: Territory,
+    principal: Reader,
 ) -> GridOut:
-    return GridOut.of(await service.get_grid(grid_id, reach_of(principal)))
+    return GridOut.of(await territory.get_grid(grid_id, reach_of(principal)))
 
 
 @router.post(
@@ -529,11 +525,11 @@ async def get_grid(
 )
 async def create_compound(
     body: CompoundIn,
-    service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles("community_staff")),
+    territory: Territory,
+    _: Office,
 ) -> CompoundOut:
     return CompoundOut.of(
-        await service.create_compound(
+        await territory.create_compound(
             id=body.id,
             community_id=body.community_id,
             grid_id=body.grid_id,
@@ -551,13 +547,14 @@ async def create_compound(
     summary="Compounds",
 )
 async def list_compounds(
-    community_id: str | None = Query(default=None, max_length=64),
-    grid_id: str | None = Query(default=None, max_length=64),
-    page: PageRequest = Depends(page_request),
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(reader),
+    *,
+    community_id: Annotated[str | None, Query(max_length=64)] = None,
+    grid_id: Annotated[str | None, Query(max_length=64)] = None,
+    page: Paging,
+    territory: Territory,
+    principal: Reader,
 ) -> CompoundPage:
-    found = await service.compounds(community_id, grid_id, page, reach_of(principal))
+    found = await territory.compounds(community_id, grid_id, page, reach_of(principal))
     return CompoundPage(
         items=[CompoundOut.of(c) for c in found.items],
         total=found.total,
@@ -575,10 +572,10 @@ async def list_compounds(
 )
 async def get_compound(
     compound_id: str,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(reader),
+    territory: Territory,
+    principal: Reader,
 ) -> CompoundOut:
-    compound, buildings = await service.get_compound(compound_id, reach_of(principal))
+    compound, buildings = await territory.get_compound(compound_id, reach_of(principal))
     return CompoundOut.of(compound, buildings)
 
 
@@ -592,11 +589,11 @@ async def get_compound(
 )
 async def create_building(
     body: BuildingIn,
-    service: RegistryService = Depends(registry_service),
-    _: Principal = Depends(require_roles("community_staff")),
+    territory: Territory,
+    _: Office,
 ) -> BuildingOut:
     return BuildingOut.of(
-        await service.create_building(id=body.id, compound_id=body.compound_id, name=body.name)
+        await territory.create_building(id=body.id, compound_id=body.compound_id, name=body.name)
     )
 
 
@@ -621,12 +618,12 @@ def _contact(body: OrganisationIn | OrganisationChangeIn) -> Contact:
 )
 async def register_organisation(
     body: OrganisationIn,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
+    organisations: Organisations,
+    principal: Staff,
 ) -> OrganisationOut:
     require_grid(principal, body.grid_id)
     return OrganisationOut.of(
-        await service.register_organisation(
+        await organisations.register_organisation(
             kind=body.kind,
             name=body.name,
             community_id=body.community_id,
@@ -649,12 +646,12 @@ async def register_organisation(
 async def change_organisation(
     organisation_id: uuid.UUID,
     body: OrganisationChangeIn,
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(staff),
+    organisations: Organisations,
+    principal: Staff,
 ) -> OrganisationOut:
     require_grid(principal, body.grid_id)
     return OrganisationOut.of(
-        await service.change_organisation(
+        await organisations.change_organisation(
             organisation_id,
             version=body.version,
             name=body.name,
@@ -676,11 +673,11 @@ async def change_organisation(
 )
 async def get_organisation(
     organisation_id: uuid.UUID,
-    reveal: bool = Depends(revealing),
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(reader),
+    reveal: Reveal,
+    organisations: Organisations,
+    principal: Reader,
 ) -> OrganisationOut:
-    organisation = await service.get_organisation(organisation_id, reach_of(principal))
+    organisation = await organisations.get_organisation(organisation_id, reach_of(principal))
     return OrganisationOut.of(organisation, reveal)
 
 
@@ -692,16 +689,17 @@ async def get_organisation(
 )
 async def search_organisations(
     request: Request,
+    *,
     kind: OrganisationKind | None = None,
-    community_id: str | None = Query(default=None, max_length=64),
-    grid_id: str | None = Query(default=None, max_length=64),
-    name: str | None = Query(default=None, min_length=1, max_length=200),
-    page: PageRequest = Depends(page_request),
-    reveal: bool = Depends(revealing),
-    service: RegistryService = Depends(registry_service),
-    principal: Principal = Depends(reader),
+    community_id: Annotated[str | None, Query(max_length=64)] = None,
+    grid_id: Annotated[str | None, Query(max_length=64)] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    page: Paging,
+    reveal: Reveal,
+    organisations: Organisations,
+    principal: Reader,
 ) -> OrganisationPage:
-    found = await service.search_organisations(
+    found = await organisations.search_organisations(
         kind=kind,
         community_id=community_id,
         grid_id=grid_id,

@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from linli_registry.adapters.repository import HistoryEntry
 from linli_registry.domain.household import Household, Member
 from linli_registry.domain.organisation import Organisation, OrganisationKind
 from linli_registry.domain.personal import mask_id_number, mask_phone
 from linli_registry.domain.places import Building, Community, Compound, Grid
+from linli_registry.domain.records import HistoryEntry
 from linli_shared.pagination import Page
 
 Channel = Literal["email", "sms", "inbox"]
@@ -149,7 +149,8 @@ class MemberOut(BaseModel):
 
     @classmethod
     def of(cls, member: Member, reveal: bool) -> MemberOut:
-        assert member.resident_id is not None, "stored members have their resident id"
+        if member.resident_id is None:
+            raise ValueError("a stored member has its resident id")
         return cls(
             resident_id=member.resident_id,
             name=member.name,
@@ -232,6 +233,9 @@ class HistoryOut(BaseModel):
             changed_by=entry.changed_by,
             summary=entry.summary,
         )
+
+
+HistoryPage = Page[HistoryOut]
 
 
 class DuplicateOut(BaseModel):

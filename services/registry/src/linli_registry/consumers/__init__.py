@@ -1,8 +1,8 @@
 """The registry is the source of household data; it subscribes to no events yet."""
 
-from linli_registry.service.households import RegistryService
+from linli_registry.service import UseCases
 from linli_shared.messaging.processing import Subscription
 
 
-def subscriptions(service: RegistryService) -> list[Subscription]:
+def subscriptions(use_cases: UseCases) -> list[Subscription]:
     return []

@@ -1,0 +1,103 @@
+"""What the registry's routes depend on: the use cases (built in `app.py`, kept on `app.state`),
+the roles each route admits (read by the permission matrix), paging and revealing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+
+from linli_registry.service import UseCases
+from linli_registry.service.changes import ChangesUseCases
+from linli_registry.service.disclosure import DisclosureUseCases
+from linli_registry.service.history import HistoryUseCases
+from linli_registry.service.organisations import OrganisationsUseCases
+from linli_registry.service.registration import RegistrationUseCases
+from linli_registry.service.territory import TerritoryUseCases
+from linli_shared.audit import mark_personal_data_read
+from linli_shared.auth import Principal, require_roles
+from linli_shared.pagination import PageRequest, page_request
+
+# --- roles ----------------------------------------------------------------------------------
+
+STAFF = ("community_staff", "grid_worker")
+READERS = (*STAFF, "inspector", "credit_officer", "service")
+OFFICE = ("community_staff",)
+# Who may see ID numbers and phones unmasked (with ?reveal=true); issue 7 refines the matrix.
+REVEALERS = ("community_staff", "admin")
+
+Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
+Office = Annotated[Principal, Depends(require_roles(*OFFICE))]
+
+# --- use cases ------------------------------------------------------------------------------
+
+
+async def use_cases(request: Request) -> UseCases:
+    found: UseCases = request.app.state.use_cases
+    return found
+
+
+async def territory(request: Request) -> TerritoryUseCases:
+    return (await use_cases(request)).territory
+
+
+async def registration(request: Request) -> RegistrationUseCases:
+    return (await use_cases(request)).registration
+
+
+async def changes(request: Request) -> ChangesUseCases:
+    return (await use_cases(request)).changes
+
+
+async def disclosure(request: Request) -> DisclosureUseCases:
+    return (await use_cases(request)).disclosure
+
+
+async def history(request: Request) -> HistoryUseCases:
+    return (await use_cases(request)).history
+
+
+async def organisations(request: Request) -> OrganisationsUseCases:
+    return (await use_cases(request)).organisations
+
+
+Territory = Annotated[TerritoryUseCases, Depends(territory)]
+Registration = Annotated[RegistrationUseCases, Depends(registration)]
+Changes = Annotated[ChangesUseCases, Depends(changes)]
+Disclosure = Annotated[DisclosureUseCases, Depends(disclosure)]
+History = Annotated[HistoryUseCases, Depends(history)]
+Organisations = Annotated[OrganisationsUseCases, Depends(organisations)]
+
+# --- paging and revealing -------------------------------------------------------------------
+
+Paging = Annotated[PageRequest, Depends(page_request)]
+
+
+async def revealing(
+    request: Request,
+    *,
+    reveal: Annotated[
+        bool,
+        Query(description="Show ID numbers and phones unmasked (community staff only)"),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=120,
+            description="Why the data is revealed (kept with the reveal in the audit trail)",
+        ),
+    ] = None,
+    principal: Reader,
+) -> bool:
+    """Whether to answer unmasked: only revealing roles may ask; each reveal is audited."""
+    if reveal and not (principal.roles & set(REVEALERS)):
+        raise HTTPException(403, "only community staff may reveal personal data")
+    if reveal:
+        # The audit trail records it; its details keep the query, the reason given included.
+        mark_personal_data_read(request, request.url.path)
+    return reveal
+
+
+Reveal = Annotated[bool, Depends(revealing)]
