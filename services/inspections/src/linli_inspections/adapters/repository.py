@@ -201,12 +201,14 @@ class ChecklistRepository:
         row = (await self._connection.execute(query)).one_or_none()
         return _checklist(row) if row else None
 
-    async def latest_all(self) -> list[Checklist]:
+    async def latest_all(self, page: PageRequest) -> Slice[Checklist]:
+        """The latest version of each checklist, by name."""
         latest = (
             select(checklists.c.name, func.max(checklists.c.version).label("version"))
             .group_by(checklists.c.name)
             .subquery()
         )
+        total = int(await self._connection.scalar(select(func.count()).select_from(latest)) or 0)
         rows = await self._connection.execute(
             select(checklists)
             .join(
@@ -214,14 +216,26 @@ class ChecklistRepository:
                 (checklists.c.name == latest.c.name) & (checklists.c.version == latest.c.version),
             )
             .order_by(checklists.c.name)
+            .limit(page.limit)
+            .offset(page.offset)
         )
-        return [_checklist(row) for row in rows]
+        return Slice([_checklist(row) for row in rows], total, page)
 
-    async def versions(self, name: str) -> list[Checklist]:
-        rows = await self._connection.execute(
-            select(checklists).where(checklists.c.name == name).order_by(checklists.c.version)
+    async def versions(self, name: str, page: PageRequest) -> Slice[Checklist]:
+        """Every version of the checklist, oldest first."""
+        where = checklists.c.name == name
+        total = int(
+            await self._connection.scalar(select(func.count()).select_from(checklists).where(where))
+            or 0
         )
-        return [_checklist(row) for row in rows]
+        rows = await self._connection.execute(
+            select(checklists)
+            .where(where)
+            .order_by(checklists.c.version)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Slice([_checklist(row) for row in rows], total, page)
 
 
 def _checklist(row: Any) -> Checklist:

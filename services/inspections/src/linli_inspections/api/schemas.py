@@ -11,7 +11,8 @@ from linli_inspections.domain.inspection import Evidence, Finding, Inspection
 from linli_inspections.domain.pest import Pest
 from linli_inspections.domain.rectification import Rectification, TimelineEntry
 from linli_inspections.domain.schedule import Schedule, WeekCoverage
-from linli_inspections.service.inspections import BatchResult, RecordRequest, TargetRef
+from linli_inspections.service.lookups import TargetRef
+from linli_inspections.service.recording import BatchResult, RecordRequest
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.pagination import Page
 
@@ -351,6 +352,9 @@ class ChecklistOut(BaseModel):
             ],
             created_at=checklist.created_at,
         )
+
+
+ChecklistPage = Page[ChecklistOut]
 
 
 class ScheduleIn(BaseModel):
