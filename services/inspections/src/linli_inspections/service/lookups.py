@@ -56,7 +56,7 @@ async def _pest_point(repository: TargetRepository, point_id: str) -> Target:
             "pest_point",
             point.id,
             point.responsible_id,
-            SubjectKind(point.responsible_kind),
+            point.responsible_kind or SubjectKind.ORGANISATION,
             point.grid_id,
             point.community_id,
         )

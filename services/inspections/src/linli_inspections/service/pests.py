@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from linli_inspections.adapters.repository import TargetRepository
 from linli_inspections.domain import pest as pest_rules
 from linli_inspections.domain.inspection import Inspection
+from linli_inspections.domain.pest import Measurement, PestPoint
 from linli_inspections.service.lookups import TargetRef, known_subject
 from linli_inspections.service.reads import Reads
 from linli_inspections.service.recording import Recording, RecordRequest
@@ -46,7 +46,7 @@ class Pests:
         responsible_id: uuid.UUID | None,
         responsible_kind: SubjectKind | None,
         reach: Reach = EVERYWHERE,
-    ) -> Any:
+    ) -> PestPoint:
         if not reach.covers(grid_id):
             raise OutsideGrids("grid_id", grid_id)
         if responsible_id is None and compound_id is None:
@@ -62,31 +62,27 @@ class Pests:
                     )
                 except RuleViolation as unknown:
                     raise RuleViolation("responsible_id", unknown.message) from unknown
-            repository = TargetRepository(connection)
-            added = await repository.add_pest_point(
-                {
-                    "id": id,
-                    "community_id": community_id,
-                    "grid_id": grid_id,
-                    "name": name,
-                    "location": location,
-                    "compound_id": compound_id,
-                    "responsible_id": responsible_id,
-                    "responsible_kind": (
-                        (responsible_kind or SubjectKind.ORGANISATION).value
-                        if responsible_id
-                        else None
-                    ),
-                    "created_at": now,
-                }
+            point = PestPoint(
+                id=id,
+                community_id=community_id,
+                grid_id=grid_id,
+                name=name,
+                location=location,
+                compound_id=compound_id,
+                responsible_id=responsible_id,
+                responsible_kind=(
+                    (responsible_kind or SubjectKind.ORGANISATION) if responsible_id else None
+                ),
+                created_at=now,
             )
-            if not added:
+            repository = TargetRepository(connection)
+            if not await repository.add_pest_point(point):
                 raise Conflict(f"pest point {id} already exists")
-            return await repository.pest_point(id)
+            return await repository.pest_point(id) or point  # as stored
 
     async def list_pest_points(
         self, grid_id: str | None, page: PageRequest, reach: Reach = EVERYWHERE
-    ) -> Slice[Any]:
+    ) -> Slice[PestPoint]:
         async with self._database.connect() as connection:
             return await TargetRepository(connection).pest_points(grid_id, page, grids=reach.grids)
 
@@ -100,7 +96,7 @@ class Pests:
         measured_at: datetime | None,
         recorded_by: str,
         reach: Reach = EVERYWHERE,
-    ) -> tuple[Any, Inspection | None]:
+    ) -> tuple[Measurement, Inspection | None]:
         """A density reading; over its threshold it raises a failed pest-control finding."""
         now = self._clock.now()
         reading_id = reading_id or uuid.uuid4()
@@ -131,26 +127,25 @@ class Pests:
                     inspected_at=at,
                 )
             )
+        measurement = Measurement(
+            id=reading_id,
+            point_id=point_id,
+            pest=pest,
+            density=density,
+            threshold=reading.threshold,
+            measured_at=at,
+            recorded_by=recorded_by,
+            inspection_id=inspection.id if inspection else None,
+        )
         async with self._database.transaction() as connection:
             repository = TargetRepository(connection)
-            await repository.add_reading(
-                {
-                    "id": reading_id,
-                    "point_id": point_id,
-                    "pest": pest.value,
-                    "density": density,
-                    "threshold": reading.threshold,
-                    "measured_at": at,
-                    "recorded_by": recorded_by,
-                    "inspection_id": inspection.id if inspection else None,
-                }
-            )
+            await repository.add_reading(measurement)  # or a resend racing this one did
             stored = await repository.reading(reading_id)
-        return stored, inspection
+        return stored or measurement, inspection
 
     async def list_readings(
         self, point_id: str, page: PageRequest, reach: Reach = EVERYWHERE
-    ) -> Slice[Any]:
+    ) -> Slice[Measurement]:
         async with self._database.connect() as connection:
             repository = TargetRepository(connection)
             if reach.grids is not None:
