@@ -20,11 +20,10 @@ import httpx
 import pytest
 
 from linli_inspections.app import DEFINITION, create_app
-from linli_inspections.service.inspections import InspectionsService
 from linli_inspections.settings import InspectionsSettings
-from linli_shared.db import Database
 from linli_shared.migrations import upgrade
 from linli_shared.permissions import RoutePermission, route_permissions
+from services.inspections.tests.announced import announce, organisation
 from tests.support.grid_scope import ADMIN, OURS, THEIRS, Probe, bearer, refused, walk
 
 CreateDatabase = Callable[[str], Awaitable[str]]
@@ -57,19 +56,13 @@ async def app_client(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as client,
     ):
-        service: InspectionsService = app.state.service
-        database = Database(url)
-        async with database.transaction() as connection:
-            for grid in (THEIRS, OURS):
-                await service.remember_organisation(
-                    connection,
-                    organisation_id=uuid.uuid4(),
-                    community_id="xingfu",
-                    grid_id=grid,
-                    compound_ids=[f"cp-{grid}"],
-                    frontage_segments=[],
-                )
-        await database.dispose()
+        await announce(
+            url,
+            *(
+                organisation(uuid.uuid4(), grid_id=grid, compound_ids=[f"cp-{grid}"])
+                for grid in (THEIRS, OURS)
+            ),
+        )
         yield client, route_permissions(app)
 
 

@@ -179,17 +179,16 @@ async def seed_registry(client: httpx.AsyncClient, app: FastAPI, database: Datab
 async def seed_inspections(
     client: httpx.AsyncClient, app: FastAPI, database: Database
 ) -> list[str]:
+    from linli_inspections.consumers import subscriptions
+    from services.inspections.tests.announced import organisation
+
+    consumer = subscriptions(app.state.use_cases)
     known: list[str] = []
     for grid in (THEIRS, OURS):
-        async with database.transaction() as connection:
-            await app.state.service.remember_organisation(
-                connection,
-                organisation_id=uuid.uuid4(),
-                community_id=COMMUNITY,
-                grid_id=grid,
-                compound_ids=[f"cp-{grid}"],
-                frontage_segments=[],
-            )
+        manager = organisation(
+            uuid.uuid4(), community_id=COMMUNITY, grid_id=grid, compound_ids=[f"cp-{grid}"]
+        )
+        await consume(consumer, database, manager)
         inspection = await _created(
             client,
             "/v1/inspections",

@@ -1,4 +1,5 @@
-"""A service's HTTP API in the test's own process, over ASGI, with its lifespan run."""
+"""A service's HTTP API in the test's own process, over ASGI, with its lifespan run; and the
+RFC 9457 problems it answers with."""
 
 from __future__ import annotations
 

@@ -1,50 +1,93 @@
-"""The registry's announcement of a household, applied the way inspections' consumer applies it:
-an inspection names a subject the registry announced (an unknown one is a 422)."""
+"""The registry's announcements, applied the way inspections' consumer applies them: through the
+subscription's handler, in a transaction, as the worker does. An inspection names a subject or a
+target the registry announced (an unknown one is a 422)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from linli_inspections.adapters import tables
-from linli_inspections.app import SOURCE
+from linli_inspections import app
 from linli_inspections.consumers import subscriptions
-from linli_inspections.service.inspections import InspectionsService
+from linli_inspections.domain.policy import InspectionPolicy
+from linli_inspections.service import UseCases
 from linli_shared.clock import SystemClock
 from linli_shared.context import EventContext
-from linli_shared.contracts import HouseholdRegistered
-from linli_shared.contracts.registry import MemberV1
+from linli_shared.contracts import CATALOGUE, HouseholdRegistered, OrganisationRegistered
+from linli_shared.contracts.base import EventData
+from linli_shared.contracts.registry import ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.messaging.outbox import Outbox
+
+ANNOUNCED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def announce_household(
-    database: Database | str,
-    household: uuid.UUID,
-    *,
-    grid_id: str = "g-01",
-    community_id: str = "c-01",
-) -> None:
+async def consume(use_cases: UseCases, database: Database, event: EventData) -> None:
+    """As the worker does: the event parsed from its envelope, the subscription's handler, in a
+    transaction."""
+    [subscription] = subscriptions(use_cases)
+    handler = subscription.handler_for(event.event_type)
+    assert handler is not None, f"inspections does not consume {event.event_type}"
+    envelope = Envelope.wrap(event, source="/linli/registry", context=EventContext("announce"))
+    async with database.transaction() as connection:
+        await handler(connection, envelope.parse(CATALOGUE), envelope)
+
+
+async def announce(database: Database | str, *events: EventData) -> None:
+    """Apply the registry's events to the read model of the database (or of its URL)."""
     owned = isinstance(database, str)
     db = Database(database) if isinstance(database, str) else database
-    service = InspectionsService(db, Outbox(tables.outbox, SOURCE), SystemClock())
-    event = HouseholdRegistered(
-        household_id=household,
+    use_cases = app.use_cases(db, SystemClock(), InspectionPolicy())
+    try:
+        for event in events:
+            await consume(use_cases, db, event)
+    finally:
+        if owned:
+            await db.dispose()
+
+
+def household(
+    household_id: uuid.UUID, *, grid_id: str = "g-01", community_id: str = "c-01"
+) -> HouseholdRegistered:
+    return HouseholdRegistered(
+        household_id=household_id,
         community_id=community_id,
         grid_id=grid_id,
         address="幸福路 1 号",
         members=[MemberV1(name="张三", relation="head")],
         contact_email="zhang@example.cn",
-        registered_at=datetime(2026, 1, 1, tzinfo=UTC),
+        registered_at=ANNOUNCED_AT,
     )
-    [subscription] = subscriptions(service)
-    handler = subscription.handler_for(event.event_type)
-    assert handler is not None
-    envelope = Envelope.wrap(event, source="/linli/registry", context=EventContext("announce"))
-    try:
-        async with db.transaction() as connection:
-            await handler(connection, event, envelope)
-    finally:
-        if owned:
-            await db.dispose()
+
+
+def organisation(
+    organisation_id: uuid.UUID,
+    *,
+    grid_id: str | None = "g-01",
+    community_id: str = "xingfu",
+    compound_ids: Sequence[str] = (),
+    frontage_segments: Sequence[str] = (),
+) -> OrganisationRegistered:
+    """A property manager of the compounds, or a shop answering for the frontage segments."""
+    return OrganisationRegistered(
+        organisation_id=organisation_id,
+        kind="property_manager" if compound_ids else "shop",
+        name="幸福物业" if compound_ids else "幸福小卖部",
+        community_id=community_id,
+        grid_id=grid_id,
+        compound_ids=list(compound_ids),
+        frontage_segments=list(frontage_segments),
+        contact=ContactV1(email="desk@example.cn"),
+        registered_at=ANNOUNCED_AT,
+    )
+
+
+async def announce_household(
+    database: Database | str,
+    household_id: uuid.UUID,
+    *,
+    grid_id: str = "g-01",
+    community_id: str = "c-01",
+) -> None:
+    await announce(database, household(household_id, grid_id=grid_id, community_id=community_id))

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import MigratedDatabase
-from linli_inspections.app import DEFINITION, create_app
-from linli_inspections.settings import InspectionsSettings
-from linli_shared.auth import mint_dev_token
-from linli_shared.settings import PlatformSettings
 from services.inspections.tests.announced import announce_household
-from tests.support.api import api_client
-
-PROBLEM = "application/problem+json"
+from tests.support.api import assert_problem
+from tests.support.grid_scope import bearer_of
 
 
 def bearer(*roles: str, subject: str = "tester") -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), subject, roles)}"}
+    return bearer_of(roles, subject=subject)
 
 
 # Recording mechanics, not grid reach (test_inspections_grids.py): a token that reaches every grid.
@@ -48,23 +41,9 @@ def inspection(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
-async def client(migrated_database: MigratedDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await migrated_database(DEFINITION)
-    await announce_household(url, HOUSEHOLD)
-    app = create_app(InspectionsSettings(database_url=url))
-    async with api_client(app, "inspections") as client:
-        yield client
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith(slug)
-    assert body["title"]
-    return body
+@pytest.fixture(autouse=True)
+async def household(database_url: str) -> None:
+    await announce_household(database_url, HOUSEHOLD)
 
 
 def error_fields(body: dict[str, Any]) -> set[str]:

@@ -1,10 +1,10 @@
 """Targets, templates, rectification cases, the scheduled job, schedules, offline batches and
-pest readings: pure rules first, then use cases against a real PostgreSQL."""
+pest readings: pure rules first, then use cases against a migrated database (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,28 +12,30 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from conftest import MigratedDatabase
 from linli_inspections.adapters import tables
-from linli_inspections.app import DEFINITION, SOURCE
 from linli_inspections.domain import pest, schedule
 from linli_inspections.domain.checklist import titles
-from linli_inspections.domain.inspection import Finding, Target
-from linli_inspections.service.inspections import (
-    InspectionPolicy,
-    InspectionsService,
-    RecordRequest,
-    TargetRef,
-)
+from linli_inspections.domain.inspection import Finding
+from linli_inspections.domain.policy import InspectionPolicy
+from linli_inspections.service import UseCases
+from linli_inspections.service.lookups import TargetRef
+from linli_inspections.service.recording import RecordRequest
 from linli_shared.clock import FixedClock
-from linli_shared.contracts import CATALOGUE, InspectionFailed, RectificationRequested, topics
+from linli_shared.contracts import (
+    CATALOGUE,
+    HouseholdDeregistered,
+    InspectionFailed,
+    RectificationRequested,
+    topics,
+)
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.db import Database
 from linli_shared.errors import Conflict
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.pagination import PageRequest
 from linli_shared.rules import RuleViolation
+from services.inspections.tests.announced import household, organisation
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 2 March 2026, 09:00 in Shanghai.
@@ -84,45 +86,23 @@ def test_pest_densities_over_threshold_raise_findings() -> None:
 
 
 @pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(MONDAY)
 
 
 @pytest.fixture
-async def service(database: Database, clock: FixedClock) -> InspectionsService:
-    service = InspectionsService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        clock,
-        InspectionPolicy(department_after=timedelta(days=2)),
-    )
+def policy() -> InspectionPolicy:
+    return InspectionPolicy(department_after=timedelta(days=2))
+
+
+@pytest.fixture
+async def use_cases(use_cases: UseCases) -> UseCases:
     # What the registry's events put into the read model (the consumer calls these).
-    async with database.transaction() as connection:
-        await service.remember_organisation(
-            connection,
-            organisation_id=MANAGER,
-            community_id="xingfu",
-            grid_id="g-01",
-            compound_ids=["cp-01"],
-            frontage_segments=[],
-        )
-        await service.remember_organisation(
-            connection,
-            organisation_id=SHOP,
-            community_id="xingfu",
-            grid_id="g-01",
-            compound_ids=[],
-            frontage_segments=["xingfu-rd-10-20"],
-        )
-    return service
+    await use_cases.places.remember_organisation(organisation(MANAGER, compound_ids=["cp-01"]))
+    await use_cases.places.remember_organisation(
+        organisation(SHOP, frontage_segments=["xingfu-rd-10-20"])
+    )
+    return use_cases
 
 
 async def _events(database: Database, topic: str = topics.INSPECTIONS) -> list[EventData]:
@@ -146,8 +126,8 @@ def _names(events: list[EventData]) -> list[str]:
     return [type(e).__name__ for e in events]
 
 
-async def _fail_compound(service: InspectionsService, at: datetime) -> uuid.UUID:
-    inspection, _ = await service.record(
+async def _fail_compound(use_cases: UseCases, at: datetime) -> uuid.UUID:
+    inspection, _ = await use_cases.recording.record(
         RecordRequest(
             inspector_id="inspector-wang",
             checklist="sanitation",
@@ -164,9 +144,9 @@ async def _fail_compound(service: InspectionsService, at: datetime) -> uuid.UUID
 
 
 async def test_failed_findings_carry_their_items_text_per_language_from_the_checklist_version(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
-    await _fail_compound(service, MONDAY)
+    await _fail_compound(use_cases, MONDAY)
 
     _, failed, requested = await _events(database)
     assert isinstance(failed, InspectionFailed) and isinstance(requested, RectificationRequested)
@@ -188,9 +168,9 @@ def test_a_checklist_text_is_simplified_chinese_with_an_optional_english_gloss()
 
 
 async def test_a_failed_compound_inspection_is_the_property_managers_to_rectify(
-    service: InspectionsService, database: Database, clock: FixedClock
+    use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    inspection_id = await _fail_compound(service, MONDAY)
+    inspection_id = await _fail_compound(use_cases, MONDAY)
 
     events = await _events(database)
     assert _names(events) == ["InspectionRecorded", "InspectionFailed", "RectificationRequested"]
@@ -204,23 +184,23 @@ async def test_a_failed_compound_inspection_is_the_property_managers_to_rectify(
     assert [f["item"] for f in failed["failed_findings"]] == ["no-exposed-garbage"]
 
     [case] = (
-        await service.search_rectifications(
+        await use_cases.reads.search_rectifications(
             status=None, grid_id="g-01", subject_id=MANAGER, page=_page()
         )
     ).items
     assert case.inspection_id == inspection_id
 
     clock.set(MONDAY + timedelta(days=1))
-    await service.report_ready(case.id, "manager-desk")
+    await use_cases.cases.report_ready(case.id, "manager-desk")
     clock.set(MONDAY + timedelta(days=4))  # re-inspected after the deadline, reported before
-    reinspection, _ = await service.record(
+    reinspection, _ = await use_cases.recording.record(
         RecordRequest(
             inspector_id="inspector-wang",
             reinspection_of=case.id,
             findings=[Finding("no-exposed-garbage", True, Severity.GENERAL)],
         )
     )
-    verified, timeline = await service.get_rectification(case.id)
+    verified, timeline = await use_cases.reads.get_rectification(case.id)
     assert verified.status.value == "verified" and verified.on_time is True
     assert [e.kind for e in timeline] == ["requested", "ready", "verified"]
     events = await _events(database)
@@ -233,22 +213,22 @@ async def test_a_failed_compound_inspection_is_the_property_managers_to_rectify(
     assert events[4].model_dump()["is_reinspection"] is True
     assert events[6].model_dump()["reinspection_id"] == reinspection.id
     with pytest.raises(Conflict):
-        await service.report_ready(case.id, "manager-desk")
+        await use_cases.cases.report_ready(case.id, "manager-desk")
 
 
 async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
-    service: InspectionsService, database: Database, clock: FixedClock
+    use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    await _fail_compound(service, MONDAY)
+    await _fail_compound(use_cases, MONDAY)
     deadline = MONDAY + timedelta(days=3)
 
-    assert (await service.sweep(deadline)).overdue == 0  # not yet past
-    first = await service.sweep(deadline + timedelta(minutes=1))
+    assert (await use_cases.sweep.sweep(deadline)).overdue == 0  # not yet past
+    first = await use_cases.sweep.sweep(deadline + timedelta(minutes=1))
     assert (first.overdue, first.escalated) == (1, 1)
-    assert (await service.sweep(deadline + timedelta(days=1))).escalated == 0
-    later = await service.sweep(deadline + timedelta(days=2))
+    assert (await use_cases.sweep.sweep(deadline + timedelta(days=1))).escalated == 0
+    later = await use_cases.sweep.sweep(deadline + timedelta(days=2))
     assert (later.overdue, later.escalated) == (0, 1)
-    assert await service.sweep(deadline + timedelta(days=9)) == type(later)()
+    assert await use_cases.sweep.sweep(deadline + timedelta(days=9)) == type(later)()
 
     events = (await _events(database))[3:]
     assert _names(events) == [
@@ -261,12 +241,12 @@ async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
 
     # Fixed late: verified, not on time.
     [case] = (
-        await service.search_rectifications(
+        await use_cases.reads.search_rectifications(
             status=None, grid_id=None, subject_id=None, page=_page()
         )
     ).items
     clock.set(deadline + timedelta(days=5))
-    await service.record(
+    await use_cases.recording.record(
         RecordRequest(
             inspector_id="i",
             reinspection_of=case.id,
@@ -274,7 +254,7 @@ async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
             findings=[Finding("no-exposed-garbage", True, Severity.GENERAL)],
         )
     )
-    verified, timeline = await service.get_rectification(case.id)
+    verified, timeline = await use_cases.reads.get_rectification(case.id)
     assert verified.on_time is False
     assert [e.kind for e in timeline] == [
         "requested",
@@ -286,19 +266,19 @@ async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
 
 
 async def test_partners_read_outcomes_and_department_cases_without_personal_data(
-    service: InspectionsService, database: Database, clock: FixedClock
+    use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    inspection_id = await _fail_compound(service, MONDAY)
+    inspection_id = await _fail_compound(use_cases, MONDAY)
     deadline = MONDAY + timedelta(days=3)
-    await service.sweep(deadline + timedelta(minutes=1))  # overdue, to the grid worker
-    await service.sweep(deadline + timedelta(days=2))  # to the department
+    await use_cases.sweep.sweep(deadline + timedelta(minutes=1))  # overdue, to the grid worker
+    await use_cases.sweep.sweep(deadline + timedelta(days=2))  # to the department
     [case] = (
-        await service.search_rectifications(
+        await use_cases.reads.search_rectifications(
             status=None, grid_id=None, subject_id=None, page=_page()
         )
     ).items
     clock.set(deadline + timedelta(days=5))
-    reinspection, _ = await service.record(
+    reinspection, _ = await use_cases.recording.record(
         RecordRequest(
             inspector_id="i",
             reinspection_of=case.id,
@@ -333,29 +313,29 @@ async def test_partners_read_outcomes_and_department_cases_without_personal_data
 
 
 async def test_twice_a_week_coverage_and_missed_weeks(
-    service: InspectionsService, database: Database, clock: FixedClock
+    use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
     clock.set(datetime(2026, 3, 2, 0, 0, tzinfo=SHANGHAI).astimezone(UTC))  # Monday 00:00 local
-    plan = await service.plan_schedule(
+    plan = await use_cases.coverage.plan_schedule(
         target=TargetRef("compound", "cp-01"), checklist="sanitation", times_per_week=2
     )
     assert (plan.grid_id, plan.times_per_week) == ("g-01", 2)
     with pytest.raises(Conflict):
-        await service.plan_schedule(
+        await use_cases.coverage.plan_schedule(
             target=TargetRef("compound", "cp-01"), checklist="sanitation", times_per_week=2
         )
     clock.set(MONDAY + timedelta(days=10))
-    await _fail_compound(service, MONDAY)  # week 1: one of two
+    await _fail_compound(use_cases, MONDAY)  # week 1: one of two
     for day in (7, 9):  # week 2: two of two
-        await _fail_compound(service, MONDAY + timedelta(days=day))
+        await _fail_compound(use_cases, MONDAY + timedelta(days=day))
 
-    week, rows = await service.coverage("g-01", MONDAY)
+    week, rows = await use_cases.coverage.coverage("g-01", MONDAY)
     assert week == datetime(2026, 3, 2, tzinfo=SHANGHAI)
     assert [(r.due, r.done, r.missed) for r in rows] == [(2, 1, 1)]
 
-    report = await service.sweep(MONDAY + timedelta(days=14))
+    report = await use_cases.sweep.sweep(MONDAY + timedelta(days=14))
     assert report.missed == 1
-    assert (await service.sweep(MONDAY + timedelta(days=14))).missed == 0  # once per week
+    assert (await use_cases.sweep.sweep(MONDAY + timedelta(days=14))).missed == 0  # once per week
     [missed] = [e for e in await _events(database) if type(e).__name__ == "ScheduleMissed"]
     data = missed.model_dump()
     assert (data["schedule_id"], data["due"], data["done"]) == (plan.id, 2, 1)
@@ -365,7 +345,7 @@ async def test_twice_a_week_coverage_and_missed_weeks(
 
 
 async def test_an_offline_batch_is_recorded_once_however_often_it_is_sent(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
     batch = [
         RecordRequest(
@@ -379,9 +359,9 @@ async def test_an_offline_batch_is_recorded_once_however_often_it_is_sent(
         )
         for i in range(3)
     ]
-    first = await service.record_batch(batch)
-    half = await service.record_batch(batch[1:])
-    again = await service.record_batch(batch)
+    first = await use_cases.recording.record_batch(batch)
+    half = await use_cases.recording.record_batch(batch[1:])
+    again = await use_cases.recording.record_batch(batch)
 
     assert [r.status for r in first] == ["recorded"] * 3
     assert [r.status for r in half] == ["duplicate"] * 2
@@ -397,10 +377,10 @@ async def test_an_offline_batch_is_recorded_once_however_often_it_is_sent(
 
 
 async def test_unknown_targets_and_items_are_rule_violations(
-    service: InspectionsService,
+    use_cases: UseCases,
 ) -> None:
     with pytest.raises(RuleViolation) as unknown:
-        await service.record(
+        await use_cases.recording.record(
             RecordRequest(
                 inspector_id="i",
                 checklist="sanitation",
@@ -410,7 +390,7 @@ async def test_unknown_targets_and_items_are_rule_violations(
         )
     assert unknown.value.field == "target.id"
     with pytest.raises(RuleViolation) as item:
-        await service.record(
+        await use_cases.recording.record(
             RecordRequest(
                 inspector_id="i",
                 checklist="sanitation",
@@ -422,10 +402,10 @@ async def test_unknown_targets_and_items_are_rule_violations(
 
 
 async def test_a_pest_point_answers_to_a_party_the_registry_announced(
-    service: InspectionsService,
+    use_cases: UseCases,
 ) -> None:
     async def add(point_id: str, responsible: uuid.UUID) -> Any:
-        return await service.add_pest_point(
+        return await use_cases.pests.add_pest_point(
             id=point_id,
             community_id="xingfu",
             grid_id="g-01",
@@ -443,9 +423,9 @@ async def test_a_pest_point_answers_to_a_party_the_registry_announced(
 
 
 async def test_a_pest_reading_over_threshold_raises_a_finding_once(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
-    await service.add_pest_point(
+    await use_cases.pests.add_pest_point(
         id="pp-01",
         community_id="xingfu",
         grid_id="g-01",
@@ -455,7 +435,7 @@ async def test_a_pest_reading_over_threshold_raises_a_finding_once(
         responsible_id=None,
         responsible_kind=None,
     )
-    calm, none = await service.record_reading(
+    calm, none = await use_cases.pests.record_reading(
         reading_id=None,
         point_id="pp-01",
         pest=pest.Pest.FLY,
@@ -466,7 +446,7 @@ async def test_a_pest_reading_over_threshold_raises_a_finding_once(
     assert none is None and calm.threshold == 3.0
     reading_id = uuid.uuid4()
     for _ in range(2):
-        _, inspection = await service.record_reading(
+        _, inspection = await use_cases.pests.record_reading(
             reading_id=reading_id,
             point_id="pp-01",
             pest=pest.Pest.RAT,
@@ -479,32 +459,22 @@ async def test_a_pest_reading_over_threshold_raises_a_finding_once(
     assert _names(await _events(database)).count("InspectionFailed") == 1
 
 
-async def test_the_read_model_follows_the_registry(
-    service: InspectionsService, database: Database
-) -> None:
-    household = uuid.uuid4()
-    async with database.transaction() as connection:
-        await service.remember_target(
-            connection,
-            Target("household", str(household), household, SubjectKind.HOUSEHOLD, "g-02", "c"),
+async def test_the_read_model_follows_the_registry(use_cases: UseCases) -> None:
+    household_id = uuid.uuid4()
+    places = use_cases.places
+    await places.remember_household(household(household_id, grid_id="g-02", community_id="c"))
+    await places.remember_organisation(organisation(SHOP))  # answers for no segment now
+    target = await places.responsible_for(TargetRef("household", str(household_id)))
+    assert target.grid_id == "g-02"
+    await places.forget_household(
+        HouseholdDeregistered(
+            household_id=household_id, reason="moved away", deregistered_at=MONDAY, version=2
         )
-        await service.remember_organisation(
-            connection,
-            organisation_id=SHOP,
-            community_id="xingfu",
-            grid_id="g-01",
-            compound_ids=[],
-            frontage_segments=[],
-        )
-        target = await service.resolve_target(connection, TargetRef("household", str(household)))
-        assert target.grid_id == "g-02"
-        await service.forget_household(connection, household)
-        with pytest.raises(RuleViolation):
-            await service.resolve_target(connection, TargetRef("household", str(household)))
-        with pytest.raises(RuleViolation):
-            await service.resolve_target(
-                connection, TargetRef("frontage_segment", "xingfu-rd-10-20")
-            )
+    )
+    with pytest.raises(RuleViolation):
+        await places.responsible_for(TargetRef("household", str(household_id)))
+    with pytest.raises(RuleViolation):
+        await places.responsible_for(TargetRef("frontage_segment", "xingfu-rd-10-20"))
 
 
 def _page() -> PageRequest:

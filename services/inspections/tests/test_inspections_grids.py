@@ -8,30 +8,21 @@ admins reach every grid.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from linli_inspections.app import DEFINITION, create_app
-from linli_inspections.service.inspections import InspectionsService
-from linli_inspections.settings import InspectionsSettings
-from linli_shared.auth import mint_dev_token
-from linli_shared.db import Database
-from linli_shared.migrations import upgrade
-from linli_shared.settings import PlatformSettings
+from services.inspections.tests.announced import announce, organisation
+from tests.support.grid_scope import bearer_of
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 NORTH, SOUTH = "g-north", "g-south"
 
 
 def bearer(role: str, grids: tuple[str, ...] = ()) -> dict[str, str]:
-    token = mint_dev_token(PlatformSettings(), f"{role}-{'-'.join(grids)}", [role], grids)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer_of([role], grids, f"{role}-{'-'.join(grids)}")
 
 
 ADMIN = bearer("admin")
@@ -52,31 +43,16 @@ def failed_inspection(compound: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def client(create_database: CreateDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    url = await create_database("linli_inspections")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
-    app = create_app(InspectionsSettings(database_url=url))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://inspections"
-        ) as client,
-    ):
-        service: InspectionsService = app.state.service
-        database = Database(url)
-        async with database.transaction() as connection:
-            for grid in (NORTH, SOUTH):
-                await service.remember_organisation(
-                    connection,
-                    organisation_id=uuid.uuid4(),
-                    community_id="xingfu",
-                    grid_id=grid,
-                    compound_ids=[f"cp-{grid}"],
-                    frontage_segments=[],
-                )
-        await database.dispose()
-        yield client
+@pytest.fixture(autouse=True)
+async def compounds(database_url: str) -> None:
+    """A compound in each grid, each with its property manager."""
+    await announce(
+        database_url,
+        *(
+            organisation(uuid.uuid4(), grid_id=grid, compound_ids=[f"cp-{grid}"])
+            for grid in (NORTH, SOUTH)
+        ),
+    )
 
 
 @pytest.fixture

@@ -3,43 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
-from conftest import MigratedDatabase
-from linli_inspections.app import DEFINITION, create_app
-from linli_inspections.settings import InspectionsSettings
-from linli_shared.auth import mint_dev_token
-from linli_shared.settings import PlatformSettings
 from services.inspections.tests.announced import announce_household
-from tests.support.api import api_client
-
-PROBLEM = "application/problem+json"
+from tests.support.api import PROBLEM
+from tests.support.grid_scope import bearer_of
 
 
 def bearer(*roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_dev_token(PlatformSettings(), 'inspector-9', roles)}"}
+    return bearer_of(roles, subject="inspector-9")
 
 
 # Recording mechanics, not grid reach (test_inspections_grids.py): a token that reaches every grid.
 INSPECTOR = bearer("admin")
 STAFF = bearer("community_staff")
-
-
-@pytest.fixture
-async def database_url(migrated_database: MigratedDatabase) -> str:
-    return await migrated_database(DEFINITION)
-
-
-@pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(InspectionsSettings(database_url=database_url))
-    async with api_client(app, "i") as client:
-        yield client
 
 
 def _offline(i: int, household: str) -> dict[str, Any]:
@@ -167,8 +147,10 @@ async def test_unknown_cases_and_templates_are_404(client: httpx.AsyncClient) ->
 
 
 async def test_templates_are_seeded_and_versioned(client: httpx.AsyncClient) -> None:
-    names = [c["name"] for c in (await client.get("/v1/checklists", headers=STAFF)).json()]
+    latest = (await client.get("/v1/checklists", headers=STAFF)).json()
+    names = [c["name"] for c in latest["items"]]
     assert names == ["frontage_duty", "pest_control", "sanitation", "street_order"]
+    assert latest["total"] == 4
     published = await client.put(
         "/v1/checklists/sanitation",
         json={
@@ -181,7 +163,12 @@ async def test_templates_are_seeded_and_versioned(client: httpx.AsyncClient) -> 
     assert published.json()["version"] == 2
     assert published.json()["items"][0]["comply_within_hours"] == 24
     versions = await client.get("/v1/checklists/sanitation/versions", headers=STAFF)
-    assert [v["version"] for v in versions.json()] == [1, 2]
+    assert [v["version"] for v in versions.json()["items"]] == [1, 2]
+    assert versions.json()["total"] == 2
+    paged = await client.get(
+        "/v1/checklists/sanitation/versions", params={"limit": 1, "offset": 1}, headers=STAFF
+    )
+    assert ([v["version"] for v in paged.json()["items"]], paged.json()["total"]) == ([2], 2)
     first = await client.get("/v1/checklists/sanitation", params={"version": 1}, headers=STAFF)
     assert len(first.json()["items"]) == 8
 

@@ -1,13 +1,11 @@
 """The registry's places in inspections: its events feed the read model (through the consumer's
-handlers, against a real PostgreSQL), and each community's time zone decides its weeks and
+handlers, on SQLite and PostgreSQL), and each community's time zone decides its weeks and
 comply-by dates. Two communities, Shanghai and New York, across the US daylight-saving change
 of 8 March 2026: the same instants give different answers."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,17 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from linli_inspections.adapters import tables
-from linli_inspections.app import DEFINITION, SOURCE
-from linli_inspections.consumers import subscriptions
 from linli_inspections.domain.inspection import Finding
-from linli_inspections.service.inspections import (
-    InspectionPolicy,
-    InspectionsService,
-    RecordRequest,
-    TargetRef,
-)
+from linli_inspections.domain.policy import InspectionPolicy
+from linli_inspections.service import UseCases
+from linli_inspections.service.lookups import TargetRef
+from linli_inspections.service.recording import RecordRequest
 from linli_shared.clock import FixedClock
-from linli_shared.context import current_context
 from linli_shared.contracts import (
     CATALOGUE,
     CommunityCreated,
@@ -35,28 +28,16 @@ from linli_shared.contracts import (
     GridCreated,
     OrganisationRegistered,
 )
-from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.inspections import ScheduleMissed
 from linli_shared.contracts.registry import ContactV1
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.messaging.outbox import Outbox
-from linli_shared.migrations import upgrade
+from services.inspections.tests.announced import consume
 
-CreateDatabase = Callable[[str], Awaitable[str]]
 PLANNED = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
 MANAGERS = {"east": uuid.uuid4(), "west": uuid.uuid4()}
 ZONES = {"east": "Asia/Shanghai", "west": "America/New_York"}
-
-
-@pytest.fixture
-async def database(create_database: CreateDatabase) -> AsyncIterator[Database]:
-    url = await create_database("linli_inspections")
-    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture
@@ -65,24 +46,12 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def service(database: Database, clock: FixedClock) -> InspectionsService:
+def policy() -> InspectionPolicy:
     # The setting says Shanghai: the New York community differs only through its own events.
-    return InspectionsService(
-        database, Outbox(tables.outbox, SOURCE), clock, InspectionPolicy(time_zone="Asia/Shanghai")
-    )
+    return InspectionPolicy(time_zone="Asia/Shanghai")
 
 
-async def _consume(service: InspectionsService, database: Database, event: EventData) -> None:
-    """As the worker does: the subscription's handler in a transaction."""
-    [subscription] = subscriptions(service)
-    handler = subscription.handler_for(event.event_type)
-    assert handler is not None, f"inspections does not consume {event.event_type}"
-    envelope = Envelope.wrap(event, source="/linli/registry", context=current_context())
-    async with database.transaction() as connection:
-        await handler(connection, envelope.parse(CATALOGUE), envelope)
-
-
-async def _two_communities(service: InspectionsService, database: Database) -> None:
+async def _two_communities(use_cases: UseCases, database: Database) -> None:
     for side, zone in ZONES.items():
         for event in (
             CommunityCreated(community_id=side, name=side, time_zone=zone, created_at=PLANNED),
@@ -97,11 +66,11 @@ async def _two_communities(service: InspectionsService, database: Database) -> N
                 created_at=PLANNED,
             ),
         ):
-            await _consume(service, database, event)
+            await consume(use_cases, database, event)
 
 
-async def _fail(service: InspectionsService, side: str, at: datetime) -> Any:
-    inspection, _ = await service.record(
+async def _fail(use_cases: UseCases, side: str, at: datetime) -> Any:
+    inspection, _ = await use_cases.recording.record(
         RecordRequest(
             inspector_id="inspector-wang",
             checklist="sanitation",
@@ -115,11 +84,10 @@ async def _fail(service: InspectionsService, side: str, at: datetime) -> Any:
 
 
 async def test_a_compound_event_names_its_manager_grid_and_community(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
-    await _two_communities(service, database)
-    async with database.connect() as connection:
-        target = await service.resolve_target(connection, TargetRef("compound", "cp-west"))
+    await _two_communities(use_cases, database)
+    target = await use_cases.places.responsible_for(TargetRef("compound", "cp-west"))
     assert (target.subject_id, target.grid_id, target.community_id) == (
         MANAGERS["west"],
         "g-west",
@@ -128,14 +96,14 @@ async def test_a_compound_event_names_its_manager_grid_and_community(
 
 
 async def test_the_compound_s_own_events_decide_its_manager(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
-    await _two_communities(service, database)
+    await _two_communities(use_cases, database)
     stale = uuid.uuid4()
     # An organisation event claiming the compound arrives after the compound's own event that
     # names another manager (other keys, other partitions: no order between them).
-    await _consume(
-        service,
+    await consume(
+        use_cases,
         database,
         OrganisationRegistered(
             organisation_id=stale,
@@ -147,12 +115,11 @@ async def test_the_compound_s_own_events_decide_its_manager(
             registered_at=PLANNED,
         ),
     )
-    async with database.connect() as connection:
-        target = await service.resolve_target(connection, TargetRef("compound", "cp-east"))
+    target = await use_cases.places.responsible_for(TargetRef("compound", "cp-east"))
     assert target.subject_id == MANAGERS["east"]
 
-    await _consume(
-        service,
+    await consume(
+        use_cases,
         database,
         CompoundChanged(
             compound_id="cp-east",
@@ -172,19 +139,22 @@ async def test_the_compound_s_own_events_decide_its_manager(
 
 
 async def test_comply_by_and_overdue_count_local_days_of_the_community(
-    service: InspectionsService, database: Database, clock: FixedClock
+    use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    await _two_communities(service, database)
+    await _two_communities(use_cases, database)
     # Friday 6 March 15:00 UTC; three local days later New York has moved its clocks forward.
     inspected = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
     clock.set(inspected)
-    east, west = await _fail(service, "east", inspected), await _fail(service, "west", inspected)
+    east, west = (
+        await _fail(use_cases, "east", inspected),
+        await _fail(use_cases, "west", inspected),
+    )
 
     assert east.comply_by == datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 72 hours
     assert west.comply_by == datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # 10:00 local again: 71 h
-    assert (await service.get_inspection(west.id)).comply_by == west.comply_by
+    assert (await use_cases.reads.get_inspection(west.id)).comply_by == west.comply_by
 
-    report = await service.sweep(datetime(2026, 3, 9, 14, 30, tzinfo=UTC))
+    report = await use_cases.sweep.sweep(datetime(2026, 3, 9, 14, 30, tzinfo=UTC))
     assert report.overdue == 1
     async with database.connect() as connection:
         overdue = (
@@ -198,27 +168,27 @@ async def test_comply_by_and_overdue_count_local_days_of_the_community(
 
 
 async def test_weeks_of_coverage_and_missed_schedules_are_local_to_the_community(
-    service: InspectionsService, database: Database, clock: FixedClock
+    use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    await _two_communities(service, database)
+    await _two_communities(use_cases, database)
     for side in ZONES:
-        await service.plan_schedule(
+        await use_cases.coverage.plan_schedule(
             target=TargetRef("compound", f"cp-{side}"), checklist="sanitation", times_per_week=2
         )
     # Sunday 1 March 20:00 UTC: Monday 04:00 in Shanghai, still Sunday 15:00 in New York.
     sunday_evening = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
     clock.set(sunday_evening)
     for side in ZONES:
-        await _fail(service, side, sunday_evening)
+        await _fail(use_cases, side, sunday_evening)
 
-    east_start, [east] = await service.coverage("g-east", date(2026, 3, 2))
-    west_start, [west] = await service.coverage("g-west", date(2026, 3, 2))
+    east_start, [east] = await use_cases.coverage.coverage("g-east", date(2026, 3, 2))
+    west_start, [west] = await use_cases.coverage.coverage("g-west", date(2026, 3, 2))
     assert east_start == datetime(2026, 3, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert west_start == datetime(2026, 3, 2, tzinfo=ZoneInfo("America/New_York"))
     assert (east.done, west.done) == (1, 0)
 
     # Sunday 8 March 20:00 UTC: the week of 2 March is over in Shanghai, not yet in New York.
-    await service.sweep(datetime(2026, 3, 8, 20, 0, tzinfo=UTC))
+    await use_cases.sweep.sweep(datetime(2026, 3, 8, 20, 0, tzinfo=UTC))
     async with database.connect() as connection:
         rows = (await connection.execute(select(tables.outbox))).all()
     missed = [
@@ -231,10 +201,10 @@ async def test_weeks_of_coverage_and_missed_schedules_are_local_to_the_community
 
 
 async def test_an_unknown_community_falls_back_to_the_setting(
-    service: InspectionsService, database: Database, clock: FixedClock
+    use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    await _consume(
-        service,
+    await consume(
+        use_cases,
         database,
         CompoundCreated(
             compound_id="cp-nowhere",
@@ -247,6 +217,6 @@ async def test_an_unknown_community_falls_back_to_the_setting(
         ),
     )
     clock.set(datetime(2026, 3, 6, 15, 0, tzinfo=UTC))
-    inspection = await _fail(service, "nowhere", datetime(2026, 3, 6, 15, 0, tzinfo=UTC))
+    inspection = await _fail(use_cases, "nowhere", datetime(2026, 3, 6, 15, 0, tzinfo=UTC))
     assert inspection.time_zone == "Asia/Shanghai"
     assert inspection.comply_by == datetime(2026, 3, 9, 15, 0, tzinfo=UTC)

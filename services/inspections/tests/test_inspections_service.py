@@ -1,4 +1,4 @@
-"""Inspection use cases against a real, freshly migrated PostgreSQL database."""
+"""Inspection use cases against a freshly migrated database: SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,37 +16,31 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
 from conftest import MigratedDatabase
+from linli_inspections import app
 from linli_inspections.adapters import repository as repository_module
 from linli_inspections.adapters import tables
-from linli_inspections.app import DEFINITION, SOURCE
 from linli_inspections.domain.inspection import Finding, Inspection, Outcome
-from linli_inspections.service import inspections as service_module
-from linli_inspections.service.inspections import InspectionsService
+from linli_inspections.domain.policy import InspectionPolicy
+from linli_inspections.service import UseCases
+from linli_inspections.service import recording as recording_module
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE, InspectionFailed, InspectionPassed, topics
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.rules import RuleViolation
 from services.inspections.tests.announced import announce_household
 
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)  # the clock of the fixtures (conftest.py)
 
 
 @pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
+async def postgresql(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
+    """For what is about PostgreSQL itself: concurrent transactions, the migrated schema."""
+    database = Database(await migrated_database(app.DEFINITION))
     yield database
     await database.dispose()
-
-
-@pytest.fixture
-def service(database: Database) -> InspectionsService:
-    # As app._service builds it, with a pinned clock.
-    return InspectionsService(database, Outbox(tables.outbox, SOURCE), FixedClock(NOW))
 
 
 async def _count(database: Database, table: Table) -> int:
@@ -70,11 +64,11 @@ async def _outbox_envelopes(database: Database) -> list[tuple[str, str, str, Env
 
 
 async def test_a_passed_inspection_is_stored_and_announced(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await announce_household(database, subject)
-    inspection, created = await service.record_inspection(
+    inspection, created = await use_cases.recording.record_inspection(
         subject_id=subject,
         subject_kind=SubjectKind.HOUSEHOLD,
         checklist="sanitation",
@@ -84,7 +78,7 @@ async def test_a_passed_inspection_is_stored_and_announced(
     )
 
     assert created is True
-    stored = await service.get_inspection(inspection.id)
+    stored = await use_cases.reads.get_inspection(inspection.id)
     assert stored == inspection
     assert stored.inspected_at == NOW
     assert stored.outcome is Outcome.PASSED
@@ -104,7 +98,7 @@ async def test_a_passed_inspection_is_stored_and_announced(
 
 
 async def test_a_failed_inspection_is_stored_and_announced(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await announce_household(database, subject)
@@ -114,7 +108,7 @@ async def test_a_failed_inspection_is_stored_and_announced(
         Finding("stairwells clear", False, Severity.GENERAL, note="楼道堆物"),
         Finding("no small ads", False, Severity.LIGHT),
     ]
-    inspection, created = await service.record_inspection(
+    inspection, created = await use_cases.recording.record_inspection(
         subject_id=subject,
         subject_kind=SubjectKind.ORGANISATION,
         checklist="sanitation",
@@ -124,7 +118,7 @@ async def test_a_failed_inspection_is_stored_and_announced(
     )
 
     assert created is True
-    stored = await service.get_inspection(inspection.id)
+    stored = await use_cases.reads.get_inspection(inspection.id)
     assert stored == inspection
     assert stored.findings == tuple(findings)  # order kept
     assert stored.outcome is Outcome.FAILED
@@ -152,11 +146,9 @@ async def test_a_failed_inspection_is_stored_and_announced(
     ]
 
 
-async def test_a_broken_rule_writes_nothing(
-    service: InspectionsService, database: Database
-) -> None:
+async def test_a_broken_rule_writes_nothing(use_cases: UseCases, database: Database) -> None:
     with pytest.raises(RuleViolation):
-        await service.record_inspection(
+        await use_cases.recording.record_inspection(
             subject_id=uuid.uuid4(),
             subject_kind=SubjectKind.HOUSEHOLD,
             checklist="sanitation",
@@ -182,15 +174,15 @@ def _same_inspection(inspection_id: uuid.UUID, subject: uuid.UUID) -> dict[str, 
 
 
 async def test_sending_the_same_inspection_again_records_it_once(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
     inspection_id, subject = uuid.uuid4(), uuid.uuid4()
     await announce_household(database, subject)
 
-    first, first_created = await service.record_inspection(
+    first, first_created = await use_cases.recording.record_inspection(
         **_same_inspection(inspection_id, subject)
     )
-    again, again_created = await service.record_inspection(
+    again, again_created = await use_cases.recording.record_inspection(
         **_same_inspection(inspection_id, subject)
     )
 
@@ -203,23 +195,23 @@ async def test_sending_the_same_inspection_again_records_it_once(
 
 
 async def test_the_same_id_with_other_content_is_a_conflict(
-    service: InspectionsService, database: Database
+    use_cases: UseCases, database: Database
 ) -> None:
     inspection_id, subject = uuid.uuid4(), uuid.uuid4()
     await announce_household(database, subject)
-    await service.record_inspection(**_same_inspection(inspection_id, subject))
+    await use_cases.recording.record_inspection(**_same_inspection(inspection_id, subject))
 
     other = _same_inspection(inspection_id, subject)
     other["findings"] = [Finding("no exposed garbage", True, Severity.SERIOUS)]
     with pytest.raises(Conflict):
-        await service.record_inspection(**other)
+        await use_cases.recording.record_inspection(**other)
 
-    assert (await service.get_inspection(inspection_id)).outcome is Outcome.FAILED
+    assert (await use_cases.reads.get_inspection(inspection_id)).outcome is Outcome.FAILED
     assert await _count(database, tables.outbox) == 4  # of the first send only
 
 
 async def test_two_concurrent_sends_of_one_inspection_record_it_once(
-    service: InspectionsService, database: Database, monkeypatch: pytest.MonkeyPatch
+    postgresql: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An offline client retries while its first send is still in flight.
 
@@ -240,13 +232,15 @@ async def test_two_concurrent_sends_of_one_inspection_record_it_once(
                     await asyncio.wait_for(barrier.wait(), timeout=5)
             return found
 
-    monkeypatch.setattr(service_module, "InspectionRepository", BothLookFirst)
+    monkeypatch.setattr(recording_module, "InspectionRepository", BothLookFirst)
+    database = postgresql
+    use_cases = app.use_cases(database, FixedClock(NOW), InspectionPolicy())
     inspection_id, subject = uuid.uuid4(), uuid.uuid4()
     await announce_household(database, subject)
 
     results = await asyncio.gather(
-        service.record_inspection(**_same_inspection(inspection_id, subject)),
-        service.record_inspection(**_same_inspection(inspection_id, subject)),
+        use_cases.recording.record_inspection(**_same_inspection(inspection_id, subject)),
+        use_cases.recording.record_inspection(**_same_inspection(inspection_id, subject)),
         return_exceptions=True,
     )
 
@@ -258,9 +252,9 @@ async def test_two_concurrent_sends_of_one_inspection_record_it_once(
     assert await _count(database, tables.outbox) == 4  # recorded, failed, case requested, partner
 
 
-async def test_unknown_inspection_is_not_found(service: InspectionsService) -> None:
+async def test_unknown_inspection_is_not_found(use_cases: UseCases) -> None:
     with pytest.raises(NotFound):
-        await service.get_inspection(uuid.uuid4())
+        await use_cases.reads.get_inspection(uuid.uuid4())
 
 
 def _drift(connection: Connection) -> list[object]:
@@ -268,6 +262,6 @@ def _drift(connection: Connection) -> list[object]:
     return list(compare_metadata(context, tables.metadata))
 
 
-async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
-    async with database.connect() as connection:
+async def test_migrations_create_exactly_the_tables_the_code_uses(postgresql: Database) -> None:
+    async with postgresql.connect() as connection:
         assert await connection.run_sync(_drift) == []

@@ -10,10 +10,19 @@ from fastapi import FastAPI
 from linli_inspections.adapters import tables
 from linli_inspections.api.routes import router
 from linli_inspections.consumers import subscriptions
-from linli_inspections.service.inspections import InspectionsService
+from linli_inspections.domain.policy import InspectionPolicy
+from linli_inspections.service import UseCases
+from linli_inspections.service.cases import Cases
+from linli_inspections.service.coverage import Coverage
+from linli_inspections.service.pests import Pests
+from linli_inspections.service.places import Places
+from linli_inspections.service.reads import Reads
+from linli_inspections.service.recording import Recording
+from linli_inspections.service.sweep import Sweep
+from linli_inspections.service.templates import Templates
 from linli_inspections.settings import InspectionsSettings
 from linli_shared.audit import AuditLog
-from linli_shared.clock import SystemClock
+from linli_shared.clock import Clock, SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
@@ -31,17 +40,30 @@ SOURCE = "/linli/inspections"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _service(database: Database, settings: InspectionsSettings) -> InspectionsService:
-    return InspectionsService(
-        database, Outbox(tables.outbox, SOURCE), SystemClock(), settings.policy()
+def use_cases(database: Database, clock: Clock, policy: InspectionPolicy) -> UseCases:
+    """The use cases on one database, each built by hand with what it needs."""
+    outbox = Outbox(tables.outbox, SOURCE)
+    cases = Cases(database, outbox, clock, policy)
+    coverage = Coverage(database, outbox, clock, policy)
+    recording = Recording(database, outbox, clock, policy, cases)
+    reads = Reads(database)
+    return UseCases(
+        recording=recording,
+        cases=cases,
+        coverage=coverage,
+        templates=Templates(database, clock),
+        pests=Pests(database, clock, recording, reads),
+        places=Places(database),
+        reads=reads,
+        sweep=Sweep(clock, cases, coverage),
     )
 
 
 def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
-    service = _service(database, settings)
-    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
+    built = use_cases(database, SystemClock(), settings.policy())
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(built))
     app = create_service_app(
         title="Linli inspections",
         description=(
@@ -54,18 +76,18 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = service
+    app.state.use_cases = built
     return app
 
 
 def create_worker(settings: InspectionsSettings | None = None) -> Worker:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
-    service = _service(database, settings)
+    built = use_cases(database, SystemClock(), settings.policy())
     interval = settings.sweep_interval_seconds
 
     async def scheduler(stop: asyncio.Event) -> None:
-        await service.run_scheduler(stop, interval)
+        await built.sweep.run(stop, interval)
 
     return build_worker(
         NAME,
@@ -73,7 +95,7 @@ def create_worker(settings: InspectionsSettings | None = None) -> Worker:
         database,
         tables.outbox,
         tables.inbox,
-        subscriptions(service),
+        subscriptions(built),
         background=[scheduler],
     )
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from linli_inspections.service.inspections import InspectionPolicy
+from linli_inspections.domain.policy import DEFAULT_DEPARTMENTS, InspectionPolicy
 from linli_shared.settings import ServiceSettings
 
 
@@ -25,7 +25,7 @@ class InspectionsSettings(ServiceSettings):
         default=72.0, gt=0, description="How long a case stays overdue before the department"
     )
     escalation_departments: dict[str, str] = Field(
-        default_factory=lambda: dict(InspectionPolicy().departments),
+        default_factory=lambda: dict(DEFAULT_DEPARTMENTS),
         description="The partner department per checklist (JSON object)",
     )
 
@@ -40,9 +40,12 @@ class InspectionsSettings(ServiceSettings):
     )
 
     def policy(self) -> InspectionPolicy:
-        return InspectionPolicy(
-            time_zone=self.time_zone,
-            clock_skew=timedelta(seconds=self.clock_skew_seconds),
-            department_after=timedelta(hours=self.department_escalation_after_hours),
-            departments=dict(self.escalation_departments),
+        """The policy these settings describe, validated by its model."""
+        return InspectionPolicy.model_validate(
+            {
+                "time_zone": self.time_zone,
+                "clock_skew": timedelta(seconds=self.clock_skew_seconds),
+                "department_after": timedelta(hours=self.department_escalation_after_hours),
+                "departments": dict(self.escalation_departments),
+            }
         )

@@ -307,8 +307,8 @@ async function recordPage() {
   const reinspection = q.get("reinspect");
   const grids = await gridsInReach();
   const grid = q.get("grid") || grids[0] || "";
-  const [checklists, households] = await Promise.all([
-    api("inspections", "/checklists"),
+  const [{ items: checklists }, households] = await Promise.all([
+    api("inspections", "/checklists", { query: { limit: 200 } }),
     reinspection ? { items: [] } : api("registry", "/households", { query: { grid_id: grid, limit: 100 } }),
   ]);
   let failedItems = null;

@@ -28,6 +28,7 @@ from linli_inspections.adapters.tables import (
 )
 from linli_inspections.domain.checklist import Checklist, ChecklistItem
 from linli_inspections.domain.inspection import Evidence, Finding, Inspection, Target
+from linli_inspections.domain.pest import Measurement, Pest, PestPoint
 from linli_inspections.domain.rectification import (
     Escalation,
     Rectification,
@@ -201,12 +202,14 @@ class ChecklistRepository:
         row = (await self._connection.execute(query)).one_or_none()
         return _checklist(row) if row else None
 
-    async def latest_all(self) -> list[Checklist]:
+    async def latest_all(self, page: PageRequest) -> Slice[Checklist]:
+        """The latest version of each checklist, by name."""
         latest = (
             select(checklists.c.name, func.max(checklists.c.version).label("version"))
             .group_by(checklists.c.name)
             .subquery()
         )
+        total = int(await self._connection.scalar(select(func.count()).select_from(latest)) or 0)
         rows = await self._connection.execute(
             select(checklists)
             .join(
@@ -214,14 +217,26 @@ class ChecklistRepository:
                 (checklists.c.name == latest.c.name) & (checklists.c.version == latest.c.version),
             )
             .order_by(checklists.c.name)
+            .limit(page.limit)
+            .offset(page.offset)
         )
-        return [_checklist(row) for row in rows]
+        return Slice([_checklist(row) for row in rows], total, page)
 
-    async def versions(self, name: str) -> list[Checklist]:
-        rows = await self._connection.execute(
-            select(checklists).where(checklists.c.name == name).order_by(checklists.c.version)
+    async def versions(self, name: str, page: PageRequest) -> Slice[Checklist]:
+        """Every version of the checklist, oldest first."""
+        where = checklists.c.name == name
+        total = int(
+            await self._connection.scalar(select(func.count()).select_from(checklists).where(where))
+            or 0
         )
-        return [_checklist(row) for row in rows]
+        rows = await self._connection.execute(
+            select(checklists)
+            .where(where)
+            .order_by(checklists.c.version)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Slice([_checklist(row) for row in rows], total, page)
 
 
 def _checklist(row: Any) -> Checklist:
@@ -311,20 +326,31 @@ class TargetRepository:
             community_id=row.community_id,
         )
 
-    async def add_pest_point(self, values: dict[str, Any]) -> bool:
+    async def add_pest_point(self, point: PestPoint) -> bool:
         result = await self._connection.execute(
-            insert_ignoring_conflicts(self._connection, pest_points).values(**values)
+            insert_ignoring_conflicts(self._connection, pest_points).values(
+                id=point.id,
+                community_id=point.community_id,
+                grid_id=point.grid_id,
+                name=point.name,
+                location=point.location,
+                compound_id=point.compound_id,
+                responsible_id=point.responsible_id,
+                responsible_kind=point.responsible_kind.value if point.responsible_kind else None,
+                created_at=point.created_at,
+            )
         )
         return bool(result.rowcount == 1)
 
-    async def pest_point(self, point_id: str) -> Any | None:
-        return (
+    async def pest_point(self, point_id: str) -> PestPoint | None:
+        row = (
             await self._connection.execute(select(pest_points).where(pest_points.c.id == point_id))
         ).one_or_none()
+        return _pest_point(row) if row else None
 
     async def pest_points(
         self, grid_id: str | None, page: PageRequest, *, grids: frozenset[str] | None = None
-    ) -> Slice[Any]:
+    ) -> Slice[PestPoint]:
         conditions = [pest_points.c.grid_id == grid_id] if grid_id else []
         if grids is not None:
             conditions.append(pest_points.c.grid_id.in_(sorted(grids)))
@@ -341,22 +367,32 @@ class TargetRepository:
             .limit(page.limit)
             .offset(page.offset)
         )
-        return Slice(list(rows), total, page)
+        return Slice([_pest_point(row) for row in rows], total, page)
 
-    async def add_reading(self, values: dict[str, Any]) -> bool:
+    async def add_reading(self, measurement: Measurement) -> bool:
         result = await self._connection.execute(
-            insert_ignoring_conflicts(self._connection, pest_readings).values(**values)
+            insert_ignoring_conflicts(self._connection, pest_readings).values(
+                id=measurement.id,
+                point_id=measurement.point_id,
+                pest=measurement.pest.value,
+                density=measurement.density,
+                threshold=measurement.threshold,
+                measured_at=measurement.measured_at,
+                recorded_by=measurement.recorded_by,
+                inspection_id=measurement.inspection_id,
+            )
         )
         return bool(result.rowcount == 1)
 
-    async def reading(self, reading_id: uuid.UUID) -> Any | None:
-        return (
+    async def reading(self, reading_id: uuid.UUID) -> Measurement | None:
+        row = (
             await self._connection.execute(
                 select(pest_readings).where(pest_readings.c.id == reading_id)
             )
         ).one_or_none()
+        return _measurement(row) if row else None
 
-    async def readings(self, point_id: str, page: PageRequest) -> Slice[Any]:
+    async def readings(self, point_id: str, page: PageRequest) -> Slice[Measurement]:
         where = pest_readings.c.point_id == point_id
         total = int(
             await self._connection.scalar(
@@ -371,7 +407,34 @@ class TargetRepository:
             .limit(page.limit)
             .offset(page.offset)
         )
-        return Slice(list(rows), total, page)
+        return Slice([_measurement(row) for row in rows], total, page)
+
+
+def _pest_point(row: Any) -> PestPoint:
+    return PestPoint(
+        id=row.id,
+        community_id=row.community_id,
+        grid_id=row.grid_id,
+        name=row.name,
+        location=row.location,
+        compound_id=row.compound_id,
+        responsible_id=row.responsible_id,
+        responsible_kind=SubjectKind(row.responsible_kind) if row.responsible_kind else None,
+        created_at=row.created_at,
+    )
+
+
+def _measurement(row: Any) -> Measurement:
+    return Measurement(
+        id=row.id,
+        point_id=row.point_id,
+        pest=Pest(row.pest),
+        density=row.density,
+        threshold=row.threshold,
+        measured_at=row.measured_at,
+        recorded_by=row.recorded_by,
+        inspection_id=row.inspection_id,
+    )
 
 
 class PlaceReadModel:

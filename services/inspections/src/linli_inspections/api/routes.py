@@ -2,15 +2,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
+from linli_inspections.api.deps import (
+    Cases,
+    Coverage,
+    Inspector,
+    Paging,
+    Pests,
+    Planner,
+    Publisher,
+    Reader,
+    Reads,
+    Recording,
+    Reporter,
+    Templates,
+)
 from linli_inspections.api.schemas import (
     BatchIn,
     BatchItemOut,
     BatchOut,
     ChecklistIn,
     ChecklistOut,
+    ChecklistPage,
     CoverageOut,
     InspectionIn,
     InspectionOut,
@@ -28,26 +44,11 @@ from linli_inspections.api.schemas import (
 )
 from linli_inspections.domain import schedule as schedule_rules
 from linli_inspections.domain.rectification import Status
-from linli_inspections.service.inspections import InspectionsService, TargetRef
-from linli_shared.auth import Principal, require_roles
+from linli_inspections.service.lookups import TargetRef
 from linli_shared.errors import Problem
-from linli_shared.pagination import PageRequest, page_request
 from linli_shared.reach import reach_of
 
 router = APIRouter()
-
-INSPECTORS = ("inspector", "grid_worker")
-READERS = (*INSPECTORS, "community_staff", "credit_officer", "service")
-PLANNERS = ("community_staff", "grid_worker")
-# Who may report a fix done on behalf of the responsible party (through a staff frontend or a
-# service client); the party itself has no role of its own yet.
-REPORTERS = ("community_staff", "grid_worker", "inspector", "service")
-
-
-def inspections_service(request: Request) -> InspectionsService:
-    service: InspectionsService = request.app.state.service
-    return service
-
 
 # --- inspections ----------------------------------------------------------------------------
 
@@ -68,10 +69,11 @@ def inspections_service(request: Request) -> InspectionsService:
 async def record_inspection(
     body: InspectionIn,
     response: Response,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*INSPECTORS)),
+    recording: Recording,
+    principal: Inspector,
 ) -> InspectionOut:
-    inspection, created = await service.record(body.request(principal.subject), reach_of(principal))
+    request = body.request(principal.subject)
+    inspection, created = await recording.record(request, reach_of(principal))
     if not created:
         response.status_code = status.HTTP_200_OK
     return InspectionOut.of(inspection)
@@ -88,10 +90,10 @@ async def record_inspection(
 )
 async def record_batch(
     body: BatchIn,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*INSPECTORS)),
+    recording: Recording,
+    principal: Inspector,
 ) -> BatchOut:
-    results = await service.record_batch(
+    results = await recording.record_batch(
         [i.request(principal.subject) for i in body.inspections], reach_of(principal)
     )
     items = [BatchItemOut.of(r) for r in results]
@@ -112,10 +114,10 @@ async def record_batch(
 )
 async def get_inspection(
     inspection_id: uuid.UUID,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*READERS)),
+    reads: Reads,
+    principal: Reader,
 ) -> InspectionOut:
-    return InspectionOut.of(await service.get_inspection(inspection_id, reach_of(principal)))
+    return InspectionOut.of(await reads.get_inspection(inspection_id, reach_of(principal)))
 
 
 # --- rectifications -------------------------------------------------------------------------
@@ -127,15 +129,15 @@ async def get_inspection(
     response_model=RectificationPage,
     summary="Rectification cases (filter by status, grid, responsible party)",
 )
-async def search_rectifications(
-    case_status: Status | None = Query(default=None, alias="status"),
-    grid_id: str | None = Query(default=None, max_length=64),
+async def list_rectifications(
+    page: Paging,
+    reads: Reads,
+    principal: Reader,
+    case_status: Annotated[Status | None, Query(alias="status")] = None,
+    grid_id: Annotated[str | None, Query(max_length=64)] = None,
     subject_id: uuid.UUID | None = None,
-    page: PageRequest = Depends(page_request),
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*READERS)),
 ) -> RectificationPage:
-    found = await service.search_rectifications(
+    found = await reads.search_rectifications(
         status=case_status,
         grid_id=grid_id,
         subject_id=subject_id,
@@ -159,10 +161,10 @@ async def search_rectifications(
 )
 async def get_rectification(
     rectification_id: uuid.UUID,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*READERS)),
+    reads: Reads,
+    principal: Reader,
 ) -> RectificationOut:
-    case, timeline = await service.get_rectification(rectification_id, reach_of(principal))
+    case, timeline = await reads.get_rectification(rectification_id, reach_of(principal))
     return RectificationOut.of(case, timeline)
 
 
@@ -173,13 +175,14 @@ async def get_rectification(
     responses={404: {"model": Problem}, 409: {"model": Problem}},
     summary="The responsible party reports the fix done: ready for re-inspection",
 )
-async def report_ready(
+async def report_rectification_ready(
     rectification_id: uuid.UUID,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*REPORTERS)),
+    cases: Cases,
+    reads: Reads,
+    principal: Reporter,
 ) -> RectificationOut:
-    await service.report_ready(rectification_id, principal.subject, reach_of(principal))
-    case, timeline = await service.get_rectification(rectification_id)
+    await cases.report_ready(rectification_id, principal.subject, reach_of(principal))
+    case, timeline = await reads.get_rectification(rectification_id)
     return RectificationOut.of(case, timeline)
 
 
@@ -189,14 +192,17 @@ async def report_ready(
 @router.get(
     "/checklists",
     tags=["checklists"],
-    response_model=list[ChecklistOut],
+    response_model=ChecklistPage,
     summary="The latest version of every checklist template",
 )
-async def list_checklists(
-    service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
-) -> list[ChecklistOut]:
-    return [ChecklistOut.of(c) for c in await service.checklists()]
+async def list_checklists(page: Paging, templates: Templates, _: Reader) -> ChecklistPage:
+    found = await templates.list_checklists(page)
+    return ChecklistPage(
+        items=[ChecklistOut.of(c) for c in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get(
@@ -208,26 +214,30 @@ async def list_checklists(
 )
 async def get_checklist(
     name: str,
-    version: int | None = Query(default=None, ge=1, le=1_000_000),
-    service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
+    templates: Templates,
+    _: Reader,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> ChecklistOut:
-    return ChecklistOut.of(await service.checklist(name, version))
+    return ChecklistOut.of(await templates.get_checklist(name, version))
 
 
 @router.get(
     "/checklists/{name}/versions",
     tags=["checklists"],
-    response_model=list[ChecklistOut],
+    response_model=ChecklistPage,
     responses={404: {"model": Problem}},
     summary="Every version of a checklist template",
 )
-async def checklist_versions(
-    name: str,
-    service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles(*READERS)),
-) -> list[ChecklistOut]:
-    return [ChecklistOut.of(c) for c in await service.checklist_versions(name)]
+async def list_checklist_versions(
+    name: str, page: Paging, templates: Templates, _: Reader
+) -> ChecklistPage:
+    found = await templates.list_checklist_versions(name, page)
+    return ChecklistPage(
+        items=[ChecklistOut.of(c) for c in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.put(
@@ -240,11 +250,11 @@ async def checklist_versions(
 async def publish_checklist(
     name: str,
     body: ChecklistIn,
-    service: InspectionsService = Depends(inspections_service),
-    _: Principal = Depends(require_roles("community_staff")),
+    templates: Templates,
+    _: Publisher,
 ) -> ChecklistOut:
     return ChecklistOut.of(
-        await service.publish_checklist(
+        await templates.publish_checklist(
             name=name, title=body.title, items=[i.item() for i in body.items]
         )
     )
@@ -263,11 +273,11 @@ async def publish_checklist(
 )
 async def plan_schedule(
     body: ScheduleIn,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*PLANNERS)),
+    coverage: Coverage,
+    principal: Planner,
 ) -> ScheduleOut:
     return ScheduleOut.of(
-        await service.plan_schedule(
+        await coverage.plan_schedule(
             target=TargetRef(body.target.kind, body.target.id),
             checklist=body.checklist,
             times_per_week=body.times_per_week,
@@ -278,12 +288,12 @@ async def plan_schedule(
 
 @router.get("/schedules", tags=["schedules"], response_model=SchedulePage, summary="Schedules")
 async def list_schedules(
-    grid_id: str | None = Query(default=None, max_length=64),
-    page: PageRequest = Depends(page_request),
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*READERS)),
+    page: Paging,
+    coverage: Coverage,
+    principal: Reader,
+    grid_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> SchedulePage:
-    found = await service.schedules(grid_id, page, reach_of(principal))
+    found = await coverage.list_schedules(grid_id, page, reach_of(principal))
     return SchedulePage(
         items=[ScheduleOut.of(s) for s in found.items],
         total=found.total,
@@ -301,10 +311,10 @@ async def list_schedules(
 )
 async def stop_schedule(
     schedule_id: uuid.UUID,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*PLANNERS)),
+    coverage: Coverage,
+    principal: Planner,
 ) -> Response:
-    await service.stop_schedule(schedule_id, reach_of(principal))
+    await coverage.stop_schedule(schedule_id, reach_of(principal))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -315,16 +325,18 @@ async def stop_schedule(
     responses={403: {"model": Problem}},
     summary="Due, done and missed inspections of a grid in one local week",
 )
-async def coverage(
-    grid_id: str = Query(min_length=1, max_length=64),
-    week: date | None = Query(
-        default=None,
-        description="Any day of the week (local to the grid's community); defaults to this week",
-    ),
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*READERS)),
+async def get_coverage(
+    grid_id: Annotated[str, Query(min_length=1, max_length=64)],
+    coverage: Coverage,
+    principal: Reader,
+    week: Annotated[
+        date | None,
+        Query(
+            description="Any day of the week (local to the grid's community); defaults to this week"
+        ),
+    ] = None,
 ) -> CoverageOut:
-    start, rows = await service.coverage(grid_id, week or datetime.now(UTC), reach_of(principal))
+    start, rows = await coverage.coverage(grid_id, week or datetime.now(UTC), reach_of(principal))
     over = schedule_rules.next_week(start) <= datetime.now(UTC)
     return CoverageOut.of(grid_id, start, over, rows)
 
@@ -342,11 +354,11 @@ async def coverage(
 )
 async def add_pest_point(
     body: PestPointIn,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*PLANNERS)),
+    pests: Pests,
+    principal: Planner,
 ) -> PestPointOut:
     return PestPointOut.of(
-        await service.add_pest_point(
+        await pests.add_pest_point(
             id=body.id,
             community_id=body.community_id,
             grid_id=body.grid_id,
@@ -364,12 +376,12 @@ async def add_pest_point(
     "/pest-points", tags=["pest control"], response_model=PestPointPage, summary="Monitoring points"
 )
 async def list_pest_points(
-    grid_id: str | None = Query(default=None, max_length=64),
-    page: PageRequest = Depends(page_request),
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*READERS)),
+    page: Paging,
+    pests: Pests,
+    principal: Reader,
+    grid_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> PestPointPage:
-    found = await service.pest_points(grid_id, page, reach_of(principal))
+    found = await pests.list_pest_points(grid_id, page, reach_of(principal))
     return PestPointPage(
         items=[PestPointOut.of(p) for p in found.items],
         total=found.total,
@@ -389,10 +401,10 @@ async def list_pest_points(
 async def record_reading(
     point_id: str,
     body: ReadingIn,
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*INSPECTORS)),
+    pests: Pests,
+    principal: Inspector,
 ) -> ReadingOut:
-    reading, _ = await service.record_reading(
+    reading, _ = await pests.record_reading(
         reading_id=body.id,
         point_id=point_id,
         pest=body.pest,
@@ -413,11 +425,11 @@ async def record_reading(
 )
 async def list_readings(
     point_id: str,
-    page: PageRequest = Depends(page_request),
-    service: InspectionsService = Depends(inspections_service),
-    principal: Principal = Depends(require_roles(*READERS)),
+    page: Paging,
+    pests: Pests,
+    principal: Reader,
 ) -> ReadingPage:
-    found = await service.readings(point_id, page, reach_of(principal))
+    found = await pests.list_readings(point_id, page, reach_of(principal))
     return ReadingPage(
         items=[ReadingOut.of(r) for r in found.items],
         total=found.total,

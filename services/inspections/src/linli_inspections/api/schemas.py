@@ -8,10 +8,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from linli_inspections.domain.checklist import Checklist, ChecklistItem
 from linli_inspections.domain.inspection import Evidence, Finding, Inspection
-from linli_inspections.domain.pest import Pest
+from linli_inspections.domain.pest import Measurement, Pest, PestPoint
 from linli_inspections.domain.rectification import Rectification, TimelineEntry
 from linli_inspections.domain.schedule import Schedule, WeekCoverage
-from linli_inspections.service.inspections import BatchResult, RecordRequest, TargetRef
+from linli_inspections.service.lookups import TargetRef
+from linli_inspections.service.recording import BatchResult, RecordRequest
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.pagination import Page
 
@@ -353,6 +354,9 @@ class ChecklistOut(BaseModel):
         )
 
 
+ChecklistPage = Page[ChecklistOut]
+
+
 class ScheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -461,17 +465,17 @@ class PestPointOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> PestPointOut:
+    def of(cls, point: PestPoint) -> PestPointOut:
         return cls(
-            id=row.id,
-            community_id=row.community_id,
-            grid_id=row.grid_id,
-            name=row.name,
-            location=row.location,
-            compound_id=row.compound_id,
-            responsible_id=row.responsible_id,
-            responsible_kind=row.responsible_kind,
-            created_at=row.created_at,
+            id=point.id,
+            community_id=point.community_id,
+            grid_id=point.grid_id,
+            name=point.name,
+            location=point.location,
+            compound_id=point.compound_id,
+            responsible_id=point.responsible_id,
+            responsible_kind=point.responsible_kind.value if point.responsible_kind else None,
+            created_at=point.created_at,
         )
 
 
@@ -498,16 +502,16 @@ class ReadingOut(BaseModel):
     inspection_id: uuid.UUID | None
 
     @classmethod
-    def of(cls, row: Any) -> ReadingOut:
+    def of(cls, measurement: Measurement) -> ReadingOut:
         return cls(
-            id=row.id,
-            point_id=row.point_id,
-            pest=Pest(row.pest),
-            density=row.density,
-            threshold=row.threshold,
-            over_threshold=row.density > row.threshold,
-            measured_at=row.measured_at,
-            inspection_id=row.inspection_id,
+            id=measurement.id,
+            point_id=measurement.point_id,
+            pest=measurement.pest,
+            density=measurement.density,
+            threshold=measurement.threshold,
+            over_threshold=measurement.over,
+            measured_at=measurement.measured_at,
+            inspection_id=measurement.inspection_id,
         )
 
 

@@ -6,11 +6,13 @@ more than twice the threshold is serious.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from linli_inspections.domain.inspection import Finding
-from linli_shared.contracts.common import Severity
+from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.rules import RuleViolation
 
 
@@ -70,3 +72,37 @@ def finding(reading: Reading) -> Finding | None:
         severity=severity,
         note=f"{reading.pest.value} density {reading.density:g} > threshold {reading.threshold:g}",
     )
+
+
+@dataclass(frozen=True)
+class PestPoint:
+    """A monitoring point. It answers to its responsible party, else to the property manager of
+    the compound it is in."""
+
+    id: str
+    community_id: str
+    grid_id: str | None
+    name: str
+    location: str | None
+    compound_id: str | None
+    responsible_id: uuid.UUID | None
+    responsible_kind: SubjectKind | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A reading taken at a point, as kept: with the inspection it raised, if over threshold."""
+
+    id: uuid.UUID
+    point_id: str
+    pest: Pest
+    density: float
+    threshold: float
+    measured_at: datetime
+    recorded_by: str
+    inspection_id: uuid.UUID | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.density > self.threshold

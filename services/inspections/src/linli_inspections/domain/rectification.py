@@ -76,7 +76,8 @@ class Rectification:
 
 def request(inspection: Inspection, now: datetime) -> tuple[Rectification, TimelineEntry]:
     """The case a failed inspection opens."""
-    assert inspection.severity is not None and inspection.comply_by is not None
+    if inspection.severity is None or inspection.comply_by is None:
+        raise InvalidTransition(f"inspection {inspection.id} passed: it opens no rectification")
     case = Rectification(
         id=uuid.uuid5(inspection.id, "rectification"),
         inspection_id=inspection.id,

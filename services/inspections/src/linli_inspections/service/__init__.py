@@ -1,0 +1,41 @@
+"""Inspections' use cases, one module per job, composed by hand in `linli_inspections.app`.
+
+- `recording`: record an inspection (or an offline batch), each once however often sent
+- `cases`: rectification cases: opened, reported ready, verified, overdue and escalated
+- `coverage`: schedules, weekly coverage, weeks closed as missed
+- `templates`: checklist templates and their versions
+- `pests`: pest monitoring points and density readings
+- `places`: the read model of the registry's places (who answers for each target)
+- `reads`: inspections and cases as the API reads them
+- `sweep`: the worker's scheduled job
+
+Shared internals: `lookups` (targets, subjects, time zones from the read model),
+`announcements` (the events, built from the domain) and `partner` (their partner-safe twins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from linli_inspections.service.cases import Cases
+from linli_inspections.service.coverage import Coverage
+from linli_inspections.service.pests import Pests
+from linli_inspections.service.places import Places
+from linli_inspections.service.reads import Reads
+from linli_inspections.service.recording import Recording
+from linli_inspections.service.sweep import Sweep
+from linli_inspections.service.templates import Templates
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """Every use case of the service, built once by the composition root."""
+
+    recording: Recording
+    cases: Cases
+    coverage: Coverage
+    templates: Templates
+    pests: Pests
+    places: Places
+    reads: Reads
+    sweep: Sweep

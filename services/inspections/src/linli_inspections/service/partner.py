@@ -8,10 +8,10 @@ inspector's notes included). The use cases add them to the outbox beside the int
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from linli_inspections.domain.inspection import Finding, Inspection
 from linli_inspections.domain.rectification import Rectification
+from linli_inspections.service.announcements import NotAnnounceable
 from linli_shared.contracts.partner_inspections import (
     PartnerFindingV1,
     PartnerInspectionCompleted,
@@ -42,37 +42,57 @@ def inspection_completed(inspection: Inspection) -> PartnerInspectionCompleted:
     )
 
 
-def _case(case: Rectification) -> dict[str, Any]:
-    return {
-        "rectification_id": case.id,
-        "inspection_id": case.inspection_id,
-        "target_kind": case.target_kind or "household",
-        "target_id": case.target_id,
-        "grid_id": case.grid_id,
-        "community_id": case.community_id,
-        "checklist": case.checklist,
-        "severity": case.severity,
-        "comply_by": case.comply_by,
-        "failed_findings": _findings(case.failed_findings),
-    }
-
-
 def rectification_overdue(case: Rectification) -> PartnerRectificationOverdue:
-    assert case.overdue_since is not None
-    return PartnerRectificationOverdue(**_case(case), overdue_since=case.overdue_since)
+    if case.overdue_since is None:
+        raise NotAnnounceable(f"rectification {case.id} is not overdue")
+    return PartnerRectificationOverdue(
+        rectification_id=case.id,
+        inspection_id=case.inspection_id,
+        target_kind=case.target_kind or "household",
+        target_id=case.target_id,
+        grid_id=case.grid_id,
+        community_id=case.community_id,
+        checklist=case.checklist,
+        severity=case.severity,
+        comply_by=case.comply_by,
+        failed_findings=_findings(case.failed_findings),
+        overdue_since=case.overdue_since,
+    )
 
 
 def rectification_escalated(
     case: Rectification, department: str, at: datetime
 ) -> PartnerRectificationEscalated:
-    return PartnerRectificationEscalated(**_case(case), department=department, escalated_at=at)
+    return PartnerRectificationEscalated(
+        rectification_id=case.id,
+        inspection_id=case.inspection_id,
+        target_kind=case.target_kind or "household",
+        target_id=case.target_id,
+        grid_id=case.grid_id,
+        community_id=case.community_id,
+        checklist=case.checklist,
+        severity=case.severity,
+        comply_by=case.comply_by,
+        failed_findings=_findings(case.failed_findings),
+        department=department,
+        escalated_at=at,
+    )
 
 
 def rectification_verified(case: Rectification) -> PartnerRectificationVerified:
-    assert case.reinspection_id is not None and case.verified_at is not None
-    assert case.on_time is not None
+    if case.reinspection_id is None or case.verified_at is None or case.on_time is None:
+        raise NotAnnounceable(f"rectification {case.id} is not verified")
     return PartnerRectificationVerified(
-        **_case(case),
+        rectification_id=case.id,
+        inspection_id=case.inspection_id,
+        target_kind=case.target_kind or "household",
+        target_id=case.target_id,
+        grid_id=case.grid_id,
+        community_id=case.community_id,
+        checklist=case.checklist,
+        severity=case.severity,
+        comply_by=case.comply_by,
+        failed_findings=_findings(case.failed_findings),
         reinspection_id=case.reinspection_id,
         verified_at=case.verified_at,
         on_time=case.on_time,

@@ -1,0 +1,71 @@
+"""What routes depend on, as `Annotated` aliases: the use cases (from `app.state.use_cases`, built
+by the composition root), the caller by the roles a route admits, and the page asked for."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from linli_inspections.service import UseCases
+from linli_inspections.service.cases import Cases as CasesUseCases
+from linli_inspections.service.coverage import Coverage as CoverageUseCases
+from linli_inspections.service.pests import Pests as PestsUseCases
+from linli_inspections.service.reads import Reads as ReadsUseCases
+from linli_inspections.service.recording import Recording as RecordingUseCases
+from linli_inspections.service.templates import Templates as TemplatesUseCases
+from linli_shared.auth import Principal, require_roles
+from linli_shared.pagination import PageRequest, page_request
+
+INSPECTORS = ("inspector", "grid_worker")
+READERS = (*INSPECTORS, "community_staff", "credit_officer", "service")
+PLANNERS = ("community_staff", "grid_worker")
+# Who may report a fix done on behalf of the responsible party (through a staff frontend or a
+# service client); the party itself has no role of its own yet.
+REPORTERS = ("community_staff", "grid_worker", "inspector", "service")
+PUBLISHERS = ("community_staff",)
+
+
+async def use_cases(request: Request) -> UseCases:
+    built: UseCases = request.app.state.use_cases
+    return built
+
+
+async def recording(request: Request) -> RecordingUseCases:
+    return (await use_cases(request)).recording
+
+
+async def cases(request: Request) -> CasesUseCases:
+    return (await use_cases(request)).cases
+
+
+async def coverage(request: Request) -> CoverageUseCases:
+    return (await use_cases(request)).coverage
+
+
+async def templates(request: Request) -> TemplatesUseCases:
+    return (await use_cases(request)).templates
+
+
+async def pests(request: Request) -> PestsUseCases:
+    return (await use_cases(request)).pests
+
+
+async def reads(request: Request) -> ReadsUseCases:
+    return (await use_cases(request)).reads
+
+
+Recording = Annotated[RecordingUseCases, Depends(recording)]
+Cases = Annotated[CasesUseCases, Depends(cases)]
+Coverage = Annotated[CoverageUseCases, Depends(coverage)]
+Templates = Annotated[TemplatesUseCases, Depends(templates)]
+Pests = Annotated[PestsUseCases, Depends(pests)]
+Reads = Annotated[ReadsUseCases, Depends(reads)]
+
+Inspector = Annotated[Principal, Depends(require_roles(*INSPECTORS))]
+Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+Planner = Annotated[Principal, Depends(require_roles(*PLANNERS))]
+Reporter = Annotated[Principal, Depends(require_roles(*REPORTERS))]
+Publisher = Annotated[Principal, Depends(require_roles(*PUBLISHERS))]
+
+Paging = Annotated[PageRequest, Depends(page_request)]

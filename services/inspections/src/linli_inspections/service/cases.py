@@ -1,0 +1,137 @@
+"""Rectification cases: opened by a failed inspection, reported ready, verified by a passing
+re-inspection, marked overdue and escalated by the scheduled sweep.
+
+Each use case opens its transaction; called inside another's (recording an inspection opens or
+verifies its case), it joins that one, so the case and its events commit with the inspection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from linli_inspections.adapters.repository import RectificationRepository
+from linli_inspections.domain import rectification
+from linli_inspections.domain.checklist import Checklist
+from linli_inspections.domain.inspection import Inspection
+from linli_inspections.domain.policy import InspectionPolicy
+from linli_inspections.domain.rectification import Escalation, InvalidTransition, Rectification
+from linli_inspections.service import announcements, partner
+from linli_shared.clock import Clock
+from linli_shared.db import Database
+from linli_shared.errors import Conflict, NotFound
+from linli_shared.messaging.outbox import Outbox
+from linli_shared.reach import EVERYWHERE, Reach
+
+
+class Cases:
+    def __init__(
+        self, database: Database, outbox: Outbox, clock: Clock, policy: InspectionPolicy
+    ) -> None:
+        self._database = database
+        self._outbox = outbox
+        self._clock = clock
+        self._policy = policy
+
+    async def request(self, inspection: Inspection, template: Checklist | None) -> Rectification:
+        """The case a failed inspection opens, announced in the template's words."""
+        now = self._clock.now()
+        case, entry = rectification.request(inspection, now)
+        async with self._database.transaction() as connection:
+            repository = RectificationRepository(connection)
+            await repository.add(case)
+            await repository.add_entry(case.id, entry)
+            await self._outbox.add(connection, announcements.requested(case, template))
+        return case
+
+    async def verify(self, reinspection: Inspection, rectification_id: uuid.UUID) -> Rectification:
+        """A re-inspection of the case: passed, it verifies the fix; failed, the case stays open."""
+        now = self._clock.now()
+        async with self._database.transaction() as connection:
+            repository = RectificationRepository(connection)
+            case = await repository.get(rectification_id, for_update=True)
+            if case is None:
+                raise NotFound("rectification", rectification_id)
+            try:
+                changed, entry = rectification.reinspect(case, reinspection, now)
+            except InvalidTransition as error:
+                raise Conflict(str(error)) from error
+            await repository.save(changed)
+            await repository.add_entry(changed.id, entry)
+            if changed.status is rectification.Status.VERIFIED:
+                await self._outbox.add(
+                    connection,
+                    announcements.outcome(reinspection),
+                    announcements.verified(changed),
+                    partner.rectification_verified(changed),
+                )
+        return changed
+
+    async def report_ready(
+        self, rectification_id: uuid.UUID, reported_by: str, reach: Reach = EVERYWHERE
+    ) -> Rectification:
+        """The responsible party reports the fix done: the case waits for its re-inspection."""
+        now = self._clock.now()
+        async with self._database.transaction() as connection:
+            repository = RectificationRepository(connection)
+            case = await repository.get(rectification_id, for_update=True)
+            if case is None or not reach.covers(case.grid_id):
+                raise NotFound("rectification", rectification_id)
+            try:
+                changed, entry = rectification.report_ready(case, reported_by=reported_by, now=now)
+            except InvalidTransition as error:
+                raise Conflict(str(error)) from error
+            await repository.save(changed)
+            await repository.add_entry(changed.id, entry)
+            await self._outbox.add(connection, announcements.ready(changed, now))
+        return changed
+
+    async def needing_attention(self, now: datetime) -> list[uuid.UUID]:
+        """The cases the sweep looks at: past their deadline, or due for the department."""
+        async with self._database.connect() as connection:
+            return await RectificationRepository(connection).needing_attention(
+                now, now - self._policy.department_after
+            )
+
+    async def attend(self, rectification_id: uuid.UUID, now: datetime) -> tuple[int, int]:
+        """Mark the case overdue and escalate it as far as `now` allows; returns how many cases
+        became overdue (0 or 1) and how many escalation steps were taken.
+
+        Safe on several workers at once: the case is taken under a row lock, skipped when another
+        worker holds it.
+        """
+        overdue = escalated = 0
+        async with self._database.transaction() as connection:
+            repository = RectificationRepository(connection)
+            case = await repository.get(
+                rectification_id, for_update=True, skip_locked=not self._database.is_sqlite
+            )
+            if case is None:
+                return 0, 0
+            step = rectification.mark_overdue(case, now)
+            if step is not None:
+                case, entry = step
+                await repository.save(case)
+                await repository.add_entry(case.id, entry)
+                await self._outbox.add(
+                    connection, announcements.overdue(case), partner.rectification_overdue(case)
+                )
+                overdue = 1
+            department = self._policy.department_for(case.checklist)
+            while (
+                step := rectification.escalate(case, now, self._policy.department_after, department)
+            ) is not None:
+                case, entry = step
+                await repository.save(case)
+                await repository.add_entry(case.id, entry)
+                to_department = case.escalation is Escalation.DEPARTMENT
+                await self._outbox.add(
+                    connection,
+                    announcements.escalated(case, department if to_department else None, now),
+                )
+                if to_department:
+                    await self._outbox.add(
+                        connection, partner.rectification_escalated(case, department, now)
+                    )
+                escalated += 1
+        return overdue, escalated

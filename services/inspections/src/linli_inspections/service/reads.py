@@ -1,0 +1,60 @@
+"""Reading inspections and rectification cases, within the caller's reach."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+from linli_inspections.adapters.repository import InspectionRepository, RectificationRepository
+from linli_inspections.domain.inspection import Inspection
+from linli_inspections.domain.rectification import Rectification, Status, TimelineEntry
+from linli_shared.db import Database
+from linli_shared.errors import NotFound
+from linli_shared.pagination import PageRequest, Slice
+from linli_shared.reach import EVERYWHERE, Reach
+
+
+class Reads:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def get_inspection(
+        self, inspection_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> Inspection:
+        async with self._database.connect() as connection:
+            inspection = await InspectionRepository(connection).get(inspection_id)
+        if inspection is None or not reach.covers(inspection.grid_id):
+            raise NotFound("inspection", inspection_id)
+        return inspection
+
+    async def get_rectification(
+        self, rectification_id: uuid.UUID, reach: Reach = EVERYWHERE
+    ) -> tuple[Rectification, list[TimelineEntry]]:
+        """The case with its timeline, and its inspection's evidence per failed finding."""
+        async with self._database.connect() as connection:
+            repository = RectificationRepository(connection)
+            case = await repository.get(rectification_id)
+            if case is None or not reach.covers(case.grid_id):
+                raise NotFound("rectification", rectification_id)
+            inspection = await InspectionRepository(connection).get(case.inspection_id)
+            if inspection is not None:
+                case = replace(case, failed_findings=inspection.failed_findings)
+            return case, await repository.timeline(rectification_id)
+
+    async def search_rectifications(
+        self,
+        *,
+        status: Status | None,
+        grid_id: str | None,
+        subject_id: uuid.UUID | None,
+        page: PageRequest,
+        reach: Reach = EVERYWHERE,
+    ) -> Slice[Rectification]:
+        async with self._database.connect() as connection:
+            return await RectificationRepository(connection).search(
+                status=status,
+                grid_id=grid_id,
+                subject_id=subject_id,
+                page=page,
+                grids=reach.grids,
+            )
