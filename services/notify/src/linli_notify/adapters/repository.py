@@ -200,7 +200,8 @@ class NoticeRepository:
         if row is None:
             return None
         recipient = await self.recipient(row["recipient_id"])
-        assert recipient is not None
+        if recipient is None:  # joined above, in this transaction: only a concurrent delete
+            return None
         return _notice(row), recipient
 
     async def due_digest(
@@ -454,7 +455,8 @@ class NoticeRepository:
         if row is None:
             return None
         endpoint = await self.endpoint(row["endpoint_id"], lock=True)
-        assert endpoint is not None
+        if endpoint is None:  # joined above, in this transaction: only a concurrent delete
+            return None
         return _message(row), endpoint
 
     async def record_webhook_attempt(
