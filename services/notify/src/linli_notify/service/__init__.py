@@ -1,13 +1,14 @@
 """Notify's use cases, one module each (built by hand in app.py):
 
 - `recipients`: the read model of the registry's households and organisations;
-- `making`: a notice per event (and partner webhook messages);
+- `making`: a notice per event (and, through `partners`, partner webhook messages);
 - `reads`: a recipient's notices and one notice's delivery log;
 - `inbox`: the in-app inbox, read and unread;
 - `preferences`: a recipient's channel order, quiet hours and digest; grid workers' contacts;
 - `webhooks`: partner endpoints, their secrets and message logs;
 - `previews`: templates and their previews;
-- `dispatch` and `webhook_delivery`: delivery, out of the consumer path.
+- `dispatch` and `webhook_delivery`: delivery, out of the consumer path;
+- `reach`: grid reach, shared by the use cases that read one recipient's notices.
 """
 
 from __future__ import annotations

@@ -2,15 +2,9 @@
 is about (or the grid worker of its grid), and a message to each subscribed partner.
 
 Use cases only make notices (exactly once: a de-duplication key per cause) and queue partner
-webhook messages; the dispatcher (service/dispatch.py) delivers them. So a slow or absent mail
-server, SMS gateway or partner never blocks a partition, and a notice whose recipient is not
-known yet waits for the registry's event (or the grid contact).
-
-The rectification notice is made from `inspection.failed` alone: every inspections release
-emits it for a failed inspection (release 1.0.0 emitted nothing else), and it carries all the
-notice says (checklist, date, findings, severity, comply-by) and all partners receive.
-`rectification.requested`, from the same transaction, adds only the case id, which the notice
-does not show, so notify does not consume it.
+webhook messages; the dispatcher (service/dispatch.py) delivers them, so a slow mail server or
+partner never blocks a partition. The rectification notice comes from `inspection.failed` alone
+(docs/notify.md, "What is sent, to whom").
 """
 
 from __future__ import annotations
@@ -18,13 +12,8 @@ from __future__ import annotations
 import uuid
 
 from linli_notify.adapters.repository import NoticeRepository
-from linli_notify.domain.delivery import WebhookMessage
-from linli_notify.domain.notice import (
-    PARTNER_NOTICE_TYPES,
-    NoticeType,
-    grid_worker_id,
-    new_notice,
-)
+from linli_notify.domain.notice import NoticeType, grid_worker_id, new_notice
+from linli_notify.service.partners import queue_partner_messages
 from linli_shared.clock import Clock
 from linli_shared.context import current_context
 from linli_shared.contracts import (
@@ -54,7 +43,9 @@ class NoticeMaking:
     # --- from inspections ------------------------------------------------------------------------
 
     async def notice_rectification(self, event: InspectionFailed, source_event_id: str) -> None:
-        """One notice per failed inspection, however often the event is delivered."""
+        """One notice per failed inspection, however often it is announced. Every inspections
+        release emits this event and it carries all the notice says; `rectification.requested`
+        adds only the case id, which the notice does not show, so it is not consumed."""
         findings = [f.model_dump(mode="json") for f in event.failed_findings]
         await self._create(
             event.subject_id,
@@ -122,8 +113,9 @@ class NoticeMaking:
         }
         if isinstance(event, InspectionEscalated) and event.level == "department":
             async with self._database.transaction() as connection:
-                await self._queue_webhooks(
+                await queue_partner_messages(
                     NoticeRepository(connection),
+                    self._clock.now(),
                     NoticeType.OVERDUE_ESCALATION,
                     f"escalation:{event.rectification_id}:department",
                     {
@@ -276,41 +268,7 @@ class NoticeMaking:
                 )
             )
             if partner is not None:
-                await self._queue_webhooks(notices, notice_type, key, partner)
-
-    async def _queue_webhooks(
-        self,
-        notices: NoticeRepository,
-        notice_type: NoticeType,
-        dedup_key: str,
-        data: dict[str, object],
-        department: str | None = None,
-    ) -> None:
-        """One Standard Webhooks message per subscribed, enabled partner endpoint."""
-        if notice_type not in PARTNER_NOTICE_TYPES:
-            raise ValueError(f"{notice_type} is not a partner notice type")
-        now = self._clock.now()
-        for endpoint in await notices.endpoints():
-            if not endpoint.enabled or not endpoint.wants(notice_type, department):
-                continue
-            await notices.add_message(
-                WebhookMessage(
-                    id=f"msg_{uuid.uuid4().hex}",
-                    endpoint_id=endpoint.id,
-                    notice_type=notice_type.value,
-                    dedup_key=dedup_key,
-                    payload={
-                        "type": f"notice.{notice_type.value}",
-                        "timestamp": now.isoformat(),
-                        "data": {k: v for k, v in data.items() if v is not None},
-                    },
-                    status="pending",
-                    attempts=0,
-                    created_at=now,
-                    next_attempt_at=now,
-                    delivered_at=None,
-                )
-            )
+                await queue_partner_messages(notices, self._clock.now(), notice_type, key, partner)
 
 
 def _about_a_resident(
