@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from conftest import MigratedDatabase
-from linli_notify.app import DEFINITION, build_service, create_app
+from linli_notify.app import DEFINITION, build_use_cases, create_app
 from linli_notify.consumers import subscriptions
 from linli_notify.domain.notice import grid_worker_id
-from linli_notify.service.notices import NotifyService
+from linli_notify.service import UseCases
 from linli_notify.settings import NotifySettings
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import InspectionFailed, RectificationOverdue
@@ -52,7 +52,7 @@ PREFERENCES = {"channel_order": ["inbox"], "quiet_hours": None, "digest": True}
 class Notify:
     client: httpx.AsyncClient
     permissions: list[RoutePermission]
-    service: NotifyService  # on a fixed daytime clock, to consume and deliver
+    service: UseCases  # on a fixed daytime clock, to consume and deliver
     database: Database
 
 
@@ -64,7 +64,7 @@ async def notify(migrated_database: MigratedDatabase) -> AsyncIterator[Notify]:
     database = Database(url)
     try:
         async with api_client(app, "notify") as client:
-            service = build_service(database, settings, FixedClock(NOW))
+            service = build_use_cases(database, settings, FixedClock(NOW))
             yield Notify(client, route_permissions(app), service, database)
     finally:
         await database.dispose()
@@ -114,7 +114,7 @@ async def _household_told(notify: Notify, grid: str) -> dict[str, str]:
             community_id=registered.community_id,
         ),
     )
-    while await notify.service.deliver_next():
+    while await notify.service.dispatcher.deliver_next():
         pass
     listed = await notify.client.get(
         "/v1/notices", params={"recipient_id": str(household)}, headers=ADMIN

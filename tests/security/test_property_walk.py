@@ -227,23 +227,23 @@ async def seed_credit(client: httpx.AsyncClient, app: FastAPI, database: Databas
 
 
 async def seed_notify(client: httpx.AsyncClient, app: FastAPI, database: Database) -> list[str]:
-    from linli_notify.app import build_service
+    from linli_notify.app import build_use_cases
     from linli_notify.consumers import subscriptions
     from linli_notify.settings import NotifySettings
 
     # Daytime in the community (no quiet hours), so the notices are delivered at once.
     daytime = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-    service = build_service(
+    use_cases = build_use_cases(
         database, NotifySettings(database_url=database.url), FixedClock(daytime)
     )
-    consumer = subscriptions(service)
+    consumer = subscriptions(use_cases)
     known: list[str] = []
     for grid in (THEIRS, OURS):
         household = registered(grid)
         await consume(consumer, database, household)
         await consume(consumer, database, failed(household.household_id, grid))
         known += [grid, str(household.household_id)]
-    while await service.deliver_next():
+    while await use_cases.dispatcher.deliver_next():
         pass
     for recipient in known[1::2]:
         notices = await client.get("/v1/notices", params={"recipient_id": recipient}, headers=ADMIN)

@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import MigratedDatabase
-from linli_notify.adapters import tables
-from linli_notify.adapters.smtp import SmtpChannel
-from linli_notify.adapters.templates import TemplateRenderer
-from linli_notify.app import DEFINITION, SOURCE, create_app
-from linli_notify.service.notices import NotifyService
-from linli_notify.settings import NotifySettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
-from linli_shared.context import event_context
 from linli_shared.contracts import HouseholdRegistered, InspectionFailed
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.settings import PlatformSettings
-from tests.support.api import api_client
+from services.notify.tests.notify_support import NOW, apply, make
+from tests.support.api import assert_problem
 from tests.support.infra import free_port
 from tests.support.smtp import SmtpSink
-
-PROBLEM = "application/problem+json"
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def bearer(*roles: str) -> dict[str, str]:
@@ -42,52 +30,30 @@ def bearer(*roles: str) -> dict[str, str]:
 STAFF = bearer("community_staff")
 
 
-@pytest.fixture
-async def database_url(migrated_database: MigratedDatabase) -> str:
-    url = await migrated_database(DEFINITION)
-    return url
-
-
-@pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(NotifySettings(database_url=database_url))
-    async with api_client(app, "notify") as c:
-        yield c
-
-
-async def seed(url: str, household: uuid.UUID, count: int, *, deliver: int = 0) -> list[str]:
+async def seed(
+    database: Database, household: uuid.UUID, count: int, *, deliver: int = 0
+) -> list[str]:
     """`count` rectification notices for one household, a second apart; deliver the first ones.
 
     Returns the source event ids, oldest first.
     """
-    database = Database(url)
     clock = FixedClock(NOW)
     sink = SmtpSink(free_port())
     sink.start()
-    settings = NotifySettings(database_url=url, smtp_host="127.0.0.1", smtp_port=sink.port)
-    service = NotifyService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        clock,
-        TemplateRenderer(settings.time_zone),
-        SmtpChannel(settings),
-        settings.delivery_max_attempts,
-    )
+    service = make(database, clock, sink.port)
     sources = [f"evt-{household}-{i}" for i in range(count)]
     try:
-        async with database.transaction() as connection:
-            await service.remember_household(
-                connection,
-                HouseholdRegistered(
-                    household_id=household,
-                    community_id="c",
-                    grid_id="g",
-                    address="幸福路 1 号",
-                    members=[MemberV1(name="张三", relation="head")],
-                    contact_email="zhang@example.com",
-                    registered_at=NOW,
-                ),
-            )
+        await service.recipients.remember_household(
+            HouseholdRegistered(
+                household_id=household,
+                community_id="c",
+                grid_id="g",
+                address="幸福路 1 号",
+                members=[MemberV1(name="张三", relation="head")],
+                contact_email="zhang@example.com",
+                registered_at=NOW,
+            ),
+        )
         for i, source in enumerate(sources):
             clock.set(NOW + timedelta(seconds=i))
             event = InspectionFailed(
@@ -100,26 +66,13 @@ async def seed(url: str, household: uuid.UUID, count: int, *, deliver: int = 0) 
                 failed_findings=[FailedFindingV1(item="no small ads", severity=Severity.LIGHT)],
                 comply_by=NOW + timedelta(days=7),
             )
-            with event_context(f"corr-{i}"):
-                async with database.transaction() as connection:
-                    await service.notice_rectification(connection, event, source)
+            await apply(service, database, event, source, correlation_id=f"corr-{i}")
         clock.set(NOW + timedelta(minutes=1))
         for _ in range(deliver):
-            assert await service.deliver_next()
+            assert await service.dispatcher.deliver_next()
     finally:
         sink.stop()
-        await database.dispose()
     return sources
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith(slug)
-    assert body["title"]
-    return body
 
 
 def last_parts(body: dict[str, Any]) -> set[str]:
@@ -127,11 +80,11 @@ def last_parts(body: dict[str, Any]) -> set[str]:
 
 
 async def test_notices_of_a_recipient_oldest_first(
-    client: httpx.AsyncClient, database_url: str
+    client: httpx.AsyncClient, database: Database
 ) -> None:
     household = uuid.uuid4()
-    sources = await seed(database_url, household, 3)
-    await seed(database_url, uuid.uuid4(), 2)  # someone else's
+    sources = await seed(database, household, 3)
+    await seed(database, uuid.uuid4(), 2)  # someone else's
 
     response = await client.get(
         "/v1/notices", params={"recipient_id": str(household)}, headers=STAFF
@@ -139,7 +92,7 @@ async def test_notices_of_a_recipient_oldest_first(
 
     assert response.status_code == 200, response.text
     page = response.json()
-    assert (page["limit"], page["offset"]) == (50, 0)
+    assert (page["limit"], page["offset"], page["total"]) == (50, 0, 3)
     assert [n["source_event_id"] for n in page["items"]] == sources
     first = page["items"][0]
     assert first["recipient_id"] == str(household)
@@ -152,10 +105,10 @@ async def test_notices_of_a_recipient_oldest_first(
 
 
 async def test_limit_and_offset_page_through_the_notices(
-    client: httpx.AsyncClient, database_url: str
+    client: httpx.AsyncClient, database: Database
 ) -> None:
     household = uuid.uuid4()
-    sources = await seed(database_url, household, 5)
+    sources = await seed(database, household, 5)
 
     async def page(limit: int, offset: int) -> list[str]:
         response = await client.get(
@@ -165,7 +118,7 @@ async def test_limit_and_offset_page_through_the_notices(
         )
         assert response.status_code == 200, response.text
         body = response.json()
-        assert (body["limit"], body["offset"]) == (limit, offset)
+        assert (body["limit"], body["offset"], body["total"]) == (limit, offset, 5)
         return [n["source_event_id"] for n in body["items"]]
 
     assert await page(2, 0) == sources[0:2]
@@ -204,9 +157,11 @@ async def test_bad_paging_is_422_naming_the_parameter(
     assert last_parts(body) == {field}
 
 
-async def test_a_notice_with_its_delivery_log(client: httpx.AsyncClient, database_url: str) -> None:
+async def test_a_notice_with_its_delivery_log(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     household = uuid.uuid4()
-    await seed(database_url, household, 2, deliver=1)
+    await seed(database, household, 2, deliver=1)
     listed = await client.get("/v1/notices", params={"recipient_id": str(household)}, headers=STAFF)
     delivered, pending = listed.json()["items"]
 

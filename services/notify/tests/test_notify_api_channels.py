@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from conftest import MigratedDatabase
-from linli_notify.app import DEFINITION, build_service, create_app
 from linli_notify.domain.notice import grid_worker_id
-from linli_notify.settings import NotifySettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import HouseholdRegistered, InspectionFailed
@@ -22,11 +17,8 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.settings import PlatformSettings
-from tests.support.api import api_client
-from tests.support.infra import free_port
-
-PROBLEM = "application/problem+json"
-NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+from services.notify.tests.notify_support import NOW, apply, make
+from tests.support.api import assert_problem
 
 
 def bearer(*roles: str) -> dict[str, str]:
@@ -38,68 +30,35 @@ ADMIN = bearer("admin")
 RESIDENT_APP = bearer("service")
 
 
-@pytest.fixture
-async def database_url(migrated_database: MigratedDatabase) -> str:
-    url = await migrated_database(DEFINITION)
-    return url
-
-
-@pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(NotifySettings(database_url=database_url))
-    async with api_client(app, "notify") as c:
-        yield c
-
-
-async def seed_inbox(url: str, household: uuid.UUID, count: int) -> None:
+async def seed_inbox(database: Database, household: uuid.UUID, count: int) -> None:
     """A household that reads notices only in the app, with `count` delivered notices."""
-    database = Database(url)
-    settings = NotifySettings(database_url=url, smtp_port=free_port())
-    service = build_service(database, settings, FixedClock(NOW))
-    try:
-        async with database.transaction() as connection:
-            await service.remember_household(
-                connection,
-                HouseholdRegistered(
-                    household_id=household,
-                    community_id="c",
-                    grid_id="g",
-                    address="幸福路 1 号",
-                    members=[MemberV1(name="张三", relation="head")],
-                    contact_email="zhang@example.com",
-                    contact=ContactV1(preferred_channels=["inbox"]),
-                    registered_at=NOW,
-                ),
-            )
-            for i in range(count):
-                await service.notice_rectification(
-                    connection,
-                    InspectionFailed(
-                        inspection_id=uuid.uuid4(),
-                        subject_id=household,
-                        subject_kind=SubjectKind.HOUSEHOLD,
-                        checklist="sanitation",
-                        inspected_at=NOW,
-                        severity=Severity.LIGHT,
-                        failed_findings=[
-                            FailedFindingV1(item=f"finding {i}", severity=Severity.LIGHT)
-                        ],
-                        comply_by=NOW,
-                    ),
-                    f"evt-{i}",
-                )
-        for _ in range(count):
-            assert await service.deliver_next()
-    finally:
-        await database.dispose()
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["type"].endswith(slug)
-    return body
+    service = make(database, FixedClock(NOW))
+    await service.recipients.remember_household(
+        HouseholdRegistered(
+            household_id=household,
+            community_id="c",
+            grid_id="g",
+            address="幸福路 1 号",
+            members=[MemberV1(name="张三", relation="head")],
+            contact_email="zhang@example.com",
+            contact=ContactV1(preferred_channels=["inbox"]),
+            registered_at=NOW,
+        ),
+    )
+    for i in range(count):
+        event = InspectionFailed(
+            inspection_id=uuid.uuid4(),
+            subject_id=household,
+            subject_kind=SubjectKind.HOUSEHOLD,
+            checklist="sanitation",
+            inspected_at=NOW,
+            severity=Severity.LIGHT,
+            failed_findings=[FailedFindingV1(item=f"finding {i}", severity=Severity.LIGHT)],
+            comply_by=NOW,
+        )
+        await apply(service, database, event, f"evt-{i}")
+    for _ in range(count):
+        assert await service.dispatcher.deliver_next()
 
 
 def fields(body: dict[str, Any]) -> set[str]:
@@ -110,14 +69,14 @@ def fields(body: dict[str, Any]) -> set[str]:
 
 
 async def test_the_inbox_lists_unread_notices_and_marks_them_read(
-    client: httpx.AsyncClient, database_url: str
+    client: httpx.AsyncClient, database: Database
 ) -> None:
     household = uuid.uuid4()
-    await seed_inbox(database_url, household, 3)
+    await seed_inbox(database, household, 3)
     url = f"/v1/recipients/{household}/inbox"
 
     page = (await client.get(url, headers=RESIDENT_APP)).json()
-    assert page["unread"] == 3
+    assert (page["unread"], page["total"]) == (3, 3)
     assert len(page["items"]) == 3
     first = page["items"][0]
     assert first["subject"] == "【邻里】整改通知"
@@ -130,7 +89,7 @@ async def test_the_inbox_lists_unread_notices_and_marks_them_read(
     assert response.status_code == 200, response.text
     assert response.json()["read"] is True
     unread = (await client.get(url, params={"unread": True}, headers=STAFF)).json()
-    assert unread["unread"] == 2
+    assert (unread["unread"], unread["total"]) == (2, 2)
     assert first["id"] not in {item["id"] for item in unread["items"]}
 
     missing = await client.put(
@@ -149,10 +108,10 @@ async def test_the_inbox_lists_unread_notices_and_marks_them_read(
 
 
 async def test_preferences_set_the_fallback_chain_quiet_hours_and_digest(
-    client: httpx.AsyncClient, database_url: str
+    client: httpx.AsyncClient, database: Database
 ) -> None:
     household = uuid.uuid4()
-    await seed_inbox(database_url, household, 0)
+    await seed_inbox(database, household, 0)
     url = f"/v1/recipients/{household}/preferences"
 
     before = (await client.get(url, headers=STAFF)).json()
@@ -189,10 +148,10 @@ async def test_preferences_set_the_fallback_chain_quiet_hours_and_digest(
     ids=["unknown-channel", "empty-order", "bad-time", "empty-window", "unknown-field"],
 )
 async def test_bad_preferences_are_422_naming_the_field(
-    client: httpx.AsyncClient, database_url: str, payload: dict[str, Any], field: str
+    client: httpx.AsyncClient, database: Database, payload: dict[str, Any], field: str
 ) -> None:
     household = uuid.uuid4()
-    await seed_inbox(database_url, household, 0)
+    await seed_inbox(database, household, 0)
     response = await client.put(
         f"/v1/recipients/{household}/preferences", json=payload, headers=STAFF
     )
@@ -224,8 +183,9 @@ async def test_grid_contacts_are_kept_by_staff(client: httpx.AsyncClient) -> Non
     assert contact["recipient_id"] == str(grid_worker_id("g-07"))
     assert contact["channels"] == ["sms", "email"]
 
-    listed = (await client.get("/v1/grid-contacts", headers=STAFF)).json()["items"]
-    assert [c["grid_id"] for c in listed] == ["g-07"]
+    listed = (await client.get("/v1/grid-contacts", headers=STAFF)).json()
+    assert [c["grid_id"] for c in listed["items"]] == ["g-07"]
+    assert listed["total"] == 1
 
     bad = await client.put(
         "/v1/grid-contacts/g-08", headers=STAFF, json={"name": "赵六", "phone": "12345"}
@@ -281,10 +241,11 @@ async def test_partner_endpoints_are_managed_by_admins(client: httpx.AsyncClient
         f"/v1/webhooks/{endpoint['id']}", headers=ADMIN, json={"enabled": False}
     )
     assert patched.json()["enabled"] is False
-    listed = (await client.get("/v1/webhooks", headers=ADMIN)).json()["items"]
-    assert [e["id"] for e in listed] == [endpoint["id"]]
+    listed = (await client.get("/v1/webhooks", headers=ADMIN)).json()
+    assert [e["id"] for e in listed["items"]] == [endpoint["id"]]
+    assert listed["total"] == 1
     messages = await client.get(f"/v1/webhooks/{endpoint['id']}/messages", headers=ADMIN)
-    assert messages.json()["items"] == []
+    assert (messages.json()["items"], messages.json()["total"]) == ([], 0)
 
 
 async def test_partner_endpoints_refuse_personal_notices_and_non_admins(
@@ -310,8 +271,9 @@ async def test_partner_endpoints_refuse_personal_notices_and_non_admins(
 async def test_every_notice_type_has_a_template_in_both_locales(
     client: httpx.AsyncClient,
 ) -> None:
-    items = (await client.get("/v1/templates", headers=STAFF)).json()["items"]
-    assert len(items) == 11  # ten notice types and the digest
+    listed = (await client.get("/v1/templates", headers=STAFF)).json()
+    items = listed["items"]
+    assert len(items) == listed["total"] == 11  # ten notice types and the digest
     assert all(item["locales"] == ["zh-CN", "en"] for item in items)
 
 

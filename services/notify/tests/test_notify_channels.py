@@ -8,7 +8,7 @@ de-duplication, grid-worker escalations, every notice type rendered in both loca
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from conftest import MigratedDatabase
 from linli_notify.adapters import tables
 from linli_notify.adapters.templates import TemplateRenderer
-from linli_notify.app import DEFINITION, build_service
+from linli_notify.domain.delivery import Preferences
 from linli_notify.domain.notice import (
     Channel,
     NoticeStatus,
@@ -27,10 +26,7 @@ from linli_notify.domain.notice import (
     QuietHours,
     grid_worker_id,
 )
-from linli_notify.service.notices import NotifyService, Preferences
-from linli_notify.settings import NotifySettings
 from linli_shared.clock import FixedClock
-from linli_shared.context import event_context
 from linli_shared.contracts import (
     CATALOGUE,
     AppealDecided,
@@ -42,30 +38,36 @@ from linli_shared.contracts import (
     HouseholdConsentChanged,
     HouseholdContactChanged,
     HouseholdDeregistered,
-    HouseholdRegistered,
     InspectionEscalated,
-    InspectionFailed,
     NoticeDelivered,
     NoticeFailed,
     OrganisationRegistered,
     RectificationOverdue,
-    RectificationRequested,
     RectificationVerified,
     ScoreChanged,
 )
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
-from linli_shared.contracts.registry import ConsentV1, ContactV1, MemberV1
+from linli_shared.contracts.registry import ConsentV1, ContactV1
 from linli_shared.db import Database
-from linli_shared.messaging.envelope import Envelope
+from linli_shared.pagination import PageRequest
 from services.notify.tests.notify_peers import SecureSmtpSink, SmsGateway
+from services.notify.tests.notify_support import (
+    EMAIL,
+    FIRST_PAGE,
+    NOW,
+    apply,
+    drain,
+    failed,
+    household,
+    make,
+    published,
+)
 from tests.support.infra import free_port
 from tests.support.smtp import SmtpSink
 
 ZONE_OFFSET = timedelta(hours=8)  # Asia/Shanghai
-NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday
-EMAIL = "zhang@example.com"
 PHONE = "13800138000"
 SMS_USER, SMS_PASSWORD = "linli", "gateway-secret"
 
@@ -76,38 +78,11 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink(free_port())
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def gateway() -> Iterator[SmsGateway]:
     peer = SmsGateway(SMS_USER, SMS_PASSWORD)
     peer.start()
     yield peer
     peer.stop()
-
-
-def settings_for(database: Database, smtp_port: int, **extra: Any) -> NotifySettings:
-    return NotifySettings(
-        database_url=database.url, smtp_host="127.0.0.1", smtp_port=smtp_port, **extra
-    )
 
 
 def sms_settings(gateway: SmsGateway) -> dict[str, Any]:
@@ -127,89 +102,6 @@ def sms_settings(gateway: SmsGateway) -> dict[str, Any]:
     }
 
 
-def make(database: Database, clock: FixedClock, smtp_port: int, **extra: Any) -> NotifyService:
-    return build_service(database, settings_for(database, smtp_port, **extra), clock)
-
-
-def household(
-    household_id: uuid.UUID,
-    *,
-    email: str = EMAIL,
-    phone: str | None = None,
-    channels: list[Any] | None = None,
-    consent: list[Any] | None = None,
-    locale: str = "zh-CN",
-) -> HouseholdRegistered:
-    return HouseholdRegistered(
-        household_id=household_id,
-        community_id="c-xingfu",
-        grid_id="g-07",
-        address="幸福路 1 号 2 栋 301",
-        members=[MemberV1(name="张三", relation="head")],
-        contact_email=email,
-        registered_at=NOW - timedelta(days=30),
-        contact=ContactV1(
-            email=email, phone=phone, preferred_channels=channels or ["email"], locale=locale
-        ),
-        consent=ConsentV1(notice_channels=consent) if consent is not None else None,
-    )
-
-
-def failed(
-    subject: uuid.UUID,
-    *,
-    severity: Severity = Severity.GENERAL,
-    inspection: uuid.UUID | None = None,
-) -> InspectionFailed:
-    return InspectionFailed(
-        inspection_id=inspection or uuid.uuid4(),
-        subject_id=subject,
-        subject_kind=SubjectKind.HOUSEHOLD,
-        checklist="sanitation",
-        inspected_at=NOW - timedelta(hours=1),
-        severity=severity,
-        failed_findings=[
-            FailedFindingV1(item="stairwells clear", severity=severity, note="楼道堆物")
-        ],
-        comply_by=NOW + timedelta(days=3),
-        grid_id="g-07",
-    )
-
-
-async def apply(
-    service: NotifyService,
-    database: Database,
-    event: EventData,
-    event_id: str | None = None,
-    correlation_id: str = "corr-1",
-) -> None:
-    """What the consumer does with one event: the handler in one transaction."""
-    from linli_notify.consumers import subscriptions
-
-    [subscription] = subscriptions(service)
-    handler = subscription.handler_for(event.event_type)
-    assert handler is not None
-    envelope_id = event_id or f"evt-{uuid.uuid4()}"
-    envelope = Envelope(
-        id=envelope_id,
-        type=event.event_type,
-        source="/test",
-        subject=event.partition_key(),
-        time=NOW,
-        data=event.model_dump(mode="json"),
-        correlation_id=correlation_id,
-    )
-    with event_context(correlation_id, causation_id=envelope_id):
-        async with database.transaction() as connection:
-            await handler(connection, event, envelope)
-
-
-async def published(database: Database) -> list[Envelope]:
-    async with database.connect() as connection:
-        rows = (await connection.execute(select(tables.outbox).order_by(tables.outbox.c.seq))).all()
-    return [Envelope.from_json(row.payload) for row in rows]
-
-
 async def next_attempt_at(database: Database, notice_id: uuid.UUID) -> datetime:
     async with database.connect() as connection:
         value = await connection.scalar(
@@ -217,14 +109,6 @@ async def next_attempt_at(database: Database, notice_id: uuid.UUID) -> datetime:
         )
     assert isinstance(value, datetime)
     return value
-
-
-async def drain(service: NotifyService, limit: int = 20) -> int:
-    """Run the dispatcher until nothing is due (bounded)."""
-    for done in range(limit):
-        if not await service.deliver_next():
-            return done
-    raise AssertionError("the dispatcher did not come to rest")
 
 
 # --- e-mail over SMTP with STARTTLS and AUTH ------------------------------------------------------
@@ -248,14 +132,14 @@ async def test_email_goes_over_starttls_with_auth(
         subject = uuid.uuid4()
         await apply(service, database, household(subject))
         await apply(service, database, failed(subject))
-        assert await service.deliver_next() is True
+        assert await service.dispatcher.deliver_next() is True
         [mail] = secure.mails
     finally:
         secure.stop()
     assert mail.login == "notify@city"
     assert mail.recipients == [EMAIL]
     assert str(mail.message["Subject"]) == "【邻里】整改通知"
-    [notice] = await service.notices_for(subject, 10, 0)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
     assert (notice.status, notice.channel) == (NoticeStatus.DELIVERED, "email")
 
 
@@ -277,12 +161,12 @@ async def test_a_wrong_smtp_password_is_a_logged_failed_attempt(
         subject = uuid.uuid4()
         await apply(service, database, household(subject))
         await apply(service, database, failed(subject))
-        assert await service.deliver_next() is True
+        assert await service.dispatcher.deliver_next() is True
     finally:
         secure.stop()
     assert secure.mails == []
-    [pending] = await service.notices_for(subject, 10, 0)
-    notice, [delivery] = await service.notice(pending.id)
+    [pending] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
+    notice, [delivery] = await service.reads.notice(pending.id)
     assert (notice.status, notice.attempts) == (NoticeStatus.PENDING, 1)
     assert (delivery.channel, delivery.status) == ("email", "failed")
     assert delivery.response is not None and "535" in delivery.response
@@ -321,14 +205,14 @@ async def test_an_e_mail_sent_again_after_a_crash_carries_the_same_message_id(
     crash_before_the_commit(monkeypatch)
 
     with pytest.raises(Crash):
-        await service.deliver_next()
-    assert await service.deliver_next() is True  # at least once: the notice goes again
+        await service.dispatcher.deliver_next()
+    assert await service.dispatcher.deliver_next() is True  # at least once: the notice goes again
 
     first, second = smtp.mails_to(EMAIL)
-    [notice] = await service.notices_for(subject, 10, 0)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
     assert first.message["Message-ID"] == f"<{notice.id}.email@notify.city.example>"
     assert second.message["Message-ID"] == first.message["Message-ID"]
-    _, deliveries = await service.notice(notice.id)
+    _, deliveries = await service.reads.notice(notice.id)
     assert [(d.channel, d.status) for d in deliveries] == [("email", "delivered")]
 
 
@@ -346,11 +230,11 @@ async def test_an_sms_sent_again_after_a_crash_carries_the_same_idempotency_key(
     crash_before_the_commit(monkeypatch)
 
     with pytest.raises(Crash):
-        await service.deliver_next()
-    assert await service.deliver_next() is True
+        await service.dispatcher.deliver_next()
+    assert await service.dispatcher.deliver_next() is True
 
     first, second = gateway.received
-    [notice] = await service.notices_for(subject, 10, 0)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
     assert first.headers["idempotency-key"] == f"{notice.id}.sms"
     assert second.headers["idempotency-key"] == first.headers["idempotency-key"]
 
@@ -366,7 +250,7 @@ async def test_sms_goes_through_the_gateway_with_the_citys_payload(
     await apply(service, database, household(subject, phone=PHONE, channels=["sms", "email"]))
     await apply(service, database, failed(subject), event_id="evt-sms", correlation_id="corr-sms")
 
-    assert await service.deliver_next() is True
+    assert await service.dispatcher.deliver_next() is True
 
     [request] = gateway.received
     assert request.path == "/v2/send"
@@ -374,10 +258,10 @@ async def test_sms_goes_through_the_gateway_with_the_citys_payload(
     assert body["mobile"] == PHONE
     assert body["sign"] == "邻里"
     assert "检查问题需在" in body["content"] and "前整改" in body["content"]
-    [notice] = await service.notices_for(subject, 10, 0)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
     assert body["extend"] == {"ref": str(notice.id)}
     assert smtp.mails == []
-    notice, [delivery] = await service.notice(notice.id)
+    notice, [delivery] = await service.reads.notice(notice.id)
     assert (notice.status, notice.channel) == (NoticeStatus.DELIVERED, "sms")
     assert (delivery.channel, delivery.address, delivery.status) == ("sms", PHONE, "delivered")
     assert delivery.response is not None and '"OK"' in delivery.response
@@ -396,15 +280,15 @@ async def test_when_sms_fails_the_notice_falls_back_to_email_at_once(
     subject = uuid.uuid4()
     await apply(service, database, household(subject, phone=PHONE, channels=["sms", "email"]))
     await apply(service, database, failed(subject))
-    [notice] = await service.notices_for(subject, 10, 0)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
 
-    assert await service.deliver_next() is True  # SMS refused
+    assert await service.dispatcher.deliver_next() is True  # SMS refused
     assert await next_attempt_at(database, notice.id) == NOW  # no back-off before the fallback
-    assert await service.deliver_next() is True  # e-mail
+    assert await service.dispatcher.deliver_next() is True  # e-mail
 
     [mail] = smtp.mails_to(EMAIL)
     assert mail.subject == "【邻里】整改通知"
-    notice, deliveries = await service.notice(notice.id)
+    notice, deliveries = await service.reads.notice(notice.id)
     assert [(d.channel, d.status) for d in deliveries] == [
         ("sms", "failed"),
         ("email", "delivered"),
@@ -426,8 +310,8 @@ async def test_a_provider_code_that_is_not_ok_is_a_failure(
     await apply(service, database, failed(subject))
 
     assert await drain(service) == 2
-    [notice] = await service.notices_for(subject, 10, 0)
-    _, deliveries = await service.notice(notice.id)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
+    _, deliveries = await service.reads.notice(notice.id)
     assert [(d.channel, d.status) for d in deliveries] == [
         ("sms", "failed"),
         ("email", "delivered"),
@@ -445,13 +329,13 @@ async def test_when_every_channel_fails_it_backs_off_rounds_then_gives_up(
     subject = uuid.uuid4()
     await apply(service, database, household(subject, phone=PHONE, channels=["sms", "email"]))
     await apply(service, database, failed(subject), event_id="evt-x")
-    [notice] = await service.notices_for(subject, 10, 0)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
 
     assert await drain(service) == 2  # sms, then e-mail: round 1 over
     assert await next_attempt_at(database, notice.id) == NOW + timedelta(seconds=5)
     clock.set(NOW + timedelta(seconds=5))
     assert await drain(service) == 2  # round 2: sms, e-mail; gives up
-    notice, deliveries = await service.notice(notice.id)
+    notice, deliveries = await service.reads.notice(notice.id)
     assert notice.status is NoticeStatus.FAILED
     assert [d.channel for d in deliveries] == ["sms", "email", "sms", "email"]
     [envelope] = await published(database)
@@ -459,7 +343,7 @@ async def test_when_every_channel_fails_it_backs_off_rounds_then_gives_up(
     assert isinstance(event, NoticeFailed)
     assert (event.channel, event.source_event_id) == ("email", "evt-x")
     clock.set(NOW + timedelta(days=1))
-    assert await service.deliver_next() is False
+    assert await service.dispatcher.deliver_next() is False
 
 
 async def test_sms_without_a_gateway_falls_back_to_email(
@@ -561,19 +445,20 @@ async def test_the_inbox_channel_delivers_into_the_app_with_read_state(
     assert await drain(service) == 1
     assert smtp.mails == []
 
-    items, unread = await service.inbox(subject, unread=True, limit=10, offset=0)
-    [item] = items
-    assert unread == 1
+    page = await service.inbox.inbox(subject, FIRST_PAGE, unread=True)
+    [item] = page.items.items
+    assert (page.unread, page.items.total) == (1, 1)
     assert item.notice.channel == "inbox"
     assert item.subject == "【邻里】整改通知"
     assert item.body is not None and "stairwells clear（一般）：楼道堆物" in item.body
 
     clock.set(NOW + timedelta(minutes=3))
-    read = await service.mark_read(item.notice.id, True)
+    read = await service.inbox.mark_read(item.notice.id, True)
     assert read.notice.read_at == NOW + timedelta(minutes=3)
-    assert (await service.inbox(subject, unread=True, limit=10, offset=0)) == ([], 0)
-    await service.mark_read(item.notice.id, False)
-    assert (await service.inbox(subject, unread=True, limit=10, offset=0))[1] == 1
+    page = await service.inbox.inbox(subject, FIRST_PAGE, unread=True)
+    assert (page.items.items, page.items.total, page.unread) == ([], 0, 0)
+    await service.inbox.mark_read(item.notice.id, False)
+    assert (await service.inbox.inbox(subject, FIRST_PAGE, unread=True)).unread == 1
 
 
 async def test_an_organisation_is_a_recipient_too(
@@ -610,24 +495,24 @@ async def test_quiet_hours_hold_a_notice_until_morning(
     service = make(database, clock, smtp.port)
     subject = uuid.uuid4()
     await apply(service, database, household(subject))
-    await service.set_preferences(
+    await service.preferences.set_preferences(
         subject, Preferences(None, QuietHours(time(22, 0), time(7, 0)), digest=False)
     )
     clock.set(local(2, 23, 30))
     await apply(service, database, failed(subject))
-    [notice] = await service.notices_for(subject, 10, 0)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
 
-    assert await service.deliver_next() is True  # held, not sent
+    assert await service.dispatcher.deliver_next() is True  # held, not sent
     assert smtp.mails == []
     assert await next_attempt_at(database, notice.id) == local(3, 7, 0)
-    assert await service.deliver_next() is False
+    assert await service.dispatcher.deliver_next() is False
     clock.set(local(3, 6, 59))
-    assert await service.deliver_next() is False
+    assert await service.dispatcher.deliver_next() is False
 
     clock.set(local(3, 7, 0))
-    assert await service.deliver_next() is True
+    assert await service.dispatcher.deliver_next() is True
     assert len(smtp.mails_to(EMAIL)) == 1
-    notice, deliveries = await service.notice(notice.id)
+    notice, deliveries = await service.reads.notice(notice.id)
     assert notice.delivered_at == local(3, 7, 0)
     assert notice.attempts == 1  # holding is not an attempt
     assert len(deliveries) == 1
@@ -639,14 +524,14 @@ async def test_a_critical_notice_bypasses_quiet_hours(
     service = make(database, clock, smtp.port)
     subject = uuid.uuid4()
     await apply(service, database, household(subject))
-    await service.set_preferences(
+    await service.preferences.set_preferences(
         subject, Preferences(None, QuietHours(time(22, 0), time(7, 0)), digest=False)
     )
     clock.set(local(2, 23, 30))
     await apply(service, database, failed(subject, severity=Severity.SERIOUS))
-    assert await service.deliver_next() is True
+    assert await service.dispatcher.deliver_next() is True
     assert len(smtp.mails_to(EMAIL)) == 1
-    [notice] = await service.notices_for(subject, 10, 0)
+    [notice] = (await service.reads.notices_for(subject, PageRequest(limit=10))).items
     assert notice.critical is True
     assert notice.delivered_at == local(2, 23, 30)
 
@@ -669,7 +554,7 @@ async def test_a_property_manager_on_digest_gets_one_daily_message(
             registered_at=NOW,
         ),
     )
-    await service.set_preferences(manager, Preferences(None, None, digest=True))
+    await service.preferences.set_preferences(manager, Preferences(None, None, digest=True))
     as_org = {"subject_kind": SubjectKind.ORGANISATION}
     for hour, correlation in ((10, "corr-a"), (15, "corr-b")):
         clock.set(local(2, hour))
@@ -695,13 +580,13 @@ async def test_a_property_manager_on_digest_gets_one_daily_message(
     assert urgent.subject == "【邻里】整改通知"
 
     clock.set(local(3, 7, 59))
-    assert await service.deliver_next() is False
+    assert await service.dispatcher.deliver_next() is False
     clock.set(local(3, 8, 0))
     assert await drain(service) == 1  # one message for both held notices
     _, digest = smtp.mails_to("pm@example.com")
     assert digest.subject == "【邻里】每日通知汇总（2 条）"
     assert digest.body.count("【邻里】整改通知") == 2
-    notices = await service.notices_for(manager, 10, 0)
+    notices = (await service.reads.notices_for(manager, PageRequest(limit=10))).items
     assert {n.status for n in notices} == {NoticeStatus.DELIVERED}
     delivered = [e for e in await published(database) if e.type.endswith("delivered.v1")]
     assert sorted(e.correlation_id for e in delivered) == ["corr-a", "corr-b", "corr-urgent"]
@@ -713,48 +598,16 @@ async def test_leaving_the_digest_releases_what_was_held(
     service = make(database, clock, smtp.port)
     subject = uuid.uuid4()
     await apply(service, database, household(subject))
-    await service.set_preferences(subject, Preferences(None, None, digest=True))
+    await service.preferences.set_preferences(subject, Preferences(None, None, digest=True))
     await apply(service, database, failed(subject))
     assert await drain(service) == 1  # held until tomorrow 08:00
     assert smtp.mails == []
 
     clock.set(NOW + timedelta(hours=1))
-    await service.set_preferences(subject, Preferences(None, None, digest=False))
+    await service.preferences.set_preferences(subject, Preferences(None, None, digest=False))
     assert await drain(service) == 1
     [mail] = smtp.mails_to(EMAIL)
     assert mail.subject == "【邻里】整改通知"  # an ordinary notice, not a digest of one
-
-
-# --- de-duplication -------------------------------------------------------------------------------
-
-
-async def test_inspection_failed_and_rectification_requested_make_one_notice(
-    database: Database, clock: FixedClock, smtp: SmtpSink
-) -> None:
-    service = make(database, clock, smtp.port)
-    subject = uuid.uuid4()
-    inspection, rectification = uuid.uuid4(), uuid.uuid4()
-    await apply(service, database, household(subject))
-    failure = failed(subject, inspection=inspection)
-    await apply(service, database, failure)
-    await apply(
-        service,
-        database,
-        RectificationRequested(
-            rectification_id=rectification,
-            inspection_id=inspection,
-            subject_id=subject,
-            subject_kind=SubjectKind.HOUSEHOLD,
-            severity=Severity.GENERAL,
-            comply_by=failure.comply_by,
-            failed_findings=failure.failed_findings,
-        ),
-    )
-    [notice] = await service.notices_for(subject, 10, 0)
-    assert notice.variables["rectification_id"] == str(rectification)
-    assert notice.variables["inspection_id"] == str(inspection)
-    assert await drain(service) == 1
-    assert len(smtp.mails) == 1
 
 
 # --- escalation to the grid worker ----------------------------------------------------------------
@@ -781,9 +634,9 @@ async def test_an_overdue_rectification_reaches_the_grid_worker_once(
         database,
         InspectionEscalated(**common, level="grid_worker", escalated_at=NOW),
     )
-    assert await service.deliver_next() is False  # no grid contact yet: it waits
+    assert await service.dispatcher.deliver_next() is False  # no grid contact yet: it waits
 
-    await service.set_grid_contact(
+    await service.grid_contacts.set_grid_contact(
         "g-07",
         name="网格员王五",
         email="wang@grid.example",
@@ -797,7 +650,9 @@ async def test_an_overdue_rectification_reaches_the_grid_worker_once(
     assert "网格员王五：" in mail.body
     assert "张三（幸福路 1 号 2 栋 301）" in mail.body
     assert str(rectification) in mail.body
-    [notice] = await service.notices_for(grid_worker_id("g-07"), 10, 0)
+    [notice] = (
+        await service.reads.notices_for(grid_worker_id("g-07"), PageRequest(limit=10))
+    ).items
     assert notice.notice_type is NoticeType.OVERDUE_ESCALATION
     assert notice.critical is True
 
@@ -818,10 +673,6 @@ def every_event(subject: uuid.UUID) -> list[EventData]:
     }
     return [
         failed(subject),
-        RectificationRequested(
-            **{**case, "inspection_id": uuid.uuid4()},
-            failed_findings=[FailedFindingV1(item="no small ads", severity=Severity.LIGHT)],
-        ),
         RectificationVerified(**case, reinspection_id=uuid.uuid4(), verified_at=NOW, on_time=True),
         RectificationOverdue(**case, overdue_since=NOW),
         ScoreChanged(
@@ -867,7 +718,7 @@ async def test_every_notice_type_renders_from_its_event_in_every_locale(
     service = make(database, clock, smtp.port)
     subject = uuid.uuid4()
     await apply(service, database, household(subject))
-    await service.set_grid_contact(
+    await service.grid_contacts.set_grid_contact(
         "g-07",
         name="王五",
         email="wang@grid.example",
@@ -878,8 +729,10 @@ async def test_every_notice_type_renders_from_its_event_in_every_locale(
     for event in every_event(subject):
         await apply(service, database, event)
 
-    notices = await service.notices_for(subject, 50, 0)
-    notices += await service.notices_for(grid_worker_id("g-07"), 50, 0)
+    notices = (await service.reads.notices_for(subject, PageRequest(limit=50))).items
+    notices += (
+        await service.reads.notices_for(grid_worker_id("g-07"), PageRequest(limit=50))
+    ).items
     assert {n.notice_type for n in notices} == set(NoticeType)
     renderer = TemplateRenderer("Asia/Shanghai")
     async with database.connect() as connection:

@@ -8,7 +8,6 @@ organisation.registered/changed; a grid worker's inbox is in the grid it answers
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,13 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import MigratedDatabase
 from linli_notify.adapters.repository import NoticeRepository
-from linli_notify.app import DEFINITION, build_service, create_app
 from linli_notify.consumers import subscriptions
 from linli_notify.domain.notice import grid_worker_id
-from linli_notify.service.notices import NotifyService
-from linli_notify.settings import NotifySettings
+from linli_notify.service import UseCases
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import (
     InspectionFailed,
@@ -35,9 +31,9 @@ from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import ContactV1
 from linli_shared.db import Database
-from tests.support.api import api_client
+from services.notify.tests.notify_support import make
+from tests.support.api import assert_problem
 from tests.support.grid_scope import COMMUNITY, bearer, consume, household_in, moved_to
-from tests.support.infra import free_port
 
 A, B = "grid-a", "grid-b"
 WORKER_A = bearer("grid_worker", [A], subject="worker-a")
@@ -49,14 +45,14 @@ NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # daytime in the community: no qui
 @dataclass(frozen=True)
 class Notify:
     client: httpx.AsyncClient
-    service: NotifyService  # on a fixed daytime clock, to consume and deliver
+    service: UseCases  # on a fixed daytime clock, to consume and deliver
     database: Database
 
     async def apply(self, event: EventData) -> str:
         return await consume(subscriptions(self.service), self.database, event)
 
     async def deliver(self) -> None:
-        while await self.service.deliver_next():
+        while await self.service.dispatcher.deliver_next():
             pass
 
     async def household(self, grid: str) -> tuple[uuid.UUID, str]:
@@ -76,16 +72,8 @@ class Notify:
 
 
 @pytest.fixture
-async def notify(migrated_database: MigratedDatabase) -> AsyncIterator[Notify]:
-    url = await migrated_database(DEFINITION)
-    settings = NotifySettings(database_url=url, smtp_port=free_port())
-    app = create_app(settings)
-    database = Database(url)
-    try:
-        async with api_client(app, "notify") as client:
-            yield Notify(client, build_service(database, settings, FixedClock(NOW)), database)
-    finally:
-        await database.dispose()
+def notify(client: httpx.AsyncClient, database: Database) -> Notify:
+    return Notify(client, make(database, FixedClock(NOW)), database)
 
 
 def failed_inspection(subject: uuid.UUID, kind: SubjectKind) -> InspectionFailed:
@@ -113,14 +101,6 @@ async def reads(
     return {(await client.get(url, headers=headers)).status_code for url in urls}
 
 
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["type"].endswith(slug)
-    return body
-
-
 async def test_a_grid_worker_reads_and_changes_only_its_grids_households(notify: Notify) -> None:
     (ours, our_notice), (theirs, their_notice) = (
         await notify.household(A),
@@ -132,12 +112,14 @@ async def test_a_grid_worker_reads_and_changes_only_its_grids_households(notify:
     assert await reads(client, theirs, WORKER_B) == {200}
     assert await reads(client, theirs, STAFF) == {200}
     assert (await client.get(f"/v1/notices/{our_notice}", headers=WORKER_A)).status_code == 200
-    problem(await client.get(f"/v1/notices/{their_notice}", headers=WORKER_A), 404, "not-found")
+    assert_problem(
+        await client.get(f"/v1/notices/{their_notice}", headers=WORKER_A), 404, "not-found"
+    )
 
     read = {"read": True}
     marked = await client.put(f"/v1/notices/{our_notice}/read-state", json=read, headers=WORKER_A)
     assert marked.status_code == 200 and marked.json()["read"] is True
-    problem(
+    assert_problem(
         await client.put(f"/v1/notices/{their_notice}/read-state", json=read, headers=WORKER_A),
         404,
         "not-found",
@@ -177,7 +159,7 @@ async def test_a_grid_workers_own_inbox_is_in_its_grid(notify: Notify) -> None:
     inbox = f"/v1/recipients/{grid_worker_id(A)}/inbox"
     own = await client.get(inbox, headers=WORKER_A)
     assert [n["notice_type"] for n in own.json()["items"]] == ["overdue_escalation"]
-    problem(await client.get(inbox, headers=WORKER_B), 404, "not-found")
+    assert_problem(await client.get(inbox, headers=WORKER_B), 404, "not-found")
     # Removing the contact stops new notices, not the grid's sight of the old ones.
     assert (await client.delete(f"/v1/grid-contacts/{A}", headers=STAFF)).status_code == 204
     assert (await client.get(inbox, headers=WORKER_A)).json()["items"] == own.json()["items"]

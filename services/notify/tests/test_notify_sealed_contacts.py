@@ -5,21 +5,15 @@ clear contacts of events written before, and shows a phone it delivered to only 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import MigratedDatabase
-from linli_notify.adapters import tables
-from linli_notify.adapters.repository import Delivery, NoticeRepository
-from linli_notify.adapters.smtp import SmtpChannel
-from linli_notify.adapters.templates import TemplateRenderer
+from linli_notify.adapters.repository import NoticeRepository
 from linli_notify.api.schemas import DeliveryOut
-from linli_notify.app import DEFINITION, SOURCE
+from linli_notify.domain.delivery import Delivery
 from linli_notify.domain.notice import Recipient
-from linli_notify.service.notices import NotifyService
-from linli_notify.settings import NotifySettings
+from linli_notify.service import UseCases
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import (
     HouseholdContactChanged,
@@ -30,30 +24,14 @@ from linli_shared.contracts.registry import SEALED_EMAIL, ContactV1, MemberV1
 from linli_shared.crypto import Sealer, generate_key
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import MalformedEvent
-from linli_shared.messaging.outbox import Outbox
+from services.notify.tests.notify_support import make
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 KEY = generate_key()
 
 
-@pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    database = Database(await migrated_database(DEFINITION))
-    yield database
-    await database.dispose()
-
-
-def build(database: Database, *keys: str) -> NotifyService:
-    settings = NotifySettings(database_url=database.url, contact_keys=",".join(keys))
-    return NotifyService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        FixedClock(NOW),
-        TemplateRenderer(settings.time_zone),
-        SmtpChannel(settings),
-        settings.delivery_max_attempts,
-        contacts=settings.contact_sealer(),
-    )
+def build(database: Database, *keys: str) -> UseCases:
+    return make(database, FixedClock(NOW), contact_keys=",".join(keys))
 
 
 def sealed(subject: uuid.UUID, email: str | None, phone: str | None, key: str = KEY) -> ContactV1:
@@ -86,31 +64,27 @@ async def _recipient(database: Database, recipient_id: uuid.UUID) -> Recipient:
 async def test_a_sealed_contact_is_opened_into_the_recipient(database: Database) -> None:
     service, household, organisation = build(database, KEY), uuid.uuid4(), uuid.uuid4()
 
-    async with database.transaction() as connection:
-        await service.remember_household(
-            connection, registered(household, sealed(household, "zhang@example.cn", "13812345678"))
-        )
-        await service.remember_organisation(
-            connection,
-            OrganisationRegistered(
-                organisation_id=organisation,
-                kind="shop",
-                name="小卖部",
-                community_id="c",
-                contact=sealed(organisation, None, "13912345678"),
-                registered_at=NOW,
-            ),
-        )
-    async with database.transaction() as connection:
-        await service.household_contact_changed(
-            connection,
-            HouseholdContactChanged(
-                household_id=household,
-                contact=sealed(household, "zhang.san@example.cn", "13600001111"),
-                changed_at=NOW,
-                version=2,
-            ),
-        )
+    await service.recipients.remember_household(
+        registered(household, sealed(household, "zhang@example.cn", "13812345678"))
+    )
+    await service.recipients.remember_organisation(
+        OrganisationRegistered(
+            organisation_id=organisation,
+            kind="shop",
+            name="小卖部",
+            community_id="c",
+            contact=sealed(organisation, None, "13912345678"),
+            registered_at=NOW,
+        ),
+    )
+    await service.recipients.remember_contacts(
+        HouseholdContactChanged(
+            household_id=household,
+            contact=sealed(household, "zhang.san@example.cn", "13600001111"),
+            changed_at=NOW,
+            version=2,
+        ),
+    )
 
     mine = await _recipient(database, household)
     assert (mine.email, mine.phone) == ("zhang.san@example.cn", "13600001111")
@@ -122,10 +96,9 @@ async def test_a_contact_sealed_under_a_previous_key_still_opens(database: Datab
     previous, household = generate_key(), uuid.uuid4()
     service = build(database, KEY, previous)
 
-    async with database.transaction() as connection:
-        await service.remember_household(
-            connection, registered(household, sealed(household, "li@example.cn", None, previous))
-        )
+    await service.recipients.remember_household(
+        registered(household, sealed(household, "li@example.cn", None, previous))
+    )
 
     assert (await _recipient(database, household)).email == "li@example.cn"
 
@@ -142,8 +115,7 @@ async def test_a_seal_made_for_another_record_or_key_is_refused(
     )
 
     with pytest.raises(MalformedEvent, match="contact"):
-        async with database.transaction() as connection:
-            await service.remember_household(connection, registered(household, contact))
+        await service.recipients.remember_household(registered(household, contact))
     async with database.connect() as connection:
         assert await NoticeRepository(connection).recipient(household) is None
 
@@ -155,11 +127,10 @@ async def test_a_clear_contact_of_an_older_event_is_still_read(database: Databas
     )
 
     async with database.transaction() as connection:
-        await service.remember_household(connection, older)
+        await service.recipients.remember_household(older)
         first = await NoticeRepository(connection).recipient(household)
         assert first is not None and first.email == "old@example.cn"
-        await service.household_contact_changed(
-            connection,
+        await service.recipients.remember_contacts(
             HouseholdContactChanged(
                 household_id=household,
                 contact=ContactV1(email="new@example.cn", phone="13812345678"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,17 +11,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
-from conftest import MigratedDatabase
 from linli_notify.adapters import tables
 from linli_notify.adapters.repository import NoticeRepository
-from linli_notify.adapters.smtp import SmtpChannel
-from linli_notify.adapters.templates import TemplateRenderer
-from linli_notify.app import DEFINITION, SOURCE
 from linli_notify.domain.notice import NoticeStatus, NoticeType
-from linli_notify.service.notices import NotifyService
-from linli_notify.settings import NotifySettings
+from linli_notify.service import UseCases
 from linli_shared.clock import FixedClock
-from linli_shared.context import event_context
 from linli_shared.contracts import (
     CATALOGUE,
     HouseholdRegistered,
@@ -37,54 +30,15 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.processing import UnknownSubject
+from services.notify.tests.notify_support import EMAIL, FIRST_PAGE, NOW, apply, make
 from tests.support.infra import free_port
 from tests.support.smtp import SmtpSink
 
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-EMAIL = "zhang@example.com"
 
-
-@pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink(free_port())
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-def build(
-    database: Database, clock: FixedClock, smtp_port: int, max_attempts: int = 5
-) -> NotifyService:
-    """As app._service builds it, with a pinned clock and the test's SMTP server."""
-    settings = NotifySettings(
-        database_url=database.url,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        delivery_max_attempts=max_attempts,
-    )
-    return NotifyService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        clock,
-        TemplateRenderer(settings.time_zone),
-        SmtpChannel(settings),
-        settings.delivery_max_attempts,
-    )
+def build(database: Database, clock: FixedClock, smtp_port: int, max_attempts: int = 5) -> UseCases:
+    """As app.py builds them, with a pinned clock and the test's SMTP server."""
+    return make(database, clock, smtp_port, delivery_max_attempts=max_attempts)
 
 
 def registered(
@@ -117,21 +71,18 @@ def failed(subject: uuid.UUID) -> InspectionFailed:
     )
 
 
-async def remember(service: NotifyService, database: Database, event: HouseholdRegistered) -> None:
-    async with database.transaction() as connection:
-        await service.remember_household(connection, event)
+async def remember(service: UseCases, database: Database, event: HouseholdRegistered) -> None:
+    await service.recipients.remember_household(event)
 
 
 async def rectify(
-    service: NotifyService,
+    service: UseCases,
     database: Database,
     event: InspectionFailed,
     source_event_id: str,
     correlation_id: str = "corr-1",
 ) -> None:
-    with event_context(correlation_id, causation_id=source_event_id):
-        async with database.transaction() as connection:
-            await service.notice_rectification(connection, event, source_event_id)
+    await apply(service, database, event, source_event_id, correlation_id)
 
 
 async def _count(database: Database, table: Table) -> int:
@@ -155,9 +106,9 @@ async def _next_attempt_at(database: Database, notice_id: uuid.UUID) -> datetime
 
 
 async def test_a_redelivered_event_makes_one_notice(
-    database: Database, clock: FixedClock, sink: SmtpSink
+    database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
-    service = build(database, clock, sink.port)
+    service = build(database, clock, smtp.port)
     household = uuid.uuid4()
     await remember(service, database, registered(household))
     event = failed(household)
@@ -165,7 +116,7 @@ async def test_a_redelivered_event_makes_one_notice(
     await rectify(service, database, event, "evt-1")
     await rectify(service, database, event, "evt-1")
 
-    [notice] = await service.notices_for(household, limit=10, offset=0)
+    [notice] = (await service.reads.notices_for(household, FIRST_PAGE)).items
     assert notice.notice_type is NoticeType.RECTIFICATION
     assert notice.source_event_id == "evt-1"
     assert notice.correlation_id == "corr-1"
@@ -183,9 +134,9 @@ async def test_a_redelivered_event_makes_one_notice(
 
 
 async def test_the_head_of_household_is_the_recipient_and_stays_current(
-    database: Database, clock: FixedClock, sink: SmtpSink
+    database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
-    service = build(database, clock, sink.port)
+    service = build(database, clock, smtp.port)
     household = uuid.uuid4()
 
     await remember(service, database, registered(household))
@@ -201,18 +152,18 @@ async def test_the_head_of_household_is_the_recipient_and_stays_current(
 
 
 async def test_deliver_next_sends_the_mail_and_proves_delivery(
-    database: Database, clock: FixedClock, sink: SmtpSink
+    database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
-    service = build(database, clock, sink.port)
+    service = build(database, clock, smtp.port)
     household = uuid.uuid4()
     await remember(service, database, registered(household))
     await rectify(service, database, failed(household), "evt-1", correlation_id="corr-story")
-    [pending] = await service.notices_for(household, limit=10, offset=0)
+    [pending] = (await service.reads.notices_for(household, FIRST_PAGE)).items
     clock.set(NOW + timedelta(seconds=30))
 
-    assert await service.deliver_next() is True
+    assert await service.dispatcher.deliver_next() is True
 
-    [mail] = sink.mails
+    [mail] = smtp.mails
     assert mail.recipients == [EMAIL]
     assert mail.subject == "【邻里】整改通知"
     assert mail.message["X-Linli-Notice-Id"] == str(pending.id)
@@ -221,7 +172,7 @@ async def test_deliver_next_sends_the_mail_and_proves_delivery(
     assert "stairwells clear（一般）：楼道堆物" in mail.body
     assert "请于 2026年03月04日 09:30 前完成整改" in mail.body
 
-    notice, deliveries = await service.notice(pending.id)
+    notice, deliveries = await service.reads.notice(pending.id)
     assert notice.status is NoticeStatus.DELIVERED
     assert notice.attempts == 1
     assert notice.delivered_at == NOW + timedelta(seconds=30)
@@ -246,14 +197,14 @@ async def test_deliver_next_sends_the_mail_and_proves_delivery(
     assert event.source_event_id == "evt-1"
     assert event.delivered_at == NOW + timedelta(seconds=30)
 
-    assert await service.deliver_next() is False  # nothing left
-    assert len(sink.mails) == 1
+    assert await service.dispatcher.deliver_next() is False  # nothing left
+    assert len(smtp.mails) == 1
 
 
 async def test_a_score_change_notice_is_delivered(
-    database: Database, clock: FixedClock, sink: SmtpSink
+    database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
-    service = build(database, clock, sink.port)
+    service = build(database, clock, smtp.port)
     household = uuid.uuid4()
     await remember(service, database, registered(household))
     change = ScoreChanged(
@@ -270,23 +221,22 @@ async def test_a_score_change_notice_is_delivered(
         source_event_id="evt-0",
         occurred_at=NOW,
     )
-    async with database.transaction() as connection:
-        await service.notice_score_change(connection, change, "evt-score-1")
-        await service.notice_score_change(connection, change, "evt-score-1")
+    await apply(service, database, change, "evt-score-1")
+    await apply(service, database, change, "evt-score-1")
 
-    assert await service.deliver_next() is True
-    assert await service.deliver_next() is False
-    [mail] = sink.mails_to(EMAIL)
+    assert await service.dispatcher.deliver_next() is True
+    assert await service.dispatcher.deliver_next() is False
+    [mail] = smtp.mails_to(EMAIL)
     assert mail.subject == "【邻里】诚信积分变动通知"
     assert "您的诚信积分由 1000 分变为 980 分（-20），当前诚信等级为 A。" in mail.body
 
 
 async def test_a_residents_own_ledger_makes_no_notice(
-    database: Database, clock: FixedClock, sink: SmtpSink
+    database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
     """Residents are ledger subjects for personal rules but not recipients: their household's
     own entry is what the household hears about."""
-    service = build(database, clock, sink.port)
+    service = build(database, clock, smtp.port)
     resident = uuid.uuid4()
     change = ScoreChanged(
         subject_id=resident,
@@ -302,17 +252,16 @@ async def test_a_residents_own_ledger_makes_no_notice(
         source_event_id="evt-0",
         occurred_at=NOW,
     )
-    async with database.transaction() as connection:
-        await service.notice_score_change(connection, change, "evt-resident-1")
+    await apply(service, database, change, "evt-resident-1")
 
     assert await _count(database, tables.notices) == 0
-    assert await service.deliver_next() is False
+    assert await service.dispatcher.deliver_next() is False
 
 
 async def test_no_notice_is_made_for_a_recipient_the_registry_has_not_announced(
-    database: Database, clock: FixedClock, sink: SmtpSink
+    database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
-    service = build(database, clock, sink.port)
+    service = build(database, clock, smtp.port)
     household = uuid.uuid4()
     # Before the registry's event (or for a subject it never had): refused, nothing written; the
     # consumer retries a bounded time, then dead-letters it as unknown-subject.
@@ -320,18 +269,18 @@ async def test_no_notice_is_made_for_a_recipient_the_registry_has_not_announced(
         await rectify(service, database, failed(household), "evt-1")
     assert await _count(database, tables.notices) == 0
     assert await _count(database, tables.recipients) == 0
-    assert await service.deliver_next() is False
+    assert await service.dispatcher.deliver_next() is False
 
     await remember(service, database, registered(household))
     await rectify(service, database, failed(household), "evt-1")  # the retry, or a replay
-    assert await service.deliver_next() is True
-    assert len(sink.mails_to(EMAIL)) == 1
+    assert await service.dispatcher.deliver_next() is True
+    assert len(smtp.mails_to(EMAIL)) == 1
 
 
 async def test_the_oldest_notice_goes_first(
-    database: Database, clock: FixedClock, sink: SmtpSink
+    database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
-    service = build(database, clock, sink.port)
+    service = build(database, clock, smtp.port)
     first, second = uuid.uuid4(), uuid.uuid4()
     await remember(service, database, registered(first, email="first@example.com"))
     await remember(service, database, registered(second, email="second@example.com"))
@@ -341,10 +290,10 @@ async def test_the_oldest_notice_goes_first(
     await rectify(service, database, failed(first), "evt-a")  # created earlier
     clock.set(NOW + timedelta(minutes=1))
 
-    assert await service.deliver_next() is True
-    assert [m.recipients for m in sink.mails] == [["first@example.com"]]
-    assert await service.deliver_next() is True
-    assert [m.recipients for m in sink.mails] == [["first@example.com"], ["second@example.com"]]
+    assert await service.dispatcher.deliver_next() is True
+    assert [m.recipients for m in smtp.mails] == [["first@example.com"]]
+    assert await service.dispatcher.deliver_next() is True
+    assert [m.recipients for m in smtp.mails] == [["first@example.com"], ["second@example.com"]]
 
 
 async def test_without_a_mail_server_it_backs_off_then_gives_up(
@@ -357,21 +306,21 @@ async def test_without_a_mail_server_it_backs_off_then_gives_up(
     household = uuid.uuid4()
     await remember(service, database, registered(household))
     await rectify(service, database, failed(household), "evt-1")
-    [notice] = await service.notices_for(household, limit=10, offset=0)
+    [notice] = (await service.reads.notices_for(household, FIRST_PAGE)).items
 
     # Attempt 1 fails: still pending, retried 5 s later, not before.
-    assert await service.deliver_next() is True
-    notice, deliveries = await service.notice(notice.id)
+    assert await service.dispatcher.deliver_next() is True
+    notice, deliveries = await service.reads.notice(notice.id)
     assert (notice.status, notice.attempts) == (NoticeStatus.PENDING, 1)
     assert [(d.status, d.address) for d in deliveries] == [("failed", EMAIL)]
     assert deliveries[0].response  # the reason is logged
     assert await _next_attempt_at(database, notice.id) == NOW + timedelta(seconds=5)
-    assert await service.deliver_next() is False  # not due yet
+    assert await service.dispatcher.deliver_next() is False  # not due yet
 
     # Attempt 2 fails: backs off further.
     clock.set(NOW + timedelta(seconds=5))
-    assert await service.deliver_next() is True
-    notice, deliveries = await service.notice(notice.id)
+    assert await service.dispatcher.deliver_next() is True
+    notice, deliveries = await service.reads.notice(notice.id)
     assert (notice.status, notice.attempts) == (NoticeStatus.PENDING, 2)
     assert len(deliveries) == 2
     assert await _next_attempt_at(database, notice.id) == NOW + timedelta(seconds=15)
@@ -379,8 +328,8 @@ async def test_without_a_mail_server_it_backs_off_then_gives_up(
 
     # Attempt 3 = delivery_max_attempts: it gives up and says so.
     clock.set(NOW + timedelta(seconds=15))
-    assert await service.deliver_next() is True
-    notice, deliveries = await service.notice(notice.id)
+    assert await service.dispatcher.deliver_next() is True
+    notice, deliveries = await service.reads.notice(notice.id)
     assert (notice.status, notice.attempts) == (NoticeStatus.FAILED, 3)
     assert notice.delivered_at is None
     assert [d.status for d in deliveries] == ["failed", "failed", "failed"]
@@ -399,7 +348,7 @@ async def test_without_a_mail_server_it_backs_off_then_gives_up(
     assert event.failed_at == NOW + timedelta(seconds=15)
 
     clock.set(NOW + timedelta(days=1))
-    assert await service.deliver_next() is False  # a failed notice is not retried
+    assert await service.dispatcher.deliver_next() is False  # a failed notice is not retried
 
 
 async def test_delivery_resumes_when_the_mail_server_is_back(
@@ -414,17 +363,17 @@ async def test_delivery_resumes_when_the_mail_server_is_back(
     await remember(service, database, registered(household))
     await rectify(service, database, failed(household), "evt-1")
 
-    assert await service.deliver_next() is True  # fails: nobody listening
+    assert await service.dispatcher.deliver_next() is True  # fails: nobody listening
     back = SmtpSink(port)
     back.start()
     try:
         clock.set(NOW + timedelta(seconds=5))
-        assert await service.deliver_next() is True
+        assert await service.dispatcher.deliver_next() is True
         assert len(back.mails_to(EMAIL)) == 1
     finally:
         back.stop()
 
-    [notice] = await service.notices_for(household, limit=10, offset=0)
+    [notice] = (await service.reads.notices_for(household, FIRST_PAGE)).items
     assert (notice.status, notice.attempts) == (NoticeStatus.DELIVERED, 2)
     assert [event_type for event_type, *_ in await _outbox(database)] == [
         "linli.notify.notice.delivered.v1"
@@ -436,6 +385,6 @@ def _drift(connection: Connection) -> list[object]:
     return list(compare_metadata(context, tables.metadata))
 
 
-async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
-    async with database.connect() as connection:
+async def test_migrations_create_exactly_the_tables_the_code_uses(pg_database: Database) -> None:
+    async with pg_database.connect() as connection:
         assert await connection.run_sync(_drift) == []

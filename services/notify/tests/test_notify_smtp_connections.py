@@ -6,7 +6,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from linli_notify.adapters.smtp import SmtpChannel
-from linli_notify.adapters.templates import RenderedNotice
+from linli_notify.domain.delivery import RenderedNotice
 from linli_notify.settings import NotifySettings
 from tests.support.infra import free_port
 

@@ -13,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import MigratedDatabase
 from linli_notify.adapters import tables
-from linli_notify.app import DEFINITION, build_service
+from linli_notify.app import DEFINITION, build_use_cases
 from linli_notify.domain.notice import NoticeType
-from linli_notify.service.notices import NotifyService
+from linli_notify.service import UseCases
 from linli_notify.settings import NotifySettings
 from linli_shared.clock import FixedClock
 from linli_shared.context import event_context
@@ -36,18 +35,12 @@ from linli_shared.migrations import upgrade
 from linli_shared.rules import RuleViolation
 from linli_shared.settings import PlatformSettings
 from services.notify.tests.notify_peers import WebhookReceiver
+from services.notify.tests.notify_support import FIRST_PAGE
 from tests.support.infra import free_port
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PUBLIC = "93.184.216.34"
 PARTNER = "partner.example"
-
-
-@pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    database = Database(await migrated_database(DEFINITION))
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture
@@ -103,15 +96,15 @@ def settings(database: Database, *, production: bool, **extra: Any) -> NotifySet
     )
 
 
-def service_of(notify_settings: NotifySettings, database: Database) -> NotifyService:
+def service_of(notify_settings: NotifySettings, database: Database) -> UseCases:
     # Pinned when the service is made, not at import: the receiver checks a delivery's
     # timestamp against its own clock (Standard Webhooks, ±5 minutes), and a full run is longer.
     global NOW
     NOW = datetime.now(UTC).replace(microsecond=0)
-    return build_service(database, notify_settings, FixedClock(NOW))
+    return build_use_cases(database, notify_settings, FixedClock(NOW))
 
 
-async def escalate(service: NotifyService, database: Database) -> None:
+async def escalate(service: UseCases, database: Database) -> None:
     event = InspectionEscalated(
         rectification_id=uuid.uuid4(),
         inspection_id=uuid.uuid4(),
@@ -126,12 +119,11 @@ async def escalate(service: NotifyService, database: Database) -> None:
         escalated_at=NOW,
     )
     with event_context("corr-egress", causation_id="evt-esc"):
-        async with database.transaction() as connection:
-            await service.notice_overdue(connection, event, f"evt-{uuid.uuid4()}")
+        await service.making.notice_overdue(event, f"evt-{uuid.uuid4()}")
 
 
-async def add(service: NotifyService, url: str) -> uuid.UUID:
-    endpoint = await service.add_webhook(
+async def add(service: UseCases, url: str) -> uuid.UUID:
+    endpoint = await service.webhooks.add_webhook(
         name="城管局", url=url, notice_types=[NoticeType.OVERDUE_ESCALATION], department=None
     )
     return endpoint.id
@@ -169,7 +161,7 @@ async def test_production_refuses_webhooks_to_local_metadata_credentialed_or_pla
         await add(service, url)
     assert refused.value.field == "url"
     assert "egress rules" in refused.value.message
-    assert await service.webhooks() == []
+    assert (await service.webhooks.webhooks(FIRST_PAGE)).items == []
 
 
 async def test_an_allow_listed_private_network_is_reachable_but_metadata_never(
@@ -183,11 +175,11 @@ async def test_an_allow_listed_private_network_is_reachable_but_metadata_never(
     for url in ("https://10.30.0.1/linli", "https://169.254.169.254/latest/meta-data/"):
         with pytest.raises(RuleViolation):
             await add(service, url)
-    [endpoint] = await service.webhooks()
+    [endpoint] = (await service.webhooks.webhooks(FIRST_PAGE)).items
     assert endpoint.url == "https://10.20.1.5/linli"
     with pytest.raises(RuleViolation):  # changing the URL is held to the same rules
-        await service.update_webhook(endpoint.id, url="https://169.254.169.254/latest/")
-    assert (await service.webhook(endpoint.id)).url == "https://10.20.1.5/linli"
+        await service.webhooks.update_webhook(endpoint.id, url="https://169.254.169.254/latest/")
+    assert (await service.webhooks.webhook(endpoint.id)).url == "https://10.20.1.5/linli"
 
 
 async def test_a_name_rebound_to_loopback_after_registration_is_refused_at_delivery(
@@ -198,8 +190,8 @@ async def test_a_name_rebound_to_loopback_after_registration_is_refused_at_deliv
     endpoint = await add(service, f"https://{PARTNER}:{receiver.url.rsplit(':', 1)[1]}/hook")
     await escalate(service, database)
 
-    assert await service.deliver_next_webhook() is True
-    [(message, [attempt])] = await service.webhook_messages(endpoint, 10, 0)
+    assert await service.webhook_delivery.deliver_next_webhook() is True
+    [(message, [attempt])] = (await service.webhooks.webhook_messages(endpoint, FIRST_PAGE)).items
     assert attempt.status == "failed"
     assert attempt.status_code is None
     assert attempt.response == "refused by the egress rules: 127.0.0.1 is a loopback address"
@@ -214,7 +206,7 @@ async def test_delivery_connects_to_the_address_it_checked_and_keeps_the_name(
     resolver = resolving(monkeypatch, "127.0.0.1")
     service = service_of(settings(database, production=False), database)
     port = receiver.url.rsplit(":", 1)[1]
-    endpoint = await service.add_webhook(
+    endpoint = await service.webhooks.add_webhook(
         name="城管局",
         url=f"http://{PARTNER}:{port}/hook",
         notice_types=[NoticeType.OVERDUE_ESCALATION],
@@ -223,11 +215,11 @@ async def test_delivery_connects_to_the_address_it_checked_and_keeps_the_name(
     receiver.trust(list(endpoint.secrets))
     await escalate(service, database)
 
-    assert await service.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is True
     [request] = receiver.attempts
     assert request.headers["host"] == f"{PARTNER}:{port}"
     assert resolver.asked == 2, "the name is resolved once per check, never again by the client"
-    [(message, _)] = await service.webhook_messages(endpoint.id, 10, 0)
+    [(message, _)] = (await service.webhooks.webhook_messages(endpoint.id, FIRST_PAGE)).items
     assert message.status == "delivered"
 
 
@@ -246,7 +238,7 @@ async def test_the_next_checked_address_is_tried_when_one_does_not_connect(
     resolving(monkeypatch, "127.0.0.2,127.0.0.1")  # nothing listens on 127.0.0.2
     service = service_of(settings(database, production=False), database)
     port = receiver.url.rsplit(":", 1)[1]
-    endpoint = await service.add_webhook(
+    endpoint = await service.webhooks.add_webhook(
         name="城管局",
         url=f"http://{PARTNER}:{port}/hook",
         notice_types=[NoticeType.OVERDUE_ESCALATION],
@@ -255,7 +247,7 @@ async def test_the_next_checked_address_is_tried_when_one_does_not_connect(
     receiver.trust(list(endpoint.secrets))
     await escalate(service, database)
 
-    assert await service.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is True
     assert len(receiver.received) == 1
 
 
@@ -263,7 +255,7 @@ async def test_a_partners_answer_is_summarised_never_stored(
     database: Database, receiver: WebhookReceiver
 ) -> None:
     service = service_of(settings(database, production=False), database)
-    endpoint = await service.add_webhook(
+    endpoint = await service.webhooks.add_webhook(
         name="城管局",
         url=f"{receiver.url}/hook",
         notice_types=[NoticeType.OVERDUE_ESCALATION],
@@ -273,8 +265,8 @@ async def test_a_partners_answer_is_summarised_never_stored(
     receiver.fail(times=1, status=500)
     await escalate(service, database)
 
-    assert await service.deliver_next_webhook() is True
-    [(_, [attempt])] = await service.webhook_messages(endpoint.id, 10, 0)
+    assert await service.webhook_delivery.deliver_next_webhook() is True
+    [(_, [attempt])] = (await service.webhooks.webhook_messages(endpoint.id, FIRST_PAGE)).items
     assert (attempt.status_code, attempt.response) == (500, "partner error (HTTP 500)")
     assert len(receiver.attempts) == 1  # it did answer, with a body that is not kept
 
@@ -293,7 +285,7 @@ async def _stored_secrets(database: Database, endpoint: uuid.UUID) -> list[str]:
 async def test_signing_secrets_are_encrypted_at_rest(database: Database) -> None:
     notify_settings = settings(database, production=False)
     service = service_of(notify_settings, database)
-    endpoint = await service.add_webhook(
+    endpoint = await service.webhooks.add_webhook(
         name="城管局",
         url="https://partner.city.example/hook",
         notice_types=[NoticeType.OVERDUE_ESCALATION],
@@ -303,7 +295,7 @@ async def test_signing_secrets_are_encrypted_at_rest(database: Database) -> None
     [stored] = await _stored_secrets(database, endpoint.id)
     assert secret not in stored and not stored.startswith("whsec_")
     assert notify_settings.webhook_cipher().decrypt(stored) == secret
-    rotated = await service.rotate_webhook_secret(endpoint.id, keep_previous=True)
+    rotated = await service.webhooks.rotate_webhook_secret(endpoint.id, keep_previous=True)
     assert rotated.secrets[1] == secret
     assert not {s for s in await _stored_secrets(database, endpoint.id)} & set(rotated.secrets)
 
@@ -340,7 +332,7 @@ async def test_the_migration_encrypts_the_secrets_stored_before_it(
         service = service_of(settings(database, production=False), database)
         receiver.trust([secret])
         await escalate(service, database)
-        assert await service.deliver_next_webhook() is True
+        assert await service.webhook_delivery.deliver_next_webhook() is True
         assert len(receiver.received) == 1 and receiver.bad_signatures == 0
     finally:
         await database.dispose()
@@ -357,8 +349,10 @@ async def test_secrets_no_key_decrypts_fail_the_attempt_not_the_dispatcher(
     )
     await escalate(after, database)
 
-    assert await after.deliver_next_webhook() is True
-    assert await after.deliver_next_webhook() is False  # retried later, on the schedule
-    [(_, [attempt])] = await before.webhook_messages(endpoint, 10, 0)
+    assert await after.webhook_delivery.deliver_next_webhook() is True
+    assert (
+        await after.webhook_delivery.deliver_next_webhook() is False
+    )  # retried later, on the schedule
+    [(_, [attempt])] = (await before.webhooks.webhook_messages(endpoint, FIRST_PAGE)).items
     assert attempt.response == "not sent: no configured key decrypts its secrets"
     assert receiver.attempts == []

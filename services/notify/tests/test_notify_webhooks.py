@@ -8,41 +8,28 @@ time because receivers reject timestamps more than five minutes off, as the spec
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from conftest import MigratedDatabase
-from linli_notify.app import DEFINITION, build_service
 from linli_notify.domain.notice import NoticeType
-from linli_notify.service.notices import NotifyService
-from linli_notify.settings import NotifySettings
+from linli_notify.service import UseCases
 from linli_shared.clock import FixedClock
-from linli_shared.context import event_context
 from linli_shared.contracts import (
     HouseholdRegistered,
     InspectionEscalated,
     InspectionFailed,
-    RectificationVerified,
 )
+from linli_shared.contracts.base import EventData
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from services.notify.tests.notify_peers import WebhookReceiver, recompute_signature
-from tests.support.infra import free_port
+from services.notify.tests.notify_support import FIRST_PAGE, apply, make
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture
@@ -63,17 +50,10 @@ def receiver() -> Iterator[WebhookReceiver]:
     peer.stop()
 
 
-def make(database: Database, clock: FixedClock, **extra: Any) -> NotifyService:
-    settings = NotifySettings(
-        database_url=database.url, smtp_host="127.0.0.1", smtp_port=free_port(), **extra
-    )
-    return build_service(database, settings, clock)
-
-
 async def partner(
-    service: NotifyService, receiver: WebhookReceiver, *types: NoticeType, department: str | None
+    service: UseCases, receiver: WebhookReceiver, *types: NoticeType, department: str | None
 ) -> uuid.UUID:
-    endpoint = await service.add_webhook(
+    endpoint = await service.webhooks.add_webhook(
         name="城管局",
         url=f"{receiver.url}/linli/hooks",
         notice_types=list(types),
@@ -100,16 +80,8 @@ def escalated(department: str = "urban-management") -> InspectionEscalated:
     )
 
 
-async def handle(service: NotifyService, database: Database, event: Any, event_id: str) -> None:
-    with event_context("corr-partner", causation_id=event_id):
-        async with database.transaction() as connection:
-            if isinstance(event, InspectionEscalated):
-                await service.notice_overdue(connection, event, event_id)
-            elif isinstance(event, InspectionFailed):
-                await service.notice_rectification(connection, event, event_id)
-            else:
-                assert isinstance(event, RectificationVerified)
-                await service.notice_reinspection(connection, event, event_id)
+async def handle(service: UseCases, database: Database, event: EventData, event_id: str) -> None:
+    await apply(service, database, event, event_id, correlation_id="corr-partner")
 
 
 async def test_an_escalation_reaches_the_department_signed_and_without_personal_data(
@@ -124,8 +96,8 @@ async def test_an_escalation_reaches_the_department_signed_and_without_personal_
     await handle(service, database, event, "evt-esc-again")  # the same escalation again
     await handle(service, database, escalated("health"), "evt-other")  # not this partner's
 
-    assert await service.deliver_next_webhook() is True
-    assert await service.deliver_next_webhook() is False
+    assert await service.webhook_delivery.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is False
 
     [hook] = receiver.received
     assert hook.webhook_id.startswith("msg_")
@@ -139,7 +111,7 @@ async def test_an_escalation_reaches_the_department_signed_and_without_personal_
     assert not {"name", "address", "email", "phone", "subject_label"} & data.keys()
     assert receiver.bad_signatures == 0
 
-    [(message, [attempt])] = await service.webhook_messages(endpoint, 10, 0)
+    [(message, [attempt])] = (await service.webhooks.webhook_messages(endpoint, FIRST_PAGE)).items
     assert (message.status, message.attempts) == ("delivered", 1)
     assert (attempt.status, attempt.status_code) == ("delivered", 204)
 
@@ -150,19 +122,17 @@ async def test_a_failing_partner_is_retried_on_the_schedule_with_the_same_id(
     service = make(database, clock, webhook_retry_schedule_seconds=[5, 300, 1800])
     endpoint = await partner(service, receiver, NoticeType.RECTIFICATION, department=None)
     household = uuid.uuid4()
-    async with database.transaction() as connection:
-        await service.remember_household(
-            connection,
-            HouseholdRegistered(
-                household_id=household,
-                community_id="c-xingfu",
-                grid_id="g-07",
-                address="幸福路 1 号",
-                members=[MemberV1(name="张三", relation="head")],
-                contact_email="zhang@example.com",
-                registered_at=NOW - timedelta(days=30),
-            ),
-        )
+    await service.recipients.remember_household(
+        HouseholdRegistered(
+            household_id=household,
+            community_id="c-xingfu",
+            grid_id="g-07",
+            address="幸福路 1 号",
+            members=[MemberV1(name="张三", relation="head")],
+            contact_email="zhang@example.com",
+            registered_at=NOW - timedelta(days=30),
+        ),
+    )
     await handle(
         service,
         database,
@@ -182,27 +152,27 @@ async def test_a_failing_partner_is_retried_on_the_schedule_with_the_same_id(
     )
     receiver.fail(times=2, status=503)
 
-    assert await service.deliver_next_webhook() is True  # attempt 1: 503
-    assert await service.deliver_next_webhook() is False  # not due for 5 s
+    assert await service.webhook_delivery.deliver_next_webhook() is True  # attempt 1: 503
+    assert await service.webhook_delivery.deliver_next_webhook() is False  # not due for 5 s
     clock.set(NOW + timedelta(seconds=5))
-    assert await service.deliver_next_webhook() is True  # attempt 2: 503
+    assert await service.webhook_delivery.deliver_next_webhook() is True  # attempt 2: 503
     clock.set(NOW + timedelta(seconds=5 + 299))
-    assert await service.deliver_next_webhook() is False  # 5 minutes, not before
+    assert await service.webhook_delivery.deliver_next_webhook() is False  # 5 minutes, not before
     clock.set(NOW + timedelta(seconds=5 + 300))
-    assert await service.deliver_next_webhook() is True  # attempt 3: accepted
+    assert await service.webhook_delivery.deliver_next_webhook() is True  # attempt 3: accepted
 
     ids = {request.headers["webhook-id"] for request in receiver.attempts}
     assert len(ids) == 1  # one message id on every retry, so the partner can de-duplicate
     [hook] = receiver.received
     assert "note" not in hook.payload["data"]["findings"][0]  # free text may name people
-    [(message, attempts)] = await service.webhook_messages(endpoint, 10, 0)
+    [(message, attempts)] = (await service.webhooks.webhook_messages(endpoint, FIRST_PAGE)).items
     assert [(a.status, a.status_code) for a in attempts] == [
         ("failed", 503),
         ("failed", 503),
         ("delivered", 204),
     ]
     assert message.status == "delivered"
-    assert (await service.webhook(endpoint)).consecutive_failures == 0
+    assert (await service.webhooks.webhook(endpoint)).consecutive_failures == 0
 
 
 async def test_when_the_schedule_is_spent_the_message_fails(
@@ -213,12 +183,12 @@ async def test_when_the_schedule_is_spent_the_message_fails(
     await handle(service, database, escalated(), "evt-1")
     receiver.fail()
 
-    assert await service.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is True
     clock.set(NOW + timedelta(seconds=5))
-    assert await service.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is True
     clock.set(NOW + timedelta(days=2))
-    assert await service.deliver_next_webhook() is False
-    [(message, attempts)] = await service.webhook_messages(endpoint, 10, 0)
+    assert await service.webhook_delivery.deliver_next_webhook() is False
+    [(message, attempts)] = (await service.webhooks.webhook_messages(endpoint, FIRST_PAGE)).items
     assert (message.status, len(attempts)) == ("failed", 2)
 
 
@@ -238,28 +208,30 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_and_can_be_re_enabled(
 
     for second in range(3):
         clock.set(NOW + timedelta(seconds=second))
-        assert await service.deliver_next_webhook() is True
-    disabled = await service.webhook(endpoint)
+        assert await service.webhook_delivery.deliver_next_webhook() is True
+    disabled = await service.webhooks.webhook(endpoint)
     assert disabled.enabled is False
     assert disabled.consecutive_failures == 3
     assert disabled.disabled_reason is not None and "500" in disabled.disabled_reason
     clock.set(NOW + timedelta(minutes=2))
-    assert await service.deliver_next_webhook() is False  # a disabled endpoint gets nothing
+    assert (
+        await service.webhook_delivery.deliver_next_webhook() is False
+    )  # a disabled endpoint gets nothing
 
     # A new escalation while disabled is not queued for it.
     await handle(service, database, escalated(), "evt-3")
-    assert len(await service.webhook_messages(endpoint, 10, 0)) == 2
+    assert len((await service.webhooks.webhook_messages(endpoint, FIRST_PAGE)).items) == 2
 
     receiver.recover()
-    enabled = await service.update_webhook(endpoint, enabled=True)
+    enabled = await service.webhooks.update_webhook(endpoint, enabled=True)
     assert (enabled.enabled, enabled.consecutive_failures, enabled.disabled_reason) == (
         True,
         0,
         None,
     )
-    assert await service.deliver_next_webhook() is True
-    assert await service.deliver_next_webhook() is True
-    assert await service.deliver_next_webhook() is False
+    assert await service.webhook_delivery.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is False
     assert len(receiver.received) == 2
 
 
@@ -270,18 +242,18 @@ async def test_secret_rotation_signs_with_both_until_the_old_one_is_retired(
     endpoint_id = await partner(service, receiver, NoticeType.OVERDUE_ESCALATION, department=None)
     original = receiver.secrets[0]
 
-    rotated = await service.rotate_webhook_secret(endpoint_id, keep_previous=True)
+    rotated = await service.webhooks.rotate_webhook_secret(endpoint_id, keep_previous=True)
     new, previous = rotated.secrets
     assert previous == original and new.startswith("whsec_") and new != original
 
     # A partner that still knows only the old secret keeps verifying…
     receiver.trust([original])
     await handle(service, database, escalated(), "evt-1")
-    assert await service.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is True
     # …and one that switched to the new secret verifies too.
     receiver.trust([new])
     await handle(service, database, escalated(), "evt-2")
-    assert await service.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is True
     assert len(receiver.received) == 2 and receiver.bad_signatures == 0
     first = receiver.received[0]
     assert len(first.signatures) == 2
@@ -289,10 +261,10 @@ async def test_secret_rotation_signs_with_both_until_the_old_one_is_retired(
         first.signatures
     )
 
-    retired = await service.retire_previous_secrets(endpoint_id)
+    retired = await service.webhooks.retire_previous_secrets(endpoint_id)
     assert retired.secrets == (new,)
     receiver.trust([original])  # the old secret no longer verifies
     await handle(service, database, escalated(), "evt-3")
-    assert await service.deliver_next_webhook() is True
+    assert await service.webhook_delivery.deliver_next_webhook() is True
     assert receiver.bad_signatures == 1
     assert len(receiver.received) == 2

@@ -15,13 +15,23 @@ from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.adapters.webhooks import WebhookSender
 from linli_notify.api.routes import router
 from linli_notify.consumers import subscriptions
+from linli_notify.domain.delivery import DeliveryPolicy
+from linli_notify.domain.notice import Channel
+from linli_notify.service import UseCases
 from linli_notify.service.dispatch import (
     NOTICES_CHANNEL,
     WEBHOOKS_CHANNEL,
-    DeliveryPolicy,
+    Dispatcher,
     DispatchWakeups,
 )
-from linli_notify.service.notices import NotifyService
+from linli_notify.service.inbox import Inbox
+from linli_notify.service.making import NoticeMaking
+from linli_notify.service.preferences import GridContacts, RecipientPreferences
+from linli_notify.service.previews import TemplatePreviews
+from linli_notify.service.reads import NoticeReads
+from linli_notify.service.recipients import Recipients
+from linli_notify.service.webhook_delivery import WebhookDelivery
+from linli_notify.service.webhooks import WebhookEndpoints
 from linli_notify.settings import NotifySettings
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
@@ -42,38 +52,58 @@ SOURCE = "/linli/notify"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_service(
+def delivery_policy(settings: NotifySettings) -> DeliveryPolicy:
+    """The service-wide delivery policy, validated from the settings."""
+    return DeliveryPolicy(
+        max_rounds=settings.delivery_max_attempts,
+        time_zone=settings.time_zone,
+        digest_time=settings.digest_time,
+        webhook_schedule=settings.webhook_schedule(),
+        webhook_disable_after=settings.webhook_disable_after_failures,
+    )
+
+
+def build_use_cases(
     database: Database, settings: NotifySettings, clock: Clock | None = None
-) -> NotifyService:
-    """The service with every channel the settings configure (SMS only with a gateway URL)."""
-    sms: Sender | None = SmsGatewayChannel(settings) if settings.sms_gateway_url else None
-    return NotifyService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        clock or SystemClock(),
-        TemplateRenderer(settings.time_zone, settings.templates_dir),
-        SmtpChannel(settings),
-        settings.delivery_max_attempts,
-        sms=sms,
-        webhooks=WebhookSender(
-            settings.webhook_timeout_seconds, settings.webhook_egress(), settings.webhook_cipher()
+) -> UseCases:
+    """Every use case, with every channel the settings configure (SMS only with a gateway URL)."""
+    clock = clock or SystemClock()
+    policy = delivery_policy(settings)
+    renderer = TemplateRenderer(settings.time_zone, settings.templates_dir)
+    webhooks = WebhookSender(
+        settings.webhook_timeout_seconds, settings.webhook_egress(), settings.webhook_cipher()
+    )
+    senders: dict[Channel, Sender] = {Channel.EMAIL: SmtpChannel(settings)}
+    if settings.sms_gateway_url:
+        senders[Channel.SMS] = SmsGatewayChannel(settings)
+    webhook_delivery = WebhookDelivery(database, clock, webhooks, policy)
+    return UseCases(
+        recipients=Recipients(database, settings.contact_sealer()),
+        making=NoticeMaking(database, clock),
+        reads=NoticeReads(database),
+        inbox=Inbox(database, clock),
+        preferences=RecipientPreferences(database, clock),
+        grid_contacts=GridContacts(database),
+        webhooks=WebhookEndpoints(database, clock, webhooks),
+        previews=TemplatePreviews(renderer),
+        dispatcher=Dispatcher(
+            database,
+            Outbox(tables.outbox, SOURCE),
+            clock,
+            renderer,
+            senders,
+            policy,
+            webhook_delivery,
         ),
-        policy=DeliveryPolicy(
-            max_rounds=settings.delivery_max_attempts,
-            time_zone=settings.time_zone,
-            digest_time=settings.digest_time,
-            webhook_schedule=settings.webhook_schedule(),
-            webhook_disable_after=settings.webhook_disable_after_failures,
-        ),
-        contacts=settings.contact_sealer(),
+        webhook_delivery=webhook_delivery,
     )
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
-    service = build_service(database, settings)
-    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
+    use_cases = build_use_cases(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(use_cases))
     app = create_service_app(
         title="Linli notify",
         description=(
@@ -86,14 +116,14 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = service
+    app.state.use_cases = use_cases
     return app
 
 
 def create_worker(settings: NotifySettings | None = None) -> Worker:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
-    service = build_service(database, settings)
+    use_cases = build_use_cases(database, settings)
     interval = settings.dispatch_poll_interval_seconds
     wakeups = DispatchWakeups(
         notices=settings.platform.wakeup(database.url, NOTICES_CHANNEL, interval),
@@ -101,7 +131,7 @@ def create_worker(settings: NotifySettings | None = None) -> Worker:
     )
 
     async def dispatcher(stop: asyncio.Event) -> None:
-        await service.run_dispatcher(stop, wakeups, settings.dispatch_lanes)
+        await use_cases.dispatcher.run(stop, wakeups, settings.dispatch_lanes)
 
     return build_worker(
         NAME,
@@ -109,7 +139,7 @@ def create_worker(settings: NotifySettings | None = None) -> Worker:
         database,
         tables.outbox,
         tables.inbox,
-        subscriptions(service),
+        subscriptions(use_cases),
         background=[dispatcher],
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from linli_notify.adapters.templates import RenderedNotice
+from linli_notify.domain.delivery import RenderedNotice
 
 
 class DeliveryError(Exception):

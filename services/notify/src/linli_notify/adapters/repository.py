@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +18,7 @@ from linli_notify.adapters.tables import (
     webhook_endpoints,
     webhook_messages,
 )
+from linli_notify.domain.delivery import Delivery, WebhookAttempt, WebhookMessage
 from linli_notify.domain.notice import (
     Channel,
     Notice,
@@ -29,15 +30,7 @@ from linli_notify.domain.notice import (
     WebhookEndpoint,
 )
 from linli_shared.metrics import DELIVERIES
-
-
-@dataclass(frozen=True)
-class Delivery:
-    channel: str
-    address: str
-    status: str
-    response: str | None
-    attempted_at: datetime
+from linli_shared.pagination import PageRequest, Slice
 
 
 @dataclass(frozen=True)
@@ -53,26 +46,9 @@ class Attempt:
     body: str | None = None
 
 
-@dataclass(frozen=True)
-class WebhookMessage:
-    id: str
-    endpoint_id: uuid.UUID
-    notice_type: str
-    dedup_key: str
-    payload: dict[str, Any]
-    status: str
-    attempts: int
-    created_at: datetime
-    next_attempt_at: datetime
-    delivered_at: datetime | None
-
-
-@dataclass(frozen=True)
-class WebhookAttempt:
-    status: str
-    status_code: int | None
-    response: str | None
-    attempted_at: datetime
+_ENDPOINTS_IN_ORDER = select(webhook_endpoints).order_by(
+    webhook_endpoints.c.created_at, webhook_endpoints.c.id
+)
 
 
 class NoticeRepository:
@@ -123,17 +99,25 @@ class NoticeRepository:
         )
         return _recipient(row) if row is not None else None
 
-    async def grid_contacts(self) -> list[tuple[str, Recipient]]:
+    async def grid_contacts(self, page: PageRequest) -> Slice[Recipient]:
+        """Grid workers' contacts, by grid (each recipient's `grid_id` is its grid)."""
+        conditions = (
+            recipients.c.kind == RecipientKind.GRID_WORKER.value,
+            recipients.c.grid_id.is_not(None),
+            recipients.c.active.is_(True),
+        )
+        total = await self._count(select(func.count()).select_from(recipients).where(*conditions))
         rows = await self._connection.execute(
             select(recipients)
-            .where(
-                recipients.c.kind == RecipientKind.GRID_WORKER.value,
-                recipients.c.grid_id.is_not(None),
-                recipients.c.active.is_(True),
-            )
+            .where(*conditions)
             .order_by(recipients.c.grid_id)
+            .limit(page.limit)
+            .offset(page.offset)
         )
-        return [(row["grid_id"], _recipient(row)) for row in rows.mappings()]
+        return Slice([_recipient(row) for row in rows.mappings()], total, page)
+
+    async def _count(self, query: Select[int]) -> int:
+        return int(await self._connection.scalar(query) or 0)
 
     async def remove_grid_contact(self, grid_id: str) -> bool:
         """The contact stops being told; its notices stay visible to the grid's workers."""
@@ -200,13 +184,6 @@ class NoticeRepository:
             )
         )
 
-    async def merge_variables(self, notice: Notice, extra: dict[str, object]) -> None:
-        await self._connection.execute(
-            update(notices)
-            .where(notices.c.id == notice.id)
-            .values(variables={**notice.variables, **extra})
-        )
-
     async def next_deliverable(
         self, now: datetime, skip_locked: bool
     ) -> tuple[Notice, Recipient] | None:
@@ -223,7 +200,8 @@ class NoticeRepository:
         if row is None:
             return None
         recipient = await self.recipient(row["recipient_id"])
-        assert recipient is not None
+        if recipient is None:  # joined above, in this transaction: only a concurrent delete
+            return None
         return _notice(row), recipient
 
     async def due_digest(
@@ -312,22 +290,28 @@ class NoticeRepository:
     async def list_for(
         self,
         recipient_id: uuid.UUID,
-        limit: int,
-        offset: int,
+        page: PageRequest,
         *,
         inbox: bool = False,
         unread: bool = False,
-    ) -> list[Notice]:
-        query = select(notices).where(notices.c.recipient_id == recipient_id)
+    ) -> Slice[Notice]:
+        conditions = [notices.c.recipient_id == recipient_id]
         if inbox:
-            query = query.where(notices.c.status == NoticeStatus.DELIVERED.value)
+            conditions.append(notices.c.status == NoticeStatus.DELIVERED.value)
             order = [notices.c.delivered_at.desc(), notices.c.id]
         else:
             order = [notices.c.created_at, notices.c.id]
         if unread:
-            query = query.where(notices.c.read_at.is_(None))
-        rows = await self._connection.execute(query.order_by(*order).limit(limit).offset(offset))
-        return [_notice(row) for row in rows.mappings()]
+            conditions.append(notices.c.read_at.is_(None))
+        total = await self._count(select(func.count()).select_from(notices).where(*conditions))
+        rows = await self._connection.execute(
+            select(notices)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Slice([_notice(row) for row in rows.mappings()], total, page)
 
     async def count_unread(self, recipient_id: uuid.UUID) -> int:
         count = await self._connection.scalar(
@@ -410,12 +394,15 @@ class NoticeRepository:
         return _endpoint(row) if row is not None else None
 
     async def endpoints(self) -> list[WebhookEndpoint]:
-        rows = await self._connection.execute(
-            select(webhook_endpoints).order_by(
-                webhook_endpoints.c.created_at, webhook_endpoints.c.id
-            )
-        )
+        rows = await self._connection.execute(_ENDPOINTS_IN_ORDER)
         return [_endpoint(row) for row in rows.mappings()]
+
+    async def endpoint_page(self, page: PageRequest) -> Slice[WebhookEndpoint]:
+        total = await self._count(select(func.count()).select_from(webhook_endpoints))
+        rows = await self._connection.execute(
+            _ENDPOINTS_IN_ORDER.limit(page.limit).offset(page.offset)
+        )
+        return Slice([_endpoint(row) for row in rows.mappings()], total, page)
 
     async def add_message(self, message: WebhookMessage) -> bool:
         """Queue a message unless this endpoint already has the same one (same dedup key)."""
@@ -468,7 +455,8 @@ class NoticeRepository:
         if row is None:
             return None
         endpoint = await self.endpoint(row["endpoint_id"], lock=True)
-        assert endpoint is not None
+        if endpoint is None:  # joined above, in this transaction: only a concurrent delete
+            return None
         return _message(row), endpoint
 
     async def record_webhook_attempt(
@@ -498,17 +486,17 @@ class NoticeRepository:
             )
         )
 
-    async def messages_of(
-        self, endpoint_id: uuid.UUID, limit: int, offset: int
-    ) -> list[WebhookMessage]:
+    async def messages_of(self, endpoint_id: uuid.UUID, page: PageRequest) -> Slice[WebhookMessage]:
+        mine = webhook_messages.c.endpoint_id == endpoint_id
+        total = await self._count(select(func.count()).select_from(webhook_messages).where(mine))
         rows = await self._connection.execute(
             select(webhook_messages)
-            .where(webhook_messages.c.endpoint_id == endpoint_id)
+            .where(mine)
             .order_by(webhook_messages.c.created_at, webhook_messages.c.id)
-            .limit(limit)
-            .offset(offset)
+            .limit(page.limit)
+            .offset(page.offset)
         )
-        return [_message(row) for row in rows.mappings()]
+        return Slice([_message(row) for row in rows.mappings()], total, page)
 
     async def webhook_attempts_of(self, message_id: str) -> list[WebhookAttempt]:
         rows = await self._connection.execute(

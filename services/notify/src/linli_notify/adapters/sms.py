@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from linli_notify.adapters.channels import DeliveryError
-from linli_notify.adapters.templates import RenderedNotice
+from linli_notify.domain.delivery import RenderedNotice
 from linli_notify.settings import NotifySettings
 
 _PLACEHOLDER = re.compile(r"\{(to|text|notice_id)\}")

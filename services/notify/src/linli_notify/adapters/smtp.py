@@ -7,7 +7,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from linli_notify.adapters.channels import DeliveryError
-from linli_notify.adapters.templates import RenderedNotice
+from linli_notify.domain.delivery import RenderedNotice
 from linli_notify.settings import NotifySettings
 
 __all__ = ["DeliveryError", "SmtpChannel"]

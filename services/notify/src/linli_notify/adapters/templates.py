@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +25,7 @@ from jinja2 import (
 from jinja2.exceptions import UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
+from linli_notify.domain.delivery import RenderedNotice
 from linli_notify.domain.notice import (
     DEFAULT_LOCALE,
     LOCALES,
@@ -34,8 +34,6 @@ from linli_notify.domain.notice import (
     normalise_locale,
 )
 from linli_shared.rules import RuleViolation
-
-DIGEST = "digest"
 
 # Names for the codes events carry, per locale. Checklist items and checklists come with their
 # own text from the versioned checklist (`title`, `checklist_title`); the tables below name the
@@ -148,13 +146,6 @@ _DERIVED = {
 _TIMES = ("comply_by", "verified_at", "overdue_since", "escalated_at")
 _DATES = ("valid_until", "decide_by")
 _UNDEFINED = re.compile(r"'(\w+)' is undefined|has no attribute '(\w+)'")
-
-
-@dataclass(frozen=True)
-class RenderedNotice:
-    subject: str
-    body: str
-    sms: str
 
 
 class MissingVariable(RuleViolation):

@@ -1,11 +1,25 @@
+"""Notify's HTTP API: thin routes over the use cases (api/deps.py gives them, and the roles)."""
+
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
-from linli_notify.adapters.templates import DIGEST
+from linli_notify.api.deps import (
+    Admin,
+    Contacts,
+    InboxUseCases,
+    InboxUser,
+    Page,
+    Preferences,
+    Previews,
+    Reader,
+    Reads,
+    Staff,
+    Webhooks,
+)
 from linli_notify.api.schemas import (
     GridContactIn,
     GridContactList,
@@ -29,27 +43,15 @@ from linli_notify.api.schemas import (
     WebhookOut,
     WebhookPatch,
 )
-from linli_notify.domain.notice import NoticeType, QuietHours, Recipient, normalise_locale
-from linli_notify.service.notices import NotifyService, Preferences
-from linli_shared.auth import Principal, require_roles
-from linli_shared.errors import NotFound, Problem
-from linli_shared.pagination import MAX_OFFSET
+from linli_notify.domain.notice import normalise_locale
+from linli_shared.errors import Problem
 from linli_shared.reach import reach_of
 
 router = APIRouter()
 
-READERS = ("community_staff", "grid_worker", "credit_officer", "service")
-# Staff frontends and the resident frontend's backend (a `service` token) use the inbox.
-INBOX_USERS = ("community_staff", "grid_worker", "service")
-STAFF = ("community_staff",)
 # Grid workers reach only the recipients of their grids (see linli_shared.reach): another grid's
 # recipient, notice or inbox is not found (404), whether read or changed.
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
-
-
-def notify_service(request: Request) -> NotifyService:
-    service: NotifyService = request.app.state.service
-    return service
 
 
 # --- notices and their delivery log ------------------------------------------------------------
@@ -63,14 +65,15 @@ def notify_service(request: Request) -> NotifyService:
     summary="Notices sent to a recipient",
 )
 async def list_notices(
-    recipient_id: uuid.UUID,
-    limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
-    service: NotifyService = Depends(notify_service),
-    principal: Principal = Depends(require_roles(*READERS)),
+    recipient_id: uuid.UUID, page: Page, reads: Reads, principal: Reader
 ) -> NoticePage:
-    notices = await service.notices_for(recipient_id, limit, offset, reach_of(principal))
-    return NoticePage(items=[NoticeOut.of(n) for n in notices], limit=limit, offset=offset)
+    found = await reads.notices_for(recipient_id, page, reach_of(principal))
+    return NoticePage(
+        items=[NoticeOut.of(n) for n in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get(
@@ -80,12 +83,8 @@ async def list_notices(
     tags=["notices"],
     summary="A notice with its delivery log (every attempt: channel, status, response, time)",
 )
-async def get_notice(
-    notice_id: uuid.UUID,
-    service: NotifyService = Depends(notify_service),
-    principal: Principal = Depends(require_roles(*READERS)),
-) -> NoticeOut:
-    notice, deliveries = await service.notice(notice_id, reach_of(principal))
+async def get_notice(notice_id: uuid.UUID, reads: Reads, principal: Reader) -> NoticeOut:
+    notice, deliveries = await reads.notice(notice_id, reach_of(principal))
     return NoticeOut.of(notice, deliveries)
 
 
@@ -99,22 +98,20 @@ async def get_notice(
     tags=["inbox"],
     summary="A recipient's in-app inbox: delivered notices, newest first",
 )
-async def inbox(
+async def get_inbox(
     recipient_id: uuid.UUID,
-    unread: bool = Query(default=False, description="Only unread notices"),
-    limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
-    service: NotifyService = Depends(notify_service),
-    principal: Principal = Depends(require_roles(*INBOX_USERS)),
+    page: Page,
+    inbox: InboxUseCases,
+    principal: InboxUser,
+    unread: Annotated[bool, Query(description="Only unread notices")] = False,
 ) -> InboxPage:
-    items, unread_count = await service.inbox(
-        recipient_id, unread=unread, limit=limit, offset=offset, reach=reach_of(principal)
-    )
+    found = await inbox.inbox(recipient_id, page, unread=unread, reach=reach_of(principal))
     return InboxPage(
-        items=[InboxItemOut.of(item) for item in items],
-        unread=unread_count,
-        limit=limit,
-        offset=offset,
+        items=[InboxItemOut.of(item) for item in found.items.items],
+        unread=found.unread,
+        total=found.items.total,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
@@ -126,12 +123,9 @@ async def inbox(
     summary="Mark a delivered notice read or unread",
 )
 async def set_read_state(
-    notice_id: uuid.UUID,
-    state: ReadState,
-    service: NotifyService = Depends(notify_service),
-    principal: Principal = Depends(require_roles(*INBOX_USERS)),
+    notice_id: uuid.UUID, state: ReadState, inbox: InboxUseCases, principal: InboxUser
 ) -> InboxItemOut:
-    return InboxItemOut.of(await service.mark_read(notice_id, state.read, reach_of(principal)))
+    return InboxItemOut.of(await inbox.mark_read(notice_id, state.read, reach_of(principal)))
 
 
 # --- preferences -------------------------------------------------------------------------------
@@ -145,11 +139,9 @@ async def set_read_state(
     summary="A recipient's channel order, quiet hours and digest choice",
 )
 async def get_preferences(
-    recipient_id: uuid.UUID,
-    service: NotifyService = Depends(notify_service),
-    principal: Principal = Depends(require_roles(*INBOX_USERS)),
+    recipient_id: uuid.UUID, preferences: Preferences, principal: InboxUser
 ) -> PreferencesOut:
-    return PreferencesOut.of(*await service.preferences(recipient_id, reach_of(principal)))
+    return PreferencesOut.of(*await preferences.preferences(recipient_id, reach_of(principal)))
 
 
 @router.put(
@@ -159,17 +151,13 @@ async def get_preferences(
     tags=["preferences"],
     summary="Set channel order (the fallback chain), quiet hours and the daily digest",
 )
-async def put_preferences(
-    recipient_id: uuid.UUID,
-    body: PreferencesIn,
-    service: NotifyService = Depends(notify_service),
-    principal: Principal = Depends(require_roles(*INBOX_USERS)),
+async def set_preferences(
+    recipient_id: uuid.UUID, body: PreferencesIn, preferences: Preferences, principal: InboxUser
 ) -> PreferencesOut:
-    quiet = QuietHours(body.quiet_hours.start, body.quiet_hours.end) if body.quiet_hours else None
-    preferences = Preferences(body.channel_order, quiet, body.digest)
-    return PreferencesOut.of(
-        *await service.set_preferences(recipient_id, preferences, reach_of(principal))
+    changed = await preferences.set_preferences(
+        recipient_id, body.preferences(), reach_of(principal)
     )
+    return PreferencesOut.of(*changed)
 
 
 # --- grid contacts -----------------------------------------------------------------------------
@@ -181,12 +169,14 @@ async def put_preferences(
     tags=["grid contacts"],
     summary="Grid workers' contacts (who hears of overdue rectifications in each grid)",
 )
-async def list_grid_contacts(
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*STAFF)),
-) -> GridContactList:
-    contacts = await service.grid_contacts()
-    return GridContactList(items=[GridContactOut.of(g, r) for g, r in contacts])
+async def list_grid_contacts(page: Page, contacts: Contacts, _: Staff) -> GridContactList:
+    found = await contacts.grid_contacts(page)
+    return GridContactList(
+        items=[GridContactOut.of(r) for r in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.put(
@@ -195,13 +185,10 @@ async def list_grid_contacts(
     tags=["grid contacts"],
     summary="Set a grid worker's contact",
 )
-async def put_grid_contact(
-    grid_id: str,
-    body: GridContactIn,
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*STAFF)),
+async def set_grid_contact(
+    grid_id: str, body: GridContactIn, contacts: Contacts, _: Staff
 ) -> GridContactOut:
-    recipient: Recipient = await service.set_grid_contact(
+    recipient = await contacts.set_grid_contact(
         grid_id,
         name=body.name,
         email=str(body.email) if body.email else None,
@@ -209,7 +196,7 @@ async def put_grid_contact(
         channels=body.channels,
         locale=body.locale,
     )
-    return GridContactOut.of(grid_id, recipient)
+    return GridContactOut.of(recipient)
 
 
 @router.delete(
@@ -219,12 +206,8 @@ async def put_grid_contact(
     tags=["grid contacts"],
     summary="Remove a grid worker's contact",
 )
-async def delete_grid_contact(
-    grid_id: str,
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*STAFF)),
-) -> None:
-    await service.remove_grid_contact(grid_id)
+async def remove_grid_contact(grid_id: str, contacts: Contacts, _: Staff) -> None:
+    await contacts.remove_grid_contact(grid_id)
 
 
 # --- partner webhooks (admin: city IT) -----------------------------------------------------------
@@ -237,12 +220,8 @@ async def delete_grid_contact(
     tags=["partner webhooks"],
     summary="Register a partner agency's endpoint; the answer holds its signing secret",
 )
-async def create_webhook(
-    body: WebhookIn,
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles()),
-) -> WebhookOut:
-    endpoint = await service.add_webhook(
+async def create_webhook(body: WebhookIn, webhooks: Webhooks, _: Admin) -> WebhookOut:
+    endpoint = await webhooks.add_webhook(
         name=body.name,
         url=str(body.url),
         notice_types=body.notice_types,
@@ -254,11 +233,14 @@ async def create_webhook(
 @router.get(
     "/webhooks", response_model=WebhookList, tags=["partner webhooks"], summary="Partner endpoints"
 )
-async def list_webhooks(
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles()),
-) -> WebhookList:
-    return WebhookList(items=[WebhookOut.of(e) for e in await service.webhooks()])
+async def list_webhooks(page: Page, webhooks: Webhooks, _: Admin) -> WebhookList:
+    found = await webhooks.webhooks(page)
+    return WebhookList(
+        items=[WebhookOut.of(e) for e in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get(
@@ -268,12 +250,8 @@ async def list_webhooks(
     tags=["partner webhooks"],
     summary="A partner endpoint (whether it is enabled, and why not)",
 )
-async def get_webhook(
-    endpoint_id: uuid.UUID,
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles()),
-) -> WebhookOut:
-    return WebhookOut.of(await service.webhook(endpoint_id))
+async def get_webhook(endpoint_id: uuid.UUID, webhooks: Webhooks, _: Admin) -> WebhookOut:
+    return WebhookOut.of(await webhooks.webhook(endpoint_id))
 
 
 @router.patch(
@@ -283,13 +261,10 @@ async def get_webhook(
     tags=["partner webhooks"],
     summary="Change an endpoint; `enabled: true` re-enables one that was disabled",
 )
-async def patch_webhook(
-    endpoint_id: uuid.UUID,
-    body: WebhookPatch,
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles()),
+async def update_webhook(
+    endpoint_id: uuid.UUID, body: WebhookPatch, webhooks: Webhooks, _: Admin
 ) -> WebhookOut:
-    endpoint = await service.update_webhook(
+    endpoint = await webhooks.update_webhook(
         endpoint_id,
         url=str(body.url) if body.url else None,
         notice_types=body.notice_types,
@@ -305,13 +280,10 @@ async def patch_webhook(
     tags=["partner webhooks"],
     summary="A new signing secret; by default the previous one keeps signing until retired",
 )
-async def rotate_secret(
-    endpoint_id: uuid.UUID,
-    body: RotateIn,
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles()),
+async def rotate_webhook_secret(
+    endpoint_id: uuid.UUID, body: RotateIn, webhooks: Webhooks, _: Admin
 ) -> WebhookOut:
-    endpoint = await service.rotate_webhook_secret(endpoint_id, keep_previous=body.keep_previous)
+    endpoint = await webhooks.rotate_webhook_secret(endpoint_id, keep_previous=body.keep_previous)
     return WebhookOut.of(endpoint, with_secrets=True)
 
 
@@ -322,12 +294,10 @@ async def rotate_secret(
     tags=["partner webhooks"],
     summary="Stop signing with all but the newest secret",
 )
-async def retire_secrets(
-    endpoint_id: uuid.UUID,
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles()),
+async def retire_previous_webhook_secrets(
+    endpoint_id: uuid.UUID, webhooks: Webhooks, _: Admin
 ) -> WebhookOut:
-    return WebhookOut.of(await service.retire_previous_secrets(endpoint_id))
+    return WebhookOut.of(await webhooks.retire_previous_secrets(endpoint_id))
 
 
 @router.get(
@@ -337,22 +307,19 @@ async def retire_secrets(
     tags=["partner webhooks"],
     summary="Messages to an endpoint with every attempt",
 )
-async def webhook_messages(
-    endpoint_id: uuid.UUID,
-    limit: int = Query(default=50, ge=1, le=200),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles()),
+async def list_webhook_messages(
+    endpoint_id: uuid.UUID, page: Page, webhooks: Webhooks, _: Admin
 ) -> WebhookMessagePage:
-    messages = await service.webhook_messages(endpoint_id, limit, offset)
+    found = await webhooks.webhook_messages(endpoint_id, page)
     return WebhookMessagePage(
-        items=[WebhookMessageOut.of(m, a) for m, a in messages], limit=limit, offset=offset
+        items=[WebhookMessageOut.of(m, a) for m, a in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
 # --- templates ---------------------------------------------------------------------------------
-
-TEMPLATE_TYPES = [t.value for t in NoticeType] + [DIGEST]
 
 
 @router.get(
@@ -361,14 +328,13 @@ TEMPLATE_TYPES = [t.value for t in NoticeType] + [DIGEST]
     tags=["templates"],
     summary="Notice types and the locales each has a template in",
 )
-async def list_templates(
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*READERS)),
-) -> TemplateList:
+async def list_templates(page: Page, previews: Previews, _: Reader) -> TemplateList:
+    found = previews.templates(page)
     return TemplateList(
-        items=[
-            TemplateOut(notice_type=t, locales=service.template_locales(t)) for t in TEMPLATE_TYPES
-        ]
+        items=[TemplateOut(notice_type=t, locales=locales) for t, locales in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
@@ -379,22 +345,16 @@ async def list_templates(
     tags=["templates"],
     summary="Render a template with given variables; a missing variable is a 422 naming it",
 )
-async def preview(
-    notice_type: str,
-    body: PreviewIn,
-    service: NotifyService = Depends(notify_service),
-    _: Principal = Depends(require_roles(*READERS)),
+async def preview_template(
+    notice_type: str, body: PreviewIn, previews: Previews, _: Reader
 ) -> PreviewOut:
-    if notice_type not in TEMPLATE_TYPES:
-        raise NotFound("notice type", notice_type)
-    recipient = Recipient(
-        id=uuid.UUID(int=0),
+    rendered = previews.preview(
+        notice_type,
+        body.locale,
+        body.variables,
         name=body.recipient.name,
-        email=None,
         address=body.recipient.address,
-        locale=body.locale,
     )
-    rendered = service.preview(notice_type, body.locale, body.variables, recipient)
     return PreviewOut(
         notice_type=notice_type,
         locale=normalise_locale(body.locale),

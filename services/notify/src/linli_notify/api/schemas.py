@@ -6,9 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
-from linli_notify.adapters.repository import Delivery, WebhookAttempt, WebhookMessage
-from linli_notify.domain.notice import Channel, Notice, NoticeType, Recipient, WebhookEndpoint
-from linli_notify.service.notices import InboxItem, Preferences
+from linli_notify.domain.delivery import Delivery, Preferences, WebhookAttempt, WebhookMessage
+from linli_notify.domain.notice import (
+    Channel,
+    Notice,
+    NoticeType,
+    QuietHours,
+    Recipient,
+    WebhookEndpoint,
+)
+from linli_notify.service.inbox import InboxItem
 from linli_shared.masks import mask_if_phone
 
 MOBILE = r"^1\d{10}$"
@@ -68,6 +75,7 @@ class NoticeOut(BaseModel):
 
 class NoticePage(BaseModel):
     items: list[NoticeOut]
+    total: int
     limit: int
     offset: int
 
@@ -103,6 +111,7 @@ class InboxItemOut(BaseModel):
 class InboxPage(BaseModel):
     items: list[InboxItemOut]
     unread: int = Field(description="Unread notices of this recipient in all")
+    total: int
     limit: int
     offset: int
 
@@ -133,6 +142,12 @@ class PreferencesIn(BaseModel):
     )
     quiet_hours: QuietHoursIn | None = None
     digest: bool = Field(default=False, description="Hold non-critical notices for a daily digest")
+
+    def preferences(self) -> Preferences:
+        quiet = self.quiet_hours
+        return Preferences(
+            self.channel_order, QuietHours(quiet.start, quiet.end) if quiet else None, self.digest
+        )
 
 
 class PreferencesOut(BaseModel):
@@ -177,9 +192,9 @@ class GridContactOut(BaseModel):
     locale: str
 
     @classmethod
-    def of(cls, grid_id: str, recipient: Recipient) -> GridContactOut:
+    def of(cls, recipient: Recipient) -> GridContactOut:
         return cls(
-            grid_id=grid_id,
+            grid_id=recipient.grid_id or "",
             recipient_id=recipient.id,
             name=recipient.name,
             email=recipient.email,
@@ -191,6 +206,9 @@ class GridContactOut(BaseModel):
 
 class GridContactList(BaseModel):
     items: list[GridContactOut]
+    total: int
+    limit: int
+    offset: int
 
 
 # --- partner webhooks ------------------------------------------------------------------------
@@ -257,6 +275,9 @@ class WebhookOut(BaseModel):
 
 class WebhookList(BaseModel):
     items: list[WebhookOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class WebhookAttemptOut(BaseModel):
@@ -288,12 +309,21 @@ class WebhookMessageOut(BaseModel):
             next_attempt_at=message.next_attempt_at,
             delivered_at=message.delivered_at,
             payload=message.payload,
-            log=[WebhookAttemptOut(**a.__dict__) for a in attempts],
+            log=[
+                WebhookAttemptOut(
+                    status=a.status,
+                    status_code=a.status_code,
+                    response=a.response,
+                    attempted_at=a.attempted_at,
+                )
+                for a in attempts
+            ],
         )
 
 
 class WebhookMessagePage(BaseModel):
     items: list[WebhookMessageOut]
+    total: int
     limit: int
     offset: int
 
@@ -308,6 +338,9 @@ class TemplateOut(BaseModel):
 
 class TemplateList(BaseModel):
     items: list[TemplateOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class PreviewRecipient(BaseModel):

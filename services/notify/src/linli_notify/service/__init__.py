@@ -1,0 +1,40 @@
+"""Notify's use cases, one module each (built by hand in app.py):
+
+- `recipients`: the read model of the registry's households and organisations;
+- `making`: a notice per event (and, through `partners`, partner webhook messages);
+- `reads`: a recipient's notices and one notice's delivery log;
+- `inbox`: the in-app inbox, read and unread;
+- `preferences`: a recipient's channel order, quiet hours and digest; grid workers' contacts;
+- `webhooks`: partner endpoints, their secrets and message logs;
+- `previews`: templates and their previews;
+- `dispatch` and `webhook_delivery`: delivery, out of the consumer path;
+- `reach`: grid reach, shared by the use cases that read one recipient's notices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from linli_notify.service.dispatch import Dispatcher
+from linli_notify.service.inbox import Inbox
+from linli_notify.service.making import NoticeMaking
+from linli_notify.service.preferences import GridContacts, RecipientPreferences
+from linli_notify.service.previews import TemplatePreviews
+from linli_notify.service.reads import NoticeReads
+from linli_notify.service.recipients import Recipients
+from linli_notify.service.webhook_delivery import WebhookDelivery
+from linli_notify.service.webhooks import WebhookEndpoints
+
+
+@dataclass(frozen=True)
+class UseCases:
+    recipients: Recipients
+    making: NoticeMaking
+    reads: NoticeReads
+    inbox: Inbox
+    preferences: RecipientPreferences
+    grid_contacts: GridContacts
+    webhooks: WebhookEndpoints
+    previews: TemplatePreviews
+    dispatcher: Dispatcher
+    webhook_delivery: WebhookDelivery

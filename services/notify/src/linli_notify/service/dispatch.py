@@ -3,51 +3,39 @@
 Each lane locks one due notice (`FOR UPDATE SKIP LOCKED`), decides with the domain policy whether
 it may go now (quiet hours, digest), tries the recipient's channels in order (falling back at
 once to the next), logs every attempt, and publishes the verdict (`notice.delivered|failed`)
-through the outbox in the same transaction. Partner webhook messages have their own lane with
-the Standard Webhooks retry schedule and endpoint disabling.
+through the outbox in the same transaction. Partner webhook messages have their own lane
+(service/webhook_delivery.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import datetime
 
 from jinja2.exceptions import TemplateError
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_notify.adapters.channels import DeliveryError, Sender
-from linli_notify.adapters.repository import (
-    Attempt,
-    Delivery,
-    NoticeRepository,
-    WebhookAttempt,
-    WebhookMessage,
-)
-from linli_notify.adapters.templates import DIGEST, RenderedNotice, TemplateRenderer
-from linli_notify.adapters.webhooks import WebhookResult, WebhookSender
+from linli_notify.adapters.repository import Attempt, NoticeRepository
+from linli_notify.adapters.templates import TemplateRenderer
+from linli_notify.domain.delivery import DIGEST, Delivery, DeliveryPolicy, RenderedNotice
 from linli_notify.domain.notice import (
-    DEFAULT_WEBHOOK_SCHEDULE,
     Channel,
     Notice,
     NoticeStatus,
     Recipient,
-    WebhookEndpoint,
     after_failure,
     not_before,
-    should_disable,
-    webhook_retry_at,
 )
+from linli_notify.service.webhook_delivery import WebhookDelivery
 from linli_shared.aio import sleep_or_stop
 from linli_shared.clock import Clock
 from linli_shared.context import event_context
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
-from linli_shared.crypto import DecryptionFailed
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.wakeup import Wakeup
@@ -70,21 +58,6 @@ class DispatchWakeups:
 _Step = Callable[[], Awaitable[bool]]
 
 
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    """The service-wide knobs of delivery (per-recipient ones live on the recipient)."""
-
-    max_rounds: int = 5
-    time_zone: str = "Asia/Shanghai"
-    digest_time: time = time(8, 0)
-    webhook_schedule: tuple[timedelta, ...] = DEFAULT_WEBHOOK_SCHEDULE
-    webhook_disable_after: int = 20
-    zone: ZoneInfo = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "zone", ZoneInfo(self.time_zone))
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -94,7 +67,7 @@ class Dispatcher:
         renderer: TemplateRenderer,
         senders: Mapping[Channel, Sender],
         policy: DeliveryPolicy,
-        webhooks: WebhookSender | None = None,
+        webhooks: WebhookDelivery,
     ) -> None:
         self._database = database
         self._outbox = outbox
@@ -285,62 +258,6 @@ class Dispatcher:
                 ),
             )
 
-    # --- partner webhooks ------------------------------------------------------------------------
-
-    async def deliver_next_webhook(self) -> bool:
-        """Try the next due webhook message; False when none is due (or webhooks are off)."""
-        if self._webhooks is None:
-            return False
-        now = self._clock.now()
-        async with self._database.transaction() as connection:
-            notices = NoticeRepository(connection)
-            found = await notices.next_webhook(now, skip_locked=not self._database.is_sqlite)
-            if found is None:
-                return False
-            message, endpoint = found
-            await self._post(notices, message, endpoint, now)
-            return True
-
-    async def _post(
-        self,
-        notices: NoticeRepository,
-        message: WebhookMessage,
-        endpoint: WebhookEndpoint,
-        now: datetime,
-    ) -> None:
-        assert self._webhooks is not None
-        body = json.dumps(message.payload, ensure_ascii=False, separators=(",", ":"))
-        try:
-            secrets = self._webhooks.opened(endpoint).secrets
-        except DecryptionFailed:  # a key was dropped too early: fail the attempt, not the lane
-            result = WebhookResult(False, None, "not sent: no configured key decrypts its secrets")
-        else:
-            result = await self._webhooks.send(
-                url=endpoint.url, secrets_=secrets, message_id=message.id, at=now, body=body
-            )
-        attempt = WebhookAttempt(
-            "delivered" if result.ok else "failed", result.status_code, result.response, now
-        )
-        if result.ok:
-            await notices.record_webhook_attempt(message, attempt, "delivered", now)
-            await notices.update_endpoint(endpoint.id, consecutive_failures=0)
-            return
-        retry_at = webhook_retry_at(message.attempts + 1, now, self._policy.webhook_schedule)
-        status = "failed" if retry_at is None else "pending"
-        await notices.record_webhook_attempt(message, attempt, status, retry_at or now)
-        failures = endpoint.consecutive_failures + 1
-        if should_disable(failures, self._policy.webhook_disable_after):
-            reason = (
-                f"disabled after {failures} consecutive failed attempts; last: "
-                f"{result.status_code or ''} {result.response}"
-            ).strip()[:1000]
-            await notices.update_endpoint(
-                endpoint.id, consecutive_failures=failures, enabled=False, disabled_reason=reason
-            )
-            log.warning("webhook endpoint %s (%s) disabled: %s", endpoint.id, endpoint.url, reason)
-        else:
-            await notices.update_endpoint(endpoint.id, consecutive_failures=failures)
-
     # --- the loop --------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, wakeups: DispatchWakeups, lanes: int) -> None:
@@ -350,7 +267,7 @@ class Dispatcher:
         async with wakeups.notices.listening_while(), wakeups.webhooks.listening_while():
             await asyncio.gather(
                 *(self._lane(stop, wakeups.notices, self.deliver_next) for _ in range(lanes)),
-                self._lane(stop, wakeups.webhooks, self.deliver_next_webhook),
+                self._lane(stop, wakeups.webhooks, self._webhooks.deliver_next_webhook),
             )
 
     async def _lane(self, stop: asyncio.Event, wakeup: Wakeup, step: _Step) -> None:

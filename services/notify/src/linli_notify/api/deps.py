@@ -1,0 +1,66 @@
+"""What routes depend on, as `Annotated` aliases: each use-case object (from the `UseCases` the
+composition root put on `app.state`), each role set, and the page asked for."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from linli_notify.service import UseCases
+from linli_notify.service.inbox import Inbox
+from linli_notify.service.preferences import GridContacts, RecipientPreferences
+from linli_notify.service.previews import TemplatePreviews
+from linli_notify.service.reads import NoticeReads
+from linli_notify.service.webhooks import WebhookEndpoints
+from linli_shared.auth import Principal, require_roles
+from linli_shared.pagination import PageRequest, page_request
+
+READERS = ("community_staff", "grid_worker", "credit_officer", "service")
+# Staff frontends and the resident frontend's backend (a `service` token) use the inbox.
+INBOX_USERS = ("community_staff", "grid_worker", "service")
+STAFF = ("community_staff",)
+
+
+async def use_cases(request: Request) -> UseCases:
+    found: UseCases = request.app.state.use_cases
+    return found
+
+
+async def reads(request: Request) -> NoticeReads:
+    return (await use_cases(request)).reads
+
+
+async def inbox(request: Request) -> Inbox:
+    return (await use_cases(request)).inbox
+
+
+async def preferences(request: Request) -> RecipientPreferences:
+    return (await use_cases(request)).preferences
+
+
+async def grid_contacts(request: Request) -> GridContacts:
+    return (await use_cases(request)).grid_contacts
+
+
+async def webhooks(request: Request) -> WebhookEndpoints:
+    return (await use_cases(request)).webhooks
+
+
+async def previews(request: Request) -> TemplatePreviews:
+    return (await use_cases(request)).previews
+
+
+Reads = Annotated[NoticeReads, Depends(reads)]
+InboxUseCases = Annotated[Inbox, Depends(inbox)]
+Preferences = Annotated[RecipientPreferences, Depends(preferences)]
+Contacts = Annotated[GridContacts, Depends(grid_contacts)]
+Webhooks = Annotated[WebhookEndpoints, Depends(webhooks)]
+Previews = Annotated[TemplatePreviews, Depends(previews)]
+
+Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+InboxUser = Annotated[Principal, Depends(require_roles(*INBOX_USERS))]
+Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
+Admin = Annotated[Principal, Depends(require_roles())]  # city IT: the admin role only
+
+Page = Annotated[PageRequest, Depends(page_request)]
