@@ -11,10 +11,8 @@ import httpx
 import pytest
 
 from conftest import MigratedDatabase
-from linli_credit.adapters import tables
-from linli_credit.app import DEFINITION, SOURCE, create_app
-from linli_credit.domain.policy import DEFAULT_POLICY
-from linli_credit.service.ledger import CreditService
+from linli_credit.app import DEFINITION, build_use_cases, create_app
+from linli_credit.domain.policy import PolicyBook, load_policy_book
 from linli_credit.settings import CreditSettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
@@ -23,9 +21,12 @@ from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import ConsentV1, MemberV1
 from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.settings import PlatformSettings
 from tests.support.api import api_client
+
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+DEFAULT_POLICY = POLICIES.version("2026.1")
 
 PROBLEM = "application/problem+json"
 NOW = datetime.now(UTC).replace(microsecond=0)  # the app runs on the system clock
@@ -67,14 +68,12 @@ async def consume(url: str, *events: tuple[str, HouseholdRegistered | Inspection
     try:
         for event_id, event in events:
             at = event.inspected_at if isinstance(event, InspectionFailed) else event.registered_at
-            service = CreditService(
-                database, Outbox(tables.outbox, SOURCE), FixedClock(at), DEFAULT_POLICY
-            )
-            async with database.transaction() as connection:
+            service = build_use_cases(database, FixedClock(at), PolicyBook((DEFAULT_POLICY,)))
+            async with database.transaction():
                 if isinstance(event, HouseholdRegistered):
-                    await service.household_registered(connection, event)
+                    await service.accounts.remember_household(event)
                 else:
-                    await service.record_failed_inspection(connection, event, event_id)
+                    await service.posting.record_failed_inspection(event, event_id)
     finally:
         await database.dispose()
 
@@ -397,8 +396,9 @@ async def test_quarter_report_and_policies(client: httpx.AsyncClient, database_u
     bad = await client.get("/v1/reports/communities/x/quarters/2026-Q5", headers=OFFICER)
     assert problem(bad, 422, "validation-error")["errors"][0]["field"] == "path.quarter"
     policies = (await client.get("/v1/policies", headers=STAFF)).json()
-    assert [p["version"] for p in policies] == ["2026.1", "2026.2", "2026.3"]
-    assert [p["in_effect"] for p in policies] == [False, False, True]
+    assert [p["version"] for p in policies["items"]] == ["2026.1", "2026.2", "2026.3"]
+    assert [p["in_effect"] for p in policies["items"]] == [False, False, True]
+    assert policies["total"] == 3
 
 
 async def test_a_quarter_report_of_an_unknown_community_is_404_and_of_a_future_quarter_422(

@@ -16,9 +16,13 @@ from linli_credit.domain.ledger import (
     failed_inspection_entry,
     score_of,
 )
-from linli_credit.domain.policy import DEFAULT_POLICY, GRADES, Policy
+from linli_credit.domain.policy import GRADES, Policy, load_policy_book
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.credit import CreditSubjectKind
+
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+DEFAULT_POLICY = POLICIES.version("2026.1")
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SUBJECT = uuid.UUID("00000000-0000-4000-8000-0000000000c1")

@@ -71,7 +71,7 @@ async def credit(migrated_database: MigratedDatabase) -> AsyncIterator[Credit]:
     database = Database(url)
     try:
         async with api_client(app, "credit") as client:
-            yield Credit(client, subscriptions(app.state.service), database)
+            yield Credit(client, subscriptions(app.state.use_cases), database)
     finally:
         await database.dispose()
 

@@ -15,10 +15,11 @@ from sqlalchemy.engine import Connection
 from conftest import MigratedDatabase
 from linli_credit.adapters import tables
 from linli_credit.adapters.repository import LedgerRepository
-from linli_credit.app import DEFINITION, SOURCE
+from linli_credit.app import DEFINITION, SOURCE, build_use_cases
 from linli_credit.domain.ledger import score_of
-from linli_credit.domain.policy import DEFAULT_POLICY
-from linli_credit.service.ledger import CreditService
+from linli_credit.domain.policy import PolicyBook, load_policy_book
+from linli_credit.service import UseCases
+from linli_credit.service.scoring import Scoring
 from linli_shared.clock import FixedClock
 from linli_shared.context import event_context
 from linli_shared.contracts import CATALOGUE, HouseholdRegistered, InspectionFailed, ScoreChanged
@@ -31,6 +32,10 @@ from linli_shared.errors import NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.processing import UnknownSubject
+
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+DEFAULT_POLICY = POLICIES.version("2026.1")
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -49,9 +54,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def service(database: Database, clock: FixedClock) -> CreditService:
+def service(database: Database, clock: FixedClock) -> UseCases:
     # As app._service builds it, with a pinned clock.
-    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, DEFAULT_POLICY)
+    return build_use_cases(database, clock, PolicyBook((DEFAULT_POLICY,)))
 
 
 async def _types(database: Database) -> list[str]:
@@ -67,6 +72,7 @@ async def _types(database: Database) -> list[str]:
 def failed(
     subject: uuid.UUID, severity: Severity = Severity.GENERAL, *, hours_ago: int = 1
 ) -> InspectionFailed:
+
     inspected_at = NOW - timedelta(hours=hours_ago)
     return InspectionFailed(
         inspection_id=uuid.uuid4(),
@@ -80,11 +86,10 @@ def failed(
     )
 
 
-async def register(service: CreditService, database: Database, household: uuid.UUID) -> None:
+async def register(service: UseCases, database: Database, household: uuid.UUID) -> None:
     """The registry's announcement, as the consumer applies it."""
-    async with database.transaction() as connection:
-        await service.household_registered(
-            connection,
+    async with database.transaction():
+        await service.accounts.remember_household(
             HouseholdRegistered(
                 household_id=household,
                 community_id="dongcheng-01",
@@ -103,16 +108,16 @@ async def _count(database: Database, table: Table) -> int:
 
 
 async def test_a_redelivered_failed_inspection_makes_one_entry(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
     event = failed(subject, Severity.GENERAL)
 
-    async with database.transaction() as connection:
-        first = await service.record_failed_inspection(connection, event, "evt-1")
-    async with database.transaction() as connection:
-        second = await service.record_failed_inspection(connection, event, "evt-1")
+    async with database.transaction():
+        first = await service.posting.record_failed_inspection(event, "evt-1")
+    async with database.transaction():
+        second = await service.posting.record_failed_inspection(event, "evt-1")
 
     assert first is not None
     assert second is None
@@ -124,14 +129,14 @@ async def test_a_redelivered_failed_inspection_makes_one_entry(
         "linli.credit.score.changed.v1",
         "linli.credit.grade.changed.v1",
     ]
-    account = await service.account(subject)
+    account = await service.reads.account(subject)
     assert account.score == DEFAULT_POLICY.base_score + first.points == 980
     assert account.grade == "A"
-    assert [e.id for e in await service.entries(subject)] == [first.id]
+    assert [e.id for e in await service.reads.entries(subject)] == [first.id]
 
 
 async def test_a_score_change_is_announced_with_its_explanation(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
@@ -139,7 +144,7 @@ async def test_a_score_change_is_announced_with_its_explanation(
 
     with event_context("corr-credit-1", causation_id="evt-7"):
         async with database.transaction() as connection:
-            entry = await service.record_failed_inspection(connection, event, "evt-7")
+            entry = await service.posting.record_failed_inspection(event, "evt-7")
     assert entry is not None
 
     async with database.connect() as connection:
@@ -173,18 +178,18 @@ async def test_a_score_change_is_announced_with_its_explanation(
 
 
 async def test_the_score_is_explained_by_its_entries(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
     severities = [Severity.SERIOUS, Severity.LIGHT, Severity.GENERAL, Severity.SERIOUS]
     for i, severity in enumerate(severities):
         clock.set(NOW + timedelta(minutes=i))
-        async with database.transaction() as connection:
-            await service.record_failed_inspection(connection, failed(subject, severity), f"e{i}")
+        async with database.transaction():
+            await service.posting.record_failed_inspection(failed(subject, severity), f"e{i}")
 
-    account = await service.account(subject)
-    entries = await service.entries(subject)
+    account = await service.reads.account(subject)
+    entries = await service.reads.entries(subject)
     assert [e.source_event_id for e in entries] == ["e0", "e1", "e2", "e3"]
     # The policy caps inspection penalties at 100 points a month: the last one is cut to 25.
     assert [e.points for e in entries] == [-50, -5, -20, -25]
@@ -198,15 +203,16 @@ async def test_the_score_is_explained_by_its_entries(
 
 
 async def test_opening_an_account_twice_keeps_one(
-    service: CreditService, database: Database
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     subject = uuid.uuid4()
+    # The use cases' shared path, as the posting use case opens an account outside the registry.
+    scoring = Scoring(Outbox(tables.outbox, SOURCE), clock, PolicyBook((DEFAULT_POLICY,)))
     async with database.transaction() as connection:
-        opened = await service.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
+        opened = await scoring.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
+    await service.posting.record_failed_inspection(failed(subject), "evt-1")
     async with database.transaction() as connection:
-        await service.record_failed_inspection(connection, failed(subject), "evt-1")
-    async with database.transaction() as connection:
-        again = await service.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
+        again = await scoring.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
 
     assert opened.score == 1000
     assert again.score == 980  # the existing account, not a fresh one
@@ -220,7 +226,7 @@ async def test_opening_an_account_twice_keeps_one(
 
 
 async def test_a_rolled_back_transaction_leaves_no_trace(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
@@ -229,55 +235,55 @@ async def test_a_rolled_back_transaction_leaves_no_trace(
         pass
 
     with pytest.raises(HandlerCrashed):
-        async with database.transaction() as connection:
-            await service.record_failed_inspection(connection, failed(subject), "evt-1")
+        async with database.transaction():
+            await service.posting.record_failed_inspection(failed(subject), "evt-1")
             raise HandlerCrashed
 
     assert await _count(database, tables.entries) == 0
-    assert (await service.account(subject)).score == 1000
+    assert (await service.reads.account(subject)).score == 1000
     assert await _types(database) == ["linli.credit.account.opened.v1"]
     # The redelivery then applies it.
-    async with database.transaction() as connection:
-        assert await service.record_failed_inspection(connection, failed(subject), "evt-1")
-    assert (await service.account(subject)).score == 980
+    async with database.transaction():
+        assert await service.posting.record_failed_inspection(failed(subject), "evt-1")
+    assert (await service.reads.account(subject)).score == 980
 
 
 async def test_a_failed_inspection_of_a_subject_the_registry_never_announced_opens_no_account(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     stranger = uuid.uuid4()
     with pytest.raises(UnknownSubject) as refused:
-        async with database.transaction() as connection:
-            await service.record_failed_inspection(connection, failed(stranger), "evt-1")
+        async with database.transaction():
+            await service.posting.record_failed_inspection(failed(stranger), "evt-1")
     assert refused.value.subject == stranger
     assert await _count(database, tables.accounts) == 0
     assert await _count(database, tables.entries) == 0
     assert await _count(database, tables.outbox) == 0
     with pytest.raises(NotFound):
-        await service.account(stranger)
+        await service.reads.account(stranger)
 
     # Once the registration has arrived, the same event (retried, or replayed) applies.
     await register(service, database, stranger)
-    async with database.transaction() as connection:
-        assert await service.record_failed_inspection(connection, failed(stranger), "evt-1")
-    assert (await service.account(stranger)).score == 980
+    async with database.transaction():
+        assert await service.posting.record_failed_inspection(failed(stranger), "evt-1")
+    assert (await service.reads.account(stranger)).score == 980
 
 
-async def test_unknown_subjects_are_not_found(service: CreditService) -> None:
+async def test_unknown_subjects_are_not_found(service: UseCases) -> None:
     with pytest.raises(NotFound):
-        await service.account(uuid.uuid4())
+        await service.reads.account(uuid.uuid4())
     with pytest.raises(NotFound):
-        await service.entries(uuid.uuid4())
+        await service.reads.entries(uuid.uuid4())
 
 
 async def test_the_repository_reads_back_what_it_wrote(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
     async with database.transaction() as connection:
-        entry = await service.record_failed_inspection(
-            connection, failed(subject, Severity.LIGHT), "evt-1"
+        entry = await service.posting.record_failed_inspection(
+            failed(subject, Severity.LIGHT), "evt-1"
         )
     async with database.connect() as connection:
         [stored] = await LedgerRepository(connection).entries_of(subject)
