@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 
-from conftest import MigratedDatabase
-from linli_credit.app import DEFINITION, build_use_cases, create_app
+from linli_credit.app import build_use_cases
 from linli_credit.domain.policy import PolicyBook, load_policy_book
-from linli_credit.settings import CreditSettings
 from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import HouseholdRegistered, InspectionFailed
@@ -22,7 +18,7 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.settings import PlatformSettings
-from tests.support.api import api_client
+from tests.support.api import assert_problem
 
 # The shipped policy files, loaded as the app loads them (settings.policy_dir).
 POLICIES = load_policy_book()
@@ -37,19 +33,6 @@ def bearer(*roles: str) -> dict[str, str]:
 
 
 OFFICER = bearer("credit_officer")
-
-
-@pytest.fixture
-async def database_url(migrated_database: MigratedDatabase) -> str:
-    url = await migrated_database(DEFINITION)
-    return url
-
-
-@pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(CreditSettings(database_url=database_url))
-    async with api_client(app, "credit") as c:
-        yield c
 
 
 def registered(household: uuid.UUID) -> HouseholdRegistered:
@@ -88,16 +71,6 @@ async def seed(url: str, subject: uuid.UUID, severities: list[Severity]) -> None
                 await service.posting.record_failed_inspection(event, f"evt-{subject}-{i}")
     finally:
         await database.dispose()
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith(slug)
-    assert body["title"]
-    return body
 
 
 async def test_score_and_entries_of_a_subject(client: httpx.AsyncClient, database_url: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -64,13 +63,6 @@ ALL_CRITERIA = {
     "modern_customs": True,
     "thrift_and_environmental_protection": True,
 }
-
-
-@pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    database = Database(await migrated_database(DEFINITION))
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture
@@ -939,8 +931,8 @@ async def _ledger(database: Database, subject: uuid.UUID) -> tuple[list[Any], li
 
 
 @pytest.fixture
-async def two_databases(migrated_database: MigratedDatabase) -> tuple[str, str]:
-    return await migrated_database(DEFINITION), await migrated_database(DEFINITION)
+async def two_databases(any_migrated_database: MigratedDatabase) -> tuple[str, str]:
+    return await any_migrated_database(DEFINITION), await any_migrated_database(DEFINITION)
 
 
 @settings(

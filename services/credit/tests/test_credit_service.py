@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,10 +11,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
-from conftest import MigratedDatabase
 from linli_credit.adapters import tables
 from linli_credit.adapters.repository import LedgerRepository
-from linli_credit.app import DEFINITION, SOURCE, build_use_cases
+from linli_credit.app import SOURCE, build_use_cases
 from linli_credit.domain.ledger import score_of
 from linli_credit.domain.policy import PolicyBook, load_policy_book
 from linli_credit.service import UseCases
@@ -29,7 +27,7 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
-from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.envelope import Envelope, MalformedEvent
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.processing import UnknownSubject
 
@@ -41,21 +39,13 @@ NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
 
 
 @pytest.fixture
 def service(database: Database, clock: FixedClock) -> UseCases:
-    # As app._service builds it, with a pinned clock.
+    # As app.py builds them, with a pinned clock.
     return build_use_cases(database, clock, PolicyBook((DEFAULT_POLICY,)))
 
 
@@ -72,7 +62,6 @@ async def _types(database: Database) -> list[str]:
 def failed(
     subject: uuid.UUID, severity: Severity = Severity.GENERAL, *, hours_ago: int = 1
 ) -> InspectionFailed:
-
     inspected_at = NOW - timedelta(hours=hours_ago)
     return InspectionFailed(
         inspection_id=uuid.uuid4(),
@@ -300,3 +289,19 @@ def _drift(connection: Connection) -> list[object]:
 async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
     async with database.connect() as connection:
         assert await connection.run_sync(_drift) == []
+
+
+async def test_an_inspection_dated_at_the_start_of_the_calendar_is_a_malformed_event(
+    service: UseCases, database: Database
+) -> None:
+    """Schema-valid dates near year 1 leave the calendar the ledger computes periods in (the
+    local month's start is before year 1 in UTC): the event is malformed (dead-lettered), not a
+    handler fault, and nothing is recorded."""
+    subject = uuid.uuid4()
+    await register(service, database, subject)
+    at = datetime(1, 1, 1, 0, 0, tzinfo=UTC)
+    event = failed(subject).model_copy(update={"inspected_at": at, "comply_by": at})
+    with pytest.raises(MalformedEvent, match="dates beyond"):
+        await service.posting.record_failed_inspection(event, "evt-9999")
+    assert await _count(database, tables.entries) == 0
+    assert (await service.reads.account(subject)).score == DEFAULT_POLICY.base_score
