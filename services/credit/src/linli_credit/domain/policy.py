@@ -1,9 +1,10 @@
 """The scoring policy as data: points, caps, bounds, grades, repair periods, consent, green channel.
 
-Policies live in versioned TOML files (`linli_credit/policies/*.toml`, reviewed in pull requests)
-and are loaded with the standard library's `tomllib`. A version applies from its effective date;
-entries keep the version they were made under. Pure Python: no I/O here except `load_*`, which
-reads the files it is given.
+Policies live in versioned TOML files (`linli_credit/policies/*.toml`, reviewed in pull requests),
+parsed with the standard library's `tomllib` and validated by `PolicyFile` (a pydantic model of
+the document) when the app loads them (`load_policy_book`). A version applies from its effective
+date; entries keep the version they were made under. Pure Python: no I/O here except `load_*`,
+which reads the files it is given (nothing at import time).
 """
 
 from __future__ import annotations
