@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linli_credit.api.schemas import FiveGoodCriteriaIn
 from linli_credit.domain.ledger import (
     FAILED_INSPECTION,
+    FIVE_GOOD_CRITERIA,
     Account,
     Entry,
     failed_inspection_entry,
@@ -184,3 +186,7 @@ def test_a_higher_score_never_earns_a_worse_grade(policy: Policy, low: int, gap:
     high = low + gap
     assert GRADES.index(policy.grade(high)) <= GRADES.index(policy.grade(low))
     assert policy.grade(low) in GRADES
+
+
+def test_the_api_asks_for_exactly_the_five_good_criteria_of_the_domain() -> None:
+    assert set(FiveGoodCriteriaIn.model_fields) == set(FIVE_GOOD_CRITERIA)

@@ -281,7 +281,9 @@ class LedgerRepository:
         return [_entry(row) for row in rows]
 
     async def mark_expired(self, entry: Entry, now: datetime) -> None:
-        assert entry.counts_until is not None
+        """The entry stopped counting at its `counts_until` (one that counts forever never does)."""
+        if entry.counts_until is None:
+            raise ValueError(f"entry {entry.id} counts without end; it cannot expire")
         await self._connection.execute(
             insert(expired_entries).values(
                 entry_id=entry.id,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from linli_credit.domain.appeal import Appeal
-from linli_credit.domain.ledger import FIVE_GOOD_CRITERIA, Account, Entry
+from linli_credit.domain.ledger import Account, Entry
 from linli_credit.service.green_channel import GreenChannelAnswer
 from linli_credit.service.reads import Explanation, GradeReport
 from linli_shared.contracts.common import Severity
@@ -174,9 +174,6 @@ class FiveGoodCriteriaIn(BaseModel):
     equality_respect_for_elders_good_neighbours: bool
     modern_customs: bool
     thrift_and_environmental_protection: bool
-
-
-assert set(FiveGoodCriteriaIn.model_fields) == set(FIVE_GOOD_CRITERIA)
 
 
 class FiveGoodAwardIn(BaseModel):
