@@ -1,5 +1,5 @@
-"""The credit tests' shared fixtures: a migrated database (SQLite in the fast tier, PostgreSQL in
-the full run), and the HTTP API over it."""
+"""The credit tests' shared fixtures: a migrated database for the use cases (SQLite in the fast
+tier, PostgreSQL in the full run), and the HTTP API on its own migrated PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -16,16 +16,18 @@ from tests.support.api import api_client
 
 
 @pytest.fixture
-async def database_url(any_migrated_database: MigratedDatabase) -> str:
+async def database(any_migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
     """A freshly migrated credit database, on each database the service runs on."""
-    return await any_migrated_database(DEFINITION)
+    database = Database(await any_migrated_database(DEFINITION))
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.dispose()
+async def database_url(migrated_database: MigratedDatabase) -> str:
+    """A freshly migrated credit database on PostgreSQL, for the API tests: the app and the
+    test (applying events as the consumer does) each hold an engine on it."""
+    return await migrated_database(DEFINITION)
 
 
 @pytest.fixture
