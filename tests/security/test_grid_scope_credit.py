@@ -18,7 +18,7 @@ import pytest
 from conftest import MigratedDatabase
 from linli_credit.app import DEFINITION, create_app
 from linli_credit.consumers import subscriptions
-from linli_credit.service.ledger import CreditService
+from linli_credit.service import UseCases
 from linli_credit.settings import CreditSettings
 from linli_shared.contracts import InspectionFailed
 from linli_shared.contracts.common import Severity, SubjectKind
@@ -59,7 +59,7 @@ def failed_inspection(household: uuid.UUID) -> InspectionFailed:
 class Credit:
     client: httpx.AsyncClient
     permissions: list[RoutePermission]
-    service: CreditService  # the app's own, to apply events the way the consumer does
+    use_cases: UseCases  # the app's own, to apply events the way the consumer does
     database: Database
 
 
@@ -70,7 +70,7 @@ async def credit(migrated_database: MigratedDatabase) -> AsyncIterator[Credit]:
     database = Database(url)
     try:
         async with api_client(app, "credit") as client:
-            yield Credit(client, route_permissions(app), app.state.service, database)
+            yield Credit(client, route_permissions(app), app.state.use_cases, database)
     finally:
         await database.dispose()
 
@@ -79,7 +79,7 @@ async def _household_with_appeal(credit: Credit, grid: str) -> dict[str, str]:
     """A household of `grid` with a resident, a penalty entry and an appeal against it."""
     registered = household_in(grid, resident_id=uuid.uuid4())
     household = registered.household_id
-    consumer = subscriptions(credit.service)
+    consumer = subscriptions(credit.use_cases)
     await consume(consumer, credit.database, registered)
     await consume(consumer, credit.database, failed_inspection(household))
     entries = await credit.client.get(f"/v1/subjects/{household}/entries", headers=ADMIN)

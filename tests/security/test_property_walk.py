@@ -210,7 +210,7 @@ async def seed_inspections(
 async def seed_credit(client: httpx.AsyncClient, app: FastAPI, database: Database) -> list[str]:
     from linli_credit.consumers import subscriptions
 
-    consumer = subscriptions(app.state.service)
+    consumer = subscriptions(app.state.use_cases)
     known: list[str] = []
     for grid in (THEIRS, OURS):
         household = registered(grid)

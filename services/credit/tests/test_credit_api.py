@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 
-from conftest import MigratedDatabase
-from linli_credit.adapters import tables
-from linli_credit.app import DEFINITION, SOURCE, create_app
-from linli_credit.domain.policy import DEFAULT_POLICY
-from linli_credit.service.ledger import CreditService
-from linli_credit.settings import CreditSettings
+from linli_credit.app import build_use_cases
+from linli_credit.domain.policy import PolicyBook, load_policy_book
 from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import HouseholdRegistered, InspectionFailed
@@ -23,9 +17,12 @@ from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.settings import PlatformSettings
-from tests.support.api import api_client
+from tests.support.api import assert_problem
+
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+DEFAULT_POLICY = POLICIES.version("2026.1")
 
 PROBLEM = "application/problem+json"
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -36,19 +33,6 @@ def bearer(*roles: str) -> dict[str, str]:
 
 
 OFFICER = bearer("credit_officer")
-
-
-@pytest.fixture
-async def database_url(migrated_database: MigratedDatabase) -> str:
-    url = await migrated_database(DEFINITION)
-    return url
-
-
-@pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(CreditSettings(database_url=database_url))
-    async with api_client(app, "credit") as c:
-        yield c
 
 
 def registered(household: uuid.UUID) -> HouseholdRegistered:
@@ -67,10 +51,10 @@ async def seed(url: str, subject: uuid.UUID, severities: list[Severity]) -> None
     """Score failed inspections the way the consumer does, one transaction each."""
     database = Database(url)
     clock = FixedClock(NOW)
-    service = CreditService(database, Outbox(tables.outbox, SOURCE), clock, DEFAULT_POLICY)
+    service = build_use_cases(database, clock, PolicyBook((DEFAULT_POLICY,)))
     try:
-        async with database.transaction() as connection:
-            await service.household_registered(connection, registered(subject))
+        async with database.transaction():
+            await service.accounts.remember_household(registered(subject))
         for i, severity in enumerate(severities):
             clock.set(NOW + timedelta(minutes=i))
             event = InspectionFailed(
@@ -83,20 +67,10 @@ async def seed(url: str, subject: uuid.UUID, severities: list[Severity]) -> None
                 failed_findings=[FailedFindingV1(item="stairwells clear", severity=severity)],
                 comply_by=NOW + timedelta(days=1),
             )
-            async with database.transaction() as connection:
-                await service.record_failed_inspection(connection, event, f"evt-{subject}-{i}")
+            async with database.transaction():
+                await service.posting.record_failed_inspection(event, f"evt-{subject}-{i}")
     finally:
         await database.dispose()
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith(slug)
-    assert body["title"]
-    return body
 
 
 async def test_score_and_entries_of_a_subject(client: httpx.AsyncClient, database_url: str) -> None:

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
-import pytest
 
-from conftest import MigratedDatabase
-from linli_credit.adapters import tables
-from linli_credit.app import DEFINITION, SOURCE, create_app
-from linli_credit.domain.policy import DEFAULT_POLICY
-from linli_credit.service.ledger import CreditService
-from linli_credit.settings import CreditSettings
+from linli_credit.app import build_use_cases
+from linli_credit.domain.policy import PolicyBook, load_policy_book
 from linli_shared.auth import mint_dev_token
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import HouseholdRegistered, InspectionFailed
@@ -23,9 +16,12 @@ from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import ConsentV1, MemberV1
 from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.settings import PlatformSettings
-from tests.support.api import api_client
+from tests.support.api import assert_problem
+
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+DEFAULT_POLICY = POLICIES.version("2026.1")
 
 PROBLEM = "application/problem+json"
 NOW = datetime.now(UTC).replace(microsecond=0)  # the app runs on the system clock
@@ -48,33 +44,18 @@ CRITERIA = {
 }
 
 
-@pytest.fixture
-async def database_url(migrated_database: MigratedDatabase) -> str:
-    url = await migrated_database(DEFINITION)
-    return url
-
-
-@pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(CreditSettings(database_url=database_url))
-    async with api_client(app, "credit") as c:
-        yield c
-
-
 async def consume(url: str, *events: tuple[str, HouseholdRegistered | InspectionFailed]) -> None:
     """Apply events the way the consumer does, at the time they happened."""
     database = Database(url)
     try:
         for event_id, event in events:
             at = event.inspected_at if isinstance(event, InspectionFailed) else event.registered_at
-            service = CreditService(
-                database, Outbox(tables.outbox, SOURCE), FixedClock(at), DEFAULT_POLICY
-            )
-            async with database.transaction() as connection:
+            service = build_use_cases(database, FixedClock(at), PolicyBook((DEFAULT_POLICY,)))
+            async with database.transaction():
                 if isinstance(event, HouseholdRegistered):
-                    await service.household_registered(connection, event)
+                    await service.accounts.remember_household(event)
                 else:
-                    await service.record_failed_inspection(connection, event, event_id)
+                    await service.posting.record_failed_inspection(event, event_id)
     finally:
         await database.dispose()
 
@@ -114,14 +95,6 @@ def failed(
     )
 
 
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["type"].endswith(slug)
-    return body
-
-
 async def test_explain_names_every_entry_its_cause_rule_and_policy(
     client: httpx.AsyncClient, database_url: str
 ) -> None:
@@ -155,7 +128,7 @@ async def test_explain_names_every_entry_its_cause_rule_and_policy(
         params={"at": "2026-03-01T00:00:00"},
         headers=STAFF,
     )
-    assert problem(naive, 422, "validation-error")["errors"][0]["field"] == "at"
+    assert assert_problem(naive, 422, "validation-error")["errors"][0]["field"] == "at"
 
 
 async def test_the_score_says_why_a_household_is_not_scored(
@@ -183,12 +156,12 @@ async def test_green_channel_check_is_audited_and_for_the_hall(
     body = response.json()
     assert body["granted"] is False and body["check_id"] >= 1
     assert "not evaluated" in body["reason"]
-    problem(
+    assert_problem(
         await client.get(f"/v1/subjects/{household}/green-channel", headers=bearer("partner")),
         403,
         "forbidden",
     )
-    problem(
+    assert_problem(
         await client.get(f"/v1/subjects/{uuid.uuid4()}/green-channel", headers=HALL),
         404,
         "not-found",
@@ -205,7 +178,7 @@ async def test_volunteer_hours_with_an_idempotency_key(
     headers = {**STAFF, "Idempotency-Key": "vol-1"}
     # Policy 2026.3 (in effect now), like 2026.2, makes volunteer hours personal: name who.
     unnamed = await client.post(path, json=body, headers=headers)
-    assert problem(unnamed, 422, "validation-error")["errors"][0]["field"] == "resident_id"
+    assert assert_problem(unnamed, 422, "validation-error")["errors"][0]["field"] == "resident_id"
     body["resident_id"] = str(resident)
     first = await client.post(path, json=body, headers=headers)
     again = await client.post(path, json=body, headers=headers)
@@ -213,12 +186,14 @@ async def test_volunteer_hours_with_an_idempotency_key(
     assert first.json()["id"] == again.json()["id"]
     assert first.json()["points"] == 6
     invalid = await client.post(path, json={**body, "hours": 0}, headers=STAFF)
-    assert problem(invalid, 422, "validation-error")["errors"][0]["field"] == "hours"
+    assert assert_problem(invalid, 422, "validation-error")["errors"][0]["field"] == "hours"
     stranger = await client.post(
         path, json={**body, "resident_id": str(uuid.uuid4())}, headers=STAFF
     )
-    assert problem(stranger, 422, "validation-error")["errors"][0]["field"] == "resident_id"
-    problem(await client.post(path, json=body, headers=bearer("grid_worker")), 403, "forbidden")
+    assert assert_problem(stranger, 422, "validation-error")["errors"][0]["field"] == "resident_id"
+    assert_problem(
+        await client.post(path, json=body, headers=bearer("grid_worker")), 403, "forbidden"
+    )
 
 
 async def test_a_resident_is_a_subject_with_score_explanation_and_point_in_time(
@@ -269,7 +244,7 @@ async def test_a_resident_of_a_household_without_consent_gets_no_entries_and_is_
     refused = await client.post(
         f"/v1/subjects/{resident}/volunteer-hours", json=body, headers=STAFF
     )
-    assert "household's consent" in problem(refused, 409, "conflict")["detail"]
+    assert "household's consent" in assert_problem(refused, 409, "conflict")["detail"]
     entries = (await client.get(f"/v1/subjects/{resident}/entries", headers=STAFF)).json()
     assert entries["items"] == []
 
@@ -286,13 +261,13 @@ async def test_five_good_award_by_a_credit_officer(
         json={"year": year, "criteria": {**CRITERIA, "modern_customs": False}},
         headers=OFFICER,
     )
-    assert problem(missing, 422, "validation-error")["errors"][0]["field"] == (
+    assert assert_problem(missing, 422, "validation-error")["errors"][0]["field"] == (
         "criteria.modern_customs"
     )
     awarded = await client.post(path, json={"year": year, "criteria": CRITERIA}, headers=OFFICER)
     assert awarded.status_code == 201, awarded.text
     assert awarded.json()["points"] == 100
-    problem(
+    assert_problem(
         await client.post(path, json={"year": year, "criteria": CRITERIA}, headers=OFFICER),
         409,
         "conflict",
@@ -322,7 +297,7 @@ async def test_appeal_filed_by_staff_for_a_resident_and_upheld_by_an_officer(
 
     listed = await client.get("/v1/appeals", params={"state": "received"}, headers=OFFICER)
     assert [a["id"] for a in listed.json()["items"]] == [appeal["id"]]
-    problem(
+    assert_problem(
         await client.post(
             f"/v1/appeals/{appeal['id']}/decision",
             json={"outcome": "upheld", "reason": "x"},
@@ -342,7 +317,7 @@ async def test_appeal_filed_by_staff_for_a_resident_and_upheld_by_an_officer(
     assert decided.json()["reversal_entry_id"]
     score = (await client.get(f"/v1/subjects/{household}/score", headers=STAFF)).json()
     assert score["score"] == 1000
-    problem(
+    assert_problem(
         await client.post(
             f"/v1/appeals/{appeal['id']}/decision",
             json={"outcome": "rejected", "reason": "again"},
@@ -356,8 +331,10 @@ async def test_appeal_filed_by_staff_for_a_resident_and_upheld_by_an_officer(
         json={"outcome": "maybe", "reason": "x"},
         headers=OFFICER,
     )
-    assert problem(bad, 422, "validation-error")["errors"][0]["field"] == "outcome"
-    problem(await client.get(f"/v1/appeals/{uuid.uuid4()}", headers=OFFICER), 404, "not-found")
+    assert assert_problem(bad, 422, "validation-error")["errors"][0]["field"] == "outcome"
+    assert_problem(
+        await client.get(f"/v1/appeals/{uuid.uuid4()}", headers=OFFICER), 404, "not-found"
+    )
 
 
 async def test_repair_through_the_api(client: httpx.AsyncClient, database_url: str) -> None:
@@ -374,7 +351,7 @@ async def test_repair_through_the_api(client: httpx.AsyncClient, database_url: s
     too_early = await client.post(
         f"/v1/entries/{recent['id']}/repair", json={"note": "整改到位"}, headers=OFFICER
     )
-    assert problem(too_early, 422, "validation-error")["errors"][0]["field"] == "entry_id"
+    assert assert_problem(too_early, 422, "validation-error")["errors"][0]["field"] == "entry_id"
     repaired = await client.post(
         f"/v1/entries/{old['id']}/repair", json={"note": "整改到位"}, headers=OFFICER
     )
@@ -395,10 +372,11 @@ async def test_quarter_report_and_policies(client: httpx.AsyncClient, database_u
     assert report.json()["distribution"]["A"] == 1  # policy 2026.3 opens in the neutral grade
     assert report.json()["red_list"] == [] and report.json()["black_list"] == []
     bad = await client.get("/v1/reports/communities/x/quarters/2026-Q5", headers=OFFICER)
-    assert problem(bad, 422, "validation-error")["errors"][0]["field"] == "path.quarter"
+    assert assert_problem(bad, 422, "validation-error")["errors"][0]["field"] == "path.quarter"
     policies = (await client.get("/v1/policies", headers=STAFF)).json()
-    assert [p["version"] for p in policies] == ["2026.1", "2026.2", "2026.3"]
-    assert [p["in_effect"] for p in policies] == [False, False, True]
+    assert [p["version"] for p in policies["items"]] == ["2026.1", "2026.2", "2026.3"]
+    assert [p["in_effect"] for p in policies["items"]] == [False, False, True]
+    assert policies["total"] == 3
 
 
 async def test_a_quarter_report_of_an_unknown_community_is_404_and_of_a_future_quarter_422(
@@ -411,11 +389,14 @@ async def test_a_quarter_report_of_an_unknown_community_is_404_and_of_a_future_q
     unknown = await client.get(
         f"/v1/reports/communities/no-such-community/quarters/{running}", headers=OFFICER
     )
-    assert "no community with id no-such-community" in problem(unknown, 404, "not-found")["detail"]
+    assert (
+        "no community with id no-such-community"
+        in assert_problem(unknown, 404, "not-found")["detail"]
+    )
     future = await client.get(
         f"/v1/reports/communities/api-community/quarters/{next_year}", headers=OFFICER
     )
-    assert problem(future, 422, "validation-error")["errors"][0]["field"] == "quarter"
+    assert assert_problem(future, 422, "validation-error")["errors"][0]["field"] == "quarter"
     past = await client.get(
         f"/v1/reports/communities/api-community/quarters/{NOW.year - 1}-Q4", headers=OFFICER
     )

@@ -9,16 +9,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linli_credit.api.schemas import FiveGoodCriteriaIn
 from linli_credit.domain.ledger import (
     FAILED_INSPECTION,
+    FIVE_GOOD_CRITERIA,
     Account,
     Entry,
     failed_inspection_entry,
     score_of,
 )
-from linli_credit.domain.policy import DEFAULT_POLICY, GRADES, Policy
+from linli_credit.domain.policy import GRADES, Policy, load_policy_book
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.credit import CreditSubjectKind
+
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+DEFAULT_POLICY = POLICIES.version("2026.1")
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SUBJECT = uuid.UUID("00000000-0000-4000-8000-0000000000c1")
@@ -180,3 +186,7 @@ def test_a_higher_score_never_earns_a_worse_grade(policy: Policy, low: int, gap:
     high = low + gap
     assert GRADES.index(policy.grade(high)) <= GRADES.index(policy.grade(low))
     assert policy.grade(low) in GRADES
+
+
+def test_the_api_asks_for_exactly_the_five_good_criteria_of_the_domain() -> None:
+    assert set(FiveGoodCriteriaIn.model_fields) == set(FIVE_GOOD_CRITERIA)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,10 +18,10 @@ from sqlalchemy.exc import DBAPIError
 
 from conftest import MigratedDatabase
 from linli_credit.adapters import tables
-from linli_credit.app import DEFINITION, SOURCE
+from linli_credit.app import DEFINITION, build_use_cases
 from linli_credit.domain.ledger import evaluate
-from linli_credit.domain.policy import DEFAULT_POLICY, POLICIES
-from linli_credit.service.ledger import CreditService
+from linli_credit.domain.policy import PolicyBook, load_policy_book
+from linli_credit.service import UseCases
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import (
     CATALOGUE,
@@ -49,8 +48,11 @@ from linli_shared.contracts.registry import ConsentV1, ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.envelope import Envelope
-from linli_shared.messaging.outbox import Outbox
 from linli_shared.rules import RuleViolation
+
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+DEFAULT_POLICY = POLICIES.version("2026.1")
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 COMMUNITY = "dongcheng-01"
@@ -64,20 +66,13 @@ ALL_CRITERIA = {
 
 
 @pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    database = Database(await migrated_database(DEFINITION))
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(T0)
 
 
 @pytest.fixture
-def service(database: Database, clock: FixedClock) -> CreditService:
-    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, DEFAULT_POLICY)
+def service(database: Database, clock: FixedClock) -> UseCases:
+    return build_use_cases(database, clock, PolicyBook((DEFAULT_POLICY,)))
 
 
 # --- events as the other services publish them -----------------------------------------------
@@ -146,25 +141,23 @@ def overdue(event: InspectionFailed) -> RectificationOverdue:
     )
 
 
-async def deliver(
-    service: CreditService, database: Database, event: EventData, event_id: str
-) -> Any:
+async def deliver(service: UseCases, database: Database, event: EventData, event_id: str) -> Any:
     """What the consumer does: one transaction per event."""
-    async with database.transaction() as connection:
+    async with database.transaction():
         if isinstance(event, HouseholdRegistered):
-            return await service.household_registered(connection, event)
+            return await service.accounts.remember_household(event)
         if isinstance(event, OrganisationRegistered):
-            return await service.organisation_registered(connection, event)
+            return await service.accounts.remember_organisation(event)
         if isinstance(event, HouseholdConsentChanged):
-            return await service.consent_changed(connection, event)
+            return await service.accounts.remember_consent(event)
         if isinstance(event, HouseholdDeregistered):
-            return await service.deregistered(connection, event)
+            return await service.accounts.forget_household(event)
         if isinstance(event, HouseholdMembersChanged):
-            return await service.members_changed(connection, event)
+            return await service.accounts.remember_members(event)
         if isinstance(event, InspectionFailed):
-            return await service.record_failed_inspection(connection, event, event_id)
+            return await service.posting.record_failed_inspection(event, event_id)
         assert isinstance(event, RectificationVerified | RectificationOverdue)
-        return await service.record_rectification(connection, event, event_id)
+        return await service.posting.record_rectification(event, event_id)
 
 
 async def published(
@@ -187,9 +180,11 @@ def types(events: list[EventData]) -> list[str]:
     return [type(e).__name__ for e in events]
 
 
-async def assert_projection_is_the_ledger(service: CreditService, subject: uuid.UUID) -> None:
-    account = await service.account(subject)
-    truth = evaluate(await service.entries(subject), service.policy_now(), service._clock.now())
+async def assert_projection_is_the_ledger(
+    service: UseCases, subject: uuid.UUID, clock: FixedClock
+) -> None:
+    account = await service.reads.account(subject)
+    truth = evaluate(await service.reads.entries(subject), service.reads.policy_now(), clock.now())
     assert (account.balance, account.score, account.grade) == (
         truth.balance,
         truth.score,
@@ -201,7 +196,7 @@ async def assert_projection_is_the_ledger(service: CreditService, subject: uuid.
 
 
 async def test_accounts_open_from_registry_events_and_close_on_deregistration(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household, shop = uuid.uuid4(), uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
@@ -218,12 +213,12 @@ async def test_accounts_open_from_registry_events_and_close_on_deregistration(
         ),
         "r2",
     )
-    assert (await service.account(household)).community_id == COMMUNITY
-    shop_account = await service.account(shop)
+    assert (await service.reads.account(household)).community_id == COMMUNITY
+    shop_account = await service.reads.account(shop)
     assert shop_account.subject_kind is CreditSubjectKind.ORGANISATION
     # A shop's frontage duty failing is scored on the shop.
     await deliver(service, database, failed(shop, kind=SubjectKind.ORGANISATION), "f1")
-    assert (await service.account(shop)).score == 980
+    assert (await service.reads.account(shop)).score == 980
 
     await deliver(
         service,
@@ -233,24 +228,24 @@ async def test_accounts_open_from_registry_events_and_close_on_deregistration(
         ),
         "d1",
     )
-    closed = await service.account(household)
+    closed = await service.reads.account(household)
     assert closed.closed_at == T0
-    assert "closed" in (service.scoring_refusal(closed) or "")
+    assert "closed" in (service.reads.scoring_refusal(closed) or "")
     assert await deliver(service, database, failed(household), "f2") is None
-    assert await service.entries(household) == []
+    assert await service.reads.entries(household) == []
 
 
 async def test_a_household_without_consent_keeps_an_account_but_gets_no_entries(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household, consent=False), "r1")
     assert await deliver(service, database, failed(household), "f1") is None
-    account = await service.account(household)
+    account = await service.reads.account(household)
     assert (account.score, account.consent) == (1000, "declined")
-    reason = service.scoring_refusal(account)
+    reason = service.reads.scoring_refusal(account)
     assert reason is not None and "consent" in reason
-    assert await service.entries(household) == []
+    assert await service.reads.entries(household) == []
 
     # Consent given later: from then on the household is scored.
     await deliver(
@@ -262,7 +257,7 @@ async def test_a_household_without_consent_keeps_an_account_but_gets_no_entries(
         "c1",
     )
     assert await deliver(service, database, failed(household), "f2") is not None
-    assert (await service.account(household)).score == 980
+    assert (await service.reads.account(household)).score == 980
 
 
 # --- residents: accounts from the household's members, personal rules ----------------------
@@ -290,31 +285,31 @@ def members(household: uuid.UUID, version: int, *residents: uuid.UUID) -> Househ
 
 
 async def test_resident_accounts_open_and_close_with_the_household_members(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household, a, b, c = (uuid.uuid4() for _ in range(4))
     await deliver(service, database, with_residents(household, a, b), "r1")
     for resident in (a, b):
-        account = await service.account(resident)
+        account = await service.reads.account(resident)
         assert account.subject_kind is CreditSubjectKind.RESIDENT
         assert (account.household_id, account.community_id) == (household, COMMUNITY)
     assert types(await published(database, a)) == ["AccountOpened"]
 
     await deliver(service, database, members(household, 2, b, c), "m2")
-    assert (await service.account(a)).closed_at == T0
-    assert (await service.account(b)).closed_at is None
-    assert (await service.account(c)).household_id == household
+    assert (await service.reads.account(a)).closed_at == T0
+    assert (await service.reads.account(b)).closed_at is None
+    assert (await service.reads.account(c)).household_id == household
     [_, closed] = await published(database, a)
     assert isinstance(closed, AccountClosed) and closed.reason == "left_household"
     # An older member list (out of order, or redelivered) changes nothing.
     await deliver(service, database, members(household, 1, a), "m1")
-    assert (await service.account(a)).closed_at == T0
-    assert (await service.account(c)).closed_at is None
+    assert (await service.reads.account(a)).closed_at == T0
+    assert (await service.reads.account(c)).closed_at is None
 
     # a joins another household: the same account, reopened there, its ledger kept.
     other = uuid.uuid4()
     await deliver(service, database, with_residents(other, a), "r2")
-    moved = await service.account(a)
+    moved = await service.reads.account(a)
     assert (moved.household_id, moved.closed_at) == (other, None)
     assert types(await published(database, a))[-1] == "AccountOpened"
 
@@ -327,22 +322,24 @@ async def test_resident_accounts_open_and_close_with_the_household_members(
         "d1",
     )
     for subject in (household, b, c):
-        account = await service.account(subject)
-        assert account.closed_at == T0 and "closed" in (service.scoring_refusal(account) or "")
-    assert (await service.account(a)).closed_at is None  # in the other household now
+        account = await service.reads.account(subject)
+        assert account.closed_at == T0 and "closed" in (
+            service.reads.scoring_refusal(account) or ""
+        )
+    assert (await service.reads.account(a)).closed_at is None  # in the other household now
     last = (await published(database, c))[-1]
     assert isinstance(last, AccountClosed) and last.reason == "deregistered"
 
 
 @pytest.fixture
-def personal(database: Database, clock: FixedClock) -> CreditService:
+def personal(database: Database, clock: FixedClock) -> UseCases:
     """The service with every policy version, at a time when volunteer hours are personal."""
     clock.set(T_PERSONAL)
-    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, POLICIES)
+    return build_use_cases(database, clock, POLICIES)
 
 
 async def test_personal_volunteer_hours_go_to_the_resident_and_count_toward_the_household(
-    personal: CreditService, database: Database
+    personal: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household, resident = uuid.uuid4(), uuid.uuid4()
     await deliver(personal, database, with_residents(household, resident), "r1")
@@ -354,37 +351,37 @@ async def test_personal_volunteer_hours_go_to_the_resident_and_count_toward_the_
         "recorded_by": "staff-li",
     }
     with pytest.raises(RuleViolation) as unnamed:
-        await personal.record_volunteer_hours(household, idempotency_key="k0", **volunteer)
+        await personal.awards.record_volunteer_hours(household, idempotency_key="k0", **volunteer)
     assert unnamed.value.field == "resident_id"
 
-    entry, _ = await personal.record_volunteer_hours(
+    entry, _ = await personal.awards.record_volunteer_hours(
         household, idempotency_key="k1", resident_id=resident, **volunteer
     )
     assert (entry.subject_id, entry.points, entry.policy_version) == (resident, 20, "2026.2")
-    [mirror] = await personal.entries(household)
+    [mirror] = await personal.reads.entries(household)
     assert (mirror.points, mirror.cause["personal_entry_id"]) == (20, str(entry.id))
-    assert (await personal.account(resident)).score == 1020
-    assert (await personal.account(household)).score == 1020
+    assert (await personal.reads.account(resident)).score == 1020
+    assert (await personal.reads.account(household)).score == 1020
     # Retried with the same key: the same entry, nothing added anywhere.
-    again, created = await personal.record_volunteer_hours(
+    again, created = await personal.awards.record_volunteer_hours(
         household, idempotency_key="k1", resident_id=resident, **volunteer
     )
     assert (again.id, created) == (entry.id, False)
-    assert len(await personal.entries(household)) == 1
+    assert len(await personal.reads.entries(household)) == 1
     # The docs' worked example, step 3: each ledger's own yearly cap leaves 30 of 40 points.
-    more, _ = await personal.record_volunteer_hours(
+    more, _ = await personal.awards.record_volunteer_hours(
         household, idempotency_key="k1b", resident_id=resident, **{**volunteer, "hours": 20}
     )
     assert (more.points, more.cause["capped_from"]) == (30, 40)
-    assert (await personal.account(resident)).score == 1050
-    assert (await personal.account(household)).score == 1050
+    assert (await personal.reads.account(resident)).score == 1050
+    assert (await personal.reads.account(household)).score == 1050
     changes = [e for e in await published(database, resident) if isinstance(e, ScoreChanged)]
     assert [(c.subject_kind, c.points) for c in changes] == [
         (CreditSubjectKind.RESIDENT, 20),
         (CreditSubjectKind.RESIDENT, 30),
     ]
     for subject in (household, resident):
-        await assert_projection_is_the_ledger(personal, subject)
+        await assert_projection_is_the_ledger(personal, subject, clock)
 
     # The household declines consent: its residents are no longer scored either, and say why.
     await deliver(
@@ -395,11 +392,11 @@ async def test_personal_volunteer_hours_go_to_the_resident_and_count_toward_the_
         ),
         "c1",
     )
-    reason = personal.scoring_refusal(await personal.account(resident))
+    reason = personal.reads.scoring_refusal(await personal.reads.account(resident))
     assert reason is not None and "household's consent" in reason
     with pytest.raises(Conflict, match="household's consent"):
-        await personal.record_volunteer_hours(resident, idempotency_key="k2", **volunteer)
-    assert len(await personal.entries(resident)) == 2  # none after the refusal
+        await personal.awards.record_volunteer_hours(resident, idempotency_key="k2", **volunteer)
+    assert len(await personal.reads.entries(resident)) == 2  # none after the refusal
 
 
 # --- policy 2026.3: the opening score is neutral, the green channel is earned ---------------------
@@ -407,53 +404,53 @@ T_CALIBRATED = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shangh
 
 
 @pytest.fixture
-def calibrated(database: Database, clock: FixedClock) -> CreditService:
+def calibrated(database: Database, clock: FixedClock) -> UseCases:
     """The service with every policy version, at a time when 2026.3 is in effect."""
     clock.set(T_CALIBRATED)
-    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, POLICIES)
+    return build_use_cases(database, clock, POLICIES)
 
 
 async def test_a_new_account_opens_in_the_neutral_grade_without_the_green_channel(
-    calibrated: CreditService, database: Database
+    calibrated: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(calibrated, database, registered(household), "r1")
-    assert calibrated.policy_now().version == "2026.3"
-    account = await calibrated.account(household)
+    assert calibrated.reads.policy_now().version == "2026.3"
+    account = await calibrated.reads.account(household)
     assert (account.score, account.grade) == (1000, "A")
 
-    await calibrated.evaluate_due()
-    answer = await calibrated.check_green_channel(household, checked_by="hall-1")
+    await calibrated.scheduled.evaluate_due()
+    answer = await calibrated.green_channel.check_green_channel(household, checked_by="hall-1")
     assert not answer.granted and answer.grade == "A"
     assert "grade A does not earn" in answer.reason
     assert "GreenChannelGranted" not in types(await published(database, household))
 
 
 async def test_one_light_offence_keeps_the_grade_and_tells_no_grade_change(
-    calibrated: CreditService, database: Database
+    calibrated: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(calibrated, database, registered(household), "r1")
     await deliver(calibrated, database, failed(household, Severity.LIGHT, T_CALIBRATED), "f1")
-    account = await calibrated.account(household)
+    account = await calibrated.reads.account(household)
     assert (account.score, account.grade) == (995, "A")
     assert types(await published(database, household)) == ["AccountOpened", "ScoreChanged"]
 
 
 async def test_a_five_good_family_that_volunteers_earns_the_green_channel(
-    calibrated: CreditService, database: Database, clock: FixedClock
+    calibrated: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household, resident = uuid.uuid4(), uuid.uuid4()
     await deliver(calibrated, database, with_residents(household, resident), "r1")
-    await calibrated.award_five_good(
+    await calibrated.awards.award_five_good(
         household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
     )
-    await calibrated.evaluate_due()
-    account = await calibrated.account(household)
+    await calibrated.scheduled.evaluate_due()
+    account = await calibrated.reads.account(household)
     assert (account.score, account.grade, account.green_channel) == (1100, "A", False)
 
     # Ten hours of volunteer service the same year (docs/credit.md, the 2026.3 worked example).
-    await calibrated.record_volunteer_hours(
+    await calibrated.awards.record_volunteer_hours(
         household,
         hours=10,
         served_on=date(2026, 12, 5),
@@ -463,11 +460,11 @@ async def test_a_five_good_family_that_volunteers_earns_the_green_channel(
         idempotency_key="v1",
         recorded_by="staff-li",
     )
-    account = await calibrated.account(household)
+    account = await calibrated.reads.account(household)
     assert (account.score, account.grade) == (1120, "AA")
     clock.set(T_CALIBRATED + timedelta(days=1, hours=1))  # the next daily evaluation grants it
-    await calibrated.evaluate_due()
-    answer = await calibrated.check_green_channel(household, checked_by="hall-1")
+    await calibrated.scheduled.evaluate_due()
+    answer = await calibrated.green_channel.check_green_channel(household, checked_by="hall-1")
     assert answer.granted and answer.grade == "AA"
     assert answer.valid_until == date(2027, 1, 7)
     assert types(await published(database, household))[-2:] == [
@@ -477,11 +474,11 @@ async def test_a_five_good_family_that_volunteers_earns_the_green_channel(
 
 
 async def test_under_a_policy_without_personal_rules_a_resident_s_hours_go_to_the_household(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household, resident = uuid.uuid4(), uuid.uuid4()
     await deliver(service, database, with_residents(household, resident), "r1")
-    entry, _ = await service.record_volunteer_hours(
+    entry, _ = await service.awards.record_volunteer_hours(
         resident,
         hours=2,
         served_on=date(2026, 3, 1),
@@ -491,14 +488,14 @@ async def test_under_a_policy_without_personal_rules_a_resident_s_hours_go_to_th
         recorded_by="staff-li",
     )
     assert entry.subject_id == household and entry.cause["resident_id"] == str(resident)
-    assert await service.entries(resident) == []
+    assert await service.reads.entries(resident) == []
 
 
 # --- rectifications ---------------------------------------------------------------------------
 
 
 async def test_on_time_rectification_gives_back_half_of_the_penalty(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
@@ -508,14 +505,14 @@ async def test_on_time_rectification_gives_back_half_of_the_penalty(
     refund = await deliver(service, database, verified(failure, on_time=True), "v1")
     assert await deliver(service, database, verified(failure, on_time=True), "v1") is None
     assert refund.points == 25 and refund.refers_to == penalty.id
-    assert (await service.account(household)).score == 975
+    assert (await service.reads.account(household)).score == 975
     events = await published(database, household)
     assert types(events) == ["AccountOpened", "ScoreChanged", "GradeChanged", "ScoreChanged"]
-    await assert_projection_is_the_ledger(service, household)
+    await assert_projection_is_the_ledger(service, household, clock)
 
 
 async def test_overdue_then_late_verification_adds_one_further_penalty(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
@@ -526,14 +523,14 @@ async def test_overdue_then_late_verification_adds_one_further_penalty(
     assert late.points == -10 and late.reason_code == "rectification.late"
     clock.set(T0 + timedelta(days=6))
     assert await deliver(service, database, verified(failure, on_time=False), "v1") is None
-    assert (await service.account(household)).score == 970
+    assert (await service.reads.account(household)).score == 970
 
 
 # --- rewards ---------------------------------------------------------------------------------
 
 
 async def test_volunteer_hours_are_idempotent_by_key_and_capped_per_year(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
@@ -543,34 +540,34 @@ async def test_volunteer_hours_are_idempotent_by_key_and_capped_per_year(
         "resident": "member-2",
         "recorded_by": "staff-li",
     }
-    first, created = await service.record_volunteer_hours(
+    first, created = await service.awards.record_volunteer_hours(
         household, hours=10, idempotency_key="k1", **kwargs
     )
-    again, created_again = await service.record_volunteer_hours(
+    again, created_again = await service.awards.record_volunteer_hours(
         household, hours=10, idempotency_key="k1", **kwargs
     )
     assert (created, created_again, again.id) == (True, False, first.id)
     assert first.points == 20
-    capped, _ = await service.record_volunteer_hours(
+    capped, _ = await service.awards.record_volunteer_hours(
         household, hours=40, idempotency_key="k2", **kwargs
     )
     assert capped.points == 30 and capped.cause["capped_from"] == 80
-    assert (await service.account(household)).score == 1050
+    assert (await service.reads.account(household)).score == 1050
 
 
 async def test_five_good_award_adds_points_once_a_year_and_is_announced(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
-    entry = await service.award_five_good(
+    entry = await service.awards.award_five_good(
         household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
     )
     assert entry.points == 100
-    account = await service.account(household)
+    account = await service.reads.account(household)
     assert (account.score, account.grade) == (1100, "AAA")
     with pytest.raises(Conflict):
-        await service.award_five_good(
+        await service.awards.award_five_good(
             household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
         )
     events = await published(database, household)
@@ -583,13 +580,13 @@ async def test_five_good_award_adds_points_once_a_year_and_is_announced(
 
 
 async def test_a_serious_record_vetoes_the_five_good_award(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
     await deliver(service, database, failed(household, Severity.SERIOUS), "f1")
     with pytest.raises(RuleViolation) as vetoed:
-        await service.award_five_good(
+        await service.awards.award_five_good(
             household, year=2026, criteria=ALL_CRITERIA, awarded_by="officer-zhao"
         )
     assert vetoed.value.field == "subject_id"
@@ -599,7 +596,7 @@ async def test_a_serious_record_vetoes_the_five_good_award(
 
 
 async def test_an_upheld_appeal_reverses_the_entry_retroactively(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
@@ -608,26 +605,32 @@ async def test_an_upheld_appeal_reverses_the_entry_retroactively(
     clock.set(T0 + timedelta(days=2))
     await deliver(service, database, verified(failure, on_time=True), "v1")
     clock.set(T0 + timedelta(days=5))
-    appeal = await service.file_appeal(penalty.id, grounds="不是我家的纸箱", filed_by="staff:li")
+    appeal = await service.appeals.file_appeal(
+        penalty.id, grounds="不是我家的纸箱", filed_by="staff:li"
+    )
     assert appeal.state == "received" and appeal.decide_by == date(2026, 3, 22)
     with pytest.raises(Conflict):
-        await service.file_appeal(penalty.id, grounds="again", filed_by="staff:li")
-    assert [a.id for a in await service.appeals(state="received")] == [appeal.id]
+        await service.appeals.file_appeal(penalty.id, grounds="again", filed_by="staff:li")
+    assert [a.id for a in (await service.appeals.list_appeals(state="received")).items] == [
+        appeal.id
+    ]
 
     clock.set(T0 + timedelta(days=7))
-    decided = await service.decide_appeal(
+    decided = await service.appeals.decide_appeal(
         appeal.id, outcome="upheld", reason="photo shows a neighbour's boxes", decided_by="zhao"
     )
     assert decided.state == "upheld" and decided.reversal_entry_id is not None
-    assert (await service.account(household)).score == 1000
+    assert (await service.reads.account(household)).score == 1000
     # Dated to the original: at any past instant the corrected record nets to zero ...
-    explained = await service.explain(household, at=T0 + timedelta(hours=1))
+    explained = await service.reads.explain(household, at=T0 + timedelta(hours=1))
     assert explained.evaluation.score == 1000
     # ... while the record as it stood then still shows the penalty.
-    as_then = await service.explain(household, at=T0 + timedelta(hours=1), known_at=T0)
+    as_then = await service.reads.explain(household, at=T0 + timedelta(hours=1), known_at=T0)
     assert as_then.evaluation.score == 980
     with pytest.raises(Conflict):
-        await service.decide_appeal(appeal.id, outcome="rejected", reason="x", decided_by="zhao")
+        await service.appeals.decide_appeal(
+            appeal.id, outcome="rejected", reason="x", decided_by="zhao"
+        )
     events = types(await published(database, household))
     assert events[-5:] == [
         "AppealReceived",
@@ -636,104 +639,108 @@ async def test_an_upheld_appeal_reverses_the_entry_retroactively(
         "ScoreChanged",  # the refund reversed
         "AppealDecided",
     ]
-    await assert_projection_is_the_ledger(service, household)
+    await assert_projection_is_the_ledger(service, household, clock)
 
 
 async def test_a_rejected_appeal_keeps_the_entry_and_says_why(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
     penalty = await deliver(service, database, failed(household), "f1")
-    appeal = await service.file_appeal(penalty.id, grounds="disagree", filed_by="resident:r1")
-    decided = await service.decide_appeal(
+    appeal = await service.appeals.file_appeal(
+        penalty.id, grounds="disagree", filed_by="resident:r1"
+    )
+    decided = await service.appeals.decide_appeal(
         appeal.id, outcome="rejected", reason="inspection photos confirm it", decided_by="zhao"
     )
     assert (decided.state, decided.decision_reason) == ("rejected", "inspection photos confirm it")
-    assert (await service.account(household)).score == 980
+    assert (await service.reads.account(household)).score == 980
     [*_, last] = await published(database, household)
     assert last.model_dump()["outcome"] == "rejected"
 
 
-async def test_appeal_and_repair_of_unknown_entries_are_not_found(service: CreditService) -> None:
+async def test_appeal_and_repair_of_unknown_entries_are_not_found(service: UseCases) -> None:
     with pytest.raises(NotFound):
-        await service.file_appeal(uuid.uuid4(), grounds="x", filed_by="staff:x")
+        await service.appeals.file_appeal(uuid.uuid4(), grounds="x", filed_by="staff:x")
     with pytest.raises(NotFound):
-        await service.repair(uuid.uuid4(), note="x", repaired_by="x")
+        await service.awards.repair(uuid.uuid4(), note="x", repaired_by="x")
     with pytest.raises(NotFound):
-        await service.decide_appeal(uuid.uuid4(), outcome="upheld", reason="x", decided_by="x")
+        await service.appeals.decide_appeal(
+            uuid.uuid4(), outcome="upheld", reason="x", decided_by="x"
+        )
 
 
 # --- repair and expiry -------------------------------------------------------------------------
 
 
 async def test_repair_on_application_after_the_minimum_period(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
     penalty = await deliver(service, database, failed(household, Severity.LIGHT), "f1")
     clock.set(T0 + timedelta(days=60))
     with pytest.raises(RuleViolation) as early:
-        await service.repair(penalty.id, note="fixed for good", repaired_by="zhao")
+        await service.awards.repair(penalty.id, note="fixed for good", repaired_by="zhao")
     assert "2026-06-02" in early.value.message
     clock.set(T0 + timedelta(days=95))
-    repair = await service.repair(penalty.id, note="fixed for good", repaired_by="zhao")
+    repair = await service.awards.repair(penalty.id, note="fixed for good", repaired_by="zhao")
     assert repair.points == 5
-    assert (await service.account(household)).score == 1000
+    assert (await service.reads.account(household)).score == 1000
     events = await published(database, household)
     assert types(events)[-3:] == ["ScoreChanged", "GradeChanged", "EntryRepaired"]
     assert events[-1].model_dump()["how"] == "applied"
     # The expiry job later announces nothing for a repaired penalty, and the score holds.
     clock.set(T0 + timedelta(days=200))
-    assert await service.expire_due() == 2
+    assert await service.scheduled.expire_due() == 2
     assert types(await published(database, household))[-1] == "EntryRepaired"
     assert len(await published(database, household)) == len(events)
-    await assert_projection_is_the_ledger(service, household)
+    await assert_projection_is_the_ledger(service, household, clock)
 
 
 async def test_entries_past_their_maximum_stop_counting_by_the_scheduled_job(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
     light = await deliver(service, database, failed(household, Severity.LIGHT), "f1")
     await deliver(service, database, failed(household, Severity.GENERAL), "f2")
-    assert (await service.account(household)).score == 975
+    assert (await service.reads.account(household)).score == 975
     clock.set(T0 + timedelta(days=200))  # light (6 months) ended, general (12) not
-    assert await service.expire_due() == 1
-    assert await service.expire_due() == 0
-    account = await service.account(household)
+    assert await service.scheduled.expire_due() == 1
+    assert await service.scheduled.expire_due() == 0
+    account = await service.reads.account(household)
     assert (account.score, account.grade) == (980, "A")
     [last] = (await published(database, household))[-1:]
     assert last.model_dump()["entry_id"] == light.id and last.model_dump()["how"] == "expired"
     clock.set(T0 + timedelta(days=400))
-    assert await service.expire_due() == 1
-    assert (await service.account(household)).grade == "AA"
+    assert await service.scheduled.expire_due() == 1
+    assert (await service.reads.account(household)).grade == "AA"
     assert types(await published(database, household))[-2:] == ["EntryRepaired", "GradeChanged"]
-    await assert_projection_is_the_ledger(service, household)
+    await assert_projection_is_the_ledger(service, household, clock)
 
 
 # --- green channel ----------------------------------------------------------------------------
 
 
 async def test_green_channel_granted_by_evaluation_lost_with_the_grade_and_audited(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
-    answer = await service.check_green_channel(household, checked_by="hall-1")
+    answer = await service.green_channel.check_green_channel(household, checked_by="hall-1")
     assert not answer.granted and "not evaluated" in answer.reason
 
-    assert await service.evaluate_due() >= 1
-    answer = await service.check_green_channel(household, checked_by="hall-1")
+    assert await service.scheduled.evaluate_due() >= 1
+    answer = await service.green_channel.check_green_channel(household, checked_by="hall-1")
     assert answer.granted and answer.grade == "AA"
     assert (answer.evaluated_at, answer.valid_until) == (T0, date(2026, 4, 1))
-    assert await service.evaluate_due() == 0  # evaluated today already
+    assert await service.scheduled.evaluate_due() == 0  # evaluated today already
 
     clock.set(T0 + timedelta(hours=2))
     await deliver(service, database, failed(household), "f1")
-    answer = await service.check_green_channel(household, checked_by="hall-2")
+    answer = await service.green_channel.check_green_channel(household, checked_by="hall-2")
     assert not answer.granted and "grade A" in answer.reason
     assert types(await published(database, household)) == [
         "AccountOpened",
@@ -756,11 +763,11 @@ async def test_green_channel_granted_by_evaluation_lost_with_the_grade_and_audit
 
 
 async def test_partners_get_grade_and_green_channel_changes_without_personal_data(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
-    await service.evaluate_due()
+    await service.scheduled.evaluate_due()
     clock.set(T0 + timedelta(hours=2))
     await deliver(service, database, failed(household), "f1")
 
@@ -798,25 +805,25 @@ async def test_partners_get_grade_and_green_channel_changes_without_personal_dat
 
 
 async def test_a_grant_lapses_when_not_re_evaluated(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
-    await service.evaluate_due()
+    await service.scheduled.evaluate_due()
     clock.set(T0 + timedelta(days=31))
-    answer = await service.check_green_channel(household, checked_by="hall")
+    answer = await service.green_channel.check_green_channel(household, checked_by="hall")
     assert not answer.granted and "lapsed" in answer.reason
-    await service.evaluate_due()  # re-evaluated: holds again, announced again
-    assert (await service.check_green_channel(household, checked_by="hall")).granted
+    await service.scheduled.evaluate_due()  # re-evaluated: holds again, announced again
+    assert (await service.green_channel.check_green_channel(household, checked_by="hall")).granted
 
 
 async def test_a_household_without_consent_gets_no_green_channel(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household, consent=False), "r1")
-    await service.evaluate_due()
-    answer = await service.check_green_channel(household, checked_by="hall")
+    await service.scheduled.evaluate_due()
+    answer = await service.green_channel.check_green_channel(household, checked_by="hall")
     assert not answer.granted and "consent" in answer.reason
 
 
@@ -824,7 +831,7 @@ async def test_a_household_without_consent_gets_no_green_channel(
 
 
 async def test_a_quarter_report_has_the_grade_distribution_and_red_and_black_lists(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     star, fine, poor = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for household in (star, fine, poor):
@@ -832,19 +839,19 @@ async def test_a_quarter_report_has_the_grade_distribution_and_red_and_black_lis
     # A resident's personal record is not one of the community's reported subjects.
     member = uuid.uuid4()
     await deliver(service, database, members(fine, 2, member), "m-fine")
-    assert (await service.account(member)).community_id == COMMUNITY
-    await service.award_five_good(star, year=2026, criteria=ALL_CRITERIA, awarded_by="zhao")
+    assert (await service.reads.account(member)).community_id == COMMUNITY
+    await service.awards.award_five_good(star, year=2026, criteria=ALL_CRITERIA, awarded_by="zhao")
     for month in range(4):  # four months of serious failures: 50 a month, capped at 100/month
         for n in range(3):
             at = T0 - timedelta(days=60) + timedelta(days=30 * month + n)
             clock.set(max(at, T0))
             await deliver(service, database, failed(poor, Severity.SERIOUS, at), f"p{month}{n}")
     clock.set(T0 + timedelta(days=100))  # the second quarter is running
-    q1 = await service.grade_report(COMMUNITY, 2026, 1)
+    q1 = await service.reads.grade_report(COMMUNITY, 2026, 1)
     assert q1.at == datetime(2026, 3, 31, 15, 59, 59, 999999, tzinfo=UTC)
     assert q1.distribution["AAA"] == 1 and q1.distribution["AA"] == 1
     assert [s for s, _, _ in q1.red_list] == [star]
-    q2 = await service.grade_report(COMMUNITY, 2026, 2)
+    q2 = await service.reads.grade_report(COMMUNITY, 2026, 2)
     assert q2.at == T0 + timedelta(days=100)
     assert [(s, g) for s, _, g in q2.black_list] == [(poor, "C")]
     assert sum(q2.distribution.values()) == 3
@@ -854,7 +861,7 @@ async def test_a_quarter_report_has_the_grade_distribution_and_red_and_black_lis
 
 
 async def test_the_database_refuses_to_change_or_delete_an_entry(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
@@ -924,8 +931,8 @@ async def _ledger(database: Database, subject: uuid.UUID) -> tuple[list[Any], li
 
 
 @pytest.fixture
-async def two_databases(migrated_database: MigratedDatabase) -> tuple[str, str]:
-    return await migrated_database(DEFINITION), await migrated_database(DEFINITION)
+async def two_databases(any_migrated_database: MigratedDatabase) -> tuple[str, str]:
+    return await any_migrated_database(DEFINITION), await any_migrated_database(DEFINITION)
 
 
 @settings(
@@ -946,16 +953,17 @@ async def _replay_property(urls: tuple[str, str], plan: list[Step], seed: int) -
     stream = _stream(subject, plan)
     clean_db, messy_db = Database(urls[0]), Database(urls[1])
     try:
-        clean = _service_for(clean_db)
+        clean_clock, messy_clock = FixedClock(T0), FixedClock(T0)
+        clean = _service_for(clean_db, clean_clock)
         for event_id, event, at in stream:
-            clean._clock.set(at)  # type: ignore[attr-defined]
+            clean_clock.set(at)
             await deliver(clean, clean_db, event, event_id)
             # the score is always the policy applied to the counting entries
-            await assert_projection_is_the_ledger(clean, subject)
+            await assert_projection_is_the_ledger(clean, subject, clean_clock)
 
         # The same stream with redeliveries: each event again at random later points, and at
         # the end every delivered event once more, in a random order.
-        messy = _service_for(messy_db)
+        messy = _service_for(messy_db, messy_clock)
         deliveries = list(stream)
         for item in stream:
             for _ in range(shuffle.randint(0, 2)):
@@ -965,17 +973,17 @@ async def _replay_property(urls: tuple[str, str], plan: list[Step], seed: int) -
         shuffle.shuffle(tail)
         last = stream[-1][2]
         for event_id, event, at in deliveries:
-            messy._clock.set(at)  # type: ignore[attr-defined]
+            messy_clock.set(at)
             await deliver(messy, messy_db, event, event_id)
         for event_id, event, _ in tail:
-            messy._clock.set(last)  # type: ignore[attr-defined]
+            messy_clock.set(last)
             await deliver(messy, messy_db, event, event_id)
-        messy._clock.set(last)  # type: ignore[attr-defined]
+        messy_clock.set(last)
         assert await _ledger(clean_db, subject) == await _ledger(messy_db, subject)
 
         # Rebuilding the projection from the ledger changes nothing.
         before = await _ledger(clean_db, subject)
-        report = await clean.rebuild()
+        report = await clean.rebuild.rebuild()
         assert subject not in report.changed
         assert await _ledger(clean_db, subject) == before
     finally:
@@ -983,8 +991,8 @@ async def _replay_property(urls: tuple[str, str], plan: list[Step], seed: int) -
         await messy_db.dispose()
 
 
-def _service_for(database: Database) -> CreditService:
-    return CreditService(database, Outbox(tables.outbox, SOURCE), FixedClock(T0), DEFAULT_POLICY)
+def _service_for(database: Database, clock: FixedClock) -> UseCases:
+    return build_use_cases(database, clock, PolicyBook((DEFAULT_POLICY,)))
 
 
 # Residents: member changes and personal volunteer hours, replayed with redeliveries.
@@ -1033,13 +1041,13 @@ def _resident_stream(
     return stream
 
 
-async def _apply(service: CreditService, database: Database, action: Action) -> None:
+async def _apply(service: UseCases, database: Database, action: Action) -> None:
     key, what, _ = action
     if isinstance(what, HouseholdMembersChanged):
         await deliver(service, database, what, key)
         return
     resident, hours = what
-    await service.record_volunteer_hours(
+    await service.awards.record_volunteer_hours(
         resident,
         hours=hours,
         served_on=date(2026, 8, 1),
@@ -1059,17 +1067,16 @@ async def _resident_replay_property(
     stream = _resident_stream(household, residents, plan)
     clean_db, messy_db = Database(urls[0]), Database(urls[1])
     try:
-        clean, messy = (
-            CreditService(db, Outbox(tables.outbox, SOURCE), FixedClock(T_PERSONAL), POLICIES)
-            for db in (clean_db, messy_db)
-        )
+        clean_clock, messy_clock = FixedClock(T_PERSONAL), FixedClock(T_PERSONAL)
+        clean = build_use_cases(clean_db, clean_clock, POLICIES)
+        messy = build_use_cases(messy_db, messy_clock, POLICIES)
         for service, db in ((clean, clean_db), (messy, messy_db)):
             await deliver(service, db, with_residents(household, *residents), "r1")
         for action in stream:
-            clean._clock.set(action[2])  # type: ignore[attr-defined]
+            clean_clock.set(action[2])
             await _apply(clean, clean_db, action)
             for subject in subjects:  # the score is always the policy over the counting entries
-                await assert_projection_is_the_ledger(clean, subject)
+                await assert_projection_is_the_ledger(clean, subject, clean_clock)
 
         # Each action again at random later points (redeliveries, client retries), then the
         # registry events once more at the end in a random order.
@@ -1081,13 +1088,13 @@ async def _resident_replay_property(
         tail = [item for item in stream if shuffle.random() < 0.7]
         shuffle.shuffle(tail)
         for action in [*deliveries, *tail]:
-            messy._clock.set(action[2])  # type: ignore[attr-defined]
+            messy_clock.set(action[2])
             await _apply(messy, messy_db, action)
         for subject in subjects:
             assert await _ledger(clean_db, subject) == await _ledger(messy_db, subject)
 
         before = [await _ledger(clean_db, subject) for subject in subjects]
-        report = await clean.rebuild()
+        report = await clean.rebuild.rebuild()
         assert not set(subjects) & set(report.changed)
         assert [await _ledger(clean_db, subject) for subject in subjects] == before
     finally:
@@ -1095,20 +1102,18 @@ async def _resident_replay_property(
         await messy_db.dispose()
 
 
-async def test_rebuild_repairs_a_damaged_projection(
-    service: CreditService, database: Database
-) -> None:
+async def test_rebuild_repairs_a_damaged_projection(service: UseCases, database: Database) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
     await deliver(service, database, failed(household, Severity.SERIOUS), "f1")
-    live = await service.account(household)
+    live = await service.reads.account(household)
     async with database.transaction() as connection:
         await connection.execute(
             update(tables.accounts)
             .where(tables.accounts.c.subject_id == household)
             .values(score=1, grade="C", balance=-999)
         )
-    report = await service.rebuild()
+    report = await service.rebuild.rebuild()
     assert report.changed == [household]
-    assert await service.account(household) == live
-    assert (await service.rebuild()).changed == []
+    assert await service.reads.account(household) == live
+    assert (await service.rebuild.rebuild()).changed == []

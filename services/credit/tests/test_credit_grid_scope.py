@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import MigratedDatabase
-from linli_credit.app import DEFINITION, create_app
+from linli_credit.app import create_app
 from linli_credit.consumers import subscriptions
 from linli_credit.settings import CreditSettings
 from linli_shared.contracts import (
@@ -33,7 +32,7 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.messaging.processing import Subscription
-from tests.support.api import api_client
+from tests.support.api import api_client, assert_problem
 from tests.support.grid_scope import COMMUNITY, bearer, consume, household_in, moved_to
 
 A, B = "grid-a", "grid-b"
@@ -65,13 +64,13 @@ class Credit:
 
 
 @pytest.fixture
-async def credit(migrated_database: MigratedDatabase) -> AsyncIterator[Credit]:
-    url = await migrated_database(DEFINITION)
+async def credit(database_url: str) -> AsyncIterator[Credit]:
+    url = database_url
     app = create_app(CreditSettings(database_url=url))
     database = Database(url)
     try:
         async with api_client(app, "credit") as client:
-            yield Credit(client, subscriptions(app.state.service), database)
+            yield Credit(client, subscriptions(app.state.use_cases), database)
     finally:
         await database.dispose()
 
@@ -108,14 +107,6 @@ async def statuses(
     }
 
 
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["type"].endswith(slug)
-    return body
-
-
 async def test_a_grid_worker_reads_only_its_grids_households_and_residents(
     credit: Credit,
 ) -> None:
@@ -129,7 +120,7 @@ async def test_a_grid_worker_reads_only_its_grids_households_and_residents(
         assert await statuses(client, subject, WORKER_B) == {200}
         assert await statuses(client, subject, STAFF) == {200}
     hidden = await client.get(f"/v1/subjects/{theirs.household_id}/score", headers=WORKER_A)
-    assert str(theirs.household_id) in problem(hidden, 404, "not-found")["detail"]
+    assert str(theirs.household_id) in assert_problem(hidden, 404, "not-found")["detail"]
     # A token naming no grid reaches none.
     nowhere = bearer("grid_worker", [])
     assert await statuses(client, ours.household_id, nowhere) == {404}
@@ -148,7 +139,9 @@ async def test_a_grid_worker_appeals_and_lists_appeals_only_in_its_grids(credit:
     refused = await client.post(
         "/v1/appeals", json={"entry_id": their_entry, "grounds": "不是我家的"}, headers=WORKER_A
     )
-    assert problem(refused, 403, "outside-grids")["detail"].startswith("entry_id: grid grid-b")
+    assert assert_problem(refused, 403, "outside-grids")["detail"].startswith(
+        "entry_id: grid grid-b"
+    )
     theirs_filed = await client.post(
         "/v1/appeals", json={"entry_id": their_entry, "grounds": "不是我家的"}, headers=STAFF
     )
@@ -165,7 +158,9 @@ async def test_a_grid_worker_appeals_and_lists_appeals_only_in_its_grids(credit:
     assert await listed(WORKER_B) == [their_appeal]
     assert await listed(STAFF) == [our_appeal, their_appeal]
     assert (await client.get(f"/v1/appeals/{our_appeal}", headers=WORKER_A)).status_code == 200
-    problem(await client.get(f"/v1/appeals/{their_appeal}", headers=WORKER_A), 404, "not-found")
+    assert_problem(
+        await client.get(f"/v1/appeals/{their_appeal}", headers=WORKER_A), 404, "not-found"
+    )
 
 
 async def test_a_move_takes_the_household_and_its_residents_to_the_new_grid(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linli_credit.domain.appeals import AppealConflict, file_appeal
+from linli_credit.domain.appeal import AppealConflict, file_appeal
 from linli_credit.domain.ledger import (
     APPEAL_REVERSAL,
     Account,
@@ -26,20 +26,21 @@ from linli_credit.domain.ledger import (
     volunteer_entry,
 )
 from linli_credit.domain.policy import (
-    DEFAULT_POLICY,
-    POLICIES,
     Cap,
     PolicyBook,
     PolicyError,
     add_months,
     load_policy,
+    load_policy_book,
     policy_from_mapping,
 )
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.rules import RuleViolation
 
-P = DEFAULT_POLICY
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+P = DEFAULT_POLICY = POLICIES.version("2026.1")
 SUBJECT = uuid.UUID("00000000-0000-4000-8000-0000000000d1")
 T0 = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 ALL_CRITERIA = {

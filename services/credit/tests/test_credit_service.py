@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,13 +11,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
-from conftest import MigratedDatabase
 from linli_credit.adapters import tables
 from linli_credit.adapters.repository import LedgerRepository
-from linli_credit.app import DEFINITION, SOURCE
+from linli_credit.app import SOURCE, build_use_cases
 from linli_credit.domain.ledger import score_of
-from linli_credit.domain.policy import DEFAULT_POLICY
-from linli_credit.service.ledger import CreditService
+from linli_credit.domain.policy import PolicyBook, load_policy_book
+from linli_credit.service import UseCases
+from linli_credit.service.scoring import Scoring
 from linli_shared.clock import FixedClock
 from linli_shared.context import event_context
 from linli_shared.contracts import CATALOGUE, HouseholdRegistered, InspectionFailed, ScoreChanged
@@ -28,19 +27,15 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
-from linli_shared.messaging.envelope import Envelope
+from linli_shared.messaging.envelope import Envelope, MalformedEvent
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.processing import UnknownSubject
 
+# The shipped policy files, loaded as the app loads them (settings.policy_dir).
+POLICIES = load_policy_book()
+DEFAULT_POLICY = POLICIES.version("2026.1")
+
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(migrated_database: MigratedDatabase) -> AsyncIterator[Database]:
-    url = await migrated_database(DEFINITION)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture
@@ -49,9 +44,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def service(database: Database, clock: FixedClock) -> CreditService:
-    # As app._service builds it, with a pinned clock.
-    return CreditService(database, Outbox(tables.outbox, SOURCE), clock, DEFAULT_POLICY)
+def service(database: Database, clock: FixedClock) -> UseCases:
+    # As app.py builds them, with a pinned clock.
+    return build_use_cases(database, clock, PolicyBook((DEFAULT_POLICY,)))
 
 
 async def _types(database: Database) -> list[str]:
@@ -80,11 +75,10 @@ def failed(
     )
 
 
-async def register(service: CreditService, database: Database, household: uuid.UUID) -> None:
+async def register(service: UseCases, database: Database, household: uuid.UUID) -> None:
     """The registry's announcement, as the consumer applies it."""
-    async with database.transaction() as connection:
-        await service.household_registered(
-            connection,
+    async with database.transaction():
+        await service.accounts.remember_household(
             HouseholdRegistered(
                 household_id=household,
                 community_id="dongcheng-01",
@@ -103,16 +97,16 @@ async def _count(database: Database, table: Table) -> int:
 
 
 async def test_a_redelivered_failed_inspection_makes_one_entry(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
     event = failed(subject, Severity.GENERAL)
 
-    async with database.transaction() as connection:
-        first = await service.record_failed_inspection(connection, event, "evt-1")
-    async with database.transaction() as connection:
-        second = await service.record_failed_inspection(connection, event, "evt-1")
+    async with database.transaction():
+        first = await service.posting.record_failed_inspection(event, "evt-1")
+    async with database.transaction():
+        second = await service.posting.record_failed_inspection(event, "evt-1")
 
     assert first is not None
     assert second is None
@@ -124,14 +118,14 @@ async def test_a_redelivered_failed_inspection_makes_one_entry(
         "linli.credit.score.changed.v1",
         "linli.credit.grade.changed.v1",
     ]
-    account = await service.account(subject)
+    account = await service.reads.account(subject)
     assert account.score == DEFAULT_POLICY.base_score + first.points == 980
     assert account.grade == "A"
-    assert [e.id for e in await service.entries(subject)] == [first.id]
+    assert [e.id for e in await service.reads.entries(subject)] == [first.id]
 
 
 async def test_a_score_change_is_announced_with_its_explanation(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
@@ -139,7 +133,7 @@ async def test_a_score_change_is_announced_with_its_explanation(
 
     with event_context("corr-credit-1", causation_id="evt-7"):
         async with database.transaction() as connection:
-            entry = await service.record_failed_inspection(connection, event, "evt-7")
+            entry = await service.posting.record_failed_inspection(event, "evt-7")
     assert entry is not None
 
     async with database.connect() as connection:
@@ -173,18 +167,18 @@ async def test_a_score_change_is_announced_with_its_explanation(
 
 
 async def test_the_score_is_explained_by_its_entries(
-    service: CreditService, database: Database, clock: FixedClock
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
     severities = [Severity.SERIOUS, Severity.LIGHT, Severity.GENERAL, Severity.SERIOUS]
     for i, severity in enumerate(severities):
         clock.set(NOW + timedelta(minutes=i))
-        async with database.transaction() as connection:
-            await service.record_failed_inspection(connection, failed(subject, severity), f"e{i}")
+        async with database.transaction():
+            await service.posting.record_failed_inspection(failed(subject, severity), f"e{i}")
 
-    account = await service.account(subject)
-    entries = await service.entries(subject)
+    account = await service.reads.account(subject)
+    entries = await service.reads.entries(subject)
     assert [e.source_event_id for e in entries] == ["e0", "e1", "e2", "e3"]
     # The policy caps inspection penalties at 100 points a month: the last one is cut to 25.
     assert [e.points for e in entries] == [-50, -5, -20, -25]
@@ -198,15 +192,16 @@ async def test_the_score_is_explained_by_its_entries(
 
 
 async def test_opening_an_account_twice_keeps_one(
-    service: CreditService, database: Database
+    service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     subject = uuid.uuid4()
+    # The use cases' shared path, as the posting use case opens an account outside the registry.
+    scoring = Scoring(Outbox(tables.outbox, SOURCE), clock, PolicyBook((DEFAULT_POLICY,)))
     async with database.transaction() as connection:
-        opened = await service.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
+        opened = await scoring.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
+    await service.posting.record_failed_inspection(failed(subject), "evt-1")
     async with database.transaction() as connection:
-        await service.record_failed_inspection(connection, failed(subject), "evt-1")
-    async with database.transaction() as connection:
-        again = await service.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
+        again = await scoring.open_account(connection, subject, CreditSubjectKind.HOUSEHOLD)
 
     assert opened.score == 1000
     assert again.score == 980  # the existing account, not a fresh one
@@ -220,7 +215,7 @@ async def test_opening_an_account_twice_keeps_one(
 
 
 async def test_a_rolled_back_transaction_leaves_no_trace(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
@@ -229,55 +224,55 @@ async def test_a_rolled_back_transaction_leaves_no_trace(
         pass
 
     with pytest.raises(HandlerCrashed):
-        async with database.transaction() as connection:
-            await service.record_failed_inspection(connection, failed(subject), "evt-1")
+        async with database.transaction():
+            await service.posting.record_failed_inspection(failed(subject), "evt-1")
             raise HandlerCrashed
 
     assert await _count(database, tables.entries) == 0
-    assert (await service.account(subject)).score == 1000
+    assert (await service.reads.account(subject)).score == 1000
     assert await _types(database) == ["linli.credit.account.opened.v1"]
     # The redelivery then applies it.
-    async with database.transaction() as connection:
-        assert await service.record_failed_inspection(connection, failed(subject), "evt-1")
-    assert (await service.account(subject)).score == 980
+    async with database.transaction():
+        assert await service.posting.record_failed_inspection(failed(subject), "evt-1")
+    assert (await service.reads.account(subject)).score == 980
 
 
 async def test_a_failed_inspection_of_a_subject_the_registry_never_announced_opens_no_account(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     stranger = uuid.uuid4()
     with pytest.raises(UnknownSubject) as refused:
-        async with database.transaction() as connection:
-            await service.record_failed_inspection(connection, failed(stranger), "evt-1")
+        async with database.transaction():
+            await service.posting.record_failed_inspection(failed(stranger), "evt-1")
     assert refused.value.subject == stranger
     assert await _count(database, tables.accounts) == 0
     assert await _count(database, tables.entries) == 0
     assert await _count(database, tables.outbox) == 0
     with pytest.raises(NotFound):
-        await service.account(stranger)
+        await service.reads.account(stranger)
 
     # Once the registration has arrived, the same event (retried, or replayed) applies.
     await register(service, database, stranger)
-    async with database.transaction() as connection:
-        assert await service.record_failed_inspection(connection, failed(stranger), "evt-1")
-    assert (await service.account(stranger)).score == 980
+    async with database.transaction():
+        assert await service.posting.record_failed_inspection(failed(stranger), "evt-1")
+    assert (await service.reads.account(stranger)).score == 980
 
 
-async def test_unknown_subjects_are_not_found(service: CreditService) -> None:
+async def test_unknown_subjects_are_not_found(service: UseCases) -> None:
     with pytest.raises(NotFound):
-        await service.account(uuid.uuid4())
+        await service.reads.account(uuid.uuid4())
     with pytest.raises(NotFound):
-        await service.entries(uuid.uuid4())
+        await service.reads.entries(uuid.uuid4())
 
 
 async def test_the_repository_reads_back_what_it_wrote(
-    service: CreditService, database: Database
+    service: UseCases, database: Database
 ) -> None:
     subject = uuid.uuid4()
     await register(service, database, subject)
     async with database.transaction() as connection:
-        entry = await service.record_failed_inspection(
-            connection, failed(subject, Severity.LIGHT), "evt-1"
+        entry = await service.posting.record_failed_inspection(
+            failed(subject, Severity.LIGHT), "evt-1"
         )
     async with database.connect() as connection:
         [stored] = await LedgerRepository(connection).entries_of(subject)
@@ -294,3 +289,19 @@ def _drift(connection: Connection) -> list[object]:
 async def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
     async with database.connect() as connection:
         assert await connection.run_sync(_drift) == []
+
+
+async def test_an_inspection_dated_at_the_start_of_the_calendar_is_a_malformed_event(
+    service: UseCases, database: Database
+) -> None:
+    """Schema-valid dates near year 1 leave the calendar the ledger computes periods in (the
+    local month's start is before year 1 in UTC): the event is malformed (dead-lettered), not a
+    handler fault, and nothing is recorded."""
+    subject = uuid.uuid4()
+    await register(service, database, subject)
+    at = datetime(1, 1, 1, 0, 0, tzinfo=UTC)
+    event = failed(subject).model_copy(update={"inspected_at": at, "comply_by": at})
+    with pytest.raises(MalformedEvent, match="dates beyond"):
+        await service.posting.record_failed_inspection(event, "evt-9999")
+    assert await _count(database, tables.entries) == 0
+    assert (await service.reads.account(subject)).score == DEFAULT_POLICY.base_score

@@ -11,11 +11,20 @@ from fastapi import FastAPI
 from linli_credit.adapters import tables
 from linli_credit.api.routes import router
 from linli_credit.consumers import subscriptions
-from linli_credit.domain.policy import load_policy_book
-from linli_credit.service.ledger import CreditService, RebuildReport
+from linli_credit.domain.policy import PolicyBook, load_policy_book
+from linli_credit.service import UseCases
+from linli_credit.service.accounts import AccountUseCases
+from linli_credit.service.appeals import AppealUseCases
+from linli_credit.service.awards import AwardUseCases
+from linli_credit.service.green_channel import GreenChannelUseCases
+from linli_credit.service.posting import PostingUseCases
+from linli_credit.service.reads import ReadUseCases
+from linli_credit.service.rebuild import RebuildReport, RebuildUseCases
+from linli_credit.service.scheduled import ScheduledUseCases
+from linli_credit.service.scoring import Scoring
 from linli_credit.settings import CreditSettings
 from linli_shared.audit import AuditLog
-from linli_shared.clock import SystemClock
+from linli_shared.clock import Clock, SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
@@ -33,20 +42,30 @@ SOURCE = "/linli/credit"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _service(database: Database, settings: CreditSettings) -> CreditService:
-    return CreditService(
-        database,
-        Outbox(tables.outbox, SOURCE),
-        SystemClock(),
-        load_policy_book(settings.policy_dir),
+def build_use_cases(database: Database, clock: Clock, policies: PolicyBook) -> UseCases:
+    """The use cases over one database, sharing the one path that changes a score."""
+    scoring = Scoring(Outbox(tables.outbox, SOURCE), clock, policies)
+    return UseCases(
+        accounts=AccountUseCases(database, scoring),
+        posting=PostingUseCases(database, scoring),
+        awards=AwardUseCases(database, scoring),
+        appeals=AppealUseCases(database, scoring),
+        green_channel=GreenChannelUseCases(database, scoring),
+        scheduled=ScheduledUseCases(database, scoring),
+        reads=ReadUseCases(database, scoring),
+        rebuild=RebuildUseCases(database, scoring),
     )
+
+
+def _use_cases(database: Database, settings: CreditSettings) -> UseCases:
+    return build_use_cases(database, SystemClock(), load_policy_book(settings.policy_dir))
 
 
 def create_app(settings: CreditSettings | None = None) -> FastAPI:
     settings = settings or CreditSettings()
     database = Database(settings.database_url)
-    service = _service(database, settings)
-    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(service))
+    use_cases = _use_cases(database, settings)
+    probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(use_cases))
     app = create_service_app(
         title="Linli credit",
         description=(
@@ -59,18 +78,18 @@ def create_app(settings: CreditSettings | None = None) -> FastAPI:
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
     )
-    app.state.service = service
+    app.state.use_cases = use_cases
     return app
 
 
 def create_worker(settings: CreditSettings | None = None) -> Worker:
     settings = settings or CreditSettings()
     database = Database(settings.database_url)
-    service = _service(database, settings)
+    use_cases = _use_cases(database, settings)
     interval = settings.schedule_interval_seconds
 
     async def scheduled(stop: asyncio.Event) -> None:
-        await service.run_scheduled(stop, interval)
+        await use_cases.scheduled.run_scheduled(stop, interval)
 
     return build_worker(
         NAME,
@@ -78,7 +97,7 @@ def create_worker(settings: CreditSettings | None = None) -> Worker:
         database,
         tables.outbox,
         tables.inbox,
-        subscriptions(service),
+        subscriptions(use_cases),
         background=[scheduled],
     )
 
@@ -99,6 +118,6 @@ async def rebuild(
     settings = settings or CreditSettings()
     database = Database(settings.database_url)
     try:
-        return await _service(database, settings).rebuild(on_account)
+        return await _use_cases(database, settings).rebuild.rebuild(on_account)
     finally:
         await database.dispose()

@@ -16,11 +16,12 @@ from linli_credit.adapters.tables import (
     expired_entries,
     green_channel_checks,
 )
-from linli_credit.domain.appeals import Appeal
+from linli_credit.domain.appeal import Appeal
 from linli_credit.domain.ledger import Account, Entry
 from linli_credit.domain.policy import Cap, Policy
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.credit import CreditSubjectKind
+from linli_shared.pagination import PageRequest, Slice
 
 
 def counting_at(at: datetime) -> ColumnElement[bool]:
@@ -191,6 +192,20 @@ class LedgerRepository:
         ).first()
         return None if row is None else _entry(row)
 
+    async def entries_page(self, subject_id: uuid.UUID, page: PageRequest) -> Slice[Entry]:
+        """One page of the subject's entries, oldest first, and how many it has."""
+        total = await self._connection.scalar(
+            select(func.count()).select_from(entries).where(entries.c.subject_id == subject_id)
+        )
+        rows = await self._connection.execute(
+            select(entries)
+            .where(entries.c.subject_id == subject_id)
+            .order_by(entries.c.recorded_at, entries.c.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Slice([_entry(row) for row in rows], total or 0, page)
+
     async def entries_of(self, subject_id: uuid.UUID) -> list[Entry]:
         rows = await self._connection.execute(
             select(entries)
@@ -266,7 +281,9 @@ class LedgerRepository:
         return [_entry(row) for row in rows]
 
     async def mark_expired(self, entry: Entry, now: datetime) -> None:
-        assert entry.counts_until is not None
+        """The entry stopped counting at its `counts_until` (one that counts forever never does)."""
+        if entry.counts_until is None:
+            raise ValueError(f"entry {entry.id} counts without end; it cannot expire")
         await self._connection.execute(
             insert(expired_entries).values(
                 entry_id=entry.id,
@@ -307,12 +324,12 @@ class LedgerRepository:
         state: str | None,
         subject_id: uuid.UUID | None,
         due_by: date | None,
-        limit: int,
-        offset: int,
+        page: PageRequest,
         grids: frozenset[str] | None = None,
-    ) -> list[Appeal]:
-        """Appeals, oldest first; with `grids`, only those about subjects in these grids."""
-        query = select(appeals).order_by(appeals.c.filed_at, appeals.c.id)
+    ) -> Slice[Appeal]:
+        """Appeals, oldest first, and how many match; with `grids`, only those about subjects
+        in these grids."""
+        query = select(appeals)
         if grids is not None:
             query = query.join(accounts, accounts.c.subject_id == appeals.c.subject_id).where(
                 accounts.c.grid_id.in_(sorted(grids))
@@ -323,8 +340,11 @@ class LedgerRepository:
             query = query.where(appeals.c.subject_id == subject_id)
         if due_by is not None:
             query = query.where(appeals.c.decide_by <= due_by)
-        rows = await self._connection.execute(query.limit(limit).offset(offset))
-        return [_appeal(row) for row in rows]
+        total = await self._connection.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self._connection.execute(
+            query.order_by(appeals.c.filed_at, appeals.c.id).limit(page.limit).offset(page.offset)
+        )
+        return Slice([_appeal(row) for row in rows], total or 0, page)
 
     # --- green-channel audit ---------------------------------------------------------------
 

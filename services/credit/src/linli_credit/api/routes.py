@@ -1,11 +1,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
+from linli_credit.api.deps import (
+    Appeals,
+    Awards,
+    Filer,
+    GreenChannel,
+    Hall,
+    Officer,
+    Paging,
+    Reader,
+    Reads,
+    Staff,
+)
 from linli_credit.api.schemas import (
     AppealIn,
     AppealOut,
@@ -17,25 +29,17 @@ from linli_credit.api.schemas import (
     FiveGoodAwardIn,
     GradeReportOut,
     GreenChannelOut,
+    PoliciesOut,
     PolicyOut,
     RepairIn,
     ScoreOut,
     VolunteerHoursIn,
 )
-from linli_credit.service.ledger import CreditService
-from linli_shared.auth import Principal, require_roles
 from linli_shared.errors import Problem
-from linli_shared.pagination import MAX_OFFSET
 from linli_shared.reach import reach_of
 from linli_shared.rules import RuleViolation
 
 router = APIRouter(tags=["ledger"])
-
-READERS = ("credit_officer", "community_staff", "grid_worker", "service")
-STAFF = ("credit_officer", "community_staff")
-FILERS = ("credit_officer", "community_staff", "grid_worker")
-OFFICERS = ("credit_officer",)
-HALL = ("service", "community_staff", "credit_officer")
 
 # Grid workers see and act only on the subjects of their grids (see linli_shared.reach): another
 # grid's subject, entry or appeal is not found; filing an appeal there is 403 `outside-grids`.
@@ -46,14 +50,6 @@ OUTSIDE: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem}}
 
 
-async def credit_service(request: Request) -> CreditService:
-    service: CreditService = request.app.state.service
-    return service
-
-
-Service = Annotated[CreditService, Depends(credit_service)]
-
-
 @router.get(
     "/subjects/{subject_id}/score",
     response_model=ScoreOut,
@@ -61,13 +57,9 @@ Service = Annotated[CreditService, Depends(credit_service)]
     summary="A subject's integrity score and grade (and whether it is scored)",
     description="Subjects are households, organisations and residents (for personal rules).",
 )
-async def get_score(
-    subject_id: uuid.UUID,
-    service: Service,
-    principal: Principal = Depends(require_roles(*READERS)),
-) -> ScoreOut:
-    account = await service.account(subject_id, reach_of(principal))
-    return ScoreOut.of(account, service.scoring_refusal(account))
+async def get_score(subject_id: uuid.UUID, reads: Reads, principal: Reader) -> ScoreOut:
+    account = await reads.account(subject_id, reach_of(principal))
+    return ScoreOut.of(account, reads.scoring_refusal(account))
 
 
 @router.get(
@@ -76,13 +68,17 @@ async def get_score(
     responses=NOT_FOUND,
     summary="The ledger entries of a subject, oldest first",
 )
-async def get_entries(
-    subject_id: uuid.UUID,
-    service: Service,
-    principal: Principal = Depends(require_roles(*READERS)),
+async def list_entries(
+    subject_id: uuid.UUID, reads: Reads, page: Paging, principal: Reader
 ) -> EntriesOut:
-    entries = await service.entries(subject_id, reach_of(principal))
-    return EntriesOut(subject_id=subject_id, items=[EntryOut.of(e) for e in entries])
+    found = await reads.entries_page(subject_id, page, reach_of(principal))
+    return EntriesOut(
+        subject_id=subject_id,
+        items=[EntryOut.of(e) for e in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get(
@@ -96,17 +92,17 @@ async def get_entries(
         "(the record as it stood); without, corrections recorded later apply retroactively."
     ),
 )
-async def explain(
+async def explain_score(
     subject_id: uuid.UUID,
-    service: Service,
+    reads: Reads,
+    principal: Reader,
     at: Annotated[datetime | None, Query(description="Instant to explain (default: now)")] = None,
     known_at: Annotated[datetime | None, Query(description="Ledger as recorded by then")] = None,
-    principal: Principal = Depends(require_roles(*READERS)),
 ) -> ExplanationOut:
     for name, value in (("at", at), ("known_at", known_at)):
         if value is not None and value.tzinfo is None:
             raise RuleViolation(name, "needs a time zone offset, e.g. 2026-03-01T00:00:00+08:00")
-    explanation = await service.explain(subject_id, at, known_at, reach_of(principal))
+    explanation = await reads.explain(subject_id, at, known_at, reach_of(principal))
     return ExplanationOut.of(explanation, known_at)
 
 
@@ -118,12 +114,10 @@ async def explain(
     tags=["green channel"],
 )
 async def check_green_channel(
-    subject_id: uuid.UUID,
-    service: Service,
-    principal: Principal = Depends(require_roles(*HALL)),
+    subject_id: uuid.UUID, green_channel: GreenChannel, principal: Hall
 ) -> GreenChannelOut:
     return GreenChannelOut.of(
-        await service.check_green_channel(
+        await green_channel.check_green_channel(
             subject_id, checked_by=principal.subject, reach=reach_of(principal)
         )
     )
@@ -146,12 +140,12 @@ async def check_green_channel(
 async def record_volunteer_hours(
     subject_id: uuid.UUID,
     body: VolunteerHoursIn,
-    service: Service,
+    awards: Awards,
     response: Response,
+    principal: Staff,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
-    principal: Principal = Depends(require_roles(*STAFF)),
 ) -> EntryOut:
-    entry, created = await service.record_volunteer_hours(
+    entry, created = await awards.record_volunteer_hours(
         subject_id,
         hours=body.hours,
         served_on=body.served_on,
@@ -177,12 +171,9 @@ async def record_volunteer_hours(
     tags=["rewards"],
 )
 async def award_five_good(
-    subject_id: uuid.UUID,
-    body: FiveGoodAwardIn,
-    service: Service,
-    principal: Principal = Depends(require_roles(*OFFICERS)),
+    subject_id: uuid.UUID, body: FiveGoodAwardIn, awards: Awards, principal: Officer
 ) -> EntryOut:
-    entry = await service.award_five_good(
+    entry = await awards.award_five_good(
         subject_id,
         year=body.year,
         criteria=body.criteria.model_dump(),
@@ -200,14 +191,11 @@ async def award_five_good(
     summary="Repair a penalty on application (past its tier's minimum period)",
     tags=["repair"],
 )
-async def repair(
-    entry_id: uuid.UUID,
-    body: RepairIn,
-    service: Service,
-    principal: Principal = Depends(require_roles(*OFFICERS)),
+async def repair_entry(
+    entry_id: uuid.UUID, body: RepairIn, awards: Awards, principal: Officer
 ) -> EntryOut:
     return EntryOut.of(
-        await service.repair(
+        await awards.repair(
             entry_id, note=body.note, repaired_by=principal.subject, reach=reach_of(principal)
         )
     )
@@ -222,17 +210,15 @@ async def repair(
     tags=["appeals"],
 )
 async def file_appeal(
-    body: AppealIn,
-    service: Service,
-    principal: Principal = Depends(require_roles(*FILERS)),
+    body: AppealIn, appeals: Appeals, reads: Reads, principal: Filer
 ) -> AppealOut:
     filed_by = f"staff:{principal.subject}"
     if body.resident:
         filed_by = f"resident:{body.resident} via {filed_by}"
-    appeal = await service.file_appeal(
+    appeal = await appeals.file_appeal(
         body.entry_id, grounds=body.grounds, filed_by=filed_by, reach=reach_of(principal)
     )
-    return AppealOut.of(appeal, _today(service))
+    return AppealOut.of(appeal, reads.today())
 
 
 @router.get(
@@ -243,24 +229,28 @@ async def file_appeal(
     tags=["appeals"],
 )
 async def list_appeals(
-    service: Service,
+    appeals: Appeals,
+    reads: Reads,
+    page: Paging,
+    principal: Filer,
     state: Literal["received", "upheld", "rejected"] | None = None,
     subject_id: uuid.UUID | None = None,
     overdue: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    principal: Principal = Depends(require_roles(*FILERS)),
 ) -> AppealsOut:
-    appeals = await service.appeals(
+    found = await appeals.list_appeals(
         state=state,
         subject_id=subject_id,
         overdue=overdue,
-        limit=limit,
-        offset=offset,
+        page=page,
         reach=reach_of(principal),
     )
-    today = _today(service)
-    return AppealsOut(items=[AppealOut.of(a, today) for a in appeals], limit=limit, offset=offset)
+    today = reads.today()
+    return AppealsOut(
+        items=[AppealOut.of(a, today) for a in found.items],
+        total=found.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get(
@@ -271,11 +261,9 @@ async def list_appeals(
     tags=["appeals"],
 )
 async def get_appeal(
-    appeal_id: uuid.UUID,
-    service: Service,
-    principal: Principal = Depends(require_roles(*FILERS)),
+    appeal_id: uuid.UUID, appeals: Appeals, reads: Reads, principal: Filer
 ) -> AppealOut:
-    return AppealOut.of(await service.appeal(appeal_id, reach_of(principal)), _today(service))
+    return AppealOut.of(await appeals.appeal(appeal_id, reach_of(principal)), reads.today())
 
 
 @router.post(
@@ -286,19 +274,16 @@ async def get_appeal(
     tags=["appeals"],
 )
 async def decide_appeal(
-    appeal_id: uuid.UUID,
-    body: DecisionIn,
-    service: Service,
-    principal: Principal = Depends(require_roles(*OFFICERS)),
+    appeal_id: uuid.UUID, body: DecisionIn, appeals: Appeals, reads: Reads, principal: Officer
 ) -> AppealOut:
-    appeal = await service.decide_appeal(
+    appeal = await appeals.decide_appeal(
         appeal_id,
         outcome=body.outcome,
         reason=body.reason,
         decided_by=principal.subject,
         reach=reach_of(principal),
     )
-    return AppealOut.of(appeal, _today(service))
+    return AppealOut.of(appeal, reads.today())
 
 
 @router.get(
@@ -315,36 +300,36 @@ async def decide_appeal(
     ),
     tags=["reports"],
 )
-async def grade_report(
+async def get_grade_report(
     community_id: str,
-    service: Service,
+    reads: Reads,
     quarter: Annotated[str, Path(pattern=r"^(19|2\d)\d{2}-Q[1-4]$", examples=["2026-Q1"])],
-    _: Principal = Depends(require_roles(*STAFF)),
+    _: Staff,
 ) -> GradeReportOut:
     year, number = quarter.split("-Q")
-    return GradeReportOut.of(await service.grade_report(community_id, int(year), int(number)))
+    return GradeReportOut.of(await reads.grade_report(community_id, int(year), int(number)))
 
 
 @router.get(
     "/policies",
-    response_model=list[PolicyOut],
+    response_model=PoliciesOut,
     summary="The policy versions this service knows, and which is in effect",
     tags=["policy"],
 )
-async def policies(
-    service: Service, _: Principal = Depends(require_roles(*READERS))
-) -> list[PolicyOut]:
-    current = service.policy_now().version
-    return [
-        PolicyOut(
-            version=p.version,
-            effective_from=p.effective_from,
-            time_zone=p.time_zone,
-            in_effect=p.version == current,
-        )
-        for p in service.policies.policies
-    ]
-
-
-def _today(service: CreditService) -> date:
-    return service.today()
+async def list_policies(reads: Reads, page: Paging, _: Reader) -> PoliciesOut:
+    current = reads.policy_now().version
+    policies = reads.policies.policies
+    return PoliciesOut(
+        items=[
+            PolicyOut(
+                version=p.version,
+                effective_from=p.effective_from,
+                time_zone=p.time_zone,
+                in_effect=p.version == current,
+            )
+            for p in policies[page.offset : page.offset + page.limit]
+        ],
+        total=len(policies),
+        limit=page.limit,
+        offset=page.offset,
+    )

@@ -6,11 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from linli_credit.domain.appeals import Appeal
-from linli_credit.domain.ledger import FIVE_GOOD_CRITERIA, Account, Entry
-from linli_credit.service.ledger import Explanation, GradeReport, GreenChannelAnswer
+from linli_credit.domain.appeal import Appeal
+from linli_credit.domain.ledger import Account, Entry
+from linli_credit.service.green_channel import GreenChannelAnswer
+from linli_credit.service.reads import Explanation, GradeReport
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.credit import CreditSubjectKind
+from linli_shared.pagination import Page
 
 
 class ScoringOut(BaseModel):
@@ -74,9 +76,10 @@ class EntryOut(BaseModel):
         )
 
 
-class EntriesOut(BaseModel):
+class EntriesOut(Page[EntryOut]):
+    """A page of a subject's entries, oldest recorded first."""
+
     subject_id: uuid.UUID
-    items: list[EntryOut]
 
 
 class ExplainedEntryOut(EntryOut):
@@ -173,9 +176,6 @@ class FiveGoodCriteriaIn(BaseModel):
     thrift_and_environmental_protection: bool
 
 
-assert set(FiveGoodCriteriaIn.model_fields) == set(FIVE_GOOD_CRITERIA)
-
-
 class FiveGoodAwardIn(BaseModel):
     year: int = Field(ge=2000, le=2100)
     criteria: FiveGoodCriteriaIn
@@ -234,10 +234,8 @@ class AppealOut(BaseModel):
         )
 
 
-class AppealsOut(BaseModel):
-    items: list[AppealOut]
-    limit: int
-    offset: int
+class AppealsOut(Page[AppealOut]):
+    """A page of appeals, oldest first."""
 
 
 class ListedSubjectOut(BaseModel):
@@ -277,3 +275,7 @@ class PolicyOut(BaseModel):
     effective_from: date
     time_zone: str
     in_effect: bool
+
+
+class PoliciesOut(Page[PolicyOut]):
+    """The policy versions, oldest first."""

@@ -3,12 +3,7 @@ entries from inspections."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from linli_credit.service.ledger import CreditService
+from linli_credit.service import UseCases
 from linli_shared.contracts import (
     HouseholdConsentChanged,
     HouseholdDeregistered,
@@ -21,90 +16,25 @@ from linli_shared.contracts import (
     RectificationOverdue,
     RectificationVerified,
 )
-from linli_shared.contracts.base import EventData
-from linli_shared.messaging.envelope import Envelope, MalformedEvent
-from linli_shared.messaging.processing import Subscription
+from linli_shared.messaging.processing import Subscription, on, on_sourced
 
 GROUP = "linli-credit"
 
 
-@contextlib.contextmanager
-def _dates_in_range(event: EventData) -> Iterator[None]:
-    """An entry's validity and caps are computed from the event's dates; dates near year 1 or
-    9999 (schema-valid) leave the calendar: such an event is malformed, not a handler fault."""
-    try:
-        yield
-    except OverflowError as error:
-        raise MalformedEvent(
-            f"{event.event_type}: dates beyond what the ledger computes with ({error})"
-        ) from error
-
-
-def subscriptions(service: CreditService) -> list[Subscription]:
-    async def on_household_registered(
-        connection: AsyncConnection, event: EventData, envelope: Envelope
-    ) -> None:
-        assert isinstance(event, HouseholdRegistered)
-        await service.household_registered(connection, event)
-
-    async def on_household_moved(
-        connection: AsyncConnection, event: EventData, envelope: Envelope
-    ) -> None:
-        assert isinstance(event, HouseholdMoved)
-        await service.household_moved(connection, event)
-
-    async def on_consent_changed(
-        connection: AsyncConnection, event: EventData, envelope: Envelope
-    ) -> None:
-        assert isinstance(event, HouseholdConsentChanged)
-        await service.consent_changed(connection, event)
-
-    async def on_members_changed(
-        connection: AsyncConnection, event: EventData, envelope: Envelope
-    ) -> None:
-        assert isinstance(event, HouseholdMembersChanged)
-        await service.members_changed(connection, event)
-
-    async def on_household_deregistered(
-        connection: AsyncConnection, event: EventData, envelope: Envelope
-    ) -> None:
-        assert isinstance(event, HouseholdDeregistered)
-        await service.deregistered(connection, event)
-
-    async def on_organisation_registered(
-        connection: AsyncConnection, event: EventData, envelope: Envelope
-    ) -> None:
-        assert isinstance(event, OrganisationRegistered | OrganisationChanged)
-        await service.organisation_registered(connection, event)
-
-    async def on_inspection_failed(
-        connection: AsyncConnection, event: EventData, envelope: Envelope
-    ) -> None:
-        assert isinstance(event, InspectionFailed)
-        with _dates_in_range(event):
-            await service.record_failed_inspection(connection, event, envelope.id)
-
-    async def on_rectification(
-        connection: AsyncConnection, event: EventData, envelope: Envelope
-    ) -> None:
-        assert isinstance(event, RectificationVerified | RectificationOverdue)
-        with _dates_in_range(event):
-            await service.record_rectification(connection, event, envelope.id)
-
+def subscriptions(credit: UseCases) -> list[Subscription]:
+    accounts, posting = credit.accounts, credit.posting
     return [
-        Subscription(
+        Subscription.of(
             GROUP,
-            {
-                HouseholdRegistered: on_household_registered,
-                HouseholdMoved: on_household_moved,
-                HouseholdConsentChanged: on_consent_changed,
-                HouseholdMembersChanged: on_members_changed,
-                HouseholdDeregistered: on_household_deregistered,
-                OrganisationRegistered: on_organisation_registered,
-                OrganisationChanged: on_organisation_registered,
-                InspectionFailed: on_inspection_failed,
-                RectificationVerified: on_rectification,
-                RectificationOverdue: on_rectification,
-            },
+            on(HouseholdRegistered, accounts.remember_household),
+            on(HouseholdMoved, accounts.remember_household_move),
+            on(HouseholdConsentChanged, accounts.remember_consent),
+            on(HouseholdMembersChanged, accounts.remember_members),
+            on(HouseholdDeregistered, accounts.forget_household),
+            on(OrganisationRegistered, accounts.remember_organisation),
+            on(OrganisationChanged, accounts.remember_organisation),
+            on_sourced(InspectionFailed, posting.record_failed_inspection),
+            on_sourced(RectificationVerified, posting.record_rectification),
+            on_sourced(RectificationOverdue, posting.record_rectification),
         )
     ]

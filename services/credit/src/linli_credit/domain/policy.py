@@ -1,20 +1,33 @@
 """The scoring policy as data: points, caps, bounds, grades, repair periods, consent, green channel.
 
-Policies live in versioned TOML files (`linli_credit/policies/*.toml`, reviewed in pull requests)
-and are loaded with the standard library's `tomllib`. A version applies from its effective date;
-entries keep the version they were made under. Pure Python: no I/O here except `load_*`, which
-reads the files it is given.
+Policies live in versioned TOML files (`linli_credit/policies/*.toml`, reviewed in pull requests),
+parsed with the standard library's `tomllib` and validated by `PolicyFile` (a pydantic model of
+the document) when the app loads them (`load_policy_book`). A version applies from its effective
+date; entries keep the version they were made under. Pure Python: no I/O here except `load_*`,
+which reads the files it is given (nothing at import time).
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.credit import CreditSubjectKind
@@ -237,6 +250,236 @@ class PolicyBook:
 
 
 # --- loading ---------------------------------------------------------------------------------
+#
+# A policy file is read through `PolicyFile`, a pydantic model of the TOML document: each key's
+# type and bounds are declared once; the first error becomes a `PolicyError` naming the key.
+
+Grade = Literal["AAA", "AA", "A", "B", "C"]
+Count = Annotated[StrictInt, Field(ge=0)]
+Percent = Annotated[StrictInt, Field(ge=0, le=100)]
+Penalty = Annotated[StrictInt, Field(le=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _Score(_Section):
+    base: StrictInt
+    min: StrictInt
+    max: StrictInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Score:
+        if not self.min <= self.base <= self.max:
+            raise ValueError("needs min <= base <= max")
+        return self
+
+
+class _Grades(_Section):
+    """The lowest score that still earns each grade; below B: C."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    AAA: StrictInt
+    AA: StrictInt
+    A: StrictInt
+    B: StrictInt
+
+    @model_validator(mode="after")
+    def _falling(self) -> _Grades:
+        if not self.AAA > self.AA > self.A > self.B:
+            raise ValueError("floors must fall strictly from AAA to B")
+        return self
+
+    def floors(self) -> tuple[tuple[str, int], ...]:
+        return (("AAA", self.AAA), ("AA", self.AA), ("A", self.A), ("B", self.B))
+
+
+class _Consent(_Section):
+    households_require_consent: StrictBool
+    unrecorded_allows_scoring: StrictBool
+
+
+class _Tiers(_Section):
+    light: Penalty
+    general: Penalty
+    serious: Penalty
+
+
+class _Rectification(_Section):
+    on_time_refund_percent: Percent
+    late_penalty_percent: Percent
+
+
+class _Volunteer(_Section):
+    per_hour: Count
+
+
+class _FiveGood(_Section):
+    award: Count
+    veto_severities: list[Severity]
+
+
+class _Points(_Section):
+    inspection_failed: _Tiers
+    rectification: _Rectification
+    volunteer: _Volunteer
+    five_good_family: _FiveGood
+
+
+class _Personal(_Section):
+    """Which rules are personal, and whether a personal entry also counts toward the household."""
+
+    rules: frozenset[StrictStr]
+    count_toward_household: StrictBool
+
+    @field_validator("rules")
+    @classmethod
+    def _capable(cls, rules: frozenset[str]) -> frozenset[str]:
+        if not rules <= PERSONAL_CAPABLE_RULES:
+            raise ValueError(
+                f"rules {sorted(rules - PERSONAL_CAPABLE_RULES)} cannot be personal "
+                f"(only {', '.join(sorted(PERSONAL_CAPABLE_RULES))})"
+            )
+        return rules
+
+
+class _Rewards(_Section):
+    counts_months: Count
+
+
+class _Period(_Section):
+    min_months: Count
+    max_months: Count
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Period:
+        if self.min_months > self.max_months:
+            raise ValueError("needs 0 <= min_months <= max_months")
+        return self
+
+
+class _Repair(_Section):
+    light: _Period
+    general: _Period
+    serious: _Period
+
+
+class _Cap(_Section):
+    name: Annotated[StrictStr, Field(min_length=1)]
+    reasons: list[StrictStr]
+    period: Period
+    max_points: Count
+
+
+class _GreenChannel(_Section):
+    grades: frozenset[Grade]
+    valid_days: Count
+    evaluate_every_days: Count
+
+
+class _Appeals(_Section):
+    file_within_days: Count
+    decide_within_days: Count
+
+
+class _Reports(_Section):
+    red_list_grades: frozenset[Grade]
+    black_list_grades: frozenset[Grade]
+
+
+class PolicyFile(_Section):
+    """A policy file as written (`policies/*.toml`); `policy()` is the domain's `Policy`."""
+
+    version: Annotated[StrictStr, Field(min_length=1)]
+    time_zone: Annotated[StrictStr, Field(min_length=1)]
+    effective_from: date = Field(strict=True, description="A TOML local date, e.g. 2026-01-01")
+    score: _Score
+    grades: _Grades
+    consent: _Consent
+    points: _Points
+    personal: _Personal | None = None
+    rewards: _Rewards
+    repair: _Repair
+    caps: list[_Cap]
+    green_channel: _GreenChannel
+    appeals: _Appeals
+    reports: _Reports
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {zone!r}") from error
+        return zone
+
+    def policy(self) -> Policy:
+        points, personal = self.points, self.personal
+        return Policy(
+            version=self.version,
+            effective_from=self.effective_from,
+            time_zone=self.time_zone,
+            base_score=self.score.base,
+            min_score=self.score.min,
+            max_score=self.score.max,
+            grade_floors=self.grades.floors(),
+            failed_inspection_points={
+                Severity.LIGHT: points.inspection_failed.light,
+                Severity.GENERAL: points.inspection_failed.general,
+                Severity.SERIOUS: points.inspection_failed.serious,
+            },
+            households_require_consent=self.consent.households_require_consent,
+            unrecorded_consent_allows_scoring=self.consent.unrecorded_allows_scoring,
+            on_time_refund_percent=points.rectification.on_time_refund_percent,
+            late_penalty_percent=points.rectification.late_penalty_percent,
+            volunteer_points_per_hour=points.volunteer.per_hour,
+            five_good_points=points.five_good_family.award,
+            five_good_veto_severities=frozenset(points.five_good_family.veto_severities),
+            reward_counts_months=self.rewards.counts_months,
+            repair={
+                Severity.LIGHT: RepairPeriod(
+                    self.repair.light.min_months, self.repair.light.max_months
+                ),
+                Severity.GENERAL: RepairPeriod(
+                    self.repair.general.min_months, self.repair.general.max_months
+                ),
+                Severity.SERIOUS: RepairPeriod(
+                    self.repair.serious.min_months, self.repair.serious.max_months
+                ),
+            },
+            caps=tuple(
+                Cap(
+                    name=cap.name,
+                    reasons=frozenset(cap.reasons),
+                    period=cap.period,
+                    max_points=cap.max_points,
+                )
+                for cap in self.caps
+            ),
+            green_channel_grades=frozenset(self.green_channel.grades),
+            green_channel_valid_days=self.green_channel.valid_days,
+            green_channel_evaluate_every_days=self.green_channel.evaluate_every_days,
+            appeal_file_within_days=self.appeals.file_within_days,
+            appeal_decide_within_days=self.appeals.decide_within_days,
+            red_list_grades=frozenset(self.reports.red_list_grades),
+            black_list_grades=frozenset(self.reports.black_list_grades),
+            personal_rules=frozenset() if personal is None else personal.rules,
+            personal_counts_toward_household=(
+                False if personal is None else personal.count_toward_household
+            ),
+        )
+
+
+def policy_from_mapping(raw: Mapping[str, Any]) -> Policy:
+    """Build and validate a policy from a parsed TOML document; an error names the key."""
+    try:
+        return PolicyFile.model_validate(raw).policy()
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise PolicyError(_key(first["loc"]), first["msg"].removeprefix("Value error, ")) from error
 
 
 def load_policy(path: Path) -> Policy:
@@ -245,190 +488,13 @@ def load_policy(path: Path) -> Policy:
 
 
 def load_policy_book(directory: Path = POLICY_DIR) -> PolicyBook:
+    """Every policy version in `directory` (the shipped ones by default)."""
     return PolicyBook(tuple(load_policy(path) for path in sorted(directory.glob("*.toml"))))
 
 
-def policy_from_mapping(raw: Mapping[str, Any]) -> Policy:
-    """Build and validate a policy from a parsed TOML document; errors name the key."""
-    doc = _Doc(raw)
-    version = doc.text("version")
-    zone = doc.text("time_zone")
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise PolicyError("time_zone", f"unknown time zone {zone!r}") from error
-    effective_from = doc.get("effective_from")
-    if not isinstance(effective_from, date) or isinstance(effective_from, datetime):
-        raise PolicyError("effective_from", "must be a TOML local date, e.g. 2026-01-01")
-    base, low, high = doc.integer("score.base"), doc.integer("score.min"), doc.integer("score.max")
-    if not low <= base <= high:
-        raise PolicyError("score", "needs min <= base <= max")
-    grades = doc.table("grades")
-    if set(grades) != set(GRADES[:-1]):
-        raise PolicyError("grades", f"needs exactly {', '.join(GRADES[:-1])} (below: C)")
-    floors = [(grade, doc.integer(f"grades.{grade}")) for grade in GRADES[:-1]]
-    if [f for _, f in floors] != sorted((f for _, f in floors), reverse=True) or len(
-        {f for _, f in floors}
-    ) != len(floors):
-        raise PolicyError("grades", "floors must fall strictly from AAA to B")
-    failed = {s: doc.integer(f"points.inspection_failed.{s.value}") for s in Severity}
-    for severity, points in failed.items():
-        if points > 0:
-            raise PolicyError(f"points.inspection_failed.{severity.value}", "must be <= 0")
-    repair: dict[Severity, RepairPeriod] = {}
-    for severity in Severity:
-        key = f"repair.{severity.value}"
-        period = RepairPeriod(doc.integer(f"{key}.min_months"), doc.integer(f"{key}.max_months"))
-        if not 0 <= period.min_months <= period.max_months:
-            raise PolicyError(key, "needs 0 <= min_months <= max_months")
-        repair[severity] = period
-    caps = []
-    for i, cap in enumerate(doc.array("caps")):
-        item = _Doc(cap, f"caps[{i}].")
-        cap_period = item.text("period")
-        if cap_period not in ("month", "quarter", "year"):
-            raise PolicyError(f"caps[{i}].period", "must be month, quarter or year")
-        caps.append(
-            Cap(
-                name=item.text("name"),
-                reasons=frozenset(item.strs("reasons")),
-                period=cap_period,  # type: ignore[arg-type]  # checked above
-                max_points=item.nonnegative("max_points"),
-            )
-        )
-    green = frozenset(doc.strs("green_channel.grades"))
-    red, black = (
-        frozenset(doc.strs("reports.red_list_grades")),
-        frozenset(doc.strs("reports.black_list_grades")),
-    )
-    for key, named in (
-        ("green_channel.grades", green),
-        ("reports.red_list_grades", red),
-        ("reports.black_list_grades", black),
-    ):
-        if not named <= set(GRADES):
-            raise PolicyError(key, f"unknown grades {sorted(named - set(GRADES))}")
-    personal_rules, counts_toward_household = _personal(raw)
-    return Policy(
-        version=version,
-        effective_from=effective_from,
-        time_zone=zone,
-        base_score=base,
-        min_score=low,
-        max_score=high,
-        grade_floors=tuple(floors),
-        failed_inspection_points=failed,
-        households_require_consent=doc.flag("consent.households_require_consent"),
-        unrecorded_consent_allows_scoring=doc.flag("consent.unrecorded_allows_scoring"),
-        on_time_refund_percent=doc.percent("points.rectification.on_time_refund_percent"),
-        late_penalty_percent=doc.percent("points.rectification.late_penalty_percent"),
-        volunteer_points_per_hour=doc.nonnegative("points.volunteer.per_hour"),
-        five_good_points=doc.nonnegative("points.five_good_family.award"),
-        five_good_veto_severities=frozenset(
-            _severity(s, "points.five_good_family.veto_severities")
-            for s in doc.strs("points.five_good_family.veto_severities")
-        ),
-        reward_counts_months=doc.nonnegative("rewards.counts_months"),
-        repair=repair,
-        caps=tuple(caps),
-        green_channel_grades=green,
-        green_channel_valid_days=doc.nonnegative("green_channel.valid_days"),
-        green_channel_evaluate_every_days=doc.nonnegative("green_channel.evaluate_every_days"),
-        appeal_file_within_days=doc.nonnegative("appeals.file_within_days"),
-        appeal_decide_within_days=doc.nonnegative("appeals.decide_within_days"),
-        red_list_grades=red,
-        black_list_grades=black,
-        personal_rules=personal_rules,
-        personal_counts_toward_household=counts_toward_household,
-    )
-
-
-def _personal(raw: Mapping[str, Any]) -> tuple[frozenset[str], bool]:
-    """The optional `[personal]` table: which rules are personal, and whether a personal entry
-    also counts toward the household. Without it, no rule is personal."""
-    if "personal" not in raw:
-        return frozenset(), False
-    doc = _Doc(raw)
-    rules = frozenset(doc.strs("personal.rules"))
-    if not rules <= PERSONAL_CAPABLE_RULES:
-        raise PolicyError(
-            "personal.rules",
-            f"rules {sorted(rules - PERSONAL_CAPABLE_RULES)} cannot be personal "
-            f"(only {', '.join(sorted(PERSONAL_CAPABLE_RULES))})",
-        )
-    return rules, doc.flag("personal.count_toward_household")
-
-
-def _severity(value: str, key: str) -> Severity:
-    try:
-        return Severity(value)
-    except ValueError as error:
-        raise PolicyError(key, f"unknown severity {value!r}") from error
-
-
-class _Doc:
-    """Typed access to a parsed TOML document by dotted key; errors name the key."""
-
-    def __init__(self, raw: Mapping[str, Any], prefix: str = "") -> None:
-        self._raw = raw
-        self._prefix = prefix
-
-    def get(self, key: str) -> Any:
-        node: Any = self._raw
-        for part in key.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                raise PolicyError(self._prefix + key, "is missing")
-            node = node[part]
-        return node
-
-    def text(self, key: str) -> str:
-        value = self.get(key)
-        if not isinstance(value, str) or not value:
-            raise PolicyError(self._prefix + key, "must be a non-empty string")
-        return value
-
-    def integer(self, key: str) -> int:
-        value = self.get(key)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise PolicyError(self._prefix + key, "must be an integer")
-        return value
-
-    def nonnegative(self, key: str) -> int:
-        value = self.integer(key)
-        if value < 0:
-            raise PolicyError(self._prefix + key, "must be >= 0")
-        return value
-
-    def percent(self, key: str) -> int:
-        value = self.nonnegative(key)
-        if value > 100:
-            raise PolicyError(self._prefix + key, "must be a percentage, 0 to 100")
-        return value
-
-    def flag(self, key: str) -> bool:
-        value = self.get(key)
-        if not isinstance(value, bool):
-            raise PolicyError(self._prefix + key, "must be true or false")
-        return value
-
-    def table(self, key: str) -> Mapping[str, Any]:
-        value = self.get(key)
-        if not isinstance(value, Mapping):
-            raise PolicyError(self._prefix + key, "must be a table")
-        return value
-
-    def array(self, key: str) -> list[Any]:
-        value = self.get(key)
-        if not isinstance(value, list):
-            raise PolicyError(self._prefix + key, "must be an array")
-        return value
-
-    def strs(self, key: str) -> Iterable[str]:
-        values = self.array(key)
-        if not all(isinstance(v, str) for v in values):
-            raise PolicyError(self._prefix + key, "must be an array of strings")
-        return values
-
-
-POLICIES = load_policy_book()
-DEFAULT_POLICY = POLICIES.version("2026.1")
+def _key(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as the dotted TOML key (`caps[0].period`, `grades`)."""
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else part
+    return key
