@@ -70,6 +70,12 @@ async def test_writes_and_reveals_are_recorded_and_cannot_be_changed(
     assert ("staff-li", "write", "POST", "/v1/households") in actions
     assert ("staff-li", "personal-data-read", "GET", f"/v1/households/{household}") in actions
     assert not any(actor == "gw" for actor, *_ in actions), "a masked read is not a reveal"
+    assert trail.json()["total"] == len(entries)
+    one = await client.get(
+        "/v1/audit", params={"action": "write", "limit": 1}, headers=bearer("admin", "it-admin")
+    )
+    assert one.json()["total"] == sum(e["action"] == "write" for e in entries)
+    assert [e["action"] for e in one.json()["items"]] == ["write"]
     write = next(e for e in entries if e["action"] == "write")
     assert write["status"] == "201"
     assert write["correlation_id"] == "audit-staff-li"

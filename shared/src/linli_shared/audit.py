@@ -17,16 +17,17 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, Index, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Column, Index, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_shared.auth import Principal, require_roles
 from linli_shared.db import BigIntegerPK, Database, UtcDateTime
 from linli_shared.errors import ProblemError
+from linli_shared.pagination import PageRequest, Slice, page_request
 
 log = logging.getLogger(__name__)
 
@@ -144,16 +145,27 @@ class AuditLog:
         return PendingWrite(self._database, self._table, request, correlation_id)
 
     async def query(
-        self, *, actor: str | None, action: str | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
+        self, *, actor: str | None, action: str | None, page: PageRequest
+    ) -> Slice[dict[str, Any]]:
+        """Entries, newest first, and how many match in all."""
         table = self._table
-        query = select(table).order_by(table.c.id.desc()).limit(limit).offset(offset)
+        conditions = []
         if actor:
-            query = query.where(table.c.actor == actor)
+            conditions.append(table.c.actor == actor)
         if action:
-            query = query.where(table.c.action == action)
+            conditions.append(table.c.action == action)
+        query = (
+            select(table)
+            .where(*conditions)
+            .order_by(table.c.id.desc())
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        count = select(func.count()).select_from(table).where(*conditions)
         async with self._database.connect() as connection:
-            return [dict(row) for row in (await connection.execute(query)).mappings()]
+            rows = [dict(row) for row in (await connection.execute(query)).mappings()]
+            total = int((await connection.execute(count)).scalar_one())
+        return Slice(rows, total, page)
 
 
 class PendingWrite:
@@ -253,6 +265,7 @@ class AuditEntryOut(BaseModel):
 
 class AuditPage(BaseModel):
     items: list[AuditEntryOut]
+    total: int
     limit: int
     offset: int
 
@@ -263,14 +276,18 @@ def audit_router() -> APIRouter:
     @router.get("/audit", response_model=AuditPage, summary="The audit trail (admins only)")
     async def list_audit(
         request: Request,
-        actor: str | None = Query(default=None, max_length=200),
-        action: str | None = Query(default=None, pattern="^(write|personal-data-read)$"),
-        limit: int = Query(default=50, ge=1, le=200),
-        offset: int = Query(default=0, ge=0, le=1_000_000),
-        _: Principal = Depends(require_roles("admin")),
+        page: Annotated[PageRequest, Depends(page_request)],
+        _: Annotated[Principal, Depends(require_roles("admin"))],
+        actor: Annotated[str | None, Query(max_length=200)] = None,
+        action: Annotated[str | None, Query(pattern="^(write|personal-data-read)$")] = None,
     ) -> AuditPage:
         log: AuditLog = request.app.state.audit_log
-        rows = await log.query(actor=actor, action=action, limit=limit, offset=offset)
-        return AuditPage(items=[AuditEntryOut(**row) for row in rows], limit=limit, offset=offset)
+        found = await log.query(actor=actor, action=action, page=page)
+        return AuditPage(
+            items=[AuditEntryOut.model_validate(row) for row in found.items],
+            total=found.total,
+            limit=page.limit,
+            offset=page.offset,
+        )
 
     return router

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request
@@ -186,7 +186,7 @@ def _unauthenticated(detail: str) -> HTTPException:
 
 async def authenticated(
     request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise _unauthenticated("a bearer token is required")
@@ -199,7 +199,7 @@ async def authenticated(
 def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets through principals holding any of `roles` (admin always)."""
 
-    async def check(principal: Principal = Depends(authenticated)) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
         if not principal.has_any(roles):
             raise HTTPException(403, f"requires one of the roles: {', '.join(roles)}")
         return principal.acting_under(roles)
