@@ -71,7 +71,7 @@ async def test_inspections_keeps_the_registry_places_it_needs(
     registry_url, inspections_url = databases
     registry_database = Database(registry_url)
     inspections_database = Database(inspections_url)
-    registry = registry_app.use_cases(registry_database, RegistrySettings())
+    registry = registry_app.build_use_cases(registry_database, RegistrySettings())
     try:
         await registry.territory.create_community(
             id="harbour", name="Harbour", time_zone="America/New_York"

@@ -38,7 +38,7 @@ async def announce(database: Database | str, *events: EventData) -> None:
     """Apply the registry's events to the read model of the database (or of its URL)."""
     owned = isinstance(database, str)
     db = Database(database) if isinstance(database, str) else database
-    use_cases = app.use_cases(db, SystemClock(), InspectionPolicy())
+    use_cases = app.build_use_cases(db, SystemClock(), InspectionPolicy())
     try:
         for event in events:
             await consume(use_cases, db, event)

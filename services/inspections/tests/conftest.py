@@ -43,7 +43,7 @@ def policy() -> InspectionPolicy:
 @pytest.fixture
 def use_cases(database: Database, clock: FixedClock, policy: InspectionPolicy) -> UseCases:
     """As the composition root builds them, with the pinned clock and the test's policy."""
-    return app.use_cases(database, clock, policy)
+    return app.build_use_cases(database, clock, policy)
 
 
 @pytest.fixture

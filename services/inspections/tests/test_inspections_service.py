@@ -234,7 +234,7 @@ async def test_two_concurrent_sends_of_one_inspection_record_it_once(
 
     monkeypatch.setattr(recording_module, "InspectionRepository", BothLookFirst)
     database = postgresql
-    use_cases = app.use_cases(database, FixedClock(NOW), InspectionPolicy())
+    use_cases = app.build_use_cases(database, FixedClock(NOW), InspectionPolicy())
     inspection_id, subject = uuid.uuid4(), uuid.uuid4()
     await announce_household(database, subject)
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conftest import MigratedDatabase
-from linli_registry.app import DEFINITION, create_app, use_cases
+from linli_registry.app import DEFINITION, build_use_cases, create_app
 from linli_registry.service import UseCases
 from linli_registry.settings import RegistrySettings
 from linli_shared.clock import FixedClock
@@ -45,7 +45,7 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def registry(database: Database, clock: FixedClock) -> UseCases:
     """The registry's use cases as the app builds them, with the pinned clock."""
-    return use_cases(database, RegistrySettings(), clock)
+    return build_use_cases(database, RegistrySettings(), clock)
 
 
 @pytest.fixture

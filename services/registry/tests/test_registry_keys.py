@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from linli.cli import app as cli
 from linli_registry.adapters import tables
-from linli_registry.app import rotate_keys, use_cases
+from linli_registry.app import build_use_cases, rotate_keys
 from linli_registry.domain.household import HEAD, Contact, Household, Member
 from linli_registry.domain.organisation import Organisation, OrganisationKind
 from linli_registry.service import UseCases
@@ -36,7 +36,7 @@ def _registry(database: Database, *keys: str) -> UseCases:
     settings = RegistrySettings(
         encryption_keys=SecretStr(",".join(keys)), blind_index_key=SecretStr(INDEX_KEY)
     )
-    return use_cases(database, settings)
+    return build_use_cases(database, settings)
 
 
 async def _written_under_a(database: Database) -> tuple[list[Household], Organisation]:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from linli_registry.adapters import tables
-from linli_registry.app import use_cases
+from linli_registry.app import build_use_cases
 from linli_registry.domain.household import HEAD, Contact, Member
 from linli_registry.domain.organisation import OrganisationKind
 from linli_registry.domain.records import HouseholdFilter
@@ -268,7 +268,7 @@ async def test_every_change_to_a_place_is_announced_with_its_state(
 async def test_a_community_has_a_valid_time_zone_defaulting_to_the_setting(
     database: Database, clock: FixedClock
 ) -> None:
-    territory = use_cases(
+    territory = build_use_cases(
         database, RegistrySettings(default_time_zone="Europe/Berlin"), clock
     ).territory
     assert (await territory.create_community(id="berlin", name="Kiez")).time_zone == "Europe/Berlin"

@@ -12,14 +12,14 @@ from linli_inspections.api.routes import router
 from linli_inspections.consumers import subscriptions
 from linli_inspections.domain.policy import InspectionPolicy
 from linli_inspections.service import UseCases
-from linli_inspections.service.cases import Cases
-from linli_inspections.service.coverage import Coverage
-from linli_inspections.service.pests import Pests
-from linli_inspections.service.places import Places
-from linli_inspections.service.reads import Reads
-from linli_inspections.service.recording import Recording
-from linli_inspections.service.sweep import Sweep
-from linli_inspections.service.templates import Templates
+from linli_inspections.service.cases import CasesUseCases
+from linli_inspections.service.coverage import CoverageUseCases
+from linli_inspections.service.pests import PestsUseCases
+from linli_inspections.service.places import PlacesUseCases
+from linli_inspections.service.reads import ReadsUseCases
+from linli_inspections.service.recording import RecordingUseCases
+from linli_inspections.service.sweep import SweepUseCases
+from linli_inspections.service.templates import TemplatesUseCases
 from linli_inspections.settings import InspectionsSettings
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
@@ -40,29 +40,29 @@ SOURCE = "/linli/inspections"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def use_cases(database: Database, clock: Clock, policy: InspectionPolicy) -> UseCases:
+def build_use_cases(database: Database, clock: Clock, policy: InspectionPolicy) -> UseCases:
     """The use cases on one database, each built by hand with what it needs."""
     outbox = Outbox(tables.outbox, SOURCE)
-    cases = Cases(database, outbox, clock, policy)
-    coverage = Coverage(database, outbox, clock, policy)
-    recording = Recording(database, outbox, clock, policy, cases)
-    reads = Reads(database)
+    cases = CasesUseCases(database, outbox, clock, policy)
+    coverage = CoverageUseCases(database, outbox, clock, policy)
+    recording = RecordingUseCases(database, outbox, clock, policy, cases)
+    reads = ReadsUseCases(database)
     return UseCases(
         recording=recording,
         cases=cases,
         coverage=coverage,
-        templates=Templates(database, clock),
-        pests=Pests(database, clock, recording, reads),
-        places=Places(database),
+        templates=TemplatesUseCases(database, clock),
+        pests=PestsUseCases(database, clock, recording, reads),
+        places=PlacesUseCases(database),
         reads=reads,
-        sweep=Sweep(clock, cases, coverage),
+        sweep=SweepUseCases(clock, cases, coverage),
     )
 
 
 def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
-    built = use_cases(database, SystemClock(), settings.policy())
+    built = build_use_cases(database, SystemClock(), settings.policy())
     probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(built))
     app = create_service_app(
         title="Linli inspections",
@@ -83,7 +83,7 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
 def create_worker(settings: InspectionsSettings | None = None) -> Worker:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
-    built = use_cases(database, SystemClock(), settings.policy())
+    built = build_use_cases(database, SystemClock(), settings.policy())
     interval = settings.sweep_interval_seconds
 
     async def scheduler(stop: asyncio.Event) -> None:

@@ -24,14 +24,14 @@ from linli_notify.service.dispatch import (
     Dispatcher,
     DispatchWakeups,
 )
-from linli_notify.service.inbox import Inbox
-from linli_notify.service.making import NoticeMaking
-from linli_notify.service.preferences import GridContacts, RecipientPreferences
-from linli_notify.service.previews import TemplatePreviews
-from linli_notify.service.reads import NoticeReads
-from linli_notify.service.recipients import Recipients
-from linli_notify.service.webhook_delivery import WebhookDelivery
-from linli_notify.service.webhooks import WebhookEndpoints
+from linli_notify.service.inbox import InboxUseCases
+from linli_notify.service.making import NoticeMakingUseCases
+from linli_notify.service.preferences import GridContactUseCases, PreferenceUseCases
+from linli_notify.service.previews import PreviewUseCases
+from linli_notify.service.reads import NoticeReadUseCases
+from linli_notify.service.recipients import RecipientUseCases
+from linli_notify.service.webhook_delivery import WebhookDeliveryUseCases
+from linli_notify.service.webhooks import WebhookUseCases
 from linli_notify.settings import NotifySettings
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
@@ -76,16 +76,16 @@ def build_use_cases(
     senders: dict[Channel, Sender] = {Channel.EMAIL: SmtpChannel(settings)}
     if settings.sms_gateway_url:
         senders[Channel.SMS] = SmsGatewayChannel(settings)
-    webhook_delivery = WebhookDelivery(database, clock, webhooks, policy)
+    webhook_delivery = WebhookDeliveryUseCases(database, clock, webhooks, policy)
     return UseCases(
-        recipients=Recipients(database, settings.contact_sealer()),
-        making=NoticeMaking(database, clock),
-        reads=NoticeReads(database),
-        inbox=Inbox(database, clock),
-        preferences=RecipientPreferences(database, clock),
-        grid_contacts=GridContacts(database),
-        webhooks=WebhookEndpoints(database, clock, webhooks),
-        previews=TemplatePreviews(renderer),
+        recipients=RecipientUseCases(database, settings.contact_sealer()),
+        making=NoticeMakingUseCases(database, clock),
+        reads=NoticeReadUseCases(database),
+        inbox=InboxUseCases(database, clock),
+        preferences=PreferenceUseCases(database, clock),
+        grid_contacts=GridContactUseCases(database),
+        webhooks=WebhookUseCases(database, clock, webhooks),
+        previews=PreviewUseCases(renderer),
         dispatcher=Dispatcher(
             database,
             Outbox(tables.outbox, SOURCE),

@@ -38,7 +38,7 @@ SOURCE = "/linli/registry"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def use_cases(
+def build_use_cases(
     database: Database, settings: RegistrySettings, clock: Clock | None = None
 ) -> UseCases:
     """Every use case of the registry on `database`, as the app and the worker run them."""
@@ -59,7 +59,7 @@ def use_cases(
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     database = Database(settings.database_url)
-    registry = use_cases(database, settings)
+    registry = build_use_cases(database, settings)
     probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(registry))
     app = create_service_app(
         title="Linli registry",
@@ -100,7 +100,7 @@ def create_worker(settings: RegistrySettings | None = None) -> Worker:
         database,
         tables.outbox,
         tables.inbox,
-        subscriptions(use_cases(database, settings)),
+        subscriptions(build_use_cases(database, settings)),
     )
 
 

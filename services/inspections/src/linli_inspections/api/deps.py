@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from linli_inspections.service import UseCases
-from linli_inspections.service.cases import Cases as CasesUseCases
-from linli_inspections.service.coverage import Coverage as CoverageUseCases
-from linli_inspections.service.pests import Pests as PestsUseCases
-from linli_inspections.service.reads import Reads as ReadsUseCases
-from linli_inspections.service.recording import Recording as RecordingUseCases
-from linli_inspections.service.templates import Templates as TemplatesUseCases
+from linli_inspections.service.cases import CasesUseCases
+from linli_inspections.service.coverage import CoverageUseCases
+from linli_inspections.service.pests import PestsUseCases
+from linli_inspections.service.reads import ReadsUseCases
+from linli_inspections.service.recording import RecordingUseCases
+from linli_inspections.service.templates import TemplatesUseCases
 from linli_shared.auth import Principal, require_roles
 from linli_shared.pagination import PageRequest, page_request
 

@@ -17,25 +17,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from linli_inspections.service.cases import Cases
-from linli_inspections.service.coverage import Coverage
-from linli_inspections.service.pests import Pests
-from linli_inspections.service.places import Places
-from linli_inspections.service.reads import Reads
-from linli_inspections.service.recording import Recording
-from linli_inspections.service.sweep import Sweep
-from linli_inspections.service.templates import Templates
+from linli_inspections.service.cases import CasesUseCases
+from linli_inspections.service.coverage import CoverageUseCases
+from linli_inspections.service.pests import PestsUseCases
+from linli_inspections.service.places import PlacesUseCases
+from linli_inspections.service.reads import ReadsUseCases
+from linli_inspections.service.recording import RecordingUseCases
+from linli_inspections.service.sweep import SweepUseCases
+from linli_inspections.service.templates import TemplatesUseCases
 
 
 @dataclass(frozen=True)
 class UseCases:
     """Every use case of the service, built once by the composition root."""
 
-    recording: Recording
-    cases: Cases
-    coverage: Coverage
-    templates: Templates
-    pests: Pests
-    places: Places
-    reads: Reads
-    sweep: Sweep
+    recording: RecordingUseCases
+    cases: CasesUseCases
+    coverage: CoverageUseCases
+    templates: TemplatesUseCases
+    pests: PestsUseCases
+    places: PlacesUseCases
+    reads: ReadsUseCases
+    sweep: SweepUseCases

@@ -24,7 +24,7 @@ from linli_shared.messaging.outbox import Outbox
 from linli_shared.reach import EVERYWHERE, Reach
 
 
-class Cases:
+class CasesUseCases:
     def __init__(
         self, database: Database, outbox: Outbox, clock: Clock, policy: InspectionPolicy
     ) -> None:

@@ -29,7 +29,7 @@ from linli_shared.reach import EVERYWHERE, OutsideGrids, Reach
 from linli_shared.rules import RuleViolation
 
 
-class Coverage:
+class CoverageUseCases:
     def __init__(
         self, database: Database, outbox: Outbox, clock: Clock, policy: InspectionPolicy
     ) -> None:

@@ -11,8 +11,8 @@ from linli_inspections.domain import pest as pest_rules
 from linli_inspections.domain.inspection import Inspection
 from linli_inspections.domain.pest import Measurement, PestPoint
 from linli_inspections.service.lookups import TargetRef, known_subject
-from linli_inspections.service.reads import Reads
-from linli_inspections.service.recording import Recording, RecordRequest
+from linli_inspections.service.reads import ReadsUseCases
+from linli_inspections.service.recording import RecordingUseCases, RecordRequest
 from linli_shared.clock import Clock
 from linli_shared.contracts.common import SubjectKind
 from linli_shared.db import Database
@@ -25,9 +25,9 @@ from linli_shared.rules import RuleViolation
 READING_CLOCK_SKEW = timedelta(minutes=5)
 
 
-class Pests:
+class PestsUseCases:
     def __init__(
-        self, database: Database, clock: Clock, recording: Recording, reads: Reads
+        self, database: Database, clock: Clock, recording: RecordingUseCases, reads: ReadsUseCases
     ) -> None:
         self._database = database
         self._clock = clock

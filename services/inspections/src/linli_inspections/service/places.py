@@ -27,7 +27,7 @@ from linli_shared.contracts.common import SubjectKind
 from linli_shared.db import Database
 
 
-class Places:
+class PlacesUseCases:
     def __init__(self, database: Database) -> None:
         self._database = database
 

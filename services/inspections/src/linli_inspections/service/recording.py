@@ -26,7 +26,7 @@ from linli_inspections.domain.inspection import Finding, Inspection, Target
 from linli_inspections.domain.policy import InspectionPolicy
 from linli_inspections.domain.rectification import Rectification
 from linli_inspections.service import announcements, partner
-from linli_inspections.service.cases import Cases
+from linli_inspections.service.cases import CasesUseCases
 from linli_inspections.service.lookups import TargetRef, known_subject, resolve_target, zone_name
 from linli_shared.clock import Clock
 from linli_shared.contracts.common import SubjectKind
@@ -63,14 +63,14 @@ class BatchResult:
     errors: list[dict[str, str]] = field(default_factory=list)
 
 
-class Recording:
+class RecordingUseCases:
     def __init__(
         self,
         database: Database,
         outbox: Outbox,
         clock: Clock,
         policy: InspectionPolicy,
-        cases: Cases,
+        cases: CasesUseCases,
     ) -> None:
         self._database = database
         self._outbox = outbox

@@ -1,6 +1,6 @@
 """The worker's scheduled job: overdue cases are marked and escalated, and the weeks of
-schedules that are over are closed. Safe to run on several workers at once (see `Cases.attend`
-and `Coverage.close_weeks`)."""
+schedules that are over are closed. Safe to run on several workers at once (see
+`CasesUseCases.attend` and `CoverageUseCases.close_weeks`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from linli_inspections.service.cases import Cases
-from linli_inspections.service.coverage import Coverage
+from linli_inspections.service.cases import CasesUseCases
+from linli_inspections.service.coverage import CoverageUseCases
 from linli_shared.aio import sleep_or_stop
 from linli_shared.clock import Clock
 
@@ -24,8 +24,8 @@ class SweepReport:
     missed: int = 0
 
 
-class Sweep:
-    def __init__(self, clock: Clock, cases: Cases, coverage: Coverage) -> None:
+class SweepUseCases:
+    def __init__(self, clock: Clock, cases: CasesUseCases, coverage: CoverageUseCases) -> None:
         self._clock = clock
         self._cases = cases
         self._coverage = coverage

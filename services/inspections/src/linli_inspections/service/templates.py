@@ -11,7 +11,7 @@ from linli_shared.errors import Conflict, NotFound
 from linli_shared.pagination import PageRequest, Slice
 
 
-class Templates:
+class TemplatesUseCases:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
         self._clock = clock

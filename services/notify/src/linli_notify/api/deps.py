@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from linli_notify.service import UseCases
-from linli_notify.service.inbox import Inbox
-from linli_notify.service.preferences import GridContacts, RecipientPreferences
-from linli_notify.service.previews import TemplatePreviews
-from linli_notify.service.reads import NoticeReads
-from linli_notify.service.webhooks import WebhookEndpoints
+from linli_notify.service.inbox import InboxUseCases
+from linli_notify.service.preferences import GridContactUseCases, PreferenceUseCases
+from linli_notify.service.previews import PreviewUseCases
+from linli_notify.service.reads import NoticeReadUseCases
+from linli_notify.service.webhooks import WebhookUseCases
 from linli_shared.auth import Principal, require_roles
 from linli_shared.pagination import PageRequest, page_request
 
@@ -27,40 +27,40 @@ async def use_cases(request: Request) -> UseCases:
     return found
 
 
-async def reads(request: Request) -> NoticeReads:
+async def reads(request: Request) -> NoticeReadUseCases:
     return (await use_cases(request)).reads
 
 
-async def inbox(request: Request) -> Inbox:
+async def inbox(request: Request) -> InboxUseCases:
     return (await use_cases(request)).inbox
 
 
-async def preferences(request: Request) -> RecipientPreferences:
+async def preferences(request: Request) -> PreferenceUseCases:
     return (await use_cases(request)).preferences
 
 
-async def grid_contacts(request: Request) -> GridContacts:
+async def grid_contacts(request: Request) -> GridContactUseCases:
     return (await use_cases(request)).grid_contacts
 
 
-async def webhooks(request: Request) -> WebhookEndpoints:
+async def webhooks(request: Request) -> WebhookUseCases:
     return (await use_cases(request)).webhooks
 
 
-async def previews(request: Request) -> TemplatePreviews:
+async def previews(request: Request) -> PreviewUseCases:
     return (await use_cases(request)).previews
 
 
-Reads = Annotated[NoticeReads, Depends(reads)]
-InboxUseCases = Annotated[Inbox, Depends(inbox)]
-Preferences = Annotated[RecipientPreferences, Depends(preferences)]
-Contacts = Annotated[GridContacts, Depends(grid_contacts)]
-Webhooks = Annotated[WebhookEndpoints, Depends(webhooks)]
-Previews = Annotated[TemplatePreviews, Depends(previews)]
+Reads = Annotated[NoticeReadUseCases, Depends(reads)]
+Inbox = Annotated[InboxUseCases, Depends(inbox)]
+Preferences = Annotated[PreferenceUseCases, Depends(preferences)]
+Contacts = Annotated[GridContactUseCases, Depends(grid_contacts)]
+Webhooks = Annotated[WebhookUseCases, Depends(webhooks)]
+Previews = Annotated[PreviewUseCases, Depends(previews)]
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 InboxUser = Annotated[Principal, Depends(require_roles(*INBOX_USERS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Admin = Annotated[Principal, Depends(require_roles())]  # city IT: the admin role only
 
-Page = Annotated[PageRequest, Depends(page_request)]
+Paging = Annotated[PageRequest, Depends(page_request)]

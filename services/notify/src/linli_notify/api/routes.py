@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 from linli_notify.api.deps import (
     Admin,
     Contacts,
-    InboxUseCases,
+    Inbox,
     InboxUser,
-    Page,
+    Paging,
     Preferences,
     Previews,
     Reader,
@@ -65,7 +65,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
     summary="Notices sent to a recipient",
 )
 async def list_notices(
-    recipient_id: uuid.UUID, page: Page, reads: Reads, principal: Reader
+    recipient_id: uuid.UUID, page: Paging, reads: Reads, principal: Reader
 ) -> NoticePage:
     found = await reads.notices_for(recipient_id, page, reach_of(principal))
     return NoticePage(
@@ -100,8 +100,8 @@ async def get_notice(notice_id: uuid.UUID, reads: Reads, principal: Reader) -> N
 )
 async def get_inbox(
     recipient_id: uuid.UUID,
-    page: Page,
-    inbox: InboxUseCases,
+    page: Paging,
+    inbox: Inbox,
     principal: InboxUser,
     unread: Annotated[bool, Query(description="Only unread notices")] = False,
 ) -> InboxPage:
@@ -123,7 +123,7 @@ async def get_inbox(
     summary="Mark a delivered notice read or unread",
 )
 async def set_read_state(
-    notice_id: uuid.UUID, state: ReadState, inbox: InboxUseCases, principal: InboxUser
+    notice_id: uuid.UUID, state: ReadState, inbox: Inbox, principal: InboxUser
 ) -> InboxItemOut:
     return InboxItemOut.of(await inbox.mark_read(notice_id, state.read, reach_of(principal)))
 
@@ -169,7 +169,7 @@ async def set_preferences(
     tags=["grid contacts"],
     summary="Grid workers' contacts (who hears of overdue rectifications in each grid)",
 )
-async def list_grid_contacts(page: Page, contacts: Contacts, _: Staff) -> GridContactList:
+async def list_grid_contacts(page: Paging, contacts: Contacts, _: Staff) -> GridContactList:
     found = await contacts.grid_contacts(page)
     return GridContactList(
         items=[GridContactOut.of(r) for r in found.items],
@@ -233,7 +233,7 @@ async def create_webhook(body: WebhookIn, webhooks: Webhooks, _: Admin) -> Webho
 @router.get(
     "/webhooks", response_model=WebhookList, tags=["partner webhooks"], summary="Partner endpoints"
 )
-async def list_webhooks(page: Page, webhooks: Webhooks, _: Admin) -> WebhookList:
+async def list_webhooks(page: Paging, webhooks: Webhooks, _: Admin) -> WebhookList:
     found = await webhooks.webhooks(page)
     return WebhookList(
         items=[WebhookOut.of(e) for e in found.items],
@@ -308,7 +308,7 @@ async def retire_previous_webhook_secrets(
     summary="Messages to an endpoint with every attempt",
 )
 async def list_webhook_messages(
-    endpoint_id: uuid.UUID, page: Page, webhooks: Webhooks, _: Admin
+    endpoint_id: uuid.UUID, page: Paging, webhooks: Webhooks, _: Admin
 ) -> WebhookMessagePage:
     found = await webhooks.webhook_messages(endpoint_id, page)
     return WebhookMessagePage(
@@ -328,7 +328,7 @@ async def list_webhook_messages(
     tags=["templates"],
     summary="Notice types and the locales each has a template in",
 )
-async def list_templates(page: Page, previews: Previews, _: Reader) -> TemplateList:
+async def list_templates(page: Paging, previews: Previews, _: Reader) -> TemplateList:
     found = previews.templates(page)
     return TemplateList(
         items=[TemplateOut(notice_type=t, locales=locales) for t, locales in found.items],

@@ -16,25 +16,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from linli_notify.service.dispatch import Dispatcher
-from linli_notify.service.inbox import Inbox
-from linli_notify.service.making import NoticeMaking
-from linli_notify.service.preferences import GridContacts, RecipientPreferences
-from linli_notify.service.previews import TemplatePreviews
-from linli_notify.service.reads import NoticeReads
-from linli_notify.service.recipients import Recipients
-from linli_notify.service.webhook_delivery import WebhookDelivery
-from linli_notify.service.webhooks import WebhookEndpoints
+from linli_notify.service.inbox import InboxUseCases
+from linli_notify.service.making import NoticeMakingUseCases
+from linli_notify.service.preferences import GridContactUseCases, PreferenceUseCases
+from linli_notify.service.previews import PreviewUseCases
+from linli_notify.service.reads import NoticeReadUseCases
+from linli_notify.service.recipients import RecipientUseCases
+from linli_notify.service.webhook_delivery import WebhookDeliveryUseCases
+from linli_notify.service.webhooks import WebhookUseCases
 
 
 @dataclass(frozen=True)
 class UseCases:
-    recipients: Recipients
-    making: NoticeMaking
-    reads: NoticeReads
-    inbox: Inbox
-    preferences: RecipientPreferences
-    grid_contacts: GridContacts
-    webhooks: WebhookEndpoints
-    previews: TemplatePreviews
+    recipients: RecipientUseCases
+    making: NoticeMakingUseCases
+    reads: NoticeReadUseCases
+    inbox: InboxUseCases
+    preferences: PreferenceUseCases
+    grid_contacts: GridContactUseCases
+    webhooks: WebhookUseCases
+    previews: PreviewUseCases
     dispatcher: Dispatcher
-    webhook_delivery: WebhookDelivery
+    webhook_delivery: WebhookDeliveryUseCases

@@ -31,7 +31,7 @@ from linli_notify.domain.notice import (
     after_failure,
     not_before,
 )
-from linli_notify.service.webhook_delivery import WebhookDelivery
+from linli_notify.service.webhook_delivery import WebhookDeliveryUseCases
 from linli_shared.aio import sleep_or_stop
 from linli_shared.clock import Clock
 from linli_shared.context import event_context
@@ -67,7 +67,7 @@ class Dispatcher:
         renderer: TemplateRenderer,
         senders: Mapping[Channel, Sender],
         policy: DeliveryPolicy,
-        webhooks: WebhookDelivery,
+        webhooks: WebhookDeliveryUseCases,
     ) -> None:
         self._database = database
         self._outbox = outbox

@@ -30,7 +30,7 @@ class InboxPage:
     unread: int
 
 
-class Inbox:
+class InboxUseCases:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
         self._clock = clock

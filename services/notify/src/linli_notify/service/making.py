@@ -35,7 +35,7 @@ from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.telemetry import current_traceparent
 
 
-class NoticeMaking:
+class NoticeMakingUseCases:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
         self._clock = clock

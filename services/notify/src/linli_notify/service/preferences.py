@@ -23,7 +23,7 @@ from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 
 
-class RecipientPreferences:
+class PreferenceUseCases:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
         self._clock = clock
@@ -60,7 +60,7 @@ class RecipientPreferences:
         return recipient, _preferences(recipient)
 
 
-class GridContacts:
+class GridContactUseCases:
     """Grid workers' contacts: who hears of overdue rectifications in each grid."""
 
     def __init__(self, database: Database) -> None:

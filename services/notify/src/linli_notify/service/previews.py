@@ -15,7 +15,7 @@ from linli_shared.pagination import PageRequest, Slice
 TEMPLATE_TYPES = [t.value for t in NoticeType] + [DIGEST]
 
 
-class TemplatePreviews:
+class PreviewUseCases:
     def __init__(self, renderer: TemplateRenderer) -> None:
         self._renderer = renderer
 

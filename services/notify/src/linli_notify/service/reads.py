@@ -14,7 +14,7 @@ from linli_shared.pagination import PageRequest, Slice
 from linli_shared.reach import EVERYWHERE, Reach
 
 
-class NoticeReads:
+class NoticeReadUseCases:
     def __init__(self, database: Database) -> None:
         self._database = database
 

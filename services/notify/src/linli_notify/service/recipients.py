@@ -1,4 +1,4 @@
-"""Recipients from the registry: notify's own copy of the households and organisations it
+"""RecipientUseCases from the registry: notify's own copy of the households and organisations it
 tells, with their contacts (opened from the registry's seal), consent and grid.
 
 Notify never calls the registry: these use cases apply its events, inside the consumer's
@@ -27,7 +27,7 @@ from linli_shared.db import Database
 from linli_shared.messaging.envelope import MalformedEvent
 
 
-class Recipients:
+class RecipientUseCases:
     def __init__(self, database: Database, contacts: Sealer | None = None) -> None:
         self._database = database
         self._contacts = contacts

@@ -18,7 +18,7 @@ from linli_shared.db import Database
 log = logging.getLogger(__name__)
 
 
-class WebhookDelivery:
+class WebhookDeliveryUseCases:
     def __init__(
         self, database: Database, clock: Clock, sender: WebhookSender, policy: DeliveryPolicy
     ) -> None:

@@ -19,7 +19,7 @@ from linli_shared.rules import RuleViolation
 MessageLog = tuple[WebhookMessage, list[WebhookAttempt]]
 
 
-class WebhookEndpoints:
+class WebhookUseCases:
     def __init__(self, database: Database, clock: Clock, sender: WebhookSender) -> None:
         self._database = database
         self._clock = clock
