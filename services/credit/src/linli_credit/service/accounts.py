@@ -4,7 +4,7 @@ their consent, and their closing. The consumer calls these with the typed regist
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -35,10 +35,10 @@ def consent_of(consent: ConsentV1 | None) -> Consent:
     return "granted" if consent.integrity_scoring else "declined"
 
 
+@dataclass(frozen=True)
 class AccountUseCases:
-    def __init__(self, database: Database, scoring: Scoring) -> None:
-        self._database = database
-        self._scoring = scoring
+    _database: Database
+    _scoring: Scoring
 
     async def remember_household(self, event: HouseholdRegistered) -> Account:
         """The household's account (announced when new), placed, with its residents' accounts."""

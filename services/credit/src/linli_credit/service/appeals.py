@@ -4,7 +4,7 @@ credit officer; an upheld appeal reverses the entry and what followed from it.""
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from linli_credit.adapters.repository import LedgerRepository
@@ -18,10 +18,10 @@ from linli_shared.pagination import PageRequest, Slice
 from linli_shared.reach import EVERYWHERE, OutsideGrids, Reach
 
 
+@dataclass(frozen=True)
 class AppealUseCases:
-    def __init__(self, database: Database, scoring: Scoring) -> None:
-        self._database = database
-        self._scoring = scoring
+    _database: Database
+    _scoring: Scoring
 
     async def file_appeal(
         self, entry_id: uuid.UUID, *, grounds: str, filed_by: str, reach: Reach = EVERYWHERE

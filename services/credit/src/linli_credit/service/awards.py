@@ -28,10 +28,10 @@ from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 
 
+@dataclass(frozen=True)
 class AwardUseCases:
-    def __init__(self, database: Database, scoring: Scoring) -> None:
-        self._database = database
-        self._scoring = scoring
+    _database: Database
+    _scoring: Scoring
 
     async def record_volunteer_hours(
         self,

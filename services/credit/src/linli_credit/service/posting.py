@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,10 +44,10 @@ def dates_in_range(event: EventData) -> Iterator[None]:
         ) from error
 
 
+@dataclass(frozen=True)
 class PostingUseCases:
-    def __init__(self, database: Database, scoring: Scoring) -> None:
-        self._database = database
-        self._scoring = scoring
+    _database: Database
+    _scoring: Scoring
 
     async def record_failed_inspection(
         self, event: InspectionFailed, source_event_id: str

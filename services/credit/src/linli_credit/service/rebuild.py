@@ -20,10 +20,10 @@ class RebuildReport:
     changed: list[uuid.UUID]
 
 
+@dataclass(frozen=True)
 class RebuildUseCases:
-    def __init__(self, database: Database, scoring: Scoring) -> None:
-        self._database = database
-        self._scoring = scoring
+    _database: Database
+    _scoring: Scoring
 
     async def rebuild(self, on_account: Callable[[], None] | None = None) -> RebuildReport:
         """Recompute every account's balance, score and grade from the ledger, announcing

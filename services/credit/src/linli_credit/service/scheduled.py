@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
+@dataclass(frozen=True)
 class ScheduledUseCases:
-    def __init__(self, database: Database, scoring: Scoring) -> None:
-        self._database = database
-        self._scoring = scoring
+    _database: Database
+    _scoring: Scoring
 
     async def run_scheduled(self, stop: asyncio.Event, interval: float) -> None:
         """The worker's background task: expire entries, evaluate grades and green channels."""

@@ -8,6 +8,7 @@ verifies its case), it joins that one, so the case and its events commit with th
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from linli_inspections.adapters.repository import RectificationRepository
@@ -24,14 +25,12 @@ from linli_shared.messaging.outbox import Outbox
 from linli_shared.reach import EVERYWHERE, Reach
 
 
+@dataclass(frozen=True)
 class CasesUseCases:
-    def __init__(
-        self, database: Database, outbox: Outbox, clock: Clock, policy: InspectionPolicy
-    ) -> None:
-        self._database = database
-        self._outbox = outbox
-        self._clock = clock
-        self._policy = policy
+    _database: Database
+    _outbox: Outbox
+    _clock: Clock
+    _policy: InspectionPolicy
 
     async def request(self, inspection: Inspection, template: Checklist | None) -> Rectification:
         """The case a failed inspection opens, announced in the template's words."""

@@ -4,6 +4,7 @@ and missed in a local week, and close each week once it is over (`schedule.misse
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -29,14 +30,12 @@ from linli_shared.reach import EVERYWHERE, OutsideGrids, Reach
 from linli_shared.rules import RuleViolation
 
 
+@dataclass(frozen=True)
 class CoverageUseCases:
-    def __init__(
-        self, database: Database, outbox: Outbox, clock: Clock, policy: InspectionPolicy
-    ) -> None:
-        self._database = database
-        self._outbox = outbox
-        self._clock = clock
-        self._policy = policy
+    _database: Database
+    _outbox: Outbox
+    _clock: Clock
+    _policy: InspectionPolicy
 
     async def plan_schedule(
         self,

@@ -4,6 +4,7 @@ threshold is recorded as a failed pest-control inspection of its point (once per
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from linli_inspections.adapters.repository import TargetRepository
@@ -25,14 +26,12 @@ from linli_shared.rules import RuleViolation
 READING_CLOCK_SKEW = timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
 class PestsUseCases:
-    def __init__(
-        self, database: Database, clock: Clock, recording: RecordingUseCases, reads: ReadsUseCases
-    ) -> None:
-        self._database = database
-        self._clock = clock
-        self._recording = recording
-        self._reads = reads
+    _database: Database
+    _clock: Clock
+    _recording: RecordingUseCases
+    _reads: ReadsUseCases
 
     async def add_pest_point(
         self,

@@ -7,6 +7,8 @@ transaction with its inbox claim.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from linli_inspections.adapters.repository import PlaceReadModel, TargetRepository
 from linli_inspections.domain.inspection import Target
 from linli_inspections.service.lookups import TargetRef, resolve_target
@@ -27,9 +29,9 @@ from linli_shared.contracts.common import SubjectKind
 from linli_shared.db import Database
 
 
+@dataclass(frozen=True)
 class PlacesUseCases:
-    def __init__(self, database: Database) -> None:
-        self._database = database
+    _database: Database
 
     async def remember_household(self, event: HouseholdRegistered) -> None:
         """A registered household answers for itself as a target."""

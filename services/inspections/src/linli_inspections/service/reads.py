@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from linli_inspections.adapters.repository import InspectionRepository, RectificationRepository
 from linli_inspections.domain.inspection import Inspection
@@ -14,9 +14,9 @@ from linli_shared.pagination import PageRequest, Slice
 from linli_shared.reach import EVERYWHERE, Reach
 
 
+@dataclass(frozen=True)
 class ReadsUseCases:
-    def __init__(self, database: Database) -> None:
-        self._database = database
+    _database: Database
 
     async def get_inspection(
         self, inspection_id: uuid.UUID, reach: Reach = EVERYWHERE

@@ -63,20 +63,13 @@ class BatchResult:
     errors: list[dict[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
 class RecordingUseCases:
-    def __init__(
-        self,
-        database: Database,
-        outbox: Outbox,
-        clock: Clock,
-        policy: InspectionPolicy,
-        cases: CasesUseCases,
-    ) -> None:
-        self._database = database
-        self._outbox = outbox
-        self._clock = clock
-        self._policy = policy
-        self._cases = cases
+    _database: Database
+    _outbox: Outbox
+    _clock: Clock
+    _policy: InspectionPolicy
+    _cases: CasesUseCases
 
     async def record_inspection(
         self,

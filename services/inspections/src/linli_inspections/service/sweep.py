@@ -24,11 +24,11 @@ class SweepReport:
     missed: int = 0
 
 
+@dataclass(frozen=True)
 class SweepUseCases:
-    def __init__(self, clock: Clock, cases: CasesUseCases, coverage: CoverageUseCases) -> None:
-        self._clock = clock
-        self._cases = cases
-        self._coverage = coverage
+    _clock: Clock
+    _cases: CasesUseCases
+    _coverage: CoverageUseCases
 
     async def sweep(self, now: datetime | None = None) -> SweepReport:
         """Find overdue rectifications, escalate them, and close the weeks of schedules."""

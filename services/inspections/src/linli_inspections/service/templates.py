@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from linli_inspections.adapters.repository import ChecklistRepository
 from linli_inspections.domain import checklist as checklist_rules
 from linli_inspections.domain.checklist import Checklist, ChecklistItem
@@ -11,10 +13,10 @@ from linli_shared.errors import Conflict, NotFound
 from linli_shared.pagination import PageRequest, Slice
 
 
+@dataclass(frozen=True)
 class TemplatesUseCases:
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._database = database
-        self._clock = clock
+    _database: Database
+    _clock: Clock
 
     async def publish_checklist(
         self, *, name: str, title: str, items: list[ChecklistItem]

@@ -30,10 +30,10 @@ class InboxPage:
     unread: int
 
 
+@dataclass(frozen=True)
 class InboxUseCases:
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._database = database
-        self._clock = clock
+    _database: Database
+    _clock: Clock
 
     async def inbox(
         self,

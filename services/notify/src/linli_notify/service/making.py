@@ -10,6 +10,7 @@ partner never blocks a partition. The rectification notice comes from `inspectio
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from linli_notify.adapters.repository import NoticeRepository
 from linli_notify.domain.notice import NoticeType, grid_worker_id, new_notice
@@ -35,10 +36,10 @@ from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.telemetry import current_traceparent
 
 
+@dataclass(frozen=True)
 class NoticeMakingUseCases:
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._database = database
-        self._clock = clock
+    _database: Database
+    _clock: Clock
 
     # --- from inspections ------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ workers' contacts staff keep in notify (the registry does not publish grid worke
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from linli_notify.adapters.repository import NoticeRepository
 from linli_notify.domain.delivery import Preferences
@@ -23,10 +24,10 @@ from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 
 
+@dataclass(frozen=True)
 class PreferenceUseCases:
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._database = database
-        self._clock = clock
+    _database: Database
+    _clock: Clock
 
     async def preferences(
         self, recipient_id: uuid.UUID, reach: Reach = EVERYWHERE
@@ -60,11 +61,11 @@ class PreferenceUseCases:
         return recipient, _preferences(recipient)
 
 
+@dataclass(frozen=True)
 class GridContactUseCases:
     """Grid workers' contacts: who hears of overdue rectifications in each grid."""
 
-    def __init__(self, database: Database) -> None:
-        self._database = database
+    _database: Database
 
     async def set_grid_contact(
         self,

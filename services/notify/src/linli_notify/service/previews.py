@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.domain.delivery import DIGEST, RenderedNotice
@@ -15,9 +16,9 @@ from linli_shared.pagination import PageRequest, Slice
 TEMPLATE_TYPES = [t.value for t in NoticeType] + [DIGEST]
 
 
+@dataclass(frozen=True)
 class PreviewUseCases:
-    def __init__(self, renderer: TemplateRenderer) -> None:
-        self._renderer = renderer
+    _renderer: TemplateRenderer
 
     def templates(self, page: PageRequest) -> Slice[tuple[str, list[str]]]:
         """Notice types (and the digest) with the locales each has a template in."""

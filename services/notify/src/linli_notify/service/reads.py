@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from linli_notify.adapters.repository import NoticeRepository
 from linli_notify.domain.delivery import Delivery
@@ -14,9 +15,9 @@ from linli_shared.pagination import PageRequest, Slice
 from linli_shared.reach import EVERYWHERE, Reach
 
 
+@dataclass(frozen=True)
 class NoticeReadUseCases:
-    def __init__(self, database: Database) -> None:
-        self._database = database
+    _database: Database
 
     async def notices_for(
         self, recipient_id: uuid.UUID, page: PageRequest, reach: Reach = EVERYWHERE

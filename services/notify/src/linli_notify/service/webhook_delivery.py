@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from linli_notify.adapters.repository import NoticeRepository
@@ -18,14 +19,12 @@ from linli_shared.db import Database
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
 class WebhookDeliveryUseCases:
-    def __init__(
-        self, database: Database, clock: Clock, sender: WebhookSender, policy: DeliveryPolicy
-    ) -> None:
-        self._database = database
-        self._clock = clock
-        self._sender = sender
-        self._policy = policy
+    _database: Database
+    _clock: Clock
+    _sender: WebhookSender
+    _policy: DeliveryPolicy
 
     async def deliver_next_webhook(self) -> bool:
         """Try the next due webhook message; False when none is due."""

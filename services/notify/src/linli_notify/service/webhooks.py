@@ -4,7 +4,7 @@ enabling, and the log of messages sent to each."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from linli_notify.adapters.repository import NoticeRepository
 from linli_notify.adapters.webhooks import WebhookSender, new_secret
@@ -19,11 +19,11 @@ from linli_shared.rules import RuleViolation
 MessageLog = tuple[WebhookMessage, list[WebhookAttempt]]
 
 
+@dataclass(frozen=True)
 class WebhookUseCases:
-    def __init__(self, database: Database, clock: Clock, sender: WebhookSender) -> None:
-        self._database = database
-        self._clock = clock
-        self._sender = sender
+    _database: Database
+    _clock: Clock
+    _sender: WebhookSender
 
     async def add_webhook(
         self,

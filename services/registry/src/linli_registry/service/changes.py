@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from linli_registry.adapters.repository import HouseholdRepository
@@ -34,20 +35,13 @@ from linli_shared.messaging.outbox import Outbox
 from linli_shared.reach import EVERYWHERE, Reach
 
 
+@dataclass(frozen=True)
 class ChangesUseCases:
-    def __init__(
-        self,
-        database: Database,
-        outbox: Outbox,
-        clock: Clock,
-        cipher: FieldCipher,
-        sealer: Sealer,
-    ) -> None:
-        self._database = database
-        self._outbox = outbox
-        self._clock = clock
-        self._cipher = cipher
-        self._sealer = sealer
+    _database: Database
+    _outbox: Outbox
+    _clock: Clock
+    _cipher: FieldCipher
+    _sealer: Sealer
 
     async def move_household(
         self,

@@ -5,6 +5,7 @@ summaries keep no ID numbers or phones). Outside the caller's grids the househol
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from linli_registry.adapters.repository import HouseholdRepository
 from linli_registry.domain.records import HistoryEntry
@@ -15,10 +16,10 @@ from linli_shared.pagination import PageRequest, Slice
 from linli_shared.reach import EVERYWHERE, Reach
 
 
+@dataclass(frozen=True)
 class HistoryUseCases:
-    def __init__(self, database: Database, cipher: FieldCipher) -> None:
-        self._database = database
-        self._cipher = cipher
+    _database: Database
+    _cipher: FieldCipher
 
     async def household_history(
         self, household_id: uuid.UUID, page: PageRequest, reach: Reach = EVERYWHERE

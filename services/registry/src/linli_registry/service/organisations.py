@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,20 +31,13 @@ from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 
 
+@dataclass(frozen=True)
 class OrganisationsUseCases:
-    def __init__(
-        self,
-        database: Database,
-        outbox: Outbox,
-        clock: Clock,
-        cipher: FieldCipher,
-        sealer: Sealer,
-    ) -> None:
-        self._database = database
-        self._outbox = outbox
-        self._clock = clock
-        self._cipher = cipher
-        self._sealer = sealer
+    _database: Database
+    _outbox: Outbox
+    _clock: Clock
+    _cipher: FieldCipher
+    _sealer: Sealer
 
     async def register_organisation(
         self,

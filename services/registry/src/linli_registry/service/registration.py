@@ -30,20 +30,13 @@ class ConsentInput:
     notice_channels: list[str]
 
 
+@dataclass(frozen=True)
 class RegistrationUseCases:
-    def __init__(
-        self,
-        database: Database,
-        outbox: Outbox,
-        clock: Clock,
-        cipher: FieldCipher,
-        sealer: Sealer,
-    ) -> None:
-        self._database = database
-        self._outbox = outbox
-        self._clock = clock
-        self._cipher = cipher
-        self._sealer = sealer
+    _database: Database
+    _outbox: Outbox
+    _clock: Clock
+    _cipher: FieldCipher
+    _sealer: Sealer
 
     async def register_household(
         self,
