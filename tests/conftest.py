@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -132,18 +133,44 @@ async def shared_platform(shared_platforms: SharedPlatforms) -> SharedPlatform:
     return await shared_platforms.get()
 
 
+# The modules whose tests take `shared_platform`: pytest-xdist hands them to one test process as
+# one unit of work (below), so the platform starts once in the whole run.
+SHARED_PLATFORM_MODULES = (
+    "tests/e2e/test_compound_story.py",
+    "tests/e2e/test_partner_privacy.py",
+    "tests/security/test_attacks_audit.py",
+    "tests/security/test_attacks_reach.py",  # one of its tests starts a platform of its own: last
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The modules that share the platform run first (whole modules, in their own order; those
-    where only some tests share it after the others), so each test process starts it once."""
-    uses: dict[str, list[bool]] = {}
-    for item in items:
-        uses.setdefault(item.nodeid.split("::")[0], []).append(_shares(item))
+    """The modules that share the platform run first, whole and in SHARED_PLATFORM_MODULES's
+    order, so that it starts once and stops after the last of them."""
+    modules = {item.nodeid.split("::")[0] for item in items if _shares(item)}
+    if unlisted := modules - set(SHARED_PLATFORM_MODULES):
+        raise pytest.UsageError(f"add {sorted(unlisted)} to SHARED_PLATFORM_MODULES")
 
     def rank(item: pytest.Item) -> int:
-        module = uses[item.nodeid.split("::")[0]]
-        return 0 if all(module) else 1 if any(module) else 2
+        module = item.nodeid.split("::")[0]
+        if module in SHARED_PLATFORM_MODULES:
+            return SHARED_PLATFORM_MODULES.index(module)
+        return len(SHARED_PLATFORM_MODULES)
 
     items.sort(key=rank)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with the modules that share the platform as one unit of work."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedPlatformFirst(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return "shared platform" if module in SHARED_PLATFORM_MODULES else module
+
+    return SharedPlatformFirst(config, log)
 
 
 def _shares(item: pytest.Item | None) -> bool:
