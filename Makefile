@@ -40,7 +40,7 @@ pytest: install test-tools
 
 # The fast tier: domain, contract and service tests on SQLite; no servers, nothing to start.
 test-fast: install
-	"$(UV)" run pytest -m "not servers"
+	"$(UV)" run pytest -m "not servers" -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 
