@@ -93,7 +93,11 @@ class SharedPlatforms:
             work_dir = _work_dir()
             running = Platform(Path(work_dir.name), env)
             self._running = (SharedPlatform(running, namespace, sink), work_dir)
-            running.start()
+            try:
+                running.start()
+            except BaseException:
+                self.stop()  # the next test that asks starts it anew
+                raise
         return self._running[0]
 
     def stop(self) -> None:
