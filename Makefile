@@ -1,10 +1,11 @@
 # The two commands a newcomer needs:
 #   make run    — install everything and run the whole platform on this machine
 #   make test   — install everything, start Kafka and PostgreSQL, run lint, types and all tests
+#   make test-fast — the tests that need no Kafka, PostgreSQL, browser or processes (< 1 minute)
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: run demo test install lint typecheck pytest bench clean deploy-tools
+.PHONY: run demo test test-fast test-tools install lint typecheck pytest bench clean deploy-tools
 
 install:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv>=0.5"
@@ -24,8 +25,22 @@ lint: install
 typecheck: install
 	"$(UV)" run mypy .
 
-pytest: install
-	"$(UV)" run pytest
+# Two test processes (pytest-xdist), each with its own Kafka and PostgreSQL; a module's tests stay
+# in one process (--dist loadfile), so a module-scoped platform starts once.
+PYTEST_WORKERS ?= 2
+
+# What the tests install or fetch on first use, once, before parallel test processes start.
+test-tools: install
+	deploy/local/postgres.sh install
+	deploy/local/kafka.sh install
+	"$(UV)" run python -m tests.support.prefetch
+
+pytest: install test-tools
+	"$(UV)" run pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+# The fast tier: domain, contract and service tests on SQLite; no servers, nothing to start.
+test-fast: install
+	"$(UV)" run pytest -m "not servers" -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 

@@ -154,6 +154,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # What makes a test need the servers: the fast tier (`make test-fast`) is every test without them.
+# Tests that start a broker, a browser or processes of the stack themselves (not through these
+# fixtures) carry `pytest.mark.servers` in their module (`pytestmark`) or on the test.
 SERVERS = frozenset({"kafka", "postgres"})
 
 

@@ -6,7 +6,9 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -56,21 +58,137 @@ async def platform(
         yield running
 
 
-@pytest.fixture(scope="module")
-async def module_platform(
-    kafka: KafkaService, postgres: PostgresService, migrated_templates: dict[str, str]
-) -> AsyncIterator[Platform]:
-    """The platform started once for a module whose tests do not disturb each other (they make
-    their own households and read only what they made)."""
-    sink = SmtpSink(free_port())
-    sink.start()
-    try:
-        env = platform_environment(kafka, f"t{uuid.uuid4().hex[:8]}.", sink)
-        databases = migrated_databases(postgres, migrated_templates)
-        async with running_platform(env, databases) as running:
-            yield running
-    finally:
-        sink.stop()
+@dataclass(frozen=True)
+class SharedPlatform:
+    """The platform the tests of one test process share, with what they read besides the APIs."""
+
+    platform: Platform
+    namespace: str
+    smtp_sink: SmtpSink
+
+
+# The union of what the sharing modules need: test_partner_privacy's overdue cases escalate while
+# it waits (every other sharing module leaves its cases within their deadlines).
+SHARED_PLATFORM_ENV = {"LINLI_INSPECTIONS_SWEEP_INTERVAL_SECONDS": "1"}
+
+
+class SharedPlatforms:
+    """Starts the shared platform when a test first asks for it and stops it after the last test
+    of this process that uses it (an idle platform still costs a fifth of a core)."""
+
+    def __init__(self, kafka: KafkaService, databases: MigratedDatabase) -> None:
+        self._kafka = kafka
+        self._databases = databases
+        self._running: tuple[SharedPlatform, tempfile.TemporaryDirectory[str]] | None = None
+
+    async def get(self) -> SharedPlatform:
+        if self._running is None:
+            sink = SmtpSink(free_port())
+            sink.start()
+            namespace = f"t{uuid.uuid4().hex[:8]}."
+            env = {**platform_environment(self._kafka, namespace, sink), **SHARED_PLATFORM_ENV}
+            for service in SERVICES:
+                database_url = await self._databases(DEFINITIONS[service])
+                env[f"LINLI_{service.upper()}_DATABASE_URL"] = database_url
+            work_dir = _work_dir()
+            running = Platform(Path(work_dir.name), env)
+            self._running = (SharedPlatform(running, namespace, sink), work_dir)
+            try:
+                running.start()
+            except BaseException:
+                self.stop()  # the next test that asks starts it anew
+                raise
+        return self._running[0]
+
+    def stop(self) -> None:
+        if self._running is not None:
+            (shared, work_dir), self._running = self._running, None
+            try:
+                shared.platform.stop()
+                print(shared.platform.logs())
+            finally:
+                shared.smtp_sink.stop()
+                work_dir.cleanup()
+
+
+SHARED_PLATFORMS = pytest.StashKey[SharedPlatforms]()
+
+
+@pytest.fixture(scope="session")
+def shared_platforms(
+    request: pytest.FixtureRequest,
+    kafka: KafkaService,
+    postgres: PostgresService,
+    migrated_templates: dict[str, str],
+) -> Iterator[SharedPlatforms]:
+    platforms = SharedPlatforms(kafka, migrated_databases(postgres, migrated_templates))
+    request.session.stash[SHARED_PLATFORMS] = platforms
+    yield platforms
+    platforms.stop()
+
+
+@pytest.fixture
+async def shared_platform(shared_platforms: SharedPlatforms) -> SharedPlatform:
+    """The platform shared by the modules whose tests do not disturb it: they stop no process,
+    change no setting, create communities and grids of ids of their own, and read only what they
+    made (their own subjects, correlation ids and addresses; the newest audit entries). A test that
+    stops processes, needs settings of its own or counts everything on a topic takes `platform`,
+    which starts one for that test alone."""
+    return await shared_platforms.get()
+
+
+# The modules whose tests take `shared_platform`: pytest-xdist hands them to one test process as
+# one unit of work (below), so the platform starts once in the whole run.
+SHARED_PLATFORM_MODULES = (
+    "tests/e2e/test_compound_story.py",
+    "tests/e2e/test_partner_privacy.py",
+    "tests/e2e/test_story.py",
+    "tests/security/test_attacks_audit.py",
+    "tests/security/test_attacks_reach.py",  # one of its tests starts a platform of its own: last
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that share the platform run first, whole and in SHARED_PLATFORM_MODULES's
+    order, so that it starts once and stops after the last of them."""
+    modules = {item.nodeid.split("::")[0] for item in items if _shares(item)}
+    if unlisted := modules - set(SHARED_PLATFORM_MODULES):
+        raise pytest.UsageError(f"add {sorted(unlisted)} to SHARED_PLATFORM_MODULES")
+
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::")[0]
+        if module in SHARED_PLATFORM_MODULES:
+            return SHARED_PLATFORM_MODULES.index(module)
+        return len(SHARED_PLATFORM_MODULES)
+
+    items.sort(key=rank)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with the modules that share the platform as one unit of work."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedPlatformFirst(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return "shared platform" if module in SHARED_PLATFORM_MODULES else module
+
+    return SharedPlatformFirst(config, log)
+
+
+def _shares(item: pytest.Item | None) -> bool:
+    return item is not None and "shared_platform" in getattr(item, "fixturenames", ())
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the shared platform after the last test of this process that uses it."""
+    if not _shares(item) or _shares(nextitem):
+        return
+    platforms = item.session.stash.get(SHARED_PLATFORMS, None)
+    if platforms is not None:
+        platforms.stop()
 
 
 @asynccontextmanager
@@ -81,9 +199,7 @@ async def running_platform(
     for service in SERVICES:
         database_url = await migrated_database(DEFINITIONS[service])
         env[f"LINLI_{service.upper()}_DATABASE_URL"] = database_url
-    base = REPO / ".local" / "test-runs"
-    base.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=base) as work_dir:
+    with _work_dir() as work_dir:
         running = Platform(Path(work_dir), env)
         try:
             running.start()
@@ -92,6 +208,13 @@ async def running_platform(
             running.stop()
             # Shown by pytest only when the test failed: what each process said last.
             print(running.logs())
+
+
+def _work_dir() -> tempfile.TemporaryDirectory[str]:
+    """A folder of its own under .local/test-runs for a platform's logs."""
+    base = REPO / ".local" / "test-runs"
+    base.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(dir=base)
 
 
 def bearer(*roles: str, subject: str = "tester", grids: Sequence[str] = ()) -> dict[str, str]:

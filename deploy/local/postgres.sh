@@ -22,6 +22,9 @@ set -euo pipefail
 PG_USER="${LINLI_PG_USER:-postgres}"
 SHADOW_ROOT="${LINLI_PG_SHADOW_ROOT:-/tmp/linli-pg}"
 START_TIMEOUT="${LINLI_PG_START_TIMEOUT:-60}"
+# The test suite turns it off: its cluster lives for one run and gathers a database per test, and
+# the launcher visits every database each minute (a fifth of a core with a thousand of them).
+AUTOVACUUM="${LINLI_PG_AUTOVACUUM:-on}"
 
 die() {
     echo "postgres.sh: $*" >&2
@@ -195,6 +198,7 @@ port = $port
 unix_socket_directories = '$rundir'
 max_connections = 200
 fsync = on
+autovacuum = $AUTOVACUUM
 logging_collector = off
 log_min_messages = warning
 log_checkpoints = off

@@ -35,6 +35,8 @@ from tests.support.browser import (
 )
 from tests.support.infra import free_port
 
+pytestmark = pytest.mark.servers  # drives Chromium against `linli run` processes
+
 
 def _id_number(sequence: int) -> str:
     """A resident ID number with its GB 11643 check digit (ISO 7064 MOD 11-2)."""

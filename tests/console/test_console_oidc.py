@@ -36,6 +36,8 @@ from playwright.sync_api import expect, sync_playwright
 from tests.support.browser import CHROMIUM_ARGS, ensure_chromium
 from tests.support.infra import free_port
 
+pytestmark = pytest.mark.servers  # drives Chromium
+
 CLIENT_ID = "linli-console"
 KEY_ID = "test-key-1"
 

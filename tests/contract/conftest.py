@@ -50,7 +50,7 @@ class Bus:
         await self.restart()
 
 
-@pytest.fixture(params=["embedded", "kafka"])
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.servers)])
 async def bus(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Bus]:
     if request.param == "kafka":
         kafka: KafkaService = request.getfixturevalue("kafka")

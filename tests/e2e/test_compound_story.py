@@ -20,10 +20,9 @@ from linli_shared.contracts.inspections import (
     RectificationVerified,
 )
 from linli_shared.messaging.envelope import Envelope
-from tests.conftest import bearer
+from tests.conftest import SharedPlatform, bearer
 from tests.support.events import read_topics
 from tests.support.infra import KafkaService
-from tests.support.platform import Platform
 from tests.support.polling import eventually
 
 STAFF = bearer("community_staff")
@@ -31,8 +30,9 @@ INSPECTOR = bearer("inspector", subject="inspector-wang", grids=["g-01"])
 
 
 async def test_failed_compound_inspection_is_rectified_by_the_property_manager_on_time(
-    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
+    shared_platform: SharedPlatform, http: httpx.AsyncClient, kafka: KafkaService
 ) -> None:
+    platform, kafka_namespace = shared_platform.platform, shared_platform.namespace
     registry = platform.url("registry")
     inspections = platform.url("inspections")
     for path, body in [

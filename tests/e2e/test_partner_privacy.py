@@ -27,10 +27,9 @@ import pytest
 
 from linli_shared.contracts import topics
 from linli_shared.messaging.envelope import Envelope
-from tests.conftest import bearer
+from tests.conftest import SharedPlatform, bearer
 from tests.support.events import read_topics
 from tests.support.infra import KafkaService, free_port
-from tests.support.platform import Platform
 from tests.support.polling import eventually
 from tests.support.smtp import SmtpSink
 
@@ -100,12 +99,6 @@ def partner() -> Iterator[PartnerEndpoint]:
         yield endpoint
 
 
-@pytest.fixture
-def platform_env(platform_env: dict[str, str]) -> dict[str, str]:
-    # The scheduled job runs every second, so the overdue cases escalate while the test waits.
-    return {**platform_env, "LINLI_INSPECTIONS_SWEEP_INTERVAL_SECONDS": "1"}
-
-
 def personal_strings(household_email: str, manager_email: str) -> list[str]:
     found = [household_email, manager_email, MANAGER_NAME, MANAGER_PHONE, COMPOUND_ADDRESS]
     found += [HOUSEHOLD_ADDRESS, "长寿路"]
@@ -119,13 +112,15 @@ def personal_strings(household_email: str, manager_email: str) -> list[str]:
 
 
 async def test_nothing_a_partner_can_read_carries_personal_data(
-    platform: Platform,
+    shared_platform: SharedPlatform,
     http: httpx.AsyncClient,
     kafka: KafkaService,
-    kafka_namespace: str,
-    smtp_sink: SmtpSink,
     partner: PartnerEndpoint,
 ) -> None:
+    # Its scheduled job runs every second (SHARED_PLATFORM_ENV), so the overdue cases escalate
+    # while the test waits.
+    platform, kafka_namespace = shared_platform.platform, shared_platform.namespace
+    smtp_sink = shared_platform.smtp_sink
     registry, inspections = platform.url("registry"), platform.url("inspections")
     household_email = f"ouyang.{uuid.uuid4().hex[:6]}@example.cn"
     manager_email = f"hongda.{uuid.uuid4().hex[:6]}@example.cn"

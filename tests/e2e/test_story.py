@@ -15,7 +15,7 @@ import uuid
 import httpx
 
 from linli_shared.contracts import topics
-from tests.conftest import bearer
+from tests.conftest import SharedPlatform, bearer
 from tests.support.events import read_topics
 from tests.support.infra import KafkaService
 from tests.support.platform import Platform
@@ -28,12 +28,10 @@ OFFICER = bearer("credit_officer")
 
 
 async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_notices(
-    platform: Platform,
-    http: httpx.AsyncClient,
-    smtp_sink: SmtpSink,
-    kafka: KafkaService,
-    kafka_namespace: str,
+    shared_platform: SharedPlatform, http: httpx.AsyncClient, kafka: KafkaService
 ) -> None:
+    platform, kafka_namespace = shared_platform.platform, shared_platform.namespace
+    smtp_sink = shared_platform.smtp_sink
     # The migrations job runs on every deploy: on databases already at head it changes nothing.
     assert platform.migrate().count("migrated to head") == 4
     email = f"zhang.{uuid.uuid4().hex[:6]}@example.cn"
@@ -185,7 +183,12 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
         ]
     ), types
     assert all(e.subject == household_id for e in chain)
-    score_changes = [e for e in published if e.type == "linli.credit.score.changed.v1"]
+    # Of every subject this story touched (other tests' subjects share the platform's topics).
+    score_changes = [
+        e
+        for e in published
+        if e.type == "linli.credit.score.changed.v1" and e.subject in (household_id, ghost)
+    ]
     assert len(score_changes) == 1
     failed = next(e for e in chain if e.type.endswith("inspection.failed.v1"))
     assert score_changes[0].causation_id == failed.id

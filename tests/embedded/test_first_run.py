@@ -30,6 +30,8 @@ from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
 from tests.support.infra import free_port
 
+pytestmark = pytest.mark.servers  # runs `linli run` as a process of its own
+
 STARTUP_BOUND_SECONDS = 180.0
 DEMO_BOUND_SECONDS = 400.0
 

@@ -262,6 +262,7 @@ def test_every_operator_command_says_in_one_line_that_kafka_or_postgresql_does_n
             assert "Connect call failed" in line
 
 
+@pytest.mark.servers  # starts a process of the stack
 def test_an_unreachable_kafka_shows_one_line_and_no_traceback_on_the_terminal() -> None:
     env = {**os.environ, **_unreachable(), "COLUMNS": "300"}
     ran = subprocess.run(

@@ -24,7 +24,7 @@ SHANGHAI = timezone(timedelta(hours=8))
 NewDatabase = Callable[[], Awaitable[str]]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)])
 def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> NewDatabase:
     """A fresh, empty database of each kind; returns its URL."""
     if request.param == "postgresql":

@@ -27,6 +27,8 @@ from tests.support.infra import (
     start_postgres,
 )
 
+pytestmark = pytest.mark.servers  # starts, stops and kills Kafka and PostgreSQL of its own
+
 _TIMEOUT_S = 60.0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry import propagate, trace
 
 from linli_shared.telemetry import tracer_provider
@@ -23,7 +24,10 @@ def test_without_an_exporter_spans_are_not_recorded_but_ids_propagate() -> None:
         assert root.get_span_context().is_valid, "a trace id is made for the events it emits"
 
 
-def test_with_an_exporter_configured_spans_are_recorded() -> None:
+def test_with_an_exporter_configured_spans_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing listens there: the exporter gives up flushing at shutdown after a second, not ten.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:9/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1")
     provider = tracer_provider(
         "linli-test", {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:9/v1/traces"}
     )

@@ -25,6 +25,7 @@ import pytest
 
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
+from tests.conftest import SharedPlatform
 from tests.support.platform import SERVICES, Platform
 
 ID_NUMBER = "11010519491231002X"
@@ -83,9 +84,9 @@ def assert_problem(answer: httpx.Response, status: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("correlation_id", ODD_CORRELATION_IDS, ids=lambda i: i[:12])
 async def test_no_correlation_id_lets_a_reveal_or_a_contact_change_skip_the_audit_trail(
-    module_platform: Platform, client: httpx.AsyncClient, correlation_id: str
+    shared_platform: SharedPlatform, client: httpx.AsyncClient, correlation_id: str
 ) -> None:
-    platform = module_platform
+    platform = shared_platform.platform
     name = f"受害人{uuid.uuid4().hex[:4]}"
     household = await register(client, platform, name)
     registry = platform.url("registry")
@@ -122,9 +123,9 @@ async def test_no_correlation_id_lets_a_reveal_or_a_contact_change_skip_the_audi
 
 
 async def test_a_nul_character_is_a_422_naming_the_field_not_a_500(
-    module_platform: Platform, client: httpx.AsyncClient
+    shared_platform: SharedPlatform, client: httpx.AsyncClient
 ) -> None:
-    registry = module_platform.url("registry")
+    registry = shared_platform.platform.url("registry")
     body = assert_problem(
         await client.post(
             f"{registry}/v1/households",
@@ -176,11 +177,11 @@ def forged(claims: dict[str, Any]) -> dict[str, str]:
     ids=["roles-number", "grids-number", "roles-object"],
 )
 async def test_a_token_with_claims_of_the_wrong_type_is_401_everywhere(
-    module_platform: Platform, client: httpx.AsyncClient, claims: dict[str, Any]
+    shared_platform: SharedPlatform, client: httpx.AsyncClient, claims: dict[str, Any]
 ) -> None:
     for service in SERVICES:
         answer = await client.get(
-            f"{module_platform.url(service)}/v1/audit", headers=forged(claims)
+            f"{shared_platform.platform.url(service)}/v1/audit", headers=forged(claims)
         )
         assert_problem(answer, 401)
 
@@ -208,11 +209,11 @@ async def chunked_post(url: str, path: str, headers: dict[str, str], size: int) 
     [("registry", "/v1/households"), ("notify", "/v1/templates/rectification/preview")],
 )
 async def test_an_oversized_chunked_body_is_413(
-    module_platform: Platform, service: str, path: str
+    shared_platform: SharedPlatform, service: str, path: str
 ) -> None:
     limit = PlatformSettings().max_request_bytes
     status_line = await chunked_post(
-        module_platform.url(service), path, authorization("community_staff"), limit + 65536
+        shared_platform.platform.url(service), path, authorization("community_staff"), limit + 65536
     )
     assert status_line.startswith(b"HTTP/1.1 413"), status_line
 
@@ -227,7 +228,10 @@ async def test_an_oversized_chunked_body_is_413(
     ids=["date", "no-severity", "severity-list"],
 )
 async def test_a_malformed_template_preview_is_a_422_naming_the_variable(
-    module_platform: Platform, client: httpx.AsyncClient, variables: dict[str, Any], field: str
+    shared_platform: SharedPlatform,
+    client: httpx.AsyncClient,
+    variables: dict[str, Any],
+    field: str,
 ) -> None:
     complete = {
         "checklist": "sanitation",
@@ -236,7 +240,7 @@ async def test_a_malformed_template_preview_is_a_422_naming_the_variable(
         "findings": [{"item": "bins", "severity": "general"}],
     }
     answer = await client.post(
-        f"{module_platform.url('notify')}/v1/templates/rectification/preview",
+        f"{shared_platform.platform.url('notify')}/v1/templates/rectification/preview",
         headers=authorization("community_staff"),
         json={"variables": {**complete, **variables}},
     )
@@ -245,16 +249,16 @@ async def test_a_malformed_template_preview_is_a_422_naming_the_variable(
 
 
 async def test_the_access_log_keeps_no_search_terms(
-    module_platform: Platform, client: httpx.AsyncClient
+    shared_platform: SharedPlatform, client: httpx.AsyncClient
 ) -> None:
     marker = f"寻人{uuid.uuid4().hex[:6]}"
     answer = await client.get(
-        f"{module_platform.url('registry')}/v1/households",
+        f"{shared_platform.platform.url('registry')}/v1/households",
         params={"name": marker, "id_tail": "002X"},
         headers=authorization("community_staff"),
     )
     assert answer.status_code == 200, answer.text
-    log = module_platform.apis["registry"].log_path.read_text(errors="replace")
+    log = shared_platform.platform.apis["registry"].log_path.read_text(errors="replace")
     access = [
         json.loads(line)["message"] for line in log.splitlines() if '"uvicorn.access"' in line
     ]

@@ -22,12 +22,12 @@ import pytest
 from conftest import MigratedDatabase
 from linli.services import SERVICES as DEFINITIONS
 from linli_shared.crypto import generate_key
-from tests.conftest import bearer
+from tests.conftest import SharedPlatform, bearer
 from tests.support.identity import Jwks
 from tests.support.infra import free_port
-from tests.support.platform import Platform, ServiceProcess, _wait_ready
+from tests.support.platform import ServiceProcess, _wait_ready
 
-THEIRS, OURS, COMMUNITY = "g-theirs", "g-ours", "xingfu"
+THEIRS, OURS, COMMUNITY = "g-theirs", "g-ours", "heping"
 ADMIN = bearer("admin")
 ISSUER = "https://id.city.example"
 
@@ -58,8 +58,9 @@ def _household(grid: str) -> dict[str, Any]:
 
 
 async def test_a_grid_worker_who_is_also_a_partner_stays_in_her_grid(
-    platform: Platform, http: httpx.AsyncClient
+    shared_platform: SharedPlatform, http: httpx.AsyncClient
 ) -> None:
+    platform = shared_platform.platform
     registry = f"{platform.url('registry')}/v1"
     await _created(http, f"{registry}/communities", {"id": COMMUNITY, "name": "幸福社区"})
     households = {}

@@ -95,6 +95,7 @@ async def test_production_refuses_the_dev_key(jwks: Jwks) -> None:
     assert (await TokenVerifier(_settings(jwks, "dev")).verify(dev_token)).subject == "x"
 
 
+@pytest.mark.servers  # starts a process of the stack
 def test_linli_token_refuses_to_mint_in_production() -> None:
     minted = subprocess.run(
         [sys.executable, "-m", "linli", "token"],

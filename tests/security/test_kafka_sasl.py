@@ -50,6 +50,8 @@ from tests.support.events import read_topics
 from tests.support.infra import LocalKafka
 from tests.support.polling import eventually
 
+pytestmark = pytest.mark.servers  # starts a Kafka broker of its own (SASL_SSL)
+
 WORKER = "linli-credit-kafka"
 API = "linli-credit-api"
 PARTNER = "linli-partner-cdc"

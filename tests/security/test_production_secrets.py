@@ -145,6 +145,7 @@ def test_a_development_key_kept_for_decryption_is_refused_too(
         cls()
 
 
+@pytest.mark.servers  # starts a process of the stack
 def test_a_service_refuses_to_start_in_production_with_the_repository_keys() -> None:
     started = subprocess.run(
         [sys.executable, "-m", "linli", "serve", "registry", "--port", "1"],

@@ -66,9 +66,10 @@ def axe_source() -> str:
                 assert member is not None
                 content = member.read()
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".part")
-        partial.write_bytes(content)
-        partial.replace(target)
+        # A name of its own per process (parallel test processes), renamed into place at once.
+        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as part:
+            part.write(content)
+        Path(part.name).replace(target)
     return target.read_text(encoding="utf-8")
 
 

@@ -63,6 +63,10 @@ KAFKA_IMAGE: Final[str] = os.environ.get("LINLI_TEST_KAFKA_IMAGE", "confluentinc
 POSTGRES_IMAGE: Final[str] = os.environ.get("LINLI_TEST_POSTGRES_IMAGE", "postgres:16-alpine")
 
 
+# A test run's cluster: no autovacuum (deploy/local/postgres.sh says why).
+_TEST_CLUSTER: Final[Mapping[str, str]] = {"LINLI_PG_AUTOVACUUM": "off"}
+
+
 class InfraError(RuntimeError):
     """A helper script or container failed; the message carries its output."""
 
@@ -303,7 +307,7 @@ class LocalPostgres:
         if not self._exit_hook:
             atexit.register(_stop_at_exit, self.stop)
             self._exit_hook = True
-        _run(_POSTGRES_SH, "start", str(self.state_dir), str(self.port))
+        _run(_POSTGRES_SH, "start", str(self.state_dir), str(self.port), env=_TEST_CLUSTER)
 
     def stop(self) -> None:
         """``pg_ctl stop -m fast``. Idempotent; data is kept."""
@@ -408,7 +412,7 @@ class ContainerPostgres:
                 self.image, username="postgres", password="postgres", dbname="postgres"
             )
             container.with_env("POSTGRES_HOST_AUTH_METHOD", "trust")
-            container.with_command("postgres -c max_connections=200")
+            container.with_command("postgres -c max_connections=200 -c autovacuum=off")
             container.with_bind_ports(5432, ("127.0.0.1", self.port))
             container.start()
             self._container = container
