@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -132,3 +134,30 @@ async def test_a_sqlite_database_keeps_readers_beside_a_writer_and_waits_for_loc
         await database.dispose()
     assert mode == "wal"
     assert timeout == 30_000
+
+
+async def test_a_migrated_sqlite_file_takes_writers_that_open_it_together(tmp_path: Path) -> None:
+    """Switching a file to WAL takes an exclusive lock that a second connection opening it at the
+    same moment cannot wait for ("database is locked"): migrations leave the file in WAL."""
+    path = tmp_path / "credit.db"
+    await asyncio.to_thread(upgrade, SERVICES["credit"].migrations_dir, f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    databases = [Database(f"sqlite:///{path}") for _ in range(3)]
+
+    async def write(database: Database) -> None:
+        async with database.transaction() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO inbox (consumer_group, event_id, event_type, processed_at) "
+                    "VALUES ('g', :event, 't', CURRENT_TIMESTAMP)"
+                ),
+                {"event": str(id(database))},
+            )
+
+    try:
+        await asyncio.gather(*(write(database) for database in databases))
+    finally:
+        for database in databases:
+            await database.dispose()

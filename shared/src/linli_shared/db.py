@@ -150,7 +150,11 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     """Readers beside one writer (WAL), and writers that wait their turn instead of failing."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # WAL is kept in the file: switching (which takes an exclusive lock, and fails at once
+        # while a second connection opens the same file) happens only on a file's first connection.
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
     finally:
         cursor.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, pool, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from linli_shared.aio import sleep_or_stop
@@ -35,8 +37,16 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
 
 
 def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
-    """Bring a service's database to `revision` (blocking; run it in a thread from async code)."""
+    """Bring a service's database to `revision` (blocking; run it in a thread from async code).
+
+    A SQLite file is left in WAL mode: the service's connections then open it with no journal
+    mode to switch, which two connections opening a new file at once cannot both do.
+    """
     command.upgrade(alembic_config(migrations_dir, database_url), revision)
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        with contextlib.closing(sqlite3.connect(url.database)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
 
 
 @dataclass(frozen=True)
