@@ -26,7 +26,8 @@ typecheck: install
 	"$(UV)" run mypy .
 
 # Two test processes (pytest-xdist), each with its own Kafka and PostgreSQL; a module's tests stay
-# in one process (--dist loadfile), so a module-scoped platform starts once.
+# in one process (--dist loadfile), so a module-scoped platform starts once; modules are handed
+# out in the order tests/conftest.py sorts them (longest first: --no-loadscope-reorder).
 PYTEST_WORKERS ?= 2
 
 # What the tests install or fetch on first use, once, before parallel test processes start.
@@ -36,7 +37,7 @@ test-tools: install
 	"$(UV)" run python -m tests.support.prefetch
 
 pytest: install test-tools
-	"$(UV)" run pytest -n $(PYTEST_WORKERS) --dist loadfile
+	"$(UV)" run pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The fast tier: domain, contract and service tests on SQLite; no servers, nothing to start.
 test-fast: install
