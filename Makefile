@@ -27,7 +27,7 @@ typecheck: install
 
 # Two test processes (pytest-xdist), each with its own Kafka and PostgreSQL; a module's tests stay
 # in one process (--dist loadfile), so a module-scoped platform starts once; modules are handed
-# out in the order tests/conftest.py sorts them (longest first: --no-loadscope-reorder).
+# out in the order tests/conftest.py sorts them (longest first:).
 PYTEST_WORKERS ?= 2
 
 # What the tests install or fetch on first use, once, before parallel test processes start.
@@ -37,7 +37,7 @@ test-tools: install
 	"$(UV)" run python -m tests.support.prefetch
 
 pytest: install test-tools
-	"$(UV)" run pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	"$(UV)" run pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The fast tier: domain, contract and service tests on SQLite; no servers, nothing to start.
 test-fast: install

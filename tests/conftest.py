@@ -148,26 +148,9 @@ SHARED_PLATFORM_MODULES = (
 )
 
 
-# The longest modules (a minute or more each: their own platforms, brokers, browsers), handed
-# out right after the shared platform's, so that the two test processes finish together instead
-# of one of them starting the fault tests when the other is nearly done.
-LONGEST_FIRST = (
-    "tests/fault/test_faults.py",
-    "tests/security/test_kafka_sasl.py",
-    "tests/e2e/test_api_fuzz.py",
-    "tests/e2e/test_handlers_take_any_valid_event.py",
-    "tests/embedded/test_first_run.py",
-    "tests/security/test_attacks_masks.py",
-    "tests/console/test_console.py",
-    "tests/ops/test_lag_while_workers_are_down.py",
-    "tests/e2e/test_observability.py",
-    "tests/infra/test_local_infra.py",
-)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The modules that share the platform run first, whole and in SHARED_PLATFORM_MODULES's
-    order, so that it starts once and stops after the last of them; then the longest ones."""
+    order, so that it starts once and stops after the last of them."""
     modules = {item.nodeid.split("::")[0] for item in items if _shares(item)}
     if unlisted := modules - set(SHARED_PLATFORM_MODULES):
         raise pytest.UsageError(f"add {sorted(unlisted)} to SHARED_PLATFORM_MODULES")
@@ -176,9 +159,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = item.nodeid.split("::")[0]
         if module in SHARED_PLATFORM_MODULES:
             return SHARED_PLATFORM_MODULES.index(module)
-        if module in LONGEST_FIRST:
-            return len(SHARED_PLATFORM_MODULES) + LONGEST_FIRST.index(module)
-        return len(SHARED_PLATFORM_MODULES) + len(LONGEST_FIRST)
+        return len(SHARED_PLATFORM_MODULES)
 
     items.sort(key=rank)
 
