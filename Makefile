@@ -37,7 +37,7 @@ test-tools: install
 	"$(UV)" run python -m tests.support.prefetch
 
 pytest: install test-tools
-	"$(UV)" run pytest -n $(PYTEST_WORKERS) --dist loadfile
+	"$(UV)" run pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The fast tier: domain, contract and service tests on SQLite; no servers, nothing to start.
 test-fast: install

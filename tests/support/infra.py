@@ -22,6 +22,7 @@ import atexit
 import contextlib
 import importlib
 import os
+import random
 import socket
 import struct
 import subprocess
@@ -71,12 +72,38 @@ class InfraError(RuntimeError):
     """A helper script or container failed; the message carries its output."""
 
 
+# Ports for the test's servers come from below the kernel's ephemeral range (32768–60999 on
+# Linux): an outgoing connection, of which a run makes thousands, can then never take a port
+# between the moment it is chosen and the moment its server binds it. Each test process
+# (pytest-xdist worker) takes from its own slice and hands a port out once.
+_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
+def _slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    size = len(_PORTS) // count
+    return range(_PORTS.start + index * size, _PORTS.start + (index + 1) * size)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A TCP port on 127.0.0.1, free now and never handed out before by this process."""
+    ports = _slice()
+    start = random.randrange(len(ports))
+    for step in range(len(ports)):
+        port = ports[(start + step) % len(ports)]
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise InfraError(f"no free port left in {ports}")
 
 
 def docker_available() -> bool:
