@@ -3,6 +3,10 @@
 After each fault, every failed inspection has exactly one ledger entry and exactly one
 rectification notice, no passed inspection has any, and score changes per household follow the
 order of its inspections.
+
+The tests share one platform (starting one costs as much as a test): each restores what it broke
+before it starts (the broker, the database, one process per service, see `platform` below) and
+streams to 40 households of its own, and the accounting reads only those households.
 """
 
 from __future__ import annotations
@@ -13,18 +17,23 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from conftest import migrated_databases
 from linli_shared.contracts import topics
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.operations import KafkaOperations
+from tests.conftest import SharedPlatform, platform_environment, running_platform
 from tests.support.events import group_lag
-from tests.support.infra import KafkaService, PostgresService
+from tests.support.infra import KafkaService, PostgresService, free_port
 from tests.support.platform import Platform
 from tests.support.polling import eventually
+from tests.support.smtp import SmtpSink
 from tests.support.stream import (
     Stream,
     account,
@@ -37,6 +46,40 @@ from tests.support.stream import (
 
 INSPECTIONS = 500
 HOUSEHOLDS = 40
+
+
+@pytest.fixture(scope="module")
+async def faults_platform(
+    kafka: KafkaService, postgres: PostgresService, migrated_templates: dict[str, str]
+) -> AsyncIterator[SharedPlatform]:
+    sink = SmtpSink(free_port())
+    sink.start()
+    namespace = f"t{uuid.uuid4().hex[:8]}."
+    try:
+        async with running_platform(
+            platform_environment(kafka, namespace, sink),
+            migrated_databases(postgres, migrated_templates),
+        ) as running:
+            yield SharedPlatform(running, namespace, sink)
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def platform(
+    faults_platform: SharedPlatform, kafka: KafkaService, postgres: PostgresService
+) -> Platform:
+    """The module's platform with the broker and the database up and one ready API and worker
+    per service, whatever the test before stopped, killed or added."""
+    kafka.start()
+    postgres.start()
+    faults_platform.platform.restore()
+    return faults_platform.platform
+
+
+@pytest.fixture
+def kafka_namespace(faults_platform: SharedPlatform) -> str:
+    return faults_platform.namespace
 
 
 async def _prepared(http: httpx.AsyncClient, platform: Platform, seed: int) -> Stream:
@@ -94,7 +137,7 @@ async def test_workers_killed_mid_batch_and_restarted(
             lambda s=service: _caught_up(kafka.bootstrap, kafka_namespace, f"linli-{s}"),  # type: ignore[misc]
             f"{service} to re-consume every topic",
         )
-    assert_exactly_once(stream, await account(platform, kafka.bootstrap, kafka_namespace))
+    assert_exactly_once(stream, await account(platform, kafka.bootstrap, kafka_namespace, stream))
 
 
 async def test_database_restarted_mid_stream(
@@ -145,8 +188,8 @@ async def test_duplicate_and_poison_records_are_absorbed(
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
         await producer.start()
         try:
-            # Duplicates: the first 50 records of a partition, produced again byte for byte.
-            for key, value in await _first_records(kafka.bootstrap, topic, 50):
+            # Duplicates: the stream's first 50 records in a partition, produced again as they are.
+            for key, value in await _first_records(kafka.bootstrap, topic, stream, 50):
                 await producer.send_and_wait(topic, value, key=key)
             for key, value in poison:
                 await producer.send_and_wait(topic, value, key=key)
@@ -185,7 +228,7 @@ async def test_duplicate_and_poison_records_are_absorbed(
         return True
 
     await eventually(dead_lettered_again, "replayed poison to be dead-lettered again")
-    assert_exactly_once(stream, await account(platform, kafka.bootstrap, kafka_namespace))
+    assert_exactly_once(stream, await account(platform, kafka.bootstrap, kafka_namespace, stream))
 
 
 def _linli(platform: Platform, *args: str) -> str:
@@ -232,7 +275,11 @@ def _poison_records() -> list[tuple[bytes, bytes]]:
     ]
 
 
-async def _first_records(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, bytes]]:
+async def _first_records(
+    bootstrap: str, topic: str, stream: Stream, count: int
+) -> list[tuple[bytes, bytes]]:
+    """The first `count` records of the stream's households in partition 0."""
+    households = {household.encode() for household in stream.households}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -242,10 +289,10 @@ async def _first_records(bootstrap: str, topic: str, count: int) -> list[tuple[b
         records: list[tuple[bytes, bytes]] = []
         while len(records) < count:
             batch = await consumer.getmany(partition, timeout_ms=1000, max_records=count)
-            new = [(r.key, r.value) for r in batch.get(partition, []) if r.key and r.value]
-            if not new:
+            read = batch.get(partition, [])
+            if not read:
                 break
-            records.extend(new)
+            records.extend((r.key, r.value) for r in read if r.key in households and r.value)
         return records[:count]
     finally:
         await consumer.stop()

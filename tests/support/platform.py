@@ -133,6 +133,20 @@ class Platform:
         """Start every API and worker on databases already migrated; wait until all are ready."""
         for process in [*self.apis.values(), *self.workers.values()]:
             process.start()
+        self._wait_all_ready()
+
+    def restore(self) -> None:
+        """Back to one ready API and worker per service, whatever a test stopped, killed or
+        added."""
+        for replica in self.extra_workers:
+            replica.stop()
+        self.extra_workers.clear()
+        for process in [*self.apis.values(), *self.workers.values()]:
+            if not process.running:
+                process.start()
+        self._wait_all_ready()
+
+    def _wait_all_ready(self) -> None:
         for name in SERVICES:
             self.wait_ready(name)
         for name in SERVICES:

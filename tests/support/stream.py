@@ -56,9 +56,10 @@ class Stream:
 
 async def register_households(http: httpx.AsyncClient, platform: Platform, count: int) -> Stream:
     households = []
+    community = f"fault-{uuid.uuid4().hex[:8]}"  # a stream of its own on a shared platform
     for i in range(count):
         body: dict[str, object] = {
-            "community_id": "fault-community",
+            "community_id": community,
             "grid_id": f"grid-{i % 4}",
             "address": f"测试路 {i} 号",
             "members": [{"name": f"住户{i}", "relation": "head"}],
@@ -174,19 +175,26 @@ class Accounting:
         )
 
 
-async def _fetch(url: str, query: str) -> list[asyncpg.Record]:
+async def _fetch(url: str, query: str, stream: Stream) -> list[asyncpg.Record]:
+    """`query`'s rows; `$1` in it is the stream's households."""
     parsed = make_url(url)
     connection = await asyncpg.connect(
         host=parsed.host, port=parsed.port, user=parsed.username, database=parsed.database
     )
     try:
-        return list(await connection.fetch(query))
+        return list(await connection.fetch(query, [uuid.UUID(h) for h in stream.households]))
     finally:
         await connection.close()
 
 
-async def account(platform: Platform, bootstrap: str, namespace: str) -> Accounting:
-    published = await read_topics(bootstrap, namespace, [topics.INSPECTIONS, topics.CREDIT])
+async def account(platform: Platform, bootstrap: str, namespace: str, stream: Stream) -> Accounting:
+    """What the platform did for the stream's households (other streams may share the platform)."""
+    households = set(stream.households)
+    published = [
+        envelope
+        for envelope in await read_topics(bootstrap, namespace, [topics.INSPECTIONS, topics.CREDIT])
+        if envelope.subject in households
+    ]
     inspection_of_event: dict[str, str] = {}
     score_changes: dict[str, list[str]] = defaultdict(list)
     seen: set[str] = set()
@@ -202,16 +210,22 @@ async def account(platform: Platform, bootstrap: str, namespace: str) -> Account
             inspection = inspection_of_event.get(source, f"unknown:{source}")
             if inspection not in score_changes[envelope.subject]:
                 score_changes[envelope.subject].append(inspection)
-    entries = await _fetch(platform.database_url("credit"), "SELECT source_event_id FROM entries")
+    entries = await _fetch(
+        platform.database_url("credit"),
+        "SELECT source_event_id FROM entries WHERE subject_id = ANY($1)",
+        stream,
+    )
     notices = await _fetch(
         platform.database_url("notify"),
         "SELECT variables->>'inspection_id' AS inspection_id FROM notices "
-        "WHERE notice_type = 'rectification'",
+        "WHERE notice_type = 'rectification' AND recipient_id = ANY($1)",
+        stream,
     )
     delivered = await _fetch(
         platform.database_url("notify"),
         "SELECT notice_type, count(*) AS n FROM notices WHERE status = 'delivered' "
-        "GROUP BY notice_type",
+        "AND recipient_id = ANY($1) GROUP BY notice_type",
+        stream,
     )
     return Accounting(
         entries_per_inspection=Counter(
@@ -236,14 +250,19 @@ async def settle(
     expected = len(stream.failed)
 
     async def settled() -> Accounting | None:
-        entries = await _fetch(platform.database_url("credit"), "SELECT count(*) AS n FROM entries")
+        entries = await _fetch(
+            platform.database_url("credit"),
+            "SELECT count(*) AS n FROM entries WHERE subject_id = ANY($1)",
+            stream,
+        )
         delivered = await _fetch(
             platform.database_url("notify"),
             "SELECT count(*) AS n FROM notices WHERE status = 'delivered' "
-            "AND notice_type IN ('rectification', 'score_change')",
+            "AND notice_type IN ('rectification', 'score_change') AND recipient_id = ANY($1)",
+            stream,
         )
         if entries[0]["n"] >= expected and delivered[0]["n"] >= 2 * expected:
-            return await account(platform, bootstrap, namespace)
+            return await account(platform, bootstrap, namespace, stream)
         return None
 
     started = time.monotonic()
@@ -257,7 +276,7 @@ async def settle(
     await eventually(
         lambda: _all_consumed(bootstrap, namespace), "every consumer group to be caught up", within
     )
-    return await account(platform, bootstrap, namespace)
+    return await account(platform, bootstrap, namespace, stream)
 
 
 READERS = {
