@@ -6,7 +6,9 @@ order of its inspections.
 
 The tests share one platform (starting one costs as much as a test): each restores what it broke
 before it starts (the broker, the database, one process per service, see `platform` below) and
-streams to 40 households of its own, and the accounting reads only those households.
+streams to 40 households of its own, and the accounting reads only those households. In file
+order, the cheapest: the replay (of everything on the topics) first, the extra replicas (which
+the next test would stop) last.
 """
 
 from __future__ import annotations
@@ -88,21 +90,6 @@ async def _prepared(http: httpx.AsyncClient, platform: Platform, seed: int) -> S
     return stream
 
 
-async def test_broker_stopped_and_restarted_mid_stream(
-    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
-) -> None:
-    stream = await _prepared(http, platform, seed=1)
-
-    async def broker_outage() -> None:
-        await asyncio.to_thread(kafka.stop)
-        await asyncio.sleep(3)
-        await asyncio.to_thread(kafka.start)
-
-    await post_stream(http, platform, stream, at=150, then=broker_outage)
-    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
-    assert_exactly_once(stream, accounting)
-
-
 async def test_workers_killed_mid_batch_and_restarted(
     platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
 ) -> None:
@@ -140,6 +127,21 @@ async def test_workers_killed_mid_batch_and_restarted(
     assert_exactly_once(stream, await account(platform, kafka.bootstrap, kafka_namespace, stream))
 
 
+async def test_broker_stopped_and_restarted_mid_stream(
+    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
+) -> None:
+    stream = await _prepared(http, platform, seed=1)
+
+    async def broker_outage() -> None:
+        await asyncio.to_thread(kafka.stop)
+        await asyncio.sleep(3)
+        await asyncio.to_thread(kafka.start)
+
+    await post_stream(http, platform, stream, at=150, then=broker_outage)
+    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
+    assert_exactly_once(stream, accounting)
+
+
 async def test_database_restarted_mid_stream(
     platform: Platform,
     http: httpx.AsyncClient,
@@ -153,26 +155,6 @@ async def test_database_restarted_mid_stream(
         await asyncio.to_thread(postgres.restart)
 
     await post_stream(http, platform, stream, at=150, then=database_restart)
-    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
-    assert_exactly_once(stream, accounting)
-
-
-async def test_one_of_two_worker_replicas_stops_mid_stream(
-    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
-) -> None:
-    replicas = [platform.spawn_worker("credit"), platform.spawn_worker("notify")]
-    stream = await _prepared(http, platform, seed=4)
-
-    async def stop_one_replica() -> None:
-        await asyncio.to_thread(platform.workers["credit"].stop)
-        await asyncio.to_thread(platform.workers["notify"].stop)
-
-    await post_stream(http, platform, stream, at=200, then=stop_one_replica)
-    assert all(replica.running for replica in replicas)
-    for stopped in (platform.workers["credit"], platform.workers["notify"]):
-        assert stopped.process is not None and stopped.process.returncode == 0, (
-            "SIGTERM drains and exits cleanly"
-        )
     accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
     assert_exactly_once(stream, accounting)
 
@@ -229,6 +211,26 @@ async def test_duplicate_and_poison_records_are_absorbed(
 
     await eventually(dead_lettered_again, "replayed poison to be dead-lettered again")
     assert_exactly_once(stream, await account(platform, kafka.bootstrap, kafka_namespace, stream))
+
+
+async def test_one_of_two_worker_replicas_stops_mid_stream(
+    platform: Platform, http: httpx.AsyncClient, kafka: KafkaService, kafka_namespace: str
+) -> None:
+    replicas = [platform.spawn_worker("credit"), platform.spawn_worker("notify")]
+    stream = await _prepared(http, platform, seed=4)
+
+    async def stop_one_replica() -> None:
+        await asyncio.to_thread(platform.workers["credit"].stop)
+        await asyncio.to_thread(platform.workers["notify"].stop)
+
+    await post_stream(http, platform, stream, at=200, then=stop_one_replica)
+    assert all(replica.running for replica in replicas)
+    for stopped in (platform.workers["credit"], platform.workers["notify"]):
+        assert stopped.process is not None and stopped.process.returncode == 0, (
+            "SIGTERM drains and exits cleanly"
+        )
+    accounting = await settle(platform, kafka.bootstrap, kafka_namespace, stream)
+    assert_exactly_once(stream, accounting)
 
 
 def _linli(platform: Platform, *args: str) -> str:
