@@ -7,8 +7,6 @@
 #   postgres.sh kill DIR         pg_ctl stop -m immediate (crash-like; recovery on next start)
 #   postgres.sh status DIR       exit 0 when the cluster in DIR is running
 #   postgres.sh purge DIR        stop and delete the cluster's data
-#   postgres.sh release DIR      stop; if the cluster lives in a shadow dir (see below),
-#                                delete it, so that nothing is left outside DIR
 #
 # The server refuses to run as root, so when run as root it runs as the
 # unprivileged `postgres` system user (created by the Debian package).  If that
@@ -265,18 +263,6 @@ cmd_purge() {
     rm -f "$dir/pg.rundir" "$dir/postgres.pid" "$dir/initdb.log"
 }
 
-cmd_release() {
-    [[ $# -eq 1 ]] || usage
-    [[ -d "$1" ]] || return 0
-    local dir rundir
-    dir="$(abs_dir "$1")"
-    if rundir="$(rundir_of "$dir")" && [[ "$rundir" != "$dir" ]]; then
-        cmd_purge "$dir"
-    else
-        stop_mode fast "$dir"
-    fi
-}
-
 case "${1:-}" in
 install) shift; cmd_install "$@" ;;
 start) shift; cmd_start "$@" ;;
@@ -284,6 +270,5 @@ stop) shift; [[ $# -eq 1 ]] || usage; stop_mode fast "$1" ;;
 kill) shift; [[ $# -eq 1 ]] || usage; stop_mode immediate "$1" ;;
 status) shift; cmd_status "$@" ;;
 purge) shift; cmd_purge "$@" ;;
-release) shift; cmd_release "$@" ;;
 *) usage ;;
 esac

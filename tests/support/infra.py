@@ -307,7 +307,9 @@ class LocalKafka:
         self.start()
 
     def close(self) -> None:
-        self.stop()
+        """Kill: a test run's broker is thrown away with its data, so there is nothing for a
+        graceful stop (which flushes every partition of every test's topics) to save."""
+        self.kill()
 
     @property
     def log_file(self) -> Path:
@@ -349,8 +351,9 @@ class LocalPostgres:
         self.start()
 
     def close(self) -> None:
-        """Stop; data outside ``state_dir`` (a /tmp/linli-pg shadow, see postgres.sh) is deleted."""
-        _run(_POSTGRES_SH, "release", str(self.state_dir))
+        """Stop at once and delete the data (also a /tmp/linli-pg shadow, see postgres.sh): a
+        test run's cluster is thrown away, so a shutdown checkpoint would save nothing."""
+        _run(_POSTGRES_SH, "purge", str(self.state_dir))
 
 
 # --------------------------------------------------------------------------- containers
