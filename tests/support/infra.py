@@ -64,8 +64,25 @@ KAFKA_IMAGE: Final[str] = os.environ.get("LINLI_TEST_KAFKA_IMAGE", "confluentinc
 POSTGRES_IMAGE: Final[str] = os.environ.get("LINLI_TEST_POSTGRES_IMAGE", "postgres:16-alpine")
 
 
-# A test run's cluster: no autovacuum (deploy/local/postgres.sh says why).
-_TEST_CLUSTER: Final[Mapping[str, str]] = {"LINLI_PG_AUTOVACUUM": "off"}
+# What one test process's cluster may grow to: a database (≈ 12 MB) per test that needs one.
+_CLUSTER_BUDGET_BYTES: Final[int] = 8 * 2**30
+_MEMORY_FS: Final[Path] = Path("/dev/shm")
+
+
+def _test_cluster() -> dict[str, str]:
+    """A test run's cluster: no autovacuum (deploy/local/postgres.sh says why), and, where the
+    memory file system has room for every test process's cluster, its data there: on a disk
+    (here a VM's, mounted with `discard`) copying a template per test and deleting gigabytes at
+    the end are most of what a database costs the suite. The cluster lives in the shadow
+    location whenever the postgres user cannot reach the test's folder (postgres.sh), as
+    when the suite runs as root."""
+    env = {"LINLI_PG_AUTOVACUUM": "off"}
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    with contextlib.suppress(OSError):
+        stats = os.statvfs(_MEMORY_FS)
+        if stats.f_bavail * stats.f_frsize >= processes * _CLUSTER_BUDGET_BYTES:
+            env["LINLI_PG_SHADOW_ROOT"] = str(_MEMORY_FS / "linli-pg")
+    return env
 
 
 class InfraError(RuntimeError):
@@ -326,6 +343,7 @@ class LocalPostgres:
         self.port = port if port is not None else free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self._exit_hook = False
+        self._cluster = _test_cluster()
 
     def __repr__(self) -> str:
         return f"LocalPostgres({self.url!r}, state_dir={str(self.state_dir)!r})"
@@ -336,15 +354,15 @@ class LocalPostgres:
         if not self._exit_hook:
             atexit.register(_stop_at_exit, self.stop)
             self._exit_hook = True
-        _run(_POSTGRES_SH, "start", str(self.state_dir), str(self.port), env=_TEST_CLUSTER)
+        _run(_POSTGRES_SH, "start", str(self.state_dir), str(self.port), env=self._cluster)
 
     def stop(self) -> None:
         """``pg_ctl stop -m fast``. Idempotent; data is kept."""
-        _run(_POSTGRES_SH, "stop", str(self.state_dir))
+        _run(_POSTGRES_SH, "stop", str(self.state_dir), env=self._cluster)
 
     def kill(self) -> None:
         """``pg_ctl stop -m immediate`` (crash-like; crash recovery on the next start)."""
-        _run(_POSTGRES_SH, "kill", str(self.state_dir))
+        _run(_POSTGRES_SH, "kill", str(self.state_dir), env=self._cluster)
 
     def restart(self) -> None:
         self.stop()
@@ -353,7 +371,7 @@ class LocalPostgres:
     def close(self) -> None:
         """Stop at once and delete the data (also a /tmp/linli-pg shadow, see postgres.sh): a
         test run's cluster is thrown away, so a shutdown checkpoint would save nothing."""
-        _run(_POSTGRES_SH, "purge", str(self.state_dir))
+        _run(_POSTGRES_SH, "purge", str(self.state_dir), env=self._cluster)
 
 
 # --------------------------------------------------------------------------- containers
