@@ -14,8 +14,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -48,6 +50,7 @@ def _id_number(sequence: int) -> str:
 ID_NUMBER = _id_number(2)  # 王建国's
 WAIT_SECONDS = 120.0
 SHOTS = Path(tempfile.gettempdir()) / "linli-console-screenshots"
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the console's default community time zone
 
 
 @dataclass
@@ -368,6 +371,30 @@ def test_a_case_is_marked_ready_and_verified_by_a_reinspection_and_credit_explai
     expect(console.page.locator("#case-status")).to_have_text("待复查")
     expect(console.page.get_by_role("link", name="登记复查")).to_be_visible()
 
+    # The re-inspection is scheduled for tomorrow 09:30, Shanghai time (the community's zone),
+    # with the keyboard only.
+    tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).replace(
+        hour=9, minute=30, second=0, microsecond=0
+    )
+    console.page.get_by_label("复查时间").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
+    console.page.get_by_label("复查人（可选）").fill("inspector-zhao")
+    console.page.get_by_label("备注").focus()
+    console.page.keyboard.type("东门垃圾点")
+    console.page.keyboard.press("Enter")
+    expect(console.page.locator("#pending-reinspection")).to_contain_text("inspector-zhao")
+    expect(console.page.locator("#case-timeline li").last).to_contain_text("已安排复查")
+    expect(console.page.locator("#case-timeline li").last).to_contain_text("staff-liu")
+    console.check("case-scheduled")
+    planned = community.get(f"/inspections/v1/rectifications/{case['id']}", "staff")[
+        "scheduled_reinspection"
+    ]
+    assert datetime.fromisoformat(planned["scheduled_for"]) == tomorrow
+    assert (planned["scheduled_by"], planned["inspector_id"], planned["note"]) == (
+        "staff-liu",
+        "inspector-zhao",
+        "东门垃圾点",
+    )
+
     console.page.get_by_role("button", name="退出").click()
     console.sign_in("inspector-zhao", "inspector", "grid-01")
     console.go(f"#/case/{case['id']}", "case")
@@ -378,6 +405,7 @@ def test_a_case_is_marked_ready_and_verified_by_a_reinspection_and_credit_explai
     expect(console.page.locator("#recorded strong")).to_have_text("合格")
     console.go(f"#/case/{case['id']}", "case")
     expect(console.page.locator("#case-status")).to_have_text("已验收")
+    expect(console.page.locator("#pending-reinspection")).to_have_count(0)
     console.page.get_by_role("button", name="退出").click()
     console.sign_in("staff-liu", "community_staff", "grid-01")
 

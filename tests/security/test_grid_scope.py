@@ -114,6 +114,12 @@ def _probes(theirs: dict[str, str]) -> list[Probe]:
         ),
         Probe(
             "POST",
+            "/v1/rectifications/{rectification_id}/reinspection",
+            f"/v1/rectifications/{case}/reinspection",
+            {"scheduled_for": "2099-01-05T09:00:00+08:00"},
+        ),
+        Probe(
+            "POST",
             "/v1/schedules",
             "/v1/schedules",
             {"target": {"kind": "compound", "id": f"cp-{THEIRS}"}, "checklist": "street_order"},
@@ -155,7 +161,7 @@ async def test_grid_bound_roles_are_refused_outside_their_grids(
     assert walked >= 20
     # The other grid's objects are all still there, untouched, for those who may see them.
     case = (await client.get(probes[4].url, headers=ADMIN)).json()
-    assert case["status"] == "open"
+    assert case["status"] == "open" and case["scheduled_reinspection"] is None
     schedules = (await client.get("/v1/schedules", headers=ADMIN)).json()["items"]
     assert [s["grid_id"] for s in schedules] == [THEIRS]
     # And the lists really do list the other grid's items to a role reaching it.

@@ -13,11 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from linli_inspections.adapters import tables
-from linli_inspections.domain import pest, schedule
+from linli_inspections.domain import pest, rectification, schedule
 from linli_inspections.domain.checklist import titles
 from linli_inspections.domain.inspection import Finding
 from linli_inspections.domain.policy import InspectionPolicy
+from linli_inspections.domain.rectification import InvalidTransition, Rectification, Status
 from linli_inspections.service import UseCases
+from linli_inspections.service.cases import ReinspectionRequest
 from linli_inspections.service.lookups import TargetRef
 from linli_inspections.service.recording import RecordRequest
 from linli_shared.clock import FixedClock
@@ -25,6 +27,7 @@ from linli_shared.contracts import (
     CATALOGUE,
     HouseholdDeregistered,
     InspectionFailed,
+    RectificationReinspectionScheduled,
     RectificationRequested,
     topics,
 )
@@ -80,6 +83,96 @@ def test_pest_densities_over_threshold_raise_findings() -> None:
     assert serious.item == "mosquito-density-within-standard"
     with pytest.raises(RuleViolation):
         pest.read(pest.Pest.FLY, -1)
+
+
+def _case(**overrides: Any) -> Rectification:
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "inspection_id": uuid.uuid4(),
+        "subject_id": MANAGER,
+        "subject_kind": SubjectKind.ORGANISATION,
+        "checklist": "sanitation",
+        "target_kind": "compound",
+        "target_id": "cp-01",
+        "grid_id": "g-01",
+        "community_id": "xingfu",
+        "severity": Severity.GENERAL,
+        "comply_by": MONDAY + timedelta(days=3),
+        "failed_findings": (Finding("no-exposed-garbage", False, Severity.GENERAL),),
+        "requested_at": MONDAY,
+    }
+    return Rectification(**(fields | overrides))
+
+
+@pytest.mark.parametrize("status", [Status.OPEN, Status.READY, Status.OVERDUE])
+def test_an_open_ready_or_overdue_case_has_its_reinspection_scheduled(status: Status) -> None:
+    tomorrow = MONDAY + timedelta(days=1)
+    case, entry = rectification.schedule_reinspection(
+        _case(status=status),
+        scheduled_for=tomorrow,
+        scheduled_by="staff-li",
+        now=MONDAY,
+        inspector_id="inspector-wang",
+        note="东门",
+    )
+    assert case.status is status
+    assert case.scheduled_reinspection is not None
+    assert case.scheduled_reinspection.scheduled_for == tomorrow
+    assert case.scheduled_reinspection.inspector_id == "inspector-wang"
+    assert (entry.at, entry.kind) == (MONDAY, "reinspection_scheduled")
+    assert entry.detail == {
+        "scheduled_for": tomorrow.isoformat(),
+        "scheduled_by": "staff-li",
+        "inspector_id": "inspector-wang",
+        "note": "东门",
+    }
+
+
+def test_rescheduling_replaces_the_pending_reinspection_and_says_what_it_replaced() -> None:
+    first, second = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    case, _ = rectification.schedule_reinspection(
+        _case(), scheduled_for=first, scheduled_by="a", now=MONDAY
+    )
+    case, entry = rectification.schedule_reinspection(
+        case, scheduled_for=second, scheduled_by="b", now=MONDAY + timedelta(hours=1)
+    )
+    assert case.scheduled_reinspection is not None
+    assert case.scheduled_reinspection.scheduled_for == second
+    assert case.scheduled_reinspection.scheduled_by == "b"
+    assert case.scheduled_reinspection.inspector_id is None
+    assert entry.detail["replaces"] == first.isoformat()
+
+
+def test_a_verified_case_refuses_a_reinspection_schedule() -> None:
+    with pytest.raises(InvalidTransition):
+        rectification.schedule_reinspection(
+            _case(status=Status.VERIFIED),
+            scheduled_for=MONDAY + timedelta(days=1),
+            scheduled_by="a",
+            now=MONDAY,
+        )
+
+
+def test_a_reinspection_is_not_scheduled_in_the_past_beyond_the_clock_skew() -> None:
+    skew = timedelta(minutes=5)
+    case, _ = rectification.schedule_reinspection(
+        _case(), scheduled_for=MONDAY - skew, scheduled_by="a", now=MONDAY, clock_skew=skew
+    )
+    assert case.scheduled_reinspection is not None
+    with pytest.raises(RuleViolation) as refused:
+        rectification.schedule_reinspection(
+            _case(),
+            scheduled_for=MONDAY - skew - timedelta(seconds=1),
+            scheduled_by="a",
+            now=MONDAY,
+            clock_skew=skew,
+        )
+    assert refused.value.field == "scheduled_for"
+    with pytest.raises(RuleViolation) as naive:
+        rectification.schedule_reinspection(
+            _case(), scheduled_for=datetime(2026, 3, 3, 9), scheduled_by="a", now=MONDAY
+        )
+    assert naive.value.field == "scheduled_for"
 
 
 # --- use cases on PostgreSQL ----------------------------------------------------------------
@@ -214,6 +307,95 @@ async def test_a_failed_compound_inspection_is_the_property_managers_to_rectify(
     assert events[6].model_dump()["reinspection_id"] == reinspection.id
     with pytest.raises(Conflict):
         await use_cases.cases.report_ready(case.id, "manager-desk")
+
+
+async def test_a_scheduled_reinspection_is_announced_kept_in_the_timeline_and_cleared_when_done(
+    use_cases: UseCases, database: Database, clock: FixedClock
+) -> None:
+    await _fail_compound(use_cases, MONDAY)
+    [case] = (
+        await use_cases.reads.search_rectifications(
+            status=None, grid_id=None, subject_id=None, page=_page()
+        )
+    ).items
+    first, second = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+
+    clock.set(MONDAY + timedelta(hours=1))
+    await use_cases.cases.schedule_reinspection(
+        case.id, ReinspectionRequest(first, "inspector-wang", "东门"), "staff-li"
+    )
+    clock.set(MONDAY + timedelta(hours=2))
+    await use_cases.cases.schedule_reinspection(case.id, ReinspectionRequest(second), "staff-zhao")
+
+    planned, timeline = await use_cases.reads.get_rectification(case.id)
+    assert planned.status is Status.OPEN and planned.scheduled_reinspection is not None
+    assert planned.scheduled_reinspection.scheduled_for == second
+    assert planned.scheduled_reinspection.scheduled_by == "staff-zhao"
+    assert planned.scheduled_reinspection.scheduled_at == MONDAY + timedelta(hours=2)
+    assert planned.scheduled_reinspection.inspector_id is None
+    assert [(e.kind, e.detail.get("scheduled_for")) for e in timeline] == [
+        ("requested", None),
+        ("reinspection_scheduled", first.isoformat()),
+        ("reinspection_scheduled", second.isoformat()),
+    ]
+    assert timeline[1].detail["scheduled_by"] == "staff-li" and timeline[
+        1
+    ].at == MONDAY + timedelta(hours=1)
+    [listed] = (
+        await use_cases.reads.search_rectifications(
+            status=None, grid_id=None, subject_id=None, page=_page()
+        )
+    ).items
+    assert listed.scheduled_reinspection == planned.scheduled_reinspection
+
+    events = (await _events(database))[3:]
+    assert _names(events) == ["RectificationReinspectionScheduled"] * 2
+    announced = events[0]
+    assert isinstance(announced, RectificationReinspectionScheduled)
+    assert (announced.rectification_id, announced.subject_id) == (case.id, MANAGER)
+    assert (announced.scheduled_for, announced.inspector_id) == (first, "inspector-wang")
+    assert "note" not in announced.model_dump()
+
+    clock.set(second)
+    await use_cases.recording.record(
+        RecordRequest(
+            inspector_id="inspector-wang",
+            reinspection_of=case.id,
+            findings=[Finding("no-exposed-garbage", False, Severity.GENERAL)],
+        )
+    )
+    failed, _ = await use_cases.reads.get_rectification(case.id)
+    assert failed.status is Status.OPEN and failed.scheduled_reinspection is None
+
+
+async def test_scheduling_a_reinspection_refuses_a_verified_case_and_a_time_past(
+    use_cases: UseCases, clock: FixedClock
+) -> None:
+    await _fail_compound(use_cases, MONDAY)
+    [case] = (
+        await use_cases.reads.search_rectifications(
+            status=None, grid_id=None, subject_id=None, page=_page()
+        )
+    ).items
+    with pytest.raises(RuleViolation) as past:
+        await use_cases.cases.schedule_reinspection(
+            case.id, ReinspectionRequest(MONDAY - timedelta(hours=1)), "staff-li"
+        )
+    assert past.value.field == "scheduled_for"
+    _, timeline = await use_cases.reads.get_rectification(case.id)
+    assert [e.kind for e in timeline] == ["requested"]
+
+    await use_cases.recording.record(
+        RecordRequest(
+            inspector_id="inspector-wang",
+            reinspection_of=case.id,
+            findings=[Finding("no-exposed-garbage", True, Severity.GENERAL)],
+        )
+    )
+    with pytest.raises(Conflict):
+        await use_cases.cases.schedule_reinspection(
+            case.id, ReinspectionRequest(MONDAY + timedelta(days=1)), "staff-li"
+        )
 
 
 async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(

@@ -190,6 +190,19 @@ async def test_readiness_is_reported_only_in_ones_grids(
     assert reported.json()["status"] == "ready"
 
 
+async def test_a_reinspection_is_scheduled_only_in_ones_grids(
+    client: httpx.AsyncClient, south: dict[str, str]
+) -> None:
+    path = f"/v1/rectifications/{south['case']}/reinspection"
+    body = {"scheduled_for": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
+    assert (await client.post(path, json=body, headers=NORTH_WORKER)).status_code == 404
+    case = (await client.get(f"/v1/rectifications/{south['case']}", headers=STAFF)).json()
+    assert case["scheduled_reinspection"] is None
+    scheduled = await client.post(path, json=body, headers=SOUTH_INSPECTOR)
+    assert scheduled.status_code == 200, scheduled.text
+    assert scheduled.json()["scheduled_reinspection"]["scheduled_by"] == f"inspector-{SOUTH}"
+
+
 # --- schedules and coverage -----------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from services.inspections.tests.announced import announce_household
-from tests.support.api import PROBLEM
+from tests.support.api import PROBLEM, assert_problem
 from tests.support.grid_scope import bearer_of
 
 
@@ -72,6 +72,71 @@ async def test_an_offline_batch_sent_twice_records_each_inspection_once(
     twice = await client.post(f"/v1/rectifications/{case['id']}/ready", headers=INSPECTOR)
     assert twice.status_code == 409
     assert twice.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_a_cases_reinspection_is_scheduled_shown_and_refused_when_bad_or_verified(
+    client: httpx.AsyncClient,
+    database_url: str,
+) -> None:
+    household = uuid.uuid4()
+    await announce_household(database_url, household)
+    failed = _offline(0, str(household))
+    await client.post("/v1/inspections", json=failed, headers=INSPECTOR)
+    [case] = (
+        await client.get(
+            "/v1/rectifications", params={"subject_id": str(household)}, headers=INSPECTOR
+        )
+    ).json()["items"]
+    assert case["scheduled_reinspection"] is None
+    path = f"/v1/rectifications/{case['id']}/reinspection"
+    when = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+
+    scheduled = await client.post(
+        path,
+        json={"scheduled_for": when.isoformat(), "inspector_id": "inspector-3", "note": "东门"},
+        headers=STAFF,
+    )
+    assert scheduled.status_code == 200, scheduled.text
+    planned = scheduled.json()["scheduled_reinspection"]
+    assert datetime.fromisoformat(planned["scheduled_for"]) == when
+    assert (planned["scheduled_by"], planned["inspector_id"], planned["note"]) == (
+        "inspector-9",
+        "inspector-3",
+        "东门",
+    )
+    assert [e["kind"] for e in scheduled.json()["timeline"]] == [
+        "requested",
+        "reinspection_scheduled",
+    ]
+    [listed] = (
+        await client.get(
+            "/v1/rectifications", params={"subject_id": str(household)}, headers=INSPECTOR
+        )
+    ).json()["items"]
+    assert listed["scheduled_reinspection"] == planned
+
+    for body, field in (
+        ({"scheduled_for": "2030-01-01T09:00:00"}, "scheduled_for"),  # no offset
+        ({"scheduled_for": "2020-01-01T09:00:00+08:00"}, "scheduled_for"),  # past
+        ({"scheduled_for": when.isoformat(), "note": "x" * 501}, "note"),
+        ({}, "scheduled_for"),
+    ):
+        refused = await client.post(path, json=body, headers=STAFF)
+        problem = assert_problem(refused, 422, "validation-error")
+        assert field in {e["field"] for e in problem["errors"]}, (body, problem)
+
+    await client.post(
+        "/v1/inspections",
+        json={
+            "reinspection_of": case["id"],
+            "findings": [{"item": "stairwells clear", "passed": True}],
+        },
+        headers=INSPECTOR,
+    )
+    done = (await client.get(f"/v1/rectifications/{case['id']}", headers=INSPECTOR)).json()
+    assert done["status"] == "verified" and done["scheduled_reinspection"] is None
+    closed = await client.post(path, json={"scheduled_for": when.isoformat()}, headers=STAFF)
+    assert_problem(closed, 409, "conflict")
 
 
 async def test_a_batch_without_client_ids_is_422_naming_the_field(

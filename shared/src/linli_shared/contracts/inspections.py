@@ -101,6 +101,18 @@ class RectificationReady(_AboutARectification):
     reported_at: AwareDatetime
 
 
+class RectificationReinspectionScheduled(_AboutARectification):
+    """The case's re-inspection is planned (or re-planned: the latest one stands).
+
+    Added after 1.0.0. Carries no free-text note (it may quote a name or an address)."""
+
+    event_type: ClassVar[str] = "linli.inspections.rectification.reinspection-scheduled.v1"
+
+    scheduled_for: AwareDatetime
+    scheduled_at: AwareDatetime
+    inspector_id: str | None = None
+
+
 class RectificationVerified(_AboutARectification):
     """A re-inspection found the fix done; `on_time` decides reward or further penalty."""
 

@@ -27,6 +27,23 @@ function day(iso) {
   return new Intl.DateTimeFormat(state.lang, { dateStyle: "medium", timeZone: state.config.time_zone }).format(new Date(iso));
 }
 
+// A datetime-local value ("2026-03-03T09:00"), read as the wall time in `timeZone`, with that
+// zone's UTC offset at that moment, so the API gets the instant the staff member meant.
+function zoned(local, timeZone) {
+  const wall = `${local.slice(0, 16)}:00`;
+  const asUtc = Date.parse(`${wall}Z`);
+  const offsetAt = (instant) => {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+      timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    }).formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
+    return (Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - instant) / 60000;
+  };
+  const offset = offsetAt(asUtc - offsetAt(asUtc) * 60000);
+  const pad = (n) => String(Math.floor(n)).padStart(2, "0");
+  return `${wall}${offset < 0 ? "-" : "+"}${pad(Math.abs(offset) / 60)}:${pad(Math.abs(offset) % 60)}`;
+}
+
 function alertText(text) { $("#alert").textContent = text || ""; }
 
 class ApiError extends Error {
@@ -459,6 +476,8 @@ async function casesPage() {
 async function casePage(id) {
   const c = await api("inspections", `/rectifications/${id}`);
   const canReady = c.status === "open" || c.status === "overdue";
+  const planned = c.scheduled_reinspection;
+  const zone = state.config.time_zone;
   main().innerHTML = `<h1>${t("case")} ${id.slice(0, 8)}</h1>
     <dl><dt>${t("status")}</dt><dd id="case-status">${t(c.status)}</dd><dt>${t("checklist")}</dt><dd>${esc(c.checklist)}</dd>
       <dt>${t("severity")}</dt><dd>${esc(c.severity)}</dd><dt>${t("complyBy")}</dt><dd>${when(c.comply_by)}</dd>
@@ -466,11 +485,40 @@ async function casePage(id) {
     <h2>${t("item")}</h2><ul>${c.failed_findings.map((f) => `<li>${esc(f.item)} (${esc(f.severity)})${f.note ? ` — ${esc(f.note)}` : ""}</li>`).join("")}</ul>
     <p>${canReady ? `<button type="button" id="mark-ready">${t("markReady")}</button>` : ""}
       ${c.status === "ready" || c.status === "overdue" ? `<a href="#/record?reinspect=${id}">${t("reinspect")}</a>` : ""}</p>
-    <h2>${t("timeline")}</h2><ol>${(c.timeline || []).map((e) => `<li><time datetime="${e.at}">${when(e.at)}</time> · ${esc(e.kind)}</li>`).join("")}</ol>`;
+    ${planned ? `<p id="pending-reinspection" tabindex="-1">${t("pendingReinspection")}: <time datetime="${planned.scheduled_for}">${when(planned.scheduled_for)}</time>${planned.inspector_id ? ` · ${esc(planned.inspector_id)}` : ""}${planned.note ? ` — ${esc(planned.note)}` : ""}</p>` : ""}
+    ${c.status !== "verified" ? `<form class="stack" id="schedule-reinspection" aria-labelledby="sr-h"><h2 id="sr-h">${t("scheduleReinspection")}</h2>
+      <label for="sr-when">${t("scheduledFor")}</label><input id="sr-when" name="when" type="datetime-local" required aria-describedby="sr-zone">
+      <small id="sr-zone">${esc(t("timeZoneNote", { zone: zone }))}</small>
+      <label for="sr-inspector">${t("inspectorId")}</label><input id="sr-inspector" name="inspector" maxlength="200">
+      <label for="sr-note">${t("note")}</label><input id="sr-note" name="note" maxlength="500">
+      <button type="submit">${t("scheduleSubmit")}</button><p id="sr-result" role="status"></p></form>` : ""}
+    <h2>${t("timeline")}</h2><ol id="case-timeline">${(c.timeline || []).map((e) => `<li><time datetime="${e.at}">${when(e.at)}</time> · ${esc(t(e.kind))}${timelineDetail(e)}</li>`).join("")}</ol>`;
   $("#mark-ready")?.addEventListener("click", async () => {
     await api("inspections", `/rectifications/${id}/ready`, { method: "POST" });
     casePage(id).catch(showError);
   });
+  $("#schedule-reinspection")?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      await api("inspections", `/rectifications/${id}/reinspection`, {
+        method: "POST",
+        body: { scheduled_for: zoned(form.get("when"), zone), inspector_id: form.get("inspector") || null, note: form.get("note") || null },
+      });
+    } catch (error) {
+      $("#sr-result").textContent = problemText(error);
+      return;
+    }
+    await casePage(id);
+    $("#pending-reinspection")?.focus();
+  });
+}
+
+function timelineDetail(entry) {
+  if (entry.kind !== "reinspection_scheduled") return "";
+  const d = entry.detail;
+  return ` · <time datetime="${esc(d.scheduled_for)}">${when(d.scheduled_for)}</time> · ${t("by")} ${esc(d.scheduled_by)}`
+    + `${d.inspector_id ? ` · ${esc(d.inspector_id)}` : ""}${d.note ? ` — ${esc(d.note)}` : ""}`;
 }
 
 // --- credit -------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from linli_inspections.domain.pest import Measurement, Pest, PestPoint
 from linli_inspections.domain.rectification import (
     Escalation,
     Rectification,
+    ScheduledReinspection,
     Status,
     TimelineEntry,
 )
@@ -641,6 +642,7 @@ class RectificationRepository:
         self._connection = connection
 
     def _values(self, case: Rectification) -> dict[str, Any]:
+        planned = case.scheduled_reinspection
         return {
             "status": case.status.value,
             "ready_at": case.ready_at,
@@ -650,6 +652,11 @@ class RectificationRepository:
             "verified_at": case.verified_at,
             "reinspection_id": case.reinspection_id,
             "on_time": case.on_time,
+            "reinspection_scheduled_for": planned.scheduled_for if planned else None,
+            "reinspection_scheduled_by": planned.scheduled_by if planned else None,
+            "reinspection_scheduled_at": planned.scheduled_at if planned else None,
+            "reinspection_inspector_id": planned.inspector_id if planned else None,
+            "reinspection_note": planned.note if planned else None,
         }
 
     async def add(self, case: Rectification) -> None:
@@ -803,4 +810,13 @@ def _rectification(row: Any) -> Rectification:
         verified_at=row.verified_at,
         reinspection_id=row.reinspection_id,
         on_time=row.on_time,
+        scheduled_reinspection=ScheduledReinspection(
+            scheduled_for=row.reinspection_scheduled_for,
+            scheduled_by=row.reinspection_scheduled_by,
+            scheduled_at=row.reinspection_scheduled_at,
+            inspector_id=row.reinspection_inspector_id,
+            note=row.reinspection_note,
+        )
+        if row.reinspection_scheduled_for is not None
+        else None,
     )

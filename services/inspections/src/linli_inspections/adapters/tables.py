@@ -196,6 +196,12 @@ rectifications = Table(
     Column("verified_at", UtcDateTime, nullable=True),
     Column("reinspection_id", Uuid, nullable=True),
     Column("on_time", Boolean, nullable=True),
+    # The pending re-inspection (all null when none is scheduled).
+    Column("reinspection_scheduled_for", UtcDateTime, nullable=True),
+    Column("reinspection_scheduled_by", String(200), nullable=True),
+    Column("reinspection_scheduled_at", UtcDateTime, nullable=True),
+    Column("reinspection_inspector_id", String(200), nullable=True),
+    Column("reinspection_note", String(500), nullable=True),
 )
 
 rectification_timeline = Table(

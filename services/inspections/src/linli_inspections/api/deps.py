@@ -24,6 +24,8 @@ PLANNERS = ("community_staff", "grid_worker")
 # service client); the party itself has no role of its own yet.
 REPORTERS = ("community_staff", "grid_worker", "inspector", "service")
 PUBLISHERS = ("community_staff",)
+# Who plans a case's re-inspection: the staff who assign and do inspections.
+SCHEDULERS = ("community_staff", "grid_worker", "inspector")
 
 
 async def use_cases(request: Request) -> UseCases:
@@ -67,5 +69,6 @@ Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 Planner = Annotated[Principal, Depends(require_roles(*PLANNERS))]
 Reporter = Annotated[Principal, Depends(require_roles(*REPORTERS))]
 Publisher = Annotated[Principal, Depends(require_roles(*PUBLISHERS))]
+Scheduler = Annotated[Principal, Depends(require_roles(*SCHEDULERS))]
 
 Paging = Annotated[PageRequest, Depends(page_request)]

@@ -18,6 +18,7 @@ from linli_inspections.api.deps import (
     Reads,
     Recording,
     Reporter,
+    Scheduler,
     Templates,
 )
 from linli_inspections.api.schemas import (
@@ -38,6 +39,7 @@ from linli_inspections.api.schemas import (
     ReadingPage,
     RectificationOut,
     RectificationPage,
+    ReinspectionIn,
     ScheduleIn,
     ScheduleOut,
     SchedulePage,
@@ -182,6 +184,27 @@ async def report_rectification_ready(
     principal: Reporter,
 ) -> RectificationOut:
     await cases.report_ready(rectification_id, principal.subject, reach_of(principal))
+    case, timeline = await reads.get_rectification(rectification_id)
+    return RectificationOut.of(case, timeline)
+
+
+@router.post(
+    "/rectifications/{rectification_id}/reinspection",
+    tags=["rectifications"],
+    response_model=RectificationOut,
+    responses={404: {"model": Problem}, 409: {"model": Problem, "description": "Verified"}},
+    summary="Schedule (or reschedule) the case's re-inspection",
+)
+async def schedule_reinspection(
+    rectification_id: uuid.UUID,
+    body: ReinspectionIn,
+    cases: Cases,
+    reads: Reads,
+    principal: Scheduler,
+) -> RectificationOut:
+    await cases.schedule_reinspection(
+        rectification_id, body.request(), principal.subject, reach_of(principal)
+    )
     case, timeline = await reads.get_rectification(rectification_id)
     return RectificationOut.of(case, timeline)
 

@@ -9,8 +9,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from linli_inspections.domain.checklist import Checklist, ChecklistItem
 from linli_inspections.domain.inspection import Evidence, Finding, Inspection
 from linli_inspections.domain.pest import Measurement, Pest, PestPoint
-from linli_inspections.domain.rectification import Rectification, TimelineEntry
+from linli_inspections.domain.rectification import (
+    Rectification,
+    ScheduledReinspection,
+    TimelineEntry,
+)
 from linli_inspections.domain.schedule import Schedule, WeekCoverage
+from linli_inspections.service.cases import ReinspectionRequest
 from linli_inspections.service.lookups import TargetRef
 from linli_inspections.service.recording import BatchResult, RecordRequest
 from linli_shared.contracts.common import Severity, SubjectKind
@@ -240,6 +245,43 @@ class FailedFindingOut(BaseModel):
     )
 
 
+class ReinspectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_for: AwareDatetime = Field(
+        description="When the re-inspection is to happen, with its UTC offset; not in the past"
+    )
+    inspector_id: str | None = Field(
+        default=None, max_length=200, description="Who is to re-inspect, if already decided"
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+    def request(self) -> ReinspectionRequest:
+        return ReinspectionRequest(
+            scheduled_for=self.scheduled_for,
+            inspector_id=(self.inspector_id or "").strip() or None,
+            note=(self.note or "").strip() or None,
+        )
+
+
+class ScheduledReinspectionOut(BaseModel):
+    scheduled_for: datetime
+    scheduled_by: str
+    scheduled_at: datetime
+    inspector_id: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, planned: ScheduledReinspection) -> ScheduledReinspectionOut:
+        return cls(
+            scheduled_for=planned.scheduled_for,
+            scheduled_by=planned.scheduled_by,
+            scheduled_at=planned.scheduled_at,
+            inspector_id=planned.inspector_id,
+            note=planned.note,
+        )
+
+
 class RectificationOut(BaseModel):
     id: uuid.UUID
     inspection_id: uuid.UUID
@@ -259,6 +301,9 @@ class RectificationOut(BaseModel):
     verified_at: datetime | None
     on_time: bool | None
     reinspection_id: uuid.UUID | None
+    scheduled_reinspection: ScheduledReinspectionOut | None = Field(
+        default=None, description="The pending re-inspection; cleared when it is recorded"
+    )
     failed_findings: list[FailedFindingOut]
     timeline: list[TimelineOut] | None = None
 
@@ -285,6 +330,9 @@ class RectificationOut(BaseModel):
             verified_at=case.verified_at,
             on_time=case.on_time,
             reinspection_id=case.reinspection_id,
+            scheduled_reinspection=ScheduledReinspectionOut.of(case.scheduled_reinspection)
+            if case.scheduled_reinspection is not None
+            else None,
             failed_findings=[
                 FailedFindingOut(
                     item=f.item,

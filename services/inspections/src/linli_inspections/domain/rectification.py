@@ -7,6 +7,9 @@
 
 `on_time` of a verification: the fix was reported (or, unreported, verified) by the deadline.
 Every transition returns the case and the timeline entry that records it.
+
+A case not yet verified may have its re-inspection scheduled (and rescheduled: the latest
+schedule is the pending one, the timeline keeps each); recording the re-inspection clears it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from linli_inspections.domain.inspection import Finding, Inspection
+from linli_inspections.domain.inspection import DEFAULT_CLOCK_SKEW, Finding, Inspection
 from linli_shared.contracts.common import Severity, SubjectKind
+from linli_shared.rules import RuleViolation
 
 
 class Status(StrEnum):
@@ -46,6 +50,17 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class ScheduledReinspection:
+    """The re-inspection planned for a case: for when, by whom and when it was planned."""
+
+    scheduled_for: datetime
+    scheduled_by: str
+    scheduled_at: datetime
+    inspector_id: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Rectification:
     id: uuid.UUID
     inspection_id: uuid.UUID
@@ -68,6 +83,7 @@ class Rectification:
     verified_at: datetime | None = None
     reinspection_id: uuid.UUID | None = None
     on_time: bool | None = None
+    scheduled_reinspection: ScheduledReinspection | None = None
 
     @property
     def closed(self) -> bool:
@@ -117,6 +133,46 @@ def report_ready(
     )
 
 
+def schedule_reinspection(
+    case: Rectification,
+    *,
+    scheduled_for: datetime,
+    scheduled_by: str,
+    now: datetime,
+    inspector_id: str | None = None,
+    note: str | None = None,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+) -> tuple[Rectification, TimelineEntry]:
+    """Plan (or re-plan) the case's re-inspection; a verified case needs none.
+
+    `clock_skew`: how far in the past `scheduled_for` may be (a form filled in a minute ago).
+    """
+    if case.status is Status.VERIFIED:
+        raise InvalidTransition("the rectification is already verified")
+    if scheduled_for.tzinfo is None:
+        raise RuleViolation("scheduled_for", "a time with its UTC offset")
+    if scheduled_for < now - clock_skew:
+        raise RuleViolation("scheduled_for", "a re-inspection is scheduled for a time to come")
+    planned = ScheduledReinspection(
+        scheduled_for=scheduled_for,
+        scheduled_by=scheduled_by,
+        scheduled_at=now,
+        inspector_id=inspector_id or None,
+        note=note or None,
+    )
+    detail: dict[str, Any] = {
+        "scheduled_for": scheduled_for.isoformat(),
+        "scheduled_by": scheduled_by,
+        "inspector_id": planned.inspector_id,
+        "note": planned.note,
+    }
+    if case.scheduled_reinspection is not None:
+        detail["replaces"] = case.scheduled_reinspection.scheduled_for.isoformat()
+    return replace(case, scheduled_reinspection=planned), TimelineEntry(
+        now, "reinspection_scheduled", detail
+    )
+
+
 def reinspect(
     case: Rectification, reinspection: Inspection, now: datetime
 ) -> tuple[Rectification, TimelineEntry]:
@@ -126,7 +182,9 @@ def reinspect(
     at = reinspection.inspected_at
     if reinspection.failed_findings:
         status = Status.OVERDUE if case.overdue_since is not None else Status.OPEN
-        return replace(case, status=status, ready_at=None), TimelineEntry(
+        return replace(
+            case, status=status, ready_at=None, scheduled_reinspection=None
+        ), TimelineEntry(
             now,
             "reinspection_failed",
             {
@@ -143,6 +201,7 @@ def reinspect(
         verified_at=at,
         reinspection_id=reinspection.id,
         on_time=on_time,
+        scheduled_reinspection=None,
     )
     return verified, TimelineEntry(
         now,

@@ -21,6 +21,7 @@ from linli_shared.contracts.inspections import (
     InspectionRecorded,
     RectificationOverdue,
     RectificationReady,
+    RectificationReinspectionScheduled,
     RectificationRequested,
     RectificationVerified,
 )
@@ -123,6 +124,25 @@ def ready(case: Rectification, reported_at: datetime) -> RectificationReady:
         grid_id=case.grid_id,
         community_id=case.community_id,
         reported_at=reported_at,
+    )
+
+
+def reinspection_scheduled(case: Rectification) -> RectificationReinspectionScheduled:
+    planned = case.scheduled_reinspection
+    if planned is None:
+        raise NotAnnounceable(f"rectification {case.id} has no re-inspection scheduled")
+    return RectificationReinspectionScheduled(
+        rectification_id=case.id,
+        inspection_id=case.inspection_id,
+        subject_id=case.subject_id,
+        subject_kind=case.subject_kind,
+        severity=case.severity,
+        comply_by=case.comply_by,
+        grid_id=case.grid_id,
+        community_id=case.community_id,
+        scheduled_for=planned.scheduled_for,
+        scheduled_at=planned.scheduled_at,
+        inspector_id=planned.inspector_id,
     )
 
 

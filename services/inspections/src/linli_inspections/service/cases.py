@@ -26,6 +26,15 @@ from linli_shared.reach import EVERYWHERE, Reach
 
 
 @dataclass(frozen=True)
+class ReinspectionRequest:
+    """When a case's re-inspection is to happen, optionally by whom and with a note."""
+
+    scheduled_for: datetime
+    inspector_id: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class CasesUseCases:
     _database: Database
     _outbox: Outbox
@@ -83,6 +92,37 @@ class CasesUseCases:
             await repository.save(changed)
             await repository.add_entry(changed.id, entry)
             await self._outbox.add(connection, announcements.ready(changed, now))
+        return changed
+
+    async def schedule_reinspection(
+        self,
+        rectification_id: uuid.UUID,
+        request: ReinspectionRequest,
+        scheduled_by: str,
+        reach: Reach = EVERYWHERE,
+    ) -> Rectification:
+        """Plan the case's re-inspection (again: the latest plan stands, the timeline keeps all)."""
+        now = self._clock.now()
+        async with self._database.transaction() as connection:
+            repository = RectificationRepository(connection)
+            case = await repository.get(rectification_id, for_update=True)
+            if case is None or not reach.covers(case.grid_id):
+                raise NotFound("rectification", rectification_id)
+            try:
+                changed, entry = rectification.schedule_reinspection(
+                    case,
+                    scheduled_for=request.scheduled_for,
+                    scheduled_by=scheduled_by,
+                    now=now,
+                    inspector_id=request.inspector_id,
+                    note=request.note,
+                    clock_skew=self._policy.clock_skew,
+                )
+            except InvalidTransition as error:
+                raise Conflict(str(error)) from error
+            await repository.save(changed)
+            await repository.add_entry(changed.id, entry)
+            await self._outbox.add(connection, announcements.reinspection_scheduled(changed))
         return changed
 
     async def needing_attention(self, now: datetime) -> list[uuid.UUID]:
