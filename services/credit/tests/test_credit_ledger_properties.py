@@ -124,6 +124,17 @@ def test_add_months_lands_in_the_right_month(day: date, months: int) -> None:
     assert later >= day
 
 
+def test_add_months_reaches_the_calendars_last_month_and_overflows_past_it() -> None:
+    assert add_months(date(9999, 11, 30), 1) == date(9999, 12, 30)
+    assert add_months(date(9999, 1, 31), 1) == date(9999, 2, 28)
+    # An OverflowError, which the consumer dead-letters as malformed at once (a ValueError was
+    # retried as a handler fault first).
+    with pytest.raises(OverflowError):
+        add_months(date(9999, 12, 1), 1)
+    with pytest.raises(OverflowError):
+        add_months(date(1, 1, 1), -1)
+
+
 # --- score = policy applied to the counting entries -----------------------------------------
 
 entry_specs = st.lists(

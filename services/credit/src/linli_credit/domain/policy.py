@@ -10,9 +10,10 @@ which reads the files it is given (nothing at import time).
 from __future__ import annotations
 
 import tomllib
+from calendar import monthrange
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -203,13 +204,13 @@ class Policy:
 
 
 def add_months(day: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    next_month = date(year + (month == 12), month % 12 + 1, 1)
-    last = (next_month - timedelta(days=1)).day
-    return date(year, month, min(day.day, last))
+    """The same day `months` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb).
+
+    OverflowError, as date arithmetic gives, when that month is outside the calendar."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    if not MINYEAR <= year <= MAXYEAR:
+        raise OverflowError(f"{months} months after {day} is outside the calendar")
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
 @dataclass(frozen=True)
