@@ -155,7 +155,8 @@ async def test_green_channel_check_is_audited_and_for_the_hall(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["granted"] is False and body["check_id"] >= 1
-    assert "not evaluated" in body["reason"]
+    # Policy 2026.3 opens a household at grade A, which does not earn it: said at the first check.
+    assert body["reason"] == "grade A does not earn the green channel"
     assert_problem(
         await client.get(f"/v1/subjects/{household}/green-channel", headers=bearer("partner")),
         403,

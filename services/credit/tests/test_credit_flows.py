@@ -462,11 +462,10 @@ async def test_a_five_good_family_that_volunteers_earns_the_green_channel(
     )
     account = await calibrated.reads.account(household)
     assert (account.score, account.grade) == (1120, "AA")
-    clock.set(T_CALIBRATED + timedelta(days=1, hours=1))  # the next daily evaluation grants it
-    await calibrated.scheduled.evaluate_due()
+    # The hall asks right after: the answer is the new grade's, not the last evaluation's.
     answer = await calibrated.green_channel.check_green_channel(household, checked_by="hall-1")
     assert answer.granted and answer.grade == "AA"
-    assert answer.valid_until == date(2027, 1, 7)
+    assert answer.valid_until == date(2027, 1, 6)
     assert types(await published(database, household))[-2:] == [
         "GradeChanged",
         "GreenChannelGranted",
@@ -724,19 +723,18 @@ async def test_entries_past_their_maximum_stop_counting_by_the_scheduled_job(
 # --- green channel ----------------------------------------------------------------------------
 
 
-async def test_green_channel_granted_by_evaluation_lost_with_the_grade_and_audited(
+async def test_green_channel_granted_at_the_first_check_lost_with_the_grade_and_audited(
     service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
-    answer = await service.green_channel.check_green_channel(household, checked_by="hall-1")
-    assert not answer.granted and "not evaluated" in answer.reason
-
-    assert await service.scheduled.evaluate_due() >= 1
+    # Never evaluated, and its grade earns it: the hall's check evaluates it there and then.
     answer = await service.green_channel.check_green_channel(household, checked_by="hall-1")
     assert answer.granted and answer.grade == "AA"
     assert (answer.evaluated_at, answer.valid_until) == (T0, date(2026, 4, 1))
     assert await service.scheduled.evaluate_due() == 0  # evaluated today already
+    again = await service.green_channel.check_green_channel(household, checked_by="hall-1")
+    assert (again.granted, again.evaluated_at) == (True, T0)
 
     clock.set(T0 + timedelta(hours=2))
     await deliver(service, database, failed(household), "f1")
@@ -756,7 +754,7 @@ async def test_green_channel_granted_by_evaluation_lost_with_the_grade_and_audit
             )
         ).all()
     assert [(c.checked_by, c.granted, c.grade) for c in checks] == [
-        ("hall-1", False, "AA"),
+        ("hall-1", True, "AA"),
         ("hall-1", True, "AA"),
         ("hall-2", False, "A"),
     ]
@@ -804,17 +802,17 @@ async def test_partners_get_grade_and_green_channel_changes_without_personal_dat
             assert personal not in text
 
 
-async def test_a_grant_lapses_when_not_re_evaluated(
+async def test_a_lapsed_grant_is_renewed_at_the_check_while_the_grade_still_earns_it(
     service: UseCases, database: Database, clock: FixedClock
 ) -> None:
     household = uuid.uuid4()
     await deliver(service, database, registered(household), "r1")
     await service.scheduled.evaluate_due()
-    clock.set(T0 + timedelta(days=31))
+    clock.set(T0 + timedelta(days=31))  # the 30-day grant has lapsed, not re-evaluated
     answer = await service.green_channel.check_green_channel(household, checked_by="hall")
-    assert not answer.granted and "lapsed" in answer.reason
-    await service.scheduled.evaluate_due()  # re-evaluated: holds again, announced again
-    assert (await service.green_channel.check_green_channel(household, checked_by="hall")).granted
+    assert answer.granted and answer.evaluated_at == T0 + timedelta(days=31)
+    assert answer.valid_until == date(2026, 5, 2)
+    assert types(await published(database, household)).count("GreenChannelGranted") == 2
 
 
 async def test_a_household_without_consent_gets_no_green_channel(

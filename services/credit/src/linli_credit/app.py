@@ -45,13 +45,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build_use_cases(database: Database, clock: Clock, policies: PolicyBook) -> UseCases:
     """The use cases over one database, sharing the one path that changes a score."""
     scoring = Scoring(Outbox(tables.outbox, SOURCE), clock, policies)
+    scheduled = ScheduledUseCases(database, scoring)
     return UseCases(
         accounts=AccountUseCases(database, scoring),
         posting=PostingUseCases(database, scoring),
         awards=AwardUseCases(database, scoring),
         appeals=AppealUseCases(database, scoring),
-        green_channel=GreenChannelUseCases(database, scoring),
-        scheduled=ScheduledUseCases(database, scoring),
+        green_channel=GreenChannelUseCases(database, scoring, scheduled),
+        scheduled=scheduled,
         reads=ReadUseCases(database, scoring),
         rebuild=RebuildUseCases(database, scoring),
     )
