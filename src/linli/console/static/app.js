@@ -413,7 +413,7 @@ function locatedFindings(items) {
 
 function keepOnDevice(inspection, label) {
   saveOutbox([...outbox(), { inspection, label, by: state.claims?.sub || localStorage.getItem(INSPECTOR), status: "pending" }]);
-  $("#outcome").innerHTML = `<p class="notice" id="saved-offline">${t("savedOffline")}</p>`;
+  $("#outcome").innerHTML = `<p class="notice" id="saved-offline">${t(state.token ? "savedOffline" : "savedUntilSignIn")}</p>`;
   showQueue();
 }
 
