@@ -9,12 +9,13 @@ folder the test prints.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -204,6 +205,10 @@ class Console:
         self.page.get_by_role("button", name="登录").click()
         expect(self.page.locator("main[data-page='today']")).to_be_visible()
 
+    def new_tab(self) -> Console:
+        """Another tab in the same browser context (its storage, service worker and network)."""
+        return Console(self.page.context.new_page(), self.url, self._axe, self._shots)
+
     def go(self, hash_: str, page_name: str) -> None:
         self.page.goto(f"{self.url}/console/{hash_}")
         expect(self.page.locator(f"main[data-page='{page_name}']")).to_be_attached()
@@ -235,6 +240,17 @@ def test_the_dev_sign_in_is_refused_in_production() -> None:
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
     assert config["dev_sign_in"] is False
+
+
+def test_the_service_worker_is_served_as_javascript_with_the_shells_version() -> None:
+    with TestClient(console_app()) as client:
+        worker = client.get("/sw.js")
+        again = client.get("/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["cache-control"] == "no-cache"
+    assert "__SHELL_VERSION__" not in worker.text and worker.text == again.text
+    assert "Service-Worker-Allowed" not in worker.headers  # its scope is its own folder
 
 
 def test_sign_in_page_and_today_show_the_grids_numbers(
@@ -560,3 +576,143 @@ def test_the_console_is_usable_with_the_keyboard_alone(console: Console) -> None
     page.keyboard.type("张伟")
     page.keyboard.press("Enter")
     expect(page.locator("#results tbody tr")).to_have_count(1)
+
+
+def test_the_console_opens_offline_from_a_cold_start_and_sends_the_kept_inspection_once(
+    console: Console, community: Community
+) -> None:
+    # Online once: signed in, the record page visited (the checklists stay on the device).
+    console.sign_in("inspector-zhao", "inspector", "grid-01")
+    console.go("#/record?grid=grid-01&checklist=sanitation", "record")
+    console.page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+    context = console.page.context
+    console.page.close()  # the browser closed: the token, kept in memory only, is gone
+    context.set_offline(True)
+
+    tab = console.new_tab()
+    tab.page.goto(f"{console.url}/console/")
+    expect(tab.page.locator("main[data-page='sign-in']")).to_be_attached()
+    expect(tab.page.locator("#net")).to_have_text("离线")
+    expect(tab.page.locator("#offline-note")).to_be_visible()
+    expect(tab.page.get_by_role("heading", name="本设备待上传的检查")).to_be_visible()
+    tab.check("offline-start")
+    # Nothing personal was kept: no /v1 answer is in the service worker's cache.
+    cached = tab.page.evaluate(
+        """async () => (await Promise.all((await caches.keys()).map(async (name) =>
+             (await (await caches.open(name)).keys()).map((r) => r.url)))).flat()"""
+    )
+    assert cached and not [url for url in cached if "/v1" in url or "token" in url], cached
+
+    tab.page.get_by_role("link", name="在本设备登记检查").click()
+    expect(tab.page.locator("main[data-page='device']")).to_be_attached()
+    tab.page.get_by_label("检查表").select_option("sanitation")
+    expect(tab.page.get_by_role("group", name="stairwells free of clutter")).to_be_visible()
+    tab.page.get_by_label("住户编号").fill(community.zhang)
+    tab.page.get_by_role("button", name="保存到本设备").click()
+    expect(tab.page.locator("#saved-offline")).to_be_visible()
+    expect(tab.page.locator("#queue .sync-status")).to_have_text(["待上传"])
+    expect(tab.page.locator("#net")).to_contain_text("1 待上传")
+    tab.check("offline-record")
+    kept = tab.page.locator("#queue tbody tr").get_attribute("data-id")
+    outbox = json.loads(tab.page.evaluate("() => localStorage.getItem('linli.console.outbox')"))
+    assert [entry["inspection"]["id"] for entry in outbox] == [kept]
+    tab.page.reload()  # started cold again, still offline: the kept inspection is still there
+    expect(tab.page.locator("#queue tbody tr")).to_have_attribute("data-id", kept)
+
+    context.set_offline(False)
+    tab.sign_in("inspector-zhao", "inspector", "grid-01")
+    tab.go("#/record?grid=grid-01", "record")
+    expect(tab.page.locator(f"#queue tr[data-id='{kept}'] .sync-status")).to_have_text("已记录")
+    assert tab.page.evaluate("() => localStorage.getItem('linli.console.outbox')") == "[]"
+    recorded = community.get(f"/inspections/v1/inspections/{kept}", "admin")
+    assert recorded["subject_id"] == community.zhang and recorded["outcome"] == "passed"
+    # Exactly once: the same inspection sent again is a duplicate, not a second record.
+    again = httpx.post(
+        f"{community.url}/inspections/v1/inspections/batch",
+        json={"inspections": [outbox[0]["inspection"]]},
+        headers={"Authorization": f"Bearer {community.tokens['inspector']}"},
+        timeout=30,
+    )
+    assert [r["status"] for r in again.json()["results"]] == ["duplicate"]
+
+
+def test_volunteer_hours_recorded_in_the_console_show_in_the_hours_and_the_score(
+    console: Console, community: Community
+) -> None:
+    community.eventually(
+        lambda: community.get(f"/credit/v1/subjects/{community.liu}/score", "officer"),
+        "the account of the grid-02 household",
+    )
+    console.sign_in("officer-qian", "credit_officer")
+    console.go(f"#/credit?subject={community.liu}", "credit")
+    expect(console.page.locator("#volunteer-hours")).to_have_text("0")
+    # The policy in force makes volunteer hours personal: the member who served is named.
+    resident = community.get(f"/registry/v1/households/{community.liu}", "admin")["members"][0]
+    community.eventually(
+        lambda: (
+            httpx.get(
+                f"{community.url}/credit/v1/subjects/{resident['resident_id']}/score",
+                headers={"Authorization": f"Bearer {community.tokens['officer']}"},
+            ).is_success
+        ),
+        "the resident's account",
+    )
+    expect(console.page.get_by_label("服务的成员")).to_have_value(resident["resident_id"])
+    expect(console.page.get_by_label("服务的成员")).to_contain_text("刘洋")
+    console.page.get_by_label("小时", exact=True).fill("3")
+    console.page.get_by_label("服务日期").fill((date.today() - timedelta(days=2)).isoformat())
+    console.page.get_by_label("活动").fill("清扫楼道")
+    console.page.get_by_role("button", name="添加").click()
+    expect(console.page.locator("#volunteer-hours")).to_have_text("3")
+
+    entries = community.get(f"/credit/v1/subjects/{community.liu}/entries", "officer")["items"]
+    volunteer = [e for e in entries if e["reason_code"] == "volunteer.service"]
+    assert len(volunteer) == 1 and volunteer[0]["cause"]["hours"] == 3
+    assert volunteer[0]["points"] > 0
+    personal = community.get(f"/credit/v1/subjects/{resident['resident_id']}/entries", "officer")
+    assert [e["cause"]["hours"] for e in personal["items"]] == [3]
+    score = community.get(f"/credit/v1/subjects/{community.liu}/score", "officer")
+    expect(console.page.locator("#score")).to_have_text(str(score["score"]))
+    row = console.page.locator("#explanation tbody tr").filter(has_text="清扫楼道")
+    expect(row).to_contain_text(f"+{volunteer[0]['points']}")
+    expect(row).to_contain_text("3 小时")
+    console.check("volunteer")
+
+
+def test_the_inbox_shows_the_notices_the_household_received_and_marks_them_read(
+    console: Console, community: Community
+) -> None:
+    def inbox() -> dict[str, Any]:
+        found: dict[str, Any] = community.get(
+            f"/notify/v1/recipients/{community.wang}/inbox", "staff", limit=50
+        )
+        return found
+
+    community.eventually(
+        lambda: [i for i in inbox()["items"] if i["notice_type"] == "rectification"],
+        "the rectification notice in the inbox",
+    )
+    received = inbox()
+    console.sign_in("staff-liu", "community_staff", "grid-01")
+    console.go(f"#/notices?recipient={community.wang}", "notices")
+    shown = console.page.locator("#inbox .inbox-item")
+    expect(shown.first).to_be_visible()
+    assert shown.count() >= len(received["items"])
+    for item in received["items"]:
+        article = console.page.locator(f"#inbox article[data-id='{item['id']}']")
+        expect(article.locator("h3")).to_have_text(item["subject"])
+        expect(article.locator(".inbox-body")).to_have_text(item["body"])
+        expect(article.locator(".read-state")).to_contain_text("已读" if item["read"] else "未读")
+    rectification = next(i for i in received["items"] if i["notice_type"] == "rectification")
+    assert "整改" in rectification["subject"]
+    console.check("inbox")
+
+    article = console.page.locator(f"#inbox article[data-id='{rectification['id']}']")
+    article.get_by_role("button", name="标为已读").click()
+    expect(article.locator(".read-state")).to_contain_text("已读")
+    after = inbox()
+    read = next(i for i in after["items"] if i["id"] == rectification["id"])
+    assert read["read"] and read["read_at"]
+    expect(console.page.locator("#inbox-unread")).to_have_text(str(after["unread"]))
+    article.get_by_role("button", name="标为未读").click()
+    expect(article.locator(".read-state")).to_have_text("未读")

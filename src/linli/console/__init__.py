@@ -9,10 +9,11 @@ browser with a bearer token, as a third-party frontend would.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,16 @@ from linli_shared.settings import PlatformSettings
 
 STATIC = Path(__file__).parent / "static"
 SIGN_IN_ROLES = tuple(role for role in ROLES if role != "service")
+SERVICE_WORKER = STATIC / "sw.js"
+
+
+def shell_version() -> str:
+    """A hash of every static file: any change in a release makes a new service worker."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class ConsoleSettings(BaseSettings):
@@ -96,6 +107,19 @@ def console_app(
         except DevKeyRefused as refused:
             return problem_response(request, 403, "dev-key-refused", "Refused", str(refused))
         return {"access_token": token, "token_type": "Bearer"}
+
+    worker = SERVICE_WORKER.read_text(encoding="utf-8").replace(
+        "__SHELL_VERSION__", shell_version()
+    )
+
+    @app.get("/sw.js", include_in_schema=False)
+    async def service_worker() -> Response:
+        # Always checked with the server, so a new release's worker is found at the next start.
+        return Response(
+            worker,
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache"},
+        )
 
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="static")
     return app

@@ -4,6 +4,11 @@ import { WORDS } from "./i18n.js";
 import { oidcSignIn, oidcCallback, oidcRefresh } from "./oidc.js";
 
 const OUTBOX = "linli.console.outbox";
+// Kept on the device so an inspector can record without a connection (nothing personal): the
+// checklists' definitions and the user name of the last inspector signed in on it.
+const CHECKLISTS = "linli.console.checklists";
+const INSPECTOR = "linli.console.inspector";
+const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
 const state = { config: null, token: null, refresh: null, claims: null, lang: localStorage.getItem("linli.console.lang") || "zh-CN", sync: [] };
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -120,6 +125,7 @@ export function signedIn(token, refresh = null) {
   state.token = token;
   state.refresh = refresh;
   state.claims = decodeClaims(token);
+  if (hasRole("inspector", "grid_worker")) localStorage.setItem(INSPECTOR, state.claims.sub);
 }
 
 function signOut() {
@@ -143,22 +149,40 @@ function signInPage() {
         <button type="submit">${t("signIn")}</button></form>`
     : "";
   const oidc = config.oidc ? `<p><button type="button" id="oidc-sign-in">${t("oidcSignIn")}</button></p>` : "";
-  main().innerHTML = `<h1>${t("signIn")}</h1>${oidc}${dev}`;
+  main().innerHTML = `<h1>${t("signIn")}</h1><div id="device"></div>${oidc}${dev}`;
+  deviceSection();
   $("#oidc-sign-in")?.addEventListener("click", () => oidcSignIn(config.oidc).catch((e) => alertText(problemText(e))));
   $("#dev-sign-in")?.addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
     const grids = String(form.get("grids")).split(",").map((g) => g.trim()).filter(Boolean);
-    const response = await fetch("dev-token", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ subject: form.get("subject"), roles: [form.get("role")], grids }),
-    });
+    let response;
+    try {
+      response = await fetch("dev-token", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ subject: form.get("subject"), roles: [form.get("role")], grids }),
+      });
+    } catch { return alertText(t("signInNeedsNetwork")); }
     const body = await response.json();
     if (!response.ok) return alertText(`${body.title}: ${body.detail}`);
     signedIn(body.access_token);
     location.hash = "#/today";
     flushOutbox().catch(showError); // what waited on the device for a signed-in user
   });
+}
+
+// Signed out: what the device keeps, and (offline) recording onto the device.
+function deviceSection() {
+  const element = $("#device");
+  if (!element) return;
+  const offline = !navigator.onLine;
+  const canRecord = offline && localStorage.getItem(INSPECTOR) && cachedChecklists().length;
+  element.innerHTML = offline || outbox().length
+    ? `${offline ? `<p class="notice" id="offline-note">${t("offlineSignedOut")}</p>` : ""}
+       ${canRecord ? `<p><a href="#/device" id="record-on-device">${t("recordOnDevice")}</a></p>` : ""}
+       <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>`
+    : "";
+  showQueue();
 }
 
 // --- today --------------------------------------------------------------------------------------
@@ -312,6 +336,7 @@ async function timeline(id) {
 // --- recording inspections (online and offline) --------------------------------------------------
 
 const outbox = () => JSON.parse(localStorage.getItem(OUTBOX) || "[]");
+const cachedChecklists = () => JSON.parse(localStorage.getItem(CHECKLISTS) || "[]");
 const saveOutbox = (items) => { localStorage.setItem(OUTBOX, JSON.stringify(items)); showNet(); };
 
 async function sha256(file) {
@@ -325,7 +350,10 @@ async function recordPage() {
   const grids = await gridsInReach();
   const grid = q.get("grid") || grids[0] || "";
   const [{ items: checklists }, households] = await Promise.all([
-    api("inspections", "/checklists", { query: { limit: 200 } }),
+    api("inspections", "/checklists", { query: { limit: 200 } }).then((page) => {
+      localStorage.setItem(CHECKLISTS, JSON.stringify(page.items));
+      return page;
+    }),
     reinspection ? { items: [] } : api("registry", "/households", { query: { grid_id: grid, limit: 100 } }),
   ]);
   let failedItems = null;
@@ -339,44 +367,24 @@ async function recordPage() {
   const gridOptions = grids.map((g) => `<option ${g === grid ? "selected" : ""}>${esc(g)}</option>`).join("");
   const householdOptions = households.items.map((h) => `<option value="${h.id}" ${h.id === q.get("household") ? "selected" : ""}>${esc(h.address)} · ${esc(h.members[0]?.name)}</option>`).join("");
   const checklistOptions = checklists.map((c) => `<option value="${esc(c.name)}" ${c.name === checklistName ? "selected" : ""}>${esc(c.title)} (v${c.version})</option>`).join("");
-  const itemRows = items.map((item, i) => `<fieldset><legend>${esc(item.text)}</legend>
-      <label class="inline"><input type="radio" name="item-${i}" value="pass" checked> ${t("pass")}</label>
-      <label class="inline"><input type="radio" name="item-${i}" value="fail" data-item="${i}"> ${t("fail")}</label></fieldset>`).join("");
+  const itemRows = itemFieldsets(items);
   const target = reinspection
     ? `<p class="notice">${t("reinspectionOf")} <a href="#/case/${reinspection}">${reinspection.slice(0, 8)}</a></p>`
     : `<label for="r-grid">${t("grid")}</label><select id="r-grid" name="grid">${gridOptions}</select>
        <label for="r-household">${t("selectHousehold")}</label><select id="r-household" name="household" required>${householdOptions}</select>
        <label for="r-checklist">${t("checklist")}</label><select id="r-checklist" name="checklist">${checklistOptions}</select>`;
   main().innerHTML = `<h1>${reinspection ? t("reinspect") : t("record")}</h1>
-    <form class="stack" id="record">${target}${itemRows}
-      <label for="r-note">${t("note")}</label><textarea id="r-note" name="note" rows="2"></textarea>
-      <label for="r-photo">${t("photo")}</label><input id="r-photo" name="photo" type="file" accept="image/*" capture="environment">
-      <button type="button" class="secondary" id="r-locate">${t("useLocation")}</button><span id="r-where" class="muted"></span>
+    <form class="stack" id="record">${target}${itemRows}${evidenceFields()}
       <button type="submit">${t("submit")}</button></form>
     <div id="outcome" role="status" aria-live="polite"></div>
     <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>`;
-  let where = null;
   $("#r-grid")?.addEventListener("change", (e) => { location.hash = `#/record?grid=${encodeURIComponent(e.target.value)}`; });
   $("#r-checklist")?.addEventListener("change", (e) => { q.set("checklist", e.target.value); location.hash = `#/record?${q}`; });
-  $("#r-locate").addEventListener("click", () => navigator.geolocation?.getCurrentPosition((p) => {
-    where = { latitude: p.coords.latitude, longitude: p.coords.longitude };
-    $("#r-where").textContent = `${where.latitude.toFixed(5)}, ${where.longitude.toFixed(5)}`;
-  }));
+  const findingsOf = locatedFindings(items);
   $("#record").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
-    const note = String(form.get("note") || "") || undefined;
-    const photo = form.get("photo");
-    const evidence = photo && photo.size
-      ? [{ photo_ref: `device:${photo.name}`, sha256: await sha256(photo), ...(where || {}), taken_at: new Date().toISOString() }]
-      : [];
-    const findings = items.map((item, i) => {
-      const passed = form.get(`item-${i}`) !== "fail";
-      const finding = { item: item.code, passed };
-      if (!passed) Object.assign(finding, { severity: item.severity, note, evidence });
-      return finding;
-    });
-    const inspection = { id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings };
+    const inspection = { id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings: await findingsOf(form) };
     if (reinspection) inspection.reinspection_of = reinspection;
     else Object.assign(inspection, { subject_id: form.get("household"), subject_kind: "household", checklist: checklistName, checklist_version: checklist.version });
     const label = reinspection ? `${t("reinspectionOf")} ${reinspection.slice(0, 8)}` : $("#r-household").selectedOptions[0]?.textContent;
@@ -385,12 +393,93 @@ async function recordPage() {
   showQueue();
 }
 
+function itemFieldsets(items) {
+  return items.map((item, i) => `<fieldset><legend>${esc(item.text)}</legend>
+      <label class="inline"><input type="radio" name="item-${i}" value="pass" checked> ${t("pass")}</label>
+      <label class="inline"><input type="radio" name="item-${i}" value="fail" data-item="${i}"> ${t("fail")}</label></fieldset>`).join("");
+}
+
+function evidenceFields() {
+  return `<label for="r-note">${t("note")}</label><textarea id="r-note" name="note" rows="2"></textarea>
+      <label for="r-photo">${t("photo")}</label><input id="r-photo" name="photo" type="file" accept="image/*" capture="environment">
+      <button type="button" class="secondary" id="r-locate">${t("useLocation")}</button><span id="r-where" class="muted"></span>`;
+}
+
+// Wires the location button of evidenceFields(); the returned function reads a submitted form's
+// findings (a failed item carries the note and the photo's evidence).
+function locatedFindings(items) {
+  let where = null;
+  $("#r-locate").addEventListener("click", () => navigator.geolocation?.getCurrentPosition((p) => {
+    where = { latitude: p.coords.latitude, longitude: p.coords.longitude };
+    $("#r-where").textContent = `${where.latitude.toFixed(5)}, ${where.longitude.toFixed(5)}`;
+  }));
+  return async (form) => {
+    const note = String(form.get("note") || "") || undefined;
+    const photo = form.get("photo");
+    const evidence = photo && photo.size
+      ? [{ photo_ref: `device:${photo.name}`, sha256: await sha256(photo), ...(where || {}), taken_at: new Date().toISOString() }]
+      : [];
+    return items.map((item, i) => {
+      const passed = form.get(`item-${i}`) !== "fail";
+      const finding = { item: item.code, passed };
+      if (!passed) Object.assign(finding, { severity: item.severity, note, evidence });
+      return finding;
+    });
+  };
+}
+
+function keepOnDevice(inspection, label) {
+  saveOutbox([...outbox(), { inspection, label, by: state.claims?.sub || localStorage.getItem(INSPECTOR), status: "pending" }]);
+  $("#outcome").innerHTML = `<p class="notice" id="saved-offline">${t(state.token ? "savedOffline" : "savedUntilSignIn")}</p>`;
+  showQueue();
+}
+
+// Signed out (a cold start without a connection): an inspection recorded onto the device with
+// the checklists kept from an online visit. The household is named by its number (on its door
+// plate, or in its case), since the device keeps no household list: that is personal data.
+function devicePage() {
+  const checklists = cachedChecklists();
+  const by = localStorage.getItem(INSPECTOR);
+  const q = params();
+  const checklistName = q.get("checklist") || checklists[0]?.name;
+  const checklist = checklists.find((c) => c.name === checklistName);
+  if (!checklist || !by) {
+    main().innerHTML = `<h1>${t("recordOnDevice")}</h1><p>${t("deviceNeedsVisit")}</p><p><a href="#/sign-in">${t("signIn")}</a></p>`;
+    return;
+  }
+  main().innerHTML = `<h1>${t("recordOnDevice")}</h1>
+    <p class="notice">${t("deviceRecordFor", { by: esc(by) })}</p>
+    <form class="stack" id="record">
+      <label for="r-household-id">${t("householdNumber")}</label>
+      <input id="r-household-id" name="household" required pattern="${UUID}" aria-describedby="r-household-hint" autocomplete="off">
+      <span id="r-household-hint" class="muted">${t("householdNumberHint")}</span>
+      <label for="r-checklist">${t("checklist")}</label><select id="r-checklist" name="checklist">${checklists.map((c) =>
+        `<option value="${esc(c.name)}" ${c.name === checklistName ? "selected" : ""}>${esc(c.title)} (v${c.version})</option>`).join("")}</select>
+      ${itemFieldsets(checklist.items)}${evidenceFields()}
+      <button type="submit">${t("keepOnDevice")}</button></form>
+    <div id="outcome" role="status" aria-live="polite"></div>
+    <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>
+    <p><a href="#/sign-in">${t("signIn")}</a></p>`;
+  $("#r-checklist").addEventListener("change", (e) => { location.hash = `#/device?checklist=${encodeURIComponent(e.target.value)}`; });
+  const findingsOf = locatedFindings(checklist.items);
+  $("#record").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    const household = String(form.get("household")).trim().toLowerCase();
+    const inspection = {
+      id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings: await findingsOf(form),
+      subject_id: household, subject_kind: "household", checklist: checklist.name, checklist_version: checklist.version,
+    };
+    keepOnDevice(inspection, `${t("householdNumber")} ${household.slice(0, 8)} · ${checklist.title}`);
+    event.target.reset();
+  });
+  showQueue();
+}
+
 async function submitInspection(inspection, label) {
   const outcome = $("#outcome");
   if (!navigator.onLine) {
-    saveOutbox([...outbox(), { inspection, label, status: "pending" }]);
-    outcome.innerHTML = `<p class="notice" id="saved-offline">${t("savedOffline")}</p>`;
-    showQueue();
+    keepOnDevice(inspection, label);
     return;
   }
   try {
@@ -399,9 +488,7 @@ async function submitInspection(inspection, label) {
       ${recorded.comply_by ? ` · ${t("complyBy")} <time id="comply-by" datetime="${recorded.comply_by}">${when(recorded.comply_by)}</time>` : ""}</p>`;
   } catch (error) {
     if (error instanceof ApiError) { outcome.innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; return; }
-    saveOutbox([...outbox(), { inspection, label, status: "pending" }]); // the network failed: keep it
-    outcome.innerHTML = `<p class="notice" id="saved-offline">${t("savedOffline")}</p>`;
-    showQueue();
+    keepOnDevice(inspection, label); // the network failed: keep it
   }
 }
 
@@ -415,7 +502,7 @@ function showQueue() {
       <td>${entry.kept && entry.status !== "pending" ? `<button type="button" class="secondary" data-remove="${entry.inspection.id}">${t("remove")}</button>` : ""}</td></tr>`);
   element.innerHTML = rows.length
     ? `<table><thead><tr><th scope="col">${t("household")}</th><th scope="col">${t("inspected")}</th><th scope="col">${t("status")}</th><th scope="col">${t("why")}</th><th scope="col"><span class="muted">${t("remove")}</span></th></tr></thead><tbody>${rows.join("")}</tbody></table>
-       <button type="button" id="send-now">${t("send")}</button>`
+       ${state.token ? `<button type="button" id="send-now">${t("send")}</button>` : `<p class="muted">${t("signInToSend")}</p>`}`
     : `<p>${t("none")}</p>`;
   $("#send-now")?.addEventListener("click", () => flushOutbox().catch(showError));
   element.querySelectorAll("[data-remove]").forEach((button) => button.addEventListener("click", () => {
@@ -427,7 +514,9 @@ function showQueue() {
 let flushing = null;
 async function flushOutbox() {
   if (flushing || !state.token || !navigator.onLine) return flushing;
-  const pending = outbox().filter((e) => e.status === "pending");
+  // An inspection is sent by the inspector who recorded it, never under someone else's name.
+  const mine = (e) => !e.by || e.by === state.claims.sub;
+  const pending = outbox().filter((e) => e.status === "pending" && mine(e));
   if (!pending.length) return null;
   flushing = (async () => {
     const answer = await api("inspections", "/inspections/batch", { method: "POST", body: { inspections: pending.map((e) => e.inspection) } });
@@ -576,13 +665,18 @@ async function subjectCredit(subject) {
   const [score, explanation] = await Promise.all([
     api("credit", `/subjects/${subject}/score`), api("credit", `/subjects/${subject}/explanation`),
   ]);
+  // Who of the household served: a policy may make volunteer hours personal (the resident's).
+  const household = explanation.subject_kind === "household"
+    ? await api("registry", `/households/${subject}`).catch(() => null) : null;
   $("#subject").innerHTML = `<h2>${t("score")}</h2><p><span class="num" id="score">${score.score}</span> · ${t("gradeL")} <strong id="grade">${esc(score.grade)}</strong>
       <span class="muted">(${t("policy")} ${esc(score.policy_version)})</span></p>
+    <p>${t("volunteerTotal")}: <span class="num" id="volunteer-hours">${explanation.entries.filter((e) => e.reason_code === "volunteer.service")
+      .reduce((sum, e) => sum + Number(e.cause?.hours || 0), 0)}</span> ${t("hours")}</p>
     <h2>${t("explain")}</h2><p>${t("base")} ${explanation.base_score} + ${explanation.counting_points} = ${explanation.score}</p>
     <div class="wide"><table id="explanation"><thead><tr><th scope="col">${t("points")}</th><th scope="col">${t("rule")}</th><th scope="col">${t("policy")}</th>
-      <th scope="col">${t("inspection")}</th><th scope="col">${t("counts")}</th><th scope="col">${t("at")}</th></tr></thead><tbody>${explanation.entries.map((e) =>
+      <th scope="col">${t("inspection")}</th><th scope="col">${t("what")}</th><th scope="col">${t("counts")}</th><th scope="col">${t("at")}</th></tr></thead><tbody>${explanation.entries.map((e) =>
       `<tr><td>${e.points > 0 ? "+" : ""}${e.points}</td><td>${esc(e.rule)}</td><td>${esc(e.policy_version)}</td>
-       <td>${e.inspection_id ? esc(e.inspection_id.slice(0, 8)) : "—"}</td><td>${e.counts ? t("yes") : t("no")}</td><td>${when(e.occurred_at)}</td></tr>`).join("")}</tbody></table></div>
+       <td>${e.inspection_id ? esc(e.inspection_id.slice(0, 8)) : "—"}</td><td>${e.cause?.hours ? `${e.cause.hours} ${t("hours")} · ${esc(e.cause.activity)}` : ""}</td><td>${e.counts ? t("yes") : t("no")}</td><td>${when(e.occurred_at)}</td></tr>`).join("")}</tbody></table></div>
     ${hasRole("community_staff", "credit_officer", "grid_worker") && explanation.entries.length ? `<form class="stack" id="appeal"><h2>${t("fileAppeal")}</h2>
       <label for="a-entry">${t("ledger")}</label><select id="a-entry" name="entry">${explanation.entries.map((e) =>
         `<option value="${e.id}">${e.points > 0 ? "+" : ""}${e.points} ${esc(e.rule)} · ${when(e.occurred_at)}</option>`).join("")}</select>
@@ -593,6 +687,8 @@ async function subjectCredit(subject) {
       <fieldset><legend>${t("criteria")}</legend>${FIVE_GOOD.map((c) => `<label class="inline"><input type="checkbox" name="${c}" checked> ${t(c)}</label>`).join("")}</fieldset>
       <button type="submit">${t("award")}</button></form>` : ""}
     <form class="stack" id="volunteer"><h2>${t("volunteer")}</h2>
+      ${household?.members?.length ? `<label for="v-resident">${t("servedBy")}</label><select id="v-resident" name="resident_id">${household.members.map((m) =>
+        `<option value="${m.resident_id}">${esc(m.name)} · ${esc(m.relation)}</option>`).join("")}</select>` : ""}
       <label for="v-hours">${t("hours")}</label><input id="v-hours" name="hours" type="number" min="1" max="1000" required>
       <label for="v-date">${t("servedOn")}</label><input id="v-date" name="served_on" type="date" required>
       <label for="v-activity">${t("activity")}</label><input id="v-activity" name="activity" required>
@@ -603,7 +699,10 @@ async function subjectCredit(subject) {
     const form = new FormData(event.target);
     await api("credit", `/subjects/${subject}/volunteer-hours`, {
       method: "POST", extra: { "Idempotency-Key": volunteerKey },
-      body: { hours: Number(form.get("hours")), served_on: form.get("served_on"), activity: form.get("activity") },
+      body: {
+        hours: Number(form.get("hours")), served_on: form.get("served_on"), activity: form.get("activity"),
+        ...(form.get("resident_id") ? { resident_id: form.get("resident_id") } : {}),
+      },
     }).then(() => subjectCredit(subject)).catch(showError);
   });
   $("#appeal")?.addEventListener("submit", async (event) => {
@@ -657,17 +756,32 @@ async function noticesPage() {
     } catch (error) { $("#rendered").innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; }
   });
   if (!recipient) return;
-  const [page, inbox] = await Promise.all([
-    api("notify", "/notices", { query: { recipient_id: recipient, limit: 50 } }),
-    api("notify", `/recipients/${recipient}/inbox`, { query: { limit: 50 } }).catch(() => null),
+  const [page] = await Promise.all([
+    api("notify", "/notices", { query: { recipient_id: recipient, limit: 50 } }), showInbox(recipient),
   ]);
   const detailed = await Promise.all(page.items.map((n) => api("notify", `/notices/${n.id}`)));
   $("#log").innerHTML = `<h2>${t("deliveries")}</h2>${detailed.length ? `<div class="wide"><table id="deliveries"><thead><tr><th scope="col">${t("notice")}</th>
     <th scope="col">${t("status")}</th><th scope="col">${t("channel")}</th><th scope="col">${t("attempted")}</th></tr></thead><tbody>${detailed.map((n) =>
     (n.deliveries?.length ? n.deliveries : [{}]).map((d) => `<tr><td>${esc(n.notice_type)}</td><td>${esc(d.status || n.status)}</td><td>${esc(d.channel || "")}</td>
     <td>${when(d.attempted_at)}</td></tr>`).join("")).join("")}</tbody></table></div>` : `<p>${t("none")}</p>`}`;
-  $("#inbox").innerHTML = inbox ? `<h2>${t("inbox")} (${inbox.unread} ${t("unread")})</h2>${inbox.items.map((i) =>
-    `<article class="notice"><h3>${esc(i.subject || i.notice_type)}</h3><p>${esc(i.body || "")}</p><p class="muted">${when(i.delivered_at)}</p></article>`).join("") || `<p>${t("none")}</p>`}` : "";
+}
+
+// The resident's in-app inbox as the resident sees it, with its read state; staff who handed a
+// notice over in person can mark it read (or unread again).
+async function showInbox(recipient) {
+  const inbox = await api("notify", `/recipients/${recipient}/inbox`, { query: { limit: 50 } }).catch(() => null);
+  if (!inbox) { $("#inbox").innerHTML = ""; return; }
+  $("#inbox").innerHTML = `<h2 id="inbox-h">${t("inbox")} (<span id="inbox-unread">${inbox.unread}</span> ${t("unread")})</h2>${inbox.items.map((i) =>
+    `<article class="notice inbox-item" data-id="${i.id}" aria-labelledby="in-${i.id}"><h3 id="in-${i.id}">${esc(i.subject || i.notice_type)}</h3>
+      <p class="inbox-body">${esc(i.body || "")}</p>
+      <p class="muted"><time datetime="${esc(i.delivered_at)}">${when(i.delivered_at)}</time> · ${esc(i.channel || "")} ·
+        <span class="read-state">${i.read ? `${t("read")} ${when(i.read_at)}` : t("unreadOne")}</span></p>
+      <button type="button" class="secondary" data-read="${i.read ? "false" : "true"}" aria-describedby="in-${i.id}">${i.read ? t("markUnread") : t("markRead")}</button></article>`).join("") || `<p>${t("none")}</p>`}`;
+  document.querySelectorAll("#inbox [data-read]").forEach((button) => button.addEventListener("click", async () => {
+    const id = button.closest("article").dataset.id;
+    await api("notify", `/notices/${id}/read-state`, { method: "PUT", body: { read: button.dataset.read === "true" } })
+      .then(() => showInbox(recipient)).catch(showError);
+  }));
 }
 
 // Variables that make a template's preview meaningful (the event's own fields).
@@ -720,8 +834,9 @@ async function render() {
   alertText("");
   delete main().dataset.page; // set again once the page has rendered
   if (!state.token) {
-    signInPage();
-    main().dataset.page = "sign-in";
+    if (route === "device") devicePage();
+    else signInPage();
+    main().dataset.page = route === "device" ? "device" : "sign-in";
     return;
   }
   const page = { household: householdPage, case: casePage }[route] || PAGES.find(([name]) => name === route)?.[1] || todayPage;
@@ -740,8 +855,10 @@ async function start() {
   });
   $("#signout").addEventListener("click", signOut);
   window.addEventListener("hashchange", () => { render(); main().focus(); });
-  window.addEventListener("online", () => { showNet(); flushOutbox().catch(showError); });
-  window.addEventListener("offline", showNet);
+  window.addEventListener("online", () => { showNet(); deviceSection(); flushOutbox().catch(showError); });
+  window.addEventListener("offline", () => { showNet(); deviceSection(); });
+  // The shell kept for a start without a connection (sw.js); the console works without it.
+  navigator.serviceWorker?.register("sw.js").catch(() => null);
   if (state.config.oidc) {
     const tokens = await oidcCallback(state.config.oidc).catch((e) => { alertText(problemText(e)); return null; });
     if (tokens) signedIn(tokens.access_token, () => oidcRefresh(state.config.oidc, tokens).then((fresh) => signedIn(fresh.access_token, state.refresh)));
