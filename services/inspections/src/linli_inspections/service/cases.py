@@ -8,6 +8,7 @@ verifies its case), it joins that one, so the case and its events commit with th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,9 +17,15 @@ from linli_inspections.domain import rectification
 from linli_inspections.domain.checklist import Checklist
 from linli_inspections.domain.inspection import Inspection
 from linli_inspections.domain.policy import InspectionPolicy
-from linli_inspections.domain.rectification import Escalation, InvalidTransition, Rectification
+from linli_inspections.domain.rectification import (
+    Escalation,
+    InvalidTransition,
+    Rectification,
+    TimelineEntry,
+)
 from linli_inspections.service import announcements, partner
 from linli_shared.clock import Clock
+from linli_shared.contracts.base import EventData
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
@@ -80,19 +87,12 @@ class CasesUseCases:
     ) -> Rectification:
         """The responsible party reports the fix done: the case waits for its re-inspection."""
         now = self._clock.now()
-        async with self._database.transaction() as connection:
-            repository = RectificationRepository(connection)
-            case = await repository.get(rectification_id, for_update=True)
-            if case is None or not reach.covers(case.grid_id):
-                raise NotFound("rectification", rectification_id)
-            try:
-                changed, entry = rectification.report_ready(case, reported_by=reported_by, now=now)
-            except InvalidTransition as error:
-                raise Conflict(str(error)) from error
-            await repository.save(changed)
-            await repository.add_entry(changed.id, entry)
-            await self._outbox.add(connection, announcements.ready(changed, now))
-        return changed
+        return await self._change(
+            rectification_id,
+            reach,
+            lambda case: rectification.report_ready(case, reported_by=reported_by, now=now),
+            lambda changed: announcements.ready(changed, now),
+        )
 
     async def schedule_reinspection(
         self,
@@ -103,26 +103,42 @@ class CasesUseCases:
     ) -> Rectification:
         """Plan the case's re-inspection (again: the latest plan stands, the timeline keeps all)."""
         now = self._clock.now()
+        return await self._change(
+            rectification_id,
+            reach,
+            lambda case: rectification.schedule_reinspection(
+                case,
+                scheduled_for=request.scheduled_for,
+                scheduled_by=scheduled_by,
+                now=now,
+                inspector_id=request.inspector_id,
+                note=request.note,
+                clock_skew=self._policy.clock_skew,
+            ),
+            announcements.reinspection_scheduled,
+        )
+
+    async def _change(
+        self,
+        rectification_id: uuid.UUID,
+        reach: Reach,
+        transition: Callable[[Rectification], tuple[Rectification, TimelineEntry]],
+        announce: Callable[[Rectification], EventData],
+    ) -> Rectification:
+        """One step of a case the caller may reach, its timeline entry and its event, together;
+        a step the case's state forbids is a conflict."""
         async with self._database.transaction() as connection:
             repository = RectificationRepository(connection)
             case = await repository.get(rectification_id, for_update=True)
             if case is None or not reach.covers(case.grid_id):
                 raise NotFound("rectification", rectification_id)
             try:
-                changed, entry = rectification.schedule_reinspection(
-                    case,
-                    scheduled_for=request.scheduled_for,
-                    scheduled_by=scheduled_by,
-                    now=now,
-                    inspector_id=request.inspector_id,
-                    note=request.note,
-                    clock_skew=self._policy.clock_skew,
-                )
+                changed, entry = transition(case)
             except InvalidTransition as error:
                 raise Conflict(str(error)) from error
             await repository.save(changed)
             await repository.add_entry(changed.id, entry)
-            await self._outbox.add(connection, announcements.reinspection_scheduled(changed))
+            await self._outbox.add(connection, announce(changed))
         return changed
 
     async def needing_attention(self, now: datetime) -> list[uuid.UUID]:
