@@ -9,9 +9,12 @@ folder the test prints.
 
 from __future__ import annotations
 
+import hashlib
+import struct
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -347,15 +350,60 @@ def test_an_inspection_recorded_offline_is_sent_once_when_the_connection_returns
     expect(console.page.locator(f"#list a[href='#/case/{cases[0]['id']}']")).to_be_visible()
 
 
+def _png() -> bytes:
+    """A valid 1×1 PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixel = zlib.compress(bytes([0, 200, 60, 40]))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixel) + chunk(b"IEND", b"")
+    )
+
+
 def test_an_inspection_recorded_online_shows_the_comply_by_date(
     console: Console, community: Community
 ) -> None:
     console.sign_in("inspector-zhao", "inspector", "grid-01")
     console.go(f"#/record?grid=grid-01&household={community.wang}&checklist=sanitation", "record")
     console.page.get_by_role("group", name="no exposed garbage").get_by_label("不合格").check()
+    photo = _png()
+    console.page.get_by_label("照片证据").set_input_files(
+        files=FilePayload(name="garbage.png", mimeType="image/png", buffer=photo)
+    )
+    expect(console.page.locator("#r-photo-status")).to_have_text("照片已上传")
     console.page.get_by_role("button", name="提交").click()
     expect(console.page.locator("#recorded")).to_contain_text("不合格")
     expect(console.page.locator("#comply-by")).to_be_visible()
+
+    # The inspection names the uploaded photo, whose bytes are the ones chosen.
+    sha = hashlib.sha256(photo).hexdigest()
+    shown = [
+        (case, evidence)
+        for summary in community.get(
+            "/inspections/v1/rectifications", "staff", subject_id=community.wang
+        )["items"]
+        for case in [community.get(f"/inspections/v1/rectifications/{summary['id']}", "staff")]
+        for finding in case["failed_findings"]
+        for evidence in finding["evidence"]
+    ]
+    [(case, evidence)] = [(c, e) for c, e in shown if e["sha256"] == sha]
+    assert evidence["photo_ref"] == f"linli:evidence/{sha}"
+    stored = httpx.get(
+        f"{community.url}/inspections/v1/evidence/{sha}",
+        headers={"Authorization": f"Bearer {community.tokens['staff']}"},
+        timeout=30,
+    )
+    assert (stored.status_code, stored.content) == (200, photo)
+
+    # The case's page shows it, fetched with the token.
+    console.go(f"#/case/{case['id']}", "case")
+    image = console.page.get_by_role("img", name="照片证据：no-exposed-garbage（1）")
+    expect(image).to_be_visible()
+    assert image.evaluate("(img) => img.complete && img.naturalWidth") == 1
 
 
 def test_a_case_is_marked_ready_and_verified_by_a_reinspection_and_credit_explains_the_score(

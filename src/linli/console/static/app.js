@@ -56,7 +56,9 @@ class ApiError extends Error {
 
 let refreshing = null;
 
-async function api(service, path, { method = "GET", body, query, extra = {} } = {}) {
+// `body`: JSON, or a Blob (a photo) sent as it is with its own type; `as: "blob"` answers the
+// body as a Blob (a photo) instead of JSON.
+async function api(service, path, { method = "GET", body, query, extra = {}, as = "json" } = {}) {
   const base = state.config.apis[service].replace(/\/$/, "");
   const url = new URL(`${base}/v1${path}`, location.href);
   for (const [key, value] of Object.entries(query || {})) {
@@ -64,8 +66,10 @@ async function api(service, path, { method = "GET", body, query, extra = {} } = 
   }
   const sent = state.token;
   const headers = { Authorization: `Bearer ${sent}`, ...extra };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const blob = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = blob ? body.type || "application/octet-stream" : "application/json";
+  const payload = body === undefined || blob ? body : JSON.stringify(body);
+  let response = await fetch(url, { method, headers, body: payload });
   if (response.status === 401 && state.refresh) {
     // One refresh for all the calls refused together; a call refused with an older token
     // simply tries again with the newer one.
@@ -74,8 +78,9 @@ async function api(service, path, { method = "GET", body, query, extra = {} } = 
       await refreshing;
     }
     headers.Authorization = `Bearer ${state.token}`;
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(url, { method, headers, body: payload });
   }
+  if (response.ok && as === "blob") return response.blob();
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) throw new ApiError(response.status, data);
@@ -319,6 +324,19 @@ async function sha256(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+async function uploadPhoto(file) {
+  const status = $("#r-photo-status");
+  if (status) status.textContent = t("photoUploading");
+  try {
+    const stored = await api("inspections", "/evidence", { method: "POST", body: file });
+    if (status) status.textContent = t("photoUploaded");
+    return stored;
+  } catch (error) {
+    if (status) status.textContent = problemText(error);
+    throw error;
+  }
+}
+
 async function recordPage() {
   const q = params();
   const reinspection = q.get("reinspect");
@@ -350,12 +368,20 @@ async function recordPage() {
   main().innerHTML = `<h1>${reinspection ? t("reinspect") : t("record")}</h1>
     <form class="stack" id="record">${target}${itemRows}
       <label for="r-note">${t("note")}</label><textarea id="r-note" name="note" rows="2"></textarea>
-      <label for="r-photo">${t("photo")}</label><input id="r-photo" name="photo" type="file" accept="image/*" capture="environment">
+      <label for="r-photo">${t("photo")}</label><input id="r-photo" name="photo" type="file" accept="image/jpeg,image/png,image/webp" capture="environment" aria-describedby="r-photo-status">
+      <span id="r-photo-status" class="muted" role="status"></span>
       <button type="button" class="secondary" id="r-locate">${t("useLocation")}</button><span id="r-where" class="muted"></span>
       <button type="submit">${t("submit")}</button></form>
     <div id="outcome" role="status" aria-live="polite"></div>
     <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>`;
   let where = null;
+  // The chosen photo, uploaded as soon as it is chosen (online): the inspection then names it.
+  let uploading = null;
+  $("#r-photo").addEventListener("change", (e) => {
+    const file = e.target.files[0];
+    uploading = file && navigator.onLine ? uploadPhoto(file) : null;
+    uploading?.catch(() => {}); // shown in #r-photo-status; submitting asks again
+  });
   $("#r-grid")?.addEventListener("change", (e) => { location.hash = `#/record?grid=${encodeURIComponent(e.target.value)}`; });
   $("#r-checklist")?.addEventListener("change", (e) => { q.set("checklist", e.target.value); location.hash = `#/record?${q}`; });
   $("#r-locate").addEventListener("click", () => navigator.geolocation?.getCurrentPosition((p) => {
@@ -367,9 +393,19 @@ async function recordPage() {
     const form = new FormData(event.target);
     const note = String(form.get("note") || "") || undefined;
     const photo = form.get("photo");
-    const evidence = photo && photo.size
-      ? [{ photo_ref: `device:${photo.name}`, sha256: await sha256(photo), ...(where || {}), taken_at: new Date().toISOString() }]
-      : [];
+    let evidence = [];
+    if (photo && photo.size) {
+      let stored;
+      try {
+        stored = navigator.onLine ? await (uploading || uploadPhoto(photo)) : null;
+      } catch (error) {
+        if (error instanceof ApiError) { $("#outcome").innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; return; }
+        stored = null; // the network failed: the inspection is kept on this device, as below
+      }
+      // Offline the photo stays on the device, named by its hash (not uploaded yet).
+      const ref = stored || { photo_ref: `device:${photo.name}`, sha256: await sha256(photo) };
+      evidence = [{ photo_ref: ref.photo_ref, sha256: ref.sha256, ...(where || {}), taken_at: new Date().toISOString() }];
+    }
     const findings = items.map((item, i) => {
       const passed = form.get(`item-${i}`) !== "fail";
       const finding = { item: item.code, passed };
@@ -482,7 +518,7 @@ async function casePage(id) {
     <dl><dt>${t("status")}</dt><dd id="case-status">${t(c.status)}</dd><dt>${t("checklist")}</dt><dd>${esc(c.checklist)}</dd>
       <dt>${t("severity")}</dt><dd>${esc(c.severity)}</dd><dt>${t("complyBy")}</dt><dd>${when(c.comply_by)}</dd>
       <dt>${t("household")}</dt><dd><a href="#/household/${c.subject_id}">${c.subject_id.slice(0, 8)}</a></dd></dl>
-    <h2>${t("item")}</h2><ul>${c.failed_findings.map((f) => `<li>${esc(f.item)} (${esc(f.severity)})${f.note ? ` — ${esc(f.note)}` : ""}</li>`).join("")}</ul>
+    <h2>${t("item")}</h2><ul>${c.failed_findings.map((f) => `<li>${esc(f.item)} (${esc(f.severity)})${f.note ? ` — ${esc(f.note)}` : ""}${photos(f)}</li>`).join("")}</ul>
     <p>${canReady ? `<button type="button" id="mark-ready">${t("markReady")}</button>` : ""}
       ${c.status === "ready" || c.status === "overdue" ? `<a href="#/record?reinspect=${id}">${t("reinspect")}</a>` : ""}</p>
     ${planned ? `<p id="pending-reinspection" tabindex="-1">${t("pendingReinspection")}: <time datetime="${planned.scheduled_for}">${when(planned.scheduled_for)}</time>${planned.inspector_id ? ` · ${esc(planned.inspector_id)}` : ""}${planned.note ? ` — ${esc(planned.note)}` : ""}</p>` : ""}
@@ -493,6 +529,7 @@ async function casePage(id) {
       <label for="sr-note">${t("note")}</label><input id="sr-note" name="note" maxlength="500">
       <button type="submit">${t("scheduleSubmit")}</button><p id="sr-result" role="status"></p></form>` : ""}
     <h2>${t("timeline")}</h2><ol id="case-timeline">${(c.timeline || []).map((e) => `<li><time datetime="${e.at}">${when(e.at)}</time> · ${esc(t(e.kind))}${timelineDetail(e)}</li>`).join("")}</ol>`;
+  showPhotos();
   $("#mark-ready")?.addEventListener("click", async () => {
     await api("inspections", `/rectifications/${id}/ready`, { method: "POST" });
     casePage(id).catch(showError);
@@ -511,6 +548,27 @@ async function casePage(id) {
     }
     await casePage(id);
     $("#pending-reinspection")?.focus();
+  });
+}
+
+const UPLOADED = "linli:evidence/";
+
+// A finding's uploaded photos: placeholders, filled by showPhotos (the bytes need the token).
+function photos(finding) {
+  return (finding.evidence || []).filter((e) => e.photo_ref.startsWith(UPLOADED)).map((e, i) =>
+    `<figure class="photo"><img data-photo="${esc(e.sha256)}" alt="${esc(t("photoOf", { item: finding.item, n: i + 1 }))}">
+      ${e.taken_at ? `<figcaption><time datetime="${esc(e.taken_at)}">${when(e.taken_at)}</time></figcaption>` : ""}</figure>`).join("");
+}
+
+function showPhotos() {
+  document.querySelectorAll("img[data-photo]").forEach(async (img) => {
+    try {
+      const blob = await api("inspections", `/evidence/${img.dataset.photo}`, { as: "blob" });
+      img.src = URL.createObjectURL(blob);
+      img.addEventListener("load", () => URL.revokeObjectURL(img.src), { once: true });
+    } catch (error) {
+      img.replaceWith(Object.assign(document.createElement("span"), { className: "muted", textContent: `${img.alt}: ${problemText(error)}` }));
+    }
   });
 }
 
