@@ -4,6 +4,7 @@ import { WORDS } from "./i18n.js";
 import { oidcSignIn, oidcCallback, oidcRefresh } from "./oidc.js";
 
 const OUTBOX = "linli.console.outbox";
+const UPLOADED = "linli:evidence/"; // a photo_ref naming a photo uploaded to inspections
 const state = { config: null, token: null, refresh: null, claims: null, lang: localStorage.getItem("linli.console.lang") || "zh-CN", sync: [] };
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -324,6 +325,45 @@ async function sha256(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// Photos of inspections recorded offline, by SHA-256, until the outbox is sent (next to the
+// outbox in localStorage, which cannot hold files).
+const PHOTOS = "linli.console.photos";
+let photoDb = null;
+function photoStore(mode) {
+  photoDb ??= new Promise((resolve, reject) => {
+    const request = indexedDB.open(PHOTOS, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("photos");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => { photoDb = null; reject(request.error); };
+  });
+  return photoDb.then((db) => db.transaction("photos", mode).objectStore("photos"));
+}
+const idbRequest = (request) => new Promise((resolve, reject) => {
+  request.onsuccess = () => resolve(request.result);
+  request.onerror = () => reject(request.error);
+});
+
+async function keepPhoto(file) {
+  const hash = await sha256(file);
+  await idbRequest((await photoStore("readwrite")).put(file, hash));
+  return { photo_ref: `${UPLOADED}${hash}`, sha256: hash };
+}
+
+const keptHashes = (inspection) => inspection.findings.flatMap((f) => f.evidence || [])
+  .filter((e) => e.photo_ref.startsWith(UPLOADED)).map((e) => e.sha256);
+
+// Upload an offline inspection's kept photos (the same bytes again are answered the same).
+async function uploadKept(inspection) {
+  for (const hash of keptHashes(inspection)) {
+    const file = await idbRequest((await photoStore("readonly")).get(hash));
+    if (file) await api("inspections", "/evidence", { method: "POST", body: file });
+  }
+}
+
+async function forgetKept(inspection) {
+  for (const hash of keptHashes(inspection)) await idbRequest((await photoStore("readwrite")).delete(hash));
+}
+
 async function uploadPhoto(file) {
   const status = $("#r-photo-status");
   if (status) status.textContent = t("photoUploading");
@@ -395,16 +435,16 @@ async function recordPage() {
     const photo = form.get("photo");
     let evidence = [];
     if (photo && photo.size) {
-      let stored;
+      let stored = null;
       try {
-        stored = navigator.onLine ? await (uploading || uploadPhoto(photo)) : null;
+        if (navigator.onLine) stored = await (uploading || uploadPhoto(photo));
       } catch (error) {
         if (error instanceof ApiError) { $("#outcome").innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; return; }
-        stored = null; // the network failed: the inspection is kept on this device, as below
+        // the network failed: the photo is kept on this device, as offline
       }
-      // Offline the photo stays on the device, named by its hash (not uploaded yet).
-      const ref = stored || { photo_ref: `device:${photo.name}`, sha256: await sha256(photo) };
-      evidence = [{ photo_ref: ref.photo_ref, sha256: ref.sha256, ...(where || {}), taken_at: new Date().toISOString() }];
+      // Offline the photo waits in IndexedDB under its hash and is uploaded before the batch.
+      stored ??= await keepPhoto(photo);
+      evidence = [{ photo_ref: stored.photo_ref, sha256: stored.sha256, ...(where || {}), taken_at: new Date().toISOString() }];
     }
     const findings = items.map((item, i) => {
       const passed = form.get(`item-${i}`) !== "fail";
@@ -455,6 +495,8 @@ function showQueue() {
     : `<p>${t("none")}</p>`;
   $("#send-now")?.addEventListener("click", () => flushOutbox().catch(showError));
   element.querySelectorAll("[data-remove]").forEach((button) => button.addEventListener("click", () => {
+    const removed = outbox().find((e) => e.inspection.id === button.dataset.remove);
+    if (removed) forgetKept(removed.inspection).catch(showError);
     saveOutbox(outbox().filter((e) => e.inspection.id !== button.dataset.remove));
     showQueue();
   }));
@@ -466,14 +508,29 @@ async function flushOutbox() {
   const pending = outbox().filter((e) => e.status === "pending");
   if (!pending.length) return null;
   flushing = (async () => {
-    const answer = await api("inspections", "/inspections/batch", { method: "POST", body: { inspections: pending.map((e) => e.inspection) } });
-    const byId = new Map(answer.results.map((r) => [r.id, r]));
+    // The photos first: the batch's inspections name them. A refused photo keeps its inspection
+    // on the device with the reason; a network failure stops here (tried again later).
+    const refused = new Map();
+    for (const entry of pending) {
+      try {
+        await uploadKept(entry.inspection);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        refused.set(entry.inspection.id, { id: entry.inspection.id, status: "invalid", errors: [{ field: "photo", message: problemText(error) }] });
+      }
+    }
+    const sending = pending.filter((e) => !refused.has(e.inspection.id));
+    const answer = sending.length
+      ? await api("inspections", "/inspections/batch", { method: "POST", body: { inspections: sending.map((e) => e.inspection) } })
+      : { results: [] };
+    const byId = new Map([...refused, ...answer.results.map((r) => [r.id, r])]);
     const kept = [];
     for (const entry of outbox()) {
       const result = byId.get(entry.inspection.id);
       if (!result) { kept.push(entry); continue; }
       if (result.status === "recorded" || result.status === "duplicate") {
         state.sync.push({ ...entry, status: result.status });
+        await forgetKept(entry.inspection);
       } else {
         kept.push({ ...entry, status: result.status, errors: result.errors });
       }
@@ -550,8 +607,6 @@ async function casePage(id) {
     $("#pending-reinspection")?.focus();
   });
 }
-
-const UPLOADED = "linli:evidence/";
 
 // A finding's uploaded photos: placeholders, filled by showPhotos (the bytes need the token).
 function photos(finding) {
