@@ -16,6 +16,7 @@ import pytest
 
 from conftest import MigratedDatabase
 from linli_inspections import app
+from linli_inspections.domain import evidence as evidence_rules
 from linli_inspections.settings import InspectionsSettings
 from services.inspections.tests.announced import announce_household
 from tests.support.api import api_client, assert_problem
@@ -225,3 +226,37 @@ async def test_a_grid_bound_reader_sees_only_its_grids_photos_and_its_own(
     assert_problem(await read(stray_photo, worker), 404, "not-found")
     assert (await read(theirs_photo, bearer("community_staff"))).status_code == 200
     assert (await read(ours_photo, bearer("partner"))).status_code == 403
+
+
+async def test_an_offline_item_naming_a_photo_never_uploaded_is_invalid_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    sha = "cd" * 32
+    item = {
+        "id": str(uuid.uuid4()),
+        **inspected(HOUSEHOLD, {"photo_ref": f"linli:evidence/{sha}", "sha256": sha}),
+    }
+
+    response = await client.post(
+        "/v1/inspections/batch", json={"inspections": [item]}, headers=ADMIN
+    )
+
+    assert response.status_code == 200, response.text
+    [result] = response.json()["results"]
+    assert result["status"] == "invalid"
+    assert [e["field"] for e in result["errors"]] == ["findings.0.evidence.0.photo_ref"]
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"\xff\xd8\xff\xdb", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"RIFF\0\0\0\0WEBPVP8 ", "image/webp"),
+        (b"GIF89a", None),
+        (b"RIFF\0\0\0\0WAVEfmt ", None),
+        (b"", None),
+    ],
+)
+def test_a_photo_is_the_type_its_first_bytes_say(content: bytes, kind: str | None) -> None:
+    assert evidence_rules.sniffed(content) == kind
