@@ -9,10 +9,13 @@ folder the test prints.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -71,6 +74,16 @@ class Community:
         )
         response.raise_for_status()
         return response.json()
+
+    def photo(self, sha256: str) -> bytes:
+        """An uploaded photo's bytes, as staff read them."""
+        response = httpx.get(
+            f"{self.url}/inspections/v1/evidence/{sha256}",
+            headers={"Authorization": f"Bearer {self.tokens['staff']}"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.content
 
     def eventually(self, probe: Callable[[], Any], what: str) -> Any:
         deadline = time.monotonic() + WAIT_SECONDS
@@ -312,6 +325,36 @@ def test_a_grid_worker_cannot_see_another_grids_household(
     expect(console.page.locator("#not-found")).to_be_visible()
 
 
+def _png(seed: int = 200) -> bytes:
+    """A valid 1×1 PNG; `seed` picks its colour (so its bytes)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixel = zlib.compress(bytes([0, seed % 256, 60, 40]))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixel) + chunk(b"IEND", b"")
+    )
+
+
+def kept_photos(page: Page) -> int:
+    """How many photos the console keeps in IndexedDB for the offline outbox."""
+    count: int = page.evaluate(
+        """() => new Promise((resolve, reject) => {
+          const open = indexedDB.open("linli.console.photos", 1);
+          open.onupgradeneeded = () => open.result.createObjectStore("photos");
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const request = open.result.transaction("photos").objectStore("photos").count();
+            request.onsuccess = () => { open.result.close(); resolve(request.result); };
+          };
+        })"""
+    )
+    return count
+
+
 def test_an_inspection_recorded_offline_is_sent_once_when_the_connection_returns(
     console: Console, community: Community
 ) -> None:
@@ -323,11 +366,13 @@ def test_an_inspection_recorded_offline_is_sent_once_when_the_connection_returns
         "不合格"
     ).check()
     console.page.get_by_label("备注").fill("楼道堆放纸箱")
+    photo = _png(seed=90)
     console.page.get_by_label("照片证据").set_input_files(
-        files=FilePayload(name="stairs.jpg", mimeType="image/jpeg", buffer=b"\xff\xd8photo")
+        files=FilePayload(name="stairs.png", mimeType="image/png", buffer=photo)
     )
     console.page.get_by_role("button", name="提交").click()
     expect(console.page.locator("#saved-offline")).to_be_visible()
+    assert kept_photos(console.page) == 1  # the photo waits on the device, in IndexedDB
     expect(console.page.locator("#queue .sync-status")).to_have_text(["待上传"])
     expect(console.page.locator("#net")).to_contain_text("1 待上传")
 
@@ -343,6 +388,15 @@ def test_an_inspection_recorded_offline_is_sent_once_when_the_connection_returns
         "the offline inspection's case",
     )
     assert len(cases) == 1
+    # The photo was uploaded before the batch: the case names it, with the same bytes, and the
+    # device no longer keeps it.
+    [finding] = community.get(f"/inspections/v1/rectifications/{cases[0]['id']}", "staff")[
+        "failed_findings"
+    ]
+    [evidence] = finding["evidence"]
+    assert evidence["photo_ref"] == f"linli:evidence/{hashlib.sha256(photo).hexdigest()}"
+    assert community.photo(evidence["sha256"]) == photo
+    assert kept_photos(console.page) == 0
     entries = community.eventually(
         lambda: community.get(f"/credit/v1/subjects/{community.zhang}/entries", "officer")["items"],
         "the ledger entry",
@@ -369,9 +423,35 @@ def test_an_inspection_recorded_online_shows_the_comply_by_date(
     console.sign_in("inspector-zhao", "inspector", "grid-01")
     console.go(f"#/record?grid=grid-01&household={community.wang}&checklist=sanitation", "record")
     console.page.get_by_role("group", name="no exposed garbage").get_by_label("不合格").check()
+    photo = _png()
+    console.page.get_by_label("照片证据").set_input_files(
+        files=FilePayload(name="garbage.png", mimeType="image/png", buffer=photo)
+    )
+    expect(console.page.locator("#r-photo-status")).to_have_text("照片已上传")
     console.page.get_by_role("button", name="提交").click()
     expect(console.page.locator("#recorded")).to_contain_text("不合格")
     expect(console.page.locator("#comply-by")).to_be_visible()
+
+    # The inspection names the uploaded photo, whose bytes are the ones chosen.
+    sha = hashlib.sha256(photo).hexdigest()
+    shown = [
+        (case, evidence)
+        for summary in community.get(
+            "/inspections/v1/rectifications", "staff", subject_id=community.wang
+        )["items"]
+        for case in [community.get(f"/inspections/v1/rectifications/{summary['id']}", "staff")]
+        for finding in case["failed_findings"]
+        for evidence in finding["evidence"]
+    ]
+    [(case, evidence)] = [(c, e) for c, e in shown if e["sha256"] == sha]
+    assert evidence["photo_ref"] == f"linli:evidence/{sha}"
+    assert community.photo(sha) == photo
+
+    # The case's page shows it, fetched with the token.
+    console.go(f"#/case/{case['id']}", "case")
+    image = console.page.get_by_role("img", name="照片证据：no-exposed-garbage（1）")
+    expect(image).to_be_visible()
+    assert image.evaluate("(img) => img.complete && img.naturalWidth") == 1
 
 
 def test_a_case_is_marked_ready_and_verified_by_a_reinspection_and_credit_explains_the_score(

@@ -32,7 +32,14 @@ GRID_FREE = {
     ("GET", "/v1/checklists"),
     ("GET", "/v1/checklists/{name}"),
     ("GET", "/v1/checklists/{name}/versions"),
+    # An upload is in no grid until an inspection shows it (reading it back is walked).
+    ("POST", "/v1/evidence"),
 }
+# A valid 1×1 PNG: the other grid's inspection shows it as evidence.
+PHOTO = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
 
 
 def _inspection(compound: str) -> dict[str, Any]:
@@ -67,7 +74,15 @@ async def app_client(
 
 
 async def _their_objects(client: httpx.AsyncClient) -> dict[str, str]:
-    recorded = await client.post("/v1/inspections", json=_inspection(f"cp-{THEIRS}"), headers=ADMIN)
+    uploaded = await client.post(
+        "/v1/evidence", content=PHOTO, headers={**ADMIN, "Content-Type": "image/png"}
+    )
+    photo = uploaded.json()
+    shown = _inspection(f"cp-{THEIRS}")
+    shown["findings"][0]["evidence"] = [
+        {"photo_ref": photo["photo_ref"], "sha256": photo["sha256"]}
+    ]
+    recorded = await client.post("/v1/inspections", json=shown, headers=ADMIN)
     cases = await client.get("/v1/rectifications", headers=ADMIN)
     planned = await client.post(
         "/v1/schedules",
@@ -85,12 +100,13 @@ async def _their_objects(client: httpx.AsyncClient) -> dict[str, str]:
         },
         headers=ADMIN,
     )
-    for response in (recorded, cases, planned, point):
+    for response in (uploaded, recorded, cases, planned, point):
         assert response.status_code in (200, 201), response.text
     return {
         "inspection": recorded.json()["id"],
         "case": cases.json()["items"][0]["id"],
         "schedule": planned.json()["id"],
+        "photo": photo["sha256"],
     }
 
 
@@ -105,6 +121,7 @@ def _probes(theirs: dict[str, str]) -> list[Probe]:
             {"inspections": [_inspection(f"cp-{THEIRS}")]},
         ),
         Probe("GET", "/v1/inspections/{inspection_id}", f"/v1/inspections/{theirs['inspection']}"),
+        Probe("GET", "/v1/evidence/{sha256}", f"/v1/evidence/{theirs['photo']}"),
         Probe("GET", "/v1/rectifications", "/v1/rectifications", lists=True),
         Probe("GET", "/v1/rectifications/{rectification_id}", f"/v1/rectifications/{case}"),
         Probe(
@@ -160,7 +177,8 @@ async def test_grid_bound_roles_are_refused_outside_their_grids(
     walked = await walk(client, permissions, probes, grid_free=GRID_FREE, is_refused=_refused)
     assert walked >= 20
     # The other grid's objects are all still there, untouched, for those who may see them.
-    case = (await client.get(probes[4].url, headers=ADMIN)).json()
+    [case_probe] = [p for p in probes if p.path == "/v1/rectifications/{rectification_id}"]
+    case = (await client.get(case_probe.url, headers=ADMIN)).json()
     assert case["status"] == "open" and case["scheduled_reinspection"] is None
     schedules = (await client.get("/v1/schedules", headers=ADMIN)).json()["items"]
     assert [s["grid_id"] for s in schedules] == [THEIRS]

@@ -51,7 +51,10 @@ def create_service_app(
     readiness_checks: Mapping[str, ReadinessCheck],
     lifespan: Lifespan | None = None,
     audit_log: AuditLog | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """`body_limits`: a larger (or smaller) body limit for a few paths (`/v1/evidence`) than
+    the platform's `max_request_bytes`, which every other path keeps."""
     app = FastAPI(
         title=title,
         description=description,
@@ -75,7 +78,9 @@ def create_service_app(
     app.state.service_name = title.removeprefix("Linli ").lower()
     install_problem_handlers(app)
     app.add_middleware(CorrelationAndTrace)
-    app.add_middleware(RequestGuard, max_bytes=platform.max_request_bytes)
+    app.add_middleware(
+        RequestGuard, max_bytes=platform.max_request_bytes, limits=dict(body_limits or {})
+    )
     app.include_router(health_router(readiness_checks))
     app.state.readiness_checks = readiness_checks
     app.state.audit_log = audit_log
@@ -199,19 +204,24 @@ def _route_template(request: Request) -> str:
 class RequestGuard:
     """Before the app sees a request: the body is read up to the limit (413 beyond it, whether or
     not it declares a length), and no text in the path, the query or a JSON body may hold a NUL
-    character (422 naming the field; PostgreSQL cannot store one)."""
+    character (422 naming the field; PostgreSQL cannot store one). `limits` overrides the limit
+    for exact paths."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, limits: Mapping[str, int] | None = None
+    ) -> None:
         self._app = app
         self._max_bytes = max_bytes
+        self._limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        limit = self._limits.get(scope["path"], self._max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            await self._too_large(scope, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, send, limit)
             return
         messages: list[Message] = []
         received = 0
@@ -221,8 +231,8 @@ class RequestGuard:
             if message["type"] != "http.request":
                 break
             received += len(message.get("body", b""))
-            if received > self._max_bytes:
-                await self._too_large(scope, send)
+            if received > limit:
+                await self._too_large(scope, send, limit)
                 return
             if not message.get("more_body"):
                 break
@@ -251,14 +261,14 @@ class RequestGuard:
 
         await self._app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
+    async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
         await _problem(
             scope,
             send,
             413,
             "payload-too-large",
             "Request body too large",
-            f"the limit is {self._max_bytes} bytes",
+            f"the limit is {limit} bytes",
         )
 
 

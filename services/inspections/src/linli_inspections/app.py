@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from linli_inspections.adapters import tables
 from linli_inspections.api.routes import router
 from linli_inspections.consumers import subscriptions
+from linli_inspections.domain.evidence import DEFAULT_MAX_BYTES
 from linli_inspections.domain.policy import InspectionPolicy
 from linli_inspections.service import UseCases
 from linli_inspections.service.cases import CasesUseCases
 from linli_inspections.service.coverage import CoverageUseCases
+from linli_inspections.service.evidence import EvidenceUseCases
 from linli_inspections.service.pests import PestsUseCases
 from linli_inspections.service.places import PlacesUseCases
 from linli_inspections.service.reads import ReadsUseCases
@@ -40,7 +42,12 @@ SOURCE = "/linli/inspections"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_use_cases(database: Database, clock: Clock, policy: InspectionPolicy) -> UseCases:
+def build_use_cases(
+    database: Database,
+    clock: Clock,
+    policy: InspectionPolicy,
+    evidence_max_bytes: int = DEFAULT_MAX_BYTES,
+) -> UseCases:
     """The use cases on one database, each built by hand with what it needs."""
     outbox = Outbox(tables.outbox, SOURCE)
     cases = CasesUseCases(database, outbox, clock, policy)
@@ -52,6 +59,7 @@ def build_use_cases(database: Database, clock: Clock, policy: InspectionPolicy) 
         cases=cases,
         coverage=coverage,
         templates=TemplatesUseCases(database, clock),
+        evidence=EvidenceUseCases(database, clock, evidence_max_bytes),
         pests=PestsUseCases(database, clock, recording, reads),
         places=PlacesUseCases(database),
         reads=reads,
@@ -62,7 +70,7 @@ def build_use_cases(database: Database, clock: Clock, policy: InspectionPolicy) 
 def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
-    built = build_use_cases(database, SystemClock(), settings.policy())
+    built = build_use_cases(database, SystemClock(), settings.policy(), settings.evidence_max_bytes)
     probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(built))
     app = create_service_app(
         title="Linli inspections",
@@ -75,6 +83,7 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
         readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
+        body_limits={"/v1/evidence": settings.evidence_max_bytes},
     )
     app.state.use_cases = built
     return app
@@ -83,7 +92,7 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
 def create_worker(settings: InspectionsSettings | None = None) -> Worker:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
-    built = build_use_cases(database, SystemClock(), settings.policy())
+    built = build_use_cases(database, SystemClock(), settings.policy(), settings.evidence_max_bytes)
     interval = settings.sweep_interval_seconds
 
     async def scheduler(stop: asyncio.Event) -> None:

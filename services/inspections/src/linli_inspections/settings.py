@@ -3,6 +3,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from linli_inspections.domain.evidence import DEFAULT_MAX_BYTES
 from linli_inspections.domain.policy import DEFAULT_DEPARTMENTS, InspectionPolicy
 from linli_shared.settings import ServiceSettings
 
@@ -37,6 +38,13 @@ class InspectionsSettings(ServiceSettings):
             "How far ahead of the server's clock an inspection's or a photo's time may be (device "
             "clocks drift); later ones are refused with 422"
         ),
+    )
+
+    evidence_max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES,
+        ge=1024,
+        le=50 * 1024 * 1024,
+        description="The largest photo `POST /v1/evidence` takes (bytes); larger ones get 413",
     )
 
     def policy(self) -> InspectionPolicy:

@@ -4,11 +4,15 @@ import { WORDS } from "./i18n.js";
 import { oidcSignIn, oidcCallback, oidcRefresh } from "./oidc.js";
 
 const OUTBOX = "linli.console.outbox";
+<<<<<<< HEAD
 // Kept on the device so an inspector can record without a connection (nothing personal): the
 // checklists' definitions and the user name of the last inspector signed in on it.
 const CHECKLISTS = "linli.console.checklists";
 const INSPECTOR = "linli.console.inspector";
 const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+=======
+const UPLOADED = "linli:evidence/"; // a photo_ref naming a photo uploaded to inspections
+>>>>>>> h/photos
 const state = { config: null, token: null, refresh: null, claims: null, lang: localStorage.getItem("linli.console.lang") || "zh-CN", sync: [] };
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -61,7 +65,9 @@ class ApiError extends Error {
 
 let refreshing = null;
 
-async function api(service, path, { method = "GET", body, query, extra = {} } = {}) {
+// `body`: JSON, or a Blob (a photo) sent as it is with its own type; `as: "blob"` answers the
+// body as a Blob (a photo) instead of JSON.
+async function api(service, path, { method = "GET", body, query, extra = {}, as = "json" } = {}) {
   const base = state.config.apis[service].replace(/\/$/, "");
   const url = new URL(`${base}/v1${path}`, location.href);
   for (const [key, value] of Object.entries(query || {})) {
@@ -69,8 +75,10 @@ async function api(service, path, { method = "GET", body, query, extra = {} } = 
   }
   const sent = state.token;
   const headers = { Authorization: `Bearer ${sent}`, ...extra };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const blob = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = blob ? body.type || "application/octet-stream" : "application/json";
+  const payload = body === undefined || blob ? body : JSON.stringify(body);
+  let response = await fetch(url, { method, headers, body: payload });
   if (response.status === 401 && state.refresh) {
     // One refresh for all the calls refused together; a call refused with an older token
     // simply tries again with the newer one.
@@ -79,8 +87,9 @@ async function api(service, path, { method = "GET", body, query, extra = {} } = 
       await refreshing;
     }
     headers.Authorization = `Bearer ${state.token}`;
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(url, { method, headers, body: payload });
   }
+  if (response.ok && as === "blob") return response.blob();
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) throw new ApiError(response.status, data);
@@ -344,6 +353,58 @@ async function sha256(file) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// Photos of inspections recorded offline, by SHA-256, until the outbox is sent (next to the
+// outbox in localStorage, which cannot hold files).
+const PHOTOS = "linli.console.photos";
+let photoDb = null;
+function photoStore(mode) {
+  photoDb ??= new Promise((resolve, reject) => {
+    const request = indexedDB.open(PHOTOS, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("photos");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => { photoDb = null; reject(request.error); };
+  });
+  return photoDb.then((db) => db.transaction("photos", mode).objectStore("photos"));
+}
+const idbRequest = (request) => new Promise((resolve, reject) => {
+  request.onsuccess = () => resolve(request.result);
+  request.onerror = () => reject(request.error);
+});
+
+async function keepPhoto(file) {
+  const hash = await sha256(file);
+  await idbRequest((await photoStore("readwrite")).put(file, hash));
+  return { photo_ref: `${UPLOADED}${hash}`, sha256: hash };
+}
+
+const keptHashes = (inspection) => inspection.findings.flatMap((f) => f.evidence || [])
+  .filter((e) => e.photo_ref.startsWith(UPLOADED)).map((e) => e.sha256);
+
+// Upload an offline inspection's kept photos (the same bytes again are answered the same).
+async function uploadKept(inspection) {
+  for (const hash of keptHashes(inspection)) {
+    const file = await idbRequest((await photoStore("readonly")).get(hash));
+    if (file) await api("inspections", "/evidence", { method: "POST", body: file });
+  }
+}
+
+async function forgetKept(inspection) {
+  for (const hash of keptHashes(inspection)) await idbRequest((await photoStore("readwrite")).delete(hash));
+}
+
+async function uploadPhoto(file) {
+  const status = $("#r-photo-status");
+  if (status) status.textContent = t("photoUploading");
+  try {
+    const stored = await api("inspections", "/evidence", { method: "POST", body: file });
+    if (status) status.textContent = t("photoUploaded");
+    return stored;
+  } catch (error) {
+    if (status) status.textContent = problemText(error);
+    throw error;
+  }
+}
+
 async function recordPage() {
   const q = params();
   const reinspection = q.get("reinspect");
@@ -374,17 +435,61 @@ async function recordPage() {
        <label for="r-household">${t("selectHousehold")}</label><select id="r-household" name="household" required>${householdOptions}</select>
        <label for="r-checklist">${t("checklist")}</label><select id="r-checklist" name="checklist">${checklistOptions}</select>`;
   main().innerHTML = `<h1>${reinspection ? t("reinspect") : t("record")}</h1>
+<<<<<<< HEAD
     <form class="stack" id="record">${target}${itemRows}${evidenceFields()}
       <button type="submit">${t("submit")}</button></form>
     <div id="outcome" role="status" aria-live="polite"></div>
     <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>`;
+=======
+    <form class="stack" id="record">${target}${itemRows}
+      <label for="r-note">${t("note")}</label><textarea id="r-note" name="note" rows="2"></textarea>
+      <label for="r-photo">${t("photo")}</label><input id="r-photo" name="photo" type="file" accept="image/jpeg,image/png,image/webp" capture="environment" aria-describedby="r-photo-status">
+      <span id="r-photo-status" class="muted" role="status"></span>
+      <button type="button" class="secondary" id="r-locate">${t("useLocation")}</button><span id="r-where" class="muted"></span>
+      <button type="submit">${t("submit")}</button></form>
+    <div id="outcome" role="status" aria-live="polite"></div>
+    <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>`;
+  let where = null;
+  // The chosen photo, uploaded as soon as it is chosen (online): the inspection then names it.
+  let uploading = null;
+  $("#r-photo").addEventListener("change", (e) => {
+    const file = e.target.files[0];
+    uploading = file && navigator.onLine ? uploadPhoto(file) : null;
+    uploading?.catch(() => {}); // shown in #r-photo-status; submitting asks again
+  });
+>>>>>>> h/photos
   $("#r-grid")?.addEventListener("change", (e) => { location.hash = `#/record?grid=${encodeURIComponent(e.target.value)}`; });
   $("#r-checklist")?.addEventListener("change", (e) => { q.set("checklist", e.target.value); location.hash = `#/record?${q}`; });
   const findingsOf = locatedFindings(items);
   $("#record").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
+<<<<<<< HEAD
     const inspection = { id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings: await findingsOf(form) };
+=======
+    const note = String(form.get("note") || "") || undefined;
+    const photo = form.get("photo");
+    let evidence = [];
+    if (photo && photo.size) {
+      let stored = null;
+      try {
+        if (navigator.onLine) stored = await (uploading || uploadPhoto(photo));
+      } catch (error) {
+        if (error instanceof ApiError) { $("#outcome").innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; return; }
+        // the network failed: the photo is kept on this device, as offline
+      }
+      // Offline the photo waits in IndexedDB under its hash and is uploaded before the batch.
+      stored ??= await keepPhoto(photo);
+      evidence = [{ photo_ref: stored.photo_ref, sha256: stored.sha256, ...(where || {}), taken_at: new Date().toISOString() }];
+    }
+    const findings = items.map((item, i) => {
+      const passed = form.get(`item-${i}`) !== "fail";
+      const finding = { item: item.code, passed };
+      if (!passed) Object.assign(finding, { severity: item.severity, note, evidence });
+      return finding;
+    });
+    const inspection = { id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings };
+>>>>>>> h/photos
     if (reinspection) inspection.reinspection_of = reinspection;
     else Object.assign(inspection, { subject_id: form.get("household"), subject_kind: "household", checklist: checklistName, checklist_version: checklist.version });
     const label = reinspection ? `${t("reinspectionOf")} ${reinspection.slice(0, 8)}` : $("#r-household").selectedOptions[0]?.textContent;
@@ -506,6 +611,8 @@ function showQueue() {
     : `<p>${t("none")}</p>`;
   $("#send-now")?.addEventListener("click", () => flushOutbox().catch(showError));
   element.querySelectorAll("[data-remove]").forEach((button) => button.addEventListener("click", () => {
+    const removed = outbox().find((e) => e.inspection.id === button.dataset.remove);
+    if (removed) forgetKept(removed.inspection).catch(showError);
     saveOutbox(outbox().filter((e) => e.inspection.id !== button.dataset.remove));
     showQueue();
   }));
@@ -519,14 +626,29 @@ async function flushOutbox() {
   const pending = outbox().filter((e) => e.status === "pending" && mine(e));
   if (!pending.length) return null;
   flushing = (async () => {
-    const answer = await api("inspections", "/inspections/batch", { method: "POST", body: { inspections: pending.map((e) => e.inspection) } });
-    const byId = new Map(answer.results.map((r) => [r.id, r]));
+    // The photos first: the batch's inspections name them. A refused photo keeps its inspection
+    // on the device with the reason; a network failure stops here (tried again later).
+    const refused = new Map();
+    for (const entry of pending) {
+      try {
+        await uploadKept(entry.inspection);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        refused.set(entry.inspection.id, { id: entry.inspection.id, status: "invalid", errors: [{ field: "photo", message: problemText(error) }] });
+      }
+    }
+    const sending = pending.filter((e) => !refused.has(e.inspection.id));
+    const answer = sending.length
+      ? await api("inspections", "/inspections/batch", { method: "POST", body: { inspections: sending.map((e) => e.inspection) } })
+      : { results: [] };
+    const byId = new Map([...refused, ...answer.results.map((r) => [r.id, r])]);
     const kept = [];
     for (const entry of outbox()) {
       const result = byId.get(entry.inspection.id);
       if (!result) { kept.push(entry); continue; }
       if (result.status === "recorded" || result.status === "duplicate") {
         state.sync.push({ ...entry, status: result.status });
+        await forgetKept(entry.inspection);
       } else {
         kept.push({ ...entry, status: result.status, errors: result.errors });
       }
@@ -571,7 +693,7 @@ async function casePage(id) {
     <dl><dt>${t("status")}</dt><dd id="case-status">${t(c.status)}</dd><dt>${t("checklist")}</dt><dd>${esc(c.checklist)}</dd>
       <dt>${t("severity")}</dt><dd>${esc(c.severity)}</dd><dt>${t("complyBy")}</dt><dd>${when(c.comply_by)}</dd>
       <dt>${t("household")}</dt><dd><a href="#/household/${c.subject_id}">${c.subject_id.slice(0, 8)}</a></dd></dl>
-    <h2>${t("item")}</h2><ul>${c.failed_findings.map((f) => `<li>${esc(f.item)} (${esc(f.severity)})${f.note ? ` — ${esc(f.note)}` : ""}</li>`).join("")}</ul>
+    <h2>${t("item")}</h2><ul>${c.failed_findings.map((f) => `<li>${esc(f.item)} (${esc(f.severity)})${f.note ? ` — ${esc(f.note)}` : ""}${photos(f)}</li>`).join("")}</ul>
     <p>${canReady ? `<button type="button" id="mark-ready">${t("markReady")}</button>` : ""}
       ${c.status === "ready" || c.status === "overdue" ? `<a href="#/record?reinspect=${id}">${t("reinspect")}</a>` : ""}</p>
     ${planned ? `<p id="pending-reinspection" tabindex="-1">${t("pendingReinspection")}: <time datetime="${planned.scheduled_for}">${when(planned.scheduled_for)}</time>${planned.inspector_id ? ` · ${esc(planned.inspector_id)}` : ""}${planned.note ? ` — ${esc(planned.note)}` : ""}</p>` : ""}
@@ -582,6 +704,7 @@ async function casePage(id) {
       <label for="sr-note">${t("note")}</label><input id="sr-note" name="note" maxlength="500">
       <button type="submit">${t("scheduleSubmit")}</button><p id="sr-result" role="status"></p></form>` : ""}
     <h2>${t("timeline")}</h2><ol id="case-timeline">${(c.timeline || []).map((e) => `<li><time datetime="${e.at}">${when(e.at)}</time> · ${esc(t(e.kind))}${timelineDetail(e)}</li>`).join("")}</ol>`;
+  showPhotos();
   $("#mark-ready")?.addEventListener("click", async () => {
     await api("inspections", `/rectifications/${id}/ready`, { method: "POST" });
     casePage(id).catch(showError);
@@ -600,6 +723,25 @@ async function casePage(id) {
     }
     await casePage(id);
     $("#pending-reinspection")?.focus();
+  });
+}
+
+// A finding's uploaded photos: placeholders, filled by showPhotos (the bytes need the token).
+function photos(finding) {
+  return (finding.evidence || []).filter((e) => e.photo_ref.startsWith(UPLOADED)).map((e, i) =>
+    `<figure class="photo"><img data-photo="${esc(e.sha256)}" alt="${esc(t("photoOf", { item: finding.item, n: i + 1 }))}">
+      ${e.taken_at ? `<figcaption><time datetime="${esc(e.taken_at)}">${when(e.taken_at)}</time></figcaption>` : ""}</figure>`).join("");
+}
+
+function showPhotos() {
+  document.querySelectorAll("img[data-photo]").forEach(async (img) => {
+    try {
+      const blob = await api("inspections", `/evidence/${img.dataset.photo}`, { as: "blob" });
+      img.src = URL.createObjectURL(blob);
+      img.addEventListener("load", () => URL.revokeObjectURL(img.src), { once: true });
+    } catch (error) {
+      img.replaceWith(Object.assign(document.createElement("span"), { className: "muted", textContent: `${img.alt}: ${problemText(error)}` }));
+    }
   });
 }
 

@@ -15,6 +15,7 @@ from linli_inspections.adapters.tables import (
     communities,
     compounds,
     evidence,
+    evidence_photos,
     findings,
     grids,
     inspections,
@@ -27,6 +28,7 @@ from linli_inspections.adapters.tables import (
     targets,
 )
 from linli_inspections.domain.checklist import Checklist, ChecklistItem
+from linli_inspections.domain.evidence import Photo
 from linli_inspections.domain.inspection import Evidence, Finding, Inspection, Target
 from linli_inspections.domain.pest import Measurement, Pest, PestPoint
 from linli_inspections.domain.rectification import (
@@ -173,6 +175,63 @@ class InspectionRepository:
             )
             or 0
         )
+
+
+class PhotoRepository:
+    """Uploaded photos, one row per content hash."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, photo: Photo) -> bool:
+        """Store the photo; False when these bytes were uploaded before (even being committed)."""
+        result = await self._connection.execute(
+            insert_ignoring_conflicts(self._connection, evidence_photos).values(
+                sha256=photo.sha256,
+                content_type=photo.content_type,
+                size=photo.size,
+                bytes=photo.content,
+                uploaded_by=photo.uploaded_by,
+                uploaded_at=photo.uploaded_at,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def get(self, sha256: str, *, with_content: bool = True) -> Photo | None:
+        columns = [
+            evidence_photos.c.sha256,
+            evidence_photos.c.content_type,
+            evidence_photos.c.size,
+            evidence_photos.c.uploaded_by,
+            evidence_photos.c.uploaded_at,
+        ]
+        if with_content:
+            columns.append(evidence_photos.c.bytes)
+        row = (
+            await self._connection.execute(
+                select(*columns).where(evidence_photos.c.sha256 == sha256)
+            )
+        ).first()
+        if row is None:
+            return None
+        return Photo(
+            sha256=row.sha256,
+            content_type=row.content_type,
+            size=row.size,
+            uploaded_by=row.uploaded_by,
+            uploaded_at=row.uploaded_at,
+            content=bytes(row.bytes) if with_content else b"",
+        )
+
+    async def shown_in_grids(self, sha256: str, grids: frozenset[str]) -> bool:
+        """Whether an inspection in one of these grids has this photo as evidence."""
+        found = await self._connection.scalar(
+            select(evidence.c.inspection_id)
+            .join(inspections, inspections.c.id == evidence.c.inspection_id)
+            .where(evidence.c.sha256 == sha256, inspections.c.grid_id.in_(grids))
+            .limit(1)
+        )
+        return found is not None
 
 
 class ChecklistRepository:

@@ -1,11 +1,13 @@
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -66,6 +68,20 @@ evidence = Table(
     Column("latitude", Float, nullable=True),
     Column("longitude", Float, nullable=True),
     Column("taken_at", UtcDateTime, nullable=True),
+    # Who may see an uploaded photo follows the inspections showing it (by its hash).
+    Index("ix_evidence_sha256", "sha256"),
+)
+
+# Uploaded photos, content-addressed: the same bytes are stored once, under their SHA-256.
+evidence_photos = Table(
+    "evidence_photos",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("content_type", String(50), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("bytes", LargeBinary, nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
 )
 
 checklists = Table(

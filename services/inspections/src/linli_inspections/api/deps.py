@@ -3,6 +3,7 @@ by the composition root), the caller by the roles a route admits, and the page a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +11,7 @@ from fastapi import Depends, Request
 from linli_inspections.service import UseCases
 from linli_inspections.service.cases import CasesUseCases
 from linli_inspections.service.coverage import CoverageUseCases
+from linli_inspections.service.evidence import EvidenceUseCases
 from linli_inspections.service.pests import PestsUseCases
 from linli_inspections.service.reads import ReadsUseCases
 from linli_inspections.service.recording import RecordingUseCases
@@ -49,6 +51,22 @@ async def templates(request: Request) -> TemplatesUseCases:
     return (await use_cases(request)).templates
 
 
+async def evidence(request: Request) -> EvidenceUseCases:
+    return (await use_cases(request)).evidence
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A request's raw body as sent, with the type it declares."""
+
+    content_type: str | None
+    content: bytes
+
+
+async def upload(request: Request) -> Upload:
+    return Upload(request.headers.get("content-type"), await request.body())
+
+
 async def pests(request: Request) -> PestsUseCases:
     return (await use_cases(request)).pests
 
@@ -62,6 +80,8 @@ Cases = Annotated[CasesUseCases, Depends(cases)]
 Coverage = Annotated[CoverageUseCases, Depends(coverage)]
 Templates = Annotated[TemplatesUseCases, Depends(templates)]
 Pests = Annotated[PestsUseCases, Depends(pests)]
+Evidence = Annotated[EvidenceUseCases, Depends(evidence)]
+Uploaded = Annotated[Upload, Depends(upload)]
 Reads = Annotated[ReadsUseCases, Depends(reads)]
 
 Inspector = Annotated[Principal, Depends(require_roles(*INSPECTORS))]

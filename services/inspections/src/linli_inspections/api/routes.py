@@ -4,11 +4,12 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from linli_inspections.api.deps import (
     Cases,
     Coverage,
+    Evidence,
     Inspector,
     Paging,
     Pests,
@@ -20,6 +21,7 @@ from linli_inspections.api.deps import (
     Reporter,
     Scheduler,
     Templates,
+    Uploaded,
 )
 from linli_inspections.api.schemas import (
     BatchIn,
@@ -34,6 +36,7 @@ from linli_inspections.api.schemas import (
     PestPointIn,
     PestPointOut,
     PestPointPage,
+    PhotoOut,
     ReadingIn,
     ReadingOut,
     ReadingPage,
@@ -45,6 +48,7 @@ from linli_inspections.api.schemas import (
     SchedulePage,
 )
 from linli_inspections.domain import schedule as schedule_rules
+from linli_inspections.domain.evidence import CONTENT_TYPES
 from linli_inspections.domain.rectification import Status
 from linli_inspections.service.lookups import TargetRef
 from linli_shared.errors import Problem
@@ -120,6 +124,66 @@ async def get_inspection(
     principal: Reader,
 ) -> InspectionOut:
     return InspectionOut.of(await reads.get_inspection(inspection_id, reach_of(principal)))
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.post(
+    "/evidence",
+    tags=["evidence"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=PhotoOut,
+    summary="Upload a photo (the raw bytes as the body); an inspection's evidence then names it",
+    description="The body is the photo itself, sent as `image/jpeg`, `image/png` or `image/webp` "
+    "(its bytes must be of that type). It is stored once under its SHA-256: the same bytes sent "
+    "again answer 200 with the same reference. Refer to it in an inspection's evidence with the "
+    "answer's `photo_ref` and `sha256`.",
+    openapi_extra={
+        "requestBody": {"required": True, "content": dict.fromkeys(CONTENT_TYPES, _IMAGE)}
+    },
+    responses={
+        200: {"model": PhotoOut, "description": "These bytes were uploaded before"},
+        413: {"model": Problem, "description": "Larger than LINLI_INSPECTIONS_EVIDENCE_MAX_BYTES"},
+        415: {"model": Problem, "description": "Not a JPEG, PNG or WebP photo"},
+    },
+)
+async def upload_evidence(
+    body: Uploaded,
+    response: Response,
+    evidence: Evidence,
+    principal: Inspector,
+) -> PhotoOut:
+    photo, created = await evidence.upload(body.content_type, body.content, principal.subject)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return PhotoOut.of(photo)
+
+
+@router.get(
+    "/evidence/{sha256}",
+    tags=["evidence"],
+    response_class=Response,
+    responses={
+        200: {"content": dict.fromkeys(CONTENT_TYPES, _IMAGE), "description": "The photo"},
+        404: {"model": Problem},
+    },
+    summary="An uploaded photo's bytes (grid workers and inspectors: of their grids' "
+    "inspections or their own uploads)",
+)
+async def get_evidence(
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$")],
+    evidence: Evidence,
+    principal: Reader,
+) -> Response:
+    photo = await evidence.get(sha256, principal.subject, reach_of(principal))
+    return Response(
+        photo.content,
+        media_type=photo.content_type,
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+    )
 
 
 # --- rectifications -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from linli_inspections.domain.checklist import Checklist, ChecklistItem
+from linli_inspections.domain.evidence import Photo
 from linli_inspections.domain.inspection import Evidence, Finding, Inspection
 from linli_inspections.domain.pest import Measurement, Pest, PestPoint
 from linli_inspections.domain.rectification import (
@@ -35,6 +36,25 @@ class EvidenceIn(BaseModel):
 
     def evidence(self) -> Evidence:
         return Evidence(self.photo_ref, self.sha256, self.latitude, self.longitude, self.taken_at)
+
+
+class PhotoOut(BaseModel):
+    photo_ref: str = Field(
+        description="What an inspection's evidence names as its `photo_ref`",
+        examples=["linli:evidence/" + "ab" * 32],
+    )
+    sha256: str = Field(description="SHA-256 of the photo: its evidence's `sha256`")
+    size: int
+    content_type: str
+
+    @classmethod
+    def of(cls, photo: Photo) -> PhotoOut:
+        return cls(
+            photo_ref=photo.photo_ref,
+            sha256=photo.sha256,
+            size=photo.size,
+            content_type=photo.content_type,
+        )
 
 
 class FindingIn(BaseModel):

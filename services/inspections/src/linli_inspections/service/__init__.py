@@ -4,6 +4,7 @@
 - `cases`: rectification cases: opened, reported ready, verified, overdue and escalated
 - `coverage`: schedules, weekly coverage, weeks closed as missed
 - `templates`: checklist templates and their versions
+- `evidence`: uploaded photos: stored once per content, read within reach
 - `pests`: pest monitoring points and density readings
 - `places`: the read model of the registry's places (who answers for each target)
 - `reads`: inspections and cases as the API reads them
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from linli_inspections.service.cases import CasesUseCases
 from linli_inspections.service.coverage import CoverageUseCases
+from linli_inspections.service.evidence import EvidenceUseCases
 from linli_inspections.service.pests import PestsUseCases
 from linli_inspections.service.places import PlacesUseCases
 from linli_inspections.service.reads import ReadsUseCases
@@ -35,6 +37,7 @@ class UseCases:
     cases: CasesUseCases
     coverage: CoverageUseCases
     templates: TemplatesUseCases
+    evidence: EvidenceUseCases
     pests: PestsUseCases
     places: PlacesUseCases
     reads: ReadsUseCases

@@ -27,6 +27,7 @@ from linli_inspections.domain.policy import InspectionPolicy
 from linli_inspections.domain.rectification import Rectification
 from linli_inspections.service import announcements, partner
 from linli_inspections.service.cases import CasesUseCases
+from linli_inspections.service.evidence import check_uploaded
 from linli_inspections.service.lookups import TargetRef, known_subject, resolve_target, zone_name
 from linli_shared.clock import Clock
 from linli_shared.contracts.common import SubjectKind
@@ -114,6 +115,7 @@ class RecordingUseCases:
             inspection, version = await self._build(connection, request, now)
             if not reach.covers(inspection.grid_id):
                 raise OutsideGrids(_target_field(request), inspection.grid_id)
+            await check_uploaded(connection, inspection)
             repository = InspectionRepository(connection)
             if await repository.add(inspection, recorded_at=now, checklist_version=version):
                 await self._announce(connection, inspection, version)
