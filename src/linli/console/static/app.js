@@ -4,15 +4,12 @@ import { WORDS } from "./i18n.js";
 import { oidcSignIn, oidcCallback, oidcRefresh } from "./oidc.js";
 
 const OUTBOX = "linli.console.outbox";
-<<<<<<< HEAD
 // Kept on the device so an inspector can record without a connection (nothing personal): the
 // checklists' definitions and the user name of the last inspector signed in on it.
 const CHECKLISTS = "linli.console.checklists";
 const INSPECTOR = "linli.console.inspector";
 const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
-=======
 const UPLOADED = "linli:evidence/"; // a photo_ref naming a photo uploaded to inspections
->>>>>>> h/photos
 const state = { config: null, token: null, refresh: null, claims: null, lang: localStorage.getItem("linli.console.lang") || "zh-CN", sync: [] };
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -435,61 +432,19 @@ async function recordPage() {
        <label for="r-household">${t("selectHousehold")}</label><select id="r-household" name="household" required>${householdOptions}</select>
        <label for="r-checklist">${t("checklist")}</label><select id="r-checklist" name="checklist">${checklistOptions}</select>`;
   main().innerHTML = `<h1>${reinspection ? t("reinspect") : t("record")}</h1>
-<<<<<<< HEAD
     <form class="stack" id="record">${target}${itemRows}${evidenceFields()}
       <button type="submit">${t("submit")}</button></form>
     <div id="outcome" role="status" aria-live="polite"></div>
     <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>`;
-=======
-    <form class="stack" id="record">${target}${itemRows}
-      <label for="r-note">${t("note")}</label><textarea id="r-note" name="note" rows="2"></textarea>
-      <label for="r-photo">${t("photo")}</label><input id="r-photo" name="photo" type="file" accept="image/jpeg,image/png,image/webp" capture="environment" aria-describedby="r-photo-status">
-      <span id="r-photo-status" class="muted" role="status"></span>
-      <button type="button" class="secondary" id="r-locate">${t("useLocation")}</button><span id="r-where" class="muted"></span>
-      <button type="submit">${t("submit")}</button></form>
-    <div id="outcome" role="status" aria-live="polite"></div>
-    <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>`;
-  let where = null;
-  // The chosen photo, uploaded as soon as it is chosen (online): the inspection then names it.
-  let uploading = null;
-  $("#r-photo").addEventListener("change", (e) => {
-    const file = e.target.files[0];
-    uploading = file && navigator.onLine ? uploadPhoto(file) : null;
-    uploading?.catch(() => {}); // shown in #r-photo-status; submitting asks again
-  });
->>>>>>> h/photos
   $("#r-grid")?.addEventListener("change", (e) => { location.hash = `#/record?grid=${encodeURIComponent(e.target.value)}`; });
   $("#r-checklist")?.addEventListener("change", (e) => { q.set("checklist", e.target.value); location.hash = `#/record?${q}`; });
   const findingsOf = locatedFindings(items);
   $("#record").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
-<<<<<<< HEAD
-    const inspection = { id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings: await findingsOf(form) };
-=======
-    const note = String(form.get("note") || "") || undefined;
-    const photo = form.get("photo");
-    let evidence = [];
-    if (photo && photo.size) {
-      let stored = null;
-      try {
-        if (navigator.onLine) stored = await (uploading || uploadPhoto(photo));
-      } catch (error) {
-        if (error instanceof ApiError) { $("#outcome").innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; return; }
-        // the network failed: the photo is kept on this device, as offline
-      }
-      // Offline the photo waits in IndexedDB under its hash and is uploaded before the batch.
-      stored ??= await keepPhoto(photo);
-      evidence = [{ photo_ref: stored.photo_ref, sha256: stored.sha256, ...(where || {}), taken_at: new Date().toISOString() }];
-    }
-    const findings = items.map((item, i) => {
-      const passed = form.get(`item-${i}`) !== "fail";
-      const finding = { item: item.code, passed };
-      if (!passed) Object.assign(finding, { severity: item.severity, note, evidence });
-      return finding;
-    });
+    const findings = await findingsOf(form);
+    if (!findings) return; // the API refused the photo: the reason is shown
     const inspection = { id: crypto.randomUUID(), inspected_at: new Date().toISOString(), findings };
->>>>>>> h/photos
     if (reinspection) inspection.reinspection_of = reinspection;
     else Object.assign(inspection, { subject_id: form.get("household"), subject_kind: "household", checklist: checklistName, checklist_version: checklist.version });
     const label = reinspection ? `${t("reinspectionOf")} ${reinspection.slice(0, 8)}` : $("#r-household").selectedOptions[0]?.textContent;
@@ -506,24 +461,43 @@ function itemFieldsets(items) {
 
 function evidenceFields() {
   return `<label for="r-note">${t("note")}</label><textarea id="r-note" name="note" rows="2"></textarea>
-      <label for="r-photo">${t("photo")}</label><input id="r-photo" name="photo" type="file" accept="image/*" capture="environment">
+      <label for="r-photo">${t("photo")}</label><input id="r-photo" name="photo" type="file" accept="image/jpeg,image/png,image/webp" capture="environment" aria-describedby="r-photo-status">
+      <span id="r-photo-status" class="muted" role="status"></span>
       <button type="button" class="secondary" id="r-locate">${t("useLocation")}</button><span id="r-where" class="muted"></span>`;
 }
 
-// Wires the location button of evidenceFields(); the returned function reads a submitted form's
-// findings (a failed item carries the note and the photo's evidence).
-function locatedFindings(items) {
+// Wires the photo and location fields of evidenceFields(); the returned function reads a
+// submitted form's findings (a failed item carries the note and the photo's evidence), or null
+// when the API refused the photo (its reason is shown). With `upload`, a photo chosen online is
+// uploaded at once and the inspection names it; otherwise, or when the network fails, it waits in
+// IndexedDB under its hash and is uploaded before the batch is sent.
+function locatedFindings(items, { upload = true } = {}) {
   let where = null;
+  let uploading = null;
   $("#r-locate").addEventListener("click", () => navigator.geolocation?.getCurrentPosition((p) => {
     where = { latitude: p.coords.latitude, longitude: p.coords.longitude };
     $("#r-where").textContent = `${where.latitude.toFixed(5)}, ${where.longitude.toFixed(5)}`;
   }));
+  $("#r-photo").addEventListener("change", (e) => {
+    const file = e.target.files[0];
+    uploading = upload && file && navigator.onLine ? uploadPhoto(file) : null;
+    uploading?.catch(() => {}); // shown in #r-photo-status; submitting asks again
+  });
   return async (form) => {
     const note = String(form.get("note") || "") || undefined;
     const photo = form.get("photo");
-    const evidence = photo && photo.size
-      ? [{ photo_ref: `device:${photo.name}`, sha256: await sha256(photo), ...(where || {}), taken_at: new Date().toISOString() }]
-      : [];
+    let evidence = [];
+    if (photo && photo.size) {
+      let stored = null;
+      try {
+        if (upload && navigator.onLine) stored = await (uploading || uploadPhoto(photo));
+      } catch (error) {
+        if (error instanceof ApiError) { $("#outcome").innerHTML = `<p class="bad">${esc(problemText(error))}</p>`; return null; }
+        // the network failed: the photo is kept on this device, as offline
+      }
+      stored ??= await keepPhoto(photo);
+      evidence = [{ photo_ref: stored.photo_ref, sha256: stored.sha256, ...(where || {}), taken_at: new Date().toISOString() }];
+    }
     return items.map((item, i) => {
       const passed = form.get(`item-${i}`) !== "fail";
       const finding = { item: item.code, passed };
@@ -566,7 +540,7 @@ function devicePage() {
     <section aria-labelledby="queue-h"><h2 id="queue-h">${t("queue")}</h2><div id="queue"></div></section>
     <p><a href="#/sign-in">${t("signIn")}</a></p>`;
   $("#r-checklist").addEventListener("change", (e) => { location.hash = `#/device?checklist=${encodeURIComponent(e.target.value)}`; });
-  const findingsOf = locatedFindings(checklist.items);
+  const findingsOf = locatedFindings(checklist.items, { upload: false }); // signed out: no token
   $("#record").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
