@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from conftest import MigratedDatabase
 from linli_inspections import app
@@ -117,6 +119,34 @@ async def test_other_paths_keep_the_platform_body_limit(client: httpx.AsyncClien
         headers={**ADMIN, "Content-Type": "application/json"},
     )
     assert response.status_code == 422, response.text
+
+
+async def test_a_photo_above_the_platform_limit_is_taken_where_the_app_is_mounted(
+    any_migrated_database: MigratedDatabase,
+) -> None:
+    """`linli run` mounts each service under its name (/inspections/v1/evidence): the evidence
+    route's own limit (here 2 MiB, above the platform's 1 MiB) must hold there too."""
+    url = await any_migrated_database(app.DEFINITION)
+    settings = InspectionsSettings(database_url=url, evidence_max_bytes=2 * 2**20)
+    service = app.create_app(settings)
+    root = Starlette(routes=[Mount("/inspections", app=service)])
+    photo = png() + b"\0" * (3 * 2**19)  # 1.5 MiB
+    async with (
+        service.router.lifespan_context(service),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=root), base_url="http://i") as client,
+    ):
+        taken = await client.post(
+            "/inspections/v1/evidence",
+            content=photo,
+            headers={**ADMIN, "Content-Type": "image/png"},
+        )
+        elsewhere = await client.post(
+            "/inspections/v1/inspections",
+            content=b"{" + b" " * (3 * 2**19) + b"}",
+            headers={**ADMIN, "Content-Type": "application/json"},
+        )
+    assert taken.status_code == 201, taken.text
+    assert_problem(elsewhere, 413, "payload-too-large")
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "image/gif", "text/plain", ""])

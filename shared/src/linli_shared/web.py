@@ -201,6 +201,14 @@ def _route_template(request: Request) -> str:
     return str(template)
 
 
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: a mounted app (each service under its name in `linli run`)
+    sees the whole path, with the mount's prefix in `root_path`."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class RequestGuard:
     """Before the app sees a request: the body is read up to the limit (413 beyond it, whether or
     not it declares a length), and no text in the path, the query or a JSON body may hold a NUL
@@ -218,7 +226,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        limit = self._limits.get(scope["path"], self._max_bytes)
+        limit = self._limits.get(_route_path(scope), self._max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._too_large(scope, send, limit)
