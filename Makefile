@@ -22,8 +22,13 @@ lint: install
 	"$(UV)" run ruff format --check .
 	"$(UV)" run lint-imports --no-cache
 
+# mypy keeps its cache beside uv's, outside the clone: a fresh clone on a machine that ran it
+# before is checked in about a second instead of 20 (mypy re-checks every file whose content
+# differs from what the cache saw, whichever clone it came from).
+MYPY_CACHE ?= $(HOME)/.cache/linli/mypy
+
 typecheck: install
-	"$(UV)" run mypy .
+	"$(UV)" run mypy --cache-dir "$(MYPY_CACHE)" .
 
 # Two test processes (pytest-xdist), each with its own Kafka and PostgreSQL. A module's tests
 # stay in one process (--dist loadfile), so a module-scoped platform starts once; modules are
