@@ -451,7 +451,10 @@ def test_an_inspection_recorded_online_shows_the_comply_by_date(
     console.go(f"#/case/{case['id']}", "case")
     image = console.page.get_by_role("img", name="照片证据：no-exposed-garbage（1）")
     expect(image).to_be_visible()
-    assert image.evaluate("(img) => img.complete && img.naturalWidth") == 1
+    # Its bytes arrive after the element is shown: wait until the one-pixel photo is decoded.
+    console.page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth === 1", arg=image.element_handle()
+    )
 
 
 def test_a_case_is_marked_ready_and_verified_by_a_reinspection_and_credit_explains_the_score(
