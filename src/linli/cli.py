@@ -8,9 +8,9 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -46,6 +46,20 @@ DataDir = Annotated[
         show_default=False,
     ),
 ]
+
+
+T = TypeVar("T")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-lived process's event loop on uvloop where it is installed (uvicorn[standard]
+    brings it on Linux and macOS), as uvicorn does for the APIs. A worker's time goes mostly to
+    socket writes and callbacks, which uvloop makes cheaper (docs/performance.md)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows, where uvicorn[standard] has no uvloop
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def _use_data_dir(data_dir: Path | None) -> Path | None:
@@ -111,7 +125,7 @@ def worker(service: ServiceName) -> None:
         if health is not None:
             await health
 
-    asyncio.run(main())
+    run_loop(main())
 
 
 class _QuietServer(uvicorn.Server):
@@ -393,7 +407,7 @@ def run(
         typer.echo("\n".join(lines))
 
     config = EmbeddedConfig(host=host, port=port, data_dir=data_dir, mail_catcher=mail_catcher)
-    asyncio.run(run_embedded(config, on_ready=announce))
+    run_loop(run_embedded(config, on_ready=announce))
 
 
 @app.command()

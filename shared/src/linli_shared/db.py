@@ -6,6 +6,7 @@ identity maps, and every write is a short, explicit transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -15,8 +16,10 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Integer, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 from linli_shared.read_pool import ReadPool
 
@@ -24,6 +27,9 @@ from linli_shared.read_pool import ReadPool
 BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A PostgreSQL connection back in the pool for less than this is handed out without a liveness
+# check (HikariCP's `aliveBypassWindowMs`, same value). See `_ping_when_idle`.
+ALIVE_BYPASS_SECONDS = 0.5
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -93,13 +99,16 @@ _current: ContextVar[tuple[Database, AsyncConnection] | None] = ContextVar(
 class Database:
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        options: dict[str, Any] = {}
         if self.url.startswith("sqlite"):
             options = {"connect_args": {"timeout": 30}}
         options.update(engine_options)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        elif "pool_pre_ping" not in engine_options:
+            event.listen(self.engine.sync_engine.pool, "checkout", _ping_when_idle)
+            event.listen(self.engine.sync_engine.pool, "checkin", _note_checkin)
         # Hot reads by key skip the engine on PostgreSQL (see linli_shared.read_pool).
         self.reads: ReadPool | None = None if self.is_sqlite else ReadPool(self.url)
 
@@ -144,6 +153,31 @@ class Database:
         if self.reads is not None:
             await self.reads.close()
         await self.engine.dispose()
+
+
+def _note_checkin(dbapi_connection: Any, connection_record: Any) -> None:
+    connection_record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_when_idle(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
+    """The pool's liveness check, in one round trip and only for a connection that sat idle.
+
+    SQLAlchemy's `pool_pre_ping` on asyncpg costs three round trips (BEGIN, a query, ROLLBACK)
+    on every checkout, i.e. on every transaction: on this platform's hot paths that was more
+    than the work itself (docs/performance.md). A connection returned less than
+    `ALIVE_BYPASS_SECONDS` ago goes out unchecked, as HikariCP does; should the server have gone
+    in that half second, the statement fails as an infrastructure error (a consumer retries, an
+    API answers 503 with Retry-After) and the pool replaces the connection. An idle connection
+    is checked with `SELECT 1` on the simple protocol (no prepared statement, so poolers in
+    transaction mode are fine); a dead one is swapped for a new one before anyone sees it.
+    """
+    checked_in_at = connection_record.info.get("checked_in_at")
+    if checked_in_at is not None and time.monotonic() - checked_in_at < ALIVE_BYPASS_SECONDS:
+        return
+    try:
+        await_only(dbapi_connection.driver_connection.execute("SELECT 1"))
+    except Exception as error:
+        raise DisconnectionError(f"connection failed its liveness check: {error!r}") from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:

@@ -26,7 +26,7 @@ from linli_shared.audit import (
     audit_router,
     is_write,
 )
-from linli_shared.auth import TokenVerifier, authenticated
+from linli_shared.auth import BEARER_SCHEME, TokenVerifier, authenticated
 from linli_shared.context import correlation_id_from, event_context
 from linli_shared.db import before_commit
 from linli_shared.errors import PROBLEM_BASE, PROBLEM_JSON, Problem, install_problem_handlers
@@ -355,11 +355,14 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     problem = {"$ref": "#/components/schemas/Problem"}
-    for operations in schema.get("paths", {}).values():
+    for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
+            if path.startswith(API_PREFIX):  # every /v1 route passes through `authenticated`
+                operation["security"] = [{name: []} for name in BEARER_SCHEME]
             for status, response in operation.get("responses", {}).items():
                 if status.isdigit() and int(status) >= 400:
                     response["content"] = {PROBLEM_JSON: {"schema": problem}}
+    schema.setdefault("components", {})["securitySchemes"] = dict(BEARER_SCHEME)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(components["Problem"].pop("$defs", {}))

@@ -27,20 +27,20 @@ async def use_cases(request: Request) -> UseCases:
     return credit
 
 
-async def reads(credit: Annotated[UseCases, Depends(use_cases)]) -> ReadUseCases:
-    return credit.reads
+async def reads(request: Request) -> ReadUseCases:
+    return (await use_cases(request)).reads
 
 
-async def awards(credit: Annotated[UseCases, Depends(use_cases)]) -> AwardUseCases:
-    return credit.awards
+async def awards(request: Request) -> AwardUseCases:
+    return (await use_cases(request)).awards
 
 
-async def appeals(credit: Annotated[UseCases, Depends(use_cases)]) -> AppealUseCases:
-    return credit.appeals
+async def appeals(request: Request) -> AppealUseCases:
+    return (await use_cases(request)).appeals
 
 
-async def green_channel(credit: Annotated[UseCases, Depends(use_cases)]) -> GreenChannelUseCases:
-    return credit.green_channel
+async def green_channel(request: Request) -> GreenChannelUseCases:
+    return (await use_cases(request)).green_channel
 
 
 Reads = Annotated[ReadUseCases, Depends(reads)]
