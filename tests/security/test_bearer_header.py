@@ -79,5 +79,7 @@ async def test_every_api_operation_declares_the_bearer_scheme_and_health_does_no
     }
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            expected = [{"HTTPBearer": []}] if path.startswith("/v1/") else None
+            expected: list[dict[str, list[str]]] | None = (
+                [{"HTTPBearer": []}] if path.startswith("/v1/") else None
+            )
             assert operation.get("security") == expected, (method, path)

@@ -40,7 +40,7 @@ async def seed(
     clock = FixedClock(NOW)
     sink = SmtpSink(free_port())
     sink.start()
-    service = make(database, clock, sink.port)
+    service = make(database, clock, sink.port, dispatch_batch=1)  # one notice a step
     sources = [f"evt-{household}-{i}" for i in range(count)]
     try:
         await service.recipients.remember_household(

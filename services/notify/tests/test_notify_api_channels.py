@@ -17,7 +17,7 @@ from linli_shared.contracts.inspections import FailedFindingV1
 from linli_shared.contracts.registry import ContactV1, MemberV1
 from linli_shared.db import Database
 from linli_shared.settings import PlatformSettings
-from services.notify.tests.notify_support import NOW, apply, make
+from services.notify.tests.notify_support import NOW, apply, drain, make
 from tests.support.api import assert_problem
 
 
@@ -57,8 +57,7 @@ async def seed_inbox(database: Database, household: uuid.UUID, count: int) -> No
             comply_by=NOW,
         )
         await apply(service, database, event, f"evt-{i}")
-    for _ in range(count):
-        assert await service.dispatcher.deliver_next()
+    await drain(service)
 
 
 def fields(body: dict[str, Any]) -> set[str]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.engine import Connection
 
 from linli_notify.adapters import tables
@@ -31,7 +31,7 @@ from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.processing import UnknownSubject
-from services.notify.tests.notify_support import EMAIL, FIRST_PAGE, NOW, apply, make
+from services.notify.tests.notify_support import EMAIL, FIRST_PAGE, NOW, apply, make, published
 from tests.support.infra import free_port
 from tests.support.smtp import SmtpSink
 
@@ -290,10 +290,38 @@ async def test_the_oldest_notice_goes_first(
     await rectify(service, database, failed(first), "evt-a")  # created earlier
     clock.set(NOW + timedelta(minutes=1))
 
-    assert await service.dispatcher.deliver_next() is True
-    assert [m.recipients for m in smtp.mails] == [["first@example.com"]]
-    assert await service.dispatcher.deliver_next() is True
+    assert await service.dispatcher.deliver_next() is True  # both are due: one batch, in order
     assert [m.recipients for m in smtp.mails] == [["first@example.com"], ["second@example.com"]]
+    assert await service.dispatcher.deliver_next() is False
+
+
+async def test_a_busy_moments_notices_go_out_in_one_transaction_of_five_statements(
+    database: Database, clock: FixedClock, smtp: SmtpSink
+) -> None:
+    service = build(database, clock, smtp.port)
+    households = [uuid.uuid4() for _ in range(10)]
+    for index, household in enumerate(households):
+        await remember(service, database, registered(household, email=f"h{index}@example.com"))
+        await rectify(service, database, failed(household), f"evt-{index}", f"corr-{index}")
+    clock.set(NOW + timedelta(minutes=1))
+    statements: list[str] = []
+
+    def count(conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await service.dispatcher.deliver_next() is True
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+
+    assert len(smtp.mails) == 10
+    # Lock the due notices, read their recipients, then the log, the notices and the verdict
+    # events as one executemany each: not a statement per notice.
+    assert statements == ["SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"]
+    verdicts = [e for e in await published(database) if e.type.endswith("notice.delivered.v1")]
+    assert sorted(e.correlation_id for e in verdicts) == sorted(f"corr-{i}" for i in range(10))
+    assert await service.dispatcher.deliver_next() is False
 
 
 async def test_without_a_mail_server_it_backs_off_then_gives_up(

@@ -94,6 +94,7 @@ def build_use_cases(
             senders,
             policy,
             webhook_delivery,
+            settings.dispatch_batch,
         ),
         webhook_delivery=webhook_delivery,
     )

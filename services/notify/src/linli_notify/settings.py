@@ -104,6 +104,12 @@ class NotifySettings(ServiceSettings):
     digest_time: time = Field(default=time(8, 0), description="Local time the daily digest goes")
     dispatch_poll_interval_seconds: float = Field(default=0.1, gt=0)
     dispatch_lanes: int = Field(default=4, ge=1, le=64)
+    dispatch_batch: int = Field(
+        default=16,
+        ge=1,
+        le=500,
+        description="Due notices a lane locks, sends and records in one transaction",
+    )
     delivery_max_attempts: int = Field(
         default=5, ge=1, description="Rounds through a recipient's channels before giving up"
     )

@@ -83,6 +83,9 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+OutboxRow = dict[str, object]
+
+
 class Outbox:
     """What use cases call to emit an event inside their own transaction."""
 
@@ -92,8 +95,14 @@ class Outbox:
 
     async def add(self, connection: AsyncConnection, *events: EventData) -> None:
         """Queue the events, in this order, in the caller's transaction (one round trip)."""
+        await self.write(connection, self.prepare(*events))
+
+    def prepare(self, *events: EventData) -> list[OutboxRow]:
+        """The events' rows, enveloped now, under the running story's context (correlation,
+        causation, trace): a caller handling several stories in one transaction prepares each
+        under its own context and writes them together (`write`)."""
         context, traceparent = current_context(), current_traceparent()
-        rows = []
+        rows: list[OutboxRow] = []
         for event in events:
             # Partners see none of the story's ids (a caller's correlation id, internal event
             # ids, our traces): each partner event gets a correlation id of its own.
@@ -114,9 +123,13 @@ class Outbox:
                     "created_at": envelope.time,
                 }
             )
+        return rows
+
+    async def write(self, connection: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
+        """Insert prepared rows in the caller's transaction, in the given order."""
         if rows:
             # An executemany: one compiled (cached) statement, rows inserted in the given order.
-            await connection.execute(insert(self._table), rows)
+            await connection.execute(insert(self._table), list(rows))
 
 
 def _for_partners() -> EventContext:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,6 +44,50 @@ class Attempt:
     rounds: int
     subject: str | None = None
     body: str | None = None
+
+
+def _kept_unless_given(column: str) -> Any:
+    stored = notices.c[column]
+    return func.coalesce(bindparam(f"new_{column}", type_=stored.type), stored)
+
+
+# One notice's new state after an attempt; a delivery also keeps its channel, subject and body
+# (None keeps the stored value), so every attempt is the same statement and a batch is one
+# executemany.
+_RECORD_ATTEMPT = (
+    update(notices)
+    .where(notices.c.id == bindparam("notice_id"))
+    .values(
+        status=bindparam("new_status"),
+        attempts=notices.c.attempts + 1,
+        next_attempt_at=bindparam("new_next_attempt_at"),
+        channel_index=bindparam("new_channel_index"),
+        rounds=bindparam("new_rounds"),
+        delivered_at=bindparam("new_delivered_at"),
+        channel=func.coalesce(
+            bindparam("new_channel", type_=notices.c.channel.type), notices.c.channel
+        ),
+        subject=func.coalesce(
+            bindparam("new_subject", type_=notices.c.subject.type), notices.c.subject
+        ),
+        body=func.coalesce(bindparam("new_body", type_=notices.c.body.type), notices.c.body),
+    )
+)
+
+
+def _moved_on(notice: Notice, attempt: Attempt) -> dict[str, Any]:
+    delivered = attempt.status == NoticeStatus.DELIVERED
+    return {
+        "notice_id": notice.id,
+        "new_status": attempt.status.value,
+        "new_next_attempt_at": attempt.next_attempt_at,
+        "new_channel_index": attempt.channel_index,
+        "new_rounds": attempt.rounds,
+        "new_delivered_at": attempt.delivery.attempted_at if delivered else None,
+        "new_channel": attempt.delivery.channel if delivered else None,
+        "new_subject": attempt.subject if delivered else None,
+        "new_body": attempt.body if delivered else None,
+    }
 
 
 _ENDPOINTS_IN_ORDER = select(webhook_endpoints).order_by(
@@ -184,25 +228,27 @@ class NoticeRepository:
             )
         )
 
-    async def next_deliverable(
-        self, now: datetime, skip_locked: bool
-    ) -> tuple[Notice, Recipient] | None:
-        """The oldest due pending notice whose recipient is known, locked for this dispatcher."""
+    async def due(
+        self, now: datetime, limit: int, skip_locked: bool
+    ) -> list[tuple[Notice, Recipient]]:
+        """Up to `limit` due pending notices whose recipient is known, oldest first, locked for
+        this dispatcher, each with its recipient (two statements, whatever `limit` is)."""
         query = (
             select(notices)
             .join(recipients, recipients.c.id == notices.c.recipient_id)
             .where(notices.c.status == NoticeStatus.PENDING.value, notices.c.next_attempt_at <= now)
             .order_by(notices.c.next_attempt_at, notices.c.created_at)
-            .limit(1)
+            .limit(limit)
             .with_for_update(skip_locked=skip_locked, of=notices)
         )
-        row = (await self._connection.execute(query)).mappings().one_or_none()
-        if row is None:
-            return None
-        recipient = await self.recipient(row["recipient_id"])
-        if recipient is None:  # joined above, in this transaction: only a concurrent delete
-            return None
-        return _notice(row), recipient
+        found = [_notice(row) for row in (await self._connection.execute(query)).mappings()]
+        if not found:
+            return []
+        ids = {notice.recipient_id for notice in found}
+        rows = await self._connection.execute(select(recipients).where(recipients.c.id.in_(ids)))
+        known = {row["id"]: _recipient(row) for row in rows.mappings()}
+        # Joined above, in this transaction: a recipient can be missing only by a concurrent delete.
+        return [(n, known[n.recipient_id]) for n in found if n.recipient_id in known]
 
     async def due_digest(
         self, recipient_id: uuid.UUID, now: datetime, skip_locked: bool
@@ -241,33 +287,28 @@ class NoticeRepository:
             .values(digest=False, next_attempt_at=now)
         )
 
-    async def record_attempt(self, notice: Notice, attempt: Attempt) -> None:
-        delivery = attempt.delivery
-        DELIVERIES.labels(delivery.channel, delivery.status).inc()
+    async def record_attempts(self, attempts: Sequence[tuple[Notice, Attempt]]) -> None:
+        """Log each attempt and move its notice on: two statements for any number (each an
+        executemany, one round trip)."""
+        if not attempts:
+            return
+        for _, attempt in attempts:
+            DELIVERIES.labels(attempt.delivery.channel, attempt.delivery.status).inc()
         await self._connection.execute(
-            insert(deliveries).values(
-                notice_id=notice.id,
-                channel=delivery.channel,
-                address=delivery.address,
-                status=delivery.status,
-                response=delivery.response,
-                attempted_at=delivery.attempted_at,
-            )
+            insert(deliveries),
+            [
+                {
+                    "notice_id": notice.id,
+                    "channel": attempt.delivery.channel,
+                    "address": attempt.delivery.address,
+                    "status": attempt.delivery.status,
+                    "response": attempt.delivery.response,
+                    "attempted_at": attempt.delivery.attempted_at,
+                }
+                for notice, attempt in attempts
+            ],
         )
-        delivered = attempt.status == NoticeStatus.DELIVERED
-        values: dict[str, Any] = {
-            "status": attempt.status.value,
-            "attempts": notices.c.attempts + 1,
-            "next_attempt_at": attempt.next_attempt_at,
-            "channel_index": attempt.channel_index,
-            "rounds": attempt.rounds,
-            "delivered_at": delivery.attempted_at if delivered else None,
-        }
-        if delivered:
-            values.update(channel=delivery.channel, subject=attempt.subject, body=attempt.body)
-        await self._connection.execute(
-            update(notices).where(notices.c.id == notice.id).values(**values)
-        )
+        await self._connection.execute(_RECORD_ATTEMPT, [_moved_on(n, a) for n, a in attempts])
 
     async def fail(self, notice: Notice, reason: str, now: datetime) -> None:
         """Give up without an attempt (nobody to send to)."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from jinja2.exceptions import TemplateError
 from opentelemetry.trace import SpanKind
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_notify.adapters.channels import DeliveryError, Sender
 from linli_notify.adapters.repository import Attempt, NoticeRepository
@@ -37,7 +37,7 @@ from linli_shared.clock import Clock
 from linli_shared.context import event_context
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
 from linli_shared.db import Database
-from linli_shared.messaging.outbox import Outbox
+from linli_shared.messaging.outbox import Outbox, OutboxRow
 from linli_shared.messaging.wakeup import Wakeup
 from linli_shared.telemetry import span_from_traceparent
 
@@ -58,6 +58,15 @@ class DispatchWakeups:
 _Step = Callable[[], Awaitable[bool]]
 
 
+@dataclass
+class _Results:
+    """What a batch's attempts changed, written when the batch ends."""
+
+    attempts: list[tuple[Notice, Attempt]] = field(default_factory=list)
+    events: list[OutboxRow] = field(default_factory=list)
+    handled: set[uuid.UUID] = field(default_factory=set)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -68,7 +77,11 @@ class Dispatcher:
         senders: Mapping[Channel, Sender],
         policy: DeliveryPolicy,
         webhooks: WebhookDeliveryUseCases,
+        batch: int,
     ) -> None:
+        """`batch`: due notices a lane locks and sends in one transaction (a busy moment's
+        notices share its statements; a quiet one's go out alone, as soon as they are due)."""
+        self._batch = batch
         self._database = database
         self._outbox = outbox
         self._clock = clock
@@ -80,36 +93,46 @@ class Dispatcher:
     # --- notices ---------------------------------------------------------------------------------
 
     async def deliver_next(self) -> bool:
-        """Handle the next due notice (send, hold or give up); False when none is due."""
+        """Handle the due notices (send, hold or give up), up to a batch in one transaction;
+        False when none is due.
+
+        The batch's row locks are held while its messages go out, one after another; what the
+        attempts changed (the log, the notices, the verdict events) is written at the end in
+        three statements, whatever the batch's size. A crash before the commit sends the batch
+        again later: delivery is at least once, and a resend carries the same Message-ID.
+        """
         now = self._clock.now()
         async with self._database.transaction() as connection:
             notices = NoticeRepository(connection)
-            found = await notices.next_deliverable(now, skip_locked=not self._database.is_sqlite)
-            if found is None:
+            due = await notices.due(now, self._batch, skip_locked=not self._database.is_sqlite)
+            if not due:
                 return False
-            notice, recipient = found
-            with (
-                event_context(notice.correlation_id, causation_id=notice.source_event_id),
-                span_from_traceparent(
-                    f"deliver {notice.notice_type.value}", notice.traceparent, SpanKind.PRODUCER
-                ),
-            ):
-                await self._handle(connection, notices, notice, recipient, now)
+            results = _Results()
+            for notice, recipient in due:
+                if notice.id in results.handled:
+                    continue  # went out in a digest sent earlier in this batch
+                with (
+                    event_context(notice.correlation_id, causation_id=notice.source_event_id),
+                    span_from_traceparent(
+                        f"deliver {notice.notice_type.value}", notice.traceparent, SpanKind.PRODUCER
+                    ),
+                ):
+                    await self._handle(notices, notice, recipient, now, results)
+            await notices.record_attempts(results.attempts)
+            await self._outbox.write(connection, results.events)
             return True
 
     async def _handle(
         self,
-        connection: AsyncConnection,
         notices: NoticeRepository,
         notice: Notice,
         recipient: Recipient,
         now: datetime,
+        results: _Results,
     ) -> None:
         policy = self._policy
         if not recipient.active:
-            await self._give_up(
-                connection, notices, [notice], "none", "recipient is not active", now
-            )
+            await self._give_up(notices, [notice], "none", "recipient is not active", now, results)
             return
         until = not_before(notice, recipient, now, policy.zone, policy.digest_time)
         if until > now:
@@ -119,32 +142,32 @@ class Dispatcher:
             batch = await notices.due_digest(
                 recipient.id, now, skip_locked=not self._database.is_sqlite
             )
-            await self._send(connection, notices, batch or [notice], recipient, now, digest=True)
+            await self._send(notices, batch or [notice], recipient, now, results, digest=True)
         else:
-            await self._send(connection, notices, [notice], recipient, now)
+            await self._send(notices, [notice], recipient, now, results)
 
     async def _send(
         self,
-        connection: AsyncConnection,
         notices: NoticeRepository,
         batch: Sequence[Notice],
         recipient: Recipient,
         now: datetime,
+        results: _Results,
         *,
         digest: bool = False,
     ) -> None:
         """One attempt on one channel for a notice (or a digest of several)."""
+        results.handled.update(notice.id for notice in batch)
         first = batch[0]
         channels = recipient.channels()
         if not channels:
-            await self._give_up(
-                connection, notices, batch, "none", "no channel to reach the recipient on", now
-            )
+            reason = "no channel to reach the recipient on"
+            await self._give_up(notices, batch, "none", reason, now, results)
             return
         try:
             rendered = self._render(batch, recipient, digest)
         except TemplateError as error:
-            await self._give_up(connection, notices, batch, "none", f"template: {error}", now)
+            await self._give_up(notices, batch, "none", f"template: {error}", now, results)
             return
         index = min(first.channel_index, len(channels) - 1)
         channel = channels[index]
@@ -161,36 +184,39 @@ class Dispatcher:
             )
             status = NoticeStatus.FAILED if step.give_up else NoticeStatus.PENDING
             for notice in batch:
-                await notices.record_attempt(
-                    notice,
-                    Attempt(
-                        Delivery(channel.value, address, "failed", error.response, now),
-                        status,
-                        step.next_attempt_at,
-                        step.channel_index,
-                        step.rounds,
-                    ),
+                results.attempts.append(
+                    (
+                        notice,
+                        Attempt(
+                            Delivery(channel.value, address, "failed", error.response, now),
+                            status,
+                            step.next_attempt_at,
+                            step.channel_index,
+                            step.rounds,
+                        ),
+                    )
                 )
                 if step.give_up:
-                    await self._publish_failed(connection, notice, channel.value, str(error), now)
+                    results.events += self._failed(notice, channel.value, str(error), now)
             log.warning("delivery of notice %s on %s failed: %s", first.id, channel, error)
             return
         for notice in batch:
-            await notices.record_attempt(
-                notice,
-                Attempt(
-                    Delivery(channel.value, address, "delivered", response, now),
-                    NoticeStatus.DELIVERED,
-                    now,
-                    index,
-                    first.rounds,
-                    rendered.subject,
-                    rendered.body,
-                ),
+            results.attempts.append(
+                (
+                    notice,
+                    Attempt(
+                        Delivery(channel.value, address, "delivered", response, now),
+                        NoticeStatus.DELIVERED,
+                        now,
+                        index,
+                        first.rounds,
+                        rendered.subject,
+                        rendered.body,
+                    ),
+                )
             )
             with event_context(notice.correlation_id, causation_id=notice.source_event_id):
-                await self._outbox.add(
-                    connection,
+                results.events += self._outbox.prepare(
                     NoticeDelivered(
                         notice_id=notice.id,
                         recipient_id=notice.recipient_id,
@@ -198,7 +224,7 @@ class Dispatcher:
                         channel=channel.value,
                         source_event_id=notice.source_event_id,
                         delivered_at=now,
-                    ),
+                    )
                 )
 
     def _render(
@@ -229,24 +255,21 @@ class Dispatcher:
 
     async def _give_up(
         self,
-        connection: AsyncConnection,
         notices: NoticeRepository,
         batch: Sequence[Notice],
         channel: str,
         reason: str,
         now: datetime,
+        results: _Results,
     ) -> None:
         for notice in batch:
             await notices.fail(notice, reason, now)
-            await self._publish_failed(connection, notice, channel, reason, now)
+            results.events += self._failed(notice, channel, reason, now)
         log.warning("notice %s failed for good: %s", batch[0].id, reason)
 
-    async def _publish_failed(
-        self, connection: AsyncConnection, notice: Notice, channel: str, reason: str, now: datetime
-    ) -> None:
+    def _failed(self, notice: Notice, channel: str, reason: str, now: datetime) -> list[OutboxRow]:
         with event_context(notice.correlation_id, causation_id=notice.source_event_id):
-            await self._outbox.add(
-                connection,
+            return self._outbox.prepare(
                 NoticeFailed(
                     notice_id=notice.id,
                     recipient_id=notice.recipient_id,
@@ -255,7 +278,7 @@ class Dispatcher:
                     source_event_id=notice.source_event_id,
                     reason=reason[:500],
                     failed_at=now,
-                ),
+                )
             )
 
     # --- the loop --------------------------------------------------------------------------------
