@@ -7,9 +7,9 @@ the event is not at fault. An event about a subject the consumer has not heard o
 retried for a bounded time (`UnknownSubject`: its registration may still be on its way) and then
 dead-lettered as `unknown-subject`, to be replayed once the registration has arrived.
 
-A batch (consecutive records of one partition) is applied in one transaction, in order, each
-event still claimed in the inbox on its own: one commit instead of one per event is what lifts a
-consumer past the database's commit rate. If a handler fails, the batch's transaction rolls back
+A batch (consecutive records of one partition) is applied in one transaction, in order, its
+events claimed in the inbox by one statement: one commit instead of one per event is what lifts
+a consumer past the database's commit rate. If a handler fails, the batch's transaction rolls back
 and its records are applied again one at a time, so a poison event is retried and dead-lettered
 alone while the others commit.
 """
@@ -234,7 +234,7 @@ class RecordProcessor:
         while True:
             try:
                 async with self._database.transaction() as connection:
-                    return [await self._apply_in(connection, item) for item in batch]
+                    return await self._apply_all_in(connection, batch)
             except Exception as error:
                 if self._stop.is_set():
                     raise  # shutting down: the offsets stay uncommitted, they come back later
@@ -296,8 +296,34 @@ class RecordProcessor:
                     return Outcome.DEAD_LETTERED
                 await sleep_or_stop(self._stop, self._retry.backoff(failures))
 
+    async def _apply_all_in(
+        self, connection: AsyncConnection, batch: Sequence[_Applicable]
+    ) -> list[Outcome]:
+        """Claim a batch's events in one statement, then run the claimed ones' handlers in
+        order, inside the caller's transaction."""
+        group = self._subscription.group
+        claimed = await self._inbox.claim_all(
+            connection, group, [(item.envelope.id, item.envelope.type) for item in batch]
+        )
+        outcomes: list[Outcome] = []
+        for item in batch:
+            if item.envelope.id not in claimed:
+                outcomes.append(Outcome.DUPLICATE)
+                continue
+            claimed.discard(item.envelope.id)  # a second copy later in the batch is a duplicate
+            await self._run_in(connection, item)
+            outcomes.append(Outcome.APPLIED)
+        return outcomes
+
     async def _apply_in(self, connection: AsyncConnection, item: _Applicable) -> Outcome:
         """Claim the event in the inbox and run its handler, inside the caller's transaction."""
+        group, envelope = self._subscription.group, item.envelope
+        if not await self._inbox.claim(connection, group, envelope.id, envelope.type):
+            return Outcome.DUPLICATE
+        await self._run_in(connection, item)
+        return Outcome.APPLIED
+
+    async def _run_in(self, connection: AsyncConnection, item: _Applicable) -> None:
         group, envelope = self._subscription.group, item.envelope
         # The relay's span (Kafka header) is the parent; the envelope's is the fallback.
         header = item.record.headers.get("traceparent")
@@ -306,10 +332,7 @@ class RecordProcessor:
             event_context(envelope.correlation_id, causation_id=envelope.id),
             span_from_traceparent(f"{group} {envelope.type}", traceparent, SpanKind.CONSUMER),
         ):
-            if not await self._inbox.claim(connection, group, envelope.id, envelope.type):
-                return Outcome.DUPLICATE
             await item.handler(connection, item.event, item.envelope)
-        return Outcome.APPLIED
 
     async def _dead_letter(
         self,
