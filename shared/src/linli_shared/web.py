@@ -76,6 +76,7 @@ def create_service_app(
     app.state.platform_settings = platform
     app.state.token_verifier = TokenVerifier(platform)
     app.state.service_name = title.removeprefix("Linli ").lower()
+    app.state.request_metrics = RequestMetrics(app.state.service_name)
     install_problem_handlers(app)
     app.add_middleware(CorrelationAndTrace)
     app.add_middleware(
@@ -160,7 +161,7 @@ class CorrelationAndTrace:
 
         with (
             span_from_traceparent(
-                f"{request.method} {request.url.path}",
+                f"{request.method} {scope['path']}",
                 request.headers.get("traceparent"),
                 SpanKind.SERVER,
             ),
@@ -168,12 +169,8 @@ class CorrelationAndTrace:
             before_commit(pending) if pending is not None else nullcontext(),
         ):
             await self._app(scope, receive, answer)
-        template = _route_template(request)
-        service = request.app.state.service_name
-        HTTP_REQUESTS.labels(service, request.method, template, str(status)).inc()
-        HTTP_DURATION.labels(service, request.method, template).observe(
-            time.perf_counter() - started
-        )
+        metrics: RequestMetrics = request.app.state.request_metrics
+        metrics.observe(request.method, _route_template(scope), status, started)
 
 
 async def _audit_unavailable(scope: Scope, send: Send, correlation_id: str) -> None:
@@ -189,14 +186,35 @@ async def _audit_unavailable(scope: Scope, send: Send, correlation_id: str) -> N
     )
 
 
-def _route_template(request: Request) -> str:
+class RequestMetrics:
+    """The request counter and duration histogram of one app, their labelled children kept:
+    prometheus_client's `labels()` validates and locks on every call, a cost on every request."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, template: str, status: int, started: float) -> None:
+        key = (method, template, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                HTTP_REQUESTS.labels(self._service, method, template, str(status)),
+                HTTP_DURATION.labels(self._service, method, template),
+            )
+        counter, duration = children
+        counter.inc()
+        duration.observe(time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
     """The matched route's template (`/v1/households/{household_id}`), for bounded labels."""
-    route = request.scope.get("route")
+    route = scope.get("route")
     template: str | None = getattr(route, "path", None)
     if template is None:
         return "unmatched"
     # Routers are included under API_PREFIX; the route object knows only its own part.
-    if request.url.path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
+    if scope["path"].startswith(API_PREFIX) and not template.startswith(API_PREFIX):
         return API_PREFIX + template
     return str(template)
 
