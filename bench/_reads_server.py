@@ -1,6 +1,6 @@
 """Serve one app the way `linli serve` does (same logging, tracing, uvicorn call) for the bench.
 
-`python -m bench._reads_server bare|credit|registry PORT`: the bare FastAPI baseline runs under
+`python -m bench._reads_server raw|bare|credit|registry PORT`: the bare FastAPI baseline runs under
 the services' server setup (uvicorn call, logging), so the ratio measures the service, not the
 server; it has no tracer provider, so it is FastAPI with nothing added.
 """
@@ -13,6 +13,7 @@ import sys
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from linli_shared.logs import configure_logging
 from linli_shared.settings import PlatformSettings
@@ -33,7 +34,22 @@ def bare_app() -> FastAPI:
     return app
 
 
-def build(target: str) -> FastAPI:
+async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """No framework: what uvicorn and the load generator manage together on this machine. wrk
+    driving it far past the bare FastAPI baseline shows the generator is not that baseline's
+    bottleneck."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": _RAW_HEADERS})
+    await send({"type": "http.response.body", "body": b'{"status":"ok"}'})
+
+
+_RAW_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"15")]
+
+
+def build(target: str) -> ASGIApp:
+    if target == "raw":
+        return raw_app
     if target == "bare":
         return bare_app()
     if target == "credit":
@@ -50,7 +66,7 @@ def build(target: str) -> FastAPI:
 def main() -> None:
     target, port = sys.argv[1], int(sys.argv[2])
     configure_logging(PlatformSettings().log_level)
-    if target != "bare":
+    if target not in ("raw", "bare"):
         # The bare baseline stays bare: with an SDK tracer provider installed, FastAPI's own
         # telemetry would switch itself on and slow the baseline (flattering every ratio).
         configure_tracing(f"linli-{target}")
