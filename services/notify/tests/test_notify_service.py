@@ -157,7 +157,8 @@ async def test_deliver_next_sends_the_mail_and_proves_delivery(
     service = build(database, clock, smtp.port)
     household = uuid.uuid4()
     await remember(service, database, registered(household))
-    await rectify(service, database, failed(household), "evt-1", correlation_id="corr-story")
+    announced = failed(household)
+    await rectify(service, database, announced, "evt-1", correlation_id="corr-story")
     [pending] = (await service.reads.notices_for(household, FIRST_PAGE)).items
     clock.set(NOW + timedelta(seconds=30))
 
@@ -196,6 +197,8 @@ async def test_deliver_next_sends_the_mail_and_proves_delivery(
     assert event.channel == "email"
     assert event.source_event_id == "evt-1"
     assert event.delivered_at == NOW + timedelta(seconds=30)
+    # The inspection it told of: its case's comply-by period starts now (inspections).
+    assert event.inspection_id == announced.inspection_id
 
     assert await service.dispatcher.deliver_next() is False  # nothing left
     assert len(smtp.mails) == 1
@@ -374,6 +377,7 @@ async def test_without_a_mail_server_it_backs_off_then_gives_up(
     assert event.source_event_id == "evt-1"
     assert event.reason
     assert event.failed_at == NOW + timedelta(seconds=15)
+    assert event.inspection_id is not None
 
     clock.set(NOW + timedelta(days=1))
     assert await service.dispatcher.deliver_next() is False  # a failed notice is not retried

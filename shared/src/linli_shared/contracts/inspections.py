@@ -113,6 +113,20 @@ class RectificationReinspectionScheduled(_AboutARectification):
     inspector_id: str | None = None
 
 
+class RectificationNotified(_AboutARectification):
+    """The responsible party was told of the case (its rectification notice was delivered).
+
+    Added after 1.0.0. `comply_by` is the deadline from now on: under the `notified` clock it
+    counts from `notified_at` (never earlier than from the upload); `comply_by_before` is the
+    provisional one it replaced (the same when the clock did not move it)."""
+
+    event_type: ClassVar[str] = "linli.inspections.rectification.notified.v1"
+
+    notified_at: AwareDatetime
+    channel: str
+    comply_by_before: AwareDatetime
+
+
 class RectificationVerified(_AboutARectification):
     """A re-inspection found the fix done; `on_time` decides reward or further penalty."""
 

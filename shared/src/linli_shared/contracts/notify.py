@@ -1,4 +1,9 @@
-"""Events published by notify on `linli.notify.v1`: proof that a notice reached someone, or not."""
+"""Events published by notify on `linli.notify.v1`: proof that a notice reached someone, or not.
+
+`inspection_id` (added after 1.0.0, optional) names the inspection a notice is about (a
+rectification notice, a re-inspection result, an escalation), so inspections can start a case's
+comply-by period when its responsible party was told. Older events lack it.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ class NoticeDelivered(EventData):
     channel: str
     source_event_id: str
     delivered_at: AwareDatetime
+    # The inspection the notice is about, if any (added after 1.0.0).
+    inspection_id: UUID | None = None
 
 
 class NoticeFailed(EventData):
@@ -36,3 +43,5 @@ class NoticeFailed(EventData):
     source_event_id: str
     reason: str
     failed_at: AwareDatetime
+    # The inspection the notice is about, if any (added after 1.0.0).
+    inspection_id: UUID | None = None

@@ -165,6 +165,19 @@ class Notice:
     channel: str | None = None
     read_at: datetime | None = None
 
+    @property
+    def inspection_id(self) -> uuid.UUID | None:
+        """The inspection the notice is about (a rectification notice, a re-inspection result,
+        an escalation), as its variables name it; its delivery events carry it, so inspections
+        can start the case's comply-by period when the responsible party was told."""
+        named = self.variables.get("inspection_id")
+        if not isinstance(named, str):
+            return None
+        try:
+            return uuid.UUID(named)
+        except ValueError:
+            return None
+
 
 def is_critical(notice_type: NoticeType, variables: dict[str, object]) -> bool:
     """Critical notices bypass quiet hours and digests: escalations and serious findings."""

@@ -224,6 +224,7 @@ class Dispatcher:
                         channel=channel.value,
                         source_event_id=notice.source_event_id,
                         delivered_at=now,
+                        inspection_id=notice.inspection_id,
                     )
                 )
 
@@ -278,6 +279,7 @@ class Dispatcher:
                     source_event_id=notice.source_event_id,
                     reason=reason[:500],
                     failed_at=now,
+                    inspection_id=notice.inspection_id,
                 )
             )
 
