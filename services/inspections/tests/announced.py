@@ -1,6 +1,6 @@
-"""The registry's announcements, applied the way inspections' consumer applies them: through the
-subscription's handler, in a transaction, as the worker does. An inspection names a subject or a
-target the registry announced (an unknown one is a 422)."""
+"""The registry's announcements (and notify's deliveries), applied the way inspections' consumer
+applies them: through the subscription's handler, in a transaction, as the worker does. An
+inspection names a subject or a target the registry announced (an unknown one is a 422)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,18 @@ from datetime import UTC, datetime
 
 from linli_inspections import app
 from linli_inspections.consumers import subscriptions
+from linli_inspections.domain.inspection import Inspection
 from linli_inspections.domain.policy import InspectionPolicy
 from linli_inspections.service import UseCases
 from linli_shared.clock import SystemClock
 from linli_shared.context import EventContext
-from linli_shared.contracts import CATALOGUE, HouseholdRegistered, OrganisationRegistered
+from linli_shared.contracts import (
+    CATALOGUE,
+    HouseholdRegistered,
+    NoticeDelivered,
+    NoticeFailed,
+    OrganisationRegistered,
+)
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import ContactV1, MemberV1
 from linli_shared.db import Database
@@ -29,7 +36,8 @@ async def consume(use_cases: UseCases, database: Database, event: EventData) -> 
     [subscription] = subscriptions(use_cases)
     handler = subscription.handler_for(event.event_type)
     assert handler is not None, f"inspections does not consume {event.event_type}"
-    envelope = Envelope.wrap(event, source="/linli/registry", context=EventContext("announce"))
+    producer = event.topic.split(".")[1]  # linli.<service>.v1
+    envelope = Envelope.wrap(event, source=f"/linli/{producer}", context=EventContext("announce"))
     async with database.transaction() as connection:
         await handler(connection, envelope.parse(CATALOGUE), envelope)
 
@@ -91,3 +99,37 @@ async def announce_household(
     community_id: str = "c-01",
 ) -> None:
     await announce(database, household(household_id, grid_id=grid_id, community_id=community_id))
+
+
+def delivered(
+    inspection: Inspection,
+    at: datetime,
+    *,
+    notice_type: str = "rectification",
+    recipient_id: uuid.UUID | None = None,
+    channel: str = "email",
+) -> NoticeDelivered:
+    """notify's proof that the inspection's rectification notice reached its responsible party."""
+    return NoticeDelivered(
+        notice_id=uuid.uuid4(),
+        recipient_id=recipient_id or inspection.subject_id,
+        notice_type=notice_type,
+        channel=channel,
+        source_event_id=str(uuid.uuid4()),
+        delivered_at=at,
+        inspection_id=inspection.id,
+    )
+
+
+def undeliverable(inspection: Inspection, at: datetime) -> NoticeFailed:
+    """notify gave up on the inspection's rectification notice (no channel took it)."""
+    return NoticeFailed(
+        notice_id=uuid.uuid4(),
+        recipient_id=inspection.subject_id,
+        notice_type="rectification",
+        channel="email",
+        source_event_id=str(uuid.uuid4()),
+        reason="refused by the mail server",
+        failed_at=at,
+        inspection_id=inspection.id,
+    )

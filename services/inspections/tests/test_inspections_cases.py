@@ -38,7 +38,7 @@ from linli_shared.errors import Conflict
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.pagination import PageRequest
 from linli_shared.rules import RuleViolation
-from services.inspections.tests.announced import household, organisation
+from services.inspections.tests.announced import consume, delivered, household, organisation
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 2 March 2026, 09:00 in Shanghai.
@@ -236,6 +236,13 @@ async def _fail_compound(use_cases: UseCases, at: datetime) -> uuid.UUID:
     return inspection.id
 
 
+async def _told(use_cases: UseCases, database: Database, inspection_id: uuid.UUID) -> None:
+    """The rectification notice reaches the responsible party when the inspection is recorded
+    (MONDAY): the comply-by period runs from then."""
+    inspection = await use_cases.reads.get_inspection(inspection_id)
+    await consume(use_cases, database, delivered(inspection, MONDAY))
+
+
 async def test_failed_findings_carry_their_items_text_per_language_from_the_checklist_version(
     use_cases: UseCases, database: Database
 ) -> None:
@@ -401,7 +408,7 @@ async def test_scheduling_a_reinspection_refuses_a_verified_case_and_a_time_past
 async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
     use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    await _fail_compound(use_cases, MONDAY)
+    await _told(use_cases, database, await _fail_compound(use_cases, MONDAY))
     deadline = MONDAY + timedelta(days=3)
 
     assert (await use_cases.sweep.sweep(deadline)).overdue == 0  # not yet past
@@ -412,7 +419,7 @@ async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
     assert (later.overdue, later.escalated) == (0, 1)
     assert await use_cases.sweep.sweep(deadline + timedelta(days=9)) == type(later)()
 
-    events = (await _events(database))[3:]
+    events = (await _events(database))[4:]
     assert _names(events) == [
         "RectificationOverdue",
         "InspectionEscalated",
@@ -440,6 +447,7 @@ async def test_overdue_cases_escalate_to_the_grid_worker_then_the_department(
     assert verified.on_time is False
     assert [e.kind for e in timeline] == [
         "requested",
+        "notified",
         "overdue",
         "escalated",
         "escalated",
@@ -451,6 +459,7 @@ async def test_partners_read_outcomes_and_department_cases_without_personal_data
     use_cases: UseCases, database: Database, clock: FixedClock
 ) -> None:
     inspection_id = await _fail_compound(use_cases, MONDAY)
+    await _told(use_cases, database, inspection_id)
     deadline = MONDAY + timedelta(days=3)
     await use_cases.sweep.sweep(deadline + timedelta(minutes=1))  # overdue, to the grid worker
     await use_cases.sweep.sweep(deadline + timedelta(days=2))  # to the department

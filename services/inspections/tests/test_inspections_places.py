@@ -33,7 +33,7 @@ from linli_shared.contracts.inspections import ScheduleMissed
 from linli_shared.contracts.registry import ContactV1
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
-from services.inspections.tests.announced import consume
+from services.inspections.tests.announced import consume, delivered
 
 PLANNED = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
 MANAGERS = {"east": uuid.uuid4(), "west": uuid.uuid4()}
@@ -153,6 +153,8 @@ async def test_comply_by_and_overdue_count_local_days_of_the_community(
     assert east.comply_by == datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 72 hours
     assert west.comply_by == datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # 10:00 local again: 71 h
     assert (await use_cases.reads.get_inspection(west.id)).comply_by == west.comply_by
+    for failed in (east, west):  # each manager is told at once: the period runs from then
+        await consume(use_cases, database, delivered(failed, inspected))
 
     report = await use_cases.sweep.sweep(datetime(2026, 3, 9, 14, 30, tzinfo=UTC))
     assert report.overdue == 1

@@ -126,7 +126,7 @@ async def test_a_failed_inspection_is_stored_and_announced(
         row = (await connection.execute(select(tables.inspections))).one()
     assert row.outcome == "failed"
     assert row.severity == "general"
-    assert row.comply_by == inspected_at + timedelta(days=3)
+    assert row.comply_by == NOW + timedelta(days=3)  # from the upload, not the hour before
 
     recorded, (event_type, topic, key, envelope), requested = await _outbox_envelopes(database)
     assert recorded[0] == "linli.inspections.inspection.recorded.v1"
@@ -139,7 +139,7 @@ async def test_a_failed_inspection_is_stored_and_announced(
     assert event.inspection_id == inspection.id
     assert event.subject_kind is SubjectKind.ORGANISATION
     assert event.severity is Severity.GENERAL
-    assert event.comply_by == inspected_at + timedelta(days=3)
+    assert event.comply_by == NOW + timedelta(days=3)
     assert [(f.item, f.severity, f.note) for f in event.failed_findings] == [
         ("stairwells clear", Severity.GENERAL, "楼道堆物"),
         ("no small ads", Severity.LIGHT, None),

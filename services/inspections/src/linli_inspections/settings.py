@@ -5,6 +5,7 @@ from pydantic_settings import SettingsConfigDict
 
 from linli_inspections.domain.evidence import DEFAULT_MAX_BYTES
 from linli_inspections.domain.policy import DEFAULT_DEPARTMENTS, InspectionPolicy
+from linli_inspections.domain.rectification import ComplyClock
 from linli_shared.settings import ServiceSettings
 
 
@@ -28,6 +29,15 @@ class InspectionsSettings(ServiceSettings):
     escalation_departments: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_DEPARTMENTS),
         description="The partner department per checklist (JSON object)",
+    )
+
+    comply_clock: ComplyClock = Field(
+        default=ComplyClock.NOTIFIED,
+        description=(
+            "When a rectification's comply-by period starts: `notified` (the notice's delivery to "
+            "the responsible party; a case is never overdue before it) or `uploaded` (when the "
+            "inspection reached the platform)"
+        ),
     )
 
     clock_skew_seconds: float = Field(
@@ -55,5 +65,6 @@ class InspectionsSettings(ServiceSettings):
                 "clock_skew": timedelta(seconds=self.clock_skew_seconds),
                 "department_after": timedelta(hours=self.department_escalation_after_hours),
                 "departments": dict(self.escalation_departments),
+                "comply_clock": self.comply_clock,
             }
         )

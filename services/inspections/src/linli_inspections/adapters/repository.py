@@ -32,6 +32,7 @@ from linli_inspections.domain.evidence import Photo
 from linli_inspections.domain.inspection import Evidence, Finding, Inspection, Target
 from linli_inspections.domain.pest import Measurement, Pest, PestPoint
 from linli_inspections.domain.rectification import (
+    ComplyClock,
     Escalation,
     Rectification,
     ScheduledReinspection,
@@ -156,6 +157,7 @@ class InspectionRepository:
             community_id=row.community_id,
             reinspection_of=row.reinspection_of,
             time_zone=row.time_zone,
+            received_at=row.recorded_at,
         )
 
     async def count_done(
@@ -703,6 +705,9 @@ class RectificationRepository:
     def _values(self, case: Rectification) -> dict[str, Any]:
         planned = case.scheduled_reinspection
         return {
+            "comply_by": case.comply_by,
+            "notified_at": case.notified_at,
+            "comply_clock": case.comply_clock.value if case.comply_clock else None,
             "status": case.status.value,
             "ready_at": case.ready_at,
             "overdue_since": case.overdue_since,
@@ -731,12 +736,13 @@ class RectificationRepository:
                 grid_id=case.grid_id,
                 community_id=case.community_id,
                 severity=case.severity.value,
-                comply_by=case.comply_by,
                 failed_findings=[
                     {"item": f.item, "severity": f.severity.value, "note": f.note}
                     for f in case.failed_findings
                 ],
                 requested_at=case.requested_at,
+                observed_at=case.observed_at,
+                time_zone=case.time_zone,
                 **self._values(case),
             )
         )
@@ -754,6 +760,16 @@ class RectificationRepository:
         query = select(rectifications).where(rectifications.c.id == rectification_id)
         if for_update:
             query = query.with_for_update(skip_locked=skip_locked)
+        row = (await self._connection.execute(query)).one_or_none()
+        return _rectification(row) if row else None
+
+    async def of_inspection(
+        self, inspection_id: uuid.UUID, *, for_update: bool = False
+    ) -> Rectification | None:
+        """The case a failed inspection opened, if any."""
+        query = select(rectifications).where(rectifications.c.inspection_id == inspection_id)
+        if for_update:
+            query = query.with_for_update()
         row = (await self._connection.execute(query)).one_or_none()
         return _rectification(row) if row else None
 
@@ -786,13 +802,19 @@ class RectificationRepository:
     async def needing_attention(
         self, now: datetime, department_after_cutoff: datetime
     ) -> list[uuid.UUID]:
-        """Open cases past their deadline, and overdue cases due for their next escalation."""
+        """Open cases past their deadline (not those waiting to be told of it), and overdue cases
+        due for their next escalation."""
         rows = await self._connection.scalars(
             select(rectifications.c.id)
             .where(
                 (
                     (rectifications.c.status == Status.OPEN.value)
                     & (rectifications.c.comply_by < now)
+                    & (
+                        rectifications.c.comply_clock.is_(None)
+                        | (rectifications.c.comply_clock != ComplyClock.NOTIFIED.value)
+                        | rectifications.c.notified_at.is_not(None)
+                    )
                 )
                 | (
                     (rectifications.c.status == Status.OVERDUE.value)
@@ -878,4 +900,8 @@ def _rectification(row: Any) -> Rectification:
         )
         if row.reinspection_scheduled_for is not None
         else None,
+        observed_at=row.observed_at,
+        notified_at=row.notified_at,
+        comply_clock=ComplyClock(row.comply_clock) if row.comply_clock else None,
+        time_zone=row.time_zone,
     )

@@ -218,6 +218,12 @@ rectifications = Table(
     Column("reinspection_scheduled_at", UtcDateTime, nullable=True),
     Column("reinspection_inspector_id", String(200), nullable=True),
     Column("reinspection_note", String(500), nullable=True),
+    # The fair clock: when the inspection was made, when the responsible party was told, the
+    # clock its comply-by runs by and the time zone of its local days (NULL on older cases).
+    Column("observed_at", UtcDateTime, nullable=True),
+    Column("notified_at", UtcDateTime, nullable=True),
+    Column("comply_clock", String(20), nullable=True),
+    Column("time_zone", String(64), nullable=True),
 )
 
 rectification_timeline = Table(

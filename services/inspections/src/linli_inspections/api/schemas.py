@@ -11,6 +11,7 @@ from linli_inspections.domain.evidence import Photo
 from linli_inspections.domain.inspection import Evidence, Finding, Inspection
 from linli_inspections.domain.pest import Measurement, Pest, PestPoint
 from linli_inspections.domain.rectification import (
+    ComplyClock,
     Rectification,
     ScheduledReinspection,
     TimelineEntry,
@@ -312,10 +313,32 @@ class RectificationOut(BaseModel):
     target_id: str | None
     grid_id: str | None
     severity: Severity
-    comply_by: datetime
+    comply_by: datetime = Field(
+        description=(
+            "The deadline. Under the `notified` clock it is provisional (upload + the period) "
+            "until `notified_at`, then counts from the notice's delivery"
+        )
+    )
+    comply_clock: ComplyClock | None = Field(
+        default=None,
+        description=(
+            "When the comply-by period starts: `notified` (the notice's delivery) or `uploaded`; "
+            "null on cases opened before the clock was kept (their deadline counts from the "
+            "inspection)"
+        ),
+    )
     status: str
     escalation: str
-    requested_at: datetime
+    observed_at: datetime | None = Field(
+        default=None, description="When the inspection was made (the inspector's device time)"
+    )
+    requested_at: datetime = Field(
+        description="When the inspection reached the platform (its upload), which opened the case"
+    )
+    notified_at: datetime | None = Field(
+        default=None,
+        description="When the rectification notice was delivered to the responsible party",
+    )
     ready_at: datetime | None
     overdue_since: datetime | None
     verified_at: datetime | None
@@ -342,9 +365,12 @@ class RectificationOut(BaseModel):
             grid_id=case.grid_id,
             severity=case.severity,
             comply_by=case.comply_by,
+            comply_clock=case.comply_clock,
             status=case.status.value,
             escalation=case.escalation.value,
+            observed_at=case.observed_at,
             requested_at=case.requested_at,
+            notified_at=case.notified_at,
             ready_at=case.ready_at,
             overdue_since=case.overdue_since,
             verified_at=case.verified_at,

@@ -1,5 +1,6 @@
 """Inspections' consumer group: the registry's read model (who answers for each target, the
-grids and compounds, each community's time zone), from the registry's events."""
+grids and compounds, each community's time zone), from the registry's events; and, from
+notify's, when a case's responsible party was told (its comply-by period starts then)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from linli_shared.contracts import (
     HouseholdDeregistered,
     HouseholdMoved,
     HouseholdRegistered,
+    NoticeDelivered,
+    NoticeFailed,
     OrganisationChanged,
     OrganisationRegistered,
 )
@@ -23,7 +26,7 @@ GROUP = "linli-inspections"
 
 
 def subscriptions(use_cases: UseCases) -> list[Subscription]:
-    places = use_cases.places
+    places, cases = use_cases.places, use_cases.cases
     return [
         Subscription.of(
             GROUP,
@@ -38,5 +41,7 @@ def subscriptions(use_cases: UseCases) -> list[Subscription]:
             on(GridChanged, places.remember_grid),
             on(CompoundCreated, places.remember_compound),
             on(CompoundChanged, places.remember_compound),
+            on(NoticeDelivered, cases.record_notification),
+            on(NoticeFailed, cases.record_failed_notice),
         )
     ]

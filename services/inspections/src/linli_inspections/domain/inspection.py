@@ -1,4 +1,10 @@
-"""Inspections and their findings: the outcome and the comply-by date follow from the findings."""
+"""Inspections and their findings: the outcome and the comply-by date follow from the findings.
+
+Three times matter: when the inspector looked (`inspected_at`, the device's time, which for an
+offline upload may be days back), when the inspection reached the platform (`received_at`) and,
+for a failed one, when its responsible party was told (the case's `notified_at`). The comply-by
+period never runs from the first: an inspection uploaded days later does not arrive overdue.
+"""
 
 from __future__ import annotations
 
@@ -76,6 +82,8 @@ class Inspection:
     reinspection_of: uuid.UUID | None = None
     # The community's time zone: comply-by days are local days (None: plain 24-hour days).
     time_zone: str | None = None
+    # When it reached the platform (the upload); None for inspections stored before it was kept.
+    received_at: datetime | None = None
 
     def same_record_as(self, other: Inspection) -> bool:
         """Whether `other` is this inspection sent again (an offline client's retry)."""
@@ -113,10 +121,19 @@ class Inspection:
 
     @property
     def comply_by(self) -> datetime | None:
+        """The provisional deadline: the standard window from the upload (`received_at`), never
+        from the inspector's own time, so an offline upload has its whole period. Its case moves
+        it to the notice's delivery (`rectification.notify`)."""
         severity = self.severity
         if severity is None:
             return None
-        return local_days_after(self.inspected_at, COMPLY_WITHIN[severity], self.time_zone)
+        return deadline(self.received_at or self.inspected_at, severity, self.time_zone)
+
+
+def deadline(start: datetime, severity: Severity, time_zone: str | None) -> datetime:
+    """The standard window to rectify a failed finding of `severity`, counted from `start` in
+    local days of `time_zone`."""
+    return local_days_after(start, COMPLY_WITHIN[severity], time_zone)
 
 
 def local_days_after(start: datetime, days: timedelta, time_zone: str | None) -> datetime:
@@ -188,4 +205,5 @@ def record(
         community_id=target.community_id if target else None,
         reinspection_of=reinspection_of,
         time_zone=time_zone,
+        received_at=now,
     )

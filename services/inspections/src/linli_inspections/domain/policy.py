@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from linli_inspections.domain.inspection import DEFAULT_CLOCK_SKEW
+from linli_inspections.domain.rectification import ComplyClock
 
 DEFAULT_DEPARTMENTS = {
     "sanitation": "urban-management",
@@ -22,7 +23,8 @@ DEFAULT_DEPARTMENTS = {
 
 
 class InspectionPolicy(BaseModel):
-    """Where weeks and deadlines are counted, when cases reach a department, and which one."""
+    """Where weeks and deadlines are counted, when a comply-by period starts, when cases reach a
+    department, and which one."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -38,6 +40,14 @@ class InspectionPolicy(BaseModel):
         description="The partner department per checklist",
     )
     default_department: str = "urban-management"
+    comply_clock: ComplyClock = Field(
+        default=ComplyClock.NOTIFIED,
+        description=(
+            "When a case's comply-by period starts: `notified`, the delivery of its notice to the "
+            "responsible party (until then it is provisional from the upload and never overdue), "
+            "or `uploaded`, when the inspection reached the platform"
+        ),
+    )
     clock_skew: timedelta = Field(
         default=DEFAULT_CLOCK_SKEW,
         description="How far ahead of the server's clock a device's times may be",

@@ -10,6 +10,21 @@ Every transition returns the case and the timeline entry that records it.
 
 A case not yet verified may have its re-inspection scheduled (and rescheduled: the latest
 schedule is the pending one, the timeline keeps each); recording the re-inspection clears it.
+
+The fair clock. A case knows when its inspection was made (`observed_at`), when it reached the
+platform (`requested_at`: the upload opens the case) and when its responsible party was told
+(`notified_at`: the rectification notice's delivery). Its comply-by period runs by the clock the
+policy chose when it opened (`comply_clock`):
+
+- `notified` (the default): until the party is told, `comply_by` is provisional, upload + period,
+  and the case is never overdue: nobody is late for what they were not told. The delivery
+  re-bases it to max(upload, delivery) + period (so never earlier than upload + period). If the
+  notice cannot be delivered at all (notify gave up), the provisional deadline stands and the
+  case falls back to the `uploaded` clock: it can go overdue, which brings the grid worker.
+- `uploaded`: upload + period, fixed; a delivery is only recorded.
+- none (cases opened before the clock was kept): their deadline stands; a delivery is recorded.
+
+A delivery to a verified case, or a second one, changes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +35,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from linli_inspections.domain.inspection import DEFAULT_CLOCK_SKEW, Finding, Inspection
+from linli_inspections.domain.inspection import DEFAULT_CLOCK_SKEW, Finding, Inspection, deadline
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.rules import RuleViolation
 
@@ -30,6 +45,13 @@ class Status(StrEnum):
     READY = "ready"
     OVERDUE = "overdue"
     VERIFIED = "verified"
+
+
+class ComplyClock(StrEnum):
+    """When a case's comply-by period starts: the notice's delivery, or the upload."""
+
+    NOTIFIED = "notified"
+    UPLOADED = "uploaded"
 
 
 class Escalation(StrEnum):
@@ -84,16 +106,30 @@ class Rectification:
     reinspection_id: uuid.UUID | None = None
     on_time: bool | None = None
     scheduled_reinspection: ScheduledReinspection | None = None
+    # The fair clock (module docstring); None on cases opened before it was kept.
+    observed_at: datetime | None = None
+    notified_at: datetime | None = None
+    comply_clock: ComplyClock | None = None
+    time_zone: str | None = None
 
     @property
     def closed(self) -> bool:
         return self.status is Status.VERIFIED
 
+    @property
+    def awaiting_notification(self) -> bool:
+        """Its period waits for the responsible party to be told: not overdue before that."""
+        return self.comply_clock is ComplyClock.NOTIFIED and self.notified_at is None
 
-def request(inspection: Inspection, now: datetime) -> tuple[Rectification, TimelineEntry]:
-    """The case a failed inspection opens."""
+
+def request(
+    inspection: Inspection, now: datetime, clock: ComplyClock = ComplyClock.NOTIFIED
+) -> tuple[Rectification, TimelineEntry]:
+    """The case a failed inspection opens, when it reaches the platform (its upload), with the
+    provisional deadline from then."""
     if inspection.severity is None or inspection.comply_by is None:
         raise InvalidTransition(f"inspection {inspection.id} passed: it opens no rectification")
+    received_at = inspection.received_at or now
     case = Rectification(
         id=uuid.uuid5(inspection.id, "rectification"),
         inspection_id=inspection.id,
@@ -107,16 +143,75 @@ def request(inspection: Inspection, now: datetime) -> tuple[Rectification, Timel
         severity=inspection.severity,
         comply_by=inspection.comply_by,
         failed_findings=inspection.failed_findings,
-        requested_at=now,
+        requested_at=received_at,
+        observed_at=inspection.inspected_at,
+        comply_clock=clock,
+        time_zone=inspection.time_zone,
     )
     return case, TimelineEntry(
-        now,
+        received_at,
         "requested",
         {
             "inspection_id": str(inspection.id),
             "severity": case.severity.value,
             "comply_by": case.comply_by.isoformat(),
             "items": [f.item for f in case.failed_findings],
+            "inspected_at": inspection.inspected_at.isoformat(),
+            "received_at": received_at.isoformat(),
+            "comply_clock": clock.value,
+        },
+    )
+
+
+def notify(
+    case: Rectification, *, notified_at: datetime, channel: str, notice_id: str
+) -> tuple[Rectification, TimelineEntry] | None:
+    """The responsible party was told (the rectification notice was delivered at `notified_at`).
+
+    Recorded once, on a case not yet verified. Under the `notified` clock an open or ready case's
+    deadline is re-based to max(upload, delivery) + period. None: nothing changes (verified, or
+    told before).
+    """
+    if case.closed or case.notified_at is not None:
+        return None
+    comply_by = case.comply_by
+    if case.awaiting_notification and case.status in (Status.OPEN, Status.READY):
+        comply_by = deadline(max(case.requested_at, notified_at), case.severity, case.time_zone)
+    detail: dict[str, Any] = {
+        "notice_id": notice_id,
+        "channel": channel,
+        "notified_at": notified_at.isoformat(),
+        "comply_by": comply_by.isoformat(),
+    }
+    if comply_by != case.comply_by:
+        detail["comply_by_before"] = case.comply_by.isoformat()
+    return replace(case, notified_at=notified_at, comply_by=comply_by), TimelineEntry(
+        notified_at, "notified", detail
+    )
+
+
+def notice_failed(
+    case: Rectification, *, failed_at: datetime, channel: str, notice_id: str
+) -> tuple[Rectification, TimelineEntry] | None:
+    """The rectification notice could not be delivered on any channel (notify gave up).
+
+    A case still waiting for it keeps its provisional deadline as the deadline (the `uploaded`
+    clock), so it can go overdue and reach the grid worker, who serves it by hand. None when the
+    party was already told, or the case is verified.
+    """
+    if case.closed or case.notified_at is not None:
+        return None
+    changed = case
+    if case.awaiting_notification:
+        changed = replace(case, comply_clock=ComplyClock.UPLOADED)
+    return changed, TimelineEntry(
+        failed_at,
+        "notice_failed",
+        {
+            "notice_id": notice_id,
+            "channel": channel,
+            "comply_by": case.comply_by.isoformat(),
+            "comply_clock": changed.comply_clock.value if changed.comply_clock else None,
         },
     )
 
@@ -215,8 +310,9 @@ def reinspect(
 
 
 def mark_overdue(case: Rectification, now: datetime) -> tuple[Rectification, TimelineEntry] | None:
-    """Past its deadline and neither fixed nor reported fixed: overdue."""
-    if case.status is not Status.OPEN or now <= case.comply_by:
+    """Past its deadline and neither fixed nor reported fixed: overdue; never while the
+    responsible party has not been told (the `notified` clock)."""
+    if case.status is not Status.OPEN or now <= case.comply_by or case.awaiting_notification:
         return None
     return replace(case, status=Status.OVERDUE, overdue_since=case.comply_by), TimelineEntry(
         now, "overdue", {"comply_by": case.comply_by.isoformat()}

@@ -19,6 +19,7 @@ from linli_shared.contracts.inspections import (
     InspectionFailed,
     InspectionPassed,
     InspectionRecorded,
+    RectificationNotified,
     RectificationOverdue,
     RectificationReady,
     RectificationReinspectionScheduled,
@@ -124,6 +125,27 @@ def ready(case: Rectification, reported_at: datetime) -> RectificationReady:
         grid_id=case.grid_id,
         community_id=case.community_id,
         reported_at=reported_at,
+    )
+
+
+def notified(
+    case: Rectification, comply_by_before: datetime, channel: str
+) -> RectificationNotified:
+    """The responsible party was told; `case.comply_by` is the deadline from now on."""
+    if case.notified_at is None:
+        raise NotAnnounceable(f"rectification {case.id} was not notified")
+    return RectificationNotified(
+        rectification_id=case.id,
+        inspection_id=case.inspection_id,
+        subject_id=case.subject_id,
+        subject_kind=case.subject_kind,
+        severity=case.severity,
+        comply_by=case.comply_by,
+        grid_id=case.grid_id,
+        community_id=case.community_id,
+        notified_at=case.notified_at,
+        channel=channel,
+        comply_by_before=comply_by_before,
     )
 
 

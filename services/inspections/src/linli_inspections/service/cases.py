@@ -1,5 +1,6 @@
-"""Rectification cases: opened by a failed inspection, reported ready, verified by a passing
-re-inspection, marked overdue and escalated by the scheduled sweep.
+"""Rectification cases: opened by a failed inspection, told to the responsible party (notify's
+delivery of the rectification notice starts the comply-by period), reported ready, verified by a
+passing re-inspection, marked overdue and escalated by the scheduled sweep.
 
 Each use case opens its transaction; called inside another's (recording an inspection opens or
 verifies its case), it joins that one, so the case and its events commit with the inspection.
@@ -26,10 +27,14 @@ from linli_inspections.domain.rectification import (
 from linli_inspections.service import announcements, partner
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
+from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.reach import EVERYWHERE, Reach
+
+# notify's notice type of the notice a failed inspection makes for its responsible party.
+RECTIFICATION_NOTICE = "rectification"
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class CasesUseCases:
     async def request(self, inspection: Inspection, template: Checklist | None) -> Rectification:
         """The case a failed inspection opens, announced in the template's words."""
         now = self._clock.now()
-        case, entry = rectification.request(inspection, now)
+        case, entry = rectification.request(inspection, now, self._policy.comply_clock)
         async with self._database.transaction() as connection:
             repository = RectificationRepository(connection)
             await repository.add(case)
@@ -81,6 +86,69 @@ class CasesUseCases:
                     partner.rectification_verified(changed),
                 )
         return changed
+
+    async def record_notification(self, event: NoticeDelivered) -> Rectification | None:
+        """The rectification notice reached the responsible party: the case records when, and
+        under the `notified` clock its comply-by period runs from then (never from earlier than
+        the upload), announced as `rectification.notified`. Another notice, a delivery to
+        someone else, a second delivery or one to a verified case changes nothing."""
+        async with self._database.transaction() as connection:
+            repository = RectificationRepository(connection)
+            case = await self._told(repository, event)
+            step = (
+                rectification.notify(
+                    case,
+                    notified_at=event.delivered_at,
+                    channel=event.channel,
+                    notice_id=str(event.notice_id),
+                )
+                if case is not None
+                else None
+            )
+            if case is None or step is None:
+                return None
+            changed, entry = step
+            await repository.save(changed)
+            await repository.add_entry(changed.id, entry)
+            await self._outbox.add(
+                connection, announcements.notified(changed, case.comply_by, event.channel)
+            )
+        return changed
+
+    async def record_failed_notice(self, event: NoticeFailed) -> Rectification | None:
+        """notify gave up on the rectification notice: the case's provisional deadline stands
+        (it can go overdue, and the grid worker serves the notice by hand); on the timeline."""
+        async with self._database.transaction() as connection:
+            repository = RectificationRepository(connection)
+            case = await self._told(repository, event)
+            step = (
+                rectification.notice_failed(
+                    case,
+                    failed_at=event.failed_at,
+                    channel=event.channel,
+                    notice_id=str(event.notice_id),
+                )
+                if case is not None
+                else None
+            )
+            if step is None:
+                return None
+            changed, entry = step
+            await repository.save(changed)
+            await repository.add_entry(changed.id, entry)
+        return changed
+
+    @staticmethod
+    async def _told(
+        repository: RectificationRepository, event: NoticeDelivered | NoticeFailed
+    ) -> Rectification | None:
+        """The case whose responsible party the rectification notice was for, locked."""
+        if event.notice_type != RECTIFICATION_NOTICE or event.inspection_id is None:
+            return None
+        case = await repository.of_inspection(event.inspection_id, for_update=True)
+        if case is None or case.subject_id != event.recipient_id:
+            return None
+        return case
 
     async def report_ready(
         self, rectification_id: uuid.UUID, reported_by: str, reach: Reach = EVERYWHERE

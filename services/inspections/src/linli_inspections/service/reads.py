@@ -30,7 +30,8 @@ class ReadsUseCases:
     async def get_rectification(
         self, rectification_id: uuid.UUID, reach: Reach = EVERYWHERE
     ) -> tuple[Rectification, list[TimelineEntry]]:
-        """The case with its timeline, and its inspection's evidence per failed finding."""
+        """The case with its timeline, and its inspection's evidence per failed finding (and its
+        time, for a case opened before the case kept it)."""
         async with self._database.connect() as connection:
             repository = RectificationRepository(connection)
             case = await repository.get(rectification_id)
@@ -38,7 +39,11 @@ class ReadsUseCases:
                 raise NotFound("rectification", rectification_id)
             inspection = await InspectionRepository(connection).get(case.inspection_id)
             if inspection is not None:
-                case = replace(case, failed_findings=inspection.failed_findings)
+                case = replace(
+                    case,
+                    failed_findings=inspection.failed_findings,
+                    observed_at=case.observed_at or inspection.inspected_at,
+                )
             return case, await repository.timeline(rectification_id)
 
     async def search_rectifications(
