@@ -3,9 +3,10 @@
 The story: a household with members (names, ID numbers, birth dates, phones), an e-mail and an
 address; a compound with its property manager (name, phone, e-mail); a partner department's
 webhook subscription; failed inspections of both (captured offline ten days ago, with notes that
-quote names, a phone and an address); the scheduled job marks the cases overdue and escalates
-them to the grid worker and the partner department; credit lowers the scores; notify sends the
-notices; the compound is re-inspected and verified.
+quote names, a phone and an address); notify sends the notices; the deadlines pass (the test moves
+them back: the cases' periods run from the notices' delivery, a few seconds ago); the scheduled
+job marks the cases overdue and escalates them to the grid worker and the partner department;
+credit lowers the scores; the compound is re-inspected and verified.
 
 Then every topic in `PARTNER_TOPICS` is read from the beginning, and every webhook the partner
 received is kept, and none may contain any name, ID number (or its tail), phone, e-mail or
@@ -24,8 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from linli_inspections.adapters.tables import rectifications
 from linli_shared.contracts import topics
+from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
 from tests.conftest import SharedPlatform, bearer
 from tests.support.events import read_topics
@@ -187,7 +191,7 @@ async def test_nothing_a_partner_can_read_carries_personal_data(
     assert household.status_code == 201, household.text
     household_id = household.json()["id"]
 
-    # Captured offline ten days ago: the cases are long overdue when they arrive.
+    # Captured offline ten days ago (their periods still run from the notices' delivery).
     note = f"{HEAD['name']}（{HEAD['phone']}）家门口堆物，{HOUSEHOLD_ADDRESS}"
     batch = {
         "inspections": [
@@ -223,6 +227,10 @@ async def test_nothing_a_partner_can_read_carries_personal_data(
         return response.status_code == 200 and body["recorded"] + body["duplicates"] == 2
 
     await eventually(uploaded, "the offline batch to be recorded")
+    await eventually(
+        lambda: _both_told(http, inspections), "the notices' delivery to reach both cases"
+    )
+    await _deadlines_pass(platform.database_url("inspections"), "g-pii")
 
     async def escalated_to_department() -> list[dict[str, object]] | None:
         response = await http.get(
@@ -291,3 +299,28 @@ async def _mailed(sink: SmtpSink, address: str) -> bool:
 
 async def _has(partner: PartnerEndpoint, wanted: set[str]) -> bool:
     return wanted <= set(partner.types())
+
+
+async def _both_told(http: httpx.AsyncClient, inspections: str) -> bool:
+    response = await http.get(
+        f"{inspections}/v1/rectifications", params={"grid_id": "g-pii"}, headers=STAFF
+    )
+    cases = response.json()["items"]
+    return len(cases) == 2 and all(case["notified_at"] for case in cases)
+
+
+async def _deadlines_pass(database_url: str, grid_id: str) -> None:
+    """Time passes: the grid's cases are due four days ago (past the department's 72 hours).
+
+    The platform runs on real time and a case's period runs from its notice's delivery, seconds
+    ago; the test moves the deadlines back rather than wait for them."""
+    database = Database(database_url)
+    try:
+        async with database.transaction() as connection:
+            await connection.execute(
+                update(rectifications)
+                .where(rectifications.c.grid_id == grid_id)
+                .values(comply_by=datetime.now(UTC) - timedelta(days=4))
+            )
+    finally:
+        await database.dispose()
