@@ -464,7 +464,19 @@ def test_a_case_is_marked_ready_and_verified_by_a_reinspection_and_credit_explai
     case = community.get(
         "/inspections/v1/rectifications", "staff", subject_id=community.wang, status="open"
     )["items"][0]
+    # The case's clock: its period runs from the notice's delivery to the household.
+    community.eventually(
+        lambda: community.get(f"/inspections/v1/rectifications/{case['id']}", "staff")[
+            "notified_at"
+        ],
+        "the rectification notice's delivery on the case",
+    )
     console.go(f"#/case/{case['id']}", "case")
+    expect(console.page.locator("#case-inspected")).not_to_have_text("")
+    expect(console.page.locator("#case-notified")).not_to_contain_text("尚未送达")
+    told = console.page.locator("#case-timeline li").nth(1)
+    expect(told).to_contain_text("整改通知已送达")
+    expect(told).to_contain_text("整改期限")
     console.check("case")
     console.page.get_by_role("button", name="整改完成，申请复查").click()
     expect(console.page.locator("#case-status")).to_have_text("待复查")

@@ -665,7 +665,9 @@ async function casePage(id) {
   const zone = state.config.time_zone;
   main().innerHTML = `<h1>${t("case")} ${id.slice(0, 8)}</h1>
     <dl><dt>${t("status")}</dt><dd id="case-status">${t(c.status)}</dd><dt>${t("checklist")}</dt><dd>${esc(c.checklist)}</dd>
-      <dt>${t("severity")}</dt><dd>${esc(c.severity)}</dd><dt>${t("complyBy")}</dt><dd>${when(c.comply_by)}</dd>
+      <dt>${t("severity")}</dt><dd>${esc(c.severity)}</dd><dt>${t("complyBy")}</dt><dd id="case-comply-by">${when(c.comply_by)}</dd>
+      <dt>${t("inspected")}</dt><dd id="case-inspected">${when(c.observed_at)}</dd><dt>${t("receivedAt")}</dt><dd>${when(c.requested_at)}</dd>
+      <dt>${t("notifiedAt")}</dt><dd id="case-notified">${c.notified_at ? when(c.notified_at) : c.comply_clock === "notified" ? t("notNotified") : "—"}</dd>
       <dt>${t("household")}</dt><dd><a href="#/household/${c.subject_id}">${c.subject_id.slice(0, 8)}</a></dd></dl>
     <h2>${t("item")}</h2><ul>${c.failed_findings.map((f) => `<li>${esc(f.item)} (${esc(f.severity)})${f.note ? ` — ${esc(f.note)}` : ""}${photos(f)}</li>`).join("")}</ul>
     <p>${canReady ? `<button type="button" id="mark-ready">${t("markReady")}</button>` : ""}
@@ -720,8 +722,16 @@ function showPhotos() {
 }
 
 function timelineDetail(entry) {
-  if (entry.kind !== "reinspection_scheduled") return "";
   const d = entry.detail;
+  // A case's clock: when it was inspected and uploaded, and the deadline once the party was told.
+  if (entry.kind === "requested" && d.inspected_at) {
+    return ` · ${t("inspected")} <time datetime="${esc(d.inspected_at)}">${when(d.inspected_at)}</time>`
+      + ` · ${t("receivedAt")} <time datetime="${esc(d.received_at)}">${when(d.received_at)}</time>`;
+  }
+  if (entry.kind === "notified" || entry.kind === "notice_failed") {
+    return ` · ${esc(d.channel)} · ${t("complyBy")} <time datetime="${esc(d.comply_by)}">${when(d.comply_by)}</time>`;
+  }
+  if (entry.kind !== "reinspection_scheduled") return "";
   return ` · <time datetime="${esc(d.scheduled_for)}">${when(d.scheduled_for)}</time> · ${t("by")} ${esc(d.scheduled_by)}`
     + `${d.inspector_id ? ` · ${esc(d.inspector_id)}` : ""}${d.note ? ` — ${esc(d.note)}` : ""}`;
 }
