@@ -1,7 +1,8 @@
 """The loop the platform exists for, over real processes, Kafka, PostgreSQL and SMTP.
 
 register a household → record a failed inspection → one ledger entry and one score change →
-a rectification notice and a score notice by e-mail, all one correlation id. Also, as residents
+a rectification notice and a score notice by e-mail → the case records the rectification
+notice's delivery (its comply-by clock), all one correlation id. Also, as residents
 and staff live it: an inspection of a household the registry never had is refused; a new
 household starts in the neutral grade without the green channel, and one offence keeps its
 grade; the notice names the checklist item in the resident's words, and its Message-ID is the
@@ -15,6 +16,7 @@ import uuid
 import httpx
 
 from linli_shared.contracts import topics
+from linli_shared.messaging.envelope import Envelope
 from tests.conftest import SharedPlatform, bearer
 from tests.support.events import read_topics
 from tests.support.infra import KafkaService
@@ -165,11 +167,20 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
     assert entry["points"] == -20
     assert entry["reason_code"] == "inspection.failed"
 
-    published = await read_topics(
-        kafka.bootstrap,
-        kafka_namespace,
-        [topics.REGISTRY, topics.INSPECTIONS, topics.CREDIT, topics.NOTIFY],
-    )
+    async def case_told() -> list[Envelope] | None:
+        # The rectification notice's delivery reaches the case last (its comply-by clock).
+        published = await read_topics(
+            kafka.bootstrap,
+            kafka_namespace,
+            [topics.REGISTRY, topics.INSPECTIONS, topics.CREDIT, topics.NOTIFY],
+        )
+        told = any(
+            e.correlation_id == correlation_id and e.type.endswith("rectification.notified.v1")
+            for e in published
+        )
+        return published if told else None
+
+    published = await eventually(case_told, "the case to record its notice's delivery")
     chain = [e for e in published if e.correlation_id == correlation_id]
     types = sorted(e.type for e in chain)
     assert types == sorted(
@@ -180,6 +191,7 @@ async def test_failed_inspection_becomes_one_entry_one_score_change_and_two_noti
             "linli.credit.score.changed.v1",  # 1000 -> 980, grade A kept (policy 2026.3)
             "linli.notify.notice.delivered.v1",
             "linli.notify.notice.delivered.v1",
+            "linli.inspections.rectification.notified.v1",
         ]
     ), types
     assert all(e.subject == household_id for e in chain)
