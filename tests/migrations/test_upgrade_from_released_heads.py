@@ -239,10 +239,17 @@ async def _read_inspections(connection: AsyncConnection) -> None:
     assert inspection is not None
     assert inspection.outcome.value == "failed"
     assert [finding.item for finding in inspection.findings] == ["bins covered"]
+    assert inspection.comply_by == NOW + timedelta(days=7)  # the deadline it was recorded with
     case = await RectificationRepository(connection).get(CASE)
     assert case is not None
     assert case.status.value == "open"
     assert [finding.note for finding in case.failed_findings] == ["lid missing"]
+    # Opened before the fair clock: no clock, its deadline stands, nobody told of it yet.
+    assert (case.comply_clock, case.notified_at, case.comply_by) == (
+        None,
+        None,
+        NOW + timedelta(days=7),
+    )
 
 
 async def _fill_credit(connection: AsyncConnection) -> None:

@@ -280,6 +280,21 @@ async def test_an_offline_upload_dated_five_days_back_gets_its_full_period_from_
     assert (await use_cases.sweep.sweep(told_at + PERIOD + timedelta(seconds=1))).overdue == 1
 
 
+async def test_an_inspection_recorded_before_the_fair_clock_keeps_the_deadline_it_was_given(
+    use_cases: UseCases, database: Database
+) -> None:
+    inspection = await _upload_offline(use_cases)
+    announced = FIVE_DAYS_BACK + PERIOD  # as releases before the fair clock counted it
+    async with database.transaction() as connection:
+        await connection.execute(
+            tables.inspections.update()
+            .where(tables.inspections.c.id == inspection.id)
+            .values(comply_by=announced)
+        )
+
+    assert (await use_cases.reads.get_inspection(inspection.id)).comply_by == announced
+
+
 class _DeadLetters:
     def __init__(self) -> None:
         self.records: list[OutgoingRecord] = []

@@ -158,6 +158,7 @@ class InspectionRepository:
             reinspection_of=row.reinspection_of,
             time_zone=row.time_zone,
             received_at=row.recorded_at,
+            recorded_comply_by=row.comply_by,
         )
 
     async def count_done(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -84,6 +84,9 @@ class Inspection:
     time_zone: str | None = None
     # When it reached the platform (the upload); None for inspections stored before it was kept.
     received_at: datetime | None = None
+    # The deadline as it was recorded (read back from storage): an inspection recorded before
+    # the fair clock keeps the one it was announced with, counted from its own time.
+    recorded_comply_by: datetime | None = field(default=None, compare=False)
 
     def same_record_as(self, other: Inspection) -> bool:
         """Whether `other` is this inspection sent again (an offline client's retry)."""
@@ -127,6 +130,8 @@ class Inspection:
         severity = self.severity
         if severity is None:
             return None
+        if self.recorded_comply_by is not None:
+            return self.recorded_comply_by
         return deadline(self.received_at or self.inspected_at, severity, self.time_zone)
 
 
