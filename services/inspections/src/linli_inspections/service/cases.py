@@ -92,63 +92,55 @@ class CasesUseCases:
         under the `notified` clock its comply-by period runs from then (never from earlier than
         the upload), announced as `rectification.notified`. Another notice, a delivery to
         someone else, a second delivery or one to a verified case changes nothing."""
-        async with self._database.transaction() as connection:
-            repository = RectificationRepository(connection)
-            case = await self._told(repository, event)
-            step = (
-                rectification.notify(
-                    case,
-                    notified_at=event.delivered_at,
-                    channel=event.channel,
-                    notice_id=str(event.notice_id),
-                )
-                if case is not None
-                else None
-            )
-            if case is None or step is None:
-                return None
-            changed, entry = step
-            await repository.save(changed)
-            await repository.add_entry(changed.id, entry)
-            await self._outbox.add(
-                connection, announcements.notified(changed, case.comply_by, event.channel)
-            )
-        return changed
+        return await self._on_notice(
+            event,
+            lambda case: rectification.notify(
+                case,
+                notified_at=event.delivered_at,
+                channel=event.channel,
+                notice_id=str(event.notice_id),
+            ),
+            lambda before, told: announcements.notified(told, before.comply_by, event.channel),
+        )
 
     async def record_failed_notice(self, event: NoticeFailed) -> Rectification | None:
         """notify gave up on the rectification notice: the case's provisional deadline stands
         (it can go overdue, and the grid worker serves the notice by hand); on the timeline."""
-        async with self._database.transaction() as connection:
-            repository = RectificationRepository(connection)
-            case = await self._told(repository, event)
-            step = (
-                rectification.notice_failed(
-                    case,
-                    failed_at=event.failed_at,
-                    channel=event.channel,
-                    notice_id=str(event.notice_id),
-                )
-                if case is not None
-                else None
-            )
-            if step is None:
-                return None
-            changed, entry = step
-            await repository.save(changed)
-            await repository.add_entry(changed.id, entry)
-        return changed
+        return await self._on_notice(
+            event,
+            lambda case: rectification.notice_failed(
+                case,
+                failed_at=event.failed_at,
+                channel=event.channel,
+                notice_id=str(event.notice_id),
+            ),
+        )
 
-    @staticmethod
-    async def _told(
-        repository: RectificationRepository, event: NoticeDelivered | NoticeFailed
+    async def _on_notice(
+        self,
+        event: NoticeDelivered | NoticeFailed,
+        step: Callable[[Rectification], tuple[Rectification, TimelineEntry] | None],
+        announce: Callable[[Rectification, Rectification], EventData] | None = None,
     ) -> Rectification | None:
-        """The case whose responsible party the rectification notice was for, locked."""
+        """notify's verdict on a case's rectification notice: the case's step, its timeline entry
+        and (given `announce`) its event, together. Any other notice, or one to anybody but the
+        case's responsible party, is not the case's."""
         if event.notice_type != RECTIFICATION_NOTICE or event.inspection_id is None:
             return None
-        case = await repository.of_inspection(event.inspection_id, for_update=True)
-        if case is None or case.subject_id != event.recipient_id:
-            return None
-        return case
+        async with self._database.transaction() as connection:
+            repository = RectificationRepository(connection)
+            case = await repository.of_inspection(event.inspection_id, for_update=True)
+            if case is None or case.subject_id != event.recipient_id:
+                return None
+            taken = step(case)
+            if taken is None:
+                return None
+            changed, entry = taken
+            await repository.save(changed)
+            await repository.add_entry(changed.id, entry)
+            if announce is not None:
+                await self._outbox.add(connection, announce(case, changed))
+        return changed
 
     async def report_ready(
         self, rectification_id: uuid.UUID, reported_by: str, reach: Reach = EVERYWHERE
