@@ -440,7 +440,14 @@ credentials = st.one_of(
     ascii_text,
     ascii_text.map(lambda junk: f"Bearer {junk}"),
     st.fixed_dictionaries(
-        {}, optional={"roles": claim_values, "grids": claim_values, "sub": claim_values}
+        {},
+        optional={
+            "roles": claim_values,
+            "grids": claim_values,
+            "sub": claim_values,
+            "organisation": claim_values | st.uuids().map(str),
+            "resident": claim_values | st.uuids().map(str),
+        },
     ).map(lambda claims: f"Bearer {odd_token(claims)}"),
 )
 
