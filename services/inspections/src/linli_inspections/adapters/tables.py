@@ -230,6 +230,17 @@ rectification_timeline = Table(
     Column("detail", JSON, nullable=False),
 )
 
+# The photos a responsible party showed with its report of a fix (the timeline keeps each
+# report's list): who may see an uploaded photo follows the cases showing it too (by its hash).
+rectification_evidence = Table(
+    "rectification_evidence",
+    metadata,
+    Column("rectification_id", Uuid, ForeignKey("rectifications.id"), primary_key=True),
+    Column("sha256", String(64), primary_key=True, index=True),
+    Column("photo_ref", String(500), nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 audit = audit_table(metadata)

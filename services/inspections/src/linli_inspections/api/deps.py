@@ -21,10 +21,16 @@ from linli_shared.pagination import PageRequest, page_request
 
 INSPECTORS = ("inspector", "grid_worker")
 READERS = (*INSPECTORS, "community_staff", "credit_officer", "service")
+# Responsible parties signed in for their organisation: they reach only what they answer for.
+PARTIES = ("property_manager", "shop")
+# Who reads cases and inspections: the readers, and the responsible parties (their own only).
+CASE_READERS = (*READERS, *PARTIES)
+# Who uploads photos: inspectors on the spot, and responsible parties showing their fix.
+UPLOADERS = (*INSPECTORS, *PARTIES)
 PLANNERS = ("community_staff", "grid_worker")
-# Who may report a fix done on behalf of the responsible party (through a staff frontend or a
-# service client); the party itself has no role of its own yet.
-REPORTERS = ("community_staff", "grid_worker", "inspector", "service")
+# Who reports a fix done: the responsible party itself (its own cases only), or staff for it.
+# Not `service`: a client system's token would reach every case of every party.
+REPORTERS = ("community_staff", "grid_worker", "inspector", *PARTIES)
 PUBLISHERS = ("community_staff",)
 # Who plans a case's re-inspection: the staff who assign and do inspections.
 SCHEDULERS = ("community_staff", "grid_worker", "inspector")
@@ -86,6 +92,8 @@ Reads = Annotated[ReadsUseCases, Depends(reads)]
 
 Inspector = Annotated[Principal, Depends(require_roles(*INSPECTORS))]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+CaseReader = Annotated[Principal, Depends(require_roles(*CASE_READERS))]
+Uploader = Annotated[Principal, Depends(require_roles(*UPLOADERS))]
 Planner = Annotated[Principal, Depends(require_roles(*PLANNERS))]
 Reporter = Annotated[Principal, Depends(require_roles(*REPORTERS))]
 Publisher = Annotated[Principal, Depends(require_roles(*PUBLISHERS))]

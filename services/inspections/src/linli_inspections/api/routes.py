@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from linli_inspections.api.deps import (
+    CaseReader,
     Cases,
     Coverage,
     Evidence,
@@ -22,6 +23,7 @@ from linli_inspections.api.deps import (
     Scheduler,
     Templates,
     Uploaded,
+    Uploader,
 )
 from linli_inspections.api.schemas import (
     BatchIn,
@@ -40,6 +42,7 @@ from linli_inspections.api.schemas import (
     ReadingIn,
     ReadingOut,
     ReadingPage,
+    ReadyIn,
     RectificationOut,
     RectificationPage,
     ReinspectionIn,
@@ -116,12 +119,12 @@ async def record_batch(
     tags=["inspections"],
     response_model=InspectionOut,
     responses={404: {"model": Problem}},
-    summary="An inspection by id",
+    summary="An inspection by id (a responsible party: of its own targets)",
 )
 async def get_inspection(
     inspection_id: uuid.UUID,
     reads: Reads,
-    principal: Reader,
+    principal: CaseReader,
 ) -> InspectionOut:
     return InspectionOut.of(await reads.get_inspection(inspection_id, reach_of(principal)))
 
@@ -154,7 +157,7 @@ async def upload_evidence(
     body: Uploaded,
     response: Response,
     evidence: Evidence,
-    principal: Inspector,
+    principal: Uploader,
 ) -> PhotoOut:
     photo, created = await evidence.upload(body.content_type, body.content, principal.subject)
     if not created:
@@ -171,12 +174,12 @@ async def upload_evidence(
         404: {"model": Problem},
     },
     summary="An uploaded photo's bytes (grid workers and inspectors: of their grids' "
-    "inspections or their own uploads)",
+    "inspections and cases; responsible parties: of their own; each: their own uploads)",
 )
 async def get_evidence(
     sha256: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$")],
     evidence: Evidence,
-    principal: Reader,
+    principal: CaseReader,
 ) -> Response:
     photo = await evidence.get(sha256, principal.subject, reach_of(principal))
     return Response(
@@ -194,11 +197,13 @@ async def get_evidence(
     tags=["rectifications"],
     response_model=RectificationPage,
     summary="Rectification cases (filter by status, grid, responsible party)",
+    description="A grid worker or inspector sees its grids' cases; a property manager or shop "
+    "only the cases it is the responsible party of.",
 )
 async def list_rectifications(
     page: Paging,
     reads: Reads,
-    principal: Reader,
+    principal: CaseReader,
     case_status: Annotated[Status | None, Query(alias="status")] = None,
     grid_id: Annotated[str | None, Query(max_length=64)] = None,
     subject_id: uuid.UUID | None = None,
@@ -228,7 +233,7 @@ async def list_rectifications(
 async def get_rectification(
     rectification_id: uuid.UUID,
     reads: Reads,
-    principal: Reader,
+    principal: CaseReader,
 ) -> RectificationOut:
     case, timeline = await reads.get_rectification(rectification_id, reach_of(principal))
     return RectificationOut.of(case, timeline)
@@ -240,14 +245,19 @@ async def get_rectification(
     response_model=RectificationOut,
     responses={404: {"model": Problem}, 409: {"model": Problem}},
     summary="The responsible party reports the fix done: ready for re-inspection",
+    description="A property manager or shop reports its own cases only (another's is 404), "
+    "optionally with a note and photos of the fix (uploaded first, POST /v1/evidence); staff "
+    "report for the party.",
 )
 async def report_rectification_ready(
     rectification_id: uuid.UUID,
     cases: Cases,
     reads: Reads,
     principal: Reporter,
+    body: ReadyIn | None = None,
 ) -> RectificationOut:
-    await cases.report_ready(rectification_id, principal.subject, reach_of(principal))
+    report = (body or ReadyIn()).request()
+    await cases.report_ready(rectification_id, principal.subject, reach_of(principal), report)
     case, timeline = await reads.get_rectification(rectification_id)
     return RectificationOut.of(case, timeline)
 

@@ -16,7 +16,7 @@ from linli_inspections.domain.rectification import (
     TimelineEntry,
 )
 from linli_inspections.domain.schedule import Schedule, WeekCoverage
-from linli_inspections.service.cases import ReinspectionRequest
+from linli_inspections.service.cases import ReadyReport, ReinspectionRequest
 from linli_inspections.service.lookups import TargetRef
 from linli_inspections.service.recording import BatchResult, RecordRequest
 from linli_shared.contracts.common import Severity, SubjectKind
@@ -281,6 +281,27 @@ class ReinspectionIn(BaseModel):
             scheduled_for=self.scheduled_for,
             inspector_id=(self.inspector_id or "").strip() or None,
             note=(self.note or "").strip() or None,
+        )
+
+
+class ReadyIn(BaseModel):
+    """What the responsible party says with its report of the fix (both optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(
+        default=None, max_length=1000, description="What was done", examples=["东门垃圾已清运"]
+    )
+    evidence: list[EvidenceIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Photos of the fix: upload each first (POST /v1/evidence) and name it here",
+    )
+
+    def request(self) -> ReadyReport:
+        return ReadyReport(
+            note=(self.note or "").strip() or None,
+            evidence=tuple(e.evidence() for e in self.evidence),
         )
 
 

@@ -1,4 +1,5 @@
-"""Reading inspections and rectification cases, within the caller's reach."""
+"""Reading inspections and rectification cases, within the caller's reach: its grids, or the
+cases and inspections of which it is the responsible party (a property manager's, a shop's)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class ReadsUseCases:
     ) -> Inspection:
         async with self._database.connect() as connection:
             inspection = await InspectionRepository(connection).get(inspection_id)
-        if inspection is None or not reach.covers(inspection.grid_id):
+        if inspection is None or not reach.covers(inspection.grid_id, inspection.subject_id):
             raise NotFound("inspection", inspection_id)
         return inspection
 
@@ -34,7 +35,7 @@ class ReadsUseCases:
         async with self._database.connect() as connection:
             repository = RectificationRepository(connection)
             case = await repository.get(rectification_id)
-            if case is None or not reach.covers(case.grid_id):
+            if case is None or not reach.covers(case.grid_id, case.subject_id):
                 raise NotFound("rectification", rectification_id)
             inspection = await InspectionRepository(connection).get(case.inspection_id)
             if inspection is not None:
@@ -57,4 +58,5 @@ class ReadsUseCases:
                 subject_id=subject_id,
                 page=page,
                 grids=reach.grids,
+                parties=reach.parties,
             )
