@@ -12,6 +12,7 @@ from linli_credit.adapters.repository import LedgerRepository
 from linli_credit.domain.ledger import Account, Entry, Evaluation, evaluate
 from linli_credit.domain.policy import Policy, PolicyBook
 from linli_credit.service.scoring import Scoring
+from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.pagination import PageRequest, Slice
@@ -58,11 +59,23 @@ class ReadUseCases:
     def scoring_refusal(self, account: Account) -> str | None:
         return account.refusal(self.policy_now())
 
+    async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
+        """The household the registry has this resident in now (from its resident account);
+        None for a resident who left theirs, or one the ledger does not know."""
+        account = await self._reads.account(resident_id)
+        if (
+            account is None
+            or account.subject_kind is not CreditSubjectKind.RESIDENT
+            or account.closed_at is not None
+        ):
+            return None
+        return account.household_id
+
     async def account(self, subject_id: uuid.UUID, reach: Reach = EVERYWHERE) -> Account:
-        """The subject's account; outside the caller's grids it is not found (its existence
-        is not revealed)."""
+        """The subject's account; outside the caller's reach (its grids, or its own and its
+        household's accounts) it is not found (its existence is not revealed)."""
         account = await self._reads.account(subject_id)
-        if account is None or not reach.covers(account.grid_id):
+        if account is None or not reach.covers(account.grid_id, account.subject_id):
             raise NotFound("credit account", subject_id)
         return account
 
@@ -71,7 +84,7 @@ class ReadUseCases:
         async with self._database.connect() as connection:
             ledger = LedgerRepository(connection)
             account = await ledger.account(subject_id)
-            if account is None or not reach.covers(account.grid_id):
+            if account is None or not reach.covers(account.grid_id, account.subject_id):
                 raise NotFound("credit account", subject_id)
             return await ledger.entries_of(subject_id)
 
@@ -82,7 +95,7 @@ class ReadUseCases:
         async with self._database.connect() as connection:
             ledger = LedgerRepository(connection)
             account = await ledger.account(subject_id)
-            if account is None or not reach.covers(account.grid_id):
+            if account is None or not reach.covers(account.grid_id, account.subject_id):
                 raise NotFound("credit account", subject_id)
             return await ledger.entries_page(subject_id, page)
 
@@ -97,7 +110,7 @@ class ReadUseCases:
         at = at or self._scoring.clock.now()
         # Two statements, each its own snapshot, as on one READ COMMITTED connection before.
         account = await self._reads.account(subject_id)
-        if account is None or not reach.covers(account.grid_id):
+        if account is None or not reach.covers(account.grid_id, account.subject_id):
             raise NotFound("credit account", subject_id)
         entries = await self._reads.entries(subject_id)
         policy = self._scoring.policies.at(at)
