@@ -194,3 +194,42 @@ async def test_a_resident_the_ledger_does_not_know_reaches_nothing(credit: Credi
     assert await reads(credit.client, ours.household_id, stranger) == {404}
     listed = await credit.client.get("/v1/appeals", headers=stranger)
     assert listed.status_code == 200 and listed.json()["items"] == []
+
+
+async def test_a_resident_downloads_what_credit_holds_about_them_and_no_one_else(
+    credit: Credit,
+) -> None:
+    ours, neighbour = await credit.household(GRID), await credit.household(GRID)
+    me = resident(resident_of(ours))
+    client = credit.client
+    await client.get(f"/v1/subjects/{ours.household_id}/green-channel", headers=me)
+    await client.post(
+        "/v1/appeals",
+        json={"entry_id": await credit.entry_of(ours.household_id), "grounds": "不是我家的"},
+        headers=me,
+    )
+    copy = await client.get(f"/v1/residents/{resident_of(ours)}/data-copy", headers=me)
+    assert copy.status_code == 200, copy.text
+    mine, household = copy.json()["records"]
+    assert mine["account"]["subject_id"] == str(resident_of(ours))
+    assert household["account"]["subject_id"] == str(ours.household_id)
+    [entry] = household["entries"]
+    assert entry["reason_code"] == "inspection.failed"
+    assert household["appeals"][0]["grounds"] == "不是我家的"
+    assert household["green_channel_checks"][0]["checked_by"] == f"person-{resident_of(ours)}"
+
+    for other in (resident_of(neighbour), neighbour.household_id, uuid.uuid4()):
+        assert_problem(
+            await client.get(f"/v1/residents/{other}/data-copy", headers=me), 404, "not-found"
+        )
+    assert_problem(
+        await client.get(f"/v1/residents/{resident_of(ours)}/data-copy", headers=OFFICER),
+        403,
+        "forbidden",
+    )
+    trail = await client.get(
+        "/v1/audit", params={"action": "personal-data-read"}, headers=bearer("admin")
+    )
+    assert any(
+        e["path"] == f"/v1/residents/{resident_of(ours)}/data-copy" for e in trail.json()["items"]
+    )

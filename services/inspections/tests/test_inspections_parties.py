@@ -17,7 +17,7 @@ import pytest
 from services.inspections.tests.announced import announce, organisation
 from services.inspections.tests.test_inspections_evidence import png
 from tests.support.api import assert_problem
-from tests.support.grid_scope import bearer, bearer_of
+from tests.support.grid_scope import bearer, bearer_of, household_in
 
 GRID = "g-01"
 MANAGER, OTHER_MANAGER, SHOP = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -217,4 +217,49 @@ async def test_a_party_token_without_its_organisation_reaches_nothing(
     for case in cases.values():
         assert_problem(
             await client.get(f"/v1/rectifications/{case['id']}", headers=unbound), 404, "not-found"
+        )
+
+
+async def test_a_resident_reads_their_households_cases_and_copies_them_and_no_neighbours(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    me, neighbour = uuid.uuid4(), uuid.uuid4()
+    ours, theirs = household_in(GRID, resident_id=me), household_in(GRID, resident_id=neighbour)
+    await announce(database_url, ours, theirs)
+    recorded = {}
+    for household in (ours, theirs):
+        response = await client.post(
+            "/v1/inspections",
+            json={
+                "subject_id": str(household.household_id),
+                "checklist": "sanitation",
+                "findings": [{"item": "stairwells-clear", "passed": False, "note": "楼道堆物"}],
+            },
+            headers=INSPECTOR,
+        )
+        assert response.status_code == 201, response.text
+        recorded[household.household_id] = response.json()
+    mine = bearer("resident", subject="person-me", resident_id=me)
+    listed = (await client.get("/v1/rectifications", headers=mine)).json()
+    [case] = listed["items"]
+    assert case["subject_id"] == str(ours.household_id)
+    assert (await client.get(f"/v1/rectifications/{case['id']}", headers=mine)).status_code == 200
+    their_inspection = recorded[theirs.household_id]["id"]
+    assert_problem(
+        await client.get(f"/v1/inspections/{their_inspection}", headers=mine), 404, "not-found"
+    )
+    # A resident reads; reporting the fix stays the responsible party's own or staff's.
+    assert_problem(
+        await client.post(f"/v1/rectifications/{case['id']}/ready", headers=mine), 403, "forbidden"
+    )
+
+    copy = await client.get(f"/v1/residents/{me}/data-copy", headers=mine)
+    assert copy.status_code == 200, copy.text
+    body = copy.json()
+    assert body["household_id"] == str(ours.household_id)
+    assert [i["id"] for i in body["inspections"]] == [recorded[ours.household_id]["id"]]
+    assert body["rectifications"][0]["timeline"][0]["kind"] == "requested"
+    for other in (neighbour, uuid.uuid4()):
+        assert_problem(
+            await client.get(f"/v1/residents/{other}/data-copy", headers=mine), 404, "not-found"
         )

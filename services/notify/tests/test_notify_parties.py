@@ -159,3 +159,33 @@ async def test_a_party_token_without_its_claim_reaches_no_recipient(notify: Noti
     for role in ("resident", "property_manager", "shop"):
         assert await answers(notify.client, ours, bearer(role)) == {404}
     assert await answers(notify.client, ours, resident(uuid.uuid4())) == {404}
+
+
+async def test_a_resident_downloads_what_notify_holds_about_them_and_no_one_else(
+    notify: Notify,
+) -> None:
+    me, neighbour = uuid.uuid4(), uuid.uuid4()
+    ours, _ = await household_of(notify, me), await household_of(notify, neighbour)
+    client = notify.client
+    copy = await client.get(f"/v1/residents/{me}/data-copy", headers=resident(me))
+    assert copy.status_code == 200, copy.text
+    body = copy.json()
+    assert body["recipient"]["id"] == str(ours[0])
+    assert body["recipient"]["email"] == "zhang@example.cn"
+    [notice] = body["notices"]
+    assert notice["id"] == ours[1] and notice["body"] and notice["deliveries"]
+    for other in (neighbour, uuid.uuid4()):
+        assert_problem(
+            await client.get(f"/v1/residents/{other}/data-copy", headers=resident(me)),
+            404,
+            "not-found",
+        )
+    assert_problem(
+        await client.get(f"/v1/residents/{me}/data-copy", headers=bearer("community_staff")),
+        403,
+        "forbidden",
+    )
+    trail = await client.get(
+        "/v1/audit", params={"action": "personal-data-read"}, headers=bearer("admin")
+    )
+    assert any(e["path"] == f"/v1/residents/{me}/data-copy" for e in trail.json()["items"])

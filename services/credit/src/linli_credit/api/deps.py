@@ -29,6 +29,8 @@ OFFICERS = ("credit_officer",)
 # The service hall's check, and a resident asking about their own household's priority right.
 HALL = ("service", "community_staff", "credit_officer")
 GREEN_CHANNEL_READERS = (*HALL, "resident")
+# A copy of a resident's own data: the resident themself (admins pass every check).
+RESIDENTS = ("resident",)
 
 
 async def use_cases(request: Request) -> UseCases:
@@ -75,5 +77,6 @@ Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Appellant = Annotated[Principal, Depends(require_roles(*APPELLANTS))]
 Officer = Annotated[Principal, Depends(require_roles(*OFFICERS))]
 Hall = Annotated[Principal, Depends(require_roles(*GREEN_CHANNEL_READERS))]
+Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 
 Paging = Annotated[PageRequest, Depends(page_request)]

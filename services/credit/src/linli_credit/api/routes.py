@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from linli_credit.api.deps import (
     Appeals,
@@ -17,6 +17,7 @@ from linli_credit.api.deps import (
     Paging,
     Reader,
     Reads,
+    Resident,
     Staff,
     SubjectReader,
 )
@@ -24,6 +25,7 @@ from linli_credit.api.schemas import (
     AppealIn,
     AppealOut,
     AppealsOut,
+    DataCopyOut,
     DecisionIn,
     EntriesOut,
     EntryOut,
@@ -37,6 +39,7 @@ from linli_credit.api.schemas import (
     ScoreOut,
     VolunteerHoursIn,
 )
+from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
 from linli_shared.auth import ORGANISATION_ROLES, RESIDENT_ROLES, Principal
 from linli_shared.errors import Problem
 from linli_shared.reach import reach_of
@@ -344,6 +347,30 @@ async def get_grade_report(
 ) -> GradeReportOut:
     year, number = quarter.split("-Q")
     return GradeReportOut.of(await reads.grade_report(community_id, int(year), int(number)))
+
+
+@router.get(
+    "/residents/{resident_id}/data-copy",
+    response_model=DataCopyOut,
+    responses=NOT_FOUND,
+    summary="A copy of what credit holds about a resident, for the resident (audited)",
+    description="The resident's own record and their household's: accounts, every entry, "
+    "every appeal and every green-channel check (who asked, when, the answer). A resident asks "
+    "for their own only: any other resident id is 404. Every copy is a `personal-data-read` in "
+    "the audit trail.",
+    tags=["residents"],
+)
+async def get_data_copy(
+    resident_id: uuid.UUID,
+    request: Request,
+    reads: Reads,
+    principal: Resident,
+    household: CallerHousehold,
+) -> DataCopyOut:
+    copy = await reads.data_copy(resident_id, reach_of(principal, household))
+    mark_personal_data_read(request, request.url.path)
+    mark_subjects_revealed(request, [record.account.subject_id for record in copy.records])
+    return DataCopyOut.of(copy, reads.scoring_refusal, reads.today())
 
 
 @router.get(

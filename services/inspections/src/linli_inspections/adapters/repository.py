@@ -18,6 +18,7 @@ from linli_inspections.adapters.tables import (
     evidence_photos,
     findings,
     grids,
+    household_members,
     inspections,
     pest_points,
     pest_readings,
@@ -158,6 +159,15 @@ class InspectionRepository:
             reinspection_of=row.reinspection_of,
             time_zone=row.time_zone,
         )
+
+    async def ids_about(self, subject_id: uuid.UUID) -> list[uuid.UUID]:
+        """The inspections of which the subject is the responsible party, oldest first."""
+        rows = await self._connection.execute(
+            select(inspections.c.id)
+            .where(inspections.c.subject_id == subject_id)
+            .order_by(inspections.c.inspected_at, inspections.c.id)
+        )
+        return [row.id for row in rows]
 
     async def count_done(
         self, target_kind: str, target_id: str, checklist: str, start: datetime, end: datetime
@@ -586,6 +596,44 @@ class PlaceReadModel:
             select(communities.c.time_zone).where(communities.c.id == community_id)
         )
         return zone
+
+    async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
+        household: uuid.UUID | None = await self._connection.scalar(
+            select(household_members.c.household_id).where(
+                household_members.c.resident_id == resident_id
+            )
+        )
+        return household
+
+    async def put_members(
+        self, household_id: uuid.UUID, resident_ids: Sequence[uuid.UUID], version: int
+    ) -> bool:
+        """The household's members are these residents, as of `version` of its list; False
+        (nothing changes) when a list as new was applied already. A resident listed elsewhere
+        before is this household's now."""
+        applied = await self._connection.scalar(
+            select(func.max(household_members.c.version)).where(
+                household_members.c.household_id == household_id
+            )
+        )
+        if applied is not None and applied >= version:
+            return False
+        await self._connection.execute(
+            delete(household_members).where(household_members.c.household_id == household_id)
+        )
+        listed = sorted(set(resident_ids))
+        if listed:
+            await self._connection.execute(
+                delete(household_members).where(household_members.c.resident_id.in_(listed))
+            )
+            await self._connection.execute(
+                insert(household_members),
+                [
+                    {"resident_id": r, "household_id": household_id, "version": version}
+                    for r in listed
+                ],
+            )
+        return True
 
     async def time_zone_of_grid(self, grid_id: str) -> str | None:
         zone: str | None = await self._connection.scalar(

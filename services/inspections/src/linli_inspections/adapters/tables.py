@@ -108,6 +108,17 @@ targets = Table(
     Column("active", Boolean, nullable=False, server_default=true()),
 )
 
+# Which household each resident is a member of now, from the registry's members lists (the
+# household's `version` of the list applied, so an older list never undoes a newer one): a
+# resident signed in for themself reaches their household's inspections and cases.
+household_members = Table(
+    "household_members",
+    metadata,
+    Column("resident_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+)
+
 # Read model of the registry's places, from its events: a community's time zone (weeks and
 # deadlines are local), a compound's grid and property manager.
 communities = Table(

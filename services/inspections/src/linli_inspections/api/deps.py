@@ -3,6 +3,7 @@ by the composition root), the caller by the roles a route admits, and the page a
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,15 +17,18 @@ from linli_inspections.service.pests import PestsUseCases
 from linli_inspections.service.reads import ReadsUseCases
 from linli_inspections.service.recording import RecordingUseCases
 from linli_inspections.service.templates import TemplatesUseCases
-from linli_shared.auth import Principal, require_roles
+from linli_shared.auth import Principal, authenticated, require_roles
 from linli_shared.pagination import PageRequest, page_request
 
 INSPECTORS = ("inspector", "grid_worker")
 READERS = (*INSPECTORS, "community_staff", "credit_officer", "service")
 # Responsible parties signed in for their organisation: they reach only what they answer for.
 PARTIES = ("property_manager", "shop")
-# Who reads cases and inspections: the readers, and the responsible parties (their own only).
-CASE_READERS = (*READERS, *PARTIES)
+# Who reads cases and inspections: the readers, and the responsible parties (their own only: a
+# resident their household's).
+CASE_READERS = (*READERS, *PARTIES, "resident")
+# A copy of a resident's own data: the resident themself (admins pass every check).
+RESIDENTS = ("resident",)
 # Who uploads photos: inspectors on the spot, and responsible parties showing their fix.
 UPLOADERS = (*INSPECTORS, *PARTIES)
 PLANNERS = ("community_staff", "grid_worker")
@@ -81,7 +85,18 @@ async def reads(request: Request) -> ReadsUseCases:
     return (await use_cases(request)).reads
 
 
+async def caller_household(
+    principal: Annotated[Principal, Depends(authenticated)], request: Request
+) -> uuid.UUID | None:
+    """The household of the caller's resident claim, as inspections knows it from the
+    registry's members lists: a resident reaches its inspections and cases."""
+    if principal.resident_id is None:
+        return None
+    return await (await use_cases(request)).places.household_of(principal.resident_id)
+
+
 Recording = Annotated[RecordingUseCases, Depends(recording)]
+CallerHousehold = Annotated[uuid.UUID | None, Depends(caller_household)]
 Cases = Annotated[CasesUseCases, Depends(cases)]
 Coverage = Annotated[CoverageUseCases, Depends(coverage)]
 Templates = Annotated[TemplatesUseCases, Depends(templates)]
@@ -98,5 +113,6 @@ Planner = Annotated[Principal, Depends(require_roles(*PLANNERS))]
 Reporter = Annotated[Principal, Depends(require_roles(*REPORTERS))]
 Publisher = Annotated[Principal, Depends(require_roles(*PUBLISHERS))]
 Scheduler = Annotated[Principal, Depends(require_roles(*SCHEDULERS))]
+Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 
 Paging = Annotated[PageRequest, Depends(page_request)]

@@ -4,9 +4,10 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from linli_inspections.api.deps import (
+    CallerHousehold,
     CaseReader,
     Cases,
     Coverage,
@@ -20,6 +21,7 @@ from linli_inspections.api.deps import (
     Reads,
     Recording,
     Reporter,
+    Resident,
     Scheduler,
     Templates,
     Uploaded,
@@ -33,6 +35,7 @@ from linli_inspections.api.schemas import (
     ChecklistOut,
     ChecklistPage,
     CoverageOut,
+    DataCopyOut,
     InspectionIn,
     InspectionOut,
     PestPointIn,
@@ -54,6 +57,7 @@ from linli_inspections.domain import schedule as schedule_rules
 from linli_inspections.domain.evidence import CONTENT_TYPES
 from linli_inspections.domain.rectification import Status
 from linli_inspections.service.lookups import TargetRef
+from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
 from linli_shared.errors import Problem
 from linli_shared.reach import reach_of
 
@@ -125,8 +129,10 @@ async def get_inspection(
     inspection_id: uuid.UUID,
     reads: Reads,
     principal: CaseReader,
+    household: CallerHousehold,
 ) -> InspectionOut:
-    return InspectionOut.of(await reads.get_inspection(inspection_id, reach_of(principal)))
+    reach = reach_of(principal, household)
+    return InspectionOut.of(await reads.get_inspection(inspection_id, reach))
 
 
 # --- evidence -------------------------------------------------------------------------------
@@ -180,8 +186,9 @@ async def get_evidence(
     sha256: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$")],
     evidence: Evidence,
     principal: CaseReader,
+    household: CallerHousehold,
 ) -> Response:
-    photo = await evidence.get(sha256, principal.subject, reach_of(principal))
+    photo = await evidence.get(sha256, principal.subject, reach_of(principal, household))
     return Response(
         photo.content,
         media_type=photo.content_type,
@@ -204,6 +211,7 @@ async def list_rectifications(
     page: Paging,
     reads: Reads,
     principal: CaseReader,
+    household: CallerHousehold,
     case_status: Annotated[Status | None, Query(alias="status")] = None,
     grid_id: Annotated[str | None, Query(max_length=64)] = None,
     subject_id: uuid.UUID | None = None,
@@ -213,7 +221,7 @@ async def list_rectifications(
         grid_id=grid_id,
         subject_id=subject_id,
         page=page,
-        reach=reach_of(principal),
+        reach=reach_of(principal, household),
     )
     return RectificationPage(
         items=[RectificationOut.of(c) for c in found.items],
@@ -234,8 +242,10 @@ async def get_rectification(
     rectification_id: uuid.UUID,
     reads: Reads,
     principal: CaseReader,
+    household: CallerHousehold,
 ) -> RectificationOut:
-    case, timeline = await reads.get_rectification(rectification_id, reach_of(principal))
+    reach = reach_of(principal, household)
+    case, timeline = await reads.get_rectification(rectification_id, reach)
     return RectificationOut.of(case, timeline)
 
 
@@ -281,6 +291,30 @@ async def schedule_reinspection(
     )
     case, timeline = await reads.get_rectification(rectification_id)
     return RectificationOut.of(case, timeline)
+
+
+@router.get(
+    "/residents/{resident_id}/data-copy",
+    tags=["residents"],
+    response_model=DataCopyOut,
+    responses={404: {"model": Problem}},
+    summary="A copy of what inspections holds about a resident, for the resident (audited)",
+    description="Every inspection of their household (with findings, notes and photo "
+    "references) and its rectification cases with their timelines. A resident asks for their "
+    "own only: any other resident id is 404. Every copy is a `personal-data-read` in the audit "
+    "trail.",
+)
+async def get_data_copy(
+    resident_id: uuid.UUID,
+    request: Request,
+    reads: Reads,
+    principal: Resident,
+    household: CallerHousehold,
+) -> DataCopyOut:
+    copy = await reads.data_copy(resident_id, reach_of(principal, household))
+    mark_personal_data_read(request, request.url.path)
+    mark_subjects_revealed(request, [copy.household_id])
+    return DataCopyOut.of(copy)
 
 
 # --- checklists -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from linli_inspections.domain.rectification import (
 from linli_inspections.domain.schedule import Schedule, WeekCoverage
 from linli_inspections.service.cases import ReadyReport, ReinspectionRequest
 from linli_inspections.service.lookups import TargetRef
+from linli_inspections.service.reads import DataCopy
 from linli_inspections.service.recording import BatchResult, RecordRequest
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.pagination import Page
@@ -390,6 +391,24 @@ class RectificationOut(BaseModel):
 
 
 RectificationPage = Page[RectificationOut]
+
+
+class DataCopyOut(BaseModel):
+    """What inspections holds about a resident's household, for the resident."""
+
+    resident_id: uuid.UUID
+    household_id: uuid.UUID
+    inspections: list[InspectionOut] = Field(description="Of the household, oldest first")
+    rectifications: list[RectificationOut] = Field(description="With their timelines")
+
+    @classmethod
+    def of(cls, copy: DataCopy) -> DataCopyOut:
+        return cls(
+            resident_id=copy.resident_id,
+            household_id=copy.household_id,
+            inspections=[InspectionOut.of(i) for i in copy.inspections],
+            rectifications=[RectificationOut.of(c, timeline) for c, timeline in copy.cases],
+        )
 
 
 class ChecklistItemIn(BaseModel):

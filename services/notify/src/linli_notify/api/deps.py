@@ -25,6 +25,8 @@ READERS = ("community_staff", "grid_worker", "credit_officer", "service", *PARTI
 # themselves use the inbox and set preferences.
 INBOX_USERS = ("community_staff", "grid_worker", "service", *PARTIES)
 STAFF = ("community_staff",)
+# A copy of a resident's own data: the resident themself (admins pass every check).
+RESIDENTS = ("resident",)
 
 
 async def use_cases(request: Request) -> UseCases:
@@ -77,6 +79,7 @@ Previews = Annotated[PreviewUseCases, Depends(previews)]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 InboxUser = Annotated[Principal, Depends(require_roles(*INBOX_USERS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
+Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 Admin = Annotated[Principal, Depends(require_roles())]  # city IT: the admin role only
 
 Paging = Annotated[PageRequest, Depends(page_request)]

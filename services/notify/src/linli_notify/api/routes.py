@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from linli_notify.api.deps import (
     Admin,
@@ -18,10 +18,12 @@ from linli_notify.api.deps import (
     Previews,
     Reader,
     Reads,
+    Resident,
     Staff,
     Webhooks,
 )
 from linli_notify.api.schemas import (
+    DataCopyOut,
     GridContactIn,
     GridContactList,
     GridContactOut,
@@ -45,6 +47,7 @@ from linli_notify.api.schemas import (
     WebhookPatch,
 )
 from linli_notify.domain.notice import normalise_locale
+from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
 from linli_shared.errors import Problem
 from linli_shared.reach import reach_of
 
@@ -94,6 +97,29 @@ async def get_notice(
 ) -> NoticeOut:
     notice, deliveries = await reads.notice(notice_id, reach_of(principal, household))
     return NoticeOut.of(notice, deliveries)
+
+
+@router.get(
+    "/residents/{resident_id}/data-copy",
+    response_model=DataCopyOut,
+    responses=NOT_FOUND,
+    tags=["residents"],
+    summary="A copy of what notify holds about a resident, for the resident (audited)",
+    description="Their household as a recipient (contact, preferences) and every notice sent "
+    "to it, with what it said and its delivery log. A resident asks for their own only: any "
+    "other resident id is 404. Every copy is a `personal-data-read` in the audit trail.",
+)
+async def get_data_copy(
+    resident_id: uuid.UUID,
+    request: Request,
+    reads: Reads,
+    principal: Resident,
+    household: CallerHousehold,
+) -> DataCopyOut:
+    copy = await reads.data_copy(resident_id, reach_of(principal, household))
+    mark_personal_data_read(request, request.url.path)
+    mark_subjects_revealed(request, [copy.recipient.id])
+    return DataCopyOut.of(copy)
 
 
 # --- the in-app inbox --------------------------------------------------------------------------
