@@ -20,7 +20,8 @@ from linli_shared.pagination import PageRequest, page_request
 # The recipients themselves, signed in: a property manager or shop (its organisation's notices),
 # a resident (their household's). Each reaches only itself as a recipient.
 PARTIES = ("property_manager", "shop", "resident")
-READERS = ("community_staff", "grid_worker", "credit_officer", "service", *PARTIES)
+READERS = ("community_staff", "grid_worker", "credit_officer", "service")
+NOTICE_READERS = (*READERS, *PARTIES)
 # Staff frontends, the resident frontend's backend (a `service` token) and the recipients
 # themselves use the inbox and set preferences.
 INBOX_USERS = ("community_staff", "grid_worker", "service", *PARTIES)
@@ -77,6 +78,7 @@ Webhooks = Annotated[WebhookUseCases, Depends(webhooks)]
 Previews = Annotated[PreviewUseCases, Depends(previews)]
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+NoticeReader = Annotated[Principal, Depends(require_roles(*NOTICE_READERS))]
 InboxUser = Annotated[Principal, Depends(require_roles(*INBOX_USERS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]

@@ -13,6 +13,7 @@ from linli_notify.api.deps import (
     Contacts,
     Inbox,
     InboxUser,
+    NoticeReader,
     Paging,
     Preferences,
     Previews,
@@ -73,7 +74,7 @@ async def list_notices(
     recipient_id: uuid.UUID,
     page: Paging,
     reads: Reads,
-    principal: Reader,
+    principal: NoticeReader,
     household: CallerHousehold,
 ) -> NoticePage:
     found = await reads.notices_for(recipient_id, page, reach_of(principal, household))
@@ -93,7 +94,7 @@ async def list_notices(
     summary="A notice with its delivery log (every attempt: channel, status, response, time)",
 )
 async def get_notice(
-    notice_id: uuid.UUID, reads: Reads, principal: Reader, household: CallerHousehold
+    notice_id: uuid.UUID, reads: Reads, principal: NoticeReader, household: CallerHousehold
 ) -> NoticeOut:
     notice, deliveries = await reads.notice(notice_id, reach_of(principal, household))
     return NoticeOut.of(notice, deliveries)
