@@ -146,6 +146,25 @@ async def test_production_refuses_the_dev_key(jwks: Jwks) -> None:
     assert (await TokenVerifier(_settings(jwks, "dev")).verify(dev_token)).subject == "x"
 
 
+def test_linli_token_mints_a_partys_token_with_its_claim() -> None:
+    from typer.testing import CliRunner
+
+    from linli.cli import app
+
+    organisation, resident = uuid.uuid4(), uuid.uuid4()
+    minted = CliRunner().invoke(
+        app, ["token", "--role", "shop", "--organisation", str(organisation)]
+    )
+    assert minted.exit_code == 0, minted.output
+    claims = jwt.decode(minted.output.strip(), options={"verify_signature": False})
+    assert (claims["roles"], claims["organisation"]) == (["shop"], str(organisation))
+    person = CliRunner().invoke(app, ["token", "--role", "resident", "--resident", str(resident)])
+    claims = jwt.decode(person.output.strip(), options={"verify_signature": False})
+    assert claims["resident"] == str(resident) and "organisation" not in claims
+    refused = CliRunner().invoke(app, ["token", "--role", "shop", "--organisation", "shop-1"])
+    assert refused.exit_code == 2, "an organisation is named by its id"
+
+
 @pytest.mark.servers  # starts a process of the stack
 def test_linli_token_refuses_to_mint_in_production() -> None:
     minted = subprocess.run(
