@@ -143,6 +143,7 @@ async def shared_platform(shared_platforms: SharedPlatforms) -> SharedPlatform:
 SHARED_PLATFORM_MODULES = (
     "tests/e2e/test_compound_story.py",
     "tests/e2e/test_partner_privacy.py",
+    "tests/e2e/test_principals_story.py",
     "tests/e2e/test_story.py",
     "tests/security/test_attacks_audit.py",
     "tests/security/test_attacks_reach.py",  # one of its tests starts a platform of its own: last

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import tempfile
+import uuid
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -180,10 +181,27 @@ def token(
     subject: Annotated[str, typer.Option(help="Who the token is for")] = "dev-user",
     role: Annotated[list[str] | None, typer.Option(help=f"Role(s): {', '.join(ROLES)}")] = None,
     grid: Annotated[list[str] | None, typer.Option(help="Grid(s) the subject works in")] = None,
+    organisation: Annotated[
+        uuid.UUID | None,
+        typer.Option(help="The organisation a property manager or shop acts for (its id)"),
+    ] = None,
+    resident: Annotated[
+        uuid.UUID | None,
+        typer.Option(help="The resident a resident token is for (the registry's resident id)"),
+    ] = None,
 ) -> None:
     """Mint a development bearer token signed with the local dev key."""
     try:
-        typer.echo(mint_dev_token(PlatformSettings(), subject, role or ["admin"], grid or []))
+        typer.echo(
+            mint_dev_token(
+                PlatformSettings(),
+                subject,
+                role or ["admin"],
+                grid or [],
+                organisation_id=organisation,
+                resident_id=resident,
+            )
+        )
     except DevKeyRefused as refused:
         typer.echo(f"error: {refused}", err=True)
         raise typer.Exit(2) from refused

@@ -173,8 +173,14 @@ def forged(claims: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "claims",
-    [{"roles": 5}, {"roles": ["admin"], "grids": 5}, {"roles": {"admin": 1}}],
-    ids=["roles-number", "grids-number", "roles-object"],
+    [
+        {"roles": 5},
+        {"roles": ["admin"], "grids": 5},
+        {"roles": {"admin": 1}},
+        {"roles": ["resident"], "resident": "me"},
+        {"roles": ["shop"], "organisation": [5]},
+    ],
+    ids=["roles-number", "grids-number", "roles-object", "resident-not-an-id", "organisation-list"],
 )
 async def test_a_token_with_claims_of_the_wrong_type_is_401_everywhere(
     shared_platform: SharedPlatform, client: httpx.AsyncClient, claims: dict[str, Any]

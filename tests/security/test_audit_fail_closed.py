@@ -233,8 +233,22 @@ async def test_a_nul_character_is_a_422_naming_the_field(
 
 @pytest.mark.parametrize(
     "claims",
-    [{"roles": 5}, {"grids": 5}, {"roles": {"admin": True}}, {"roles": ["admin", 5]}],
-    ids=["roles-number", "grids-number", "roles-object", "roles-mixed"],
+    [
+        {"roles": 5},
+        {"grids": 5},
+        {"roles": {"admin": True}},
+        {"roles": ["admin", 5]},
+        {"organisation": 5},
+        {"resident": "not-a-uuid"},
+    ],
+    ids=[
+        "roles-number",
+        "grids-number",
+        "roles-object",
+        "roles-mixed",
+        "organisation-number",
+        "resident-not-an-id",
+    ],
 )
 async def test_a_token_with_claims_of_the_wrong_type_is_401(
     registry: tuple[httpx.AsyncClient, str], claims: dict[str, Any]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 import pytest
 from fastapi import HTTPException
 
@@ -75,6 +77,55 @@ async def test_tokens_for_others_or_out_of_date_are_refused(
     assert refused.value.status_code == 401, reason
 
 
+async def test_a_responsible_party_or_resident_signs_in_with_its_claim(jwks: Jwks) -> None:
+    organisation, resident = uuid.uuid4(), uuid.uuid4()
+    verifier = TokenVerifier(_settings(jwks))
+    manager = await verifier.verify(
+        jwks.token("k1", roles=["property_manager"], grids=[], organisation=str(organisation))
+    )
+    assert manager.roles == frozenset({"property_manager"})
+    assert (manager.organisation_id, manager.resident_id) == (organisation, None)
+    person = await verifier.verify(jwks.token("k1", roles=["resident"], resident=str(resident)))
+    assert (person.organisation_id, person.resident_id) == (None, resident)
+
+
+async def test_the_party_claims_are_where_the_settings_say(jwks: Jwks) -> None:
+    organisation = uuid.uuid4()
+    settings = _settings(jwks).model_copy(
+        update={"auth_organisation_claim": "https://city.example/org"}
+    )
+    principal = await TokenVerifier(settings).verify(
+        jwks.token("k1", roles=["shop"], **{"https://city.example/org": str(organisation)})
+    )
+    assert principal.organisation_id == organisation
+    dev = mint_dev_token(
+        _settings(jwks, "dev").model_copy(update={"auth_resident_claim": "person"}),
+        "r",
+        ["resident"],
+        resident_id=organisation,
+    )
+    assert "person" in jwt.decode(dev, options={"verify_signature": False})
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"organisation": 5},
+        {"organisation": "not-an-id"},
+        {"organisation": [str(uuid.UUID(int=1))]},
+        {"resident": {"id": str(uuid.UUID(int=1))}},
+        {"resident": "x" * 500},
+        {"resident": True},
+    ],
+)
+async def test_a_party_claim_that_is_not_an_id_is_refused_not_a_server_error(
+    jwks: Jwks, claims: dict[str, Any]
+) -> None:
+    with pytest.raises(HTTPException) as refused:
+        await TokenVerifier(_settings(jwks)).verify(jwks.token("k1", **claims))
+    assert refused.value.status_code == 401
+
+
 async def test_clock_skew_within_the_leeway_is_tolerated(jwks: Jwks) -> None:
     just_expired = datetime.now(UTC) - timedelta(seconds=10)
     principal = await TokenVerifier(_settings(jwks)).verify(jwks.token("k1", exp=just_expired))
@@ -93,6 +144,25 @@ async def test_production_refuses_the_dev_key(jwks: Jwks) -> None:
         await TokenVerifier(_settings(jwks, "prod")).verify(dev_token)
     assert refused.value.status_code == 401
     assert (await TokenVerifier(_settings(jwks, "dev")).verify(dev_token)).subject == "x"
+
+
+def test_linli_token_mints_a_partys_token_with_its_claim() -> None:
+    from typer.testing import CliRunner
+
+    from linli.cli import app
+
+    organisation, resident = uuid.uuid4(), uuid.uuid4()
+    minted = CliRunner().invoke(
+        app, ["token", "--role", "shop", "--organisation", str(organisation)]
+    )
+    assert minted.exit_code == 0, minted.output
+    claims = jwt.decode(minted.output.strip(), options={"verify_signature": False})
+    assert (claims["roles"], claims["organisation"]) == (["shop"], str(organisation))
+    person = CliRunner().invoke(app, ["token", "--role", "resident", "--resident", str(resident)])
+    claims = jwt.decode(person.output.strip(), options={"verify_signature": False})
+    assert claims["resident"] == str(resident) and "organisation" not in claims
+    refused = CliRunner().invoke(app, ["token", "--role", "shop", "--organisation", "shop-1"])
+    assert refused.exit_code == 2, "an organisation is named by its id"
 
 
 @pytest.mark.servers  # starts a process of the stack

@@ -45,8 +45,17 @@ async def test_every_route_admits_exactly_its_roles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = PlatformSettings()
+    # Every token names a grid, an organisation and a resident: the role alone decides.
     tokens = {
-        role: mint_dev_token(settings, f"{role}-user", [role], grids=["grid-1"]) for role in ROLES
+        role: mint_dev_token(
+            settings,
+            f"{role}-user",
+            [role],
+            grids=["grid-1"],
+            organisation_id=uuid.uuid4(),
+            resident_id=uuid.uuid4(),
+        )
+        for role in ROLES
     }
     walked = 0
     for service, app in _apps(tmp_path, monkeypatch).items():

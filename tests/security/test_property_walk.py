@@ -8,8 +8,10 @@ seeded with people and objects in two grids. Whatever is sent:
   grounds);
 - every answer that revealed unmasked personal data (`?reveal=true`) left an audit entry.
 
-The tokens all name our grid only; `tests/security/test_grid_scope*.py` walk the same rule route
-by route with concrete calls, this walk with what hypothesis makes up. A second walk sends odd
+The tokens all name our grid only, and our organisation and our resident (for the party roles:
+property managers, shops, residents); `tests/security/test_grid_scope*.py` and
+`test_party_scope.py` walk the same rule route by route with concrete calls, this walk with
+what hypothesis makes up. A second walk sends odd
 credentials (garbage, and dev-signed tokens whose claims have the wrong types): answered with a
 4xx, never a server error.
 """
@@ -36,7 +38,7 @@ from hypothesis import strategies as st
 from conftest import MigratedDatabase
 from linli.services import SERVICES
 from linli_shared.audit import PERSONAL_DATA_READ
-from linli_shared.auth import GRID_BOUND_ROLES, ROLES
+from linli_shared.auth import BOUND_ROLES, ROLES
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import HouseholdRegistered, InspectionFailed
 from linli_shared.contracts.common import Severity, SubjectKind
@@ -47,6 +49,7 @@ from linli_shared.permissions import RoutePermission, route_permissions
 from linli_shared.settings import PlatformSettings
 from tests.support.api import api_client
 from tests.support.grid_scope import ADMIN, COMMUNITY, OURS, THEIRS, bearer_of, consume
+from tests.support.party_scope import Party
 
 EXAMPLES = 200  # per service: about fifteen seconds each on a busy two-core machine
 HEADER_NAMES = [
@@ -99,9 +102,10 @@ class Seeded:
     app: FastAPI
     database: Database
     known: list[str]  # ids of both grids' objects, for path and query parameters
+    ours: Party  # our grid's organisation and resident: what the walk's party tokens name
 
 
-Seeder = Callable[[httpx.AsyncClient, FastAPI, Database], Awaitable[list[str]]]
+Seeder = Callable[[httpx.AsyncClient, FastAPI, Database], Awaitable[tuple[list[str], Party]]]
 
 
 def registered(grid: str) -> HouseholdRegistered:
@@ -141,7 +145,9 @@ async def _created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -
     return created
 
 
-async def seed_registry(client: httpx.AsyncClient, app: FastAPI, database: Database) -> list[str]:
+async def seed_registry(
+    client: httpx.AsyncClient, app: FastAPI, database: Database
+) -> tuple[list[str], Party]:
     await _created(client, "/v1/communities", {"id": COMMUNITY, "name": "幸福社区"})
     known = [COMMUNITY]
     for grid in (THEIRS, OURS):
@@ -172,13 +178,15 @@ async def seed_registry(client: httpx.AsyncClient, app: FastAPI, database: Datab
                 "contact_email": data["email"],
             },
         )
-        known += [grid, f"cp-{grid}", organisation["id"], household["id"]]
-    return known
+        resident = household["members"][0]["resident_id"]
+        known += [grid, f"cp-{grid}", organisation["id"], household["id"], resident]
+    ours = Party(uuid.UUID(organisation["id"]), uuid.UUID(resident))  # OURS: seeded last
+    return known, ours
 
 
 async def seed_inspections(
     client: httpx.AsyncClient, app: FastAPI, database: Database
-) -> list[str]:
+) -> tuple[list[str], Party]:
     from linli_inspections.consumers import subscriptions
     from services.inspections.tests.announced import organisation
 
@@ -189,6 +197,25 @@ async def seed_inspections(
             uuid.uuid4(), community_id=COMMUNITY, grid_id=grid, compound_ids=[f"cp-{grid}"]
         )
         await consume(consumer, database, manager)
+        household = registered(grid)
+        await consume(consumer, database, household)
+        home = await _created(
+            client,
+            "/v1/inspections",
+            {
+                "id": str(uuid.uuid4()),
+                "subject_id": str(household.household_id),
+                "checklist": "sanitation",
+                "findings": [
+                    {"item": "stairwells-clear", "passed": False, "note": personal(grid)["note"]}
+                ],
+            },
+        )
+        resident = household.members[0].resident_id
+        assert resident is not None
+        ours = Party(manager.organisation_id, resident)
+        known += [str(manager.organisation_id), str(household.household_id), str(resident)]
+        known.append(home["id"])
         inspection = await _created(
             client,
             "/v1/inspections",
@@ -204,10 +231,12 @@ async def seed_inspections(
         )
         known += [grid, f"cp-{grid}", inspection["id"]]
     cases = await client.get("/v1/rectifications", headers=ADMIN)
-    return known + [case["id"] for case in cases.json()["items"]]
+    return known + [case["id"] for case in cases.json()["items"]], ours
 
 
-async def seed_credit(client: httpx.AsyncClient, app: FastAPI, database: Database) -> list[str]:
+async def seed_credit(
+    client: httpx.AsyncClient, app: FastAPI, database: Database
+) -> tuple[list[str], Party]:
     from linli_credit.consumers import subscriptions
 
     consumer = subscriptions(app.state.use_cases)
@@ -222,11 +251,15 @@ async def seed_credit(client: httpx.AsyncClient, app: FastAPI, database: Databas
             client, "/v1/appeals", {"entry_id": entry["id"], "grounds": personal(grid)["grounds"]}
         )
         resident = household.members[0].resident_id
+        assert resident is not None
+        ours = Party(uuid.uuid4(), resident)
         known += [grid, str(household.household_id), str(resident), entry["id"], appeal["id"]]
-    return known
+    return known, ours
 
 
-async def seed_notify(client: httpx.AsyncClient, app: FastAPI, database: Database) -> list[str]:
+async def seed_notify(
+    client: httpx.AsyncClient, app: FastAPI, database: Database
+) -> tuple[list[str], Party]:
     from linli_notify.app import build_use_cases
     from linli_notify.consumers import subscriptions
     from linli_notify.settings import NotifySettings
@@ -242,13 +275,16 @@ async def seed_notify(client: httpx.AsyncClient, app: FastAPI, database: Databas
         household = registered(grid)
         await consume(consumer, database, household)
         await consume(consumer, database, failed(household.household_id, grid))
-        known += [grid, str(household.household_id)]
+        resident = household.members[0].resident_id
+        assert resident is not None
+        ours = Party(uuid.uuid4(), resident)
+        known += [grid, str(household.household_id), str(resident)]
     while await use_cases.dispatcher.deliver_next():
         pass
-    for recipient in known[1::2]:
+    for recipient in known[1::3]:
         notices = await client.get("/v1/notices", params={"recipient_id": recipient}, headers=ADMIN)
         known += [notice["id"] for notice in notices.json()["items"]]
-    return known
+    return known, ours
 
 
 SEEDERS: dict[str, Seeder] = {
@@ -273,8 +309,8 @@ async def seeded(
     database = Database(url)
     try:
         async with api_client(app, name) as client:
-            known = await SEEDERS[name](client, app, database)
-            yield Seeded(client, app, database, known)
+            known, ours = await SEEDERS[name](client, app, database)
+            yield Seeded(client, app, database, known, ours)
     finally:
         await database.dispose()
 
@@ -304,17 +340,18 @@ def _query_names(dependant: Dependant) -> list[str]:
 
 
 def bounded(permission: RoutePermission, roles: frozenset[str]) -> bool:
-    """Whether this token's grant of the route (if any) is grid-bound only."""
+    """Whether this token's grant of the route (if any) is bound only: to our grid, our
+    organisation, our resident and their household."""
     granting = {r for r in roles if permission.allows(r)}
-    return not granting - GRID_BOUND_ROLES
+    return not granting - BOUND_ROLES
 
 
-# Every role and role pair; half the draws pair a grid-bound role with another one, where a
-# second role must not widen the first one's reach.
+# Every role and role pair; half the draws pair a bound role (grid or party) with another one,
+# where a second role must not widen the first one's reach.
 ROLE_SETS = sorted(
     {frozenset({a, b}) for a in ROLES for b in ROLES}, key=lambda s: (len(s), sorted(s))
 )
-BOUND_PAIRS = [s for s in ROLE_SETS if len(s) == 2 and s & GRID_BOUND_ROLES]
+BOUND_PAIRS = [s for s in ROLE_SETS if len(s) == 2 and s & BOUND_ROLES]
 role_sets = st.sampled_from(ROLE_SETS) | st.sampled_from(BOUND_PAIRS)
 
 
@@ -374,7 +411,10 @@ async def test_no_route_fails_or_leaks_another_grid_whatever_it_is_sent(
             st.none() | st.dictionaries(st.sampled_from(BODY_KEYS), values | st.integers()),
             label="body",
         )
-    headers.update(bearer_of(roles, [OURS]))
+    ours = seeded.ours
+    headers.update(
+        bearer_of(roles, [OURS], organisation_id=ours.organisation_id, resident_id=ours.resident_id)
+    )
     revealing = str(query.get("reveal", "")).lower() in ("true", "1", "yes", "on", "t", "y")
     before = await reveals_recorded(seeded.database) if revealing else 0
 
@@ -440,7 +480,14 @@ credentials = st.one_of(
     ascii_text,
     ascii_text.map(lambda junk: f"Bearer {junk}"),
     st.fixed_dictionaries(
-        {}, optional={"roles": claim_values, "grids": claim_values, "sub": claim_values}
+        {},
+        optional={
+            "roles": claim_values,
+            "grids": claim_values,
+            "sub": claim_values,
+            "organisation": claim_values | st.uuids().map(str),
+            "resident": claim_values | st.uuids().map(str),
+        },
     ).map(lambda claims: f"Bearer {odd_token(claims)}"),
 )
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from linli_shared.auth import GRID_BOUND_ROLES, ROLES, mint_dev_token
+from linli_shared.auth import BOUND_ROLES, GRID_BOUND_ROLES, ROLES, mint_dev_token
 from linli_shared.context import event_context
 from linli_shared.contracts import HouseholdMoved, HouseholdRegistered
 from linli_shared.contracts.base import EventData
@@ -41,24 +41,47 @@ Route = tuple[str, str]
 Item = dict[str, Any]
 
 
-def bearer(role: str, grids: Sequence[str] = (), subject: str | None = None) -> dict[str, str]:
-    return bearer_of([role], grids, subject)
+def bearer(
+    role: str,
+    grids: Sequence[str] = (),
+    subject: str | None = None,
+    *,
+    organisation_id: uuid.UUID | None = None,
+    resident_id: uuid.UUID | None = None,
+) -> dict[str, str]:
+    return bearer_of(
+        [role], grids, subject, organisation_id=organisation_id, resident_id=resident_id
+    )
 
 
 def bearer_of(
-    roles: Iterable[str], grids: Sequence[str] = (), subject: str | None = None
+    roles: Iterable[str],
+    grids: Sequence[str] = (),
+    subject: str | None = None,
+    *,
+    organisation_id: uuid.UUID | None = None,
+    resident_id: uuid.UUID | None = None,
 ) -> dict[str, str]:
+    """A dev token of these roles, grids and (for the parties) organisation or resident."""
     roles = sorted(roles)
-    token = mint_dev_token(PlatformSettings(), subject or "+".join(roles), roles, grids)
+    token = mint_dev_token(
+        PlatformSettings(),
+        subject or "+".join(roles),
+        roles,
+        grids,
+        organisation_id=organisation_id,
+        resident_id=resident_id,
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
 def bound_role_sets(permission: RoutePermission) -> list[frozenset[str]]:
     """The role sets (one role, two roles, and a bound role with every role the route does not
-    admit) whose grant of this route comes from grid-bound roles only: each must reach only the
-    token's grids, whatever else it holds."""
+    admit) whose grant of this route comes from bound roles only: each must reach only the
+    token's grids, whatever else it holds. (The walk's tokens name no organisation or resident,
+    so a party role's grant reaches nothing of its own: a party role adds nothing.)"""
     admitted = set(permission.roles) | {"admin"}
-    unbound_grant = admitted - GRID_BOUND_ROLES
+    unbound_grant = admitted - BOUND_ROLES
     others = set(ROLES) - admitted
     candidates = {frozenset(c) for size in (1, 2) for c in combinations(ROLES, size)}
     candidates |= {frozenset({role, *others}) for role in GRID_BOUND_ROLES}

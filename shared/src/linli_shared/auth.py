@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,9 +30,21 @@ ROLES = (
     "credit_officer",
     "partner",
     "service",
+    "property_manager",
+    "shop",
+    "resident",
 )
 # Roles whose reach ends at the grids named in their token.
 GRID_BOUND_ROLES = frozenset({"grid_worker", "inspector"})
+# Responsible parties signing in for their organisation (its organisation claim): a compound's
+# property manager, a shop or unit with frontage duty. They reach only what is their
+# organisation's own: its cases, its notices, its compounds and segments.
+ORGANISATION_ROLES = frozenset({"property_manager", "shop"})
+# A resident signing in for themself (its resident claim): they reach only their own records
+# and their household's, the household the registry has them as a member of.
+RESIDENT_ROLES = frozenset({"resident"})
+# Every role whose reach is limited: to grids, to an organisation, or to a resident's household.
+BOUND_ROLES = GRID_BOUND_ROLES | ORGANISATION_ROLES | RESIDENT_ROLES
 DEV_ALGORITHM = "HS256"
 # Tokens verified and remembered (by their exact text) until they expire; least recently used
 # out first. A client sends the same token on every request until it expires: verifying its
@@ -52,6 +65,9 @@ class Principal:
     subject: str
     roles: frozenset[str]
     grids: frozenset[str] = field(default_factory=frozenset)
+    # The organisation a property manager or shop acts for; the resident a resident is.
+    organisation_id: uuid.UUID | None = None
+    resident_id: uuid.UUID | None = None
 
     def has_any(self, roles: Sequence[str]) -> bool:
         return "admin" in self.roles or any(role in self.roles for role in roles)
@@ -60,6 +76,12 @@ class Principal:
     def grid_bound(self) -> bool:
         """True when every role this principal holds is limited to its grids."""
         return bool(self.roles) and self.roles <= GRID_BOUND_ROLES
+
+    @property
+    def bound(self) -> bool:
+        """True when every role this principal holds is limited (to its grids, its organisation
+        or its household): it reaches only what those roles reach, never everything."""
+        return bool(self.roles) and self.roles <= BOUND_ROLES
 
     def acting_under(self, roles: Sequence[str]) -> Principal:
         """This principal as it acts on a permission granted to `roles` (admin always): only
@@ -75,11 +97,14 @@ def mint_dev_token(
     roles: Sequence[str],
     grids: Sequence[str] = (),
     ttl: timedelta = timedelta(hours=8),
+    *,
+    organisation_id: uuid.UUID | None = None,
+    resident_id: uuid.UUID | None = None,
 ) -> str:
     if settings.environment == "prod":
         raise DevKeyRefused("production refuses the dev signing key: use the identity provider")
     now = datetime.now(UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "sub": subject,
         settings.auth_roles_claim: list(roles),
         settings.auth_grids_claim: list(grids),
@@ -88,6 +113,10 @@ def mint_dev_token(
         "iat": now,
         "exp": now + ttl,
     }
+    if organisation_id is not None:
+        claims[settings.auth_organisation_claim] = str(organisation_id)
+    if resident_id is not None:
+        claims[settings.auth_resident_claim] = str(resident_id)
     return jwt.encode(claims, settings.auth_dev_secret.get_secret_value(), algorithm=DEV_ALGORITHM)
 
 
@@ -134,10 +163,14 @@ class TokenVerifier:
         ):
             if not _is_list_of_names(value):
                 raise _unauthenticated(f"invalid token: `{name}` must be a list of short strings")
+        organisation_id = _party_id(claims, settings.auth_organisation_claim)
+        resident_id = _party_id(claims, settings.auth_resident_claim)
         principal = Principal(
             subject=subject,
             roles=frozenset(role for role in roles_claim if role in ROLES),
             grids=frozenset(grids_claim),
+            organisation_id=organisation_id,
+            resident_id=resident_id,
         )
         # Until `exp` exactly (the leeway is for clock skew at verification, not for reuse).
         self._verified[token] = (principal, float(claims["exp"]))
@@ -179,6 +212,19 @@ def _is_list_of_names(value: object) -> bool:
     return isinstance(value, list) and all(
         isinstance(item, str) and len(item) <= 200 and item.isprintable() for item in value
     )
+
+
+def _party_id(claims: dict[str, Any], name: str) -> uuid.UUID | None:
+    """An organisation or resident claim: absent, or the party's id as a UUID string."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise _unauthenticated(f"invalid token: `{name}` must be an id (a UUID string)")
 
 
 def _unauthenticated(detail: str) -> HTTPException:

@@ -111,6 +111,12 @@ class PlatformSettings(BaseSettings):
     )
     auth_roles_claim: str = "roles"
     auth_grids_claim: str = "grids"
+    auth_organisation_claim: str = Field(
+        default="organisation", description="The organisation a property manager or shop acts for"
+    )
+    auth_resident_claim: str = Field(
+        default="resident", description="The resident (registry resident id) a resident is"
+    )
     max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
     root_path: str = Field(
         default="",

@@ -18,12 +18,21 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from linli_shared.auth import ROLES, DevKeyRefused, mint_dev_token
+from linli_shared.auth import (
+    ORGANISATION_ROLES,
+    RESIDENT_ROLES,
+    ROLES,
+    DevKeyRefused,
+    mint_dev_token,
+)
 from linli_shared.errors import install_problem_handlers, problem_response
 from linli_shared.settings import PlatformSettings
 
 STATIC = Path(__file__).parent / "static"
-SIGN_IN_ROLES = tuple(role for role in ROLES if role != "service")
+PARTY_ROLES = ORGANISATION_ROLES | RESIDENT_ROLES
+# Staff roles only: a client system (`service`) and the parties acting for themselves
+# (property managers, shops, residents) have frontends of their own.
+SIGN_IN_ROLES = tuple(role for role in ROLES if role != "service" and role not in PARTY_ROLES)
 SERVICE_WORKER = STATIC / "sw.js"
 
 

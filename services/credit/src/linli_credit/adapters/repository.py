@@ -326,13 +326,17 @@ class LedgerRepository:
         due_by: date | None,
         page: PageRequest,
         grids: frozenset[str] | None = None,
+        parties: frozenset[uuid.UUID] = frozenset(),
     ) -> Slice[Appeal]:
         """Appeals, oldest first, and how many match; with `grids`, only those about subjects
-        in these grids."""
+        in these grids or about one of `parties`."""
         query = select(appeals)
         if grids is not None:
             query = query.join(accounts, accounts.c.subject_id == appeals.c.subject_id).where(
-                accounts.c.grid_id.in_(sorted(grids))
+                or_(
+                    accounts.c.grid_id.in_(sorted(grids)),
+                    appeals.c.subject_id.in_(sorted(parties)),
+                )
             )
         if state is not None:
             query = query.where(appeals.c.state == state)

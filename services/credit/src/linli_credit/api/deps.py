@@ -3,6 +3,7 @@ as `Annotated` aliases a route names as parameter types."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,14 +13,24 @@ from linli_credit.service.appeals import AppealUseCases
 from linli_credit.service.awards import AwardUseCases
 from linli_credit.service.green_channel import GreenChannelUseCases
 from linli_credit.service.reads import ReadUseCases
-from linli_shared.auth import Principal, require_roles
+from linli_shared.auth import Principal, authenticated, require_roles
 from linli_shared.pagination import PageRequest, page_request
 
 READERS = ("credit_officer", "community_staff", "grid_worker", "service")
+# The subjects themselves, signed in: a resident (their own and their household's record), a
+# property manager or shop (its organisation's). Each reaches its own only.
+PARTIES = ("resident", "property_manager", "shop")
+SUBJECT_READERS = (*READERS, *PARTIES)
 STAFF = ("credit_officer", "community_staff")
 FILERS = ("credit_officer", "community_staff", "grid_worker")
+# Who files (and follows) appeals: staff, and the subjects against their own entries.
+APPELLANTS = (*FILERS, *PARTIES)
 OFFICERS = ("credit_officer",)
+# The service hall's check, and a resident asking about their own household's priority right.
 HALL = ("service", "community_staff", "credit_officer")
+GREEN_CHANNEL_READERS = (*HALL, "resident")
+# A copy of a resident's own data: the resident themself (admins pass every check).
+RESIDENTS = ("resident",)
 
 
 async def use_cases(request: Request) -> UseCases:
@@ -43,15 +54,29 @@ async def green_channel(request: Request) -> GreenChannelUseCases:
     return (await use_cases(request)).green_channel
 
 
+async def caller_household(
+    principal: Annotated[Principal, Depends(authenticated)],
+    reads: Annotated[ReadUseCases, Depends(reads)],
+) -> uuid.UUID | None:
+    """The household of the caller's resident claim, as the ledger knows it (its resident
+    account): what a resident reaches besides their own record."""
+    if principal.resident_id is None:
+        return None
+    return await reads.household_of(principal.resident_id)
+
+
 Reads = Annotated[ReadUseCases, Depends(reads)]
+CallerHousehold = Annotated[uuid.UUID | None, Depends(caller_household)]
 Awards = Annotated[AwardUseCases, Depends(awards)]
 Appeals = Annotated[AppealUseCases, Depends(appeals)]
 GreenChannel = Annotated[GreenChannelUseCases, Depends(green_channel)]
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+SubjectReader = Annotated[Principal, Depends(require_roles(*SUBJECT_READERS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
-Filer = Annotated[Principal, Depends(require_roles(*FILERS))]
+Appellant = Annotated[Principal, Depends(require_roles(*APPELLANTS))]
 Officer = Annotated[Principal, Depends(require_roles(*OFFICERS))]
-Hall = Annotated[Principal, Depends(require_roles(*HALL))]
+Hall = Annotated[Principal, Depends(require_roles(*GREEN_CHANNEL_READERS))]
+Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 
 Paging = Annotated[PageRequest, Depends(page_request)]

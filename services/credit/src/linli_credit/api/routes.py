@@ -4,24 +4,28 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from linli_credit.api.deps import (
     Appeals,
+    Appellant,
     Awards,
-    Filer,
+    CallerHousehold,
     GreenChannel,
     Hall,
     Officer,
     Paging,
     Reader,
     Reads,
+    Resident,
     Staff,
+    SubjectReader,
 )
 from linli_credit.api.schemas import (
     AppealIn,
     AppealOut,
     AppealsOut,
+    DataCopyOut,
     DecisionIn,
     EntriesOut,
     EntryOut,
@@ -35,6 +39,8 @@ from linli_credit.api.schemas import (
     ScoreOut,
     VolunteerHoursIn,
 )
+from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
+from linli_shared.auth import ORGANISATION_ROLES, RESIDENT_ROLES, Principal
 from linli_shared.errors import Problem
 from linli_shared.reach import reach_of
 from linli_shared.rules import RuleViolation
@@ -43,6 +49,8 @@ router = APIRouter(tags=["ledger"])
 
 # Grid workers see and act only on the subjects of their grids (see linli_shared.reach): another
 # grid's subject, entry or appeal is not found; filing an appeal there is 403 `outside-grids`.
+# A resident reaches only their own and their household's record, a property manager or shop its
+# organisation's: anything else is not found, appealing another's entry included.
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 OUTSIDE: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "The entry's subject is outside the caller's grids"}
@@ -57,8 +65,10 @@ CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem}}
     summary="A subject's integrity score and grade (and whether it is scored)",
     description="Subjects are households, organisations and residents (for personal rules).",
 )
-async def get_score(subject_id: uuid.UUID, reads: Reads, principal: Reader) -> ScoreOut:
-    account = await reads.account(subject_id, reach_of(principal))
+async def get_score(
+    subject_id: uuid.UUID, reads: Reads, principal: SubjectReader, household: CallerHousehold
+) -> ScoreOut:
+    account = await reads.account(subject_id, reach_of(principal, household))
     return ScoreOut.of(account, reads.scoring_refusal(account))
 
 
@@ -69,9 +79,13 @@ async def get_score(subject_id: uuid.UUID, reads: Reads, principal: Reader) -> S
     summary="The ledger entries of a subject, oldest first",
 )
 async def list_entries(
-    subject_id: uuid.UUID, reads: Reads, page: Paging, principal: Reader
+    subject_id: uuid.UUID,
+    reads: Reads,
+    page: Paging,
+    principal: SubjectReader,
+    household: CallerHousehold,
 ) -> EntriesOut:
-    found = await reads.entries_page(subject_id, page, reach_of(principal))
+    found = await reads.entries_page(subject_id, page, reach_of(principal, household))
     return EntriesOut(
         subject_id=subject_id,
         items=[EntryOut.of(e) for e in found.items],
@@ -95,14 +109,15 @@ async def list_entries(
 async def explain_score(
     subject_id: uuid.UUID,
     reads: Reads,
-    principal: Reader,
+    principal: SubjectReader,
+    household: CallerHousehold,
     at: Annotated[datetime | None, Query(description="Instant to explain (default: now)")] = None,
     known_at: Annotated[datetime | None, Query(description="Ledger as recorded by then")] = None,
 ) -> ExplanationOut:
     for name, value in (("at", at), ("known_at", known_at)):
         if value is not None and value.tzinfo is None:
             raise RuleViolation(name, "needs a time zone offset, e.g. 2026-03-01T00:00:00+08:00")
-    explanation = await reads.explain(subject_id, at, known_at, reach_of(principal))
+    explanation = await reads.explain(subject_id, at, known_at, reach_of(principal, household))
     return ExplanationOut.of(explanation, known_at)
 
 
@@ -111,14 +126,15 @@ async def explain_score(
     response_model=GreenChannelOut,
     responses=NOT_FOUND,
     summary="The service hall's check of a household's priority right (audited)",
+    description="A resident asks it of their own household (or of themself) only.",
     tags=["green channel"],
 )
 async def check_green_channel(
-    subject_id: uuid.UUID, green_channel: GreenChannel, principal: Hall
+    subject_id: uuid.UUID, green_channel: GreenChannel, principal: Hall, household: CallerHousehold
 ) -> GreenChannelOut:
     return GreenChannelOut.of(
         await green_channel.check_green_channel(
-            subject_id, checked_by=principal.subject, reach=reach_of(principal)
+            subject_id, checked_by=principal.subject, reach=reach_of(principal, household)
         )
     )
 
@@ -206,33 +222,51 @@ async def repair_entry(
     response_model=AppealOut,
     status_code=status.HTTP_201_CREATED,
     responses={**NOT_FOUND, **OUTSIDE, **CONFLICT},
-    summary="File an appeal against an entry (staff, or staff on behalf of a resident)",
+    summary="File an appeal against an entry (staff, or staff on behalf of a resident; a "
+    "resident or organisation against its own entries)",
     tags=["appeals"],
 )
 async def file_appeal(
-    body: AppealIn, appeals: Appeals, reads: Reads, principal: Filer
+    body: AppealIn,
+    appeals: Appeals,
+    reads: Reads,
+    principal: Appellant,
+    household: CallerHousehold,
 ) -> AppealOut:
-    filed_by = f"staff:{principal.subject}"
-    if body.resident:
-        filed_by = f"resident:{body.resident} via {filed_by}"
     appeal = await appeals.file_appeal(
-        body.entry_id, grounds=body.grounds, filed_by=filed_by, reach=reach_of(principal)
+        body.entry_id,
+        grounds=body.grounds,
+        filed_by=_filed_by(principal, body.resident),
+        reach=reach_of(principal, household),
     )
     return AppealOut.of(appeal, reads.today())
+
+
+def _filed_by(principal: Principal, resident: str | None) -> str:
+    """Who files: a resident or an organisation for itself (its id, as the token says), else
+    staff, for a resident they name or for themselves."""
+    if principal.roles & RESIDENT_ROLES and principal.resident_id is not None:
+        return f"resident:{principal.resident_id}"
+    if principal.roles & ORGANISATION_ROLES and principal.organisation_id is not None:
+        return f"organisation:{principal.organisation_id}"
+    filed_by = f"staff:{principal.subject}"
+    return f"resident:{resident} via {filed_by}" if resident else filed_by
 
 
 @router.get(
     "/appeals",
     response_model=AppealsOut,
     summary="Appeals, oldest first; `overdue=true` lists those past their decision date",
-    description="A grid worker sees only the appeals about subjects in its grids.",
+    description="A grid worker sees only the appeals about subjects in its grids; a resident or "
+    "an organisation only those about its own (and its household's) record.",
     tags=["appeals"],
 )
 async def list_appeals(
     appeals: Appeals,
     reads: Reads,
     page: Paging,
-    principal: Filer,
+    principal: Appellant,
+    household: CallerHousehold,
     state: Literal["received", "upheld", "rejected"] | None = None,
     subject_id: uuid.UUID | None = None,
     overdue: bool = False,
@@ -242,7 +276,7 @@ async def list_appeals(
         subject_id=subject_id,
         overdue=overdue,
         page=page,
-        reach=reach_of(principal),
+        reach=reach_of(principal, household),
     )
     today = reads.today()
     return AppealsOut(
@@ -261,9 +295,14 @@ async def list_appeals(
     tags=["appeals"],
 )
 async def get_appeal(
-    appeal_id: uuid.UUID, appeals: Appeals, reads: Reads, principal: Filer
+    appeal_id: uuid.UUID,
+    appeals: Appeals,
+    reads: Reads,
+    principal: Appellant,
+    household: CallerHousehold,
 ) -> AppealOut:
-    return AppealOut.of(await appeals.appeal(appeal_id, reach_of(principal)), reads.today())
+    found = await appeals.appeal(appeal_id, reach_of(principal, household))
+    return AppealOut.of(found, reads.today())
 
 
 @router.post(
@@ -308,6 +347,30 @@ async def get_grade_report(
 ) -> GradeReportOut:
     year, number = quarter.split("-Q")
     return GradeReportOut.of(await reads.grade_report(community_id, int(year), int(number)))
+
+
+@router.get(
+    "/residents/{resident_id}/data-copy",
+    response_model=DataCopyOut,
+    responses=NOT_FOUND,
+    summary="A copy of what credit holds about a resident, for the resident (audited)",
+    description="The resident's own record and their household's: accounts, every entry, "
+    "every appeal and every green-channel check (who asked, when, the answer). A resident asks "
+    "for their own only: any other resident id is 404. Every copy is a `personal-data-read` in "
+    "the audit trail.",
+    tags=["residents"],
+)
+async def get_data_copy(
+    resident_id: uuid.UUID,
+    request: Request,
+    reads: Reads,
+    principal: Resident,
+    household: CallerHousehold,
+) -> DataCopyOut:
+    copy = await reads.data_copy(resident_id, reach_of(principal, household))
+    mark_personal_data_read(request, request.url.path)
+    mark_subjects_revealed(request, [record.account.subject_id for record in copy.records])
+    return DataCopyOut.of(copy, reads.scoring_refusal, reads.today())
 
 
 @router.get(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 from linli_credit.domain.appeal import Appeal
 from linli_credit.domain.ledger import Account, Entry
 from linli_credit.service.green_channel import GreenChannelAnswer
-from linli_credit.service.reads import Explanation, GradeReport
+from linli_credit.service.reads import DataCopy, Explanation, GradeReport
 from linli_shared.contracts.common import Severity
 from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.pagination import Page
@@ -149,6 +150,58 @@ class GreenChannelOut(BaseModel):
             valid_until=answer.valid_until,
             reason=answer.reason,
             check_id=answer.check_id,
+        )
+
+
+class GreenChannelCheckOut(BaseModel):
+    checked_at: datetime
+    checked_by: str = Field(description="Who asked (the service hall's clerk, or the resident)")
+    granted: bool
+    grade: str | None
+    valid_until: date | None
+    reason: str | None
+
+
+class SubjectRecordOut(BaseModel):
+    account: ScoreOut
+    entries: list[EntryOut] = Field(description="Every entry, oldest recorded first")
+    appeals: list[AppealOut]
+    green_channel_checks: list[GreenChannelCheckOut] = Field(description="Newest first")
+
+
+class DataCopyOut(BaseModel):
+    """What credit holds about a resident, for the resident."""
+
+    resident_id: uuid.UUID
+    records: list[SubjectRecordOut] = Field(
+        description="The resident's own record, then their household's (while a member)"
+    )
+
+    @classmethod
+    def of(
+        cls, copy: DataCopy, refusal: Callable[[Account], str | None], today: date
+    ) -> DataCopyOut:
+        return cls(
+            resident_id=copy.resident_id,
+            records=[
+                SubjectRecordOut(
+                    account=ScoreOut.of(record.account, refusal(record.account)),
+                    entries=[EntryOut.of(e) for e in record.entries],
+                    appeals=[AppealOut.of(a, today) for a in record.appeals],
+                    green_channel_checks=[
+                        GreenChannelCheckOut(
+                            checked_at=c["checked_at"],
+                            checked_by=c["checked_by"],
+                            granted=c["granted"],
+                            grade=c["grade"],
+                            valid_until=c["valid_until"],
+                            reason=c["reason"],
+                        )
+                        for c in record.checks
+                    ],
+                )
+                for record in copy.records
+            ],
         )
 
 

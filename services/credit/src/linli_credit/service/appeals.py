@@ -27,14 +27,19 @@ class AppealUseCases:
         self, entry_id: uuid.UUID, *, grounds: str, filed_by: str, reach: Reach = EVERYWHERE
     ) -> Appeal:
         """An appeal against the entry; one about a subject outside the caller's grids is
-        refused (403 naming `entry_id`)."""
+        refused (403 naming `entry_id`), one outside the reach of a caller of no grid (a party
+        appealing its own entries) is not found."""
         async with self._database.transaction() as connection:
             ledger = LedgerRepository(connection)
             entry = await ledger.entry(entry_id)
             if entry is None:
                 raise NotFound("ledger entry", entry_id)
             account = await self._scoring.existing(connection, entry.subject_id)
-            if not reach.covers(account.grid_id):
+            if not reach.covers(account.grid_id, account.subject_id):
+                if not reach.grids:
+                    # A caller of no grid (a resident, an organisation) knows only its own
+                    # entries: another's reads as absent.
+                    raise NotFound("ledger entry", entry_id)
                 raise OutsideGrids("entry_id", account.grid_id)
             try:
                 appeal = file_appeal(
@@ -77,7 +82,7 @@ class AppealUseCases:
             if found is None:
                 raise NotFound("appeal", appeal_id)
             account = await self._scoring.existing(connection, found.subject_id)
-            if not reach.covers(account.grid_id):
+            if not reach.covers(account.grid_id, account.subject_id):
                 raise NotFound("appeal", appeal_id)
             appeal = await ledger.appeal(appeal_id, for_update=True)
             if appeal is None:  # appeals are never deleted; kept for the type
@@ -124,7 +129,11 @@ class AppealUseCases:
             ledger = LedgerRepository(connection)
             appeal = await ledger.appeal(appeal_id)
             account = None if appeal is None else await ledger.account(appeal.subject_id)
-        if appeal is None or account is None or not reach.covers(account.grid_id):
+        if (
+            appeal is None
+            or account is None
+            or not reach.covers(account.grid_id, account.subject_id)
+        ):
             raise NotFound("appeal", appeal_id)
         return appeal
 
@@ -149,4 +158,5 @@ class AppealUseCases:
                 due_by=due_by,
                 page=page,
                 grids=reach.grids,
+                parties=reach.parties,
             )

@@ -48,7 +48,7 @@ class GreenChannelUseCases:
         policy = self._scoring.policy_now()
         today = policy.local_date(now)
         account = await self._reads.account(subject_id)
-        if account is None or not reach.covers(account.grid_id):
+        if account is None or not reach.covers(account.grid_id, account.subject_id):
             raise NotFound("credit account", subject_id)
         if _earns(account, policy) != account.holds_green_channel(today):
             account = await self._evaluation.evaluate(subject_id)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from linli_credit.adapters.reads import AccountReads
 from linli_credit.adapters.repository import LedgerRepository
+from linli_credit.domain.appeal import Appeal
 from linli_credit.domain.ledger import Account, Entry, Evaluation, evaluate
 from linli_credit.domain.policy import Policy, PolicyBook
 from linli_credit.service.scoring import Scoring
+from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
-from linli_shared.pagination import PageRequest, Slice
+from linli_shared.pagination import MAX_LIMIT, PageRequest, Slice
 from linli_shared.reach import EVERYWHERE, Reach
 from linli_shared.rules import RuleViolation
 
@@ -25,6 +28,29 @@ class Explanation:
     evaluation: Evaluation
     entries: list[Entry]
     scoring_refusal: str | None
+
+
+# Green-channel checks shown in a data copy: the newest, far more than a household's lifetime's.
+CHECKS_IN_A_COPY = 10_000
+
+
+@dataclass(frozen=True)
+class SubjectRecord:
+    """One subject's record as credit holds it: the account, every entry, every appeal about
+    it and every green-channel check of it (who asked, when, the answer)."""
+
+    account: Account
+    entries: list[Entry]
+    appeals: list[Appeal]
+    checks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DataCopy:
+    """What credit holds about a resident: their own record, then their household's."""
+
+    resident_id: uuid.UUID
+    records: list[SubjectRecord]
 
 
 @dataclass(frozen=True)
@@ -58,11 +84,23 @@ class ReadUseCases:
     def scoring_refusal(self, account: Account) -> str | None:
         return account.refusal(self.policy_now())
 
+    async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
+        """The household the registry has this resident in now (from its resident account);
+        None for a resident who left theirs, or one the ledger does not know."""
+        account = await self._reads.account(resident_id)
+        if (
+            account is None
+            or account.subject_kind is not CreditSubjectKind.RESIDENT
+            or account.closed_at is not None
+        ):
+            return None
+        return account.household_id
+
     async def account(self, subject_id: uuid.UUID, reach: Reach = EVERYWHERE) -> Account:
-        """The subject's account; outside the caller's grids it is not found (its existence
-        is not revealed)."""
+        """The subject's account; outside the caller's reach (its grids, or its own and its
+        household's accounts) it is not found (its existence is not revealed)."""
         account = await self._reads.account(subject_id)
-        if account is None or not reach.covers(account.grid_id):
+        if account is None or not reach.covers(account.grid_id, account.subject_id):
             raise NotFound("credit account", subject_id)
         return account
 
@@ -71,7 +109,7 @@ class ReadUseCases:
         async with self._database.connect() as connection:
             ledger = LedgerRepository(connection)
             account = await ledger.account(subject_id)
-            if account is None or not reach.covers(account.grid_id):
+            if account is None or not reach.covers(account.grid_id, account.subject_id):
                 raise NotFound("credit account", subject_id)
             return await ledger.entries_of(subject_id)
 
@@ -82,7 +120,7 @@ class ReadUseCases:
         async with self._database.connect() as connection:
             ledger = LedgerRepository(connection)
             account = await ledger.account(subject_id)
-            if account is None or not reach.covers(account.grid_id):
+            if account is None or not reach.covers(account.grid_id, account.subject_id):
                 raise NotFound("credit account", subject_id)
             return await ledger.entries_page(subject_id, page)
 
@@ -97,7 +135,7 @@ class ReadUseCases:
         at = at or self._scoring.clock.now()
         # Two statements, each its own snapshot, as on one READ COMMITTED connection before.
         account = await self._reads.account(subject_id)
-        if account is None or not reach.covers(account.grid_id):
+        if account is None or not reach.covers(account.grid_id, account.subject_id):
             raise NotFound("credit account", subject_id)
         entries = await self._reads.entries(subject_id)
         policy = self._scoring.policies.at(at)
@@ -107,6 +145,46 @@ class ReadUseCases:
             entries=entries,
             scoring_refusal=account.refusal(policy),
         )
+
+    async def data_copy(self, resident_id: uuid.UUID, reach: Reach = EVERYWHERE) -> DataCopy:
+        """A copy of what credit holds about the resident: their own record and, while they are
+        a member, their household's. Only the resident themself reaches it (and admins); anyone
+        else's is not found, a household member's included."""
+        async with self._database.connect() as connection:
+            ledger = LedgerRepository(connection)
+            resident = await ledger.account(resident_id)
+            if (
+                resident is None
+                or resident.subject_kind is not CreditSubjectKind.RESIDENT
+                or not reach.covers(resident.grid_id, resident_id)
+            ):
+                raise NotFound("resident", resident_id)
+            accounts = [resident]
+            if resident.household_id is not None and resident.closed_at is None:
+                household = await ledger.account(resident.household_id)
+                accounts += [household] if household is not None else []
+            records = []
+            for account in accounts:
+                appeals: list[Appeal] = []
+                while True:
+                    found = await ledger.list_appeals(
+                        state=None,
+                        subject_id=account.subject_id,
+                        due_by=None,
+                        page=PageRequest(limit=MAX_LIMIT, offset=len(appeals)),
+                    )
+                    appeals += found.items
+                    if not found.items or len(appeals) >= found.total:
+                        break
+                records.append(
+                    SubjectRecord(
+                        account,
+                        await ledger.entries_of(account.subject_id),
+                        appeals,
+                        await ledger.checks_of(account.subject_id, CHECKS_IN_A_COPY),
+                    )
+                )
+        return DataCopy(resident_id, records)
 
     async def grade_report(self, community_id: str, year: int, quarter: int) -> GradeReport:
         """A community's grade distribution and red/black lists at the end of a quarter (or now,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_inspections.adapters.tables import (
@@ -18,9 +18,11 @@ from linli_inspections.adapters.tables import (
     evidence_photos,
     findings,
     grids,
+    household_members,
     inspections,
     pest_points,
     pest_readings,
+    rectification_evidence,
     rectification_timeline,
     rectifications,
     schedule_weeks,
@@ -161,6 +163,15 @@ class InspectionRepository:
             recorded_comply_by=row.comply_by,
         )
 
+    async def ids_about(self, subject_id: uuid.UUID) -> list[uuid.UUID]:
+        """The inspections of which the subject is the responsible party, oldest first."""
+        rows = await self._connection.execute(
+            select(inspections.c.id)
+            .where(inspections.c.subject_id == subject_id)
+            .order_by(inspections.c.inspected_at, inspections.c.id)
+        )
+        return [row.id for row in rows]
+
     async def count_done(
         self, target_kind: str, target_id: str, checklist: str, start: datetime, end: datetime
     ) -> int:
@@ -235,6 +246,38 @@ class PhotoRepository:
             .limit(1)
         )
         return found is not None
+
+    async def shown_in(
+        self, sha256: str, grids: frozenset[str], parties: frozenset[uuid.UUID]
+    ) -> bool:
+        """Whether an inspection or a case in one of these grids, or about one of these parties
+        (the responsible party), shows this photo: as an inspection's evidence or with a report
+        of a fix."""
+        if not grids and not parties:
+            return False
+        if grids and await self.shown_in_grids(sha256, grids):
+            return True
+        by_inspection = await self._connection.scalar(
+            select(evidence.c.inspection_id)
+            .join(inspections, inspections.c.id == evidence.c.inspection_id)
+            .where(evidence.c.sha256 == sha256, inspections.c.subject_id.in_(sorted(parties)))
+            .limit(1)
+        )
+        if by_inspection is not None:
+            return True
+        by_case = await self._connection.scalar(
+            select(rectification_evidence.c.rectification_id)
+            .join(rectifications, rectifications.c.id == rectification_evidence.c.rectification_id)
+            .where(
+                rectification_evidence.c.sha256 == sha256,
+                or_(
+                    rectifications.c.grid_id.in_(sorted(grids)),
+                    rectifications.c.subject_id.in_(sorted(parties)),
+                ),
+            )
+            .limit(1)
+        )
+        return by_case is not None
 
 
 class ChecklistRepository:
@@ -557,6 +600,44 @@ class PlaceReadModel:
         )
         return zone
 
+    async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
+        household: uuid.UUID | None = await self._connection.scalar(
+            select(household_members.c.household_id).where(
+                household_members.c.resident_id == resident_id
+            )
+        )
+        return household
+
+    async def put_members(
+        self, household_id: uuid.UUID, resident_ids: Sequence[uuid.UUID], version: int
+    ) -> bool:
+        """The household's members are these residents, as of `version` of its list; False
+        (nothing changes) when a list as new was applied already. A resident listed elsewhere
+        before is this household's now."""
+        applied = await self._connection.scalar(
+            select(func.max(household_members.c.version)).where(
+                household_members.c.household_id == household_id
+            )
+        )
+        if applied is not None and applied >= version:
+            return False
+        await self._connection.execute(
+            delete(household_members).where(household_members.c.household_id == household_id)
+        )
+        listed = sorted(set(resident_ids))
+        if listed:
+            await self._connection.execute(
+                delete(household_members).where(household_members.c.resident_id.in_(listed))
+            )
+            await self._connection.execute(
+                insert(household_members),
+                [
+                    {"resident_id": r, "household_id": household_id, "version": version}
+                    for r in listed
+                ],
+            )
+        return True
+
     async def time_zone_of_grid(self, grid_id: str) -> str | None:
         zone: str | None = await self._connection.scalar(
             select(communities.c.time_zone)
@@ -832,6 +913,20 @@ class RectificationRepository:
         )
         return list(rows.all())
 
+    async def add_evidence(
+        self, rectification_id: uuid.UUID, shown: Sequence[Evidence], at: datetime
+    ) -> None:
+        """The photos shown with a report of the fix (each photo once per case)."""
+        for photo in {e.sha256.lower(): e for e in shown}.values():
+            await self._connection.execute(
+                insert_ignoring_conflicts(self._connection, rectification_evidence).values(
+                    rectification_id=rectification_id,
+                    sha256=photo.sha256.lower(),
+                    photo_ref=photo.photo_ref,
+                    added_at=at,
+                )
+            )
+
     async def search(
         self,
         *,
@@ -840,14 +935,22 @@ class RectificationRepository:
         subject_id: uuid.UUID | None,
         page: PageRequest,
         grids: frozenset[str] | None = None,
+        parties: frozenset[uuid.UUID] = frozenset(),
     ) -> Slice[Rectification]:
+        """`grids` (None: every grid) and `parties`: the cases in those grids, or whose
+        responsible party is one of those parties."""
         conditions: list[Any] = []
         if status is not None:
             conditions.append(rectifications.c.status == status.value)
         if grid_id:
             conditions.append(rectifications.c.grid_id == grid_id)
         if grids is not None:
-            conditions.append(rectifications.c.grid_id.in_(sorted(grids)))
+            conditions.append(
+                or_(
+                    rectifications.c.grid_id.in_(sorted(grids)),
+                    rectifications.c.subject_id.in_(sorted(parties)),
+                )
+            )
         if subject_id:
             conditions.append(rectifications.c.subject_id == subject_id)
         total = int(

@@ -108,6 +108,17 @@ targets = Table(
     Column("active", Boolean, nullable=False, server_default=true()),
 )
 
+# Which household each resident is a member of now, from the registry's members lists (the
+# household's `version` of the list applied, so an older list never undoes a newer one): a
+# resident signed in for themself reaches their household's inspections and cases.
+household_members = Table(
+    "household_members",
+    metadata,
+    Column("resident_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+)
+
 # Read model of the registry's places, from its events: a community's time zone (weeks and
 # deadlines are local), a compound's grid and property manager.
 communities = Table(
@@ -234,6 +245,17 @@ rectification_timeline = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("kind", String(40), nullable=False),
     Column("detail", JSON, nullable=False),
+)
+
+# The photos a responsible party showed with its report of a fix (the timeline keeps each
+# report's list): who may see an uploaded photo follows the cases showing it too (by its hash).
+rectification_evidence = Table(
+    "rectification_evidence",
+    metadata,
+    Column("rectification_id", Uuid, ForeignKey("rectifications.id"), primary_key=True),
+    Column("sha256", String(64), primary_key=True, index=True),
+    Column("photo_ref", String(500), nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -3,6 +3,7 @@ by the composition root), the caller by the roles a route admits, and the page a
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,15 +17,24 @@ from linli_inspections.service.pests import PestsUseCases
 from linli_inspections.service.reads import ReadsUseCases
 from linli_inspections.service.recording import RecordingUseCases
 from linli_inspections.service.templates import TemplatesUseCases
-from linli_shared.auth import Principal, require_roles
+from linli_shared.auth import Principal, authenticated, require_roles
 from linli_shared.pagination import PageRequest, page_request
 
 INSPECTORS = ("inspector", "grid_worker")
 READERS = (*INSPECTORS, "community_staff", "credit_officer", "service")
+# Responsible parties signed in for their organisation: they reach only what they answer for.
+PARTIES = ("property_manager", "shop")
+# Who reads cases and inspections: the readers, and the responsible parties (their own only: a
+# resident their household's).
+CASE_READERS = (*READERS, *PARTIES, "resident")
+# A copy of a resident's own data: the resident themself (admins pass every check).
+RESIDENTS = ("resident",)
+# Who uploads photos: inspectors on the spot, and responsible parties showing their fix.
+UPLOADERS = (*INSPECTORS, *PARTIES)
 PLANNERS = ("community_staff", "grid_worker")
-# Who may report a fix done on behalf of the responsible party (through a staff frontend or a
-# service client); the party itself has no role of its own yet.
-REPORTERS = ("community_staff", "grid_worker", "inspector", "service")
+# Who reports a fix done: the responsible party itself (its own cases only), or staff for it.
+# Not `service`: a client system's token would reach every case of every party.
+REPORTERS = ("community_staff", "grid_worker", "inspector", *PARTIES)
 PUBLISHERS = ("community_staff",)
 # Who plans a case's re-inspection: the staff who assign and do inspections.
 SCHEDULERS = ("community_staff", "grid_worker", "inspector")
@@ -75,7 +85,18 @@ async def reads(request: Request) -> ReadsUseCases:
     return (await use_cases(request)).reads
 
 
+async def caller_household(
+    principal: Annotated[Principal, Depends(authenticated)], request: Request
+) -> uuid.UUID | None:
+    """The household of the caller's resident claim, as inspections knows it from the
+    registry's members lists: a resident reaches its inspections and cases."""
+    if principal.resident_id is None:
+        return None
+    return await (await use_cases(request)).places.household_of(principal.resident_id)
+
+
 Recording = Annotated[RecordingUseCases, Depends(recording)]
+CallerHousehold = Annotated[uuid.UUID | None, Depends(caller_household)]
 Cases = Annotated[CasesUseCases, Depends(cases)]
 Coverage = Annotated[CoverageUseCases, Depends(coverage)]
 Templates = Annotated[TemplatesUseCases, Depends(templates)]
@@ -86,9 +107,12 @@ Reads = Annotated[ReadsUseCases, Depends(reads)]
 
 Inspector = Annotated[Principal, Depends(require_roles(*INSPECTORS))]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+CaseReader = Annotated[Principal, Depends(require_roles(*CASE_READERS))]
+Uploader = Annotated[Principal, Depends(require_roles(*UPLOADERS))]
 Planner = Annotated[Principal, Depends(require_roles(*PLANNERS))]
 Reporter = Annotated[Principal, Depends(require_roles(*REPORTERS))]
 Publisher = Annotated[Principal, Depends(require_roles(*PUBLISHERS))]
 Scheduler = Annotated[Principal, Depends(require_roles(*SCHEDULERS))]
+Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 
 Paging = Annotated[PageRequest, Depends(page_request)]

@@ -4,9 +4,11 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from linli_inspections.api.deps import (
+    CallerHousehold,
+    CaseReader,
     Cases,
     Coverage,
     Evidence,
@@ -19,9 +21,11 @@ from linli_inspections.api.deps import (
     Reads,
     Recording,
     Reporter,
+    Resident,
     Scheduler,
     Templates,
     Uploaded,
+    Uploader,
 )
 from linli_inspections.api.schemas import (
     BatchIn,
@@ -31,6 +35,7 @@ from linli_inspections.api.schemas import (
     ChecklistOut,
     ChecklistPage,
     CoverageOut,
+    DataCopyOut,
     InspectionIn,
     InspectionOut,
     PestPointIn,
@@ -40,6 +45,7 @@ from linli_inspections.api.schemas import (
     ReadingIn,
     ReadingOut,
     ReadingPage,
+    ReadyIn,
     RectificationOut,
     RectificationPage,
     ReinspectionIn,
@@ -51,6 +57,7 @@ from linli_inspections.domain import schedule as schedule_rules
 from linli_inspections.domain.evidence import CONTENT_TYPES
 from linli_inspections.domain.rectification import Status
 from linli_inspections.service.lookups import TargetRef
+from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
 from linli_shared.errors import Problem
 from linli_shared.reach import reach_of
 
@@ -116,14 +123,16 @@ async def record_batch(
     tags=["inspections"],
     response_model=InspectionOut,
     responses={404: {"model": Problem}},
-    summary="An inspection by id",
+    summary="An inspection by id (a responsible party: of its own targets)",
 )
 async def get_inspection(
     inspection_id: uuid.UUID,
     reads: Reads,
-    principal: Reader,
+    principal: CaseReader,
+    household: CallerHousehold,
 ) -> InspectionOut:
-    return InspectionOut.of(await reads.get_inspection(inspection_id, reach_of(principal)))
+    reach = reach_of(principal, household)
+    return InspectionOut.of(await reads.get_inspection(inspection_id, reach))
 
 
 # --- evidence -------------------------------------------------------------------------------
@@ -154,7 +163,7 @@ async def upload_evidence(
     body: Uploaded,
     response: Response,
     evidence: Evidence,
-    principal: Inspector,
+    principal: Uploader,
 ) -> PhotoOut:
     photo, created = await evidence.upload(body.content_type, body.content, principal.subject)
     if not created:
@@ -171,14 +180,15 @@ async def upload_evidence(
         404: {"model": Problem},
     },
     summary="An uploaded photo's bytes (grid workers and inspectors: of their grids' "
-    "inspections or their own uploads)",
+    "inspections and cases; responsible parties: of their own; each: their own uploads)",
 )
 async def get_evidence(
     sha256: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$")],
     evidence: Evidence,
-    principal: Reader,
+    principal: CaseReader,
+    household: CallerHousehold,
 ) -> Response:
-    photo = await evidence.get(sha256, principal.subject, reach_of(principal))
+    photo = await evidence.get(sha256, principal.subject, reach_of(principal, household))
     return Response(
         photo.content,
         media_type=photo.content_type,
@@ -194,11 +204,14 @@ async def get_evidence(
     tags=["rectifications"],
     response_model=RectificationPage,
     summary="Rectification cases (filter by status, grid, responsible party)",
+    description="A grid worker or inspector sees its grids' cases; a property manager or shop "
+    "only the cases it is the responsible party of.",
 )
 async def list_rectifications(
     page: Paging,
     reads: Reads,
-    principal: Reader,
+    principal: CaseReader,
+    household: CallerHousehold,
     case_status: Annotated[Status | None, Query(alias="status")] = None,
     grid_id: Annotated[str | None, Query(max_length=64)] = None,
     subject_id: uuid.UUID | None = None,
@@ -208,7 +221,7 @@ async def list_rectifications(
         grid_id=grid_id,
         subject_id=subject_id,
         page=page,
-        reach=reach_of(principal),
+        reach=reach_of(principal, household),
     )
     return RectificationPage(
         items=[RectificationOut.of(c) for c in found.items],
@@ -228,9 +241,11 @@ async def list_rectifications(
 async def get_rectification(
     rectification_id: uuid.UUID,
     reads: Reads,
-    principal: Reader,
+    principal: CaseReader,
+    household: CallerHousehold,
 ) -> RectificationOut:
-    case, timeline = await reads.get_rectification(rectification_id, reach_of(principal))
+    reach = reach_of(principal, household)
+    case, timeline = await reads.get_rectification(rectification_id, reach)
     return RectificationOut.of(case, timeline)
 
 
@@ -240,14 +255,19 @@ async def get_rectification(
     response_model=RectificationOut,
     responses={404: {"model": Problem}, 409: {"model": Problem}},
     summary="The responsible party reports the fix done: ready for re-inspection",
+    description="A property manager or shop reports its own cases only (another's is 404), "
+    "optionally with a note and photos of the fix (uploaded first, POST /v1/evidence); staff "
+    "report for the party.",
 )
 async def report_rectification_ready(
     rectification_id: uuid.UUID,
     cases: Cases,
     reads: Reads,
     principal: Reporter,
+    body: ReadyIn | None = None,
 ) -> RectificationOut:
-    await cases.report_ready(rectification_id, principal.subject, reach_of(principal))
+    report = (body or ReadyIn()).request()
+    await cases.report_ready(rectification_id, principal.subject, reach_of(principal), report)
     case, timeline = await reads.get_rectification(rectification_id)
     return RectificationOut.of(case, timeline)
 
@@ -271,6 +291,30 @@ async def schedule_reinspection(
     )
     case, timeline = await reads.get_rectification(rectification_id)
     return RectificationOut.of(case, timeline)
+
+
+@router.get(
+    "/residents/{resident_id}/data-copy",
+    tags=["residents"],
+    response_model=DataCopyOut,
+    responses={404: {"model": Problem}},
+    summary="A copy of what inspections holds about a resident, for the resident (audited)",
+    description="Every inspection of their household (with findings, notes and photo "
+    "references) and its rectification cases with their timelines. A resident asks for their "
+    "own only: any other resident id is 404. Every copy is a `personal-data-read` in the audit "
+    "trail.",
+)
+async def get_data_copy(
+    resident_id: uuid.UUID,
+    request: Request,
+    reads: Reads,
+    principal: Resident,
+    household: CallerHousehold,
+) -> DataCopyOut:
+    copy = await reads.data_copy(resident_id, reach_of(principal, household))
+    mark_personal_data_read(request, request.url.path)
+    mark_subjects_revealed(request, [copy.household_id])
+    return DataCopyOut.of(copy)
 
 
 # --- checklists -----------------------------------------------------------------------------

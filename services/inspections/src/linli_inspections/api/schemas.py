@@ -17,8 +17,9 @@ from linli_inspections.domain.rectification import (
     TimelineEntry,
 )
 from linli_inspections.domain.schedule import Schedule, WeekCoverage
-from linli_inspections.service.cases import ReinspectionRequest
+from linli_inspections.service.cases import ReadyReport, ReinspectionRequest
 from linli_inspections.service.lookups import TargetRef
+from linli_inspections.service.reads import DataCopy
 from linli_inspections.service.recording import BatchResult, RecordRequest
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.pagination import Page
@@ -285,6 +286,27 @@ class ReinspectionIn(BaseModel):
         )
 
 
+class ReadyIn(BaseModel):
+    """What the responsible party says with its report of the fix (both optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(
+        default=None, max_length=1000, description="What was done", examples=["东门垃圾已清运"]
+    )
+    evidence: list[EvidenceIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Photos of the fix: upload each first (POST /v1/evidence) and name it here",
+    )
+
+    def request(self) -> ReadyReport:
+        return ReadyReport(
+            note=(self.note or "").strip() or None,
+            evidence=tuple(e.evidence() for e in self.evidence),
+        )
+
+
 class ScheduledReinspectionOut(BaseModel):
     scheduled_for: datetime
     scheduled_by: str
@@ -395,6 +417,24 @@ class RectificationOut(BaseModel):
 
 
 RectificationPage = Page[RectificationOut]
+
+
+class DataCopyOut(BaseModel):
+    """What inspections holds about a resident's household, for the resident."""
+
+    resident_id: uuid.UUID
+    household_id: uuid.UUID
+    inspections: list[InspectionOut] = Field(description="Of the household, oldest first")
+    rectifications: list[RectificationOut] = Field(description="With their timelines")
+
+    @classmethod
+    def of(cls, copy: DataCopy) -> DataCopyOut:
+        return cls(
+            resident_id=copy.resident_id,
+            household_id=copy.household_id,
+            inspections=[InspectionOut.of(i) for i in copy.inspections],
+            rectifications=[RectificationOut.of(c, timeline) for c, timeline in copy.cases],
+        )
 
 
 class ChecklistItemIn(BaseModel):

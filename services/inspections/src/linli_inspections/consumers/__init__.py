@@ -1,6 +1,7 @@
 """Inspections' consumer group: the registry's read model (who answers for each target, the
-grids and compounds, each community's time zone), from the registry's events; and, from
-notify's, when a case's responsible party was told (its comply-by period starts then)."""
+grids and compounds, each community's time zone, which household each resident is in), from the
+registry's events; and, from notify's, when a case's responsible party was told (its comply-by
+period starts then)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from linli_shared.contracts import (
     GridChanged,
     GridCreated,
     HouseholdDeregistered,
+    HouseholdMembersChanged,
     HouseholdMoved,
     HouseholdRegistered,
     NoticeDelivered,
@@ -32,6 +34,7 @@ def subscriptions(use_cases: UseCases) -> list[Subscription]:
             GROUP,
             on(HouseholdRegistered, places.remember_household),
             on(HouseholdMoved, places.remember_household_move),
+            on(HouseholdMembersChanged, places.remember_members),
             on(HouseholdDeregistered, places.forget_household),
             on(OrganisationRegistered, places.remember_organisation),
             on(OrganisationChanged, places.remember_organisation),

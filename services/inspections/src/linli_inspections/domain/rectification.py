@@ -35,7 +35,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from linli_inspections.domain.inspection import DEFAULT_CLOCK_SKEW, Finding, Inspection, deadline
+from linli_inspections.domain.inspection import (
+    DEFAULT_CLOCK_SKEW,
+    Evidence,
+    Finding,
+    Inspection,
+    deadline,
+)
 from linli_shared.contracts.common import Severity, SubjectKind
 from linli_shared.rules import RuleViolation
 
@@ -217,15 +223,34 @@ def notice_failed(
 
 
 def report_ready(
-    case: Rectification, *, reported_by: str, now: datetime
+    case: Rectification,
+    *,
+    reported_by: str,
+    now: datetime,
+    note: str | None = None,
+    evidence: tuple[Evidence, ...] = (),
 ) -> tuple[Rectification, TimelineEntry]:
+    """The responsible party (or staff for it) reports the fix done, optionally saying what was
+    done and showing it with photos: the timeline keeps both with the report."""
     if case.status is Status.VERIFIED:
         raise InvalidTransition("the rectification is already verified")
     if case.status is Status.READY:
         raise InvalidTransition("the rectification was already reported ready")
-    return replace(case, status=Status.READY, ready_at=now), TimelineEntry(
-        now, "ready", {"reported_by": reported_by, "on_time": now <= case.comply_by}
-    )
+    detail: dict[str, Any] = {"reported_by": reported_by, "on_time": now <= case.comply_by}
+    if note:
+        detail["note"] = note
+    if evidence:
+        detail["evidence"] = [
+            {
+                "photo_ref": e.photo_ref,
+                "sha256": e.sha256.lower(),
+                "latitude": e.latitude,
+                "longitude": e.longitude,
+                "taken_at": e.taken_at.isoformat() if e.taken_at else None,
+            }
+            for e in evidence
+        ]
+    return replace(case, status=Status.READY, ready_at=now), TimelineEntry(now, "ready", detail)
 
 
 def schedule_reinspection(

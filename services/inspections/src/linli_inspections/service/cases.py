@@ -16,7 +16,7 @@ from datetime import datetime
 from linli_inspections.adapters.repository import RectificationRepository
 from linli_inspections.domain import rectification
 from linli_inspections.domain.checklist import Checklist
-from linli_inspections.domain.inspection import Inspection
+from linli_inspections.domain.inspection import Evidence, Inspection
 from linli_inspections.domain.policy import InspectionPolicy
 from linli_inspections.domain.rectification import (
     Escalation,
@@ -25,6 +25,7 @@ from linli_inspections.domain.rectification import (
     TimelineEntry,
 )
 from linli_inspections.service import announcements, partner
+from linli_inspections.service.evidence import check_shown
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
@@ -44,6 +45,14 @@ class ReinspectionRequest:
     scheduled_for: datetime
     inspector_id: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class ReadyReport:
+    """What the responsible party says with its report of the fix: what was done, and photos."""
+
+    note: str | None = None
+    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,16 +152,35 @@ class CasesUseCases:
         return changed
 
     async def report_ready(
-        self, rectification_id: uuid.UUID, reported_by: str, reach: Reach = EVERYWHERE
+        self,
+        rectification_id: uuid.UUID,
+        reported_by: str,
+        reach: Reach = EVERYWHERE,
+        report: ReadyReport = ReadyReport(),
     ) -> Rectification:
-        """The responsible party reports the fix done: the case waits for its re-inspection."""
+        """The responsible party (or staff for it) reports the fix done: the case waits for its
+        re-inspection. Its photos must be uploaded ones (422 naming `evidence.<n>.photo_ref`);
+        those who may see the case see them."""
         now = self._clock.now()
-        return await self._change(
-            rectification_id,
-            reach,
-            lambda case: rectification.report_ready(case, reported_by=reported_by, now=now),
-            lambda changed: announcements.ready(changed, now),
-        )
+        async with self._database.transaction() as connection:
+            await check_shown(connection, report.evidence)
+            changed = await self._change(
+                rectification_id,
+                reach,
+                lambda case: rectification.report_ready(
+                    case,
+                    reported_by=reported_by,
+                    now=now,
+                    note=report.note,
+                    evidence=report.evidence,
+                ),
+                lambda changed: announcements.ready(changed, now),
+            )
+            if report.evidence:
+                await RectificationRepository(connection).add_evidence(
+                    changed.id, report.evidence, now
+                )
+        return changed
 
     async def schedule_reinspection(
         self,
@@ -190,7 +218,7 @@ class CasesUseCases:
         async with self._database.transaction() as connection:
             repository = RectificationRepository(connection)
             case = await repository.get(rectification_id, for_update=True)
-            if case is None or not reach.covers(case.grid_id):
+            if case is None or not reach.covers(case.grid_id, case.subject_id):
                 raise NotFound("rectification", rectification_id)
             try:
                 changed, entry = transition(case)

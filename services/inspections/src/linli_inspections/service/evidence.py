@@ -3,6 +3,7 @@ those who may see the inspections showing it, and checked when an inspection ref
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from linli_inspections.adapters.repository import PhotoRepository
 from linli_inspections.domain import evidence as rules
 from linli_inspections.domain.evidence import Photo
-from linli_inspections.domain.inspection import Inspection
+from linli_inspections.domain.inspection import Evidence, Inspection
 from linli_shared.clock import Clock
 from linli_shared.db import Database
 from linli_shared.errors import NotFound, ProblemError
@@ -56,8 +57,9 @@ class EvidenceUseCases:
         return stored or photo, False
 
     async def get(self, sha256: str, reader: str, reach: Reach = EVERYWHERE) -> Photo:
-        """The photo with its bytes. A grid-bound reader sees only the photos of inspections in
-        its grids and its own uploads; any other reads as absent."""
+        """The photo with its bytes. A grid-bound reader sees only the photos of inspections and
+        cases in its grids, a responsible party those of its own inspections and cases, each
+        its own uploads too; any other reads as absent."""
         sha256 = sha256.lower()
         async with self._database.connect() as connection:
             repository = PhotoRepository(connection)
@@ -65,7 +67,7 @@ class EvidenceUseCases:
             if photo is None or not (
                 reach.grids is None
                 or photo.uploaded_by == reader
-                or await repository.shown_in_grids(sha256, reach.grids)
+                or await repository.shown_in(sha256, reach.grids, reach.parties)
             ):
                 raise NotFound("photo", sha256)
         return photo
@@ -74,14 +76,22 @@ class EvidenceUseCases:
 async def check_uploaded(connection: AsyncConnection, inspection: Inspection) -> None:
     """Every `linli:evidence/…` reference of the inspection names an uploaded photo, with its
     hash; other references (a store of the client's own) are taken as given."""
-    repository = PhotoRepository(connection)
     for i, finding in enumerate(inspection.findings):
-        for j, given in enumerate(finding.evidence):
-            named = rules.uploaded_sha256(given.photo_ref)
-            if named is None:
-                continue
-            field = f"findings.{i}.evidence.{j}.photo_ref"
-            if named.lower() != given.sha256.lower():
-                raise RuleViolation(field, "the photo's reference and its sha256 differ")
-            if await repository.get(named.lower(), with_content=False) is None:
-                raise RuleViolation(field, f"no photo {named} was uploaded (POST /v1/evidence)")
+        await check_shown(connection, finding.evidence, f"findings.{i}.evidence")
+
+
+async def check_shown(
+    connection: AsyncConnection, shown: Sequence[Evidence], field: str = "evidence"
+) -> None:
+    """Every `linli:evidence/…` reference among `shown` names an uploaded photo, with its hash
+    (else a 422 naming `<field>.<n>.photo_ref`); other references are taken as given."""
+    repository = PhotoRepository(connection)
+    for j, given in enumerate(shown):
+        named = rules.uploaded_sha256(given.photo_ref)
+        if named is None:
+            continue
+        where = f"{field}.{j}.photo_ref"
+        if named.lower() != given.sha256.lower():
+            raise RuleViolation(where, "the photo's reference and its sha256 differ")
+        if await repository.get(named.lower(), with_content=False) is None:
+            raise RuleViolation(where, f"no photo {named} was uploaded (POST /v1/evidence)")

@@ -7,6 +7,7 @@ transaction with its inbox claim.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from linli_inspections.adapters.repository import PlaceReadModel, TargetRepository
@@ -20,12 +21,14 @@ from linli_shared.contracts import (
     GridChanged,
     GridCreated,
     HouseholdDeregistered,
+    HouseholdMembersChanged,
     HouseholdMoved,
     HouseholdRegistered,
     OrganisationChanged,
     OrganisationRegistered,
 )
 from linli_shared.contracts.common import SubjectKind
+from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 
 
@@ -34,8 +37,26 @@ class PlacesUseCases:
     _database: Database
 
     async def remember_household(self, event: HouseholdRegistered) -> None:
-        """A registered household answers for itself as a target."""
-        await self._remember_household_at(event)
+        """A registered household answers for itself as a target; its residents reach it."""
+        async with self._database.transaction():
+            await self._remember_household_at(event)
+            await self._remember_members(event.household_id, event.members, event.version)
+
+    async def remember_members(self, event: HouseholdMembersChanged) -> None:
+        """Who the household's residents are now (a resident signed in reaches its cases)."""
+        await self._remember_members(event.household_id, event.members, event.version)
+
+    async def _remember_members(
+        self, household_id: uuid.UUID, members: list[MemberV1], version: int
+    ) -> None:
+        residents = [m.resident_id for m in members if m.resident_id is not None]
+        async with self._database.transaction() as connection:
+            await PlaceReadModel(connection).put_members(household_id, residents, version)
+
+    async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
+        """The household the registry has this resident in now, as inspections knows it."""
+        async with self._database.connect() as connection:
+            return await PlaceReadModel(connection).household_of(resident_id)
 
     async def remember_household_move(self, event: HouseholdMoved) -> None:
         """A household that moved is inspected in its new grid and community."""

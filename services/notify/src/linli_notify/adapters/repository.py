@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_notify.adapters.tables import (
     deliveries,
+    household_members,
     notices,
     recipients,
     webhook_attempts,
@@ -130,6 +131,45 @@ class NoticeRepository:
             update(recipients).where(recipients.c.id == recipient_id).values(**values)
         )
         return bool(updated.rowcount)
+
+    async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
+        household: uuid.UUID | None = await self._connection.scalar(
+            select(household_members.c.household_id).where(
+                household_members.c.resident_id == resident_id
+            )
+        )
+        return household
+
+    async def put_members(
+        self, household_id: uuid.UUID, resident_ids: Sequence[uuid.UUID], version: int
+    ) -> bool:
+        """The household's members are these residents, as of `version` of its list; False
+        (nothing changes) when a list as new was applied already. A resident listed elsewhere
+        before is this household's now."""
+        applied = await self._connection.scalar(
+            select(func.max(household_members.c.version)).where(
+                household_members.c.household_id == household_id
+            )
+        )
+        if applied is not None and applied >= version:
+            return False
+        await self._connection.execute(
+            delete(household_members).where(household_members.c.household_id == household_id)
+        )
+        if resident_ids:
+            await self._connection.execute(
+                delete(household_members).where(
+                    household_members.c.resident_id.in_(sorted(set(resident_ids)))
+                )
+            )
+            await self._connection.execute(
+                insert(household_members),
+                [
+                    {"resident_id": r, "household_id": household_id, "version": version}
+                    for r in sorted(set(resident_ids))
+                ],
+            )
+        return True
 
     async def recipient(self, recipient_id: uuid.UUID) -> Recipient | None:
         row = (

@@ -48,6 +48,17 @@ recipients = Table(
     Column("digest", Boolean, nullable=False, server_default=false()),
 )
 
+# Which household each resident is a member of now, from the registry's members lists (the
+# household's `version` of the list applied, so an older list never undoes a newer one): a
+# resident signed in for themself reaches their household's notices, inbox and preferences.
+household_members = Table(
+    "household_members",
+    metadata,
+    Column("resident_id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+)
+
 notices = Table(
     "notices",
     metadata,

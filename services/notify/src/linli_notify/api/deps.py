@@ -3,6 +3,7 @@ composition root put on `app.state`), each role set, and the page asked for."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,13 +14,20 @@ from linli_notify.service.preferences import GridContactUseCases, PreferenceUseC
 from linli_notify.service.previews import PreviewUseCases
 from linli_notify.service.reads import NoticeReadUseCases
 from linli_notify.service.webhooks import WebhookUseCases
-from linli_shared.auth import Principal, require_roles
+from linli_shared.auth import Principal, authenticated, require_roles
 from linli_shared.pagination import PageRequest, page_request
 
+# The recipients themselves, signed in: a property manager or shop (its organisation's notices),
+# a resident (their household's). Each reaches only itself as a recipient.
+PARTIES = ("property_manager", "shop", "resident")
 READERS = ("community_staff", "grid_worker", "credit_officer", "service")
-# Staff frontends and the resident frontend's backend (a `service` token) use the inbox.
-INBOX_USERS = ("community_staff", "grid_worker", "service")
+NOTICE_READERS = (*READERS, *PARTIES)
+# Staff frontends, the resident frontend's backend (a `service` token) and the recipients
+# themselves use the inbox and set preferences.
+INBOX_USERS = ("community_staff", "grid_worker", "service", *PARTIES)
 STAFF = ("community_staff",)
+# A copy of a resident's own data: the resident themself (admins pass every check).
+RESIDENTS = ("resident",)
 
 
 async def use_cases(request: Request) -> UseCases:
@@ -51,7 +59,18 @@ async def previews(request: Request) -> PreviewUseCases:
     return (await use_cases(request)).previews
 
 
+async def caller_household(
+    principal: Annotated[Principal, Depends(authenticated)], request: Request
+) -> uuid.UUID | None:
+    """The household of the caller's resident claim, as notify knows it from the registry's
+    members lists: the recipient a resident reaches."""
+    if principal.resident_id is None:
+        return None
+    return await (await use_cases(request)).recipients.household_of(principal.resident_id)
+
+
 Reads = Annotated[NoticeReadUseCases, Depends(reads)]
+CallerHousehold = Annotated[uuid.UUID | None, Depends(caller_household)]
 Inbox = Annotated[InboxUseCases, Depends(inbox)]
 Preferences = Annotated[PreferenceUseCases, Depends(preferences)]
 Contacts = Annotated[GridContactUseCases, Depends(grid_contacts)]
@@ -59,8 +78,10 @@ Webhooks = Annotated[WebhookUseCases, Depends(webhooks)]
 Previews = Annotated[PreviewUseCases, Depends(previews)]
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+NoticeReader = Annotated[Principal, Depends(require_roles(*NOTICE_READERS))]
 InboxUser = Annotated[Principal, Depends(require_roles(*INBOX_USERS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
+Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 Admin = Annotated[Principal, Depends(require_roles())]  # city IT: the admin role only
 
 Paging = Annotated[PageRequest, Depends(page_request)]

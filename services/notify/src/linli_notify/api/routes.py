@@ -5,22 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from linli_notify.api.deps import (
     Admin,
+    CallerHousehold,
     Contacts,
     Inbox,
     InboxUser,
+    NoticeReader,
     Paging,
     Preferences,
     Previews,
     Reader,
     Reads,
+    Resident,
     Staff,
     Webhooks,
 )
 from linli_notify.api.schemas import (
+    DataCopyOut,
     GridContactIn,
     GridContactList,
     GridContactOut,
@@ -44,13 +48,15 @@ from linli_notify.api.schemas import (
     WebhookPatch,
 )
 from linli_notify.domain.notice import normalise_locale
+from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
 from linli_shared.errors import Problem
 from linli_shared.reach import reach_of
 
 router = APIRouter()
 
-# Grid workers reach only the recipients of their grids (see linli_shared.reach): another grid's
-# recipient, notice or inbox is not found (404), whether read or changed.
+# Grid workers reach only the recipients of their grids (see linli_shared.reach), a property
+# manager or shop only its organisation, a resident only their household: another recipient,
+# notice or inbox is not found (404), whether read or changed.
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
@@ -65,9 +71,13 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
     summary="Notices sent to a recipient",
 )
 async def list_notices(
-    recipient_id: uuid.UUID, page: Paging, reads: Reads, principal: Reader
+    recipient_id: uuid.UUID,
+    page: Paging,
+    reads: Reads,
+    principal: NoticeReader,
+    household: CallerHousehold,
 ) -> NoticePage:
-    found = await reads.notices_for(recipient_id, page, reach_of(principal))
+    found = await reads.notices_for(recipient_id, page, reach_of(principal, household))
     return NoticePage(
         items=[NoticeOut.of(n) for n in found.items],
         total=found.total,
@@ -83,9 +93,34 @@ async def list_notices(
     tags=["notices"],
     summary="A notice with its delivery log (every attempt: channel, status, response, time)",
 )
-async def get_notice(notice_id: uuid.UUID, reads: Reads, principal: Reader) -> NoticeOut:
-    notice, deliveries = await reads.notice(notice_id, reach_of(principal))
+async def get_notice(
+    notice_id: uuid.UUID, reads: Reads, principal: NoticeReader, household: CallerHousehold
+) -> NoticeOut:
+    notice, deliveries = await reads.notice(notice_id, reach_of(principal, household))
     return NoticeOut.of(notice, deliveries)
+
+
+@router.get(
+    "/residents/{resident_id}/data-copy",
+    response_model=DataCopyOut,
+    responses=NOT_FOUND,
+    tags=["residents"],
+    summary="A copy of what notify holds about a resident, for the resident (audited)",
+    description="Their household as a recipient (contact, preferences) and every notice sent "
+    "to it, with what it said and its delivery log. A resident asks for their own only: any "
+    "other resident id is 404. Every copy is a `personal-data-read` in the audit trail.",
+)
+async def get_data_copy(
+    resident_id: uuid.UUID,
+    request: Request,
+    reads: Reads,
+    principal: Resident,
+    household: CallerHousehold,
+) -> DataCopyOut:
+    copy = await reads.data_copy(resident_id, reach_of(principal, household))
+    mark_personal_data_read(request, request.url.path)
+    mark_subjects_revealed(request, [copy.recipient.id])
+    return DataCopyOut.of(copy)
 
 
 # --- the in-app inbox --------------------------------------------------------------------------
@@ -103,9 +138,11 @@ async def get_inbox(
     page: Paging,
     inbox: Inbox,
     principal: InboxUser,
+    household: CallerHousehold,
     unread: Annotated[bool, Query(description="Only unread notices")] = False,
 ) -> InboxPage:
-    found = await inbox.inbox(recipient_id, page, unread=unread, reach=reach_of(principal))
+    reach = reach_of(principal, household)
+    found = await inbox.inbox(recipient_id, page, unread=unread, reach=reach)
     return InboxPage(
         items=[InboxItemOut.of(item) for item in found.items.items],
         unread=found.unread,
@@ -123,9 +160,14 @@ async def get_inbox(
     summary="Mark a delivered notice read or unread",
 )
 async def set_read_state(
-    notice_id: uuid.UUID, state: ReadState, inbox: Inbox, principal: InboxUser
+    notice_id: uuid.UUID,
+    state: ReadState,
+    inbox: Inbox,
+    principal: InboxUser,
+    household: CallerHousehold,
 ) -> InboxItemOut:
-    return InboxItemOut.of(await inbox.mark_read(notice_id, state.read, reach_of(principal)))
+    reach = reach_of(principal, household)
+    return InboxItemOut.of(await inbox.mark_read(notice_id, state.read, reach))
 
 
 # --- preferences -------------------------------------------------------------------------------
@@ -139,9 +181,13 @@ async def set_read_state(
     summary="A recipient's channel order, quiet hours and digest choice",
 )
 async def get_preferences(
-    recipient_id: uuid.UUID, preferences: Preferences, principal: InboxUser
+    recipient_id: uuid.UUID,
+    preferences: Preferences,
+    principal: InboxUser,
+    household: CallerHousehold,
 ) -> PreferencesOut:
-    return PreferencesOut.of(*await preferences.preferences(recipient_id, reach_of(principal)))
+    reach = reach_of(principal, household)
+    return PreferencesOut.of(*await preferences.preferences(recipient_id, reach))
 
 
 @router.put(
@@ -152,10 +198,14 @@ async def get_preferences(
     summary="Set channel order (the fallback chain), quiet hours and the daily digest",
 )
 async def set_preferences(
-    recipient_id: uuid.UUID, body: PreferencesIn, preferences: Preferences, principal: InboxUser
+    recipient_id: uuid.UUID,
+    body: PreferencesIn,
+    preferences: Preferences,
+    principal: InboxUser,
+    household: CallerHousehold,
 ) -> PreferencesOut:
     changed = await preferences.set_preferences(
-        recipient_id, body.preferences(), reach_of(principal)
+        recipient_id, body.preferences(), reach_of(principal, household)
     )
     return PreferencesOut.of(*changed)
 

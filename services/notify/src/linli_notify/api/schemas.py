@@ -16,6 +16,7 @@ from linli_notify.domain.notice import (
     WebhookEndpoint,
 )
 from linli_notify.service.inbox import InboxItem
+from linli_notify.service.reads import DataCopy
 from linli_shared.masks import mask_if_phone
 
 MOBILE = r"^1\d{10}$"
@@ -166,6 +167,67 @@ class PreferencesOut(BaseModel):
             effective_channels=recipient.channels(),
             quiet_hours=QuietHoursIn(start=quiet.start, end=quiet.end) if quiet else None,
             digest=preferences.digest,
+        )
+
+
+# --- a resident's copy of their data ---------------------------------------------------------
+
+
+class SentNoticeOut(NoticeOut):
+    subject: str | None = Field(description="What it said, as delivered")
+    body: str | None
+
+
+class RecipientCopyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    address: str | None
+    email: str | None
+    phone: str | None = Field(description="Masked (138****5678)")
+    locale: str
+    preferred_channels: list[Channel]
+    consented_channels: list[Channel] | None
+    channel_order: list[Channel] | None
+    quiet_hours: QuietHoursIn | None
+    digest: bool
+
+
+class DataCopyOut(BaseModel):
+    """What notify holds about a resident, for the resident."""
+
+    resident_id: uuid.UUID
+    recipient: RecipientCopyOut = Field(description="Their household, as notify tells it")
+    notices: list[SentNoticeOut] = Field(description="Every notice to it, oldest first")
+
+    @classmethod
+    def of(cls, copy: DataCopy) -> DataCopyOut:
+        recipient = copy.recipient
+        quiet = recipient.quiet_hours
+        return cls(
+            resident_id=copy.resident_id,
+            recipient=RecipientCopyOut(
+                id=recipient.id,
+                name=recipient.name,
+                address=recipient.address,
+                email=recipient.email,
+                phone=mask_if_phone(recipient.phone) if recipient.phone else None,
+                locale=recipient.locale,
+                preferred_channels=list(recipient.preferred_channels),
+                consented_channels=list(recipient.consented_channels)
+                if recipient.consented_channels is not None
+                else None,
+                channel_order=list(recipient.channel_order) if recipient.channel_order else None,
+                quiet_hours=QuietHoursIn(start=quiet.start, end=quiet.end) if quiet else None,
+                digest=recipient.digest,
+            ),
+            notices=[
+                SentNoticeOut(
+                    **NoticeOut.of(sent.notice, sent.deliveries).model_dump(),
+                    subject=sent.subject,
+                    body=sent.body,
+                )
+                for sent in copy.notices
+            ],
         )
 
 

@@ -18,6 +18,7 @@ from linli_shared.contracts import (
     HouseholdConsentChanged,
     HouseholdContactChanged,
     HouseholdDeregistered,
+    HouseholdMembersChanged,
     HouseholdMoved,
     HouseholdRegistered,
     InspectionEscalated,
@@ -41,6 +42,7 @@ def subscriptions(use_cases: UseCases) -> list[Subscription]:
             # recipients (registry)
             on(HouseholdRegistered, recipients.remember_household),
             on(HouseholdMoved, recipients.remember_household_move),
+            on(HouseholdMembersChanged, recipients.remember_members),
             on(HouseholdContactChanged, recipients.remember_contacts),
             on(HouseholdConsentChanged, recipients.remember_consent),
             on(HouseholdDeregistered, recipients.forget_household),

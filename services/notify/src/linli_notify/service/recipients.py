@@ -16,12 +16,13 @@ from linli_shared.contracts import (
     HouseholdConsentChanged,
     HouseholdContactChanged,
     HouseholdDeregistered,
+    HouseholdMembersChanged,
     HouseholdMoved,
     HouseholdRegistered,
     OrganisationChanged,
     OrganisationRegistered,
 )
-from linli_shared.contracts.registry import ContactV1
+from linli_shared.contracts.registry import ContactV1, MemberV1
 from linli_shared.crypto import SealBroken, Sealer
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import MalformedEvent
@@ -34,10 +35,7 @@ class RecipientUseCases:
 
     async def remember_household(self, event: HouseholdRegistered) -> None:
         # The contract allows a household without members: its notices then greet no one by name.
-        head = next(
-            (m for m in event.members if m.relation == "head"),
-            event.members[0] if event.members else None,
-        )
+        head = _head(event.members)
         contact = event.contact or ContactV1(email=event.contact_email)
         email, phone = self._opened(event.household_id, contact, str(event.contact_email))
         recipient = _from_contact(
@@ -52,7 +50,28 @@ class RecipientUseCases:
             grid_id=event.grid_id,
         )
         async with self._database.transaction() as connection:
-            await NoticeRepository(connection).upsert_recipient(recipient)
+            repository = NoticeRepository(connection)
+            await repository.upsert_recipient(recipient)
+            await repository.put_members(
+                event.household_id, _residents(event.members), event.version
+            )
+
+    async def remember_members(self, event: HouseholdMembersChanged) -> None:
+        """Who the household's residents are now (a resident signed in reaches its notices),
+        and the head it greets by name."""
+        head = _head(event.members)
+        async with self._database.transaction() as connection:
+            repository = NoticeRepository(connection)
+            newer = await repository.put_members(
+                event.household_id, _residents(event.members), event.version
+            )
+            if newer and head is not None:
+                await repository.update_recipient(event.household_id, name=head.name)
+
+    async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
+        """The household the registry has this resident in now, as notify knows it."""
+        async with self._database.connect() as connection:
+            return await NoticeRepository(connection).household_of(resident_id)
 
     async def remember_household_move(self, event: HouseholdMoved) -> None:
         """The new address is the one notices name; the new grid's workers see the household."""
@@ -117,6 +136,14 @@ class RecipientUseCases:
             # once the key is in place; no retry can open it.
             raise MalformedEvent(f"contact: {error}") from error
         return opened.get("email"), opened.get("phone")
+
+
+def _head(members: Sequence[MemberV1]) -> MemberV1 | None:
+    return next((m for m in members if m.relation == "head"), members[0] if members else None)
+
+
+def _residents(members: Sequence[MemberV1]) -> list[uuid.UUID]:
+    return [m.resident_id for m in members if m.resident_id is not None]
 
 
 def _from_contact(

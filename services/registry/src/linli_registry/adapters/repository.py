@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_registry.adapters.tables import (
@@ -151,7 +151,12 @@ class HouseholdRepository:
         if criteria.grid_id:
             conditions.append(households.c.grid_id == criteria.grid_id)
         if criteria.grid_ids is not None:
-            conditions.append(households.c.grid_id.in_(sorted(criteria.grid_ids)))
+            conditions.append(
+                or_(
+                    households.c.grid_id.in_(sorted(criteria.grid_ids)),
+                    households.c.id.in_(sorted(criteria.household_ids)),
+                )
+            )
         if criteria.compound_id:
             conditions.append(households.c.compound_id == criteria.compound_id)
         if criteria.status is not None:
@@ -182,6 +187,21 @@ class HouseholdRepository:
         total = int(await self._connection.scalar(count_query) or 0)
         rows = (await self._connection.execute(query.limit(page.limit).offset(page.offset))).all()
         return Slice(await self._hydrate(rows), total, page)
+
+    async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
+        """The household this resident is a member of: an active one before a deregistered
+        one, the latest registered first."""
+        household: uuid.UUID | None = await self._connection.scalar(
+            select(members.c.household_id)
+            .join(households, households.c.id == members.c.household_id)
+            .where(members.c.resident_id == resident_id)
+            .order_by(
+                (households.c.status == "active").desc(),
+                households.c.registered_at.desc(),
+            )
+            .limit(1)
+        )
+        return household
 
     async def resident_with_id_number(self, id_number: str) -> tuple[uuid.UUID, str] | None:
         """The resident id the registry last gave to a member with this ID number, and the grid
@@ -430,14 +450,21 @@ class PlaceRepository:
         grid_id: str | None,
         page: PageRequest,
         grid_ids: frozenset[str] | None = None,
+        managers: frozenset[uuid.UUID] = frozenset(),
     ) -> Slice[Compound]:
+        """With `grid_ids`, the compounds in those grids or managed by one of `managers`."""
         conditions = []
         if community_id:
             conditions.append(compounds.c.community_id == community_id)
         if grid_id:
             conditions.append(compounds.c.grid_id == grid_id)
         if grid_ids is not None:
-            conditions.append(compounds.c.grid_id.in_(sorted(grid_ids)))
+            conditions.append(
+                or_(
+                    compounds.c.grid_id.in_(sorted(grid_ids)),
+                    compounds.c.property_manager_id.in_(sorted(managers)),
+                )
+            )
         count = select(func.count()).select_from(compounds).where(*conditions)
         total = int(await self._connection.scalar(count) or 0)
         rows = await self._connection.execute(
@@ -644,10 +671,17 @@ class OrganisationRepository:
         name: str | None,
         page: PageRequest,
         grid_ids: frozenset[str] | None = None,
+        organisation_ids: frozenset[uuid.UUID] = frozenset(),
     ) -> Slice[Organisation]:
+        """With `grid_ids`, the organisations in those grids or among `organisation_ids`."""
         conditions: list[Any] = []
         if grid_ids is not None:
-            conditions.append(organisations.c.grid_id.in_(sorted(grid_ids)))
+            conditions.append(
+                or_(
+                    organisations.c.grid_id.in_(sorted(grid_ids)),
+                    organisations.c.id.in_(sorted(organisation_ids)),
+                )
+            )
         if kind is not None:
             conditions.append(organisations.c.kind == kind.value)
         if community_id:

@@ -3,6 +3,7 @@ the roles each route admits (read by the permission matrix), paging and revealin
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -15,18 +16,29 @@ from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
 from linli_registry.service.territory import TerritoryUseCases
 from linli_shared.audit import mark_personal_data_read
-from linli_shared.auth import Principal, require_roles
+from linli_shared.auth import Principal, authenticated, require_roles
 from linli_shared.pagination import PageRequest, page_request
 
 # --- roles ----------------------------------------------------------------------------------
 
 STAFF = ("community_staff", "grid_worker")
 READERS = (*STAFF, "inspector", "credit_officer", "service")
+# A resident reads their own household (search, lists and ids find no other) and records its
+# consent; a property manager or shop reads its own organisation and the compounds it manages.
+HOUSEHOLD_READERS = (*READERS, "resident")
+CONSENT_RECORDERS = (*STAFF, "resident")
+ORGANISATION_READERS = (*READERS, "property_manager", "shop")
+# A copy of a resident's own data: the resident themself (admins pass every check).
+RESIDENTS = ("resident",)
 OFFICE = ("community_staff",)
 # Who may see ID numbers and phones unmasked (with ?reveal=true); issue 7 refines the matrix.
 REVEALERS = ("community_staff", "admin")
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+HouseholdReader = Annotated[Principal, Depends(require_roles(*HOUSEHOLD_READERS))]
+ConsentRecorder = Annotated[Principal, Depends(require_roles(*CONSENT_RECORDERS))]
+OrganisationReader = Annotated[Principal, Depends(require_roles(*ORGANISATION_READERS))]
+Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Office = Annotated[Principal, Depends(require_roles(*OFFICE))]
 
@@ -62,7 +74,17 @@ async def organisations(request: Request) -> OrganisationsUseCases:
     return (await use_cases(request)).organisations
 
 
+async def caller_household(
+    principal: Annotated[Principal, Depends(authenticated)], request: Request
+) -> uuid.UUID | None:
+    """The household the registry has the caller's resident in: what a resident reaches."""
+    if principal.resident_id is None:
+        return None
+    return await (await use_cases(request)).disclosure.household_of(principal.resident_id)
+
+
 Territory = Annotated[TerritoryUseCases, Depends(territory)]
+CallerHousehold = Annotated[uuid.UUID | None, Depends(caller_household)]
 Registration = Annotated[RegistrationUseCases, Depends(registration)]
 Changes = Annotated[ChangesUseCases, Depends(changes)]
 Disclosure = Annotated[DisclosureUseCases, Depends(disclosure)]
@@ -89,9 +111,10 @@ async def revealing(
             description="Why the data is revealed (kept with the reveal in the audit trail)",
         ),
     ] = None,
-    principal: Reader,
+    principal: Annotated[Principal, Depends(authenticated)],
 ) -> bool:
-    """Whether to answer unmasked: only revealing roles may ask; each reveal is audited."""
+    """Whether to answer unmasked: only revealing roles may ask; each reveal is audited. (The
+    route's own role check decides who reads at all.)"""
     if reveal and not (principal.roles & set(REVEALERS)):
         raise HTTPException(403, "only community staff may reveal personal data")
     if reveal:

@@ -8,14 +8,19 @@ from fastapi.responses import JSONResponse
 
 from linli_registry.api.deps import (
     REVEALERS,
+    CallerHousehold,
     Changes,
+    ConsentRecorder,
     Disclosure,
     History,
+    HouseholdReader,
     Office,
+    OrganisationReader,
     Organisations,
     Paging,
     Reader,
     Registration,
+    Resident,
     Reveal,
     Staff,
     Territory,
@@ -31,6 +36,7 @@ from linli_registry.api.schemas import (
     CompoundOut,
     CompoundPage,
     ConsentChangeIn,
+    DataCopyOut,
     DeregisterIn,
     GridIn,
     GridOut,
@@ -56,6 +62,7 @@ from linli_registry.domain.records import HouseholdFilter
 from linli_registry.service.recording import PossibleDuplicate
 from linli_registry.service.registration import ConsentInput
 from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
+from linli_shared.auth import RESIDENT_ROLES
 from linli_shared.errors import Problem, ProblemError, problem_response
 from linli_shared.reach import reach_of, require_grid
 
@@ -69,7 +76,9 @@ CONFLICTS: dict[int | str, dict[str, object]] = {
 
 # Grid reach (linli_shared.reach): outside a grid-bound caller's grids a household, grid,
 # compound or organisation is not found (404, for reads and writes alike: its existence is not
-# revealed); naming a grid outside them in a write (register into it, move to it) is 403.
+# revealed); naming a grid outside them in a write (register into it, move to it) is 403. A
+# resident reaches only their own household, a property manager or shop only its organisation
+# and the compounds it manages: anything else is not found and searches leave it out.
 
 
 def _duplicate_response(request: Request, error: PossibleDuplicate) -> JSONResponse:
@@ -165,7 +174,8 @@ async def search_households(
     page: Paging,
     reveal: Reveal,
     disclosure: Disclosure,
-    principal: Reader,
+    principal: HouseholdReader,
+    household: CallerHousehold,
 ) -> HouseholdPage:
     if id_tail is not None and not principal.roles & set(REVEALERS):
         # The tail and what the mask shows would leave few enough candidates to try them all.
@@ -193,7 +203,7 @@ async def search_households(
             status=household_status,
         ),
         page,
-        reach_of(principal),
+        reach_of(principal, household),
     )
     if reveal:
         mark_subjects_revealed(request, (h.id for h in found.items))
@@ -211,16 +221,17 @@ async def search_households(
     response_model=HouseholdOut,
     response_model_exclude_none=True,
     responses={404: {"model": Problem}},
-    summary="A household by id",
+    summary="A household by id (a resident: their own)",
 )
 async def get_household(
     household_id: uuid.UUID,
     reveal: Reveal,
     disclosure: Disclosure,
-    principal: Reader,
+    principal: HouseholdReader,
+    household: CallerHousehold,
 ) -> HouseholdOut:
     return HouseholdOut.of(
-        await disclosure.get_household(household_id, reach_of(principal)), reveal
+        await disclosure.get_household(household_id, reach_of(principal, household)), reveal
     )
 
 
@@ -244,6 +255,29 @@ async def list_household_history(
         limit=page.limit,
         offset=page.offset,
     )
+
+
+@router.get(
+    "/residents/{resident_id}/data-copy",
+    tags=["residents"],
+    response_model=DataCopyOut,
+    responses={404: {"model": Problem}},
+    summary="A copy of what the registry holds about a resident, for the resident (audited)",
+    description="The resident's own member record unmasked, their household (the other "
+    "members masked) and its every version. A resident asks for their own only: any other "
+    "resident id is 404. Every copy is a `personal-data-read` in the audit trail.",
+)
+async def get_data_copy(
+    resident_id: uuid.UUID,
+    request: Request,
+    disclosure: Disclosure,
+    principal: Resident,
+    household: CallerHousehold,
+) -> DataCopyOut:
+    copy = await disclosure.data_copy(resident_id, reach_of(principal, household))
+    mark_personal_data_read(request, request.url.path)
+    mark_subjects_revealed(request, [copy.household.id])
+    return DataCopyOut.of(copy)
 
 
 def _changed(household: Household) -> HouseholdOut:
@@ -340,21 +374,27 @@ async def change_household_contact(
     response_model_exclude_none=True,
     responses=CONFLICTS,
     summary="Record the household's consent (scoring, notice channels): who and when are kept",
+    description="Staff record it for the household; a resident records their own household's "
+    "(kept as `resident:<resident id>`).",
 )
 async def change_household_consent(
     household_id: uuid.UUID,
     body: ConsentChangeIn,
     changes: Changes,
-    principal: Staff,
+    principal: ConsentRecorder,
+    household: CallerHousehold,
 ) -> HouseholdOut:
+    recorded_by = principal.subject
+    if principal.roles & RESIDENT_ROLES and principal.resident_id is not None:
+        recorded_by = f"resident:{principal.resident_id}"
     return _changed(
         await changes.change_consent(
             household_id,
             version=body.version,
             integrity_scoring=body.integrity_scoring,
             notice_channels=list(body.notice_channels),
-            recorded_by=principal.subject,
-            reach=reach_of(principal),
+            recorded_by=recorded_by,
+            reach=reach_of(principal, household),
         )
     )
 
@@ -552,7 +592,7 @@ async def list_compounds(
     grid_id: Annotated[str | None, Query(max_length=64)] = None,
     page: Paging,
     territory: Territory,
-    principal: Reader,
+    principal: OrganisationReader,
 ) -> CompoundPage:
     found = await territory.compounds(community_id, grid_id, page, reach_of(principal))
     return CompoundPage(
@@ -573,7 +613,7 @@ async def list_compounds(
 async def get_compound(
     compound_id: str,
     territory: Territory,
-    principal: Reader,
+    principal: OrganisationReader,
 ) -> CompoundOut:
     compound, buildings = await territory.get_compound(compound_id, reach_of(principal))
     return CompoundOut.of(compound, buildings)
@@ -675,7 +715,7 @@ async def get_organisation(
     organisation_id: uuid.UUID,
     reveal: Reveal,
     organisations: Organisations,
-    principal: Reader,
+    principal: OrganisationReader,
 ) -> OrganisationOut:
     organisation = await organisations.get_organisation(organisation_id, reach_of(principal))
     return OrganisationOut.of(organisation, reveal)
@@ -697,7 +737,7 @@ async def search_organisations(
     page: Paging,
     reveal: Reveal,
     organisations: Organisations,
-    principal: Reader,
+    principal: OrganisationReader,
 ) -> OrganisationPage:
     found = await organisations.search_organisations(
         kind=kind,

@@ -11,6 +11,7 @@ from linli_registry.domain.organisation import Organisation, OrganisationKind
 from linli_registry.domain.personal import mask_id_number, mask_phone
 from linli_registry.domain.places import Building, Community, Compound, Grid
 from linli_registry.domain.records import HistoryEntry
+from linli_registry.service.disclosure import DataCopy
 from linli_shared.pagination import Page
 
 Channel = Literal["email", "sms", "inbox"]
@@ -236,6 +237,28 @@ class HistoryOut(BaseModel):
 
 
 HistoryPage = Page[HistoryOut]
+
+
+class DataCopyOut(BaseModel):
+    """What the registry holds about a resident, for the resident."""
+
+    resident_id: uuid.UUID
+    you: MemberOut = Field(
+        description="The resident's own member record, unmasked (ID number, birth date, phone)"
+    )
+    household: HouseholdOut = Field(
+        description="The household they are a member of (the other members' data masked)"
+    )
+    history: list[HistoryOut] = Field(description="Every version of the household, oldest first")
+
+    @classmethod
+    def of(cls, copy: DataCopy) -> DataCopyOut:
+        return cls(
+            resident_id=copy.resident_id,
+            you=MemberOut.of(copy.member, reveal=True),
+            household=HouseholdOut.of(copy.household, reveal=False),
+            history=[HistoryOut.of(entry) for entry in copy.history],
+        )
 
 
 class DuplicateOut(BaseModel):

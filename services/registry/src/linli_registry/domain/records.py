@@ -22,8 +22,10 @@ class HouseholdFilter:
     id_number: str | None = None
     id_tail: str | None = None
     status: Status | None = Status.ACTIVE
-    # The caller's grids (grid workers and inspectors); None: every grid.
+    # The caller's grids (grid workers and inspectors); None: every grid. With grids, also the
+    # households among `household_ids` (a resident's own).
     grid_ids: frozenset[str] | None = None
+    household_ids: frozenset[uuid.UUID] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,7 @@ class ChangesUseCases:
         async with self._database.transaction() as connection:
             repository = HouseholdRepository(connection, self._cipher)
             current = await repository.get(household_id, for_update=True)
-            if current is None or not reach.covers(current.grid_id):
+            if current is None or not reach.covers(current.grid_id, current.id):
                 raise NotFound("household", household_id)
             if current.version != version:
                 raise Conflict(

@@ -133,7 +133,7 @@ class OrganisationsUseCases:
             organisation = await OrganisationRepository(connection, self._cipher).get(
                 organisation_id
             )
-        if organisation is None or not reach.covers(organisation.grid_id):
+        if organisation is None or not reach.covers(organisation.grid_id, organisation.id):
             raise NotFound("organisation", organisation_id)
         return organisation
 
@@ -155,6 +155,7 @@ class OrganisationsUseCases:
                 name=name,
                 page=page,
                 grid_ids=reach.grids,
+                organisation_ids=reach.parties,
             )
 
     async def _announce_manager_changes(

@@ -131,7 +131,7 @@ class TerritoryUseCases:
         async with self._database.connect() as connection:
             repository = PlaceRepository(connection)
             compound = await repository.compound(compound_id)
-            if compound is None or not reach.covers(compound.grid_id):
+            if compound is None or not reach.covers(compound.grid_id, compound.property_manager_id):
                 raise NotFound("compound", compound_id)
             return compound, await repository.buildings_of(compound_id)
 
@@ -144,7 +144,7 @@ class TerritoryUseCases:
     ) -> Slice[Compound]:
         async with self._database.connect() as connection:
             return await PlaceRepository(connection).list_compounds(
-                community_id, grid_id, page, reach.grids
+                community_id, grid_id, page, reach.grids, reach.parties
             )
 
     async def create_building(self, *, id: str, compound_id: str, name: str) -> Building:
