@@ -12,6 +12,7 @@ import pytest
 
 from linli_registry.domain.personal import id_check_digit
 from tests.support.grid_scope import bearer
+from tests.support.masks import without_ids_and_times
 
 STAFF = bearer("community_staff")
 WORKER_1 = bearer("grid_worker", ["g-01"])
@@ -168,8 +169,9 @@ async def test_a_reader_without_the_reveal_right_sees_only_the_first_and_last_ch
     for response in (read, found):
         assert response.status_code == 200, response.text
         # Neither the region, nor the birth date (in any spelling), nor the sequence number.
+        said = without_ids_and_times(response.text)
         for part in (ID_G2[1:6], ID_G2[6:14], "1949-12-31", ID_G2[14:17]):
-            assert part not in response.text, (role, part)
+            assert part not in said, (role, part)
     member = read.json()["members"][0]
     assert member["id_number"] == ID_G2[0] + "*" * 16 + ID_G2[-1]
     assert "birth_date" not in member
