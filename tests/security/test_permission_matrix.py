@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData, create_engine
 
 from linli.services import SERVICES
@@ -21,6 +21,7 @@ from linli_shared.audit import audit_table
 from linli_shared.auth import ROLES, mint_dev_token
 from linli_shared.permissions import matrix_markdown, route_permissions
 from linli_shared.settings import PlatformSettings
+from linli_shared.web import create_service_app
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,3 +90,22 @@ def test_the_documented_matrix_is_the_enforced_one(
     documented = (REPO / "docs" / "security.md").read_text()
     enforced = matrix_markdown(_apps(tmp_path, monkeypatch))
     assert enforced in documented, "docs/security.md is stale: run `linli permissions`"
+
+
+def test_an_app_with_a_route_that_checks_no_role_is_not_built() -> None:
+    """No router-wide dependency stands behind the role checks: a route without one would answer
+    anybody, so building the app refuses it (and names it)."""
+    router = APIRouter()
+
+    @router.get("/forgotten")
+    async def forgotten() -> dict[str, str]:
+        return {"status": "anyone may read this"}
+
+    with pytest.raises(RuntimeError, match="GET /v1/forgotten"):
+        create_service_app(
+            title="Linli Test",
+            description="",
+            platform=PlatformSettings(),
+            routers=[router],
+            readiness_checks={},
+        )

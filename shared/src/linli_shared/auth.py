@@ -240,10 +240,10 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def authenticated(request: Request) -> Principal:
-    """The caller, verified once per request (the router-wide dependency and a route's role
-    check both ask). It depends on nothing but the request, on purpose: FastAPI resolves every
-    level of a dependency tree again on each request, and the two levels this used to have
-    (the bearer scheme, then verification) cost a hot read about a quarter of its CPU."""
+    """The caller, verified once per request (a route's role check asks, and so may the route's
+    other dependencies). It depends on nothing but the request, on purpose: FastAPI resolves
+    every level of a dependency tree again on each request, and the two levels this used to
+    have (the bearer scheme, then verification) cost a hot read about a quarter of its CPU."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
