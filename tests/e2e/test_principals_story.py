@@ -11,7 +11,9 @@ it reversed; of a neighbour they see nothing, whatever id they ask for.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -24,6 +26,13 @@ COMMUNITY, GRID = "pr-community", "pr-grid"
 STAFF = bearer("community_staff", subject="staff-pr")
 INSPECTOR = bearer("inspector", [GRID], subject="inspector-pr")
 OFFICER = bearer("credit_officer", subject="officer-pr")
+FIVE_GOOD = (
+    "patriotic_law_abiding_public_spirited",
+    "learning_and_dedicated_at_work",
+    "equality_respect_for_elders_good_neighbours",
+    "modern_customs",
+    "thrift_and_environmental_protection",
+)
 # A valid 1×1 PNG: the manager's photo of the fix.
 PHOTO = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
@@ -352,3 +361,63 @@ async def _decision_notice(
         return None
     items: list[dict[str, Any]] = response.json()["items"]
     return next((i for i in items if i["notice_type"] == "appeal_decided"), None)
+
+
+async def test_the_hall_answers_from_the_new_grade_right_after_an_award(
+    shared_platform: SharedPlatform, http: httpx.AsyncClient
+) -> None:
+    """A household earns AA by a five-good award and volunteer hours; the service hall asks at
+    once and is answered from the record as it is now, not from the last scheduled evaluation
+    (which first runs an hour after the worker starts)."""
+    platform = shared_platform.platform
+    registry, credit = platform.url("registry"), platform.url("credit")
+    await _places(http, registry)
+    tag = uuid.uuid4().hex[:6]
+    home = await _created(
+        http,
+        f"{registry}/v1/households",
+        {
+            "community_id": COMMUNITY,
+            "grid_id": GRID,
+            "address": f"和谐路 {tag} 号",
+            "members": [{"name": f"户主{tag}", "relation": "head"}],
+            "contact_email": f"award.{tag}@example.cn",
+            "consent": {"integrity_scoring": True},
+        },
+    )
+    subject = home["id"]
+    hall = bearer("service", subject="hall-pr")
+
+    async def opened() -> dict[str, Any] | None:
+        response = await http.get(f"{credit}/v1/subjects/{subject}/score", headers=OFFICER)
+        body: dict[str, Any] = response.json()
+        return body if response.status_code == 200 else None
+
+    assert (await eventually(opened, "the household's account in credit"))["grade"] == "A"
+    before = await http.get(f"{credit}/v1/subjects/{subject}/green-channel", headers=hall)
+    assert before.status_code == 200 and before.json()["granted"] is False, before.text
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    awarded = await http.post(
+        f"{credit}/v1/subjects/{subject}/five-good-awards",
+        json={"year": today.year, "criteria": dict.fromkeys(FIVE_GOOD, True)},
+        headers=OFFICER,
+    )
+    assert awarded.status_code == 201, awarded.text
+    served = await http.post(
+        f"{credit}/v1/subjects/{subject}/volunteer-hours",
+        json={
+            "hours": 10,
+            "served_on": today.isoformat(),
+            "activity": "street patrol",
+            "resident_id": home["members"][0]["resident_id"],
+        },
+        headers=STAFF,
+    )
+    assert served.status_code == 201, served.text
+    score = (await http.get(f"{credit}/v1/subjects/{subject}/score", headers=OFFICER)).json()
+    assert score["grade"] == "AA", score
+
+    answer = await http.get(f"{credit}/v1/subjects/{subject}/green-channel", headers=hall)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["granted"], answer.json()["grade"]) == (True, "AA"), answer.text
