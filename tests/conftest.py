@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import MetaData, create_engine
 
 from conftest import REPO, MigratedDatabase, migrated_databases
 from linli.services import SERVICES as DEFINITIONS
+from linli_shared.audit import audit_table
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
 from tests.support.infra import KafkaService, PostgresService, free_port
@@ -237,4 +239,22 @@ def bearer(*roles: str, subject: str = "tester", grids: Sequence[str] = ()) -> d
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=15) as client:
+        yield client
+
+
+@pytest.fixture
+async def credit_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Credit's app in this process on a throwaway SQLite holding only its audit trail: enough
+    for what happens before a route reaches the database (authentication, role checks, the
+    request's metrics, the OpenAPI document) and for the routes that need none."""
+    url = f"sqlite:///{tmp_path / 'credit.db'}"
+    engine = create_engine(url)
+    audit_table(MetaData()).create(engine)
+    engine.dispose()
+    monkeypatch.setenv("LINLI_CREDIT_DATABASE_URL", url)
+    app = DEFINITIONS["credit"].create_app()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client

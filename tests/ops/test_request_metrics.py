@@ -4,32 +4,12 @@ path, which would make a series per household), its method and its status."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import MetaData, create_engine
 
-from linli.services import SERVICES
-from linli_shared.audit import audit_table
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
-
-
-@pytest.fixture
-async def credit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[httpx.AsyncClient]:
-    url = f"sqlite:///{tmp_path / 'credit.db'}"
-    engine = create_engine(url)
-    audit_table(MetaData()).create(engine)
-    engine.dispose()
-    monkeypatch.setenv("LINLI_CREDIT_DATABASE_URL", url)
-    transport = httpx.ASGITransport(app=SERVICES["credit"].create_app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield client
 
 
 def _count(method: str, route: str, status: str) -> float:
@@ -43,7 +23,7 @@ def _timed(method: str, route: str) -> float:
 
 
 async def test_requests_are_counted_and_timed_by_route_template_method_and_status(
-    credit: httpx.AsyncClient,
+    credit_api: httpx.AsyncClient,
 ) -> None:
     token = mint_dev_token(PlatformSettings(), "officer", ["credit_officer"])
     officer = {"Authorization": f"Bearer {token}"}
@@ -56,10 +36,10 @@ async def test_requests_are_counted_and_timed_by_route_template_method_and_statu
     }
 
     for _ in range(3):
-        assert (await credit.get("/v1/policies", headers=officer)).status_code == 200
+        assert (await credit_api.get("/v1/policies", headers=officer)).status_code == 200
     for _ in range(2):
-        assert (await credit.get(f"/v1/subjects/{uuid.uuid4()}/score")).status_code == 401
-    assert (await credit.get("/no/such/path")).status_code == 404
+        assert (await credit_api.get(f"/v1/subjects/{uuid.uuid4()}/score")).status_code == 401
+    assert (await credit_api.get("/no/such/path")).status_code == 404
 
     assert _count("GET", "/v1/policies", "200") == before["ok"] + 3
     assert _count("GET", template, "401") == before["refused"] + 2

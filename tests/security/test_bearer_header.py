@@ -4,34 +4,13 @@ less on every request), so these pin what HTTPBearer accepted and the OpenAPI it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
 import pytest
-from sqlalchemy import MetaData, create_engine
 
-from linli.services import SERVICES
-from linli_shared.audit import audit_table
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
 
 PATH = "/v1/policies"  # credit's policy list: a role check and no database
-
-
-@pytest.fixture
-async def credit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[httpx.AsyncClient]:
-    url = f"sqlite:///{tmp_path / 'credit.db'}"
-    engine = create_engine(url)
-    audit_table(MetaData()).create(engine)
-    engine.dispose()
-    monkeypatch.setenv("LINLI_CREDIT_DATABASE_URL", url)
-    app = SERVICES["credit"].create_app()
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield client
 
 
 def _token() -> str:
@@ -40,9 +19,9 @@ def _token() -> str:
 
 @pytest.mark.parametrize("form", ["Bearer {}", "bearer {}", "BEARER {}", "Bearer   {}  "])
 async def test_a_bearer_token_is_accepted_whatever_the_case_of_the_scheme_and_the_spaces(
-    credit: httpx.AsyncClient, form: str
+    credit_api: httpx.AsyncClient, form: str
 ) -> None:
-    response = await credit.get(PATH, headers={"Authorization": form.format(_token())})
+    response = await credit_api.get(PATH, headers={"Authorization": form.format(_token())})
     assert response.status_code == 200, response.text
 
 
@@ -61,19 +40,19 @@ async def test_a_bearer_token_is_accepted_whatever_the_case_of_the_scheme_and_th
     ],
 )
 async def test_anything_but_a_valid_bearer_token_is_a_401_problem_asking_for_one(
-    credit: httpx.AsyncClient, value: str | None
+    credit_api: httpx.AsyncClient, value: str | None
 ) -> None:
     headers = {} if value is None else {"Authorization": value.format(_token())}
-    response = await credit.get(PATH, headers=headers)
+    response = await credit_api.get(PATH, headers=headers)
     assert response.status_code == 401, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.headers["www-authenticate"] == "Bearer"
 
 
 async def test_every_api_operation_declares_the_bearer_scheme_and_health_does_not(
-    credit: httpx.AsyncClient,
+    credit_api: httpx.AsyncClient,
 ) -> None:
-    document = (await credit.get("/openapi.json")).json()
+    document = (await credit_api.get("/openapi.json")).json()
     assert document["components"]["securitySchemes"] == {
         "HTTPBearer": {"type": "http", "scheme": "bearer"}
     }
