@@ -526,6 +526,27 @@ def registry_rotate_keys(
     typer.echo(f"registry: {report.total_rotated} value(s) re-encrypted under the current key")
 
 
+@registry.command("announce-members")
+def registry_announce_members(
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Households per transaction (bounded batches)")
+    ] = 500,
+    data_dir: DataDir = None,
+) -> None:
+    """Publish household.members-changed for every active household at its current version, so
+    consumers that started keeping members in a new release learn the households registered
+    before it (docs/operations.md). Consumers that have the version already change nothing."""
+    _use_data_dir(data_dir)
+    from linli_registry.app import announce_members
+
+    with _progress() as progress:
+        task = progress.add_task("announcing members", total=None)
+        count = asyncio.run(
+            announce_members(batch_size=batch_size, on_batch=lambda n: progress.advance(task, n))
+        )
+    typer.echo(f"registry: the members of {count} active household(s) announced again")
+
+
 @app.command()
 def permissions() -> None:
     """Print the permission matrix (which roles may call which route), read from the code."""

@@ -51,6 +51,7 @@ COMMANDS: list[tuple[list[str], str]] = [
     (["outbox", "backlog"], "credit: 0 unpublished"),
     (["credit", "rebuild"], "credit: 0 account(s) rebuilt, 0 differed"),
     (["registry", "rotate-keys"], "registry: 0 value(s) re-encrypted"),
+    (["registry", "announce-members"], "registry: the members of 0 active household(s)"),
     (["migrate"], "credit: migrated to head"),
 ]
 

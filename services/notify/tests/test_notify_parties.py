@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from linli_notify.adapters.repository import NoticeRepository
+from linli_notify.adapters.tables import household_members
 from linli_notify.consumers import subscriptions
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import HouseholdMembersChanged, OrganisationRegistered
@@ -189,3 +191,27 @@ async def test_a_resident_downloads_what_notify_holds_about_them_and_no_one_else
         "/v1/audit", params={"action": "personal-data-read"}, headers=bearer("admin")
     )
     assert any(e["path"] == f"/v1/residents/{me}/data-copy" for e in trail.json()["items"])
+
+
+async def test_a_household_known_before_members_were_kept_learns_them_from_the_announcement(
+    notify: Notify,
+) -> None:
+    """Households registered before notify kept members (a release ago) have none here; the
+    registry's `announce-members` re-sends their list at the current version, which notify
+    takes, and a second announcement changes nothing."""
+    me = uuid.uuid4()
+    ours = await household_of(notify, me)
+    async with notify.database.transaction() as connection:  # as a household from before #22
+        await connection.execute(delete(household_members))
+    assert await answers(notify.client, ours, resident(me)) == {404}
+
+    announced = HouseholdMembersChanged(
+        household_id=ours[0],
+        members=[MemberV1(name="张伟", relation="head", resident_id=me)],
+        changed_at=datetime.now(UTC),
+        version=1,  # the household's version, unchanged since its registration
+    )
+    await notify.apply(announced)
+    assert await answers(notify.client, ours, resident(me)) == {200}
+    await consume(subscriptions(notify.service), notify.database, announced)
+    assert await answers(notify.client, ours, resident(me)) == {200}

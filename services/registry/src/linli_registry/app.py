@@ -11,6 +11,7 @@ from linli_registry.adapters import tables
 from linli_registry.api.routes import router
 from linli_registry.consumers import subscriptions
 from linli_registry.service import UseCases
+from linli_registry.service.announce import MembersAnnouncement
 from linli_registry.service.changes import ChangesUseCases
 from linli_registry.service.disclosure import DisclosureUseCases
 from linli_registry.service.history import HistoryUseCases
@@ -87,6 +88,24 @@ async def rotate_keys(
     database = Database(settings.database_url)
     try:
         return await KeyRotation(database, settings.cipher(), batch_size).run(on_batch)
+    finally:
+        await database.dispose()
+
+
+async def announce_members(
+    settings: RegistrySettings | None = None,
+    batch_size: int = 500,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Announce every active household's members again (`linli registry announce-members`)."""
+    settings = settings or RegistrySettings()
+    database = Database(settings.database_url)
+    outbox = Outbox(tables.outbox, SOURCE)
+    try:
+        announcement = MembersAnnouncement(
+            database, outbox, SystemClock(), settings.cipher(), batch_size
+        )
+        return await announcement.run(on_batch=on_batch)
     finally:
         await database.dispose()
 

@@ -7,7 +7,9 @@
 - `disclosure`: reading households (by id, searches) within the caller's reach;
 - `history`: a household's versions;
 - `organisations`: property managers, shops and units, and what they hold;
-- `keys`: re-encrypting personal data under a new key (`linli registry rotate-keys`).
+- `keys`: re-encrypting personal data under a new key (`linli registry rotate-keys`);
+- `announce`: announcing every active household's members again, for consumers that start
+  keeping them (`linli registry announce-members`).
 
 Shared by several: `recording` (the one path that records a household) and `events` (the events,
 built field by field).
