@@ -54,15 +54,13 @@ async def green_channel(request: Request) -> GreenChannelUseCases:
     return (await use_cases(request)).green_channel
 
 
-async def caller_household(
-    principal: Annotated[Principal, Depends(authenticated)],
-    reads: Annotated[ReadUseCases, Depends(reads)],
-) -> uuid.UUID | None:
+async def caller_household(request: Request) -> uuid.UUID | None:
     """The household of the caller's resident claim, as the ledger knows it (its resident
     account): what a resident reaches besides their own record."""
+    principal = await authenticated(request)  # verified once per request: a lookup here
     if principal.resident_id is None:
         return None
-    return await reads.household_of(principal.resident_id)
+    return await (await use_cases(request)).reads.household_of(principal.resident_id)
 
 
 Reads = Annotated[ReadUseCases, Depends(reads)]

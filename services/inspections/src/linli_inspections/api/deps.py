@@ -85,11 +85,10 @@ async def reads(request: Request) -> ReadsUseCases:
     return (await use_cases(request)).reads
 
 
-async def caller_household(
-    principal: Annotated[Principal, Depends(authenticated)], request: Request
-) -> uuid.UUID | None:
+async def caller_household(request: Request) -> uuid.UUID | None:
     """The household of the caller's resident claim, as inspections knows it from the
     registry's members lists: a resident reaches its inspections and cases."""
+    principal = await authenticated(request)  # verified once per request: a lookup here
     if principal.resident_id is None:
         return None
     return await (await use_cases(request)).places.household_of(principal.resident_id)

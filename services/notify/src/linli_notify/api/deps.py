@@ -59,11 +59,10 @@ async def previews(request: Request) -> PreviewUseCases:
     return (await use_cases(request)).previews
 
 
-async def caller_household(
-    principal: Annotated[Principal, Depends(authenticated)], request: Request
-) -> uuid.UUID | None:
+async def caller_household(request: Request) -> uuid.UUID | None:
     """The household of the caller's resident claim, as notify knows it from the registry's
     members lists: the recipient a resident reaches."""
+    principal = await authenticated(request)  # verified once per request: a lookup here
     if principal.resident_id is None:
         return None
     return await (await use_cases(request)).recipients.household_of(principal.resident_id)

@@ -74,10 +74,9 @@ async def organisations(request: Request) -> OrganisationsUseCases:
     return (await use_cases(request)).organisations
 
 
-async def caller_household(
-    principal: Annotated[Principal, Depends(authenticated)], request: Request
-) -> uuid.UUID | None:
+async def caller_household(request: Request) -> uuid.UUID | None:
     """The household the registry has the caller's resident in: what a resident reaches."""
+    principal = await authenticated(request)  # verified once per request: a lookup here
     if principal.resident_id is None:
         return None
     return await (await use_cases(request)).disclosure.household_of(principal.resident_id)
@@ -111,10 +110,10 @@ async def revealing(
             description="Why the data is revealed (kept with the reveal in the audit trail)",
         ),
     ] = None,
-    principal: Annotated[Principal, Depends(authenticated)],
 ) -> bool:
     """Whether to answer unmasked: only revealing roles may ask; each reveal is audited. (The
     route's own role check decides who reads at all.)"""
+    principal = await authenticated(request)  # verified once per request: a lookup here
     if reveal and not (principal.roles & set(REVEALERS)):
         raise HTTPException(403, "only community staff may reveal personal data")
     if reveal:
