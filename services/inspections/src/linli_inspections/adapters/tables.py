@@ -17,6 +17,7 @@ from sqlalchemy.sql.expression import true
 
 from linli_shared.audit import audit_table
 from linli_shared.db import UtcDateTime
+from linli_shared.memberships import household_members_table
 from linli_shared.messaging.inbox import inbox_table
 from linli_shared.messaging.outbox import outbox_table
 
@@ -111,13 +112,7 @@ targets = Table(
 # Which household each resident is a member of now, from the registry's members lists (the
 # household's `version` of the list applied, so an older list never undoes a newer one): a
 # resident signed in for themself reaches their household's inspections and cases.
-household_members = Table(
-    "household_members",
-    metadata,
-    Column("resident_id", Uuid, primary_key=True),
-    Column("household_id", Uuid, nullable=False, index=True),
-    Column("version", Integer, nullable=False),
-)
+household_members = household_members_table(metadata)
 
 # Read model of the registry's places, from its events: a community's time zone (weeks and
 # deadlines are local), a compound's grid and property manager.

@@ -30,6 +30,7 @@ from linli_notify.domain.notice import (
     RecipientKind,
     WebhookEndpoint,
 )
+from linli_shared.memberships import HouseholdMembers
 from linli_shared.metrics import DELIVERIES
 from linli_shared.pagination import PageRequest, Slice
 
@@ -133,43 +134,14 @@ class NoticeRepository:
         return bool(updated.rowcount)
 
     async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
-        household: uuid.UUID | None = await self._connection.scalar(
-            select(household_members.c.household_id).where(
-                household_members.c.resident_id == resident_id
-            )
-        )
-        return household
+        return await HouseholdMembers(self._connection, household_members).household_of(resident_id)
 
     async def put_members(
         self, household_id: uuid.UUID, resident_ids: Sequence[uuid.UUID], version: int
     ) -> bool:
-        """The household's members are these residents, as of `version` of its list; False
-        (nothing changes) when a list as new was applied already. A resident listed elsewhere
-        before is this household's now."""
-        applied = await self._connection.scalar(
-            select(func.max(household_members.c.version)).where(
-                household_members.c.household_id == household_id
-            )
-        )
-        if applied is not None and applied >= version:
-            return False
-        await self._connection.execute(
-            delete(household_members).where(household_members.c.household_id == household_id)
-        )
-        if resident_ids:
-            await self._connection.execute(
-                delete(household_members).where(
-                    household_members.c.resident_id.in_(sorted(set(resident_ids)))
-                )
-            )
-            await self._connection.execute(
-                insert(household_members),
-                [
-                    {"resident_id": r, "household_id": household_id, "version": version}
-                    for r in sorted(set(resident_ids))
-                ],
-            )
-        return True
+        """See `linli_shared.memberships`."""
+        members = HouseholdMembers(self._connection, household_members)
+        return await members.put(household_id, resident_ids, version)
 
     async def recipient(self, recipient_id: uuid.UUID) -> Recipient | None:
         row = (
