@@ -144,6 +144,7 @@ async def shared_platform(shared_platforms: SharedPlatforms) -> SharedPlatform:
 # one unit of work (below), so the platform starts once in the whole run.
 SHARED_PLATFORM_MODULES = (
     "tests/e2e/test_compound_story.py",
+    "tests/e2e/test_erasure_story.py",
     "tests/e2e/test_partner_privacy.py",
     "tests/e2e/test_principals_story.py",
     "tests/e2e/test_story.py",

@@ -35,6 +35,7 @@ from tests.conftest import SharedPlatform, bearer
 from tests.support.events import read_topics
 from tests.support.infra import KafkaService, free_port
 from tests.support.polling import eventually
+from tests.support.residents import resident_id
 from tests.support.smtp import SmtpSink
 
 ADMIN = bearer("admin")
@@ -42,19 +43,6 @@ STAFF = bearer("community_staff")
 OFFICER = bearer("credit_officer")
 INSPECTOR = bearer("inspector", subject="inspector-li", grids=["g-pii"])
 TEN_DAYS_AGO = datetime.now(UTC) - timedelta(days=10)
-
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def resident_id(region_and_birth: str) -> str:
-    """A valid 18-character resident ID whose check character is X (so its tail is distinctive)."""
-    for sequence in range(1000):
-        first17 = f"{region_and_birth}{sequence:03d}"
-        check = "10X98765432"[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
-        if check == "X":
-            return first17 + check
-    raise AssertionError("no X check digit found")
-
 
 HEAD = {"name": "欧阳建国", "id_number": resident_id("11010519700307"), "phone": "13912345678"}
 SPOUSE = {"name": "司马秀英", "id_number": resident_id("11010519720815"), "phone": "13698765432"}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Executable, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from conftest import MigratedDatabase
@@ -873,6 +873,40 @@ async def test_the_database_refuses_to_change_or_delete_an_entry(
                 await connection.execute(statement)
     async with database.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM entries")) == 1
+
+
+async def test_only_an_erasure_changes_an_entry_and_only_its_cause(
+    service: UseCases, database: Database
+) -> None:
+    household = uuid.uuid4()
+    await deliver(service, database, registered(household), "r1")
+    entry = await deliver(service, database, failed(household), "f1")
+    postgres = not database.is_sqlite
+    erasing: list[Executable] = [text("SET LOCAL linli.erasure = 'on'")] if postgres else []
+    this_entry = tables.entries.c.id == entry.id
+    # Not saying it erases (PostgreSQL; SQLite is the embedded mode's single local user).
+    unsaid: list[list[Executable]] = (
+        [[update(tables.entries).where(this_entry).values(cause={})]] if postgres else []
+    )
+    refused: tuple[list[Executable], ...] = (
+        *unsaid,
+        # Saying it, but changing the points too.
+        [*erasing, update(tables.entries).where(this_entry).values(cause={}, points=0)],
+        [*erasing, delete(tables.entries).where(this_entry)],
+    )
+    for statements in refused:
+        with pytest.raises(DBAPIError, match="immutable"):
+            async with database.transaction() as connection:
+                for statement in statements:
+                    await connection.execute(statement)
+
+    async with database.transaction() as connection:
+        for statement in erasing:
+            await connection.execute(statement)
+        await connection.execute(update(tables.entries).where(this_entry).values(cause={}))
+    async with database.connect() as connection:
+        stored = (await connection.execute(select(tables.entries).where(this_entry))).one()
+    assert stored.cause == {} and stored.points == entry.points
 
 
 # --- replay and rebuild (hypothesis, on the real database) ---------------------------------------

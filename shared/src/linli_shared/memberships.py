@@ -37,6 +37,13 @@ class HouseholdMembers:
         )
         return household
 
+    async def forget(self, resident_id: uuid.UUID) -> int:
+        """Forget the resident (an erasure); returns rows removed."""
+        result = await self._connection.execute(
+            delete(self._table).where(self._table.c.resident_id == resident_id)
+        )
+        return int(result.rowcount or 0)
+
     async def put(
         self, household_id: uuid.UUID, resident_ids: Sequence[uuid.UUID], version: int
     ) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from linli_credit.adapters import tables
+from linli_credit.adapters.erasure import erase_copies
 from linli_credit.api.routes import router
 from linli_credit.consumers import subscriptions
 from linli_credit.domain.policy import PolicyBook, load_policy_book
@@ -25,7 +26,9 @@ from linli_credit.service.scoring import Scoring
 from linli_credit.settings import CreditSettings
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
+from linli_shared.contracts.erasure import CreditErasureApplied
 from linli_shared.db import Database
+from linli_shared.erasure import ErasureAnswering
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
 from linli_shared.service import (
@@ -44,7 +47,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build_use_cases(database: Database, clock: Clock, policies: PolicyBook) -> UseCases:
     """The use cases over one database, sharing the one path that changes a score."""
-    scoring = Scoring(Outbox(tables.outbox, SOURCE), clock, policies)
+    outbox = Outbox(tables.outbox, SOURCE)
+    scoring = Scoring(outbox, clock, policies)
     scheduled = ScheduledUseCases(database, scoring)
     return UseCases(
         accounts=AccountUseCases(database, scoring),
@@ -55,6 +59,7 @@ def build_use_cases(database: Database, clock: Clock, policies: PolicyBook) -> U
         scheduled=scheduled,
         reads=ReadUseCases(database, scoring),
         rebuild=RebuildUseCases(database, scoring),
+        erasure=ErasureAnswering(database, outbox, clock, erase_copies, CreditErasureApplied),
     )
 
 

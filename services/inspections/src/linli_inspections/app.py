@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from linli_inspections.adapters import tables
+from linli_inspections.adapters.erasure import erase_copies
 from linli_inspections.api.routes import router
 from linli_inspections.consumers import subscriptions
 from linli_inspections.domain.evidence import DEFAULT_MAX_BYTES
@@ -25,7 +26,9 @@ from linli_inspections.service.templates import TemplatesUseCases
 from linli_inspections.settings import InspectionsSettings
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
+from linli_shared.contracts.erasure import InspectionsErasureApplied
 from linli_shared.db import Database
+from linli_shared.erasure import ErasureAnswering
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
 from linli_shared.service import (
@@ -64,6 +67,7 @@ def build_use_cases(
         places=PlacesUseCases(database),
         reads=reads,
         sweep=SweepUseCases(clock, cases, coverage),
+        erasure=ErasureAnswering(database, outbox, clock, erase_copies, InspectionsErasureApplied),
     )
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from linli_notify.adapters import tables
 from linli_notify.adapters.channels import Sender
+from linli_notify.adapters.erasure import erase_copies
 from linli_notify.adapters.sms import SmsGatewayChannel
 from linli_notify.adapters.smtp import SmtpChannel
 from linli_notify.adapters.templates import TemplateRenderer
@@ -35,7 +36,9 @@ from linli_notify.service.webhooks import WebhookUseCases
 from linli_notify.settings import NotifySettings
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
+from linli_shared.contracts.erasure import NotifyErasureApplied
 from linli_shared.db import Database
+from linli_shared.erasure import ErasureAnswering
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
 from linli_shared.service import (
@@ -77,6 +80,7 @@ def build_use_cases(
     if settings.sms_gateway_url:
         senders[Channel.SMS] = SmsGatewayChannel(settings)
     webhook_delivery = WebhookDeliveryUseCases(database, clock, webhooks, policy)
+    outbox = Outbox(tables.outbox, SOURCE)
     return UseCases(
         recipients=RecipientUseCases(database, settings.contact_sealer()),
         making=NoticeMakingUseCases(database, clock),
@@ -88,7 +92,7 @@ def build_use_cases(
         previews=PreviewUseCases(renderer),
         dispatcher=Dispatcher(
             database,
-            Outbox(tables.outbox, SOURCE),
+            outbox,
             clock,
             renderer,
             senders,
@@ -97,6 +101,7 @@ def build_use_cases(
             settings.dispatch_batch,
         ),
         webhook_delivery=webhook_delivery,
+        erasure=ErasureAnswering(database, outbox, clock, erase_copies, NotifyErasureApplied),
     )
 
 

@@ -14,6 +14,7 @@ from linli_registry.service import UseCases
 from linli_registry.service.announce import MembersAnnouncement
 from linli_registry.service.changes import ChangesUseCases
 from linli_registry.service.disclosure import DisclosureUseCases
+from linli_registry.service.erasure import ErasureUseCases
 from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.keys import KeyRotation, RotationReport
 from linli_registry.service.organisations import OrganisationsUseCases
@@ -54,6 +55,7 @@ def build_use_cases(
         disclosure=DisclosureUseCases(database, cipher),
         history=HistoryUseCases(database, cipher),
         organisations=OrganisationsUseCases(database, outbox, clock, cipher, sealer),
+        erasure=ErasureUseCases(database, outbox, clock, cipher),
     )
 
 

@@ -17,6 +17,13 @@ from linli_shared.contracts.credit import (
     GreenChannelLost,
     ScoreChanged,
 )
+from linli_shared.contracts.erasure import (
+    CreditErasureApplied,
+    ErasureCompleted,
+    ErasureRequested,
+    InspectionsErasureApplied,
+    NotifyErasureApplied,
+)
 from linli_shared.contracts.inspections import (
     InspectionEscalated,
     InspectionFailed,
@@ -78,6 +85,8 @@ CATALOGUE = EventCatalogue(
         CompoundCreated,
         CompoundChanged,
         BuildingCreated,
+        ErasureRequested,
+        ErasureCompleted,
         # inspections
         InspectionRecorded,
         InspectionPassed,
@@ -90,6 +99,7 @@ CATALOGUE = EventCatalogue(
         RectificationOverdue,
         InspectionEscalated,
         ScheduleMissed,
+        InspectionsErasureApplied,
         # inspections, partner-readable (linli.partner.inspections.v1)
         PartnerInspectionCompleted,
         PartnerRectificationOverdue,
@@ -106,6 +116,7 @@ CATALOGUE = EventCatalogue(
         EntryRepaired,
         AccountOpened,
         AccountClosed,
+        CreditErasureApplied,
         # credit, for partners (no personal data)
         PartnerGradeChanged,
         PartnerGreenChannelGranted,
@@ -113,6 +124,7 @@ CATALOGUE = EventCatalogue(
         # notify
         NoticeDelivered,
         NoticeFailed,
+        NotifyErasureApplied,
     ]
 )
 
@@ -128,7 +140,10 @@ __all__ = [
     "CommunityCreated",
     "CompoundChanged",
     "CompoundCreated",
+    "CreditErasureApplied",
     "EntryRepaired",
+    "ErasureCompleted",
+    "ErasureRequested",
     "EventCatalogue",
     "EventData",
     "GradeChanged",
@@ -146,8 +161,10 @@ __all__ = [
     "InspectionFailed",
     "InspectionPassed",
     "InspectionRecorded",
+    "InspectionsErasureApplied",
     "NoticeDelivered",
     "NoticeFailed",
+    "NotifyErasureApplied",
     "OrganisationChanged",
     "OrganisationRegistered",
     "PartnerGradeChanged",

@@ -131,6 +131,17 @@ class Outbox:
             # An executemany: one compiled (cached) statement, rows inserted in the given order.
             await connection.execute(insert(self._table), list(rows))
 
+    async def forget_published(self, connection: AsyncConnection, partition_keys: list[str]) -> int:
+        """Delete the published events of these partition keys (an erasure: those already out
+        are kept here no longer; those not yet published still go out first). How many went."""
+        result = await connection.execute(
+            delete(self._table).where(
+                self._table.c.partition_key.in_(partition_keys),
+                self._table.c.published_at.is_not(None),
+            )
+        )
+        return int(result.rowcount or 0)
+
 
 def _for_partners() -> EventContext:
     return EventContext(correlation_id=str(uuid.uuid4()))

@@ -16,6 +16,7 @@ from linli_credit.service.posting import PostingUseCases
 from linli_credit.service.reads import ReadUseCases
 from linli_credit.service.rebuild import RebuildUseCases
 from linli_credit.service.scheduled import ScheduledUseCases
+from linli_shared.erasure import ErasureAnswering
 
 
 @dataclass(frozen=True)
@@ -28,3 +29,4 @@ class UseCases:
     scheduled: ScheduledUseCases
     reads: ReadUseCases
     rebuild: RebuildUseCases
+    erasure: ErasureAnswering

@@ -11,6 +11,7 @@ from linli_shared.contracts import (
     CommunityCreated,
     CompoundChanged,
     CompoundCreated,
+    ErasureRequested,
     GridChanged,
     GridCreated,
     HouseholdDeregistered,
@@ -44,6 +45,7 @@ def subscriptions(use_cases: UseCases) -> list[Subscription]:
             on(GridChanged, places.remember_grid),
             on(CompoundCreated, places.remember_compound),
             on(CompoundChanged, places.remember_compound),
+            on(ErasureRequested, use_cases.erasure.apply),
             on(NoticeDelivered, cases.record_notification),
             on(NoticeFailed, cases.record_failed_notice),
         )

@@ -1,4 +1,5 @@
-"""Notify's consumer group: recipients from the registry, notices from inspections and credit.
+"""Notify's consumer group: recipients (and erasures) from the registry, notices from inspections
+and credit.
 
 Each event type is one line: the use case applies the typed event inside the processing
 transaction (which also claims the event id in the inbox), so a redelivered event changes
@@ -12,6 +13,7 @@ from linli_shared.contracts import (
     AppealDecided,
     AppealReceived,
     CommendationAwarded,
+    ErasureRequested,
     GradeChanged,
     GreenChannelGranted,
     GreenChannelLost,
@@ -48,6 +50,7 @@ def subscriptions(use_cases: UseCases) -> list[Subscription]:
             on(HouseholdDeregistered, recipients.forget_household),
             on(OrganisationRegistered, recipients.remember_organisation),
             on(OrganisationChanged, recipients.remember_organisation),
+            on(ErasureRequested, use_cases.erasure.apply),
             # notices (inspections)
             on_sourced(InspectionFailed, making.notice_rectification),
             on_sourced(RectificationVerified, making.notice_reinspection),

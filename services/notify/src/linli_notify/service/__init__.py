@@ -24,6 +24,7 @@ from linli_notify.service.reads import NoticeReadUseCases
 from linli_notify.service.recipients import RecipientUseCases
 from linli_notify.service.webhook_delivery import WebhookDeliveryUseCases
 from linli_notify.service.webhooks import WebhookUseCases
+from linli_shared.erasure import ErasureAnswering
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,4 @@ class UseCases:
     previews: PreviewUseCases
     dispatcher: Dispatcher
     webhook_delivery: WebhookDeliveryUseCases
+    erasure: ErasureAnswering

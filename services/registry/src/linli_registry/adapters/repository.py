@@ -76,6 +76,8 @@ class HouseholdRepository:
         await self._insert_members(household)
 
     async def _insert_members(self, household: Household) -> None:
+        if not household.members:  # an erased household
+            return
         await self._connection.execute(
             insert(members),
             [

@@ -149,6 +149,21 @@ frontage_segments = Table(
     Column("organisation_id", Uuid, ForeignKey("organisations.id"), nullable=False, index=True),
 )
 
+# Erasures of a resident (or, with no resident, a whole household): who asked, why, and what each
+# service reported removing; ids only, nothing of what was erased.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("resident_id", Uuid, nullable=True),
+    Column("reason", String(500), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("removed", JSON, nullable=False),
+    Column("completed_at", UtcDateTime, nullable=True),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 audit = audit_table(metadata)

@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from linli_registry.service import UseCases
 from linli_registry.service.changes import ChangesUseCases
 from linli_registry.service.disclosure import DisclosureUseCases
+from linli_registry.service.erasure import ErasureUseCases
 from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
@@ -33,6 +34,8 @@ RESIDENTS = ("resident",)
 OFFICE = ("community_staff",)
 # Who may see ID numbers and phones unmasked (with ?reveal=true); issue 7 refines the matrix.
 REVEALERS = ("community_staff", "admin")
+# Erasure is irreversible: the community office, admins and the grid's worker (in its grids).
+ERASERS = ("community_staff", "grid_worker", "admin")
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 HouseholdReader = Annotated[Principal, Depends(require_roles(*HOUSEHOLD_READERS))]
@@ -41,6 +44,7 @@ OrganisationReader = Annotated[Principal, Depends(require_roles(*ORGANISATION_RE
 Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Office = Annotated[Principal, Depends(require_roles(*OFFICE))]
+Eraser = Annotated[Principal, Depends(require_roles(*ERASERS))]
 
 # --- use cases ------------------------------------------------------------------------------
 
@@ -74,6 +78,10 @@ async def organisations(request: Request) -> OrganisationsUseCases:
     return (await use_cases(request)).organisations
 
 
+async def erasure(request: Request) -> ErasureUseCases:
+    return (await use_cases(request)).erasure
+
+
 async def caller_household(request: Request) -> uuid.UUID | None:
     """The household the registry has the caller's resident in: what a resident reaches."""
     principal = await authenticated(request)  # verified once per request: a lookup here
@@ -89,6 +97,7 @@ Changes = Annotated[ChangesUseCases, Depends(changes)]
 Disclosure = Annotated[DisclosureUseCases, Depends(disclosure)]
 History = Annotated[HistoryUseCases, Depends(history)]
 Organisations = Annotated[OrganisationsUseCases, Depends(organisations)]
+Erasures = Annotated[ErasureUseCases, Depends(erasure)]
 
 # --- paging and revealing -------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from linli_registry.api.deps import (
     Changes,
     ConsentRecorder,
     Disclosure,
+    Eraser,
+    Erasures,
     History,
     HouseholdReader,
     Office,
@@ -38,6 +40,8 @@ from linli_registry.api.schemas import (
     ConsentChangeIn,
     DataCopyOut,
     DeregisterIn,
+    ErasureIn,
+    ErasureOut,
     GridIn,
     GridOut,
     GridPage,
@@ -422,6 +426,46 @@ async def deregister_household(
             reach=reach_of(principal),
         )
     )
+
+
+@router.post(
+    "/households/{household_id}/erasures",
+    tags=["households"],
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ErasureOut,
+    responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+    summary="Erase a resident, or the whole household, here and in every service (irreversible)",
+    description="The registry erases its records at once (the member, or the household's "
+    "address, contact and members, in every version of its history) and asks every service to "
+    "remove its copies; the erasure is `completed` once all have answered "
+    "(`GET /erasures/{id}`). The head of a registered household is erased only once another "
+    "member is head. See docs/privacy.md.",
+)
+async def erase(
+    household_id: uuid.UUID,
+    body: ErasureIn,
+    erasures: Erasures,
+    principal: Eraser,
+) -> ErasureOut:
+    erasure = await erasures.erase(
+        household_id,
+        resident_id=body.resident_id,
+        reason=body.reason,
+        requested_by=principal.subject,
+        reach=reach_of(principal),
+    )
+    return ErasureOut.of(erasure)
+
+
+@router.get(
+    "/erasures/{erasure_id}",
+    tags=["households"],
+    response_model=ErasureOut,
+    responses={404: {"model": Problem}},
+    summary="An erasure: what each service removed, and who has not answered yet",
+)
+async def get_erasure(erasure_id: uuid.UUID, erasures: Erasures, principal: Eraser) -> ErasureOut:
+    return ErasureOut.of(await erasures.get(erasure_id, reach_of(principal)))
 
 
 # --- places ---------------------------------------------------------------------------------

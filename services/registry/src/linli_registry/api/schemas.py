@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from linli_registry.domain.erasure import Erasure
 from linli_registry.domain.household import Household, Member
 from linli_registry.domain.organisation import Organisation, OrganisationKind
 from linli_registry.domain.personal import mask_id_number, mask_phone
@@ -461,3 +462,48 @@ class OrganisationOut(BaseModel):
 
 
 OrganisationPage = Page[OrganisationOut]
+
+
+class ErasureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: uuid.UUID | None = Field(
+        default=None,
+        description="The resident to erase; omitted: the whole household and all its members",
+    )
+    reason: str = Field(
+        min_length=2,
+        max_length=500,
+        description="Why (the resident's request and its reference, a retention rule)",
+        examples=["resident's request of 2026-12-01 (PIPL Art. 47), ref. 2026-118"],
+    )
+
+
+class ErasureOut(BaseModel):
+    id: uuid.UUID
+    household_id: uuid.UUID
+    resident_id: uuid.UUID | None
+    status: Literal["in_progress", "completed"]
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    completed_at: datetime | None
+    removed: dict[str, dict[str, int]] = Field(
+        description="What each service removed so far, by category: rows or values"
+    )
+    waiting_for: list[str] = Field(description="The services that have not answered yet")
+
+    @classmethod
+    def of(cls, erasure: Erasure) -> ErasureOut:
+        return cls(
+            id=erasure.id,
+            household_id=erasure.household_id,
+            resident_id=erasure.resident_id,
+            status="completed" if erasure.completed_at is not None else "in_progress",
+            reason=erasure.reason,
+            requested_by=erasure.requested_by,
+            requested_at=erasure.requested_at,
+            completed_at=erasure.completed_at,
+            removed={s: dict(c) for s, c in erasure.removed.items()},
+            waiting_for=list(erasure.waiting_for),
+        )

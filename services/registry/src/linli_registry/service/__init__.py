@@ -6,6 +6,7 @@
   deregistration);
 - `disclosure`: reading households (by id, searches) within the caller's reach;
 - `history`: a household's versions;
+- `erasure`: erasing a resident or a whole household, and the other services' answers;
 - `organisations`: property managers, shops and units, and what they hold;
 - `keys`: re-encrypting personal data under a new key (`linli registry rotate-keys`);
 - `announce`: announcing every active household's members again, for consumers that start
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from linli_registry.service.changes import ChangesUseCases
 from linli_registry.service.disclosure import DisclosureUseCases
+from linli_registry.service.erasure import ErasureUseCases
 from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
@@ -37,3 +39,4 @@ class UseCases:
     disclosure: DisclosureUseCases
     history: HistoryUseCases
     organisations: OrganisationsUseCases
+    erasure: ErasureUseCases
