@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import Table
 
+from linli_shared.clock import Clock
 from linli_shared.contracts import CATALOGUE
 from linli_shared.db import Database
 from linli_shared.health import ReadinessCheck
@@ -18,10 +19,16 @@ from linli_shared.messaging.backlog import BacklogProbe
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OUTBOX_CHANNEL, OutboxRelay
 from linli_shared.messaging.processing import Subscription
-from linli_shared.messaging.retention import Pruner
 from linli_shared.messaging.transports import lag_source, make_transport
 from linli_shared.messaging.worker import BackgroundTask, Worker
 from linli_shared.migrations import schema_check
+from linli_shared.retention import (
+    DEAD_LETTERS,
+    RetentionJob,
+    Sweep,
+    common_sweeps,
+    load_retention_book,
+)
 from linli_shared.settings import ServiceSettings
 
 
@@ -32,6 +39,8 @@ class ServiceDefinition:
     create_app: Callable[[], FastAPI]
     create_worker: Callable[[], Worker]
     migrations_dir: Path
+    # The retention job on a database of its own (`linli retention`); dispose `job.database`.
+    create_retention: Callable[[], RetentionJob]
 
 
 def disposing(
@@ -83,6 +92,39 @@ def api_readiness(database: Database, migrations_dir: Path) -> dict[str, Readine
     return {"database": database.ping, "schema": schema_check(database, migrations_dir)}
 
 
+def build_retention(
+    name: str,
+    settings: ServiceSettings,
+    database: Database,
+    *,
+    shipped_policies: Path,
+    audit: Table,
+    outbox: Table,
+    inbox: Table,
+    sweeps: Mapping[str, Sweep],
+    consumes: bool,
+    clock: Clock | None = None,
+) -> RetentionJob:
+    """The service's retention job: its own categories (`sweeps`) and those every service has
+    (outbox, inbox, audit trail; dead letters, applied by the broker, when it consumes), under
+    the policy files of `LINLI_<SERVICE>_RETENTION_POLICY_DIR` or the shipped ones."""
+    every = {**sweeps, **common_sweeps(database, outbox=outbox, inbox=inbox, audit=audit)}
+    elsewhere = [DEAD_LETTERS] if consumes else []
+    directory = settings.retention_policy_dir or shipped_policies
+    platform = settings.platform
+    return RetentionJob(
+        service=name,
+        database=database,
+        audit=audit,
+        book=load_retention_book(directory, [*every, *elsewhere]),
+        sweeps=every,
+        elsewhere=elsewhere,
+        batch_size=platform.prune_batch_size,
+        interval_seconds=platform.prune_interval_seconds,
+        clock=clock,
+    )
+
+
 def build_worker(
     name: str,
     settings: ServiceSettings,
@@ -90,6 +132,7 @@ def build_worker(
     outbox: Table,
     inbox: Table,
     subscriptions: Sequence[Subscription],
+    retention: RetentionJob,
     background: Sequence[BackgroundTask] = (),
 ) -> Worker:
     platform = settings.platform
@@ -103,7 +146,6 @@ def build_worker(
         service=name,
         wakeup=platform.wakeup(database.url, OUTBOX_CHANNEL, platform.relay_poll_interval_seconds),
     )
-    pruner = Pruner(database, outbox, Inbox(inbox), platform.retention(), service=name)
     return Worker(
         name=name,
         database=database,
@@ -113,6 +155,6 @@ def build_worker(
         subscriptions=subscriptions,
         catalogue=CATALOGUE,
         retry=platform.retry_policy(),
-        background=[*background, pruner.run],
+        background=[*background, retention.run],
         batch_size=platform.consumer_batch_size,
     )
