@@ -313,11 +313,19 @@ class RetentionJob:
         self.service = service
         self.database = database
         self.book = book
+        self.elsewhere = frozenset(elsewhere)
         self._audit = AuditLog(database, audit)
         self._sweeps = dict(sweeps)
         self._batch_size = batch_size
         self._interval = interval_seconds
         self._clock = clock or SystemClock()
+
+    def apply_here(self, category: str, sweep: Sweep) -> None:
+        """Apply a category the job left to something else, where nothing else does (dead
+        letters in the embedded event log, which no broker expires)."""
+        if category not in self.elsewhere:
+            raise ValueError(f"{category} is not a category left to something else")
+        self._sweeps[category] = sweep
 
     def policy(self) -> RetentionPolicy:
         """The version in force now."""

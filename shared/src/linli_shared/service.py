@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,9 +14,11 @@ from sqlalchemy import Table
 
 from linli_shared.clock import Clock
 from linli_shared.contracts import CATALOGUE
+from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
 from linli_shared.health import ReadinessCheck
 from linli_shared.messaging.backlog import BacklogProbe
+from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OUTBOX_CHANNEL, OutboxRelay
 from linli_shared.messaging.processing import Subscription
@@ -125,6 +128,17 @@ def build_retention(
     )
 
 
+def _expiring(transport: EmbeddedTransport, subscriptions: Sequence[Subscription]) -> Sweep:
+    """The dead letters of this service's groups in the embedded event log, which no broker
+    expires: deleted by the retention job like its other categories."""
+    topics = sorted(dead_letter_topic(topic, s.group) for s in subscriptions for topic in s.topics)
+
+    async def expire(before: datetime, batch_size: int) -> int:
+        return await transport.delete_before(topics, before)
+
+    return expire
+
+
 def build_worker(
     name: str,
     settings: ServiceSettings,
@@ -136,7 +150,14 @@ def build_worker(
     background: Sequence[BackgroundTask] = (),
 ) -> Worker:
     platform = settings.platform
-    transport = make_transport(platform, client_id=f"linli-{name}")
+    dead_letters = retention.policy().periods.get(DEAD_LETTERS)
+    transport = make_transport(
+        platform,
+        client_id=f"linli-{name}",
+        dead_letter_retention=dead_letters.length if dead_letters else None,
+    )
+    if isinstance(transport, EmbeddedTransport) and DEAD_LETTERS in retention.elsewhere:
+        retention.apply_here(DEAD_LETTERS, _expiring(transport, subscriptions))
     relay = OutboxRelay(
         database,
         outbox,
