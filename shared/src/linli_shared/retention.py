@@ -231,10 +231,11 @@ async def delete_in_batches(
 
 
 def common_sweeps(
-    database: Database, *, outbox: Table, inbox: Table | None, audit: Table
+    database: Database, *, outbox: Table, inbox: Table, audit: Table
 ) -> dict[str, Sweep]:
-    """The categories every service has: its audit trail, sent outbox rows and (when it
-    consumes) the event ids its inbox remembers."""
+    """The categories every service has: its audit trail, sent outbox rows and the event ids
+    its inbox remembers."""
+    remembered = Inbox(inbox)
 
     async def audit_trail(before: datetime, batch_size: int) -> int:
         return await delete_in_batches(database, audit, ["id"], audit.c.at < before, batch_size)
@@ -242,15 +243,10 @@ def common_sweeps(
     async def sent_events(before: datetime, batch_size: int) -> int:
         return await prune_sent(database, outbox, before, batch_size)
 
-    sweeps: dict[str, Sweep] = {AUDIT_TRAIL: audit_trail, OUTBOX: sent_events}
-    if inbox is not None:
-        remembered = Inbox(inbox)
+    async def applied_events(before: datetime, batch_size: int) -> int:
+        return await remembered.prune(database, before, batch_size)
 
-        async def applied_events(before: datetime, batch_size: int) -> int:
-            return await remembered.prune(database, before, batch_size)
-
-        sweeps[INBOX] = applied_events
-    return sweeps
+    return {AUDIT_TRAIL: audit_trail, OUTBOX: sent_events, INBOX: applied_events}
 
 
 @dataclass(frozen=True)
