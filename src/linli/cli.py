@@ -390,6 +390,52 @@ def outbox_backlog(
     asyncio.run(backlog())
 
 
+retention = typer.Typer(
+    help="The retention policy: what each service keeps how long, and applying it now.",
+    no_args_is_help=True,
+)
+app.add_typer(retention, name="retention")
+
+
+@retention.command("run")
+def retention_run(
+    service: Annotated[str, typer.Argument(help="A service, or 'all'")] = "all",
+    data_dir: DataDir = None,
+) -> None:
+    """Apply each service's retention policy in force now, as its worker does every
+    LINLI_PRUNE_INTERVAL_SECONDS: one audit entry per service, then what went per category."""
+    _use_data_dir(data_dir)
+    names = list(SERVICES) if service == "all" else [by_name(service).name]
+
+    async def apply() -> None:
+        for name in names:
+            job = SERVICES[name].create_retention()
+            try:
+                done = await job.run_once(trigger="cli")
+            finally:
+                await job.database.dispose()
+            counts = ", ".join(f"{category} {count}" for category, count in done.counts.items())
+            typer.echo(f"{name}: policy {done.version} applied: {counts}")
+
+    asyncio.run(apply())
+
+
+@retention.command("policy")
+def retention_policy(
+    service: Annotated[str, typer.Argument(help="A service, or 'all'")] = "all",
+    data_dir: DataDir = None,
+) -> None:
+    """Print the retention policy in force: each category's period and its reason."""
+    _use_data_dir(data_dir)
+    names = list(SERVICES) if service == "all" else [by_name(service).name]
+    for name in names:
+        job = SERVICES[name].create_retention()
+        policy = job.policy()
+        typer.echo(f"{name}: policy {policy.version}, in force from {policy.effective_from}")
+        for period in policy.periods.values():
+            typer.echo(f"  {period.category}: {period.days} days. {period.reason}")
+
+
 @app.command()
 def run(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",

@@ -45,6 +45,11 @@ CONSOLE_DOES_NOT_USE = {
     "LINLI_ROOT_PATH": "`linli console` serves at its root; its page uses relative URLs",
     "LINLI_METRICS_PORT": "a worker's metrics port",
 }
+# Read by the code only to refuse them: replaced by the retention policies (docs/privacy.md).
+REPLACED = {
+    "LINLI_OUTBOX_RETENTION_DAYS": "the retention policy's `outbox` period",
+    "LINLI_INBOX_RETENTION_DAYS": "the retention policy's `inbox` period",
+}
 # Optional to the code, required by the production manifests.
 REQUIRED_IN_PRODUCTION = {
     "LINLI_KAFKA_SASL_PASSWORD": (
@@ -55,7 +60,7 @@ REQUIRED_IN_PRODUCTION = {
 
 
 def needed(service: str, overlay: str = "dev") -> list[Setting]:
-    skipped = NOT_ON_KUBERNETES | (NOT_IN_PRODUCTION if overlay == "prod" else {})
+    skipped = NOT_ON_KUBERNETES | REPLACED | (NOT_IN_PRODUCTION if overlay == "prod" else {})
     if service == "console":
         skipped = skipped | CONSOLE_DOES_NOT_USE
     return [s for s in workload_settings()[service] if s.env not in skipped]
@@ -80,7 +85,13 @@ def pods(overlay: str, service: str) -> list[tuple[str, dict[str, dict[str, Any]
 
 def test_exemptions_are_real_settings() -> None:
     known = {s.env for s in platform_settings()}
-    exempt = NOT_ON_KUBERNETES | NOT_IN_PRODUCTION | REQUIRED_IN_PRODUCTION | CONSOLE_DOES_NOT_USE
+    exempt = (
+        NOT_ON_KUBERNETES
+        | NOT_IN_PRODUCTION
+        | REQUIRED_IN_PRODUCTION
+        | CONSOLE_DOES_NOT_USE
+        | REPLACED
+    )
     assert set(exempt) <= known
 
 

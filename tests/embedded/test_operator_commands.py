@@ -52,6 +52,7 @@ COMMANDS: list[tuple[list[str], str]] = [
     (["credit", "rebuild"], "credit: 0 account(s) rebuilt, 0 differed"),
     (["registry", "rotate-keys"], "registry: 0 value(s) re-encrypted"),
     (["registry", "announce-members"], "registry: the members of 0 active household(s)"),
+    (["retention", "run"], "notify: policy 2026.1 applied: notice_bodies 0"),
     (["migrate"], "credit: migrated to head"),
 ]
 

@@ -2,8 +2,10 @@
 
 Each service keeps its own `audit_log` table (its database, its records). The web layer records
 writes by itself; a route that reveals personal data says so with `mark_personal_data_read`.
-The table refuses UPDATE and DELETE by a database trigger, so the trail cannot be edited through
-the application's own connection either.
+The table refuses UPDATE, and DELETE of any entry younger than `AUDIT_DELETE_FLOOR_DAYS`, by a
+database trigger, so the trail cannot be edited through the application's own connection either;
+only the retention job (`linli_shared.retention`) deletes, and only entries past the policy's
+period, which is never shorter than the floor.
 
 Fail-closed: a write's entry is inserted in the transaction that makes the change (they commit
 together or not at all); any other entry (a reveal, a refused write) is written before the first
@@ -33,6 +35,12 @@ log = logging.getLogger(__name__)
 
 WRITE = "write"
 PERSONAL_DATA_READ = "personal-data-read"
+RETENTION = "retention"
+
+# The youngest entry the database lets anyone delete (the retention job, past the policy's
+# period): six months, the least time China's Cybersecurity Law (Art. 21) keeps network logs.
+# Changing it is a migration (`retention_only_statements`), not a setting.
+AUDIT_DELETE_FLOOR_DAYS = 180
 
 
 def audit_table(metadata: MetaData) -> Table:
@@ -68,6 +76,48 @@ def append_only_statements(dialect: str, table: str = "audit_log") -> list[str]:
     return [
         f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
         "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    ]
+
+
+def retention_only_statements(dialect: str, floor_days: int, table: str = "audit_log") -> list[str]:
+    """DDL replacing `append_only_statements`' triggers: UPDATE is still refused, and so is DELETE
+    of an entry younger than `floor_days` by the database's own clock, whoever asks. Older entries
+    may be deleted, which only the retention job does."""
+    refusal = (
+        f"the audit trail is append-only: only entries older than {floor_days} days may be "
+        "deleted, by the retention job"
+    )
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION linli_audit_retention_only() RETURNS trigger AS $$ "
+            f"BEGIN IF TG_OP = 'DELETE' AND OLD.at < now() - interval '{floor_days} days' "
+            f"THEN RETURN OLD; END IF; RAISE EXCEPTION '{refusal}'; END; $$ LANGUAGE plpgsql",
+            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION linli_audit_retention_only()",
+        ]
+    # SQLite keeps the instant as UTC text ('2026-01-31 08:00:00.000000'), which sorts as time.
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_delete",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"WHEN OLD.at >= datetime('now', '-{floor_days} days') "
+        f"BEGIN SELECT RAISE(ABORT, '{refusal}'); END",
+    ]
+
+
+def append_only_again_statements(dialect: str, table: str = "audit_log") -> list[str]:
+    """Undo `retention_only_statements` (a migration's downgrade)."""
+    if dialect == "postgresql":
+        return [
+            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            "DROP FUNCTION IF EXISTS linli_audit_retention_only()",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION linli_refuse_change()",
+        ]
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_delete",
         f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
         "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
     ]
@@ -279,7 +329,9 @@ def audit_router() -> APIRouter:
         page: Annotated[PageRequest, Depends(page_request)],
         _: Annotated[Principal, Depends(require_roles("admin"))],
         actor: Annotated[str | None, Query(max_length=200)] = None,
-        action: Annotated[str | None, Query(pattern="^(write|personal-data-read)$")] = None,
+        action: Annotated[
+            str | None, Query(pattern="^(write|personal-data-read|retention)$")
+        ] = None,
     ) -> AuditPage:
         log: AuditLog = request.app.state.audit_log
         found = await log.query(actor=actor, action=action, page=page)

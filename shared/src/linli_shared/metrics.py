@@ -52,10 +52,18 @@ BACKLOG_PROBE_TIMESTAMP = Gauge(
     ["service", "source"],
 )
 EVENTS_PUBLISHED = Counter("linli_events_published_total", "Events relayed", ["service"])
-ROWS_PRUNED = Counter(
-    "linli_rows_pruned_total",
-    "Sent outbox and inbox rows deleted past retention",
-    ["service", "table"],
+RETENTION_ROWS = Counter(
+    "linli_retention_rows_total",
+    "Records deleted or anonymised past their retention period, per policy category",
+    ["service", "category"],
+)
+RETENTION_RUNS = Counter(
+    "linli_retention_runs_total", "Runs of the retention job, by outcome", ["service", "outcome"]
+)
+RETENTION_LAST_SUCCESS = Gauge(
+    "linli_retention_last_success_timestamp_seconds",
+    "When the retention job last applied the whole policy (Unix time)",
+    ["service"],
 )
 DELIVERIES = Counter(
     "linli_notice_deliveries_total", "Notice delivery attempts", ["channel", "status"]

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import Table
 
+from linli_shared.clock import Clock
 from linli_shared.contracts import CATALOGUE
+from linli_shared.contracts.topics import dead_letter_topic
 from linli_shared.db import Database
 from linli_shared.health import ReadinessCheck
 from linli_shared.messaging.backlog import BacklogProbe
+from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.messaging.inbox import Inbox
 from linli_shared.messaging.outbox import OUTBOX_CHANNEL, OutboxRelay
 from linli_shared.messaging.processing import Subscription
-from linli_shared.messaging.retention import Pruner
 from linli_shared.messaging.transports import lag_source, make_transport
 from linli_shared.messaging.worker import BackgroundTask, Worker
 from linli_shared.migrations import schema_check
+from linli_shared.retention import (
+    DEAD_LETTERS,
+    RetentionJob,
+    Sweep,
+    common_sweeps,
+    load_retention_book,
+)
 from linli_shared.settings import ServiceSettings
 
 
@@ -32,6 +42,8 @@ class ServiceDefinition:
     create_app: Callable[[], FastAPI]
     create_worker: Callable[[], Worker]
     migrations_dir: Path
+    # The retention job on a database of its own (`linli retention`); dispose `job.database`.
+    create_retention: Callable[[], RetentionJob]
 
 
 def disposing(
@@ -83,6 +95,50 @@ def api_readiness(database: Database, migrations_dir: Path) -> dict[str, Readine
     return {"database": database.ping, "schema": schema_check(database, migrations_dir)}
 
 
+def build_retention(
+    name: str,
+    settings: ServiceSettings,
+    database: Database,
+    *,
+    shipped_policies: Path,
+    audit: Table,
+    outbox: Table,
+    inbox: Table,
+    sweeps: Mapping[str, Sweep],
+    consumes: bool,
+    clock: Clock | None = None,
+) -> RetentionJob:
+    """The service's retention job: its own categories (`sweeps`) and those every service has
+    (outbox, inbox, audit trail; dead letters, applied by the broker, when it consumes), under
+    the policy files of `LINLI_<SERVICE>_RETENTION_POLICY_DIR` or the shipped ones."""
+    every = {**sweeps, **common_sweeps(database, outbox=outbox, inbox=inbox, audit=audit)}
+    elsewhere = [DEAD_LETTERS] if consumes else []
+    directory = settings.retention_policy_dir or shipped_policies
+    platform = settings.platform
+    return RetentionJob(
+        service=name,
+        database=database,
+        audit=audit,
+        book=load_retention_book(directory, [*every, *elsewhere]),
+        sweeps=every,
+        elsewhere=elsewhere,
+        batch_size=platform.prune_batch_size,
+        interval_seconds=platform.prune_interval_seconds,
+        clock=clock,
+    )
+
+
+def _expiring(transport: EmbeddedTransport, subscriptions: Sequence[Subscription]) -> Sweep:
+    """The dead letters of this service's groups in the embedded event log, which no broker
+    expires: deleted by the retention job like its other categories."""
+    topics = sorted(dead_letter_topic(topic, s.group) for s in subscriptions for topic in s.topics)
+
+    async def expire(before: datetime, batch_size: int) -> int:
+        return await transport.delete_before(topics, before)
+
+    return expire
+
+
 def build_worker(
     name: str,
     settings: ServiceSettings,
@@ -90,10 +146,18 @@ def build_worker(
     outbox: Table,
     inbox: Table,
     subscriptions: Sequence[Subscription],
+    retention: RetentionJob,
     background: Sequence[BackgroundTask] = (),
 ) -> Worker:
     platform = settings.platform
-    transport = make_transport(platform, client_id=f"linli-{name}")
+    dead_letters = retention.policy().periods.get(DEAD_LETTERS)
+    transport = make_transport(
+        platform,
+        client_id=f"linli-{name}",
+        dead_letter_retention=dead_letters.length if dead_letters else None,
+    )
+    if isinstance(transport, EmbeddedTransport) and DEAD_LETTERS in retention.elsewhere:
+        retention.apply_here(DEAD_LETTERS, _expiring(transport, subscriptions))
     relay = OutboxRelay(
         database,
         outbox,
@@ -103,7 +167,6 @@ def build_worker(
         service=name,
         wakeup=platform.wakeup(database.url, OUTBOX_CHANNEL, platform.relay_poll_interval_seconds),
     )
-    pruner = Pruner(database, outbox, Inbox(inbox), platform.retention(), service=name)
     return Worker(
         name=name,
         database=database,
@@ -113,6 +176,6 @@ def build_worker(
         subscriptions=subscriptions,
         catalogue=CATALOGUE,
         retry=platform.retry_policy(),
-        background=[*background, pruner.run],
+        background=[*background, retention.run],
         batch_size=platform.consumer_batch_size,
     )

@@ -6,7 +6,6 @@ settings use `LINLI_<SERVICE>_` (its database, its channels).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +14,6 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from linli_shared.messaging.processing import RetryPolicy
-from linli_shared.messaging.retention import Retention
 from linli_shared.messaging.wakeup import Wakeup
 
 
@@ -157,21 +155,21 @@ class PlatformSettings(BaseSettings):
     listen_poll_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often loops woken by LISTEN/NOTIFY still poll"
     )
-    outbox_retention_days: float = Field(
-        default=7, gt=0, description="How long sent outbox rows are kept (for looking into)"
+    # Replaced by the services' retention policies (the `outbox` and `inbox` categories,
+    # docs/privacy.md): still read, so that a deployment setting them is told instead of
+    # silently keeping rows for another period than it asked.
+    outbox_retention_days: float | None = Field(
+        default=None, description="Replaced by the retention policy's `outbox` period"
     )
-    inbox_retention_days: float = Field(
-        default=45,
-        gt=0,
-        description=(
-            "How long applied event ids are remembered; must outlast any redelivery, i.e. the "
-            "topics' retention (30 days) plus a log segment's age (see docs/operations.md)"
-        ),
+    inbox_retention_days: float | None = Field(
+        default=None, description="Replaced by the retention policy's `inbox` period"
     )
     prune_interval_seconds: float = Field(
-        default=3600, gt=0, description="How often workers prune the outbox and inbox"
+        default=3600, gt=0, description="How often workers apply the retention policy"
     )
-    prune_batch_size: int = Field(default=1000, ge=1, description="Rows deleted per transaction")
+    prune_batch_size: int = Field(
+        default=1000, ge=1, description="Records the retention job changes per transaction"
+    )
     backlog_probe_interval_seconds: float = Field(
         default=15,
         gt=0,
@@ -187,6 +185,17 @@ class PlatformSettings(BaseSettings):
         refuse_dev_defaults(self, self.environment)
         return self
 
+    @model_validator(mode="after")
+    def _no_replaced_retention_settings(self) -> PlatformSettings:
+        for name in ("outbox", "inbox"):
+            if getattr(self, f"{name}_retention_days") is not None:
+                raise ValueError(
+                    f"LINLI_{name.upper()}_RETENTION_DAYS is replaced by the `{name}` period of "
+                    "each service's retention policy (docs/privacy.md): unset it, and change "
+                    "the policy with a new version file if the period must differ"
+                )
+        return self
+
     def kafka_client_options(self) -> dict[str, Any]:
         """aiokafka connection options for TLS and SASL/SCRAM, from the settings above."""
         options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
@@ -199,14 +208,6 @@ class PlatformSettings(BaseSettings):
                 self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
             )
         return options
-
-    def retention(self) -> Retention:
-        return Retention(
-            outbox=timedelta(days=self.outbox_retention_days),
-            inbox=timedelta(days=self.inbox_retention_days),
-            interval_seconds=self.prune_interval_seconds,
-            batch_size=self.prune_batch_size,
-        )
 
     def wakeup(self, database_url: str, channel: str, poll_interval: float) -> Wakeup:
         """A loop's wake-up on `channel` of the database (none on SQLite or when turned off)."""
@@ -233,6 +234,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str
+    retention_policy_dir: Path | None = Field(
+        default=None,
+        description="Folder of the service's retention policy files (*.toml); "
+        "unset: the ones shipped in the package (policies/retention/)",
+    )
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
 
     @model_validator(mode="after")

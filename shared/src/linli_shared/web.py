@@ -33,6 +33,7 @@ from linli_shared.errors import PROBLEM_BASE, PROBLEM_JSON, Problem, install_pro
 from linli_shared.health import ReadinessCheck, health_router
 from linli_shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 from linli_shared.permissions import route_permissions
+from linli_shared.retention import RetentionJob, retention_router
 from linli_shared.settings import PlatformSettings
 from linli_shared.telemetry import span_from_traceparent
 
@@ -52,10 +53,12 @@ def create_service_app(
     readiness_checks: Mapping[str, ReadinessCheck],
     lifespan: Lifespan | None = None,
     audit_log: AuditLog | None = None,
+    retention: RetentionJob | None = None,
     body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """`body_limits`: a larger (or smaller) body limit for a few paths (`/v1/evidence`) than
-    the platform's `max_request_bytes`, which every other path keeps."""
+    the platform's `max_request_bytes`, which every other path keeps. `retention`: the
+    service's retention job, which admins may read and start (`/v1/retention/...`)."""
     app = FastAPI(
         title=title,
         description=description,
@@ -86,7 +89,10 @@ def create_service_app(
     app.include_router(health_router(readiness_checks))
     app.state.readiness_checks = readiness_checks
     app.state.audit_log = audit_log
+    app.state.retention = retention
     routers = [*routers, audit_router()] if audit_log is not None else list(routers)
+    if retention is not None:
+        routers.append(retention_router())
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     _refuse_unguarded_routes(app)

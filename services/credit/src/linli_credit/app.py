@@ -21,6 +21,7 @@ from linli_credit.service.green_channel import GreenChannelUseCases
 from linli_credit.service.posting import PostingUseCases
 from linli_credit.service.reads import ReadUseCases
 from linli_credit.service.rebuild import RebuildReport, RebuildUseCases
+from linli_credit.service.retention import SHIPPED_POLICIES, RetentionUseCases
 from linli_credit.service.scheduled import ScheduledUseCases
 from linli_credit.service.scoring import Scoring
 from linli_credit.settings import CreditSettings
@@ -31,10 +32,12 @@ from linli_shared.db import Database
 from linli_shared.erasure import ErasureAnswering
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
+from linli_shared.retention import RetentionJob
 from linli_shared.service import (
     ServiceDefinition,
     api_readiness,
     backlog_probe,
+    build_retention,
     build_worker,
     disposing,
 )
@@ -67,6 +70,30 @@ def _use_cases(database: Database, settings: CreditSettings) -> UseCases:
     return build_use_cases(database, SystemClock(), load_policy_book(settings.policy_dir))
 
 
+def retention_job(
+    database: Database, settings: CreditSettings, clock: Clock | None = None
+) -> RetentionJob:
+    """The credit's retention policy, applied to its own categories and the common ones."""
+    return build_retention(
+        NAME,
+        settings,
+        database,
+        shipped_policies=SHIPPED_POLICIES,
+        audit=tables.audit,
+        outbox=tables.outbox,
+        inbox=tables.inbox,
+        sweeps=RetentionUseCases(database).sweeps(),
+        consumes=True,
+        clock=clock,
+    )
+
+
+def create_retention(settings: CreditSettings | None = None) -> RetentionJob:
+    """The retention job on a database of its own (`linli retention run credit`)."""
+    settings = settings or CreditSettings()
+    return retention_job(Database(settings.database_url), settings)
+
+
 def create_app(settings: CreditSettings | None = None) -> FastAPI:
     settings = settings or CreditSettings()
     database = Database(settings.database_url)
@@ -83,6 +110,7 @@ def create_app(settings: CreditSettings | None = None) -> FastAPI:
         readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
+        retention=retention_job(database, settings),
     )
     app.state.use_cases = use_cases
     return app
@@ -104,6 +132,7 @@ def create_worker(settings: CreditSettings | None = None) -> Worker:
         tables.outbox,
         tables.inbox,
         subscriptions(use_cases),
+        retention_job(database, settings),
         background=[scheduled],
     )
 
@@ -114,6 +143,7 @@ DEFINITION = ServiceDefinition(
     create_app=create_app,
     create_worker=create_worker,
     migrations_dir=MIGRATIONS,
+    create_retention=create_retention,
 )
 
 

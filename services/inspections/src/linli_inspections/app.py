@@ -21,6 +21,7 @@ from linli_inspections.service.pests import PestsUseCases
 from linli_inspections.service.places import PlacesUseCases
 from linli_inspections.service.reads import ReadsUseCases
 from linli_inspections.service.recording import RecordingUseCases
+from linli_inspections.service.retention import SHIPPED_POLICIES, RetentionUseCases
 from linli_inspections.service.sweep import SweepUseCases
 from linli_inspections.service.templates import TemplatesUseCases
 from linli_inspections.settings import InspectionsSettings
@@ -31,10 +32,12 @@ from linli_shared.db import Database
 from linli_shared.erasure import ErasureAnswering
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
+from linli_shared.retention import RetentionJob
 from linli_shared.service import (
     ServiceDefinition,
     api_readiness,
     backlog_probe,
+    build_retention,
     build_worker,
     disposing,
 )
@@ -71,6 +74,30 @@ def build_use_cases(
     )
 
 
+def retention_job(
+    database: Database, settings: InspectionsSettings, clock: Clock | None = None
+) -> RetentionJob:
+    """The inspections's retention policy, applied to its own categories and the common ones."""
+    return build_retention(
+        NAME,
+        settings,
+        database,
+        shipped_policies=SHIPPED_POLICIES,
+        audit=tables.audit,
+        outbox=tables.outbox,
+        inbox=tables.inbox,
+        sweeps=RetentionUseCases(database).sweeps(),
+        consumes=True,
+        clock=clock,
+    )
+
+
+def create_retention(settings: InspectionsSettings | None = None) -> RetentionJob:
+    """The retention job on a database of its own (`linli retention run inspections`)."""
+    settings = settings or InspectionsSettings()
+    return retention_job(Database(settings.database_url), settings)
+
+
 def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
@@ -87,6 +114,7 @@ def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
         readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
+        retention=retention_job(database, settings),
         body_limits={"/v1/evidence": settings.evidence_max_bytes},
     )
     app.state.use_cases = built
@@ -109,6 +137,7 @@ def create_worker(settings: InspectionsSettings | None = None) -> Worker:
         tables.outbox,
         tables.inbox,
         subscriptions(built),
+        retention_job(database, settings),
         background=[scheduler],
     )
 
@@ -119,4 +148,5 @@ DEFINITION = ServiceDefinition(
     create_app=create_app,
     create_worker=create_worker,
     migrations_dir=MIGRATIONS,
+    create_retention=create_retention,
 )

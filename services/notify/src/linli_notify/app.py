@@ -31,6 +31,7 @@ from linli_notify.service.preferences import GridContactUseCases, PreferenceUseC
 from linli_notify.service.previews import PreviewUseCases
 from linli_notify.service.reads import NoticeReadUseCases
 from linli_notify.service.recipients import RecipientUseCases
+from linli_notify.service.retention import SHIPPED_POLICIES, RetentionUseCases
 from linli_notify.service.webhook_delivery import WebhookDeliveryUseCases
 from linli_notify.service.webhooks import WebhookUseCases
 from linli_notify.settings import NotifySettings
@@ -41,10 +42,12 @@ from linli_shared.db import Database
 from linli_shared.erasure import ErasureAnswering
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
+from linli_shared.retention import RetentionJob
 from linli_shared.service import (
     ServiceDefinition,
     api_readiness,
     backlog_probe,
+    build_retention,
     build_worker,
     disposing,
 )
@@ -105,6 +108,30 @@ def build_use_cases(
     )
 
 
+def retention_job(
+    database: Database, settings: NotifySettings, clock: Clock | None = None
+) -> RetentionJob:
+    """The notify's retention policy, applied to its own categories and the common ones."""
+    return build_retention(
+        NAME,
+        settings,
+        database,
+        shipped_policies=SHIPPED_POLICIES,
+        audit=tables.audit,
+        outbox=tables.outbox,
+        inbox=tables.inbox,
+        sweeps=RetentionUseCases(database).sweeps(),
+        consumes=True,
+        clock=clock,
+    )
+
+
+def create_retention(settings: NotifySettings | None = None) -> RetentionJob:
+    """The retention job on a database of its own (`linli retention run notify`)."""
+    settings = settings or NotifySettings()
+    return retention_job(Database(settings.database_url), settings)
+
+
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
@@ -121,6 +148,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
+        retention=retention_job(database, settings),
     )
     app.state.use_cases = use_cases
     return app
@@ -146,6 +174,7 @@ def create_worker(settings: NotifySettings | None = None) -> Worker:
         tables.outbox,
         tables.inbox,
         subscriptions(use_cases),
+        retention_job(database, settings),
         background=[dispatcher],
     )
 
@@ -156,4 +185,5 @@ DEFINITION = ServiceDefinition(
     create_app=create_app,
     create_worker=create_worker,
     migrations_dir=MIGRATIONS,
+    create_retention=create_retention,
 )

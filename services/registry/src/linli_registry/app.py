@@ -19,6 +19,7 @@ from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.keys import KeyRotation, RotationReport
 from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
+from linli_registry.service.retention import SHIPPED_POLICIES, RetentionUseCases
 from linli_registry.service.territory import TerritoryUseCases
 from linli_registry.settings import RegistrySettings
 from linli_shared.audit import AuditLog
@@ -26,10 +27,12 @@ from linli_shared.clock import Clock, SystemClock
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.messaging.worker import Worker
+from linli_shared.retention import RetentionJob
 from linli_shared.service import (
     ServiceDefinition,
     api_readiness,
     backlog_probe,
+    build_retention,
     build_worker,
     disposing,
 )
@@ -59,6 +62,32 @@ def build_use_cases(
     )
 
 
+def retention_job(
+    database: Database, settings: RegistrySettings, clock: Clock | None = None
+) -> RetentionJob:
+    """The registry's retention policy, applied to its own categories and the common ones."""
+    return build_retention(
+        NAME,
+        settings,
+        database,
+        shipped_policies=SHIPPED_POLICIES,
+        audit=tables.audit,
+        outbox=tables.outbox,
+        inbox=tables.inbox,
+        sweeps=RetentionUseCases(
+            database, build_use_cases(database, settings, clock).erasure
+        ).sweeps(),
+        consumes=True,
+        clock=clock,
+    )
+
+
+def create_retention(settings: RegistrySettings | None = None) -> RetentionJob:
+    """The retention job on a database of its own (`linli retention run registry`)."""
+    settings = settings or RegistrySettings()
+    return retention_job(Database(settings.database_url), settings)
+
+
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     database = Database(settings.database_url)
@@ -75,6 +104,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
         audit_log=AuditLog(database, tables.audit),
+        retention=retention_job(database, settings),
     )
     app.state.use_cases = registry
     return app
@@ -122,6 +152,7 @@ def create_worker(settings: RegistrySettings | None = None) -> Worker:
         tables.outbox,
         tables.inbox,
         subscriptions(build_use_cases(database, settings)),
+        retention_job(database, settings),
     )
 
 
@@ -131,4 +162,5 @@ DEFINITION = ServiceDefinition(
     create_app=create_app,
     create_worker=create_worker,
     migrations_dir=MIGRATIONS,
+    create_retention=create_retention,
 )

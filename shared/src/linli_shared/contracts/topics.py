@@ -18,3 +18,7 @@ PARTNER_TOPICS: Final = (PARTNER_INSPECTIONS, PARTNER_CREDIT)
 
 def dead_letter_topic(topic: str, consumer_group: str) -> str:
     return f"{topic}.dlq.{consumer_group}"
+
+
+def is_dead_letter_topic(topic: str) -> bool:
+    return ".dlq." in topic

@@ -17,8 +17,9 @@ It keeps the semantics the services rely on from Kafka, on one machine and witho
 Consumers of the same process are woken as soon as a record is appended there; records that
 another process appends are found by polling. One consumer of a group is active at a time in a
 process (another one stands by until it leaves); a deployment that needs more than one process
-per group uses Kafka. Records are never deleted: the log is for a single machine and a
-development or demonstration workload.
+per group uses Kafka. Records of the streams are never deleted: the log is for a single machine
+and a development or demonstration workload. Dead letters are, by the retention policy of the
+consuming service (`delete_before`, from its worker's retention job).
 """
 
 from __future__ import annotations
@@ -219,6 +220,26 @@ class EventLog:
         rows = await self._call(lambda: self._db.execute("SELECT name FROM topics").fetchall())
         return sorted(str(row[0]) for row in rows)
 
+    async def delete_before(self, topics: Iterable[str], before: datetime) -> int:
+        """Delete the records of `topics` appended before `before` (retention), except each
+        partition's newest: its offset numbers the next record, as Kafka never deletes a
+        partition's active segment. Returns how many went."""
+        names = sorted(set(topics))
+        cutoff = before.astimezone(UTC).isoformat()
+        return await self._call(lambda: self._delete_before(names, cutoff))
+
+    def _delete_before(self, topics: Sequence[str], cutoff: str) -> int:
+        deleted = 0
+        with self._write() as db:
+            for topic in topics:
+                deleted += db.execute(
+                    'DELETE FROM records WHERE topic = ? AND appended_at < ? AND "offset" < '
+                    '(SELECT MAX(newest."offset") FROM records AS newest WHERE newest.topic = '
+                    'records.topic AND newest."partition" = records."partition")',
+                    (topic, cutoff),
+                ).rowcount
+        return deleted
+
     async def partitions(self, topic: str) -> int:
         """How many partitions `topic` has; 0 when it does not exist."""
         return (await self._call(lambda: self._partitions_of([topic]))).get(topic, 0)
@@ -350,7 +371,7 @@ class EventLog:
 
     async def consumer_lag(self, groups: Mapping[str, Sequence[str]]) -> list[PartitionLag]:
         """Each group's committed position and the log's end in every partition of its topics
-        (a group that never committed starts at offset 0: records are never deleted)."""
+        (a group that never committed starts at offset 0)."""
         wanted = {group: list(topics) for group, topics in groups.items()}
         return await self._call(lambda: self._consumer_lag(wanted))
 
@@ -523,6 +544,11 @@ class EmbeddedTransport:
     async def ping(self) -> None:
         async with open_log(self._path) as event_log:
             await event_log.ping()
+
+    async def delete_before(self, topics: Iterable[str], before: datetime) -> int:
+        """Retention of `topics` in the log (`EventLog.delete_before`)."""
+        async with open_log(self._path) as event_log:
+            return await event_log.delete_before(topics, before)
 
     async def consumer_lag(self, groups: Mapping[str, Sequence[str]]) -> list[PartitionLag]:
         """Where each consumer group stands in the log (`EventLog.consumer_lag`)."""

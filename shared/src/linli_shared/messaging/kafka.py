@@ -18,6 +18,7 @@ from aiokafka import (
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from linli_shared.contracts.topics import is_dead_letter_topic
 from linli_shared.messaging.records import (
     IncomingRecord,
     OutgoingRecord,
@@ -41,9 +42,13 @@ class KafkaTransport:
         namespace: str = "",
         session_timeout_ms: int = 10_000,
         client_options: dict[str, Any] | None = None,
+        dead_letter_retention_ms: int | None = None,
     ) -> None:
         """`namespace` prefixes every topic and consumer group, so several deployments (or test
-        runs) can share one cluster; services only ever see the logical names."""
+        runs) can share one cluster; services only ever see the logical names.
+        `dead_letter_retention_ms`: the `retention.ms` of the dead-letter topics this transport
+        creates (the service's retention policy); on Kubernetes the topics come from the
+        manifests instead, which a test keeps equal to the policies."""
         self._bootstrap = bootstrap_servers
         self._client_id = client_id
         self._partitions = partitions
@@ -51,6 +56,7 @@ class KafkaTransport:
         self._namespace = namespace
         self._session_timeout_ms = session_timeout_ms
         self._options = client_options or {}
+        self._dead_letter_retention_ms = dead_letter_retention_ms
         self._producer: AIOKafkaProducer | None = None
         self._joined: set[str] = set()
 
@@ -94,14 +100,25 @@ class KafkaTransport:
         try:
             existing = set(await admin.list_topics())
             missing = [
-                NewTopic(topic, self._partitions, self._replication_factor)
-                for topic in sorted({self._namespace + topic for topic in topics} - existing)
+                NewTopic(
+                    self._namespace + topic,
+                    self._partitions,
+                    self._replication_factor,
+                    topic_configs=self._configs(topic),
+                )
+                for topic in sorted(set(topics))
+                if self._namespace + topic not in existing
             ]
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(missing)
         finally:
             await admin.close()
+
+    def _configs(self, topic: str) -> dict[str, str]:
+        if is_dead_letter_topic(topic) and self._dead_letter_retention_ms is not None:
+            return {"retention.ms": str(self._dead_letter_retention_ms)}
+        return {}
 
     async def ping(self) -> None:
         """Ask the cluster for its metadata, as any client does first; raises when it cannot."""

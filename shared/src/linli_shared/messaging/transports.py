@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from linli_shared.messaging.backlog import LagSource
 from linli_shared.messaging.embedded import EmbeddedTransport
 from linli_shared.messaging.kafka import KafkaTransport
@@ -10,7 +12,11 @@ from linli_shared.messaging.worker import Transport
 from linli_shared.settings import PlatformSettings
 
 
-def make_transport(platform: PlatformSettings, client_id: str) -> Transport:
+def make_transport(
+    platform: PlatformSettings, client_id: str, dead_letter_retention: timedelta | None = None
+) -> Transport:
+    """`dead_letter_retention`: how long the dead-letter topics a worker creates keep records
+    (its service's retention policy)."""
     if platform.transport == "embedded":
         return EmbeddedTransport(
             platform.embedded_log_path,
@@ -26,6 +32,11 @@ def make_transport(platform: PlatformSettings, client_id: str) -> Transport:
         namespace=platform.kafka_namespace,
         session_timeout_ms=platform.kafka_session_timeout_ms,
         client_options=platform.kafka_client_options(),
+        dead_letter_retention_ms=(
+            None
+            if dead_letter_retention is None
+            else int(dead_letter_retention.total_seconds() * 1000)
+        ),
     )
 
 
