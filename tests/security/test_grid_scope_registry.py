@@ -96,6 +96,15 @@ async def _places(client: httpx.AsyncClient) -> dict[str, str]:
         organisation = await _created(client, "organisations", _organisation(grid))
         ids[f"organisation-{grid}"] = organisation["id"]
         ids[f"household-{grid}"] = (await _created(client, "households", _household(grid)))["id"]
+    # An erasure of theirs: a household of their grid erased by an admin.
+    erased = (
+        await _created(client, "households", {**_household(THEIRS), "address": f"{THEIRS} 路 9 号"})
+    )["id"]
+    started = await client.post(
+        f"/v1/households/{erased}/erasures", json={"reason": "retention"}, headers=ADMIN
+    )
+    assert started.status_code == 202, started.text
+    ids["erasure"] = started.json()["id"]
     return ids
 
 
@@ -132,6 +141,13 @@ def _probes(ids: dict[str, str]) -> list[Probe]:
             f"{household}/deregister",
             {**version, "reason": "搬走"},
         ),
+        Probe(
+            "POST",
+            "/v1/households/{household_id}/erasures",
+            f"{household}/erasures",
+            {"reason": "本人申请"},
+        ),
+        Probe("GET", "/v1/erasures/{erasure_id}", f"/v1/erasures/{ids['erasure']}"),
         # Moving our own household into their grid names their grid: refused.
         Probe(
             "POST",
