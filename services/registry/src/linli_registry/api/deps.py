@@ -14,6 +14,7 @@ from linli_registry.service.disclosure import DisclosureUseCases
 from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
+from linli_registry.service.subject_keys import SubjectKeyUseCases
 from linli_registry.service.territory import TerritoryUseCases
 from linli_shared.audit import mark_personal_data_read
 from linli_shared.auth import Principal, authenticated, require_roles
@@ -31,6 +32,9 @@ ORGANISATION_READERS = (*READERS, "property_manager", "shop")
 # A copy of a resident's own data: the resident themself (admins pass every check).
 RESIDENTS = ("resident",)
 OFFICE = ("community_staff",)
+# Notify's worker, the one consumer that opens personal data sealed in events: it alone reads
+# subject keys, not even admins (docs/privacy.md).
+KEY_READERS = ("key_reader",)
 # Who may see ID numbers and phones unmasked (with ?reveal=true); issue 7 refines the matrix.
 REVEALERS = ("community_staff", "admin")
 
@@ -41,6 +45,7 @@ OrganisationReader = Annotated[Principal, Depends(require_roles(*ORGANISATION_RE
 Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Office = Annotated[Principal, Depends(require_roles(*OFFICE))]
+KeyReader = Annotated[Principal, Depends(require_roles(*KEY_READERS, admin=False))]
 
 # --- use cases ------------------------------------------------------------------------------
 
@@ -74,6 +79,10 @@ async def organisations(request: Request) -> OrganisationsUseCases:
     return (await use_cases(request)).organisations
 
 
+async def subject_keys(request: Request) -> SubjectKeyUseCases:
+    return (await use_cases(request)).subject_keys
+
+
 async def caller_household(request: Request) -> uuid.UUID | None:
     """The household the registry has the caller's resident in: what a resident reaches."""
     principal = await authenticated(request)  # verified once per request: a lookup here
@@ -89,6 +98,7 @@ Changes = Annotated[ChangesUseCases, Depends(changes)]
 Disclosure = Annotated[DisclosureUseCases, Depends(disclosure)]
 History = Annotated[HistoryUseCases, Depends(history)]
 Organisations = Annotated[OrganisationsUseCases, Depends(organisations)]
+SubjectKeys = Annotated[SubjectKeyUseCases, Depends(subject_keys)]
 
 # --- paging and revealing -------------------------------------------------------------------
 

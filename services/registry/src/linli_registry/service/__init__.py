@@ -7,7 +7,10 @@
 - `disclosure`: reading households (by id, searches) within the caller's reach;
 - `history`: a household's versions;
 - `organisations`: property managers, shops and units, and what they hold;
-- `keys`: re-encrypting personal data under a new key (`linli registry rotate-keys`);
+- `keys`: re-encrypting personal data and subject keys under a new key
+  (`linli registry rotate-keys`);
+- `subject_keys`: a subject's key for notify, the one consumer that opens sealed personal data
+  (the keys themselves, made and destroyed: `adapters.subject_keys.SubjectKeys`);
 - `announce`: announcing every active household's members again, for consumers that start
   keeping them (`linli registry announce-members`).
 
@@ -24,6 +27,7 @@ from linli_registry.service.disclosure import DisclosureUseCases
 from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
+from linli_registry.service.subject_keys import SubjectKeyUseCases
 from linli_registry.service.territory import TerritoryUseCases
 
 
@@ -37,3 +41,4 @@ class UseCases:
     disclosure: DisclosureUseCases
     history: HistoryUseCases
     organisations: OrganisationsUseCases
+    subject_keys: SubjectKeyUseCases
