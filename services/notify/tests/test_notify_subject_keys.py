@@ -79,7 +79,7 @@ def registry() -> RegistryKeys:
 @pytest.fixture
 def notify(database: Database, registry: RegistryKeys) -> UseCases:
     # No cache: each test sees a destruction at once (the cache has a test of its own).
-    settings = settings_for(database, subject_key_cache_seconds=0)
+    settings = settings_for(database, registry_cache_seconds=0)
     return build_use_cases(database, settings, FixedClock(NOW), subject_keys=registry)
 
 

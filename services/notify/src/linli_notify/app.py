@@ -75,7 +75,7 @@ def build_use_cases(
     asks the registry in its own process)."""
     clock = clock or SystemClock()
     keys = CachedSubjectKeys(
-        subject_keys or settings.subject_keys(), settings.subject_key_cache_seconds
+        subject_keys or settings.subject_keys(), settings.registry_cache_seconds
     )
     policy = delivery_policy(settings)
     renderer = TemplateRenderer(settings.time_zone, settings.templates_dir)

@@ -44,7 +44,7 @@ class NotifySettings(ServiceSettings):
         ),
     )
     registry_timeout_seconds: float = Field(default=5.0, gt=0)
-    subject_key_cache_seconds: float = Field(
+    registry_cache_seconds: float = Field(
         default=30.0,
         ge=0,
         le=3600,
