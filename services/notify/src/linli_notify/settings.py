@@ -22,9 +22,9 @@ class NotifySettings(ServiceSettings):
     contact_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
         default=SecretStr(DEV_CONTACT_KEY),
         description=(
-            "Comma-separated Fernet keys shared with the registry only "
-            "(LINLI_REGISTRY_CONTACT_KEYS): they open the contacts sealed in its events; the "
-            "first is the registry's current key, all open (rotation)"
+            "Comma-separated Fernet keys that open the contacts in events the registry wrote "
+            "before subject keys, sealed under the platform's contact key (docs/privacy.md); "
+            "unused once the registry topic's retention has passed since the upgrade"
         ),
     )
 
