@@ -10,6 +10,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Coroutine, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -189,6 +190,14 @@ def token(
         uuid.UUID | None,
         typer.Option(help="The resident a resident token is for (the registry's resident id)"),
     ] = None,
+    ttl_hours: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            max=24 * 366 * 100,
+            help="How long it is valid; a development service's own (`--role key_reader`) longer",
+        ),
+    ] = 8.0,
 ) -> None:
     """Mint a development bearer token signed with the local dev key."""
     try:
@@ -198,6 +207,7 @@ def token(
                 subject,
                 role or ["admin"],
                 grid or [],
+                ttl=timedelta(hours=ttl_hours),
                 organisation_id=organisation,
                 resident_id=resident,
             )

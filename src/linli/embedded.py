@@ -37,6 +37,7 @@ from linli.console import console_app
 from linli.services import SERVICES
 from linli_shared.health import ReadinessCheck, readiness
 from linli_shared.messaging.embedded import EmbeddedTransport
+from linli_shared.messaging.worker import Worker
 from linli_shared.migrations import upgrade
 
 log = logging.getLogger("linli.embedded")
@@ -360,11 +361,23 @@ async def run_embedded(
             await _run_platform(config, data_dir, on_ready)
 
 
+def _workers(apps: Mapping[str, FastAPI]) -> list[Worker]:
+    """Every service's worker; notify's takes its subject keys from the registry in-process."""
+    from linli.subject_keys import InProcessSubjectKeys
+    from linli_notify.app import create_worker as create_notify_worker
+
+    keys = InProcessSubjectKeys(apps["registry"].state.use_cases.subject_keys)
+    return [
+        create_notify_worker(subject_keys=keys) if name == "notify" else definition.create_worker()
+        for name, definition in SERVICES.items()
+    ]
+
+
 async def _run_platform(
     config: EmbeddedConfig, data_dir: Path, on_ready: Callable[[str], None] | None
 ) -> None:
     apps = {name: definition.create_app() for name, definition in SERVICES.items()}
-    workers = [definition.create_worker() for definition in SERVICES.values()]
+    workers = _workers(apps)
     event_log = EmbeddedTransport(data_dir / EVENT_LOG_FILE, "linli-readiness")
     tasks: list[asyncio.Task[None]] = []
 

@@ -16,6 +16,10 @@ import uvicorn
 from linli import cli
 from linli_shared.settings import PlatformSettings
 from tests.deploy.manifests import OVERLAYS, container_env, named, of_kind
+from tests.support.grid_scope import bearer
+
+# Where the gateway sends what it must not route (the registry's subject keys).
+NOT_PUBLIC = "/not-public"
 
 
 def served_as_on_kubernetes(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str, Any]]:
@@ -52,6 +56,22 @@ async def test_the_docs_behind_the_prefix_load_the_openapi_document_behind_it(
     assert households.status_code == 401, "the API's routes answer without the prefix"
 
 
+async def test_the_subject_keys_are_not_served_through_the_gateway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gateway's longest prefix for them leads where the registry serves nothing, whoever
+    asks (notify's own token included); inside the cluster the route answers."""
+    app, options = served_as_on_kubernetes(monkeypatch)
+    transport = httpx.ASGITransport(app=app, root_path=options.get("root_path", ""))
+    subject = "3f0c3a2e-8d1b-4b7e-a1c4-6e2d9f7b3c55"
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        outside = await client.get(f"{NOT_PUBLIC}/{subject}", headers=bearer("key_reader"))
+        inside = await client.get(f"/v1/subject-keys/{subject}")
+    assert outside.status_code == 404
+    assert outside.headers["content-type"].startswith("application/problem+json")
+    assert inside.status_code == 401, "the route itself answers inside the cluster"
+
+
 def test_a_root_path_is_a_path_prefix() -> None:
     with pytest.raises(ValueError, match="root_path"):
         PlatformSettings(root_path="registry/")
@@ -68,11 +88,14 @@ def test_each_api_knows_the_prefix_its_route_strips(overlay: str) -> None:
             ]
             for rule in route["spec"]["rules"]
         }
-        # Only the API and its documentation are public: no /readyz, /healthz or /metrics.
+        # Only the API and its documentation are public: no /readyz, /healthz or /metrics, and
+        # not the registry's subject keys (notify's worker reaches them inside the cluster).
+        internal = {"/registry/v1/subject-keys": NOT_PUBLIC} if service == "registry" else {}
         assert rewrites == {
             f"/{service}/v1": "/v1",
             f"/{service}/docs": "/docs",
             f"/{service}/openapi.json": "/openapi.json",
+            **internal,
         }
         for rule in route["spec"]["rules"]:
             assert rule["matches"][0]["path"]["type"] == "PathPrefix"

@@ -23,6 +23,7 @@ from tests.deploy.manifests import (
     OVERLAYS,
     config_maps,
     container_env,
+    containers,
     measures_consumer_lag,
     named,
     of_kind,
@@ -33,6 +34,10 @@ from tests.deploy.manifests import (
 DATABASE, KAFKA = "database", "kafka"
 CHECK_TARGETS = {"database": DATABASE, "schema": DATABASE, "broker": KAFKA, "consumers": KAFKA}
 POSTGRESQL_PORT = 5432
+
+
+# A peer in the pod's own namespace (a rule with a podSelector and no namespaceSelector).
+SAME_NAMESPACE = "(the same namespace)"
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,10 @@ def egress_allows(overlay: str, labels: dict[str, str], peer: Peer) -> bool:
                         return True
                     continue
                 namespace = to.get("namespaceSelector")
+                if namespace is None and peer.namespace == SAME_NAMESPACE:
+                    if _matches(to.get("podSelector", {}), dict(peer.labels)):
+                        return True
+                    continue
                 if namespace is None or peer.namespace is None:
                     continue
                 if _matches(namespace, {"kubernetes.io/metadata.name": peer.namespace}) and (
@@ -124,6 +133,24 @@ def ingress_allows(overlay: str, labels: dict[str, str], port: int, namespace: s
                     selector is not None
                     and "podSelector" not in source
                     and _matches(selector, {"kubernetes.io/metadata.name": namespace})
+                ):
+                    return True
+    return False
+
+
+def ingress_from_pods_allows(
+    overlay: str, labels: dict[str, str], port: int, source: dict[str, str]
+) -> bool:
+    """Whether pods labelled `source`, in the same namespace, may reach the pods on `port`."""
+    for policy in _policies(overlay, labels, "Ingress"):
+        for rule in policy["spec"].get("ingress", []):
+            if not _port_allowed(rule, port):
+                continue
+            for peer in rule.get("from") or [{}]:
+                if not peer:
+                    return True
+                if "namespaceSelector" not in peer and _matches(
+                    peer.get("podSelector", {}), source
                 ):
                     return True
     return False
@@ -165,6 +192,35 @@ def test_workers_and_the_apis_that_measure_consumer_lag_reach_kafka(overlay: str
         expected = role == "worker" or (role == "api" and measures_consumer_lag(service))
         reaches = egress_allows(overlay, _pod_labels(deployment), kafka)
         assert reaches == expected, deployment["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_notifys_worker_alone_reaches_the_registrys_api_for_subject_keys(overlay: str) -> None:
+    """At the URL it is given, through the registry API's Service, both policies open; no other
+    pod of the namespace reaches the registry's API, and the worker alone holds the token."""
+    worker = named(overlay, "Deployment", "linli-notify-worker")
+    env = container_env(overlay, worker)
+    assert env["LINLI_NOTIFY_REGISTRY_TOKEN"]["valueFrom"]["secretKeyRef"]
+    url = httpx.URL(env["LINLI_NOTIFY_REGISTRY_URL"]["value"])
+    service = named(overlay, "Service", url.host)
+    (port,) = [p for p in service["spec"]["ports"] if p["port"] == (url.port or 80)]
+    api = named(overlay, "Deployment", "linli-registry-api")
+    api_labels = _pod_labels(api)
+    assert _matches({"matchLabels": service["spec"]["selector"]}, api_labels)
+    container = pod_spec(api)["containers"][0]
+    (target,) = [p["containerPort"] for p in container["ports"] if p["name"] == port["targetPort"]]
+    registry = Peer(target, SAME_NAMESPACE, frozenset(api_labels.items()))
+
+    assert egress_allows(overlay, _pod_labels(worker), registry)
+    assert ingress_from_pods_allows(overlay, api_labels, target, _pod_labels(worker))
+    for other in of_kind(overlay, "Deployment"):
+        if other["metadata"]["name"] == "linli-notify-worker":
+            continue
+        labels = _pod_labels(other)
+        assert not ingress_from_pods_allows(overlay, api_labels, target, labels), other
+        assert not egress_allows(overlay, labels, registry), other["metadata"]["name"]
+        for each in containers(other):
+            assert "LINLI_NOTIFY_REGISTRY_TOKEN" not in container_env(overlay, other, each)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

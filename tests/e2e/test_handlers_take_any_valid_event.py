@@ -14,9 +14,11 @@ and so is one that makes the processor wait forever.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +111,38 @@ def record_of(model: type[EventData], data: dict[str, Any]) -> IncomingRecord:
     )
 
 
+@pytest.fixture
+def registry_without_keys() -> Iterator[str]:
+    """A registry's API that holds no subject key (404 for every id): notify's worker, given
+    random sealed values, learns their subjects are unknown (a registry away would make it wait,
+    as it must, for good)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"type":"https://linli.dev/problems/not-found","status":404}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/problem+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.mark.parametrize("service", ["registry", "inspections", "credit", "notify"])
 async def test_every_schema_valid_event_is_applied_or_dead_lettered_as_malformed(
     service: str,
     migrated_database: MigratedDatabase,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    registry_without_keys: str,
 ) -> None:
     definition = SERVICES[service]
     monkeypatch.setenv(f"LINLI_{service.upper()}_DATABASE_URL", await migrated_database(definition))
@@ -126,6 +154,8 @@ async def test_every_schema_valid_event_is_applied_or_dead_lettered_as_malformed
     monkeypatch.setenv("LINLI_CONSUMER_MAX_BACKOFF_SECONDS", "0.05")
     # Random subjects are unknown to the service: dead-letter them at once instead of waiting.
     monkeypatch.setenv("LINLI_CONSUMER_UNKNOWN_SUBJECT_WAIT_SECONDS", "0")
+    monkeypatch.setenv("LINLI_NOTIFY_REGISTRY_URL", registry_without_keys)
+    monkeypatch.setenv("LINLI_NOTIFY_REGISTRY_TOKEN", "a-key-reader-token")
     worker = definition.create_worker()
     findings: list[str] = []
     try:

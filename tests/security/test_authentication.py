@@ -165,6 +165,20 @@ def test_linli_token_mints_a_partys_token_with_its_claim() -> None:
     assert refused.exit_code == 2, "an organisation is named by its id"
 
 
+def test_linli_token_mints_a_development_services_token_for_as_long_as_asked() -> None:
+    from typer.testing import CliRunner
+
+    from linli.cli import app
+
+    minted = CliRunner().invoke(
+        app, ["token", "--subject", "linli-notify", "--role", "key_reader", "--ttl-hours", "8760"]
+    )
+    assert minted.exit_code == 0, minted.output
+    claims = jwt.decode(minted.output.strip(), options={"verify_signature": False})
+    assert claims["roles"] == ["key_reader"]
+    assert claims["exp"] - claims["iat"] == 8760 * 3600
+
+
 @pytest.mark.servers  # starts a process of the stack
 def test_linli_token_refuses_to_mint_in_production() -> None:
     minted = subprocess.run(

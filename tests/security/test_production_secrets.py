@@ -29,7 +29,6 @@ DEV_SECRETS = {
     "LINLI_REGISTRY_ENCRYPTION_KEYS",
     "LINLI_REGISTRY_BLIND_INDEX_KEY",
     "LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS",
-    "LINLI_REGISTRY_CONTACT_KEYS",
     "LINLI_NOTIFY_CONTACT_KEYS",
 }
 
@@ -58,9 +57,7 @@ def _own_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINLI_REGISTRY_ENCRYPTION_KEYS", generate_key())
     monkeypatch.setenv("LINLI_REGISTRY_BLIND_INDEX_KEY", "another-random-value")
     monkeypatch.setenv("LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS", generate_key())
-    contact_key = generate_key()
-    monkeypatch.setenv("LINLI_REGISTRY_CONTACT_KEYS", contact_key)
-    monkeypatch.setenv("LINLI_NOTIFY_CONTACT_KEYS", contact_key)
+    monkeypatch.setenv("LINLI_NOTIFY_CONTACT_KEYS", generate_key())
 
 
 def test_every_development_secret_is_marked() -> None:

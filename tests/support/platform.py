@@ -9,10 +9,13 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
+from linli_shared.auth import mint_dev_token
+from linli_shared.settings import PlatformSettings
 from tests.support.infra import free_port
 
 SERVICES = ("registry", "inspections", "credit", "notify")
@@ -79,6 +82,10 @@ class Platform:
         self.work_dir = work_dir
         self.env = dict(env)
         self.ports = {name: free_port() for name in SERVICES}
+        # Notify's worker fetches subject keys from the registry's API as notify's service
+        # principal (the key_reader role), as on Kubernetes.
+        self.env.setdefault("LINLI_NOTIFY_REGISTRY_URL", self.url("registry"))
+        self.env.setdefault("LINLI_NOTIFY_REGISTRY_TOKEN", notify_token())
         self.apis = {
             name: ServiceProcess(
                 f"{name}-api",
@@ -173,6 +180,12 @@ class Platform:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.log_tail()}" for p in self.processes)
+
+
+def notify_token() -> str:
+    """Notify's service principal, as the identity provider would issue it: `key_reader` only."""
+    settings = PlatformSettings()
+    return mint_dev_token(settings, "linli-notify", ["key_reader"], ttl=timedelta(days=1))
 
 
 def _wait_ready(process: ServiceProcess, url: str, timeout: float) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from linli_registry.adapters import tables
+from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.domain.household import HEAD, Household, Member
 from linli_registry.service import UseCases
 from linli_registry.service.announce import MembersAnnouncement
@@ -50,8 +51,14 @@ async def test_every_active_households_members_are_announced_at_their_version(
         changed_by="staff",
     )
     already = len(await _announced(database))  # the members change itself
+    cipher = RegistrySettings().cipher()
     announcement = MembersAnnouncement(
-        database, Outbox(tables.outbox, "/linli/registry"), clock, RegistrySettings().cipher(), 1
+        database,
+        Outbox(tables.outbox, "/linli/registry"),
+        clock,
+        cipher,
+        SubjectKeys(database, cipher, clock),
+        1,
     )
 
     batches: list[int] = []

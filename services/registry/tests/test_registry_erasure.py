@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from linli_registry.adapters import tables
 from linli_registry.domain.household import HEAD, Household, Member
 from linli_registry.service import UseCases
+from linli_registry.service.subject_keys import SubjectKeyDestroyed
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE, HouseholdMembersChanged
 from linli_shared.contracts.base import EventData
@@ -125,6 +126,10 @@ async def test_an_erased_household_keeps_only_its_ids_place_and_dates(
         assert personal not in stored
     current = await registry.disclosure.get_household(household.id)
     assert current.members == () and current.address == "" and current.contact_phone is None
+    for subject in (household.id, *(m.resident_id for m in household.members)):
+        assert subject is not None
+        with pytest.raises(SubjectKeyDestroyed):
+            await registry.subject_keys.key_of(subject)
     assert current.status.value == "deregistered" and current.deregistration_reason == "erased"
     assert (current.community_id, current.grid_id) == ("c-xingfu", "g-07")
 
@@ -147,7 +152,11 @@ async def test_erasure_announces_the_new_state_and_asks_every_service(
         spouse,
     )
     assert isinstance(members, HouseholdMembersChanged)
-    assert [m.name for m in members.members] == [NAME]
+    assert [m.resident_id for m in members.members] == [household.members[0].resident_id]
+    with pytest.raises(SubjectKeyDestroyed):  # every sealed copy of her name is unreadable
+        await registry.subject_keys.key_of(spouse)
+    await registry.subject_keys.key_of(household.id)  # the household's stays
+    assert erasure.removed["registry"]["keys_destroyed"] == 1
 
 
 async def test_the_events_already_published_of_the_household_are_forgotten(

@@ -80,6 +80,7 @@ async def _ciphertexts(database: Database) -> list[str]:
             *(await connection.scalars(select(tables.members.c.id_number_enc))),
             *(await connection.scalars(select(tables.members.c.phone_enc))),
             *(await connection.scalars(select(tables.organisations.c.contact_phone_enc))),
+            *(await connection.scalars(select(tables.subject_keys.c.key_enc))),
         ]
     return [value for value in values if value is not None]
 
@@ -87,11 +88,22 @@ async def _ciphertexts(database: Database) -> list[str]:
 async def test_rotation_lets_the_old_key_go(database: Database) -> None:
     households, organisation = await _written_under_a(database)
     before = await _ciphertexts(database)
-    assert len(before) == 3 + 3 + 3 + 1
+    # Phones and ID numbers; and the subject keys: 3 households, 6 residents, 1 organisation.
+    assert len(before) == 3 + 3 + 3 + 1 + 10
 
     report = await KeyRotation(database, _cipher(KEY_B, KEY_A), batch_size=2).run()
-    assert report.rotated == {"households": 3, "members": 6, "organisations": 1}
-    assert report.examined == {"households": 3, "members": 3, "organisations": 1}
+    assert report.rotated == {
+        "households": 3,
+        "members": 6,
+        "organisations": 1,
+        "subject_keys": 10,
+    }
+    assert report.examined == {
+        "households": 3,
+        "members": 3,
+        "organisations": 1,
+        "subject_keys": 10,
+    }
     assert all(_cipher(KEY_B).is_current(value) for value in await _ciphertexts(database))
 
     again = await KeyRotation(database, _cipher(KEY_B, KEY_A), batch_size=2).run()
@@ -102,8 +114,13 @@ async def test_rotation_lets_the_old_key_go(database: Database) -> None:
     for household in households:
         assert await only_b.disclosure.get_household(household.id) == household
     assert await only_b.organisations.get_organisation(organisation.id) == organisation
+    subject_key = await only_b.subject_keys.key_of(organisation.id)
     with pytest.raises(DecryptionFailed):  # and key A alone no longer reads anything
         await _registry(database, KEY_A).disclosure.get_household(households[0].id)
+    with pytest.raises(DecryptionFailed):
+        await _registry(database, KEY_A).subject_keys.key_of(organisation.id)
+    assert subject_key.key is not None  # the subject's own key is unchanged by the rotation
+    assert (await _registry(database, KEY_B).subject_keys.key_of(organisation.id)) == subject_key
 
 
 async def test_a_rotation_stopped_half_way_resumes(database: Database) -> None:
@@ -122,7 +139,7 @@ async def test_a_rotation_stopped_half_way_resumes(database: Database) -> None:
     assert current.count(True) == 1  # the first household's phone, committed before the stop
 
     resumed = await rotation.run()
-    assert resumed.total_rotated == 10 - 1
+    assert resumed.total_rotated == 20 - 1
     assert all(_cipher(KEY_B).is_current(value) for value in await _ciphertexts(database))
 
 
@@ -157,7 +174,8 @@ async def test_the_command_prints_its_counts(database: Database, keys_b_then_a: 
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["registry", "rotate-keys"])
     assert result.exit_code == 0, result.output
     assert "members: 3 row(s) examined, 6 value(s) re-encrypted" in result.output
-    assert "registry: 10 value(s) re-encrypted under the current key" in result.output
+    assert "subject_keys: 10 row(s) examined, 10 value(s) re-encrypted" in result.output
+    assert "registry: 20 value(s) re-encrypted under the current key" in result.output
     second = await asyncio.to_thread(CliRunner().invoke, cli, ["registry", "rotate-keys"])
     assert "registry: 0 value(s) re-encrypted" in second.output
     assert (await rotate_keys(RegistrySettings())).total_rotated == 0

@@ -34,6 +34,7 @@ from linli_shared.contracts.registry import (
     HouseholdMembersChanged,
     HouseholdRegistered,
 )
+from linli_shared.crypto import Sealer
 from linli_shared.db import Database
 from linli_shared.errors import Conflict
 from linli_shared.messaging.envelope import Envelope
@@ -123,7 +124,9 @@ async def test_personal_data_is_encrypted_at_rest_and_events_carry_state_not_id_
     assert event.model_dump()["compound_id"] == "cp-01"
     contact = event.model_dump()["contact"]
     assert (contact["phone"], contact["email"]) == (None, None)  # sealed for notify instead
-    opened = RegistrySettings().contact_sealer().open(str(household.id), contact["sealed"])
+    key = (await registry.subject_keys.key_of(household.id)).key
+    assert key is not None
+    opened = Sealer([key]).open(str(household.id), contact["subject_sealed"])
     assert opened["phone"] == "13812345678"
     assert event.model_dump()["consent"] is None  # nothing recorded yet
 

@@ -19,9 +19,9 @@ from linli_registry.adapters import tables
 from linli_registry.app import DEFINITION
 from linli_registry.domain.household import HEAD, InvalidHousehold, Member
 from linli_registry.service import UseCases
-from linli_registry.settings import RegistrySettings
 from linli_shared.contracts import CATALOGUE, HouseholdRegistered
 from linli_shared.contracts.registry import SEALED_EMAIL
+from linli_shared.crypto import Sealer
 from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.envelope import Envelope
@@ -31,6 +31,12 @@ from linli_shared.migrations import upgrade
 async def _count(database: Database, table: Table) -> int:
     async with database.connect() as connection:
         return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def _opened(registry: UseCases, subject: uuid.UUID, sealed: str) -> dict[str, str | None]:
+    key = (await registry.subject_keys.key_of(subject)).key
+    assert key is not None
+    return Sealer([key]).open(str(subject), sealed)
 
 
 async def test_register_then_get_round_trips(registry: UseCases, now: datetime) -> None:
@@ -81,10 +87,16 @@ async def test_registration_writes_exactly_one_outbox_row(
     assert event.household_id == household.id
     assert event.community_id == "c-xingfu"
     assert event.grid_id == "g-07"
-    assert [(m.name, m.relation) for m in event.members] == [("张三", HEAD)]
-    assert event.contact_email == SEALED_EMAIL  # the address travels sealed for notify
-    assert event.contact is not None and event.contact.sealed is not None
-    opened = RegistrySettings().contact_sealer().open(str(household.id), event.contact.sealed)
+    # Names, the address and the contact travel sealed for notify, each under its subject's key.
+    assert [(m.name, m.relation) for m in event.members] == [("", HEAD)]
+    resident = household.members[0].resident_id
+    assert resident is not None and event.members[0].name_sealed is not None
+    assert await _opened(registry, resident, event.members[0].name_sealed) == {"name": "张三"}
+    assert event.address == "" and event.address_sealed is not None
+    assert await _opened(registry, household.id, event.address_sealed) == {"address": "幸福路 1 号"}
+    assert event.contact_email == SEALED_EMAIL
+    assert event.contact is not None and event.contact.subject_sealed is not None
+    opened = await _opened(registry, household.id, event.contact.subject_sealed)
     assert opened["email"] == "zhang@example.com"
     assert event.registered_at == now
 

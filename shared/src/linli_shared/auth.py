@@ -33,6 +33,7 @@ ROLES = (
     "property_manager",
     "shop",
     "resident",
+    "key_reader",
 )
 # Roles whose reach ends at the grids named in their token.
 GRID_BOUND_ROLES = frozenset({"grid_worker", "inspector"})
@@ -45,6 +46,10 @@ ORGANISATION_ROLES = frozenset({"property_manager", "shop"})
 RESIDENT_ROLES = frozenset({"resident"})
 # Every role whose reach is limited: to grids, to an organisation, or to a resident's household.
 BOUND_ROLES = GRID_BOUND_ROLES | ORGANISATION_ROLES | RESIDENT_ROLES
+# Roles of other systems acting as themselves, never of a person: `service` (a frontend acting
+# for residents) and `key_reader` (notify's worker fetching the subject keys of crypto-shredding,
+# docs/privacy.md). Nobody signs in to the console with them.
+SERVICE_ROLES = frozenset({"service", "key_reader"})
 DEV_ALGORITHM = "HS256"
 # Tokens verified and remembered (by their exact text) until they expire; least recently used
 # out first. A client sends the same token on every request until it expires: verifying its
@@ -256,14 +261,22 @@ async def authenticated(request: Request) -> Principal:
     return principal
 
 
-def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that lets through principals holding any of `roles` (admin always)."""
+def require_roles(*roles: str, admin: bool = True) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets through principals holding any of `roles` (admin always, unless
+    `admin=False`: a permission that is one system's alone, such as reading subject keys)."""
 
     async def check(request: Request) -> Principal:
         principal = await authenticated(request)
-        if not principal.has_any(roles):
+        allowed = principal.has_any(roles) if admin else bool(principal.roles & set(roles))
+        if not allowed:
             raise HTTPException(403, f"requires one of the roles: {', '.join(roles)}")
-        return principal.acting_under(roles)
+        return (
+            principal.acting_under(roles)
+            if admin
+            else replace(principal, roles=principal.roles & set(roles))
+        )
 
-    check.required_roles = roles  # type: ignore[attr-defined]  # read by the permission matrix
+    # Read by the permission matrix.
+    check.required_roles = roles  # type: ignore[attr-defined]
+    check.admits_admin = admin  # type: ignore[attr-defined]
     return check

@@ -6,7 +6,8 @@ new key is rolled out by putting it first and re-encrypting (`rotate`) at leisur
 one is dropped. `FieldCipher` adds equality lookups on encrypted values (a duplicate ID number)
 through a keyed hash (`blind_index`, HMAC-SHA256) kept in its own column: the database never
 sees the plain value. `Sealer` seals a few values for a consumer that holds the same keys,
-bound to the record they belong to (docs/security.md, "Contacts in events").
+bound to the record they belong to: the registry seals each subject's personal data in its
+events under the subject's own key (crypto-shredding, docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections.abc import Mapping, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-# Development only: both the registry and notify default to it, so `linli run` and the tests
-# work with no setup; production sets LINLI_REGISTRY_CONTACT_KEYS and LINLI_NOTIFY_CONTACT_KEYS
-# from one secret (docs/security.md).
+# Development only: notify defaults to it for the contacts sealed under the platform's contact
+# key in events written before subject keys (docs/privacy.md); production sets
+# LINLI_NOTIFY_CONTACT_KEYS from a secret.
 DEV_CONTACT_KEY = "bGlubGktZGV2LWNvbnRhY3Qta2V5LW5vdC00LXByb2Q="  # linli-dev-contact-key-not-4-prod
 
 

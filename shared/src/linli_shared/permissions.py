@@ -21,9 +21,10 @@ class RoutePermission:
     path: str
     roles: tuple[str, ...]  # empty: administrators only
     declared: bool = True  # False: the route forgot `require_roles` (a bug the tests catch)
+    admin: bool = True  # False: not even administrators (`require_roles(..., admin=False)`)
 
     def allows(self, role: str) -> bool:
-        return role == "admin" or role in self.roles
+        return (role == "admin" and self.admin) or role in self.roles
 
 
 def route_permissions(app: FastAPI) -> list[RoutePermission]:
@@ -34,25 +35,30 @@ def route_permissions(app: FastAPI) -> list[RoutePermission]:
         path = context.path or ""
         if not path.startswith("/v1") or not isinstance(dependant, Dependant):
             continue
-        roles = _required_roles(dependant)
+        required = _required_roles(dependant)
+        roles, admin = required if required is not None else ((), True)
         for method in sorted(context.methods or ()):
-            found.append(RoutePermission(method, path, roles or (), declared=roles is not None))
+            found.append(
+                RoutePermission(method, path, roles, declared=required is not None, admin=admin)
+            )
     return sorted(found, key=lambda p: (p.path, p.method))
 
 
-def _required_roles(dependant: Dependant) -> tuple[str, ...] | None:
-    """The roles `require_roles` admits on this route; None when it has no such check."""
-    found: list[tuple[str, ...]] = []
+def _required_roles(dependant: Dependant) -> tuple[tuple[str, ...], bool] | None:
+    """The roles `require_roles` admits on this route, and whether admins pass; None when it
+    has no such check."""
+    found: list[tuple[tuple[str, ...], bool]] = []
     for dependency in dependant.dependencies:
         declared = getattr(dependency.call, "required_roles", None)
         if declared is not None:
-            found.append(tuple(declared))
+            found.append((tuple(declared), getattr(dependency.call, "admits_admin", True)))
         below = _required_roles(dependency)
         if below is not None:
             found.append(below)
     if not found:
         return None
-    return tuple(dict.fromkeys(role for roles in found for role in roles))
+    roles = tuple(dict.fromkeys(role for roles, _ in found for role in roles))
+    return roles, all(admin for _, admin in found)
 
 
 def matrix_markdown(apps: dict[str, FastAPI]) -> str:

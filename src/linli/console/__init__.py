@@ -22,6 +22,7 @@ from linli_shared.auth import (
     ORGANISATION_ROLES,
     RESIDENT_ROLES,
     ROLES,
+    SERVICE_ROLES,
     DevKeyRefused,
     mint_dev_token,
 )
@@ -30,9 +31,9 @@ from linli_shared.settings import PlatformSettings
 
 STATIC = Path(__file__).parent / "static"
 PARTY_ROLES = ORGANISATION_ROLES | RESIDENT_ROLES
-# Staff roles only: a client system (`service`) and the parties acting for themselves
+# Staff roles only: other systems (`service`, `key_reader`) and the parties acting for themselves
 # (property managers, shops, residents) have frontends of their own.
-SIGN_IN_ROLES = tuple(role for role in ROLES if role != "service" and role not in PARTY_ROLES)
+SIGN_IN_ROLES = tuple(role for role in ROLES if role not in SERVICE_ROLES | PARTY_ROLES)
 SERVICE_WORKER = STATIC / "sw.js"
 
 

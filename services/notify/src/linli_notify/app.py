@@ -12,6 +12,7 @@ from linli_notify.adapters.channels import Sender
 from linli_notify.adapters.erasure import erase_copies
 from linli_notify.adapters.sms import SmsGatewayChannel
 from linli_notify.adapters.smtp import SmtpChannel
+from linli_notify.adapters.subject_keys import CachedSubjectKeys, SubjectKeySource
 from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.adapters.webhooks import WebhookSender
 from linli_notify.api.routes import router
@@ -70,10 +71,18 @@ def delivery_policy(settings: NotifySettings) -> DeliveryPolicy:
 
 
 def build_use_cases(
-    database: Database, settings: NotifySettings, clock: Clock | None = None
+    database: Database,
+    settings: NotifySettings,
+    clock: Clock | None = None,
+    subject_keys: SubjectKeySource | None = None,
 ) -> UseCases:
-    """Every use case, with every channel the settings configure (SMS only with a gateway URL)."""
+    """Every use case, with every channel the settings configure (SMS only with a gateway URL).
+    Subject keys come from the registry's API unless `subject_keys` says otherwise (`linli run`
+    asks the registry in its own process)."""
     clock = clock or SystemClock()
+    keys = CachedSubjectKeys(
+        subject_keys or settings.subject_keys(), settings.registry_cache_seconds
+    )
     policy = delivery_policy(settings)
     renderer = TemplateRenderer(settings.time_zone, settings.templates_dir)
     webhooks = WebhookSender(
@@ -85,7 +94,7 @@ def build_use_cases(
     webhook_delivery = WebhookDeliveryUseCases(database, clock, webhooks, policy)
     outbox = Outbox(tables.outbox, SOURCE)
     return UseCases(
-        recipients=RecipientUseCases(database, settings.contact_sealer()),
+        recipients=RecipientUseCases(database, settings.contact_sealer(), keys),
         making=NoticeMakingUseCases(database, clock),
         reads=NoticeReadUseCases(database),
         inbox=InboxUseCases(database, clock),
@@ -154,10 +163,12 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     return app
 
 
-def create_worker(settings: NotifySettings | None = None) -> Worker:
+def create_worker(
+    settings: NotifySettings | None = None, subject_keys: SubjectKeySource | None = None
+) -> Worker:
     settings = settings or NotifySettings()
     database = Database(settings.database_url)
-    use_cases = build_use_cases(database, settings)
+    use_cases = build_use_cases(database, settings, subject_keys=subject_keys)
     interval = settings.dispatch_poll_interval_seconds
     wakeups = DispatchWakeups(
         notices=settings.platform.wakeup(database.url, NOTICES_CHANNEL, interval),

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from linli_notify.adapters.egress import EgressPolicy
+from linli_notify.adapters.subject_keys import RegistryKeyClient
 from linli_shared.crypto import DEV_CONTACT_KEY, KeyRing, Sealer, keys_of
 from linli_shared.settings import DEV_DEFAULT, ServiceSettings
 
@@ -21,10 +22,33 @@ class NotifySettings(ServiceSettings):
     contact_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
         default=SecretStr(DEV_CONTACT_KEY),
         description=(
-            "Comma-separated Fernet keys shared with the registry only "
-            "(LINLI_REGISTRY_CONTACT_KEYS): they open the contacts sealed in its events; the "
-            "first is the registry's current key, all open (rotation)"
+            "Comma-separated Fernet keys that open the contacts in events the registry wrote "
+            "before subject keys, sealed under the platform's contact key (docs/privacy.md); "
+            "unused once the registry topic's retention has passed since the upgrade"
         ),
+    )
+
+    # --- the registry's subject keys (crypto-shredding, docs/privacy.md) ------------------------
+    registry_url: str | None = Field(
+        default=None,
+        description=(
+            "The registry's API, e.g. http://registry-api:8000: the worker fetches there the "
+            "subject keys that open names, addresses and contacts sealed in the registry's events"
+        ),
+    )
+    registry_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token of notify's service principal, with the `key_reader` role (the only "
+            "role that reads subject keys)"
+        ),
+    )
+    registry_timeout_seconds: float = Field(default=5.0, gt=0)
+    registry_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a fetched key (or its destruction) is kept in the worker's memory",
     )
 
     # --- e-mail (SMTP) ---------------------------------------------------------------------------
@@ -123,6 +147,10 @@ class NotifySettings(ServiceSettings):
 
     def webhook_schedule(self) -> tuple[timedelta, ...]:
         return tuple(timedelta(seconds=s) for s in self.webhook_retry_schedule_seconds)
+
+    def subject_keys(self) -> RegistryKeyClient:
+        token = self.registry_token.get_secret_value() if self.registry_token else None
+        return RegistryKeyClient(self.registry_url, token, self.registry_timeout_seconds)
 
     def contact_sealer(self) -> Sealer:
         return Sealer(keys_of(self.contact_keys.get_secret_value()))

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from linli_registry.adapters import tables
+from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.api.routes import router
 from linli_registry.consumers import subscriptions
 from linli_registry.service import UseCases
@@ -20,6 +21,7 @@ from linli_registry.service.keys import KeyRotation, RotationReport
 from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
 from linli_registry.service.retention import SHIPPED_POLICIES, RetentionUseCases
+from linli_registry.service.subject_keys import SubjectKeyUseCases
 from linli_registry.service.territory import TerritoryUseCases
 from linli_registry.settings import RegistrySettings
 from linli_shared.audit import AuditLog
@@ -50,15 +52,16 @@ def build_use_cases(
     clock = clock or SystemClock()
     outbox = Outbox(tables.outbox, SOURCE)
     cipher = settings.cipher()
-    sealer = settings.contact_sealer()
+    keys = SubjectKeys(database, cipher, clock)
     return UseCases(
         territory=TerritoryUseCases(database, outbox, clock, settings.default_time_zone),
-        registration=RegistrationUseCases(database, outbox, clock, cipher, sealer),
-        changes=ChangesUseCases(database, outbox, clock, cipher, sealer),
+        registration=RegistrationUseCases(database, outbox, clock, cipher, keys),
+        changes=ChangesUseCases(database, outbox, clock, cipher, keys),
         disclosure=DisclosureUseCases(database, cipher),
         history=HistoryUseCases(database, cipher),
-        organisations=OrganisationsUseCases(database, outbox, clock, cipher, sealer),
-        erasure=ErasureUseCases(database, outbox, clock, cipher),
+        erasure=ErasureUseCases(database, outbox, clock, cipher, keys),
+        organisations=OrganisationsUseCases(database, outbox, clock, cipher, keys),
+        subject_keys=SubjectKeyUseCases(keys),
     )
 
 
@@ -134,8 +137,9 @@ async def announce_members(
     database = Database(settings.database_url)
     outbox = Outbox(tables.outbox, SOURCE)
     try:
+        clock, cipher = SystemClock(), settings.cipher()
         announcement = MembersAnnouncement(
-            database, outbox, SystemClock(), settings.cipher(), batch_size
+            database, outbox, clock, cipher, SubjectKeys(database, cipher, clock), batch_size
         )
         return await announcement.run(on_batch=on_batch)
     finally:

@@ -4,7 +4,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from linli_registry.domain.places import DEFAULT_TIME_ZONE
-from linli_shared.crypto import DEV_CONTACT_KEY, FieldCipher, Sealer, keys_of
+from linli_shared.crypto import FieldCipher, keys_of
 from linli_shared.settings import DEV_DEFAULT, ServiceSettings
 
 # Development keys only: production sets LINLI_REGISTRY_ENCRYPTION_KEYS and
@@ -29,14 +29,6 @@ class RegistrySettings(ServiceSettings):
         description="HMAC key of the ID-number index used for duplicate detection",
     )
 
-    contact_keys: Annotated[SecretStr, DEV_DEFAULT] = Field(
-        default=SecretStr(DEV_CONTACT_KEY),
-        description=(
-            "Comma-separated Fernet keys shared with notify only (LINLI_NOTIFY_CONTACT_KEYS): "
-            "contacts in events are sealed under the first"
-        ),
-    )
-
     default_time_zone: str = Field(
         default=DEFAULT_TIME_ZONE,
         description="IANA time zone of a community created without one",
@@ -45,6 +37,3 @@ class RegistrySettings(ServiceSettings):
     def cipher(self) -> FieldCipher:
         keys = keys_of(self.encryption_keys.get_secret_value())
         return FieldCipher(keys, self.blind_index_key.get_secret_value())
-
-    def contact_sealer(self) -> Sealer:
-        return Sealer(keys_of(self.contact_keys.get_secret_value()))

@@ -1,7 +1,9 @@
 """Events published by the registry on `linli.registry.v1`.
 
-This topic carries personal data (names, addresses; contacts sealed for notify) and is never
-readable by partners.
+This topic is never readable by partners. The personal data it carries (members' names, a
+household's address, contacts) travel sealed for notify, each under the key of the subject it
+is about (crypto-shredding: docs/privacy.md); events written before carry them in clear, or
+contacts sealed under the platform's contact key.
 Each event carries the state its consumers need (event-carried state transfer), so credit and
 notify never call the registry.
 """
@@ -25,6 +27,11 @@ def _email_only() -> list[Channel]:
     return ["email"]
 
 
+# What a clear field required since 1.0.0 (a member's `name`, a household's `address`) carries
+# when its value travels sealed in the field beside it: nothing.
+SEALED_TEXT = ""
+
+
 class MemberV1(BaseModel):
     model_config = TOLERANT
 
@@ -32,6 +39,13 @@ class MemberV1(BaseModel):
     relation: str
     # Stable id of the resident across member changes and moves; ledger subject for personal rules.
     resident_id: UUID | None = None
+    name_sealed: str | None = Field(
+        default=None,
+        description=(
+            "The member's name sealed for notify under the resident's own key (bound to "
+            "`resident_id`); `name` is then empty. Once the key is destroyed it opens nowhere"
+        ),
+    )
 
 
 class ConsentV1(BaseModel):
@@ -53,9 +67,10 @@ SEALED_EMAIL = "sealed@contact.linli.example"
 class ContactV1(BaseModel):
     """How to reach a household or organisation (personal data).
 
-    The registry seals the e-mail address and phone for notify (`sealed`) and leaves `email`
-    and `phone` empty, so neither the broker nor any other consumer holds them in clear; events
-    written before carry them in clear (readers accept both).
+    The registry seals the e-mail address and phone for notify under the key of the household or
+    organisation (`subject_sealed`) and leaves `email` and `phone` empty, so neither the broker
+    nor any other consumer holds them in clear; events written before carry them sealed under
+    the platform's contact key (`sealed`), or in clear (readers accept all three).
     """
 
     model_config = TOLERANT
@@ -67,8 +82,16 @@ class ContactV1(BaseModel):
     sealed: str | None = Field(
         default=None,
         description=(
-            "The e-mail address and phone, sealed for notify (Fernet under the contact key only "
-            "the registry and notify hold; bound to the household or organisation id)"
+            "Events written before subject keys: the e-mail address and phone, sealed for notify "
+            "under the platform's contact key (bound to the household or organisation id)"
+        ),
+    )
+    subject_sealed: str | None = Field(
+        default=None,
+        description=(
+            "The e-mail address and phone sealed for notify under the key of the household or "
+            "organisation the contact belongs to (bound to its id); `email` and `phone` are then "
+            "empty. Once the key is destroyed it opens nowhere"
         ),
     )
 
@@ -90,6 +113,13 @@ class HouseholdRegistered(EventData):
     contact: ContactV1 | None = None
     consent: ConsentV1 | None = None
     version: int = 1
+    address_sealed: str | None = Field(
+        default=None,
+        description=(
+            "The address sealed for notify under the household's key (bound to `household_id`); "
+            "`address` is then empty"
+        ),
+    )
 
 
 class HouseholdMoved(EventData):
@@ -105,6 +135,13 @@ class HouseholdMoved(EventData):
     building_id: str | None = None
     moved_at: AwareDatetime
     version: int
+    address_sealed: str | None = Field(
+        default=None,
+        description=(
+            "The new address sealed for notify under the household's key (bound to "
+            "`household_id`); `address` is then empty"
+        ),
+    )
 
 
 class HouseholdMembersChanged(EventData):

@@ -1,8 +1,13 @@
 """RecipientUseCases from the registry: notify's own copy of the households and organisations it
-tells, with their contacts (opened from the registry's seal), consent and grid.
+tells, with their names, addresses and contacts (opened from the registry's seals), consent and
+grid.
 
-Notify never calls the registry: these use cases apply its events, inside the consumer's
-transaction (which also claims the event), so a redelivered event changes nothing.
+These use cases apply the registry's events, inside the consumer's transaction (which also
+claims the event), so a redelivered event changes nothing. The personal data in the events are
+sealed under each subject's key (crypto-shredding, docs/privacy.md): the one thing notify asks
+the registry for is that key (`adapters.subject_keys`). A destroyed key means the subject was
+erased: notify keeps no name, address or contact of it, and the event is applied without them
+(never dead-lettered), on its first delivery as on any replay.
 """
 
 from __future__ import annotations
@@ -11,6 +16,11 @@ import uuid
 from collections.abc import Sequence
 
 from linli_notify.adapters.repository import NoticeRepository
+from linli_notify.adapters.subject_keys import (
+    CachedSubjectKeys,
+    SubjectKeySource,
+    SubjectKeyUnavailable,
+)
 from linli_notify.domain.notice import Channel, Recipient, RecipientKind, normalise_locale
 from linli_shared.contracts import (
     HouseholdConsentChanged,
@@ -22,26 +32,32 @@ from linli_shared.contracts import (
     OrganisationChanged,
     OrganisationRegistered,
 )
-from linli_shared.contracts.registry import ContactV1, MemberV1
+from linli_shared.contracts.registry import SEALED_EMAIL, ContactV1, MemberV1
 from linli_shared.crypto import SealBroken, Sealer
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import MalformedEvent
 
 
 class RecipientUseCases:
-    def __init__(self, database: Database, contacts: Sealer | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        contacts: Sealer | None = None,
+        keys: SubjectKeySource | None = None,
+    ) -> None:
         self._database = database
         self._contacts = contacts
+        self._keys = keys
 
     async def remember_household(self, event: HouseholdRegistered) -> None:
         # The contract allows a household without members: its notices then greet no one by name.
         head = _head(event.members)
         contact = event.contact or ContactV1(email=event.contact_email)
-        email, phone = self._opened(event.household_id, contact, str(event.contact_email))
+        email, phone = await self._contact(event.household_id, contact, str(event.contact_email))
         recipient = _from_contact(
             event.household_id,
-            head.name if head is not None else "",
-            event.address,
+            await self._name(head) if head is not None else "",
+            await self._address(event.household_id, event.address, event.address_sealed),
             RecipientKind.HOUSEHOLD,
             contact,
             email=email,
@@ -66,7 +82,7 @@ class RecipientUseCases:
                 event.household_id, _residents(event.members), event.version
             )
             if newer and head is not None:
-                await repository.update_recipient(event.household_id, name=head.name)
+                await repository.update_recipient(event.household_id, name=await self._name(head))
 
     async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
         """The household the registry has this resident in now, as notify knows it."""
@@ -75,18 +91,21 @@ class RecipientUseCases:
 
     async def remember_household_move(self, event: HouseholdMoved) -> None:
         """The new address is the one notices name; the new grid's workers see the household."""
+        address = await self._address(event.household_id, event.address, event.address_sealed)
         async with self._database.transaction() as connection:
             await NoticeRepository(connection).update_recipient(
-                event.household_id, address=event.address, grid_id=event.grid_id
+                event.household_id, address=address, grid_id=event.grid_id
             )
 
     async def remember_contacts(self, event: HouseholdContactChanged) -> None:
         contact = event.contact
-        email, phone = self._opened(event.household_id, contact)
+        email, phone = await self._contact(event.household_id, contact)
+        # A contact sealed under a destroyed key leaves no e-mail address behind.
+        sealed = contact.subject_sealed is not None
         async with self._database.transaction() as connection:
             await NoticeRepository(connection).update_recipient(
                 event.household_id,
-                **({"email": email} if email else {}),
+                **({"email": email} if email or sealed else {}),
                 phone=phone,
                 preferred_channels=list(contact.preferred_channels),
                 locale=normalise_locale(contact.locale),
@@ -106,7 +125,7 @@ class RecipientUseCases:
     async def remember_organisation(
         self, event: OrganisationRegistered | OrganisationChanged
     ) -> None:
-        email, phone = self._opened(event.organisation_id, event.contact)
+        email, phone = await self._contact(event.organisation_id, event.contact)
         recipient = _from_contact(
             event.organisation_id,
             event.name,
@@ -120,13 +139,37 @@ class RecipientUseCases:
         async with self._database.transaction() as connection:
             await NoticeRepository(connection).upsert_recipient(recipient)
 
-    def _opened(
+    def forget_key(self, subject_id: uuid.UUID) -> None:
+        """Drop a subject's key (or its destruction) from the cache, if one is kept."""
+        if isinstance(self._keys, CachedSubjectKeys):
+            self._keys.forget(subject_id)
+
+    async def _name(self, member: MemberV1) -> str:
+        """The member's name: opened under the resident's key, empty once it is destroyed."""
+        if member.name_sealed is None or member.resident_id is None:
+            return member.name
+        opened = await self._opened(member.resident_id, member.name_sealed)
+        return (opened or {}).get("name") or ""
+
+    async def _address(self, household: uuid.UUID, address: str, sealed: str | None) -> str | None:
+        """The address: opened under the household's key, none once it is destroyed."""
+        if sealed is None:
+            return address or None
+        opened = await self._opened(household, sealed)
+        return (opened or {}).get("address") or None
+
+    async def _contact(
         self, subject: uuid.UUID, contact: ContactV1, fallback_email: str | None = None
     ) -> tuple[str | None, str | None]:
-        """The contact's e-mail address and phone: opened from the seal the registry put them
-        under, or as they came in clear in events written before it sealed them."""
+        """The contact's e-mail address and phone: opened under the subject's key (none once it
+        is destroyed), or under the platform's contact key, or as they came in clear, as the
+        registry wrote them in turn."""
+        if contact.subject_sealed is not None:
+            opened = await self._opened(subject, contact.subject_sealed) or {}
+            return opened.get("email"), opened.get("phone")
         if contact.sealed is None:
-            return (str(contact.email) if contact.email else fallback_email), contact.phone
+            fallback = fallback_email if fallback_email != SEALED_EMAIL else None
+            return (str(contact.email) if contact.email else fallback), contact.phone
         if self._contacts is None:
             raise SealBroken("no contact key is configured to open the sealed contact")
         try:
@@ -136,6 +179,19 @@ class RecipientUseCases:
             # once the key is in place; no retry can open it.
             raise MalformedEvent(f"contact: {error}") from error
         return opened.get("email"), opened.get("phone")
+
+    async def _opened(self, subject: uuid.UUID, sealed: str) -> dict[str, str | None] | None:
+        """What the registry sealed under the subject's key; None once the key is destroyed."""
+        if self._keys is None:
+            raise SubjectKeyUnavailable("no source of subject keys is configured")
+        key = await self._keys.key_of(subject)
+        if key is None:
+            return None
+        try:
+            return Sealer([key]).open(str(subject), sealed)
+        except SealBroken as error:
+            # Sealed for another record, or altered: no retry can open it.
+            raise MalformedEvent(f"sealed value of {subject}: {error}") from error
 
 
 def _head(members: Sequence[MemberV1]) -> MemberV1 | None:

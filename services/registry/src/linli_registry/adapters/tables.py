@@ -164,6 +164,20 @@ erasures = Table(
     Column("completed_at", UtcDateTime, nullable=True),
 )
 
+# Per-subject keys (crypto-shredding, docs/privacy.md): personal data in events is sealed under
+# the key of the household, resident or organisation it is about. `key_enc` is the key encrypted
+# under LINLI_REGISTRY_ENCRYPTION_KEYS (rotated with the other columns); destroying a key sets
+# it to NULL and keeps only that, and when, it was destroyed.
+subject_keys = Table(
+    "subject_keys",
+    metadata,
+    Column("subject_id", Uuid, primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("key_enc", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("destroyed_at", UtcDateTime, nullable=True),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 audit = audit_table(metadata)

@@ -15,6 +15,7 @@ from linli_registry.service.erasure import ErasureUseCases
 from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
+from linli_registry.service.subject_keys import SubjectKeyUseCases
 from linli_registry.service.territory import TerritoryUseCases
 from linli_shared.audit import mark_personal_data_read
 from linli_shared.auth import Principal, authenticated, require_roles
@@ -32,6 +33,9 @@ ORGANISATION_READERS = (*READERS, "property_manager", "shop")
 # A copy of a resident's own data: the resident themself (admins pass every check).
 RESIDENTS = ("resident",)
 OFFICE = ("community_staff",)
+# Notify's worker, the one consumer that opens personal data sealed in events: it alone reads
+# subject keys, not even admins (docs/privacy.md).
+KEY_READERS = ("key_reader",)
 # Who may see ID numbers and phones unmasked (with ?reveal=true); issue 7 refines the matrix.
 REVEALERS = ("community_staff", "admin")
 # Erasure is irreversible: the community office, admins and the grid's worker (in its grids).
@@ -45,6 +49,7 @@ Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Office = Annotated[Principal, Depends(require_roles(*OFFICE))]
 Eraser = Annotated[Principal, Depends(require_roles(*ERASERS))]
+KeyReader = Annotated[Principal, Depends(require_roles(*KEY_READERS, admin=False))]
 
 # --- use cases ------------------------------------------------------------------------------
 
@@ -82,6 +87,10 @@ async def erasure(request: Request) -> ErasureUseCases:
     return (await use_cases(request)).erasure
 
 
+async def subject_keys(request: Request) -> SubjectKeyUseCases:
+    return (await use_cases(request)).subject_keys
+
+
 async def caller_household(request: Request) -> uuid.UUID | None:
     """The household the registry has the caller's resident in: what a resident reaches."""
     principal = await authenticated(request)  # verified once per request: a lookup here
@@ -98,6 +107,7 @@ Disclosure = Annotated[DisclosureUseCases, Depends(disclosure)]
 History = Annotated[HistoryUseCases, Depends(history)]
 Organisations = Annotated[OrganisationsUseCases, Depends(organisations)]
 Erasures = Annotated[ErasureUseCases, Depends(erasure)]
+SubjectKeys = Annotated[SubjectKeyUseCases, Depends(subject_keys)]
 
 # --- paging and revealing -------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from linli_registry.api.deps import (
@@ -16,6 +16,7 @@ from linli_registry.api.deps import (
     Erasures,
     History,
     HouseholdReader,
+    KeyReader,
     Office,
     OrganisationReader,
     Organisations,
@@ -25,6 +26,7 @@ from linli_registry.api.deps import (
     Resident,
     Reveal,
     Staff,
+    SubjectKeys,
     Territory,
 )
 from linli_registry.api.schemas import (
@@ -58,6 +60,7 @@ from linli_registry.api.schemas import (
     OrganisationIn,
     OrganisationOut,
     OrganisationPage,
+    SubjectKeyOut,
 )
 from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
@@ -799,3 +802,28 @@ async def search_organisations(
         limit=page.limit,
         offset=page.offset,
     )
+
+
+@router.get(
+    "/subject-keys/{subject_id}",
+    tags=["subject keys"],
+    response_model=SubjectKeyOut,
+    responses={404: {"model": Problem}, 410: {"model": Problem}},
+    summary="A subject's key (notify's worker only)",
+    description=(
+        "The key the personal data of a household, resident or organisation travel sealed under "
+        "in `linli.registry.v1` events. Only the `key_reader` role (notify's worker) may read it, "
+        "not even admins; each read is audited. 410 once the key was destroyed (the subject was "
+        "erased): what was sealed under it cannot be opened. Not to be cached beyond a short time."
+    ),
+)
+async def get_subject_key(
+    subject_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    keys: SubjectKeys,
+    principal: KeyReader,
+) -> SubjectKeyOut:
+    mark_personal_data_read(request, f"subject-key/{subject_id}")
+    response.headers["Cache-Control"] = "no-store"
+    return SubjectKeyOut.of(await keys.key_of(subject_id))

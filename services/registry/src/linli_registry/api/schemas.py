@@ -12,6 +12,7 @@ from linli_registry.domain.organisation import Organisation, OrganisationKind
 from linli_registry.domain.personal import mask_id_number, mask_phone
 from linli_registry.domain.places import Building, Community, Compound, Grid
 from linli_registry.domain.records import HistoryEntry
+from linli_registry.domain.subject_keys import SubjectKey, SubjectKind
 from linli_registry.service.disclosure import DataCopy
 from linli_shared.pagination import Page
 
@@ -507,3 +508,20 @@ class ErasureOut(BaseModel):
             removed={s: dict(c) for s, c in erasure.removed.items()},
             waiting_for=list(erasure.waiting_for),
         )
+
+
+class SubjectKeyOut(BaseModel):
+    """A subject's key, for notify to open what is sealed under it (docs/privacy.md)."""
+
+    subject_id: uuid.UUID
+    kind: SubjectKind
+    key: str = Field(
+        description="The Fernet key (URL-safe base64) the subject's data is sealed under"
+    )
+    created_at: datetime
+
+    @classmethod
+    def of(cls, key: SubjectKey) -> SubjectKeyOut:
+        if key.key is None:
+            raise ValueError(f"the key of {key.subject_id} was destroyed")
+        return cls(subject_id=key.subject_id, kind=key.kind, key=key.key, created_at=key.created_at)

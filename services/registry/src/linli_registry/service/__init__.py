@@ -8,7 +8,10 @@
 - `history`: a household's versions;
 - `erasure`: erasing a resident or a whole household, and the other services' answers;
 - `organisations`: property managers, shops and units, and what they hold;
-- `keys`: re-encrypting personal data under a new key (`linli registry rotate-keys`);
+- `keys`: re-encrypting personal data and subject keys under a new key
+  (`linli registry rotate-keys`);
+- `subject_keys`: a subject's key for notify, the one consumer that opens sealed personal data
+  (the keys themselves, made and destroyed: `adapters.subject_keys.SubjectKeys`);
 - `announce`: announcing every active household's members again, for consumers that start
   keeping them (`linli registry announce-members`).
 
@@ -26,6 +29,7 @@ from linli_registry.service.erasure import ErasureUseCases
 from linli_registry.service.history import HistoryUseCases
 from linli_registry.service.organisations import OrganisationsUseCases
 from linli_registry.service.registration import RegistrationUseCases
+from linli_registry.service.subject_keys import SubjectKeyUseCases
 from linli_registry.service.territory import TerritoryUseCases
 
 
@@ -40,3 +44,4 @@ class UseCases:
     history: HistoryUseCases
     organisations: OrganisationsUseCases
     erasure: ErasureUseCases
+    subject_keys: SubjectKeyUseCases

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from linli_registry.adapters.repository import HouseholdRepository
+from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.adapters.tables import households
 from linli_registry.service import events
 from linli_shared.clock import Clock
-from linli_shared.contracts import HouseholdMembersChanged
 from linli_shared.crypto import FieldCipher
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
@@ -33,6 +33,7 @@ class MembersAnnouncement:
         outbox: Outbox,
         clock: Clock,
         cipher: FieldCipher,
+        keys: SubjectKeys,
         batch_size: int = 500,
     ) -> None:
         if batch_size < 1:
@@ -41,6 +42,7 @@ class MembersAnnouncement:
         self._outbox = outbox
         self._clock = clock
         self._cipher = cipher
+        self._keys = keys
         self._batch_size = batch_size
 
     async def run(
@@ -64,14 +66,10 @@ class MembersAnnouncement:
                 for household_id in ids:
                     household = await repository.get(household_id)
                     if household is not None:
-                        batch.append(
-                            HouseholdMembersChanged(
-                                household_id=household.id,
-                                members=events.members_v1(household),
-                                changed_at=now,
-                                version=household.version,
-                            )
+                        seals = events.Seals(
+                            await self._keys.keys_for(events.household_subjects(household))
                         )
+                        batch.append(events.household_members_changed(household, now, seals))
                 await self._outbox.add(connection, *batch)
             announced += len(batch)
             if on_batch is not None and batch:

@@ -15,20 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from linli_registry.adapters.repository import HouseholdRepository
+from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.domain import household as rules
 from linli_registry.domain.household import Contact, Household, HouseholdClosed, Member
 from linli_registry.service import events, recording
+from linli_registry.service.events import Seals
 from linli_registry.service.recording import PossibleDuplicate, identified, keep_version
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import (
     HouseholdConsentChanged,
-    HouseholdContactChanged,
     HouseholdDeregistered,
-    HouseholdMembersChanged,
-    HouseholdMoved,
 )
-from linli_shared.crypto import FieldCipher, Sealer
+from linli_shared.crypto import FieldCipher
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
@@ -41,7 +40,7 @@ class ChangesUseCases:
     _outbox: Outbox
     _clock: Clock
     _cipher: FieldCipher
-    _sealer: Sealer
+    _keys: SubjectKeys
 
     async def move_household(
         self,
@@ -64,20 +63,15 @@ class ChangesUseCases:
                 building_id=building_id,
             )
 
-        def event(moved: Household, now: datetime) -> EventData:
-            return HouseholdMoved(
-                household_id=moved.id,
-                community_id=moved.community_id,
-                grid_id=moved.grid_id,
-                address=moved.address,
-                compound_id=moved.compound_id,
-                building_id=moved.building_id,
-                moved_at=now,
-                version=moved.version,
-            )
-
         return await self._change(
-            household_id, version, "moved", changed_by, change, event, reach, check_place=True
+            household_id,
+            version,
+            "moved",
+            changed_by,
+            change,
+            events.household_moved,
+            reach,
+            check_place=True,
         )
 
     async def change_members(
@@ -90,21 +84,13 @@ class ChangesUseCases:
         changed_by: str,
         reach: Reach = EVERYWHERE,
     ) -> Household:
-        def event(changed: Household, now: datetime) -> EventData:
-            return HouseholdMembersChanged(
-                household_id=changed.id,
-                members=events.members_v1(changed),
-                changed_at=now,
-                version=changed.version,
-            )
-
         return await self._change(
             household_id,
             version,
             "members-changed",
             changed_by,
             lambda current: rules.change_members(current, members),
-            event,
+            events.household_members_changed,
             reach,
             members_changed=True,
             check_id_duplicates=not allow_duplicate,
@@ -119,21 +105,13 @@ class ChangesUseCases:
         changed_by: str,
         reach: Reach = EVERYWHERE,
     ) -> Household:
-        def event(changed: Household, now: datetime) -> EventData:
-            return HouseholdContactChanged(
-                household_id=changed.id,
-                contact=events.contact_v1(changed.contact, changed.id, self._sealer),
-                changed_at=now,
-                version=changed.version,
-            )
-
         return await self._change(
             household_id,
             version,
             "contact-changed",
             changed_by,
             lambda current: rules.change_contact(current, contact),
-            event,
+            events.household_contact_changed,
             reach,
         )
 
@@ -149,7 +127,7 @@ class ChangesUseCases:
     ) -> Household:
         now = self._clock.now()
 
-        def event(changed: Household, at: datetime) -> EventData:
+        def event(changed: Household, at: datetime, seals: Seals) -> EventData:
             return HouseholdConsentChanged(
                 household_id=changed.id,
                 consent=events.consent_v1(changed.consent),
@@ -183,7 +161,7 @@ class ChangesUseCases:
     ) -> Household:
         now = self._clock.now()
 
-        def event(changed: Household, at: datetime) -> EventData:
+        def event(changed: Household, at: datetime, seals: Seals) -> EventData:
             return HouseholdDeregistered(
                 household_id=changed.id,
                 reason=changed.deregistration_reason or reason,
@@ -208,7 +186,7 @@ class ChangesUseCases:
         change_name: str,
         changed_by: str,
         change: Callable[[Household], Household],
-        event: Callable[[Household, datetime], EventData],
+        event: Callable[[Household, datetime, Seals], EventData],
         reach: Reach,
         *,
         members_changed: bool = False,
@@ -252,5 +230,6 @@ class ChangesUseCases:
             if not await repository.save(changed, members_changed=members_changed):
                 raise Conflict(f"household {household_id} was changed meanwhile")
             await keep_version(repository, changed, change_name, changed_by, now)
-            await self._outbox.add(connection, event(changed, now))
+            seals = Seals(await self._keys.keys_for(events.household_subjects(changed)))
+            await self._outbox.add(connection, event(changed, now, seals))
         return changed

@@ -1,8 +1,10 @@
 """Erasing a resident or a whole household (docs/privacy.md).
 
 In one transaction the registry erases its own records (the member or the household's personal
-data, the same in every version of its history, the events it already published), keeps the
-erasure with what it removed, and announces the household's new state and `erasure.requested`.
+data, the same in every version of its history, the events it already published), destroys the
+keys the person's data travelled sealed under (so no copy in Kafka, a dead-letter topic, the
+embedded log or a backup opens again), keeps the erasure with what it removed, and announces the
+household's new state and `erasure.requested`.
 Each service then removes its copies and answers `erasure.applied`; the last answer completes
 the erasure and announces `erasure.completed` with the whole report.
 """
@@ -15,6 +17,7 @@ from datetime import datetime
 
 from linli_registry.adapters.erasures import ErasureRepository
 from linli_registry.adapters.repository import HouseholdRepository
+from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.domain import erasure as rules
 from linli_registry.domain.erasure import Erasure
 from linli_registry.domain.household import Household, Status
@@ -36,6 +39,7 @@ class ErasureUseCases:
     _outbox: Outbox
     _clock: Clock
     _cipher: FieldCipher
+    _keys: SubjectKeys
 
     async def erase(
         self,
@@ -64,6 +68,7 @@ class ErasureUseCases:
             stored = ErasureRepository(connection)
             removed = {
                 "members": len(current.members) - len(erased.members),
+                "keys_destroyed": await self._destroy_keys(current, resident_id),
                 "history_versions": await stored.scrub_history(household_id, resident_id),
                 "published_events": await self._outbox.forget_published(
                     connection, [str(household_id)]
@@ -79,7 +84,8 @@ class ErasureUseCases:
                 removed={"registry": removed},
             )
             await stored.add(erasure)
-            for event in _state_events(current, erased, now):
+            seals = events.Seals(await self._keys.keys_for(events.household_subjects(erased)))
+            for event in _state_events(current, erased, now, seals):
                 await self._outbox.add(connection, event)
             await self._outbox.add(
                 connection,
@@ -91,6 +97,20 @@ class ErasureUseCases:
                 ),
             )
         return erasure
+
+    async def _destroy_keys(self, household: Household, resident_id: uuid.UUID | None) -> int:
+        """Destroy the keys the subject's data travels sealed under (crypto-shredding): every
+        copy in every topic, dead-letter topic, outbox and backup is unreadable from now on."""
+        residents = (
+            [resident_id]
+            if resident_id is not None
+            else [m.resident_id for m in household.members if m.resident_id is not None]
+        )
+        for resident in residents:
+            await self._keys.destroy(resident, "resident")
+        if resident_id is None:
+            await self._keys.destroy(household.id, "household")
+        return len(residents) + (1 if resident_id is None else 0)
 
     async def get(self, erasure_id: uuid.UUID, reach: Reach = EVERYWHERE) -> Erasure:
         async with self._database.connect() as connection:
@@ -134,13 +154,13 @@ class ErasureUseCases:
 
 
 def _state_events(
-    before: Household, after: Household, now: datetime
+    before: Household, after: Household, now: datetime, seals: events.Seals
 ) -> list[HouseholdMembersChanged | HouseholdDeregistered]:
     """The household's new state, for the read models the other services keep."""
     changed: list[HouseholdMembersChanged | HouseholdDeregistered] = [
         HouseholdMembersChanged(
             household_id=after.id,
-            members=events.members_v1(after),
+            members=events.members_v1(after, seals),
             changed_at=now,
             version=after.version,
         )

@@ -1,19 +1,25 @@
 """The registry's events, built field by field from the domain's values.
 
-Each event carries the state its consumers need. Contacts travel sealed for notify (the e-mail
-address and phone never in clear); ID numbers never travel at all.
+Each event carries the state its consumers need. Personal data travel sealed for notify, each
+value under the key of the subject it is about (`Seals`, from `SubjectKeys`): members' names
+under the resident's key, a household's address and contact under the household's, an
+organisation's contact under the organisation's. ID numbers never travel at all.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from linli_registry.domain.household import Consent, Contact, Household
 from linli_registry.domain.organisation import Organisation
 from linli_registry.domain.places import Building, Community, Compound, Grid
+from linli_registry.domain.subject_keys import SubjectKind
 from linli_shared.contracts.registry import (
     SEALED_EMAIL,
+    SEALED_TEXT,
     BuildingCreated,
     CommunityChanged,
     CommunityCreated,
@@ -23,6 +29,9 @@ from linli_shared.contracts.registry import (
     ContactV1,
     GridChanged,
     GridCreated,
+    HouseholdContactChanged,
+    HouseholdMembersChanged,
+    HouseholdMoved,
     HouseholdRegistered,
     MemberV1,
     OrganisationChanged,
@@ -108,22 +117,53 @@ def building_created(building: Building, compound: Compound, now: datetime) -> B
     )
 
 
-# --- households -----------------------------------------------------------------------------
+# --- households ---------------------------------------------------------------------------
 
 
-def members_v1(household: Household) -> list[MemberV1]:
+@dataclass(frozen=True)
+class Seals:
+    """The keys of the subjects one event is about (`SubjectKeys.keys_for`): each personal value
+    is sealed under its subject's key, bound to the subject's id. A destroyed key (None) seals
+    nothing: the value does not travel at all."""
+
+    keys: Mapping[uuid.UUID, str | None]
+
+    def seal(self, subject: uuid.UUID, values: Mapping[str, str | None]) -> str | None:
+        key = self.keys[subject]
+        return None if key is None else Sealer([key]).seal(str(subject), values)
+
+
+def household_subjects(household: Household) -> dict[uuid.UUID, SubjectKind]:
+    """The subjects whose personal data a household's events carry: it and its residents."""
+    subjects: dict[uuid.UUID, SubjectKind] = {household.id: "household"}
+    subjects.update({m.resident_id: "resident" for m in household.members if m.resident_id})
+    return subjects
+
+
+def members_v1(household: Household, seals: Seals) -> list[MemberV1]:
+    """Each member's name sealed under the resident's own key; the clear name stays empty."""
     return [
-        MemberV1(name=m.name, relation=m.relation, resident_id=m.resident_id)
+        MemberV1(
+            name=SEALED_TEXT,
+            relation=m.relation,
+            resident_id=m.resident_id,
+            name_sealed=seals.seal(m.resident_id, {"name": m.name}) if m.resident_id else None,
+        )
         for m in household.members
     ]
 
 
-def contact_v1(contact: Contact, subject: uuid.UUID, sealer: Sealer) -> ContactV1:
-    """The contact as it travels: e-mail and phone sealed for notify, never in clear."""
+def contact_v1(contact: Contact, subject: uuid.UUID, seals: Seals) -> ContactV1:
+    """The contact as it travels: e-mail and phone sealed under the key of the household or
+    organisation it belongs to, never in clear."""
     return ContactV1(
         preferred_channels=list(contact.preferred_channels),
-        sealed=sealer.seal(str(subject), {"email": contact.email, "phone": contact.phone}),
+        subject_sealed=seals.seal(subject, {"email": contact.email, "phone": contact.phone}),
     )
+
+
+def address_sealed(household: Household, seals: Seals) -> str | None:
+    return seals.seal(household.id, {"address": household.address})
 
 
 def consent_v1(consent: Consent) -> ConsentV1:
@@ -135,21 +175,59 @@ def consent_v1(consent: Consent) -> ConsentV1:
     )
 
 
-def household_registered(household: Household, sealer: Sealer) -> HouseholdRegistered:
+def household_registered(household: Household, seals: Seals) -> HouseholdRegistered:
     return HouseholdRegistered(
         household_id=household.id,
         community_id=household.community_id,
         grid_id=household.grid_id,
-        address=household.address,
-        members=members_v1(household),
+        # Required since 1.0.0: empty; the address travels sealed beside it.
+        address=SEALED_TEXT,
+        address_sealed=address_sealed(household, seals),
+        members=members_v1(household, seals),
         # Required since 1.0.0: a reserved, undeliverable address; the real one is sealed.
         contact_email=SEALED_EMAIL,
         registered_at=household.registered_at,
         compound_id=household.compound_id,
         building_id=household.building_id,
-        contact=contact_v1(household.contact, household.id, sealer),
+        contact=contact_v1(household.contact, household.id, seals),
         # Consent not yet recorded travels as null: consumers apply their own default.
         consent=consent_v1(household.consent) if household.consent.recorded_at else None,
+        version=household.version,
+    )
+
+
+def household_moved(household: Household, now: datetime, seals: Seals) -> HouseholdMoved:
+    return HouseholdMoved(
+        household_id=household.id,
+        community_id=household.community_id,
+        grid_id=household.grid_id,
+        address=SEALED_TEXT,
+        address_sealed=address_sealed(household, seals),
+        compound_id=household.compound_id,
+        building_id=household.building_id,
+        moved_at=now,
+        version=household.version,
+    )
+
+
+def household_members_changed(
+    household: Household, now: datetime, seals: Seals
+) -> HouseholdMembersChanged:
+    return HouseholdMembersChanged(
+        household_id=household.id,
+        members=members_v1(household, seals),
+        changed_at=now,
+        version=household.version,
+    )
+
+
+def household_contact_changed(
+    household: Household, now: datetime, seals: Seals
+) -> HouseholdContactChanged:
+    return HouseholdContactChanged(
+        household_id=household.id,
+        contact=contact_v1(household.contact, household.id, seals),
+        changed_at=now,
         version=household.version,
     )
 
@@ -157,7 +235,7 @@ def household_registered(household: Household, sealer: Sealer) -> HouseholdRegis
 # --- organisations --------------------------------------------------------------------------
 
 
-def organisation_registered(organisation: Organisation, sealer: Sealer) -> OrganisationRegistered:
+def organisation_registered(organisation: Organisation, seals: Seals) -> OrganisationRegistered:
     return OrganisationRegistered(
         organisation_id=organisation.id,
         kind=organisation.kind.value,
@@ -166,14 +244,14 @@ def organisation_registered(organisation: Organisation, sealer: Sealer) -> Organ
         grid_id=organisation.grid_id,
         compound_ids=list(organisation.compound_ids),
         frontage_segments=list(organisation.frontage_segments),
-        contact=contact_v1(organisation.contact, organisation.id, sealer),
+        contact=contact_v1(organisation.contact, organisation.id, seals),
         registered_at=organisation.registered_at,
         version=organisation.version,
     )
 
 
 def organisation_changed(
-    organisation: Organisation, now: datetime, sealer: Sealer
+    organisation: Organisation, now: datetime, seals: Seals
 ) -> OrganisationChanged:
     return OrganisationChanged(
         organisation_id=organisation.id,
@@ -183,7 +261,7 @@ def organisation_changed(
         grid_id=organisation.grid_id,
         compound_ids=list(organisation.compound_ids),
         frontage_segments=list(organisation.frontage_segments),
-        contact=contact_v1(organisation.contact, organisation.id, sealer),
+        contact=contact_v1(organisation.contact, organisation.id, seals),
         changed_at=now,
         version=organisation.version,
     )

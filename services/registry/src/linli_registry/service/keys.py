@@ -1,4 +1,5 @@
-"""Key rotation: re-encrypt every encrypted personal-data column under the current key.
+"""Key rotation: re-encrypt every encrypted personal-data column, and every subject key, under
+the current key.
 
 Rolling out a new key: put it first in LINLI_REGISTRY_ENCRYPTION_KEYS (the old one stays, so
 everything still decrypts), deploy, run `linli registry rotate-keys`, then remove the old key.
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Column, Table, and_, or_, select, tuple_, update
 
-from linli_registry.adapters.tables import households, members, organisations
+from linli_registry.adapters.tables import households, members, organisations, subject_keys
 from linli_shared.crypto import FieldCipher
 from linli_shared.db import Database
 
@@ -36,6 +37,8 @@ ENCRYPTED = (
     EncryptedColumns(households, ("contact_phone_enc",)),
     EncryptedColumns(members, ("id_number_enc", "phone_enc")),
     EncryptedColumns(organisations, ("contact_phone_enc",)),
+    # The per-subject keys of crypto-shredding (a destroyed one holds nothing to rotate).
+    EncryptedColumns(subject_keys, ("key_enc",)),
 )
 
 

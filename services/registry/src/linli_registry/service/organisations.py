@@ -17,12 +17,14 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_registry.adapters.repository import OrganisationRepository, PlaceRepository
+from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.domain import organisation as rules
 from linli_registry.domain.household import Contact
 from linli_registry.domain.organisation import Organisation, OrganisationKind
+from linli_registry.domain.subject_keys import SubjectKind
 from linli_registry.service import events
 from linli_shared.clock import Clock
-from linli_shared.crypto import FieldCipher, Sealer
+from linli_shared.crypto import FieldCipher
 from linli_shared.db import Database
 from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.outbox import Outbox
@@ -37,7 +39,7 @@ class OrganisationsUseCases:
     _outbox: Outbox
     _clock: Clock
     _cipher: FieldCipher
-    _sealer: Sealer
+    _keys: SubjectKeys
 
     async def register_organisation(
         self,
@@ -69,12 +71,11 @@ class OrganisationsUseCases:
             taken_from = await self._take_over(connection, organisation)
             await repository.add(organisation)
             await self._announce_manager_changes(connection, managers_before, now)
-            await self._outbox.add(
-                connection, events.organisation_registered(organisation, self._sealer)
-            )
+            seals = await self._seals(organisation, *taken_from)
+            await self._outbox.add(connection, events.organisation_registered(organisation, seals))
             for previous in taken_from:
                 await self._outbox.add(
-                    connection, events.organisation_changed(previous, now, self._sealer)
+                    connection, events.organisation_changed(previous, now, seals)
                 )
         return organisation
 
@@ -117,14 +118,17 @@ class OrganisationsUseCases:
             if not await repository.save(changed):
                 raise Conflict(f"organisation {organisation_id} was changed meanwhile")
             await self._announce_manager_changes(connection, managers_before, now)
-            await self._outbox.add(
-                connection, events.organisation_changed(changed, now, self._sealer)
-            )
+            seals = await self._seals(changed, *taken_from)
+            await self._outbox.add(connection, events.organisation_changed(changed, now, seals))
             for previous in taken_from:
                 await self._outbox.add(
-                    connection, events.organisation_changed(previous, now, self._sealer)
+                    connection, events.organisation_changed(previous, now, seals)
                 )
         return changed
+
+    async def _seals(self, *organisations: Organisation) -> events.Seals:
+        subjects: dict[uuid.UUID, SubjectKind] = {o.id: "organisation" for o in organisations}
+        return events.Seals(await self._keys.keys_for(subjects))
 
     async def get_organisation(
         self, organisation_id: uuid.UUID, reach: Reach = EVERYWHERE

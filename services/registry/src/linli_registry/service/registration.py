@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from linli_registry.adapters.repository import HouseholdRepository
+from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.domain import household as rules
 from linli_registry.domain.household import Consent, Household, Member
 from linli_registry.service import events
@@ -18,7 +19,7 @@ from linli_registry.service.recording import (
     keep_version,
 )
 from linli_shared.clock import Clock
-from linli_shared.crypto import FieldCipher, Sealer
+from linli_shared.crypto import FieldCipher
 from linli_shared.db import Database
 from linli_shared.messaging.outbox import Outbox
 from linli_shared.reach import EVERYWHERE, Reach
@@ -36,7 +37,7 @@ class RegistrationUseCases:
     _outbox: Outbox
     _clock: Clock
     _cipher: FieldCipher
-    _sealer: Sealer
+    _keys: SubjectKeys
 
     async def register_household(
         self,
@@ -88,5 +89,6 @@ class RegistrationUseCases:
                     raise PossibleDuplicate(candidates, reach)
             await repository.add(household)
             await keep_version(repository, household, "registered", registered_by, now)
-            await self._outbox.add(connection, events.household_registered(household, self._sealer))
+            seals = events.Seals(await self._keys.keys_for(events.household_subjects(household)))
+            await self._outbox.add(connection, events.household_registered(household, seals))
         return household

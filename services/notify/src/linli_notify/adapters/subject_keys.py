@@ -1,0 +1,123 @@
+"""The subject keys notify opens the registry's sealed personal data with (crypto-shredding,
+docs/privacy.md): names under each resident's key, addresses and contacts under the household's
+or organisation's.
+
+The port, `SubjectKeySource.key_of(subject)`, answers the key, or None once the registry has
+destroyed it (the subject was erased: nothing sealed under it opens any more, and notify keeps
+nothing of it). Two sources: `RegistryKeyClient` asks the registry's API
+(`GET /v1/subject-keys/{id}` with notify's `key_reader` token) from a worker of its own;
+`linli run` passes one that calls the registry in the same process. `CachedSubjectKeys` keeps
+answers briefly, so a burst of one household's events asks once.
+
+A registry that cannot answer (away, refusing notify's token, failing) is not the event's
+fault: `SubjectKeyUnavailable` is a `ConnectionError`, which the record processor retries with
+backoff until it answers, never dead-lettering the event (`linli_shared.faults`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+import httpx
+
+from linli_shared.messaging.processing import UnknownSubject
+
+KEYS_KEPT = 10_000
+
+
+class SubjectKeyUnavailable(ConnectionError):
+    """The registry did not answer with a key or its destruction: try again later."""
+
+
+class SubjectKeySource(Protocol):
+    async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        """The subject's key; None once destroyed. Raises `SubjectKeyUnavailable` when the
+        registry cannot say, `UnknownSubject` when it holds no key for the subject."""
+        ...
+
+
+class RegistryKeyClient:
+    """Asks the registry's API with notify's bearer token (the `key_reader` role)."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        token: str | None,
+        timeout_seconds: float = 5.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/") if base_url else None
+        self._token = token
+        self._timeout = timeout_seconds
+        self._client = client
+
+    async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        if self._base_url is None or not self._token:
+            raise SubjectKeyUnavailable(
+                "LINLI_NOTIFY_REGISTRY_URL and LINLI_NOTIFY_REGISTRY_TOKEN must be set to open "
+                "personal data sealed in the registry's events"
+            )
+        url = f"{self._base_url}/v1/subject-keys/{subject_id}"
+        headers = {"Authorization": f"Bearer {self._token}"}
+        try:
+            if self._client is not None:
+                response = await self._client.get(url, headers=headers, timeout=self._timeout)
+            else:
+                async with httpx.AsyncClient() as client:
+                    response = await client.get(url, headers=headers, timeout=self._timeout)
+        except httpx.HTTPError as error:
+            raise SubjectKeyUnavailable(f"the registry is unreachable: {error!r}") from error
+        if response.status_code == 410:
+            return None
+        if response.status_code == 404:
+            raise UnknownSubject(subject_id, "subject key")
+        if response.status_code != 200:
+            # 401/403: notify's credential is wrong or expired; 5xx: the registry fails. Neither
+            # is the event's fault: it waits for the operator or the registry.
+            raise SubjectKeyUnavailable(
+                f"the registry refused the subject key: HTTP {response.status_code}"
+            )
+        try:
+            key = response.json()["key"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise SubjectKeyUnavailable("the registry answered without a key") from error
+        if not isinstance(key, str):
+            raise SubjectKeyUnavailable("the registry answered without a key")
+        return key
+
+
+class CachedSubjectKeys:
+    """Answers (keys and destructions) kept for `ttl_seconds`, at most `KEYS_KEPT` of them,
+    least recently used out first. A key destroyed meanwhile is seen after at most the ttl;
+    `forget` drops a subject's answer at once (notify's own erasure of the subject)."""
+
+    def __init__(
+        self,
+        source: SubjectKeySource,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._kept: OrderedDict[uuid.UUID, tuple[str | None, float]] = OrderedDict()
+
+    async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        kept = self._kept.get(subject_id)
+        if kept is not None and self._clock() < kept[1]:
+            self._kept.move_to_end(subject_id)
+            return kept[0]
+        key = await self._source.key_of(subject_id)
+        if self._ttl > 0:
+            self._kept[subject_id] = (key, self._clock() + self._ttl)
+            self._kept.move_to_end(subject_id)
+            if len(self._kept) > KEYS_KEPT:
+                self._kept.popitem(last=False)
+        return key
+
+    def forget(self, subject_id: uuid.UUID) -> None:
+        self._kept.pop(subject_id, None)

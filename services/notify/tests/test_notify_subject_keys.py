@@ -1,0 +1,350 @@
+"""Personal data sealed under each subject's key (crypto-shredding): notify opens names,
+addresses and contacts with the keys the registry gives it; a destroyed key leaves nothing of the
+subject behind, on first delivery and on replay, without dead-lettering; a registry that cannot
+answer is a transient fault, never the event's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from linli_notify.adapters.repository import NoticeRepository
+from linli_notify.adapters.subject_keys import (
+    CachedSubjectKeys,
+    RegistryKeyClient,
+    SubjectKeyUnavailable,
+)
+from linli_notify.app import build_use_cases
+from linli_notify.domain.notice import Recipient
+from linli_notify.service import UseCases
+from linli_shared.clock import FixedClock
+from linli_shared.contracts import (
+    HouseholdContactChanged,
+    HouseholdMembersChanged,
+    HouseholdMoved,
+    HouseholdRegistered,
+    OrganisationRegistered,
+)
+from linli_shared.contracts.registry import SEALED_EMAIL, ContactV1, MemberV1
+from linli_shared.crypto import Sealer, generate_key
+from linli_shared.db import Database
+from linli_shared.faults import is_infrastructure_error
+from linli_shared.messaging.envelope import MalformedEvent
+from linli_shared.messaging.processing import UnknownSubject
+from services.notify.tests.notify_support import apply, settings_for
+
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class RegistryKeys:
+    """The registry's keys as notify sees them: a key per subject, some destroyed, or the
+    registry away."""
+
+    def __init__(self) -> None:
+        self.keys: dict[uuid.UUID, str] = {}
+        self.destroyed: set[uuid.UUID] = set()
+        self.away = False
+        self.asked: list[uuid.UUID] = []
+
+    def key(self, subject: uuid.UUID) -> str:
+        return self.keys.setdefault(subject, generate_key())
+
+    def seal(self, subject: uuid.UUID, **values: str | None) -> str:
+        return Sealer([self.key(subject)]).seal(str(subject), values)
+
+    def destroy(self, subject: uuid.UUID) -> None:
+        self.keys.pop(subject, None)
+        self.destroyed.add(subject)
+
+    async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        self.asked.append(subject_id)
+        if self.away:
+            raise SubjectKeyUnavailable("the registry is unreachable")
+        if subject_id in self.destroyed:
+            return None
+        if subject_id not in self.keys:
+            raise UnknownSubject(subject_id, "subject key")
+        return self.keys[subject_id]
+
+
+@pytest.fixture
+def registry() -> RegistryKeys:
+    return RegistryKeys()
+
+
+@pytest.fixture
+def notify(database: Database, registry: RegistryKeys) -> UseCases:
+    # No cache: each test sees a destruction at once (the cache has a test of its own).
+    settings = settings_for(database, registry_cache_seconds=0)
+    return build_use_cases(database, settings, FixedClock(NOW), subject_keys=registry)
+
+
+def member(registry: RegistryKeys, resident: uuid.UUID, name: str, relation: str) -> MemberV1:
+    return MemberV1(
+        name="",
+        relation=relation,
+        resident_id=resident,
+        name_sealed=registry.seal(resident, name=name),
+    )
+
+
+def registered(
+    registry: RegistryKeys, household: uuid.UUID, head: uuid.UUID, spouse: uuid.UUID
+) -> HouseholdRegistered:
+    """As the registry writes it: every personal value sealed under its subject's key."""
+    return HouseholdRegistered(
+        household_id=household,
+        community_id="c",
+        grid_id="g",
+        address="",
+        address_sealed=registry.seal(household, address="幸福路 1 号"),
+        members=[
+            MemberV1(
+                name="",
+                relation="head",
+                resident_id=head,
+                name_sealed=registry.seal(head, name="张三"),
+            ),
+            MemberV1(
+                name="",
+                relation="spouse",
+                resident_id=spouse,
+                name_sealed=registry.seal(spouse, name="李四"),
+            ),
+        ],
+        contact_email=SEALED_EMAIL,
+        registered_at=NOW - timedelta(days=1),
+        contact=ContactV1(
+            preferred_channels=["sms", "email"],
+            subject_sealed=registry.seal(household, email="zhang@example.cn", phone="13812345678"),
+        ),
+    )
+
+
+async def _recipient(database: Database, recipient_id: uuid.UUID) -> Recipient | None:
+    async with database.connect() as connection:
+        return await NoticeRepository(connection).recipient(recipient_id)
+
+
+async def test_names_addresses_and_contacts_open_under_their_subjects_keys(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household, head, spouse, shop = (uuid.uuid4() for _ in range(4))
+
+    await apply(notify, database, registered(registry, household, head, spouse))
+    await apply(
+        notify,
+        database,
+        OrganisationRegistered(
+            organisation_id=shop,
+            kind="shop",
+            name="好邻居便利店",
+            community_id="c",
+            contact=ContactV1(
+                subject_sealed=registry.seal(shop, email="shop@example.cn", phone=None)
+            ),
+            registered_at=NOW,
+        ),
+    )
+
+    mine = await _recipient(database, household)
+    assert mine is not None
+    assert (mine.name, mine.address) == ("张三", "幸福路 1 号")
+    assert (mine.email, mine.phone) == ("zhang@example.cn", "13812345678")
+    theirs = await _recipient(database, shop)
+    assert theirs is not None and theirs.email == "shop@example.cn"
+    assert set(registry.asked) == {household, head, shop}  # the spouse's name is not needed
+
+
+async def test_a_destroyed_household_key_leaves_no_address_or_contact(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household, head, spouse = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    event = registered(registry, household, head, spouse)
+    registry.destroy(household)
+
+    await apply(notify, database, event)  # applied, not dead-lettered
+
+    recipient = await _recipient(database, household)
+    assert recipient is not None
+    assert (recipient.address, recipient.email, recipient.phone) == (None, None, None)
+    assert recipient.name == "张三"  # the head's own key still opens the name
+
+
+async def test_a_destroyed_resident_key_leaves_no_name(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household, head, spouse = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await apply(notify, database, registered(registry, household, head, spouse))
+    members = HouseholdMembersChanged(
+        household_id=household,
+        members=[
+            MemberV1(
+                name="",
+                relation="head",
+                resident_id=head,
+                name_sealed=registry.seal(head, name="张三"),
+            )
+        ],
+        changed_at=NOW,
+        version=2,
+    )
+    registry.destroy(head)
+
+    await apply(notify, database, members)
+
+    recipient = await _recipient(database, household)
+    assert recipient is not None and recipient.name == ""
+    assert recipient.email == "zhang@example.cn"  # the household's key still opens its contact
+
+
+async def test_replaying_every_event_after_the_keys_are_destroyed_brings_nothing_back(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household, head, spouse = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    history = [
+        registered(registry, household, head, spouse),
+        HouseholdMoved(
+            household_id=household,
+            community_id="c",
+            grid_id="g",
+            address="",
+            address_sealed=registry.seal(household, address="安康路 8 号"),
+            moved_at=NOW,
+            version=2,
+        ),
+        HouseholdContactChanged(
+            household_id=household,
+            contact=ContactV1(
+                subject_sealed=registry.seal(household, email="new@example.cn", phone="13900001111")
+            ),
+            changed_at=NOW,
+            version=3,
+        ),
+    ]
+    for event in history:
+        await apply(notify, database, event)
+    registry.destroy(household)
+    registry.destroy(head)
+    registry.destroy(spouse)
+
+    for event in history:  # the consumer group rewound, the inbox pruned: applied anew
+        await apply(notify, database, event)
+
+    recipient = await _recipient(database, household)
+    assert recipient is not None
+    assert (recipient.name, recipient.address) == ("", None)
+    assert (recipient.email, recipient.phone) == (None, None)
+
+
+async def test_an_unreachable_registry_is_a_fault_of_the_surroundings_and_changes_nothing(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household = uuid.uuid4()
+    event = registered(registry, household, uuid.uuid4(), uuid.uuid4())
+    registry.away = True
+
+    with pytest.raises(SubjectKeyUnavailable) as away:
+        await apply(notify, database, event)
+
+    # The record processor retries such a fault until the registry answers: never a dead letter.
+    assert is_infrastructure_error(away.value)
+    assert await _recipient(database, household) is None
+    registry.away = False
+    await apply(notify, database, event)
+    assert (recipient := await _recipient(database, household)) is not None
+    assert recipient.email == "zhang@example.cn"
+
+
+async def test_a_value_sealed_for_another_subject_is_refused(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household, other = uuid.uuid4(), uuid.uuid4()
+    event = registered(registry, household, uuid.uuid4(), uuid.uuid4())
+    registry.keys[other] = registry.key(household)  # even under the very same key
+    copied = event.model_copy(update={"household_id": other})
+
+    with pytest.raises(MalformedEvent, match="sealed"):
+        await apply(notify, database, copied)
+    assert await _recipient(database, other) is None
+
+
+# --- the registry's API -----------------------------------------------------------------------
+
+
+def _client(
+    answer: Callable[[httpx.Request], httpx.Response], token: str = "notify-token"
+) -> tuple[RegistryKeyClient, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(request)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return RegistryKeyClient("http://registry:8000/", token, 2.0, client), seen
+
+
+async def test_the_registry_is_asked_with_notifys_token_and_410_means_destroyed() -> None:
+    subject, key = uuid.uuid4(), generate_key()
+    keys, seen = _client(lambda request: httpx.Response(200, json={"key": key}))
+    assert await keys.key_of(subject) == key
+    assert str(seen[0].url) == f"http://registry:8000/v1/subject-keys/{subject}"
+    assert seen[0].headers["authorization"] == "Bearer notify-token"
+
+    gone, _ = _client(lambda request: httpx.Response(410, json={"type": "gone"}))
+    assert await gone.key_of(subject) is None
+    unknown, _ = _client(lambda request: httpx.Response(404))
+    with pytest.raises(UnknownSubject):
+        await unknown.key_of(subject)
+
+
+def _refused(status: int) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(status)
+
+
+def _unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [_unreachable, _refused(401), _refused(403), _refused(500), _refused(503)],
+    ids=["unreachable", "401", "403", "500", "503"],
+)
+async def test_a_registry_that_cannot_answer_is_a_transient_fault(
+    answer: Callable[[httpx.Request], httpx.Response],
+) -> None:
+    keys, _ = _client(answer)
+    with pytest.raises(SubjectKeyUnavailable) as error:
+        await keys.key_of(uuid.uuid4())
+    assert is_infrastructure_error(error.value)
+
+
+async def test_without_the_registrys_address_nothing_sealed_opens_but_nothing_is_lost() -> None:
+    with pytest.raises(SubjectKeyUnavailable, match="LINLI_NOTIFY_REGISTRY_URL"):
+        await RegistryKeyClient(None, None).key_of(uuid.uuid4())
+
+
+async def test_answers_are_kept_briefly_and_forgotten_on_request(registry: RegistryKeys) -> None:
+    now = [0.0]
+    subject = uuid.uuid4()
+    registry.key(subject)
+    cached = CachedSubjectKeys(registry, ttl_seconds=30, clock=lambda: now[0])
+    ask: Callable[[], Awaitable[str | None]] = lambda: cached.key_of(subject)  # noqa: E731
+
+    first = await ask()
+    await ask()
+    assert registry.asked == [subject]
+    registry.destroy(subject)
+    now[0] = 31.0
+    assert first is not None and await ask() is None  # a destruction is seen after the ttl
+    registry.keys[subject] = first  # (never happens; shows the next answer is fetched)
+    registry.destroyed.clear()
+    cached.forget(subject)
+    assert await ask() == first
+    assert len(registry.asked) == 3

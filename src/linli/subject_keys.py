@@ -1,0 +1,25 @@
+"""Notify's source of subject keys under `linli run`: the registry's use case in the same
+process. A deployment's notify worker asks the registry's API instead
+(`linli_notify.adapters.subject_keys.RegistryKeyClient`); the answers are the same."""
+
+from __future__ import annotations
+
+import uuid
+
+from linli_registry.service.subject_keys import SubjectKeyDestroyed, SubjectKeyUseCases
+from linli_shared.errors import NotFound
+from linli_shared.messaging.processing import UnknownSubject
+
+
+class InProcessSubjectKeys:
+    def __init__(self, keys: SubjectKeyUseCases) -> None:
+        self._keys = keys
+
+    async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        """The key; None once destroyed (the subject was erased)."""
+        try:
+            return (await self._keys.key_of(subject_id)).key
+        except SubjectKeyDestroyed:
+            return None
+        except NotFound:
+            raise UnknownSubject(subject_id, "subject key") from None
