@@ -73,7 +73,7 @@ def _use_cases(database: Database, settings: CreditSettings) -> UseCases:
 def retention_job(
     database: Database, settings: CreditSettings, clock: Clock | None = None
 ) -> RetentionJob:
-    """The credit's retention policy, applied to its own categories and the common ones."""
+    """Credit's retention policy, applied to its own categories and the common ones."""
     return build_retention(
         NAME,
         settings,

@@ -77,7 +77,7 @@ def build_use_cases(
 def retention_job(
     database: Database, settings: InspectionsSettings, clock: Clock | None = None
 ) -> RetentionJob:
-    """The inspections's retention policy, applied to its own categories and the common ones."""
+    """Inspections' retention policy, applied to its own categories and the common ones."""
     return build_retention(
         NAME,
         settings,

@@ -120,7 +120,7 @@ def build_use_cases(
 def retention_job(
     database: Database, settings: NotifySettings, clock: Clock | None = None
 ) -> RetentionJob:
-    """The notify's retention policy, applied to its own categories and the common ones."""
+    """Notify's retention policy, applied to its own categories and the common ones."""
     return build_retention(
         NAME,
         settings,
