@@ -12,6 +12,13 @@ from linli_shared.messaging.envelope import Envelope, MalformedEvent
 
 async def read_topics(bootstrap: str, namespace: str, topics: list[str]) -> list[Envelope]:
     """Every record now in the (namespaced) topics, from the beginning, parsed as envelopes."""
+    envelopes = [_parsed(value) for value in await read_records(bootstrap, namespace, topics)]
+    return [envelope for envelope in envelopes if envelope is not None]
+
+
+async def read_records(bootstrap: str, namespace: str, topics: list[str]) -> list[bytes]:
+    """Every record's value now in the (namespaced) topics, from the beginning, as it lies
+    there (poison included)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -24,17 +31,28 @@ async def read_topics(bootstrap: str, namespace: str, topics: list[str]) -> list
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        envelopes: list[Envelope | None] = []
+        values: list[bytes] = []
         remaining = {tp for tp in partitions if ends[tp] > 0}
         while remaining:
             batches = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), timeout=30)
             for tp, records in batches.items():
-                envelopes.extend(_parsed(r.value) for r in records)
+                values.extend(r.value or b"" for r in records)
                 if records and records[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
-        return [envelope for envelope in envelopes if envelope is not None]
+        return values
     finally:
         await consumer.stop()
+
+
+async def namespace_topics(bootstrap: str, namespace: str) -> list[str]:
+    """Every topic of the namespace on the broker (streams and dead letters), without it."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        found = await consumer.topics()
+    finally:
+        await consumer.stop()
+    return sorted(t.removeprefix(namespace) for t in found if t.startswith(namespace))
 
 
 def _parsed(value: bytes | None) -> Envelope | None:

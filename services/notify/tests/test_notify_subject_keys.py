@@ -29,6 +29,7 @@ from linli_shared.contracts import (
     HouseholdRegistered,
     OrganisationRegistered,
 )
+from linli_shared.contracts.erasure import ErasureRequested
 from linli_shared.contracts.registry import SEALED_EMAIL, ContactV1, MemberV1
 from linli_shared.crypto import Sealer, generate_key
 from linli_shared.db import Database
@@ -348,3 +349,36 @@ async def test_answers_are_kept_briefly_and_forgotten_on_request(registry: Regis
     cached.forget(subject)
     assert await ask() == first
     assert len(registry.asked) == 3
+
+
+async def test_after_an_erasure_a_replay_opens_nothing_of_the_household_with_cached_keys(
+    database: Database, registry: RegistryKeys
+) -> None:
+    # The cache on (30 s): the erasure itself empties it.
+    cached = build_use_cases(
+        database,
+        settings_for(database, registry_cache_seconds=30),
+        FixedClock(NOW),
+        subject_keys=registry,
+    )
+    household, head, spouse = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    event = registered(registry, household, head, spouse)
+    await apply(cached, database, event)
+    for subject in (household, head, spouse):  # the registry erases the household ...
+        registry.destroy(subject)
+    await apply(  # ... and asks every service to erase it
+        cached,
+        database,
+        ErasureRequested(erasure_id=uuid.uuid4(), household_id=household, requested_at=NOW),
+    )
+
+    await apply(cached, database, event, event_id=str(uuid.uuid4()))  # a replay, inbox pruned
+
+    recipient = await _recipient(database, household)
+    assert recipient is not None
+    assert (recipient.name, recipient.address, recipient.email, recipient.phone) == (
+        "",
+        None,
+        None,
+        None,
+    )

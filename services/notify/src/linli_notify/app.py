@@ -9,7 +9,6 @@ from fastapi import FastAPI
 
 from linli_notify.adapters import tables
 from linli_notify.adapters.channels import Sender
-from linli_notify.adapters.erasure import erase_copies
 from linli_notify.adapters.sms import SmsGatewayChannel
 from linli_notify.adapters.smtp import SmtpChannel
 from linli_notify.adapters.subject_keys import CachedSubjectKeys, SubjectKeySource
@@ -26,6 +25,7 @@ from linli_notify.service.dispatch import (
     Dispatcher,
     DispatchWakeups,
 )
+from linli_notify.service.erasure import NotifyEraser
 from linli_notify.service.inbox import InboxUseCases
 from linli_notify.service.making import NoticeMakingUseCases
 from linli_notify.service.preferences import GridContactUseCases, PreferenceUseCases
@@ -93,8 +93,9 @@ def build_use_cases(
         senders[Channel.SMS] = SmsGatewayChannel(settings)
     webhook_delivery = WebhookDeliveryUseCases(database, clock, webhooks, policy)
     outbox = Outbox(tables.outbox, SOURCE)
+    recipients = RecipientUseCases(database, settings.contact_sealer(), keys)
     return UseCases(
-        recipients=RecipientUseCases(database, settings.contact_sealer(), keys),
+        recipients=recipients,
         making=NoticeMakingUseCases(database, clock),
         reads=NoticeReadUseCases(database),
         inbox=InboxUseCases(database, clock),
@@ -113,7 +114,9 @@ def build_use_cases(
             settings.dispatch_batch,
         ),
         webhook_delivery=webhook_delivery,
-        erasure=ErasureAnswering(database, outbox, clock, erase_copies, NotifyErasureApplied),
+        erasure=ErasureAnswering(
+            database, outbox, clock, NotifyEraser(recipients), NotifyErasureApplied
+        ),
     )
 
 

@@ -121,3 +121,6 @@ class CachedSubjectKeys:
 
     def forget(self, subject_id: uuid.UUID) -> None:
         self._kept.pop(subject_id, None)
+
+    def forget_all(self) -> None:
+        self._kept.clear()

@@ -144,6 +144,11 @@ class RecipientUseCases:
         if isinstance(self._keys, CachedSubjectKeys):
             self._keys.forget(subject_id)
 
+    def forget_keys(self) -> None:
+        """Drop every key kept (an erasure: which of them were destroyed is not known here)."""
+        if isinstance(self._keys, CachedSubjectKeys):
+            self._keys.forget_all()
+
     async def _name(self, member: MemberV1) -> str:
         """The member's name: opened under the resident's key, empty once it is destroyed."""
         if member.name_sealed is None or member.resident_id is None:
