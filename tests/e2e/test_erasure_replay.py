@@ -1,7 +1,9 @@
 """An erasure survives a replay of everything (docs/privacy.md): real processes, Kafka, PostgreSQL.
 
-The story: a household with two members (names, ID numbers, phones), a failed inspection whose
-note names the spouse and her phone, a notice delivered, a score lowered. The spouse is erased.
+The story: a household with two members (names, ID numbers, phones); a five-good award and the
+spouse's volunteer hours bring it to AA and the service hall's check grants the green channel;
+then a failed inspection whose note names the spouse and her phone lowers the score, a notice is
+delivered, and the green channel is lost. The spouse is erased.
 Then every worker stops, every service forgets which events it applied (its inbox emptied), every
 consumer group is rewound to the beginning, the workers re-consume every topic, and credit
 rebuilds its scores. Afterwards no table of any service, no topic of the platform (streams and
@@ -18,10 +20,12 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import delete
 
+from linli_credit.domain.ledger import FIVE_GOOD_CRITERIA
 from linli_shared.contracts import topics
 from linli_shared.db import Database
 from tests.conftest import bearer
@@ -34,6 +38,7 @@ from tests.support.scan import database_text, where_found
 
 STAFF = bearer("community_staff")
 OFFICER = bearer("credit_officer")
+HALL = bearer("service", subject="hall-replay")
 INSPECTOR = bearer("inspector", subject="inspector-he", grids=["g-replay"])
 HEAD = {"name": "欧阳立新", "id_number": resident_id("11010519660517"), "phone": "13655556666"}
 SPOUSE = {"name": "慕容晓雯", "id_number": resident_id("11010519690228"), "phone": "13788889999"}
@@ -138,11 +143,41 @@ async def _story(http: httpx.AsyncClient, platform: Platform) -> tuple[str, str]
             "members": [{**HEAD, "relation": "head"}, {**SPOUSE, "relation": "spouse"}],
             "contact_email": EMAIL,
             "contact_phone": HEAD["phone"],
+            "consent": {"integrity_scoring": True},
         },
     )
     assert created.status_code == 201, created.text
     household_id = created.json()["id"]
     [spouse_id] = [m["resident_id"] for m in created.json()["members"] if m["name"] == "慕容晓雯"]
+    credit = platform.url("credit")
+
+    async def opened() -> bool:
+        response = await http.get(f"{credit}/v1/subjects/{household_id}/score", headers=OFFICER)
+        return response.status_code == 200
+
+    await eventually(opened, "the household's account in credit")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    awarded = await http.post(
+        f"{credit}/v1/subjects/{household_id}/five-good-awards",
+        json={"year": today.year, "criteria": dict.fromkeys(FIVE_GOOD_CRITERIA, True)},
+        headers=OFFICER,
+    )
+    assert awarded.status_code == 201, awarded.text
+    served = await http.post(
+        f"{credit}/v1/subjects/{household_id}/volunteer-hours",
+        json={
+            "hours": 10,
+            "served_on": today.isoformat(),
+            "activity": "street patrol",
+            "resident_id": spouse_id,
+        },
+        headers=STAFF,
+    )
+    assert served.status_code == 201, served.text
+    checked = await http.get(f"{credit}/v1/subjects/{household_id}/green-channel", headers=HALL)
+    assert checked.json()["granted"] is True, checked.text
+    score = await http.get(f"{credit}/v1/subjects/{household_id}/score", headers=OFFICER)
+    awarded_score = score.json()["score"]
     inspection = {
         "id": str(uuid.uuid4()),
         "subject_id": household_id,
@@ -172,7 +207,7 @@ async def _story(http: httpx.AsyncClient, platform: Platform) -> tuple[str, str]
         response = await http.get(
             f"{platform.url('credit')}/v1/subjects/{household_id}/score", headers=OFFICER
         )
-        return response.status_code == 200 and response.json()["score"] < 1000
+        return response.status_code == 200 and response.json()["score"] < awarded_score
 
     await eventually(scored, "credit to lower the household's score")
 
@@ -186,6 +221,8 @@ async def _story(http: httpx.AsyncClient, platform: Platform) -> tuple[str, str]
         return any(n["status"] == "delivered" for n in notices)
 
     await eventually(noticed, "the rectification notice to be delivered")
+    checked = await http.get(f"{credit}/v1/subjects/{household_id}/green-channel", headers=HALL)
+    assert checked.json()["granted"] is False, "the green channel is lost with the grade"
     return household_id, spouse_id
 
 
