@@ -15,6 +15,7 @@ from linli_notify.adapters.smtp import SmtpChannel
 from linli_notify.adapters.subject_keys import CachedSubjectKeys, SubjectKeySource
 from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.adapters.webhooks import WebhookSender
+from linli_notify.api.access import collector
 from linli_notify.api.routes import router
 from linli_notify.consumers import subscriptions
 from linli_notify.domain.delivery import DeliveryPolicy
@@ -36,8 +37,10 @@ from linli_notify.service.retention import SHIPPED_POLICIES, RetentionUseCases
 from linli_notify.service.webhook_delivery import WebhookDeliveryUseCases
 from linli_notify.service.webhooks import WebhookUseCases
 from linli_notify.settings import NotifySettings
+from linli_shared.access import AccessAnswering
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
+from linli_shared.contracts.access import NotifyAccessAnswered
 from linli_shared.contracts.erasure import NotifyErasureApplied
 from linli_shared.db import Database
 from linli_shared.erasure import ErasureAnswering
@@ -93,10 +96,11 @@ def build_use_cases(
         senders[Channel.SMS] = SmsGatewayChannel(settings)
     webhook_delivery = WebhookDeliveryUseCases(database, clock, webhooks, policy)
     outbox = Outbox(tables.outbox, SOURCE)
+    reads = NoticeReadUseCases(database)
     return UseCases(
         recipients=RecipientUseCases(database, settings.contact_sealer(), keys),
         making=NoticeMakingUseCases(database, clock),
-        reads=NoticeReadUseCases(database),
+        reads=reads,
         inbox=InboxUseCases(database, clock),
         preferences=PreferenceUseCases(database, clock),
         grid_contacts=GridContactUseCases(database),
@@ -114,6 +118,7 @@ def build_use_cases(
         ),
         webhook_delivery=webhook_delivery,
         erasure=ErasureAnswering(database, outbox, clock, erase_copies, NotifyErasureApplied),
+        access=AccessAnswering(database, outbox, clock, collector(reads), NotifyAccessAnswered),
     )
 
 
