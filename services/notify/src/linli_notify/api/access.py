@@ -13,6 +13,12 @@ def records(copy: DataCopy) -> list[AccessRecord]:
     out = DataCopyOut.of(copy).model_dump(mode="json")
     return [
         AccessRecord(
+            category="household_membership",
+            what={"household_id": str(copy.recipient.id), "resident_id": str(copy.resident_id)},
+            purpose="知晓通知所涉住户的成员（来自登记服务的事件）",
+            retention="住户登记期间保存；住户注销或您被删除时删除",
+        ),
+        AccessRecord(
             category="recipient",
             what=out["recipient"],
             purpose="向您的住户送达通知：户主姓名、地址、联系方式和通知偏好",
