@@ -6,7 +6,8 @@ note names the spouse; notify delivers the notice; credit lowers the score. Comm
 for the spouse's data by her ID number; once every service has answered, the JSON export lists
 records from each of them (her member record, the inspection with the note, the notice), the
 zh-CN page shows them, every service where the scan of the databases finds her contributed to
-the export and every value it finds is in it; and each read of the export is in the audit trail.
+the export and every value it finds is in it; each read of the export is in the audit trail;
+and once she is erased, the request keeps none of her records.
 """
 
 from __future__ import annotations
@@ -162,6 +163,18 @@ async def test_a_residents_export_lists_what_every_service_holds_about_her(
     path = f"/v1/access-requests/{started.json()['id']}"
     assert ("staff-zhou", "/v1/access-requests") in await trail("write")
     assert ("staff-zhou", f"{path}/export") in await trail("personal-data-read")
+
+    # Once she is erased, the request keeps who asked and how many records came, not them.
+    erased = await http.post(
+        f"{registry}/v1/households/{household_id}/erasures",
+        json={"resident_id": spouse_id, "reason": "本人申请删除（个保法第四十七条）"},
+        headers=STAFF,
+    )
+    assert erased.status_code == 202, erased.text
+    assert erased.json()["removed"]["registry"]["access_request_copies"] == len(SERVICES)
+    after = (await http.get(f"{url}/export", headers=STAFF)).json()
+    assert after["records"] == [] and sorted(after["erased"]) == sorted(SERVICES)
+    assert after["request"]["answered"] == request["answered"]
 
 
 async def _scan(platform: Platform) -> dict[str, dict[str, str]]:
