@@ -76,7 +76,7 @@ async def test_every_service_answers_an_access_request_through_the_embedded_log(
         url = f"/registry/v1/access-requests/{started.json()['id']}"
 
         async def completed() -> bool:
-            return (await http.get(url)).json()["status"] == "completed"
+            return bool((await http.get(url)).json()["status"] == "completed")
 
         await eventually(completed, "every service to answer", within=60)
         export = (await http.get(f"{url}/export")).json()
