@@ -96,15 +96,17 @@ def build_use_cases(
         senders[Channel.SMS] = SmsGatewayChannel(settings)
     webhook_delivery = WebhookDeliveryUseCases(database, clock, webhooks, policy)
     outbox = Outbox(tables.outbox, SOURCE)
-    reads = NoticeReadUseCases(database)
     return UseCases(
         recipients=RecipientUseCases(database, settings.contact_sealer(), keys),
         making=NoticeMakingUseCases(database, clock),
-        reads=reads,
+        reads=NoticeReadUseCases(database),
         inbox=InboxUseCases(database, clock),
         preferences=PreferenceUseCases(database, clock),
         grid_contacts=GridContactUseCases(database),
         webhooks=WebhookUseCases(database, clock, webhooks),
+        access=AccessAnswering(
+            database, outbox, clock, collector(NoticeReadUseCases(database)), NotifyAccessAnswered
+        ),
         previews=PreviewUseCases(renderer),
         dispatcher=Dispatcher(
             database,
@@ -118,7 +120,6 @@ def build_use_cases(
         ),
         webhook_delivery=webhook_delivery,
         erasure=ErasureAnswering(database, outbox, clock, erase_copies, NotifyErasureApplied),
-        access=AccessAnswering(database, outbox, clock, collector(reads), NotifyAccessAnswered),
     )
 
 
