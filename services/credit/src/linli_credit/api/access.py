@@ -8,6 +8,9 @@ from linli_credit.service.reads import DataCopy, ReadUseCases
 from linli_shared.access import Collector, from_data_copy
 from linli_shared.contracts.access import AccessRecord
 
+# The retention policy's periods the texts name (tests/retention check them against the policy).
+PERIODS = {"green_channel_checks": 1095}
+
 
 def collector(reads: ReadUseCases) -> Collector:
     def records(copy: DataCopy) -> list[AccessRecord]:
@@ -37,8 +40,7 @@ def collector(reads: ReadUseCases) -> Collector:
                     category="green_channel_check",
                     what=check,
                     purpose="服务大厅绿色通道查询：谁在何时查询了您的信用等级及结果",
-                    # The retention policy's `green_channel_checks` (2026.1).
-                    retention="自查询之日起保存1095天后删除",
+                    retention=f"自查询之日起保存{PERIODS['green_channel_checks']}天后删除",
                 )
                 for check in record["green_channel_checks"]
             ]

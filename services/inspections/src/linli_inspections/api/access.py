@@ -8,8 +8,12 @@ from linli_inspections.service.reads import DataCopy, ReadsUseCases
 from linli_shared.access import Collector, from_data_copy
 from linli_shared.contracts.access import AccessRecord
 
-# The evidence's period is the retention policy's `inspection_evidence` (2026.1: 1095 days).
-_WHILE_REGISTERED = "住户登记期间保存；检查照片自检查合格或整改核验之日起保存1095天后删除"
+# The retention policy's periods the texts name (tests/retention check them against the policy).
+PERIODS = {"inspection_evidence": 1095}
+_WHILE_REGISTERED = (
+    "住户登记期间保存；检查照片自检查合格或整改核验之日起保存"
+    f"{PERIODS['inspection_evidence']}天后删除"
+)
 
 
 def records(copy: DataCopy) -> list[AccessRecord]:

@@ -8,6 +8,9 @@ from linli_notify.service.reads import DataCopy, NoticeReadUseCases
 from linli_shared.access import Collector, from_data_copy
 from linli_shared.contracts.access import AccessRecord
 
+# The retention policy's periods the texts name (tests/retention check them against the policy).
+PERIODS = {"notice_bodies": 1095, "delivery_logs": 365}
+
 
 def records(copy: DataCopy) -> list[AccessRecord]:
     out = DataCopyOut.of(copy).model_dump(mode="json")
@@ -29,8 +32,8 @@ def records(copy: DataCopy) -> list[AccessRecord]:
                 category="notice",
                 what=notice,
                 purpose="证明您的住户被告知了什么、何时、通过何种渠道",
-                # The retention policy's `notice_bodies` and `delivery_logs` (2026.1).
-                retention="通知内容自创建之日起保存1095天后清空；送达记录（含送达地址）保存365天",
+                retention=f"通知内容自创建之日起保存{PERIODS['notice_bodies']}天后清空；"
+                f"送达记录（含送达地址）保存{PERIODS['delivery_logs']}天",
             )
             for notice in out["notices"]
         ),

@@ -8,8 +8,12 @@ from linli_registry.service.disclosure import DataCopy, DisclosureUseCases
 from linli_shared.access import Collector, from_data_copy
 from linli_shared.contracts.access import AccessRecord
 
-# The retention policy's `deregistered_members` (2026.1: 1095 days).
-_REGISTERED = "住户登记期间保存；住户注销后保存1095天，然后删除（与删除请求相同）"
+# The retention policy's periods the texts name (tests/retention check them against the policy).
+PERIODS = {"deregistered_members": 1095}
+_REGISTERED = (
+    f"住户登记期间保存；住户注销后保存{PERIODS['deregistered_members']}天，"
+    "然后删除（与删除请求相同）"
+)
 
 
 def records(copy: DataCopy) -> list[AccessRecord]:
