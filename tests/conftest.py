@@ -143,6 +143,7 @@ async def shared_platform(shared_platforms: SharedPlatforms) -> SharedPlatform:
 # The modules whose tests take `shared_platform`: pytest-xdist hands them to one test process as
 # one unit of work (below), so the platform starts once in the whole run.
 SHARED_PLATFORM_MODULES = (
+    "tests/e2e/test_access_story.py",
     "tests/e2e/test_compound_story.py",
     "tests/e2e/test_erasure_story.py",
     "tests/e2e/test_partner_privacy.py",

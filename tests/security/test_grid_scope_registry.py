@@ -95,7 +95,9 @@ async def _places(client: httpx.AsyncClient) -> dict[str, str]:
         )
         organisation = await _created(client, "organisations", _organisation(grid))
         ids[f"organisation-{grid}"] = organisation["id"]
-        ids[f"household-{grid}"] = (await _created(client, "households", _household(grid)))["id"]
+        household = await _created(client, "households", _household(grid))
+        ids[f"household-{grid}"] = household["id"]
+        ids[f"resident-{grid}"] = household["members"][0]["resident_id"]
     # An erasure of theirs: a household of their grid erased by an admin.
     erased = (
         await _created(client, "households", {**_household(THEIRS), "address": f"{THEIRS} 路 9 号"})
@@ -105,11 +107,20 @@ async def _places(client: httpx.AsyncClient) -> dict[str, str]:
     )
     assert started.status_code == 202, started.text
     ids["erasure"] = started.json()["id"]
+    # An access request about a resident of theirs, started by an admin.
+    asked = await client.post(
+        "/v1/access-requests",
+        json={"resident_id": ids[f"resident-{THEIRS}"], "reason": "本人申请查阅"},
+        headers=ADMIN,
+    )
+    assert asked.status_code == 202, asked.text
+    ids["access"] = asked.json()["id"]
     return ids
 
 
 def _probes(ids: dict[str, str]) -> list[Probe]:
     household, ours = f"/v1/households/{ids[f'household-{THEIRS}']}", ids[f"household-{OURS}"]
+    access = f"/v1/access-requests/{ids['access']}"
     organisation = f"/v1/organisations/{ids[f'organisation-{THEIRS}']}"
     version = {"version": 1}
     return [
@@ -148,6 +159,16 @@ def _probes(ids: dict[str, str]) -> list[Probe]:
             {"reason": "本人申请"},
         ),
         Probe("GET", "/v1/erasures/{erasure_id}", f"/v1/erasures/{ids['erasure']}"),
+        Probe(
+            "POST",
+            "/v1/access-requests",
+            "/v1/access-requests",
+            {"resident_id": ids[f"resident-{THEIRS}"], "reason": "本人申请查阅"},
+        ),
+        *(
+            Probe("GET", f"/v1/access-requests/{{request_id}}{tail}", f"{access}{tail}")
+            for tail in ("", "/export", "/export.html")
+        ),
         # Moving our own household into their grid names their grid: refused.
         Probe(
             "POST",

@@ -7,17 +7,26 @@ one is dropped. `FieldCipher` adds equality lookups on encrypted values (a dupli
 through a keyed hash (`blind_index`, HMAC-SHA256) kept in its own column: the database never
 sees the plain value. `Sealer` seals a few values for a consumer that holds the same keys,
 bound to the record they belong to: the registry seals each subject's personal data in its
-events under the subject's own key (crypto-shredding, docs/privacy.md).
+events under the subject's own key (crypto-shredding, docs/privacy.md). `seal_to` seals for the
+holder of one private key alone (X25519, HKDF-SHA256, AES-256-GCM): a service answers an access
+request with a resident's records that only the registry, which asked, can open.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Mapping, Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # Development only: notify defaults to it for the contacts sealed under the platform's contact
 # key in events written before subject keys (docs/privacy.md); production sets
@@ -119,3 +128,75 @@ class Sealer:
         ):
             raise SealBroken("the sealed value holds no values")
         return {str(k): v for k, v in values.items()}
+
+
+# --- sealed for one private key's holder ------------------------------------------------------
+
+_SEALED_INFO = b"linli sealed-to v1"
+_RAW = serialization.Encoding.Raw
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text.encode())
+    except ValueError as error:
+        raise SealBroken("not a sealed value") from error
+
+
+def new_key_pair() -> tuple[str, str]:
+    """A fresh X25519 key pair: (private, public), each 32 bytes in URL-safe base64."""
+    private = X25519PrivateKey.generate()
+    return (
+        _b64(
+            private.private_bytes(
+                _RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+        ),
+        _b64(private.public_key().public_bytes(_RAW, serialization.PublicFormat.Raw)),
+    )
+
+
+def _sealing_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=_SEALED_INFO
+    ).derive(shared)
+
+
+def seal_to(public_key: str, plaintext: bytes, context: str) -> str:
+    """`plaintext` sealed so that only the holder of `public_key`'s private key opens it, and
+    only under the same `context` (what it answers: a value copied elsewhere does not open)."""
+    try:
+        recipient = X25519PublicKey.from_public_bytes(_unb64(public_key))
+    except (ValueError, SealBroken) as error:
+        raise ValueError("public_key: not an X25519 public key") from error
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_public = ephemeral.public_key().public_bytes(_RAW, serialization.PublicFormat.Raw)
+    key = _sealing_key(
+        ephemeral.exchange(recipient),
+        ephemeral_public,
+        recipient.public_bytes(_RAW, serialization.PublicFormat.Raw),
+    )
+    nonce = os.urandom(12)
+    return _b64(ephemeral_public + nonce + AESGCM(key).encrypt(nonce, plaintext, context.encode()))
+
+
+def open_sealed(private_key: str, token: str, context: str) -> bytes:
+    """What `seal_to` sealed for this private key under `context`; SealBroken otherwise."""
+    private = X25519PrivateKey.from_private_bytes(_unb64(private_key))
+    raw = _unb64(token)
+    if len(raw) < 32 + 12 + 16:
+        raise SealBroken("not a sealed value")
+    ephemeral_public, nonce, ciphertext = raw[:32], raw[32:44], raw[44:]
+    key = _sealing_key(
+        private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public)),
+        ephemeral_public,
+        private.public_key().public_bytes(_RAW, serialization.PublicFormat.Raw),
+    )
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, context.encode())
+    except InvalidTag as error:
+        raise SealBroken("sealed for another key or another context") from error

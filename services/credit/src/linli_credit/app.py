@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from linli_credit.adapters import tables
 from linli_credit.adapters.erasure import erase_copies
+from linli_credit.api.access import collector
 from linli_credit.api.routes import router
 from linli_credit.consumers import subscriptions
 from linli_credit.domain.policy import PolicyBook, load_policy_book
@@ -25,8 +26,10 @@ from linli_credit.service.retention import SHIPPED_POLICIES, RetentionUseCases
 from linli_credit.service.scheduled import ScheduledUseCases
 from linli_credit.service.scoring import Scoring
 from linli_credit.settings import CreditSettings
+from linli_shared.access import AccessAnswering
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
+from linli_shared.contracts.access import CreditAccessAnswered
 from linli_shared.contracts.erasure import CreditErasureApplied
 from linli_shared.db import Database
 from linli_shared.erasure import ErasureAnswering
@@ -53,6 +56,7 @@ def build_use_cases(database: Database, clock: Clock, policies: PolicyBook) -> U
     outbox = Outbox(tables.outbox, SOURCE)
     scoring = Scoring(outbox, clock, policies)
     scheduled = ScheduledUseCases(database, scoring)
+    reads = ReadUseCases(database, scoring)
     return UseCases(
         accounts=AccountUseCases(database, scoring),
         posting=PostingUseCases(database, scoring),
@@ -60,9 +64,10 @@ def build_use_cases(database: Database, clock: Clock, policies: PolicyBook) -> U
         appeals=AppealUseCases(database, scoring),
         green_channel=GreenChannelUseCases(database, scoring, scheduled),
         scheduled=scheduled,
-        reads=ReadUseCases(database, scoring),
+        reads=reads,
         rebuild=RebuildUseCases(database, scoring),
         erasure=ErasureAnswering(database, outbox, clock, erase_copies, CreditErasureApplied),
+        access=AccessAnswering(database, outbox, clock, collector(reads), CreditAccessAnswered),
     )
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from linli_inspections.adapters import tables
 from linli_inspections.adapters.erasure import erase_copies
+from linli_inspections.api.access import collector
 from linli_inspections.api.routes import router
 from linli_inspections.consumers import subscriptions
 from linli_inspections.domain.evidence import DEFAULT_MAX_BYTES
@@ -25,8 +26,10 @@ from linli_inspections.service.retention import SHIPPED_POLICIES, RetentionUseCa
 from linli_inspections.service.sweep import SweepUseCases
 from linli_inspections.service.templates import TemplatesUseCases
 from linli_inspections.settings import InspectionsSettings
+from linli_shared.access import AccessAnswering
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
+from linli_shared.contracts.access import InspectionsAccessAnswered
 from linli_shared.contracts.erasure import InspectionsErasureApplied
 from linli_shared.db import Database
 from linli_shared.erasure import ErasureAnswering
@@ -71,6 +74,9 @@ def build_use_cases(
         reads=reads,
         sweep=SweepUseCases(clock, cases, coverage),
         erasure=ErasureAnswering(database, outbox, clock, erase_copies, InspectionsErasureApplied),
+        access=AccessAnswering(
+            database, outbox, clock, collector(reads), InspectionsAccessAnswered
+        ),
     )
 
 

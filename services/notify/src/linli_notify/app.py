@@ -14,6 +14,7 @@ from linli_notify.adapters.smtp import SmtpChannel
 from linli_notify.adapters.subject_keys import CachedSubjectKeys, SubjectKeySource
 from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.adapters.webhooks import WebhookSender
+from linli_notify.api.access import collector
 from linli_notify.api.routes import router
 from linli_notify.consumers import subscriptions
 from linli_notify.domain.delivery import DeliveryPolicy
@@ -36,8 +37,10 @@ from linli_notify.service.retention import SHIPPED_POLICIES, RetentionUseCases
 from linli_notify.service.webhook_delivery import WebhookDeliveryUseCases
 from linli_notify.service.webhooks import WebhookUseCases
 from linli_notify.settings import NotifySettings
+from linli_shared.access import AccessAnswering
 from linli_shared.audit import AuditLog
 from linli_shared.clock import Clock, SystemClock
+from linli_shared.contracts.access import NotifyAccessAnswered
 from linli_shared.contracts.erasure import NotifyErasureApplied
 from linli_shared.db import Database
 from linli_shared.erasure import ErasureAnswering
@@ -102,6 +105,9 @@ def build_use_cases(
         preferences=PreferenceUseCases(database, clock),
         grid_contacts=GridContactUseCases(database),
         webhooks=WebhookUseCases(database, clock, webhooks),
+        access=AccessAnswering(
+            database, outbox, clock, collector(NoticeReadUseCases(database)), NotifyAccessAnswered
+        ),
         previews=PreviewUseCases(renderer),
         dispatcher=Dispatcher(
             database,

@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from linli_registry.adapters import tables
 from linli_registry.adapters.subject_keys import SubjectKeys
+from linli_registry.api.access import collector
 from linli_registry.api.routes import router
 from linli_registry.consumers import subscriptions
 from linli_registry.service import UseCases
+from linli_registry.service.access import AccessUseCases
 from linli_registry.service.announce import MembersAnnouncement
 from linli_registry.service.changes import ChangesUseCases
 from linli_registry.service.disclosure import DisclosureUseCases
@@ -53,15 +55,17 @@ def build_use_cases(
     outbox = Outbox(tables.outbox, SOURCE)
     cipher = settings.cipher()
     keys = SubjectKeys(database, cipher, clock)
+    disclosure = DisclosureUseCases(database, cipher)
     return UseCases(
         territory=TerritoryUseCases(database, outbox, clock, settings.default_time_zone),
         registration=RegistrationUseCases(database, outbox, clock, cipher, keys),
         changes=ChangesUseCases(database, outbox, clock, cipher, keys),
-        disclosure=DisclosureUseCases(database, cipher),
+        disclosure=disclosure,
         history=HistoryUseCases(database, cipher),
         erasure=ErasureUseCases(database, outbox, clock, cipher, keys),
         organisations=OrganisationsUseCases(database, outbox, clock, cipher, keys),
         subject_keys=SubjectKeyUseCases(keys),
+        access=AccessUseCases(database, outbox, clock, cipher, collector(disclosure)),
     )
 
 

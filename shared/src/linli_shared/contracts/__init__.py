@@ -4,6 +4,12 @@ One pydantic model per CloudEvents type and version. These are contracts, not do
 each service maps its own domain objects onto them when it publishes.
 """
 
+from linli_shared.contracts.access import (
+    AccessRequested,
+    CreditAccessAnswered,
+    InspectionsAccessAnswered,
+    NotifyAccessAnswered,
+)
 from linli_shared.contracts.base import EventCatalogue, EventData
 from linli_shared.contracts.credit import (
     AccountClosed,
@@ -87,6 +93,7 @@ CATALOGUE = EventCatalogue(
         BuildingCreated,
         ErasureRequested,
         ErasureCompleted,
+        AccessRequested,
         # inspections
         InspectionRecorded,
         InspectionPassed,
@@ -100,6 +107,7 @@ CATALOGUE = EventCatalogue(
         InspectionEscalated,
         ScheduleMissed,
         InspectionsErasureApplied,
+        InspectionsAccessAnswered,
         # inspections, partner-readable (linli.partner.inspections.v1)
         PartnerInspectionCompleted,
         PartnerRectificationOverdue,
@@ -117,6 +125,7 @@ CATALOGUE = EventCatalogue(
         AccountOpened,
         AccountClosed,
         CreditErasureApplied,
+        CreditAccessAnswered,
         # credit, for partners (no personal data)
         PartnerGradeChanged,
         PartnerGreenChannelGranted,
@@ -125,11 +134,13 @@ CATALOGUE = EventCatalogue(
         NoticeDelivered,
         NoticeFailed,
         NotifyErasureApplied,
+        NotifyAccessAnswered,
     ]
 )
 
 __all__ = [
     "CATALOGUE",
+    "AccessRequested",
     "AccountClosed",
     "AccountOpened",
     "AppealDecided",
@@ -140,6 +151,7 @@ __all__ = [
     "CommunityCreated",
     "CompoundChanged",
     "CompoundCreated",
+    "CreditAccessAnswered",
     "CreditErasureApplied",
     "EntryRepaired",
     "ErasureCompleted",
@@ -161,9 +173,11 @@ __all__ = [
     "InspectionFailed",
     "InspectionPassed",
     "InspectionRecorded",
+    "InspectionsAccessAnswered",
     "InspectionsErasureApplied",
     "NoticeDelivered",
     "NoticeFailed",
+    "NotifyAccessAnswered",
     "NotifyErasureApplied",
     "OrganisationChanged",
     "OrganisationRegistered",

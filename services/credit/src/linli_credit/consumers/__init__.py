@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from linli_credit.service import UseCases
 from linli_shared.contracts import (
+    AccessRequested,
     ErasureRequested,
     HouseholdConsentChanged,
     HouseholdDeregistered,
@@ -35,6 +36,7 @@ def subscriptions(credit: UseCases) -> list[Subscription]:
             on(OrganisationRegistered, accounts.remember_organisation),
             on(OrganisationChanged, accounts.remember_organisation),
             on(ErasureRequested, credit.erasure.apply),
+            on(AccessRequested, credit.access.apply),
             on_sourced(InspectionFailed, posting.record_failed_inspection),
             on_sourced(RectificationVerified, posting.record_rectification),
             on_sourced(RectificationOverdue, posting.record_rectification),

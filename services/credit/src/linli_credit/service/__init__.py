@@ -16,6 +16,7 @@ from linli_credit.service.posting import PostingUseCases
 from linli_credit.service.reads import ReadUseCases
 from linli_credit.service.rebuild import RebuildUseCases
 from linli_credit.service.scheduled import ScheduledUseCases
+from linli_shared.access import AccessAnswering
 from linli_shared.erasure import ErasureAnswering
 
 
@@ -30,3 +31,4 @@ class UseCases:
     reads: ReadUseCases
     rebuild: RebuildUseCases
     erasure: ErasureAnswering
+    access: AccessAnswering

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from linli_inspections.service import UseCases
 from linli_shared.contracts import (
+    AccessRequested,
     CommunityChanged,
     CommunityCreated,
     CompoundChanged,
@@ -46,6 +47,7 @@ def subscriptions(use_cases: UseCases) -> list[Subscription]:
             on(CompoundCreated, places.remember_compound),
             on(CompoundChanged, places.remember_compound),
             on(ErasureRequested, use_cases.erasure.apply),
+            on(AccessRequested, use_cases.access.apply),
             on(NoticeDelivered, cases.record_notification),
             on(NoticeFailed, cases.record_failed_notice),
         )

@@ -27,6 +27,7 @@ from linli_inspections.service.reads import ReadsUseCases
 from linli_inspections.service.recording import RecordingUseCases
 from linli_inspections.service.sweep import SweepUseCases
 from linli_inspections.service.templates import TemplatesUseCases
+from linli_shared.access import AccessAnswering
 from linli_shared.erasure import ErasureAnswering
 
 
@@ -44,3 +45,4 @@ class UseCases:
     reads: ReadsUseCases
     sweep: SweepUseCases
     erasure: ErasureAnswering
+    access: AccessAnswering

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from linli_notify.service import UseCases
 from linli_shared.contracts import (
+    AccessRequested,
     AppealDecided,
     AppealReceived,
     CommendationAwarded,
@@ -51,6 +52,7 @@ def subscriptions(use_cases: UseCases) -> list[Subscription]:
             on(OrganisationRegistered, recipients.remember_organisation),
             on(OrganisationChanged, recipients.remember_organisation),
             on(ErasureRequested, use_cases.erasure.apply),
+            on(AccessRequested, use_cases.access.apply),
             # notices (inspections)
             on_sourced(InspectionFailed, making.notice_rectification),
             on_sourced(RectificationVerified, making.notice_reinspection),

@@ -24,6 +24,7 @@ from linli_notify.service.reads import NoticeReadUseCases
 from linli_notify.service.recipients import RecipientUseCases
 from linli_notify.service.webhook_delivery import WebhookDeliveryUseCases
 from linli_notify.service.webhooks import WebhookUseCases
+from linli_shared.access import AccessAnswering
 from linli_shared.erasure import ErasureAnswering
 
 
@@ -40,3 +41,4 @@ class UseCases:
     dispatcher: Dispatcher
     webhook_delivery: WebhookDeliveryUseCases
     erasure: ErasureAnswering
+    access: AccessAnswering

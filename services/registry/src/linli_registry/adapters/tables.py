@@ -164,6 +164,39 @@ erasures = Table(
     Column("completed_at", UtcDateTime, nullable=True),
 )
 
+# Access requests (docs/privacy.md, "Access and copy"): `private_key_enc` opens the services'
+# sealed answers (encrypted under LINLI_REGISTRY_ENCRYPTION_KEYS, dropped once every service has
+# answered); each service's records are kept opened and encrypted under the same ring, in
+# `access_answers`, until an erasure of the resident or the household removes them.
+access_requests = Table(
+    "access_requests",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("household_id", Uuid, nullable=False, index=True),
+    Column("resident_id", Uuid, nullable=False, index=True),
+    Column("reason", String(500), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("private_key_enc", Text, nullable=True),
+    Column("completed_at", UtcDateTime, nullable=True),
+)
+
+access_answers = Table(
+    "access_answers",
+    metadata,
+    Column(
+        "access_request_id",
+        Uuid,
+        ForeignKey("access_requests.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("service", String(40), primary_key=True),
+    Column("record_count", Integer, nullable=False),
+    # None once an erasure removed them: the count stays.
+    Column("records_enc", Text, nullable=True),
+    Column("answered_at", UtcDateTime, nullable=False),
+)
+
 # Per-subject keys (crypto-shredding, docs/privacy.md): personal data in events is sealed under
 # the key of the household, resident or organisation it is about. `key_enc` is the key encrypted
 # under LINLI_REGISTRY_ENCRYPTION_KEYS (rotated with the other columns); destroying a key sets

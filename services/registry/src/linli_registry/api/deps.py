@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 
 from linli_registry.service import UseCases
+from linli_registry.service.access import AccessUseCases
 from linli_registry.service.changes import ChangesUseCases
 from linli_registry.service.disclosure import DisclosureUseCases
 from linli_registry.service.erasure import ErasureUseCases
@@ -40,6 +41,8 @@ KEY_READERS = ("key_reader",)
 REVEALERS = ("community_staff", "admin")
 # Erasure is irreversible: the community office, admins and the grid's worker (in its grids).
 ERASERS = ("community_staff", "grid_worker", "admin")
+# An access request (a copy of everything about a resident) is started by the same roles.
+ACCESS_HANDLERS = ERASERS
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 HouseholdReader = Annotated[Principal, Depends(require_roles(*HOUSEHOLD_READERS))]
@@ -49,6 +52,7 @@ Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Office = Annotated[Principal, Depends(require_roles(*OFFICE))]
 Eraser = Annotated[Principal, Depends(require_roles(*ERASERS))]
+AccessHandler = Annotated[Principal, Depends(require_roles(*ACCESS_HANDLERS))]
 KeyReader = Annotated[Principal, Depends(require_roles(*KEY_READERS, admin=False))]
 
 # --- use cases ------------------------------------------------------------------------------
@@ -87,6 +91,10 @@ async def erasure(request: Request) -> ErasureUseCases:
     return (await use_cases(request)).erasure
 
 
+async def access(request: Request) -> AccessUseCases:
+    return (await use_cases(request)).access
+
+
 async def subject_keys(request: Request) -> SubjectKeyUseCases:
     return (await use_cases(request)).subject_keys
 
@@ -107,6 +115,7 @@ Disclosure = Annotated[DisclosureUseCases, Depends(disclosure)]
 History = Annotated[HistoryUseCases, Depends(history)]
 Organisations = Annotated[OrganisationsUseCases, Depends(organisations)]
 Erasures = Annotated[ErasureUseCases, Depends(erasure)]
+AccessRequests = Annotated[AccessUseCases, Depends(access)]
 SubjectKeys = Annotated[SubjectKeyUseCases, Depends(subject_keys)]
 
 # --- paging and revealing -------------------------------------------------------------------

@@ -4,10 +4,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
+from linli_registry.api import export_page
 from linli_registry.api.deps import (
     REVEALERS,
+    AccessHandler,
+    AccessRequests,
     CallerHousehold,
     Changes,
     ConsentRecorder,
@@ -30,6 +33,9 @@ from linli_registry.api.deps import (
     Territory,
 )
 from linli_registry.api.schemas import (
+    AccessExportOut,
+    AccessRequestIn,
+    AccessRequestOut,
     BuildingIn,
     BuildingOut,
     CommunityChangeIn,
@@ -72,6 +78,7 @@ from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
 from linli_shared.auth import RESIDENT_ROLES
 from linli_shared.errors import Problem, ProblemError, problem_response
 from linli_shared.reach import reach_of, require_grid
+from linli_shared.rules import RuleViolation
 
 router = APIRouter()
 
@@ -469,6 +476,109 @@ async def erase(
 )
 async def get_erasure(erasure_id: uuid.UUID, erasures: Erasures, principal: Eraser) -> ErasureOut:
     return ErasureOut.of(await erasures.get(erasure_id, reach_of(principal)))
+
+
+# --- access and copy ------------------------------------------------------------------------
+
+
+@router.post(
+    "/access-requests",
+    tags=["residents"],
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AccessRequestOut,
+    responses={404: {"model": Problem}, 422: {"model": Problem}},
+    summary="Start a resident's data-subject request: what every service holds about them",
+    description="The resident is named by `resident_id` or by their exact `id_number`. The "
+    "registry adds its own records at once and asks every service for theirs (sealed to a key "
+    "of this request alone); the request is `completed` once all have answered "
+    "(`GET /access-requests/{id}`), and its export lists every record with its purpose and "
+    "retention. Outside a grid worker's grids the resident is not found. See docs/privacy.md.",
+)
+async def request_access(
+    body: AccessRequestIn,
+    request: Request,
+    access: AccessRequests,
+    principal: AccessHandler,
+) -> AccessRequestOut:
+    if (body.resident_id is None) == (body.id_number is None):
+        raise RuleViolation("resident_id", "name the resident by resident_id or by id_number")
+    id_number = None if body.id_number is None else validate_id_number(body.id_number, "id_number")
+    if id_number is not None:
+        # A lookup by an ID number is a lookup of personal data: the trail shows who tried what.
+        mark_personal_data_read(request, request.url.path)
+    started = await access.request(
+        resident_id=body.resident_id,
+        id_number=id_number,
+        reason=body.reason,
+        requested_by=principal.subject,
+        reach=reach_of(principal),
+    )
+    return AccessRequestOut.of(started)
+
+
+@router.get(
+    "/access-requests/{request_id}",
+    tags=["residents"],
+    response_model=AccessRequestOut,
+    responses={404: {"model": Problem}},
+    summary="An access request: which services have answered, with how many records",
+)
+async def get_access_request(
+    request_id: uuid.UUID, access: AccessRequests, principal: AccessHandler
+) -> AccessRequestOut:
+    return AccessRequestOut.of(await access.get(request_id, reach_of(principal)))
+
+
+async def _export(
+    request_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    access: AccessRequests,
+    principal: AccessHandler,
+) -> AccessExportOut:
+    export = AccessExportOut.of(await access.export(request_id, reach_of(principal)))
+    mark_personal_data_read(request, request.url.path)
+    mark_subjects_revealed(request, [export.request.household_id])
+    response.headers["Cache-Control"] = "no-store"
+    return export
+
+
+@router.get(
+    "/access-requests/{request_id}/export",
+    tags=["residents"],
+    response_model=AccessExportOut,
+    responses={404: {"model": Problem}},
+    summary="The export of an access request: every record, its purpose and retention (audited)",
+    description="Every record each service holds about the resident (the resident's own "
+    "member record unmasked), as far as the services have answered. Every read is a "
+    "`personal-data-read` in the audit trail.",
+)
+async def get_access_export(
+    request_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    access: AccessRequests,
+    principal: AccessHandler,
+) -> AccessExportOut:
+    return await _export(request_id, request, response, access, principal)
+
+
+@router.get(
+    "/access-requests/{request_id}/export.html",
+    tags=["residents"],
+    response_class=HTMLResponse,
+    responses={404: {"model": Problem}},
+    summary="The export as a page in zh-CN, for the resident (audited)",
+)
+async def get_access_export_page(
+    request_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    access: AccessRequests,
+    principal: AccessHandler,
+) -> HTMLResponse:
+    export = await _export(request_id, request, response, access, principal)
+    return HTMLResponse(export_page.render(export), headers={"Cache-Control": "no-store"})
 
 
 # --- places ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from linli_registry.domain.access import AccessRequest
 from linli_registry.domain.erasure import Erasure
 from linli_registry.domain.household import Household, Member
 from linli_registry.domain.organisation import Organisation, OrganisationKind
@@ -13,6 +14,7 @@ from linli_registry.domain.personal import mask_id_number, mask_phone
 from linli_registry.domain.places import Building, Community, Compound, Grid
 from linli_registry.domain.records import HistoryEntry
 from linli_registry.domain.subject_keys import SubjectKey, SubjectKind
+from linli_registry.service.access import Export
 from linli_registry.service.disclosure import DataCopy
 from linli_shared.pagination import Page
 
@@ -507,6 +509,86 @@ class ErasureOut(BaseModel):
             completed_at=erasure.completed_at,
             removed={s: dict(c) for s, c in erasure.removed.items()},
             waiting_for=list(erasure.waiting_for),
+        )
+
+
+class AccessRequestIn(BaseModel):
+    """Whose data: the resident's id, or their exact ID number (one of the two)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: uuid.UUID | None = Field(default=None, description="The resident")
+    id_number: str | None = Field(
+        default=None,
+        min_length=18,
+        max_length=18,
+        description="Or the resident's exact 18-character ID number (found by its blind index)",
+    )
+    reason: str = Field(
+        min_length=2,
+        max_length=500,
+        description="Why (the resident's request and its reference)",
+        examples=["resident's request of 2026-12-01 (PIPL Art. 45), ref. 2026-121"],
+    )
+
+
+class AccessRequestOut(BaseModel):
+    id: uuid.UUID
+    household_id: uuid.UUID
+    resident_id: uuid.UUID
+    status: Literal["in_progress", "completed"]
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    completed_at: datetime | None
+    answered: dict[str, int] = Field(
+        description="How many records each service has answered with so far"
+    )
+    waiting_for: list[str] = Field(description="The services that have not answered yet")
+
+    @classmethod
+    def of(cls, request: AccessRequest) -> AccessRequestOut:
+        return cls(
+            id=request.id,
+            household_id=request.household_id,
+            resident_id=request.resident_id,
+            status="completed" if request.completed_at is not None else "in_progress",
+            reason=request.reason,
+            requested_by=request.requested_by,
+            requested_at=request.requested_at,
+            completed_at=request.completed_at,
+            answered=dict(request.answered),
+            waiting_for=list(request.waiting_for),
+        )
+
+
+class AccessRecordOut(BaseModel):
+    service: str
+    category: str
+    what: dict[str, Any] = Field(description="The values, as the service holds them")
+    purpose: str = Field(description="Why the service holds them (zh-CN)")
+    retention: str = Field(description="How long it keeps them (zh-CN)")
+
+
+class AccessExportOut(BaseModel):
+    """What every service holds about the resident, record by record."""
+
+    request: AccessRequestOut
+    records: list[AccessRecordOut]
+    erased: list[str] = Field(
+        description="Services whose records an erasure of the resident or household removed"
+    )
+
+    @classmethod
+    def of(cls, export: Export) -> AccessExportOut:
+        return cls(
+            request=AccessRequestOut.of(export.request),
+            records=[
+                AccessRecordOut(service=service, **record)
+                for service, records in export.records.items()
+                for record in records or []
+            ],
+            erased=[service for service, records in export.records.items() if records is None],
         )
 
 

@@ -1,4 +1,5 @@
-"""The registry's consumer group: the other services' answers to an erasure (docs/privacy.md).
+"""The registry's consumer group: the other services' answers to an erasure and to an access
+request (docs/privacy.md).
 
 Each event type is one line: the use case applies the typed event inside the processing
 transaction (which also claims the event id in the inbox), so a redelivered answer changes
@@ -8,6 +9,11 @@ nothing.
 from __future__ import annotations
 
 from linli_registry.service import UseCases
+from linli_shared.contracts.access import (
+    CreditAccessAnswered,
+    InspectionsAccessAnswered,
+    NotifyAccessAnswered,
+)
 from linli_shared.contracts.erasure import (
     CreditErasureApplied,
     InspectionsErasureApplied,
@@ -19,12 +25,15 @@ GROUP = "linli-registry"
 
 
 def subscriptions(use_cases: UseCases) -> list[Subscription]:
-    erasure = use_cases.erasure
+    erasure, access = use_cases.erasure, use_cases.access
     return [
         Subscription.of(
             GROUP,
             on(InspectionsErasureApplied, erasure.record_answer),
             on(CreditErasureApplied, erasure.record_answer),
             on(NotifyErasureApplied, erasure.record_answer),
+            on(InspectionsAccessAnswered, access.record_answer),
+            on(CreditAccessAnswered, access.record_answer),
+            on(NotifyAccessAnswered, access.record_answer),
         )
     ]

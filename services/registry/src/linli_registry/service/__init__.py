@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from linli_registry.service.access import AccessUseCases
 from linli_registry.service.changes import ChangesUseCases
 from linli_registry.service.disclosure import DisclosureUseCases
 from linli_registry.service.erasure import ErasureUseCases
@@ -44,4 +45,5 @@ class UseCases:
     history: HistoryUseCases
     organisations: OrganisationsUseCases
     erasure: ErasureUseCases
+    access: AccessUseCases
     subject_keys: SubjectKeyUseCases

@@ -1,7 +1,8 @@
 """Erasing a resident or a whole household (docs/privacy.md).
 
 In one transaction the registry erases its own records (the member or the household's personal
-data, the same in every version of its history, the events it already published), destroys the
+data, the same in every version of its history, the copies its access requests gathered, the
+events it already published), destroys the
 keys the person's data travelled sealed under (so no copy in Kafka, a dead-letter topic, the
 embedded log or a backup opens again), keeps the erasure with what it removed, and announces the
 household's new state and `erasure.requested`.
@@ -15,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from linli_registry.adapters.access_requests import AccessRequestRepository
 from linli_registry.adapters.erasures import ErasureRepository
 from linli_registry.adapters.repository import HouseholdRepository
 from linli_registry.adapters.subject_keys import SubjectKeys
@@ -73,6 +75,9 @@ class ErasureUseCases:
                 "published_events": await self._outbox.forget_published(
                     connection, [str(household_id)]
                 ),
+                "access_request_copies": await AccessRequestRepository(
+                    connection, self._cipher
+                ).erase(household_id, resident_id),
             }
             erasure = Erasure(
                 id=uuid.uuid4(),

@@ -17,7 +17,14 @@ from typing import Any
 
 from sqlalchemy import Column, Table, and_, or_, select, tuple_, update
 
-from linli_registry.adapters.tables import households, members, organisations, subject_keys
+from linli_registry.adapters.tables import (
+    access_answers,
+    access_requests,
+    households,
+    members,
+    organisations,
+    subject_keys,
+)
 from linli_shared.crypto import FieldCipher
 from linli_shared.db import Database
 
@@ -39,6 +46,9 @@ ENCRYPTED = (
     EncryptedColumns(organisations, ("contact_phone_enc",)),
     # The per-subject keys of crypto-shredding (a destroyed one holds nothing to rotate).
     EncryptedColumns(subject_keys, ("key_enc",)),
+    # Access requests: the key that opens the services' answers, and the answers as opened.
+    EncryptedColumns(access_requests, ("private_key_enc",)),
+    EncryptedColumns(access_answers, ("records_enc",)),
 )
 
 
