@@ -12,7 +12,6 @@ from linli_notify.adapters.channels import Sender
 from linli_notify.adapters.erasure import erase_copies
 from linli_notify.adapters.sms import SmsGatewayChannel
 from linli_notify.adapters.smtp import SmtpChannel
-from linli_notify.adapters.subject_keys import CachedSubjectKeys, SubjectKeySource
 from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.adapters.webhooks import WebhookSender
 from linli_notify.api.routes import router
@@ -52,6 +51,7 @@ from linli_shared.service import (
     build_worker,
     disposing,
 )
+from linli_shared.subject_keys import CachedSubjectKeys, SubjectKeySource
 from linli_shared.web import create_service_app
 
 NAME = "notify"
