@@ -95,7 +95,7 @@ def build_use_cases(
     outbox = Outbox(tables.outbox, SOURCE)
     return UseCases(
         recipients=RecipientUseCases(database, settings.contact_sealer(), keys),
-        making=NoticeMakingUseCases(database, clock),
+        making=NoticeMakingUseCases(database, clock, keys),
         reads=NoticeReadUseCases(database),
         inbox=InboxUseCases(database, clock),
         preferences=PreferenceUseCases(database, clock),
