@@ -51,6 +51,9 @@ REGISTRY_DEAD_LETTERS = [
     dead_letter_topic(topics.REGISTRY, group)
     for group in ("linli-credit", "linli-inspections", "linli-notify")
 ]
+INSPECTIONS_DEAD_LETTERS = [
+    dead_letter_topic(topics.INSPECTIONS, group) for group in ("linli-credit", "linli-notify")
+]
 
 HOUSEHOLDS: dict[str, dict[str, Any]] = {
     "erased-head": {
@@ -111,7 +114,15 @@ async def _register(http: httpx.AsyncClient, platform: Platform) -> dict[str, di
     return registered
 
 
-async def _fail_an_inspection(http: httpx.AsyncClient, platform: Platform, household: str) -> None:
+def _note(household: dict[str, Any]) -> str:
+    """An inspector's note naming the household's last member and her phone."""
+    member = household["members"][-1]
+    return f"{member['name']}（{member['phone']}）门口堆放杂物"
+
+
+async def _fail_an_inspection(
+    http: httpx.AsyncClient, platform: Platform, household: str, note: str
+) -> None:
     inspection = str(uuid.uuid4())
 
     async def recorded() -> bool:
@@ -122,7 +133,7 @@ async def _fail_an_inspection(http: httpx.AsyncClient, platform: Platform, house
                 "id": inspection,
                 "subject_id": household,
                 "checklist": "sanitation",
-                "findings": [{"item": "no-exposed-garbage", "passed": False}],
+                "findings": [{"item": "no-exposed-garbage", "passed": False, "note": note}],
             },
         )
         return response.status_code in (200, 201)
@@ -178,6 +189,9 @@ def _sealed_values(data: Any) -> list[tuple[str, str]]:
     for member in data.get("members") or []:
         if member.get("name_sealed"):
             found.append((str(member["resident_id"]), member["name_sealed"]))
+    for finding in data.get("failed_findings") or []:  # inspectors' notes
+        if finding.get("note_sealed"):
+            found.append((str(data["subject_id"]), finding["note_sealed"]))
     return found
 
 
@@ -202,8 +216,8 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
     head_resident = erased_head["members"][0]["resident_id"]
     erased_household = registered["erased-household"]["id"]
     kept = registered["kept"]
-    for label in ("erased-head", "erased-household"):
-        await _fail_an_inspection(http, platform, registered[label]["id"])
+    for label in HOUSEHOLDS:
+        await _fail_an_inspection(http, platform, registered[label]["id"], _note(HOUSEHOLDS[label]))
     for label in ("erased-head", "erased-household"):
         email = HOUSEHOLDS[label]["contact_email"]
 
@@ -211,6 +225,8 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
             return bool(smtp_sink.mails_to(address))
 
         await eventually(told, f"a notice to {email}")
+        notes = [mail.body for mail in smtp_sink.mails_to(email)]
+        assert any(_note(HOUSEHOLDS[label]) in body for body in notes), "the note, opened"
 
     stream = await read_topics(kafka.bootstrap, kafka_namespace, [topics.REGISTRY])
     [first] = [e for e in stream if e.subject == erased_head["id"]]
@@ -291,13 +307,15 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
 
     # Nothing in clear, anywhere on the topic or in its dead letters, about anybody.
     every = await read_topics(
-        kafka.bootstrap, kafka_namespace, [topics.REGISTRY, *REGISTRY_DEAD_LETTERS]
+        kafka.bootstrap,
+        kafka_namespace,
+        [topics.REGISTRY, *REGISTRY_DEAD_LETTERS, topics.INSPECTIONS, *INSPECTIONS_DEAD_LETTERS],
     )
     assert any(e.id == pasted for e in every) and len(every) >= 4
     text = "\n".join(json.dumps(e.data, ensure_ascii=False) for e in every)
     for household in HOUSEHOLDS.values():
         for value in _personal(household):
-            assert value not in text, f"{value} in clear on {topics.REGISTRY}"
+            assert value not in text, f"{value} in clear on a topic"
 
     # What was sealed under a destroyed key opens under no key the registry still gives out.
     async def key(subject: str) -> str | None:
@@ -333,6 +351,7 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
             except SealBroken:
                 continue  # the first household's values pasted under the kept one's id
     assert {"address": HOUSEHOLDS["kept"]["address"]} in opened
+    assert {"note": _note(HOUSEHOLDS["kept"])} in opened
     assert {
         "email": HOUSEHOLDS["kept"]["contact_email"],
         "phone": HOUSEHOLDS["kept"]["contact_phone"],
