@@ -38,6 +38,44 @@ async def read_topics(bootstrap: str, namespace: str, topics: list[str]) -> list
         await consumer.stop()
 
 
+def _parsed(value: bytes | None) -> Envelope | None:
+    """Injected poison is not an event: it is skipped here and checked in the dead letters."""
+    try:
+        return Envelope.from_json(value or b"")
+    except MalformedEvent:
+        return None
+
+
+async def group_lag(bootstrap: str, namespace: str, group: str, topics: list[str]) -> int:
+    """How many records the consumer group has not committed yet, over the topics."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, namespace, topics)
+        assert partitions, f"no partitions for {topics}"
+        ends = await consumer.end_offsets(partitions)
+        lag = 0
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            lag += ends[tp] - (committed or 0)
+        return lag
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(
+    consumer: AIOKafkaConsumer, namespace: str, topics: list[str]
+) -> list[TopicPartition]:
+    await consumer._client.force_metadata_update()
+    return [
+        TopicPartition(namespace + topic, p)
+        for topic in topics
+        for p in (consumer.partitions_for_topic(namespace + topic) or set())
+    ]
+
+
 async def namespace_texts(bootstrap: str, namespace: str) -> dict[str, str]:
     """Every record of EVERY topic of the namespace (streams, partner topics, dead letters, each
     service's own), from the beginning, as text per topic: keys, values and headers, JSON decoded
@@ -87,41 +125,3 @@ def _unnested(value: object) -> object:
     if isinstance(value, list):
         return [_unnested(v) for v in value]
     return value
-
-
-def _parsed(value: bytes | None) -> Envelope | None:
-    """Injected poison is not an event: it is skipped here and checked in the dead letters."""
-    try:
-        return Envelope.from_json(value or b"")
-    except MalformedEvent:
-        return None
-
-
-async def group_lag(bootstrap: str, namespace: str, group: str, topics: list[str]) -> int:
-    """How many records the consumer group has not committed yet, over the topics."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, namespace, topics)
-        assert partitions, f"no partitions for {topics}"
-        ends = await consumer.end_offsets(partitions)
-        lag = 0
-        for tp in partitions:
-            committed = await consumer.committed(tp)
-            lag += ends[tp] - (committed or 0)
-        return lag
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(
-    consumer: AIOKafkaConsumer, namespace: str, topics: list[str]
-) -> list[TopicPartition]:
-    await consumer._client.force_metadata_update()
-    return [
-        TopicPartition(namespace + topic, p)
-        for topic in topics
-        for p in (consumer.partitions_for_topic(namespace + topic) or set())
-    ]
