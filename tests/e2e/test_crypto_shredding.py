@@ -1,16 +1,18 @@
 """Crypto-shredding over real processes, Kafka, PostgreSQL and SMTP (docs/privacy.md).
 
 Three households register with members (names, ID numbers, phones), an address and a contact;
-notify tells the first two of a failed inspection by e-mail. A copy of the first household's
+each fails an inspection whose note names a member and her phone (sealed under the household's
+key); notify tells the first two by e-mail, the note opened. A copy of the first household's
 event, pasted under the third household's id, is refused by notify into its dead-letter topic.
 Then one resident's key (the first household's head) and one household's key (the second's) are
 destroyed, and notify's consumer group is rewound with its copies gone (as the erasure would
 leave it) and its inbox pruned, so every event is applied again.
 
-Afterwards `linli.registry.v1` and its dead-letter topics, read from the beginning, hold nobody's
-name, ID number, phone, e-mail or address in clear; what was sealed under the destroyed keys
-opens under no key the registry still holds; the replay brought none of it back into notify; and
-the other subjects' data are intact.
+Afterwards `linli.registry.v1`, `linli.inspections.v1` and their dead-letter topics, read from the
+beginning, hold nobody's name, ID number, phone, e-mail or address in clear; what was sealed under
+the destroyed keys opens under no key the registry still holds; the replay brought none of it back
+into notify (the second household's rectification notice, made anew, has no note); and the other
+subjects' data (the third's note included) are intact.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, select, update
 
+from linli_notify.adapters.tables import deliveries, notices, recipients
 from linli_notify.adapters.tables import inbox as notify_inbox
-from linli_notify.adapters.tables import recipients
 from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.adapters.tables import subject_keys
 from linli_registry.settings import RegistrySettings
@@ -255,6 +257,12 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
                 )
             )
             await connection.execute(delete(notify_inbox))
+            # The erased household's notices too: the replay makes its rectification notice anew.
+            theirs = select(notices.c.id).where(
+                notices.c.recipient_id == uuid.UUID(erased_household)
+            )
+            await connection.execute(delete(deliveries).where(deliveries.c.notice_id.in_(theirs)))
+            await connection.execute(delete(notices).where(notices.c.id.in_(theirs)))
             # Not even the kept household's copy is trusted: the replay writes it again.
             await connection.execute(
                 update(recipients)
@@ -283,6 +291,25 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
         gone = await _recipient(notify_db, erased_household)
         assert (gone.address, gone.email, gone.phone) == (None, None, None)
         assert gone.name == "诸葛明亮"  # the resident's own key still opens the name
+
+        # Its inspector's note, sealed under the destroyed household key, does not come back.
+        async def remade() -> list[Any] | None:
+            async with notify_db.connect() as connection:
+                rows = (
+                    await connection.execute(
+                        select(notices.c.variables).where(
+                            notices.c.recipient_id == uuid.UUID(erased_household),
+                            notices.c.notice_type == "rectification",
+                        )
+                    )
+                ).all()
+            return [row.variables for row in rows] or None
+
+        [variables] = await eventually(remade, "notify to make the notice anew from the replay")
+        assert [f["note"] for f in variables["findings"]] == [None]
+        assert _note(HOUSEHOLDS["erased-household"]) not in json.dumps(
+            variables, ensure_ascii=False
+        )
         intact = await _recipient(notify_db, kept["id"])
         assert (intact.name, intact.address, intact.email, intact.phone) == (
             "上官婉儿",
