@@ -361,6 +361,22 @@ async def run_embedded(
             await _run_platform(config, data_dir, on_ready)
 
 
+def _apps() -> dict[str, FastAPI]:
+    """Every service's HTTP app; inspections' seals inspectors' notes with subject keys from the
+    registry in-process (created first)."""
+    from linli.subject_keys import InProcessSubjectKeys
+    from linli_inspections.app import create_app as create_inspections_app
+
+    apps: dict[str, FastAPI] = {}
+    for name, definition in SERVICES.items():
+        if name == "inspections":
+            keys = InProcessSubjectKeys(apps["registry"].state.use_cases.subject_keys)
+            apps[name] = create_inspections_app(subject_keys=keys)
+        else:
+            apps[name] = definition.create_app()
+    return apps
+
+
 def _workers(apps: Mapping[str, FastAPI]) -> list[Worker]:
     """Every service's worker; notify's takes its subject keys from the registry in-process."""
     from linli.subject_keys import InProcessSubjectKeys
@@ -376,7 +392,7 @@ def _workers(apps: Mapping[str, FastAPI]) -> list[Worker]:
 async def _run_platform(
     config: EmbeddedConfig, data_dir: Path, on_ready: Callable[[str], None] | None
 ) -> None:
-    apps = {name: definition.create_app() for name, definition in SERVICES.items()}
+    apps = _apps()
     workers = _workers(apps)
     event_log = EmbeddedTransport(data_dir / EVENT_LOG_FILE, "linli-readiness")
     tasks: list[asyncio.Task[None]] = []

@@ -1,6 +1,6 @@
-"""Notify's source of subject keys under `linli run`: the registry's use case in the same
-process. A deployment's notify worker asks the registry's API instead
-(`linli_notify.adapters.subject_keys.RegistryKeyClient`); the answers are the same."""
+"""Notify's and inspections' source of subject keys under `linli run`: the registry's use case in
+the same process. A deployment's notify worker and inspections API ask the registry's API instead
+(`linli_shared.subject_keys.RegistryKeyClient`); the answers are the same."""
 
 from __future__ import annotations
 

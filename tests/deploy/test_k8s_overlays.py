@@ -158,7 +158,11 @@ def test_network_policies_let_only_what_must_talk_talk(overlay: str) -> None:
         assert ingress_ports(api) == {8000}
         # Kafka only for the backlog probe's consumer lag (as a Describe-only KafkaUser).
         lag = {kafka_port} if measures_consumer_lag(service) else set()
-        assert egress_ports(api) == {5432, 443} | lag, "APIs reach Kafka only to measure lag"
+        # The registry's API (8000) only for subject keys, to seal inspectors' notes.
+        keys = {8000} if service == "inspections" else set()
+        assert egress_ports(api) == {5432, 443} | lag | keys, (
+            "APIs reach Kafka only to measure lag, the registry only for subject keys"
+        )
         assert ingress_ports(worker) == {9100}, "workers serve only metrics"
         assert {5432, kafka_port} <= egress_ports(worker)
         kafka_rules = [

@@ -194,33 +194,51 @@ def test_workers_and_the_apis_that_measure_consumer_lag_reach_kafka(overlay: str
         assert reaches == expected, deployment["metadata"]["name"]
 
 
+# The pods that read subject keys from the registry's API, and the setting of their token.
+KEY_READERS = {
+    "linli-notify-worker": "LINLI_NOTIFY",  # opens what the registry sealed, and notes
+    "linli-inspections-api": "LINLI_INSPECTIONS",  # seals inspectors' notes
+}
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_notifys_worker_alone_reaches_the_registrys_api_for_subject_keys(overlay: str) -> None:
-    """At the URL it is given, through the registry API's Service, both policies open; no other
-    pod of the namespace reaches the registry's API, and the worker alone holds the token."""
-    worker = named(overlay, "Deployment", "linli-notify-worker")
-    env = container_env(overlay, worker)
-    assert env["LINLI_NOTIFY_REGISTRY_TOKEN"]["valueFrom"]["secretKeyRef"]
-    url = httpx.URL(env["LINLI_NOTIFY_REGISTRY_URL"]["value"])
-    service = named(overlay, "Service", url.host)
-    (port,) = [p for p in service["spec"]["ports"] if p["port"] == (url.port or 80)]
+def test_the_key_readers_alone_reach_the_registrys_api_for_subject_keys(overlay: str) -> None:
+    """Notify's worker and inspections' API, at the URL each is given, through the registry API's
+    Service: both policies open; no other pod of the namespace reaches the registry's API, and
+    each token is held by its own pod alone."""
     api = named(overlay, "Deployment", "linli-registry-api")
     api_labels = _pod_labels(api)
-    assert _matches({"matchLabels": service["spec"]["selector"]}, api_labels)
-    container = pod_spec(api)["containers"][0]
-    (target,) = [p["containerPort"] for p in container["ports"] if p["name"] == port["targetPort"]]
-    registry = Peer(target, SAME_NAMESPACE, frozenset(api_labels.items()))
+    readers = {}
+    for name, prefix in KEY_READERS.items():
+        reader = named(overlay, "Deployment", name)
+        env = container_env(overlay, reader)
+        assert env[f"{prefix}_REGISTRY_TOKEN"]["valueFrom"]["secretKeyRef"]
+        url = httpx.URL(_resolved(overlay, env)[f"{prefix}_REGISTRY_URL"])
+        service = named(overlay, "Service", url.host)
+        (port,) = [p for p in service["spec"]["ports"] if p["port"] == (url.port or 80)]
+        assert _matches({"matchLabels": service["spec"]["selector"]}, api_labels)
+        container = pod_spec(api)["containers"][0]
+        (target,) = [
+            p["containerPort"] for p in container["ports"] if p["name"] == port["targetPort"]
+        ]
+        registry = Peer(target, SAME_NAMESPACE, frozenset(api_labels.items()))
+        assert egress_allows(overlay, _pod_labels(reader), registry), name
+        assert ingress_from_pods_allows(overlay, api_labels, target, _pod_labels(reader)), name
+        readers[name] = (registry, target)
 
-    assert egress_allows(overlay, _pod_labels(worker), registry)
-    assert ingress_from_pods_allows(overlay, api_labels, target, _pod_labels(worker))
     for other in of_kind(overlay, "Deployment"):
-        if other["metadata"]["name"] == "linli-notify-worker":
-            continue
         labels = _pod_labels(other)
-        assert not ingress_from_pods_allows(overlay, api_labels, target, labels), other
-        assert not egress_allows(overlay, labels, registry), other["metadata"]["name"]
-        for each in containers(other):
-            assert "LINLI_NOTIFY_REGISTRY_TOKEN" not in container_env(overlay, other, each)
+        for registry, target in readers.values():
+            if other["metadata"]["name"] in KEY_READERS:
+                continue
+            assert not ingress_from_pods_allows(overlay, api_labels, target, labels), other
+            assert not egress_allows(overlay, labels, registry), other["metadata"]["name"]
+        for name, prefix in KEY_READERS.items():
+            if other["metadata"]["name"] == name:
+                continue
+            for each in containers(other):
+                env = container_env(overlay, other, each)
+                assert f"{prefix}_REGISTRY_TOKEN" not in env, (other["metadata"]["name"], name)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -1,16 +1,18 @@
 """Crypto-shredding over real processes, Kafka, PostgreSQL and SMTP (docs/privacy.md).
 
 Three households register with members (names, ID numbers, phones), an address and a contact;
-notify tells the first two of a failed inspection by e-mail. A copy of the first household's
+each fails an inspection whose note names a member and her phone (sealed under the household's
+key); notify tells the first two by e-mail, the note opened. A copy of the first household's
 event, pasted under the third household's id, is refused by notify into its dead-letter topic.
 Then one resident's key (the first household's head) and one household's key (the second's) are
 destroyed, and notify's consumer group is rewound with its copies gone (as the erasure would
 leave it) and its inbox pruned, so every event is applied again.
 
-Afterwards `linli.registry.v1` and its dead-letter topics, read from the beginning, hold nobody's
-name, ID number, phone, e-mail or address in clear; what was sealed under the destroyed keys
-opens under no key the registry still holds; the replay brought none of it back into notify; and
-the other subjects' data are intact.
+Afterwards `linli.registry.v1`, `linli.inspections.v1` and their dead-letter topics, read from the
+beginning, hold nobody's name, ID number, phone, e-mail or address in clear; what was sealed under
+the destroyed keys opens under no key the registry still holds; the replay brought none of it back
+into notify (the second household's rectification notice, made anew, has no note); and the other
+subjects' data (the third's note included) are intact.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, select, update
 
+from linli_notify.adapters.tables import deliveries, notices, recipients
 from linli_notify.adapters.tables import inbox as notify_inbox
-from linli_notify.adapters.tables import recipients
 from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.adapters.tables import subject_keys
 from linli_registry.settings import RegistrySettings
@@ -50,6 +52,9 @@ KEY_READER = {"Authorization": f"Bearer {notify_token()}"}
 REGISTRY_DEAD_LETTERS = [
     dead_letter_topic(topics.REGISTRY, group)
     for group in ("linli-credit", "linli-inspections", "linli-notify")
+]
+INSPECTIONS_DEAD_LETTERS = [
+    dead_letter_topic(topics.INSPECTIONS, group) for group in ("linli-credit", "linli-notify")
 ]
 
 HOUSEHOLDS: dict[str, dict[str, Any]] = {
@@ -111,7 +116,15 @@ async def _register(http: httpx.AsyncClient, platform: Platform) -> dict[str, di
     return registered
 
 
-async def _fail_an_inspection(http: httpx.AsyncClient, platform: Platform, household: str) -> None:
+def _note(household: dict[str, Any]) -> str:
+    """An inspector's note naming the household's last member and her phone."""
+    member = household["members"][-1]
+    return f"{member['name']}（{member['phone']}）门口堆放杂物"
+
+
+async def _fail_an_inspection(
+    http: httpx.AsyncClient, platform: Platform, household: str, note: str
+) -> None:
     inspection = str(uuid.uuid4())
 
     async def recorded() -> bool:
@@ -122,7 +135,7 @@ async def _fail_an_inspection(http: httpx.AsyncClient, platform: Platform, house
                 "id": inspection,
                 "subject_id": household,
                 "checklist": "sanitation",
-                "findings": [{"item": "no-exposed-garbage", "passed": False}],
+                "findings": [{"item": "no-exposed-garbage", "passed": False, "note": note}],
             },
         )
         return response.status_code in (200, 201)
@@ -178,6 +191,9 @@ def _sealed_values(data: Any) -> list[tuple[str, str]]:
     for member in data.get("members") or []:
         if member.get("name_sealed"):
             found.append((str(member["resident_id"]), member["name_sealed"]))
+    for finding in data.get("failed_findings") or []:  # inspectors' notes
+        if finding.get("note_sealed"):
+            found.append((str(data["subject_id"]), finding["note_sealed"]))
     return found
 
 
@@ -202,8 +218,8 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
     head_resident = erased_head["members"][0]["resident_id"]
     erased_household = registered["erased-household"]["id"]
     kept = registered["kept"]
-    for label in ("erased-head", "erased-household"):
-        await _fail_an_inspection(http, platform, registered[label]["id"])
+    for label in HOUSEHOLDS:
+        await _fail_an_inspection(http, platform, registered[label]["id"], _note(HOUSEHOLDS[label]))
     for label in ("erased-head", "erased-household"):
         email = HOUSEHOLDS[label]["contact_email"]
 
@@ -211,6 +227,8 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
             return bool(smtp_sink.mails_to(address))
 
         await eventually(told, f"a notice to {email}")
+        notes = [mail.body for mail in smtp_sink.mails_to(email)]
+        assert any(_note(HOUSEHOLDS[label]) in body for body in notes), "the note, opened"
 
     stream = await read_topics(kafka.bootstrap, kafka_namespace, [topics.REGISTRY])
     [first] = [e for e in stream if e.subject == erased_head["id"]]
@@ -239,6 +257,12 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
                 )
             )
             await connection.execute(delete(notify_inbox))
+            # The erased household's notices too: the replay makes its rectification notice anew.
+            theirs = select(notices.c.id).where(
+                notices.c.recipient_id == uuid.UUID(erased_household)
+            )
+            await connection.execute(delete(deliveries).where(deliveries.c.notice_id.in_(theirs)))
+            await connection.execute(delete(notices).where(notices.c.id.in_(theirs)))
             # Not even the kept household's copy is trusted: the replay writes it again.
             await connection.execute(
                 update(recipients)
@@ -267,6 +291,25 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
         gone = await _recipient(notify_db, erased_household)
         assert (gone.address, gone.email, gone.phone) == (None, None, None)
         assert gone.name == "诸葛明亮"  # the resident's own key still opens the name
+
+        # Its inspector's note, sealed under the destroyed household key, does not come back.
+        async def remade() -> list[Any] | None:
+            async with notify_db.connect() as connection:
+                rows = (
+                    await connection.execute(
+                        select(notices.c.variables).where(
+                            notices.c.recipient_id == uuid.UUID(erased_household),
+                            notices.c.notice_type == "rectification",
+                        )
+                    )
+                ).all()
+            return [row.variables for row in rows] or None
+
+        [variables] = await eventually(remade, "notify to make the notice anew from the replay")
+        assert [f["note"] for f in variables["findings"]] == [None]
+        assert _note(HOUSEHOLDS["erased-household"]) not in json.dumps(
+            variables, ensure_ascii=False
+        )
         intact = await _recipient(notify_db, kept["id"])
         assert (intact.name, intact.address, intact.email, intact.phone) == (
             "上官婉儿",
@@ -291,13 +334,15 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
 
     # Nothing in clear, anywhere on the topic or in its dead letters, about anybody.
     every = await read_topics(
-        kafka.bootstrap, kafka_namespace, [topics.REGISTRY, *REGISTRY_DEAD_LETTERS]
+        kafka.bootstrap,
+        kafka_namespace,
+        [topics.REGISTRY, *REGISTRY_DEAD_LETTERS, topics.INSPECTIONS, *INSPECTIONS_DEAD_LETTERS],
     )
     assert any(e.id == pasted for e in every) and len(every) >= 4
     text = "\n".join(json.dumps(e.data, ensure_ascii=False) for e in every)
     for household in HOUSEHOLDS.values():
         for value in _personal(household):
-            assert value not in text, f"{value} in clear on {topics.REGISTRY}"
+            assert value not in text, f"{value} in clear on a topic"
 
     # What was sealed under a destroyed key opens under no key the registry still gives out.
     async def key(subject: str) -> str | None:
@@ -333,6 +378,7 @@ async def test_destroyed_keys_leave_nothing_readable_on_the_topic_its_dead_lette
             except SealBroken:
                 continue  # the first household's values pasted under the kept one's id
     assert {"address": HOUSEHOLDS["kept"]["address"]} in opened
+    assert {"note": _note(HOUSEHOLDS["kept"])} in opened
     assert {
         "email": HOUSEHOLDS["kept"]["contact_email"],
         "phone": HOUSEHOLDS["kept"]["contact_phone"],

@@ -2,11 +2,13 @@
 
 The story: a household with two members (names, ID numbers, phones), an e-mail, a phone and an
 address; a failed inspection whose note names the spouse and her phone; notify delivers the
-notice; credit lowers the score. Before the erasure the scan of every service's database must
-find the spouse (so it cannot pass on nothing). Then the spouse is erased: once every service has
-answered, no table of any of the four databases holds her name, ID number or phone, and the
-services' logs do not either; the head's data are intact. Then the whole household is erased,
-and nothing of anyone in it is left.
+notice (the note in it: it travelled sealed under the household's key and was opened); credit
+lowers the score. Before the erasure the scan of every service's database must find the spouse
+(so it cannot pass on nothing). Then the spouse is erased: once every service has answered, no
+table of any of the four databases holds her name, ID number or phone, the services' logs do not
+either, and no record of any Kafka topic of the platform (every stream, partner topic and
+dead-letter topic, read from the beginning) holds them in clear; the head's data are intact.
+Then the whole household is erased, and nothing of anyone in it is left.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any
 
 import httpx
 
+from linli_shared.contracts import topics
 from tests.conftest import SharedPlatform, bearer
+from tests.support.events import namespace_texts
 from tests.support.platform import SERVICES, Platform
 from tests.support.polling import eventually
 from tests.support.residents import resident_id
@@ -45,6 +49,12 @@ async def scan(platform: Platform) -> dict[str, str]:
             texts[f"{service}.{table}"] = text
     texts["logs"] = platform.logs()
     return texts
+
+
+async def scan_topics(shared: SharedPlatform) -> dict[str, str]:
+    """Every topic of the platform's namespace, from the beginning, as text per topic."""
+    bootstrap = shared.platform.env["LINLI_KAFKA_BOOTSTRAP_SERVERS"]
+    return await namespace_texts(bootstrap, shared.namespace)
 
 
 async def test_an_erased_resident_and_then_her_household_are_gone_from_every_service(
@@ -104,6 +114,8 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
         return bool(shared_platform.smtp_sink.mails_to(email))
 
     await eventually(told, "the rectification notice to reach the household")
+    mails = shared_platform.smtp_sink.mails_to(email)
+    assert any(note in mail.body for mail in mails), "the note travelled sealed, notify opened it"
 
     async def scored() -> bool:
         response = await http.get(
@@ -121,6 +133,11 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
         "notify.notices",
     }, "the scan finds the spouse where the story put her"
 
+    streams = await scan_topics(shared_platform)
+    inspections_stream = shared_platform.namespace + topics.INSPECTIONS
+    assert inspection["id"] in streams[inspections_stream], "the scan reads the inspection's events"
+    assert any(".dlq." in topic for topic in streams), "the scan reads the dead letters too"
+
     erasure = await _erased(http, registry, household_id, {"resident_id": spouse_id})
     assert erasure["removed"]["inspections"]["finding_notes"] == 1
     assert erasure["removed"]["notify"]["notice_texts"] >= 1
@@ -131,6 +148,8 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
         "registry.members",
         "notify.recipients",
     }, "the head, the address and the contact are intact"
+    on_topics = where_found(await scan_topics(shared_platform), personal(SPOUSE))
+    assert on_topics == [], on_topics
     kept = await http.get(f"{registry}/v1/households/{household_id}", headers=STAFF)
     assert [m["name"] for m in kept.json()["members"]] == [HEAD["name"]]
 

@@ -1,14 +1,18 @@
-"""Crypto-shredding under `linli run` (docs/privacy.md): notify gets the subject keys from the
-registry in the same process; the embedded event log holds no personal data in clear; once a
+"""Crypto-shredding under `linli run` (docs/privacy.md): notify and inspections get the subject
+keys from the registry in the same process; the embedded event log holds no personal data in
+clear (an inspector's note naming the head included: sealed, and opened for the notice); once a
 household's key is destroyed, what the log holds of it opens nowhere, and what notify learns
 afterwards of the household carries none of it."""
 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 import uuid
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,7 @@ HOUSEHOLD: dict[str, Any] = {
     "contact_phone": "13988880002",
 }
 PERSONAL = ["长寿路 88 号 8 栋 808", "慕容复兴", "13988880001", "13988880002", "murong.fuxing"]
+NOTE = "慕容复兴（13988880001）门口堆放杂物"
 
 
 def _in_clear(data_dir: Path) -> list[str]:
@@ -50,6 +55,13 @@ def _in_clear(data_dir: Path) -> list[str]:
         for value in PERSONAL
         if value.encode() in blob or json.dumps(value)[1:-1].encode() in blob
     ]
+
+
+def _body(path: Path) -> str:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(preferencelist=("plain",))
+    return str(part.get_content()) if part is not None else ""
 
 
 def _mails_to(data_dir: Path, address: str) -> list[Path]:
@@ -76,7 +88,7 @@ async def test_the_embedded_log_holds_nothing_in_clear_nor_anything_new_of_an_er
             "id": str(uuid.uuid4()),
             "subject_id": household,
             "checklist": "sanitation",
-            "findings": [{"item": "no-exposed-garbage", "passed": False}],
+            "findings": [{"item": "no-exposed-garbage", "passed": False, "note": NOTE}],
         }
 
         async def recorded() -> bool:
@@ -90,6 +102,7 @@ async def test_the_embedded_log_holds_nothing_in_clear_nor_anything_new_of_an_er
             return bool(_mails_to(data_dir, HOUSEHOLD["contact_email"]))
 
         await eventually(mailed, "the rectification notice by e-mail", within=120)
+        assert any(NOTE in _body(p) for p in _mails_to(data_dir, HOUSEHOLD["contact_email"]))
         assert _in_clear(data_dir) == []
 
         registry = Database(service_database_url(data_dir, "registry"))

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 from conftest import MigratedDatabase
 from linli.services import SERVICES
+from linli_inspections.app import create_app as create_inspections_app
 from linli_shared.audit import PERSONAL_DATA_READ
 from linli_shared.auth import BOUND_ROLES, ROLES
 from linli_shared.clock import FixedClock
@@ -50,6 +51,7 @@ from linli_shared.settings import PlatformSettings
 from tests.support.api import api_client
 from tests.support.grid_scope import ADMIN, COMMUNITY, OURS, THEIRS, bearer_of, consume
 from tests.support.party_scope import Party
+from tests.support.subject_keys import KeysForTests
 
 EXAMPLES = 200  # per service: about fifteen seconds each on a busy two-core machine
 HEADER_NAMES = [
@@ -305,7 +307,10 @@ async def seeded(
     definition = SERVICES[name]
     url = await migrated_database(definition)
     monkeypatch.setenv(f"LINLI_{name.upper()}_DATABASE_URL", url)
-    app = definition.create_app()
+    if name == "inspections":  # its notes are sealed under the registry's subject keys
+        app = create_inspections_app(subject_keys=KeysForTests())
+    else:
+        app = definition.create_app()
     database = Database(url)
     try:
         async with api_client(app, name) as client:

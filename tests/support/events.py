@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -12,13 +13,6 @@ from linli_shared.messaging.envelope import Envelope, MalformedEvent
 
 async def read_topics(bootstrap: str, namespace: str, topics: list[str]) -> list[Envelope]:
     """Every record now in the (namespaced) topics, from the beginning, parsed as envelopes."""
-    envelopes = [_parsed(value) for value in await read_records(bootstrap, namespace, topics)]
-    return [envelope for envelope in envelopes if envelope is not None]
-
-
-async def read_records(bootstrap: str, namespace: str, topics: list[str]) -> list[bytes]:
-    """Every record's value now in the (namespaced) topics, from the beginning, as it lies
-    there (poison included)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -31,28 +25,17 @@ async def read_records(bootstrap: str, namespace: str, topics: list[str]) -> lis
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        values: list[bytes] = []
+        envelopes: list[Envelope | None] = []
         remaining = {tp for tp in partitions if ends[tp] > 0}
         while remaining:
             batches = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), timeout=30)
             for tp, records in batches.items():
-                values.extend(r.value or b"" for r in records)
+                envelopes.extend(_parsed(r.value) for r in records)
                 if records and records[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
-        return values
+        return [envelope for envelope in envelopes if envelope is not None]
     finally:
         await consumer.stop()
-
-
-async def namespace_topics(bootstrap: str, namespace: str) -> list[str]:
-    """Every topic of the namespace on the broker (streams and dead letters), without it."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        found = await consumer.topics()
-    finally:
-        await consumer.stop()
-    return sorted(t.removeprefix(namespace) for t in found if t.startswith(namespace))
 
 
 def _parsed(value: bytes | None) -> Envelope | None:
@@ -91,3 +74,54 @@ async def _partitions(
         for topic in topics
         for p in (consumer.partitions_for_topic(namespace + topic) or set())
     ]
+
+
+async def namespace_texts(bootstrap: str, namespace: str) -> dict[str, str]:
+    """Every record of EVERY topic of the namespace (streams, partner topics, dead letters, each
+    service's own), from the beginning, as text per topic: keys, values and headers, JSON decoded
+    (so escaped characters are found as themselves), records that are no event included."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id=f"test-scanner-{uuid.uuid4().hex[:6]}",
+    )
+    await consumer.start()
+    try:
+        names = sorted(t for t in await consumer.topics() if t.startswith(namespace))
+        partitions = await _partitions(consumer, "", names)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        texts: dict[str, list[str]] = {name: [] for name in names}
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            batches = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), timeout=30)
+            for tp, records in batches.items():
+                for record in records:
+                    parts = [record.key, record.value, *(v for _, v in record.headers or ())]
+                    texts[tp.topic].extend(_decoded(part) for part in parts if part)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+        return {name: "\n".join(found) for name, found in texts.items()}
+    finally:
+        await consumer.stop()
+
+
+def _decoded(raw: bytes) -> str:
+    return json.dumps(_unnested(raw.decode("utf-8", errors="replace")), ensure_ascii=False)
+
+
+def _unnested(value: object) -> object:
+    """JSON within JSON (a payload carried as a string) decoded too, all the way down."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        return _unnested(parsed) if isinstance(parsed, dict | list) else value
+    if isinstance(value, dict):
+        return {k: _unnested(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unnested(v) for v in value]
+    return value

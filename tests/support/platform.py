@@ -86,6 +86,10 @@ class Platform:
         # principal (the key_reader role), as on Kubernetes.
         self.env.setdefault("LINLI_NOTIFY_REGISTRY_URL", self.url("registry"))
         self.env.setdefault("LINLI_NOTIFY_REGISTRY_TOKEN", notify_token())
+        # Inspections' API seals inspectors' notes under the subject's key, fetched the same way
+        # as inspections' own principal.
+        self.env.setdefault("LINLI_INSPECTIONS_REGISTRY_URL", self.url("registry"))
+        self.env.setdefault("LINLI_INSPECTIONS_REGISTRY_TOKEN", inspections_token())
         self.apis = {
             name: ServiceProcess(
                 f"{name}-api",
@@ -186,6 +190,12 @@ def notify_token() -> str:
     """Notify's service principal, as the identity provider would issue it: `key_reader` only."""
     settings = PlatformSettings()
     return mint_dev_token(settings, "linli-notify", ["key_reader"], ttl=timedelta(days=1))
+
+
+def inspections_token() -> str:
+    """Inspections' service principal: `key_reader` only, to seal inspectors' notes."""
+    settings = PlatformSettings()
+    return mint_dev_token(settings, "linli-inspections", ["key_reader"], ttl=timedelta(days=1))
 
 
 def _wait_ready(process: ServiceProcess, url: str, timeout: float) -> None:

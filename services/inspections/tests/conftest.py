@@ -18,6 +18,7 @@ from linli_inspections.settings import InspectionsSettings
 from linli_shared.clock import FixedClock
 from linli_shared.db import Database
 from tests.support.api import api_client
+from tests.support.subject_keys import KeysForTests
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -41,9 +42,17 @@ def policy() -> InspectionPolicy:
 
 
 @pytest.fixture
-def use_cases(database: Database, clock: FixedClock, policy: InspectionPolicy) -> UseCases:
+def subject_keys() -> KeysForTests:
+    """The registry's subject keys the notes are sealed under."""
+    return KeysForTests()
+
+
+@pytest.fixture
+def use_cases(
+    database: Database, clock: FixedClock, policy: InspectionPolicy, subject_keys: KeysForTests
+) -> UseCases:
     """As the composition root builds them, with the pinned clock and the test's policy."""
-    return app.build_use_cases(database, clock, policy)
+    return app.build_use_cases(database, clock, policy, subject_keys=subject_keys)
 
 
 @pytest.fixture
@@ -53,7 +62,8 @@ async def database_url(migrated_database: MigratedDatabase) -> str:
 
 
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def client(database_url: str, subject_keys: KeysForTests) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the HTTP API as `create_app` builds it, over ASGI."""
-    async with api_client(app.create_app(InspectionsSettings(database_url=database_url)), "i") as c:
+    settings = InspectionsSettings(database_url=database_url)
+    async with api_client(app.create_app(settings, subject_keys), "i") as c:
         yield c

@@ -31,6 +31,7 @@ from linli_shared.errors import Conflict, NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.rules import RuleViolation
 from services.inspections.tests.announced import announce_household
+from tests.support.subject_keys import KeysForTests
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)  # the clock of the fixtures (conftest.py)
 
@@ -98,7 +99,7 @@ async def test_a_passed_inspection_is_stored_and_announced(
 
 
 async def test_a_failed_inspection_is_stored_and_announced(
-    use_cases: UseCases, database: Database
+    use_cases: UseCases, database: Database, subject_keys: KeysForTests
 ) -> None:
     subject = uuid.uuid4()
     await announce_household(database, subject)
@@ -141,9 +142,13 @@ async def test_a_failed_inspection_is_stored_and_announced(
     assert event.severity is Severity.GENERAL
     assert event.comply_by == NOW + timedelta(days=3)
     assert [(f.item, f.severity, f.note) for f in event.failed_findings] == [
-        ("stairwells clear", Severity.GENERAL, "楼道堆物"),
+        ("stairwells clear", Severity.GENERAL, None),  # never in clear
         ("no small ads", Severity.LIGHT, None),
     ]
+    sealed = event.failed_findings[0].note_sealed
+    assert sealed is not None and "楼道堆物" not in sealed
+    assert subject_keys.open_note(subject, sealed) == "楼道堆物"  # the organisation's key
+    assert event.failed_findings[1].note_sealed is None
 
 
 async def test_a_broken_rule_writes_nothing(use_cases: UseCases, database: Database) -> None:

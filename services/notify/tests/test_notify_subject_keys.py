@@ -13,11 +13,6 @@ import httpx
 import pytest
 
 from linli_notify.adapters.repository import NoticeRepository
-from linli_notify.adapters.subject_keys import (
-    CachedSubjectKeys,
-    RegistryKeyClient,
-    SubjectKeyUnavailable,
-)
 from linli_notify.app import build_use_cases
 from linli_notify.domain.notice import Recipient
 from linli_notify.service import UseCases
@@ -36,6 +31,11 @@ from linli_shared.db import Database
 from linli_shared.faults import is_infrastructure_error
 from linli_shared.messaging.envelope import MalformedEvent
 from linli_shared.messaging.processing import UnknownSubject
+from linli_shared.subject_keys import (
+    CachedSubjectKeys,
+    RegistryKeyClient,
+    SubjectKeyUnavailable,
+)
 from services.notify.tests.notify_support import apply, settings_for
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

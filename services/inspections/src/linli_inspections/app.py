@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from linli_inspections.service import UseCases
 from linli_inspections.service.cases import CasesUseCases
 from linli_inspections.service.coverage import CoverageUseCases
 from linli_inspections.service.evidence import EvidenceUseCases
+from linli_inspections.service.notes import NoteSealing
 from linli_inspections.service.pests import PestsUseCases
 from linli_inspections.service.places import PlacesUseCases
 from linli_inspections.service.reads import ReadsUseCases
@@ -44,6 +46,11 @@ from linli_shared.service import (
     build_worker,
     disposing,
 )
+from linli_shared.subject_keys import (
+    CachedSubjectKeys,
+    SubjectKeySource,
+    SubjectKeyUnavailable,
+)
 from linli_shared.web import create_service_app
 
 NAME = "inspections"
@@ -56,12 +63,16 @@ def build_use_cases(
     clock: Clock,
     policy: InspectionPolicy,
     evidence_max_bytes: int = DEFAULT_MAX_BYTES,
+    subject_keys: SubjectKeySource | None = None,
 ) -> UseCases:
-    """The use cases on one database, each built by hand with what it needs."""
+    """The use cases on one database, each built by hand with what it needs. The subject keys
+    seal inspectors' notes in events (the registry's, through `InspectionsSettings.subject_keys`
+    or in-process under `linli run`); without a source, a note cannot be recorded (503)."""
     outbox = Outbox(tables.outbox, SOURCE)
     cases = CasesUseCases(database, outbox, clock, policy)
     coverage = CoverageUseCases(database, outbox, clock, policy)
-    recording = RecordingUseCases(database, outbox, clock, policy, cases)
+    notes = NoteSealing(subject_keys or UNCONFIGURED_KEYS)
+    recording = RecordingUseCases(database, outbox, clock, policy, cases, notes)
     reads = ReadsUseCases(database)
     return UseCases(
         recording=recording,
@@ -98,16 +109,33 @@ def retention_job(
     )
 
 
+class _Unconfigured:
+    async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        raise SubjectKeyUnavailable("no source of subject keys is configured")
+
+
+UNCONFIGURED_KEYS: SubjectKeySource = _Unconfigured()
+
+
 def create_retention(settings: InspectionsSettings | None = None) -> RetentionJob:
     """The retention job on a database of its own (`linli retention run inspections`)."""
     settings = settings or InspectionsSettings()
     return retention_job(Database(settings.database_url), settings)
 
 
-def create_app(settings: InspectionsSettings | None = None) -> FastAPI:
+def create_app(
+    settings: InspectionsSettings | None = None, subject_keys: SubjectKeySource | None = None
+) -> FastAPI:
+    """The HTTP API. Subject keys come from the registry's API unless `subject_keys` says
+    otherwise (`linli run` asks the registry in its own process)."""
     settings = settings or InspectionsSettings()
     database = Database(settings.database_url)
-    built = build_use_cases(database, SystemClock(), settings.policy(), settings.evidence_max_bytes)
+    keys = CachedSubjectKeys(
+        subject_keys or settings.subject_keys(), settings.registry_cache_seconds
+    )
+    built = build_use_cases(
+        database, SystemClock(), settings.policy(), settings.evidence_max_bytes, keys
+    )
     probe = backlog_probe(NAME, settings, database, tables.outbox, subscriptions(built))
     app = create_service_app(
         title="Linli inspections",

@@ -1,12 +1,13 @@
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from linli_inspections.domain.evidence import DEFAULT_MAX_BYTES
 from linli_inspections.domain.policy import DEFAULT_DEPARTMENTS, InspectionPolicy
 from linli_inspections.domain.rectification import ComplyClock
 from linli_shared.settings import ServiceSettings
+from linli_shared.subject_keys import RegistryKeyClient
 
 
 class InspectionsSettings(ServiceSettings):
@@ -56,6 +57,38 @@ class InspectionsSettings(ServiceSettings):
         le=50 * 1024 * 1024,
         description="The largest photo `POST /v1/evidence` takes (bytes); larger ones get 413",
     )
+
+    # --- the registry's subject keys (crypto-shredding, docs/privacy.md) ------------------------
+    registry_url: str | None = Field(
+        default=None,
+        description=(
+            "The registry's API, e.g. http://registry-api:8000: the API fetches there the "
+            "subject keys it seals inspectors' notes in events under"
+        ),
+    )
+    registry_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token of inspections' service principal, with the `key_reader` role (the "
+            "only role that reads subject keys)"
+        ),
+    )
+    registry_timeout_seconds: float = Field(default=5.0, gt=0)
+    registry_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a fetched key (or its destruction) is kept in the API's memory",
+    )
+
+    def subject_keys(self) -> RegistryKeyClient:
+        token = self.registry_token.get_secret_value() if self.registry_token else None
+        return RegistryKeyClient(
+            self.registry_url,
+            token,
+            self.registry_timeout_seconds,
+            settings_prefix="LINLI_INSPECTIONS",
+        )
 
     def policy(self) -> InspectionPolicy:
         """The policy these settings describe, validated by its model."""

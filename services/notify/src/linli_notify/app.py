@@ -11,7 +11,6 @@ from linli_notify.adapters import tables
 from linli_notify.adapters.channels import Sender
 from linli_notify.adapters.sms import SmsGatewayChannel
 from linli_notify.adapters.smtp import SmtpChannel
-from linli_notify.adapters.subject_keys import CachedSubjectKeys, SubjectKeySource
 from linli_notify.adapters.templates import TemplateRenderer
 from linli_notify.adapters.webhooks import WebhookSender
 from linli_notify.api.access import collector
@@ -55,6 +54,7 @@ from linli_shared.service import (
     build_worker,
     disposing,
 )
+from linli_shared.subject_keys import CachedSubjectKeys, SubjectKeySource
 from linli_shared.web import create_service_app
 
 NAME = "notify"
@@ -99,7 +99,7 @@ def build_use_cases(
     recipients = RecipientUseCases(database, settings.contact_sealer(), keys)
     return UseCases(
         recipients=recipients,
-        making=NoticeMakingUseCases(database, clock),
+        making=NoticeMakingUseCases(database, clock, keys),
         reads=NoticeReadUseCases(database),
         inbox=InboxUseCases(database, clock),
         preferences=PreferenceUseCases(database, clock),

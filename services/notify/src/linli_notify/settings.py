@@ -6,9 +6,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from linli_notify.adapters.egress import EgressPolicy
-from linli_notify.adapters.subject_keys import RegistryKeyClient
 from linli_shared.crypto import DEV_CONTACT_KEY, KeyRing, Sealer, keys_of
 from linli_shared.settings import DEV_DEFAULT, ServiceSettings
+from linli_shared.subject_keys import RegistryKeyClient
 
 # Development key only: production sets LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS from a secret and
 # refuses this one (docs/security.md).

@@ -28,10 +28,15 @@ class FailedFindingV1(BaseModel):
 
     item: str
     severity: Severity
+    # The inspector's note, free text that may name a member: since sealed notes (#21) it travels
+    # only in `note_sealed` (`note` is None), sealed under the key of the inspection's subject
+    # (the household, or the organisation) and bound to its id (`linli_shared.crypto.Sealer`,
+    # values {"note": ...}); absent once that key is destroyed (crypto-shredding, docs/privacy.md).
     note: str | None = None
     # The item's text per language, from the checklist version the inspection was recorded
     # against (added in 1.1; absent in older events and for items not on a checklist).
     title: Titles | None = None
+    note_sealed: str | None = None
 
 
 class _AboutAnInspection(EventData):

@@ -13,6 +13,7 @@ from datetime import datetime
 from linli_inspections.domain.checklist import Checklist
 from linli_inspections.domain.inspection import Finding, Inspection
 from linli_inspections.domain.rectification import Rectification
+from linli_inspections.service.notes import NoteSeal
 from linli_shared.contracts.inspections import (
     FailedFindingV1,
     InspectionEscalated,
@@ -50,9 +51,10 @@ def recorded(inspection: Inspection, schedule_id: uuid.UUID | None) -> Inspectio
 
 
 def outcome(
-    inspection: Inspection, template: Checklist | None = None
+    inspection: Inspection, template: Checklist | None = None, notes: NoteSeal | None = None
 ) -> InspectionPassed | InspectionFailed:
-    """`inspection.passed`, or `inspection.failed` with its findings in the template's words."""
+    """`inspection.passed`, or `inspection.failed` with its findings in the template's words and
+    their notes sealed (`notes`; without it they do not travel)."""
     if inspection.severity is None or inspection.comply_by is None:
         return InspectionPassed(
             inspection_id=inspection.id,
@@ -76,16 +78,17 @@ def outcome(
         grid_id=inspection.grid_id,
         community_id=inspection.community_id,
         severity=inspection.severity,
-        failed_findings=failed_findings(inspection.failed_findings, template),
+        failed_findings=failed_findings(inspection.failed_findings, template, notes),
         comply_by=inspection.comply_by,
         checklist_title=template.titles() if template is not None else None,
     )
 
 
 def failed_findings(
-    findings: Sequence[Finding], template: Checklist | None
+    findings: Sequence[Finding], template: Checklist | None, notes: NoteSeal | None = None
 ) -> list[FailedFindingV1]:
-    """The findings as events carry them, each with its item's text per language."""
+    """The findings as events carry them, each with its item's text per language and its note
+    sealed under the subject's key, never in clear (`notes`; without it the note stays here)."""
     announced = []
     for finding in findings:
         item = template.item(finding.item) if template is not None else None
@@ -93,14 +96,17 @@ def failed_findings(
             FailedFindingV1(
                 item=finding.item,
                 severity=finding.severity,
-                note=finding.note,
+                note=None,
                 title=item.titles() if item is not None else None,
+                note_sealed=notes.seal(finding.note) if notes is not None else None,
             )
         )
     return announced
 
 
-def requested(case: Rectification, template: Checklist | None) -> RectificationRequested:
+def requested(
+    case: Rectification, template: Checklist | None, notes: NoteSeal | None = None
+) -> RectificationRequested:
     return RectificationRequested(
         rectification_id=case.id,
         inspection_id=case.inspection_id,
@@ -110,7 +116,7 @@ def requested(case: Rectification, template: Checklist | None) -> RectificationR
         comply_by=case.comply_by,
         grid_id=case.grid_id,
         community_id=case.community_id,
-        failed_findings=failed_findings(case.failed_findings, template),
+        failed_findings=failed_findings(case.failed_findings, template, notes),
     )
 
 

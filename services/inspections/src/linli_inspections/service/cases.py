@@ -26,6 +26,7 @@ from linli_inspections.domain.rectification import (
 )
 from linli_inspections.service import announcements, partner
 from linli_inspections.service.evidence import check_shown
+from linli_inspections.service.notes import NoteSeal
 from linli_shared.clock import Clock
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.notify import NoticeDelivered, NoticeFailed
@@ -62,15 +63,18 @@ class CasesUseCases:
     _clock: Clock
     _policy: InspectionPolicy
 
-    async def request(self, inspection: Inspection, template: Checklist | None) -> Rectification:
-        """The case a failed inspection opens, announced in the template's words."""
+    async def request(
+        self, inspection: Inspection, template: Checklist | None, notes: NoteSeal | None = None
+    ) -> Rectification:
+        """The case a failed inspection opens, announced in the template's words, its notes
+        sealed (`notes`)."""
         now = self._clock.now()
         case, entry = rectification.request(inspection, now, self._policy.comply_clock)
         async with self._database.transaction() as connection:
             repository = RectificationRepository(connection)
             await repository.add(case)
             await repository.add_entry(case.id, entry)
-            await self._outbox.add(connection, announcements.requested(case, template))
+            await self._outbox.add(connection, announcements.requested(case, template, notes))
         return case
 
     async def verify(self, reinspection: Inspection, rectification_id: uuid.UUID) -> Rectification:

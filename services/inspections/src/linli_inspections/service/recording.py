@@ -29,6 +29,7 @@ from linli_inspections.service import announcements, partner
 from linli_inspections.service.cases import CasesUseCases
 from linli_inspections.service.evidence import check_uploaded
 from linli_inspections.service.lookups import TargetRef, known_subject, resolve_target, zone_name
+from linli_inspections.service.notes import NoteSealing
 from linli_shared.clock import Clock
 from linli_shared.contracts.common import SubjectKind
 from linli_shared.db import Database
@@ -71,6 +72,7 @@ class RecordingUseCases:
     _clock: Clock
     _policy: InspectionPolicy
     _cases: CasesUseCases
+    _notes: NoteSealing
 
     async def record_inspection(
         self,
@@ -157,6 +159,10 @@ class RecordingUseCases:
                 item_id, "invalid", errors=[{"field": error.field, "message": error.message}]
             )
         except ProblemError as error:
+            if error.status >= 500:
+                # Not the item's fault (the registry is away): the whole upload is answered so,
+                # and the device sends it again; what went before is `duplicate` then.
+                raise
             return BatchResult(
                 item_id,
                 "conflict" if error.status == 409 else "not_found",
@@ -255,9 +261,10 @@ class RecordingUseCases:
             if inspection.failed_findings
             else None
         )
-        await self._outbox.add(connection, announcements.outcome(inspection, template))
+        notes = await self._notes.seal_for(inspection.subject_id, inspection.failed_findings)
+        await self._outbox.add(connection, announcements.outcome(inspection, template, notes))
         if inspection.failed_findings:
-            await self._cases.request(inspection, template)
+            await self._cases.request(inspection, template, notes)
 
 
 def _target_field(request: RecordRequest) -> str:

@@ -31,8 +31,12 @@ from linli_shared.contracts import (
     ScoreChanged,
 )
 from linli_shared.contracts.credit import CreditSubjectKind
+from linli_shared.contracts.inspections import FailedFindingV1
+from linli_shared.crypto import SealBroken, Sealer
 from linli_shared.db import Database
+from linli_shared.messaging.envelope import MalformedEvent
 from linli_shared.messaging.processing import UnknownSubject
+from linli_shared.subject_keys import SubjectKeySource, SubjectKeyUnavailable
 from linli_shared.telemetry import current_traceparent
 
 
@@ -40,14 +44,17 @@ from linli_shared.telemetry import current_traceparent
 class NoticeMakingUseCases:
     _database: Database
     _clock: Clock
+    _keys: SubjectKeySource | None = None
 
     # --- from inspections ------------------------------------------------------------------------
 
     async def notice_rectification(self, event: InspectionFailed, source_event_id: str) -> None:
         """One notice per failed inspection, however often it is announced. Every inspections
         release emits this event and it carries all the notice says; `rectification.requested`
-        adds only the case id, which the notice does not show, so it is not consumed."""
-        findings = [f.model_dump(mode="json") for f in event.failed_findings]
+        adds only the case id, which the notice does not show, so it is not consumed. Each
+        finding's note is opened with the subject's key; one sealed under a destroyed key is no
+        note (the subject was erased)."""
+        findings = await self._findings(event.subject_id, event.failed_findings)
         await self._create(
             event.subject_id,
             NoticeType.RECTIFICATION,
@@ -74,6 +81,22 @@ class NoticeMakingUseCases:
                 "findings": [{"item": f["item"], "severity": f["severity"]} for f in findings],
             },
         )
+
+    async def _findings(
+        self, subject: uuid.UUID, failed: list[FailedFindingV1]
+    ) -> list[dict[str, object]]:
+        key: str | None = None
+        if any(f.note_sealed for f in failed):
+            if self._keys is None:
+                raise SubjectKeyUnavailable("no source of subject keys is configured")
+            key = await self._keys.key_of(subject)
+        findings = []
+        for finding in failed:
+            shown = finding.model_dump(mode="json", exclude={"note_sealed"})
+            if finding.note_sealed is not None:
+                shown["note"] = _opened_note(subject, key, finding.note_sealed)
+            findings.append(shown)
+        return findings
 
     async def notice_reinspection(self, event: RectificationVerified, source_event_id: str) -> None:
         variables: dict[str, object] = {
@@ -279,3 +302,14 @@ def _about_a_resident(
     organisations, and a personal entry that counts toward the household already changes the
     household's score, which is noticed there."""
     return event.subject_kind == CreditSubjectKind.RESIDENT
+
+
+def _opened_note(subject: uuid.UUID, key: str | None, sealed: str) -> str | None:
+    """The inspector's note inspections sealed under the subject's key; None once destroyed."""
+    if key is None:
+        return None
+    try:
+        return Sealer([key]).open(str(subject), sealed).get("note")
+    except SealBroken as error:
+        # Sealed for another subject, or altered: no retry can open it.
+        raise MalformedEvent(f"sealed note of {subject}: {error}") from error

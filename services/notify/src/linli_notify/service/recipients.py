@@ -5,7 +5,7 @@ grid.
 These use cases apply the registry's events, inside the consumer's transaction (which also
 claims the event), so a redelivered event changes nothing. The personal data in the events are
 sealed under each subject's key (crypto-shredding, docs/privacy.md): the one thing notify asks
-the registry for is that key (`adapters.subject_keys`). A destroyed key means the subject was
+the registry for is that key (`linli_shared.subject_keys`). A destroyed key means the subject was
 erased: notify keeps no name, address or contact of it, and the event is applied without them
 (never dead-lettered), on its first delivery as on any replay.
 """
@@ -16,11 +16,6 @@ import uuid
 from collections.abc import Sequence
 
 from linli_notify.adapters.repository import NoticeRepository
-from linli_notify.adapters.subject_keys import (
-    CachedSubjectKeys,
-    SubjectKeySource,
-    SubjectKeyUnavailable,
-)
 from linli_notify.domain.notice import Channel, Recipient, RecipientKind, normalise_locale
 from linli_shared.contracts import (
     HouseholdConsentChanged,
@@ -36,6 +31,11 @@ from linli_shared.contracts.registry import SEALED_EMAIL, ContactV1, MemberV1
 from linli_shared.crypto import SealBroken, Sealer
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import MalformedEvent
+from linli_shared.subject_keys import (
+    CachedSubjectKeys,
+    SubjectKeySource,
+    SubjectKeyUnavailable,
+)
 
 
 class RecipientUseCases:

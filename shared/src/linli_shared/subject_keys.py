@@ -1,17 +1,18 @@
-"""The subject keys notify opens the registry's sealed personal data with (crypto-shredding,
-docs/privacy.md): names under each resident's key, addresses and contacts under the household's
-or organisation's.
+"""The registry's per-subject keys, as the services that seal or open personal data in events
+get them (crypto-shredding, docs/privacy.md): notify opens names, addresses and contacts the
+registry sealed, and inspectors' notes inspections sealed; inspections seals those notes under
+the key of the household (or organisation) they are about.
 
 The port, `SubjectKeySource.key_of(subject)`, answers the key, or None once the registry has
-destroyed it (the subject was erased: nothing sealed under it opens any more, and notify keeps
-nothing of it). Two sources: `RegistryKeyClient` asks the registry's API
-(`GET /v1/subject-keys/{id}` with notify's `key_reader` token) from a worker of its own;
-`linli run` passes one that calls the registry in the same process. `CachedSubjectKeys` keeps
-answers briefly, so a burst of one household's events asks once.
+destroyed it (the subject was erased: nothing sealed under it opens any more, and nothing new is
+sealed under it). Two sources: `RegistryKeyClient` asks the registry's API
+(`GET /v1/subject-keys/{id}` with the service's `key_reader` token); `linli run` passes one that
+calls the registry in the same process. `CachedSubjectKeys` keeps answers briefly, so a burst of
+one household's events (or requests) asks once.
 
-A registry that cannot answer (away, refusing notify's token, failing) is not the event's
-fault: `SubjectKeyUnavailable` is a `ConnectionError`, which the record processor retries with
-backoff until it answers, never dead-lettering the event (`linli_shared.faults`).
+A registry that cannot answer (away, refusing the token, failing) is not the event's fault:
+`SubjectKeyUnavailable` is a `ConnectionError`, which the record processor retries with backoff
+until it answers, never dead-lettering the event (`linli_shared.faults`); an API answers 503.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class SubjectKeySource(Protocol):
 
 
 class RegistryKeyClient:
-    """Asks the registry's API with notify's bearer token (the `key_reader` role)."""
+    """Asks the registry's API with the service's bearer token (the `key_reader` role);
+    `settings_prefix` names the service's settings in the error when they are missing."""
 
     def __init__(
         self,
@@ -49,17 +51,19 @@ class RegistryKeyClient:
         token: str | None,
         timeout_seconds: float = 5.0,
         client: httpx.AsyncClient | None = None,
+        settings_prefix: str = "LINLI_NOTIFY",
     ) -> None:
         self._base_url = base_url.rstrip("/") if base_url else None
         self._token = token
         self._timeout = timeout_seconds
         self._client = client
+        self._prefix = settings_prefix
 
     async def key_of(self, subject_id: uuid.UUID) -> str | None:
         if self._base_url is None or not self._token:
             raise SubjectKeyUnavailable(
-                "LINLI_NOTIFY_REGISTRY_URL and LINLI_NOTIFY_REGISTRY_TOKEN must be set to open "
-                "personal data sealed in the registry's events"
+                f"{self._prefix}_REGISTRY_URL and {self._prefix}_REGISTRY_TOKEN must be set to "
+                "seal or open personal data in events under subject keys"
             )
         url = f"{self._base_url}/v1/subject-keys/{subject_id}"
         headers = {"Authorization": f"Bearer {self._token}"}
@@ -76,8 +80,8 @@ class RegistryKeyClient:
         if response.status_code == 404:
             raise UnknownSubject(subject_id, "subject key")
         if response.status_code != 200:
-            # 401/403: notify's credential is wrong or expired; 5xx: the registry fails. Neither
-            # is the event's fault: it waits for the operator or the registry.
+            # 401/403: the service's credential is wrong or expired; 5xx: the registry fails.
+            # Neither is the event's fault: it waits for the operator or the registry.
             raise SubjectKeyUnavailable(
                 f"the registry refused the subject key: HTTP {response.status_code}"
             )

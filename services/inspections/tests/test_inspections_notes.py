@@ -1,0 +1,165 @@
+"""Inspectors' notes travel in events sealed under the key of the subject the inspection is about,
+never in clear (crypto-shredding, docs/privacy.md); a destroyed key lets no note travel; a
+registry that cannot give the key fails the recording with 503 and nothing is written."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from linli_inspections import app
+from linli_inspections.adapters import tables
+from linli_inspections.domain.inspection import Finding
+from linli_inspections.domain.policy import InspectionPolicy
+from linli_inspections.service import UseCases
+from linli_inspections.service.notes import KeysUnavailable
+from linli_inspections.settings import InspectionsSettings
+from linli_shared.clock import FixedClock
+from linli_shared.contracts import CATALOGUE, InspectionFailed, RectificationRequested, topics
+from linli_shared.contracts.common import Severity
+from linli_shared.crypto import SealBroken, Sealer
+from linli_shared.db import Database
+from linli_shared.messaging.envelope import Envelope
+from linli_shared.subject_keys import SubjectKeyUnavailable
+from services.inspections.tests.announced import announce_household
+from tests.support.api import api_client, assert_problem
+from tests.support.grid_scope import bearer_of
+from tests.support.subject_keys import KeysForTests
+
+NOTE = "王芳 13800138000 楼道堆物"
+INSPECTOR = bearer_of(("admin",), subject="inspector-9")
+
+
+class RegistryAway:
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        self.asked += 1
+        raise SubjectKeyUnavailable("the registry is unreachable")
+
+
+async def _events(database: Database) -> list[InspectionFailed | RectificationRequested]:
+    async with database.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(tables.outbox)
+                .where(tables.outbox.c.topic == topics.INSPECTIONS)
+                .order_by(tables.outbox.c.seq)
+            )
+        ).all()
+    parsed = [Envelope.from_json(row.payload).parse(CATALOGUE) for row in rows]
+    return [e for e in parsed if isinstance(e, InspectionFailed | RectificationRequested)]
+
+
+async def _record(use_cases: UseCases, household: uuid.UUID, note: str | None = NOTE) -> None:
+    await use_cases.recording.record_inspection(
+        subject_id=household,
+        checklist="sanitation",
+        inspector_id="inspector-1",
+        inspected_at=None,
+        findings=[Finding("stairwells clear", False, Severity.GENERAL, note=note)],
+    )
+
+
+async def test_a_note_travels_only_sealed_under_the_households_key_bound_to_it(
+    use_cases: UseCases, database: Database, subject_keys: KeysForTests
+) -> None:
+    household = uuid.uuid4()
+    await announce_household(database, household)
+    await _record(use_cases, household)
+
+    failed, requested = await _events(database)
+    for event in (failed, requested):
+        [finding] = event.failed_findings
+        assert finding.note is None
+        assert finding.note_sealed is not None
+        assert "王芳" not in finding.note_sealed and "13800138000" not in finding.note_sealed
+        assert subject_keys.open_note(household, finding.note_sealed) == NOTE
+        key = subject_keys.keys[household]
+        assert key is not None
+        with pytest.raises(SealBroken):  # copied into another household's event, it opens not
+            Sealer([key]).open(str(uuid.uuid4()), finding.note_sealed)
+    stored = await use_cases.reads.get_inspection(failed.inspection_id)
+    assert stored.findings[0].note == NOTE  # inspections keeps its own copy
+
+
+async def test_a_destroyed_key_lets_no_note_travel_and_the_inspection_is_recorded(
+    use_cases: UseCases, database: Database, subject_keys: KeysForTests
+) -> None:
+    household = uuid.uuid4()
+    await announce_household(database, household)
+    subject_keys.destroy(household)
+    await _record(use_cases, household)
+
+    failed, requested = await _events(database)
+    for event in (failed, requested):
+        assert [(f.note, f.note_sealed) for f in event.failed_findings] == [(None, None)]
+
+
+async def test_without_a_note_the_registry_is_not_asked(
+    database: Database, clock: FixedClock
+) -> None:
+    away = RegistryAway()
+    use_cases = app.build_use_cases(database, clock, InspectionPolicy(), subject_keys=away)
+    household = uuid.uuid4()
+    await announce_household(database, household)
+    await _record(use_cases, household, note=None)
+
+    assert away.asked == 0
+    assert len(await _events(database)) == 2
+
+
+async def test_a_registry_that_cannot_give_the_key_fails_the_recording_and_writes_nothing(
+    database: Database, clock: FixedClock
+) -> None:
+    use_cases = app.build_use_cases(
+        database, clock, InspectionPolicy(), subject_keys=RegistryAway()
+    )
+    household = uuid.uuid4()
+    await announce_household(database, household)
+    with pytest.raises(KeysUnavailable) as raised:
+        await _record(use_cases, household)
+
+    assert raised.value.status == 503
+    assert await _events(database) == []
+    async with database.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(tables.inspections)) == 0
+
+
+@pytest.fixture
+async def away_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = InspectionsSettings(database_url=database_url)
+    async with api_client(app.create_app(settings, RegistryAway()), "i") as c:
+        yield c
+
+
+async def test_over_http_an_unreachable_registry_is_503_problem_and_the_device_sends_again(
+    away_client: httpx.AsyncClient, client: httpx.AsyncClient, database_url: str
+) -> None:
+    household = uuid.uuid4()
+    await announce_household(database_url, household)
+    inspection = {
+        "id": str(uuid.uuid4()),
+        "subject_id": str(household),
+        "checklist": "sanitation",
+        "inspected_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "findings": [{"item": "stairwells clear", "passed": False, "note": NOTE}],
+    }
+    refused = await away_client.post("/v1/inspections", json=inspection, headers=INSPECTOR)
+    assert_problem(refused, 503, "subject-key-unavailable")
+    batch = await away_client.post(
+        "/v1/inspections/batch", json={"inspections": [inspection]}, headers=INSPECTOR
+    )
+    assert_problem(batch, 503, "subject-key-unavailable")
+    missing = await client.get(f"/v1/inspections/{inspection['id']}", headers=INSPECTOR)
+    assert missing.status_code == 404
+
+    again = await client.post("/v1/inspections", json=inspection, headers=INSPECTOR)
+    assert again.status_code == 201, again.text
+    assert again.json()["findings"][0]["note"] == NOTE
