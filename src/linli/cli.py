@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -580,6 +581,68 @@ def registry_rotate_keys(
             f"{table}: {examined} row(s) examined, {report.rotated[table]} value(s) re-encrypted"
         )
     typer.echo(f"registry: {report.total_rotated} value(s) re-encrypted under the current key")
+
+
+SUBJECT_KINDS = ("household", "resident", "organisation")
+
+
+def _subject(text: str, where: str) -> tuple[uuid.UUID, Any]:
+    """`<kind>:<id>` (what `destroyed-keys` prints first on each line)."""
+    kind, _, identifier = text.partition(":")
+    try:
+        subject = uuid.UUID(identifier)
+    except ValueError:
+        subject = None
+    if kind not in SUBJECT_KINDS or subject is None:
+        raise typer.BadParameter(f"{where}: {text!r} is not <{'|'.join(SUBJECT_KINDS)}>:<id>")
+    return subject, kind
+
+
+@registry.command("destroyed-keys")
+def registry_destroyed_keys(data_dir: DataDir = None) -> None:
+    """List every subject whose key was destroyed (crypto-shredding, docs/privacy.md), one
+    `<kind>:<id> <destroyed at>` per line, oldest first: keep it outside the database, and give
+    it to `destroy-keys` after restoring the registry's database from a backup."""
+    _use_data_dir(data_dir)
+    from linli_registry.app import destroyed_keys
+
+    for key in asyncio.run(destroyed_keys()):
+        at = key.destroyed_at.isoformat() if key.destroyed_at else ""
+        typer.echo(f"{key.kind}:{key.subject_id} {at}")
+
+
+@registry.command("destroy-keys")
+def registry_destroy_keys(
+    subjects: Annotated[
+        list[str] | None, typer.Argument(help="<household|resident|organisation>:<id> ...")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(help="A list as `destroyed-keys` prints it (`-` for standard input)"),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Destroy subjects' keys for good (idempotent): after restoring the registry's database
+    from a backup, every key destroyed since the backup was taken, before the registry starts
+    (docs/privacy.md, "Database backups"). Erasing a resident or household is the erasure's job."""
+    parsed = [_subject(text, f"argument {n}") for n, text in enumerate(subjects or [], 1)]
+    if file is not None:
+        lines = (sys.stdin.read() if str(file) == "-" else file.read_text()).splitlines()
+        parsed += [
+            _subject(line.split()[0], f"{file}:{n}")
+            for n, line in enumerate(lines, 1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    if not parsed:
+        raise typer.BadParameter("name at least one subject, or --file")
+    _use_data_dir(data_dir)
+    from linli_registry.app import destroy_keys
+
+    destroyed = asyncio.run(destroy_keys(parsed))
+    for key in destroyed:
+        at = key.destroyed_at.isoformat() if key.destroyed_at else ""
+        typer.echo(f"{key.kind}:{key.subject_id} destroyed {at}")
+    typer.echo(f"registry: {len(destroyed)} subject key(s) destroyed")
 
 
 @registry.command("announce-members")

@@ -43,6 +43,7 @@ from linli_shared.messaging.records import IncomingRecord
 from linli_shared.migrations import upgrade
 from tests.support.infra import free_port
 
+ERASED = "00000000-0000-4000-8000-00000000e4a5"  # a resident whose key an erasure destroyed
 # Every operator command, with what it answers on a healthy embedded data folder.
 COMMANDS: list[tuple[list[str], str]] = [
     (["dlq", "list"], "1 dead letter(s) in 1 topic(s)"),
@@ -53,6 +54,8 @@ COMMANDS: list[tuple[list[str], str]] = [
     (["registry", "rotate-keys"], "registry: 0 value(s) re-encrypted"),
     (["registry", "announce-members"], "registry: the members of 0 active household(s)"),
     (["retention", "run"], "notify: policy 2026.1 applied: notice_bodies 0"),
+    (["registry", "destroy-keys", f"resident:{ERASED}"], "registry: 1 subject key(s) destroyed"),
+    (["registry", "destroyed-keys"], f"resident:{ERASED} "),
     (["migrate"], "credit: migrated to head"),
 ]
 

@@ -8,20 +8,24 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from conftest import MigratedDatabase
+from linli.cli import app as cli
 from linli_registry.adapters import tables
 from linli_registry.adapters.subject_keys import SubjectKeys
-from linli_registry.app import create_app
+from linli_registry.app import DEFINITION, build_use_cases, create_app
 from linli_registry.domain.household import HEAD, Contact, Household, Member
 from linli_registry.domain.organisation import OrganisationKind
 from linli_registry.service import UseCases
 from linli_registry.service.subject_keys import SubjectKeyDestroyed
 from linli_registry.settings import RegistrySettings
-from linli_shared.clock import FixedClock
+from linli_shared.clock import FixedClock, SystemClock
 from linli_shared.contracts import CATALOGUE
 from linli_shared.contracts.base import EventData
 from linli_shared.contracts.registry import (
@@ -281,3 +285,54 @@ async def test_a_destroyed_key_is_410_gone_and_an_unknown_one_404(
     assert_problem(unknown, 404, "not-found")
     malformed = await api.get("/v1/subject-keys/not-an-id", headers=reader)
     assert_problem(malformed, 422, "validation-error")
+
+
+# --- after restoring a backup -----------------------------------------------------------------
+
+
+async def test_keys_destroyed_since_a_backup_are_destroyed_again_in_the_restored_database(
+    any_migrated_database: MigratedDatabase,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`destroyed-keys` lists them as `destroy-keys --file` reads them; the restored database
+    is a copy of the live one from before the erasure."""
+    restored_url = await any_migrated_database(DEFINITION)
+    live, restored = Database(database_url), Database(restored_url)
+    try:
+        household = await _household(build_use_cases(live, RegistrySettings()))
+        resident = household.members[1].resident_id
+        assert resident is not None
+        async with live.connect() as connection:
+            rows = [dict(r._mapping) for r in await connection.execute(select(tables.subject_keys))]
+        async with restored.transaction() as connection:  # the backup, taken before
+            await connection.execute(tables.subject_keys.insert(), rows)
+        await SubjectKeys(live, RegistrySettings().cipher(), SystemClock()).destroy(
+            resident, "resident"
+        )
+
+        monkeypatch.setenv("LINLI_REGISTRY_DATABASE_URL", database_url)
+        listed = await asyncio.to_thread(CliRunner().invoke, cli, ["registry", "destroyed-keys"])
+        assert listed.exit_code == 0, listed.output
+        assert listed.output.startswith(f"resident:{resident} ")
+        erased = tmp_path / "erased.txt"
+        erased.write_text("# kept outside the database\n" + listed.output)
+        monkeypatch.setenv("LINLI_REGISTRY_DATABASE_URL", restored_url)
+        again = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["registry", "destroy-keys", "--file", str(erased)]
+        )
+        assert again.exit_code == 0, again.output
+        assert "registry: 1 subject key(s) destroyed" in again.output
+
+        keys = build_use_cases(restored, RegistrySettings()).subject_keys
+        with pytest.raises(SubjectKeyDestroyed):
+            await keys.key_of(resident)
+        assert (await keys.key_of(household.id)).key  # the others stay
+        wrong = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["registry", "destroy-keys", f"person:{resident}"]
+        )
+        assert wrong.exit_code == 2 and "person" in wrong.output  # the refused one is named
+    finally:
+        await live.dispose()
+        await restored.dispose()

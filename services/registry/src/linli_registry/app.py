@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from linli_registry.adapters.subject_keys import SubjectKeys
 from linli_registry.api.access import collector
 from linli_registry.api.routes import router
 from linli_registry.consumers import subscriptions
+from linli_registry.domain.subject_keys import SubjectKey, SubjectKind
 from linli_registry.service import UseCases
 from linli_registry.service.access import AccessUseCases
 from linli_registry.service.announce import MembersAnnouncement
@@ -146,6 +148,30 @@ async def announce_members(
             database, outbox, clock, cipher, SubjectKeys(database, cipher, clock), batch_size
         )
         return await announcement.run(on_batch=on_batch)
+    finally:
+        await database.dispose()
+
+
+async def destroyed_keys(settings: RegistrySettings | None = None) -> list[SubjectKey]:
+    """Every subject whose key was destroyed (`linli registry destroyed-keys`)."""
+    settings = settings or RegistrySettings()
+    database = Database(settings.database_url)
+    try:
+        return await SubjectKeys(database, settings.cipher(), SystemClock()).destroyed()
+    finally:
+        await database.dispose()
+
+
+async def destroy_keys(
+    subjects: Sequence[tuple[uuid.UUID, SubjectKind]], settings: RegistrySettings | None = None
+) -> list[SubjectKey]:
+    """Destroy these subjects' keys, again after a restore (`linli registry destroy-keys`)."""
+    settings = settings or RegistrySettings()
+    database = Database(settings.database_url)
+    keys = SubjectKeys(database, settings.cipher(), SystemClock())
+    try:
+        async with database.transaction():
+            return [await keys.destroy(subject, kind) for subject, kind in subjects]
     finally:
         await database.dispose()
 

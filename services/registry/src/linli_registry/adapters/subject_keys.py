@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,7 +34,7 @@ from linli_shared.db import Database, insert_ignoring_conflicts
 
 class SubjectKeys:
     """The key store: `keys_for` (sealing an event), `find` (notify's route), `destroy`
-    (erasure)."""
+    (erasure), `destroyed` (what to destroy again after a restore)."""
 
     def __init__(self, database: Database, ring: KeyRing, clock: Clock) -> None:
         self._database = database
@@ -107,19 +108,30 @@ class SubjectKeys:
             )
             return (await self._read(connection, [subject_id]))[subject_id]
 
+    async def destroyed(self) -> list[SubjectKey]:
+        """Every subject whose key was destroyed, oldest destruction first: the list to keep
+        outside the database, and to destroy again after restoring it from a backup."""
+        async with self._database.connect() as connection:
+            rows = await connection.execute(
+                select(subject_keys)
+                .where(subject_keys.c.destroyed_at.is_not(None))
+                .order_by(subject_keys.c.destroyed_at, subject_keys.c.subject_id)
+            )
+            return [self._key(row) for row in rows]
+
     async def _read(
         self, connection: AsyncConnection, subjects: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, SubjectKey]:
         rows = await connection.execute(
             select(subject_keys).where(subject_keys.c.subject_id.in_(list(subjects)))
         )
-        return {
-            row.subject_id: SubjectKey(
-                subject_id=row.subject_id,
-                kind=row.kind,
-                key=self._ring.decrypt(row.key_enc) if row.key_enc is not None else None,
-                created_at=row.created_at,
-                destroyed_at=row.destroyed_at,
-            )
-            for row in rows
-        }
+        return {row.subject_id: self._key(row) for row in rows}
+
+    def _key(self, row: Any) -> SubjectKey:
+        return SubjectKey(
+            subject_id=row.subject_id,
+            kind=row.kind,
+            key=self._ring.decrypt(row.key_enc) if row.key_enc is not None else None,
+            created_at=row.created_at,
+            destroyed_at=row.destroyed_at,
+        )
