@@ -32,7 +32,10 @@ class AccessRequested(EventData):
     access_request_id: UUID
     household_id: UUID
     resident_id: UUID
-    public_key: str
+    public_key: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{43}=$",
+        description="The request's X25519 public key: 32 bytes, URL-safe base64",
+    )
     requested_at: AwareDatetime
 
 
