@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import SharedPlatform, bearer
+from tests.support.families import register_family
 from tests.support.platform import SERVICES, Platform
 from tests.support.polling import eventually
 from tests.support.residents import resident_id
@@ -45,27 +46,18 @@ async def test_a_residents_export_lists_what_every_service_holds_about_her(
     grid, email = f"g-access-{uuid.uuid4().hex[:6]}", f"ouyang.{uuid.uuid4().hex[:6]}@example.cn"
     inspector = bearer("inspector", subject="inspector-lu", grids=[grid])
 
-    for path, body in [
-        ("communities", {"id": "qinghe", "name": "清和社区"}),
-        ("grids", {"id": grid, "community_id": "qinghe", "name": "三网格"}),
-    ]:
-        response = await http.post(f"{registry}/v1/{path}", json=body, headers=STAFF)
-        assert response.status_code in (201, 409), response.text
-    created = await http.post(
-        f"{registry}/v1/households",
-        headers=STAFF,
-        json={
-            "community_id": "qinghe",
-            "grid_id": grid,
-            "address": ADDRESS,
-            "members": [{**HEAD, "relation": "head"}, {**SPOUSE, "relation": "spouse"}],
-            "contact_email": email,
-            "contact_phone": HEAD["phone"],
-        },
+    household, spouse_id = await register_family(
+        http,
+        registry,
+        STAFF,
+        community=("qinghe", "清和社区"),
+        grid=(grid, "三网格"),
+        head=HEAD,
+        spouse=SPOUSE,
+        address=ADDRESS,
+        email=email,
     )
-    assert created.status_code == 201, created.text
-    household_id = created.json()["id"]
-    [spouse_id] = [m["resident_id"] for m in created.json()["members"] if m["relation"] == "spouse"]
+    household_id = household["id"]
 
     note = f"{SPOUSE['name']}在楼道堆放纸箱"
     inspection = {

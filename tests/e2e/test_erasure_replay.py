@@ -29,6 +29,7 @@ from linli_shared.contracts import topics
 from linli_shared.db import Database
 from tests.conftest import bearer
 from tests.support.events import group_lag, namespace_texts
+from tests.support.families import register_family
 from tests.support.infra import KafkaService
 from tests.support.platform import SERVICES, Platform
 from tests.support.polling import eventually
@@ -124,28 +125,19 @@ async def test_an_erased_resident_stays_erased_after_every_group_replays_everyth
 
 async def _story(http: httpx.AsyncClient, platform: Platform) -> tuple[str, str]:
     registry, inspections = platform.url("registry"), platform.url("inspections")
-    for path, body in [
-        ("communities", {"id": "mingyue", "name": "明月社区"}),
-        ("grids", {"id": "g-replay", "community_id": "mingyue", "name": "七网格"}),
-    ]:
-        response = await http.post(f"{registry}/v1/{path}", json=body, headers=STAFF)
-        assert response.status_code == 201, response.text
-    created = await http.post(
-        f"{registry}/v1/households",
-        headers=STAFF,
-        json={
-            "community_id": "mingyue",
-            "grid_id": "g-replay",
-            "address": ADDRESS,
-            "members": [{**HEAD, "relation": "head"}, {**SPOUSE, "relation": "spouse"}],
-            "contact_email": EMAIL,
-            "contact_phone": HEAD["phone"],
-            "consent": {"integrity_scoring": True},
-        },
+    household, spouse_id = await register_family(
+        http,
+        registry,
+        STAFF,
+        community=("mingyue", "明月社区"),
+        grid=("g-replay", "七网格"),
+        head=HEAD,
+        spouse=SPOUSE,
+        address=ADDRESS,
+        email=EMAIL,
+        consent={"integrity_scoring": True},
     )
-    assert created.status_code == 201, created.text
-    household_id = created.json()["id"]
-    [spouse_id] = [m["resident_id"] for m in created.json()["members"] if m["name"] == "慕容晓雯"]
+    household_id = household["id"]
     credit = platform.url("credit")
 
     async def opened() -> bool:

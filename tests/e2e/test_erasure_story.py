@@ -22,6 +22,7 @@ import httpx
 from linli_shared.contracts import topics
 from tests.conftest import SharedPlatform, bearer
 from tests.support.events import namespace_texts
+from tests.support.families import register_family
 from tests.support.platform import SERVICES, Platform
 from tests.support.polling import eventually
 from tests.support.residents import resident_id
@@ -65,28 +66,18 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
     grid, email = f"g-erase-{uuid.uuid4().hex[:6]}", f"shangguan.{uuid.uuid4().hex[:6]}@example.cn"
     inspector = bearer("inspector", subject="inspector-wu", grids=[grid])
 
-    for path, body in [
-        ("communities", {"id": "qingchuan", "name": "晴川社区"}),
-        ("grids", {"id": grid, "community_id": "qingchuan", "name": "五网格"}),
-    ]:
-        response = await http.post(f"{registry}/v1/{path}", json=body, headers=STAFF)
-        assert response.status_code in (201, 409), response.text
-    created = await http.post(
-        f"{registry}/v1/households",
-        headers=STAFF,
-        json={
-            "community_id": "qingchuan",
-            "grid_id": grid,
-            "address": ADDRESS,
-            "members": [{**HEAD, "relation": "head"}, {**SPOUSE, "relation": "spouse"}],
-            "contact_email": email,
-            "contact_phone": HEAD["phone"],
-        },
+    household, spouse_id = await register_family(
+        http,
+        registry,
+        STAFF,
+        community=("qingchuan", "晴川社区"),
+        grid=(grid, "五网格"),
+        head=HEAD,
+        spouse=SPOUSE,
+        address=ADDRESS,
+        email=email,
     )
-    assert created.status_code == 201, created.text
-    household = created.json()
     household_id = household["id"]
-    [spouse_id] = [m["resident_id"] for m in household["members"] if m["relation"] == "spouse"]
 
     note = f"{SPOUSE['name']}（{SPOUSE['phone']}）在楼道堆放杂物"
     inspection = {
