@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import SharedPlatform, bearer
-from tests.support.families import register_family
+from tests.support.families import record_failed_inspection, register_family
 from tests.support.platform import SERVICES, Platform
 from tests.support.polling import eventually
 from tests.support.residents import resident_id
@@ -60,24 +60,7 @@ async def test_a_residents_export_lists_what_every_service_holds_about_her(
     household_id = household["id"]
 
     note = f"{SPOUSE['name']}在楼道堆放纸箱"
-    inspection = {
-        "id": str(uuid.uuid4()),
-        "subject_id": household_id,
-        "checklist": "sanitation",
-        "inspected_at": YESTERDAY.isoformat(),
-        "findings": [{"item": "stairwells-clear", "passed": False, "note": note}],
-    }
-
-    async def recorded() -> bool:
-        response = await http.post(
-            f"{inspections}/v1/inspections/batch",
-            json={"inspections": [inspection]},
-            headers=inspector,
-        )
-        body = response.json()
-        return response.status_code == 200 and body["recorded"] + body["duplicates"] == 1
-
-    await eventually(recorded, "the inspection to be recorded")
+    await record_failed_inspection(http, inspections, inspector, household_id, note, YESTERDAY)
 
     async def told() -> bool:
         return bool(shared_platform.smtp_sink.mails_to(email))

@@ -17,7 +17,6 @@ import importlib
 import os
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,7 @@ from linli_shared.contracts import topics
 from linli_shared.db import Database
 from tests.conftest import bearer
 from tests.support.events import group_lag, namespace_texts
-from tests.support.families import register_family
+from tests.support.families import record_failed_inspection, register_family
 from tests.support.infra import KafkaService
 from tests.support.platform import SERVICES, Platform
 from tests.support.polling import eventually
@@ -167,30 +166,9 @@ async def _story(http: httpx.AsyncClient, platform: Platform) -> tuple[str, str]
     assert checked.json()["granted"] is True, checked.text
     score = await http.get(f"{credit}/v1/subjects/{household_id}/score", headers=OFFICER)
     awarded_score = score.json()["score"]
-    inspection = {
-        "id": str(uuid.uuid4()),
-        "subject_id": household_id,
-        "checklist": "sanitation",
-        "inspected_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
-        "findings": [
-            {
-                "item": "stairwells-clear",
-                "passed": False,
-                "note": f"{SPOUSE['name']}（{SPOUSE['phone']}）在楼道堆放杂物",
-            }
-        ],
-    }
-
-    async def recorded() -> bool:
-        response = await http.post(
-            f"{inspections}/v1/inspections/batch",
-            json={"inspections": [inspection]},
-            headers=INSPECTOR,
-        )
-        body = response.json()
-        return response.status_code == 200 and body["recorded"] + body["duplicates"] == 1
-
-    await eventually(recorded, "the inspection to be recorded")
+    note = f"{SPOUSE['name']}（{SPOUSE['phone']}）在楼道堆放杂物"
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    await record_failed_inspection(http, inspections, INSPECTOR, household_id, note, yesterday)
 
     async def scored() -> bool:
         response = await http.get(

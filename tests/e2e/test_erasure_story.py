@@ -22,7 +22,7 @@ import httpx
 from linli_shared.contracts import topics
 from tests.conftest import SharedPlatform, bearer
 from tests.support.events import namespace_texts
-from tests.support.families import register_family
+from tests.support.families import record_failed_inspection, register_family
 from tests.support.platform import SERVICES, Platform
 from tests.support.polling import eventually
 from tests.support.residents import resident_id
@@ -80,26 +80,9 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
     household_id = household["id"]
 
     note = f"{SPOUSE['name']}（{SPOUSE['phone']}）在楼道堆放杂物"
-    inspection = {
-        "id": str(uuid.uuid4()),
-        "subject_id": household_id,
-        "checklist": "sanitation",
-        "inspected_at": YESTERDAY.isoformat(),
-        "findings": [{"item": "stairwells-clear", "passed": False, "note": note}],
-    }
-
-    async def recorded() -> bool:
-        # Until inspections has the registry's events the household is unknown (422) or not
-        # known to be in the inspector's grid (403); the client id makes resending safe.
-        response = await http.post(
-            f"{inspections}/v1/inspections/batch",
-            json={"inspections": [inspection]},
-            headers=inspector,
-        )
-        body = response.json()
-        return response.status_code == 200 and body["recorded"] + body["duplicates"] == 1
-
-    await eventually(recorded, "the inspection to be recorded")
+    inspection_id = await record_failed_inspection(
+        http, inspections, inspector, household_id, note, YESTERDAY
+    )
 
     async def told() -> bool:
         return bool(shared_platform.smtp_sink.mails_to(email))
@@ -126,7 +109,7 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
 
     streams = await scan_topics(shared_platform)
     inspections_stream = shared_platform.namespace + topics.INSPECTIONS
-    assert inspection["id"] in streams[inspections_stream], "the scan reads the inspection's events"
+    assert inspection_id in streams[inspections_stream], "the scan reads the inspection's events"
     assert any(".dlq." in topic for topic in streams), "the scan reads the dead letters too"
 
     erasure = await _erased(http, registry, household_id, {"resident_id": spouse_id})

@@ -3,9 +3,13 @@ ID numbers and phones, an address, an e-mail and a phone, registered through the
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
+
+from tests.support.polling import eventually
 
 
 async def register_family(
@@ -46,3 +50,36 @@ async def register_family(
     household: dict[str, Any] = created.json()
     [spouse_id] = [m["resident_id"] for m in household["members"] if m["relation"] == "spouse"]
     return household, spouse_id
+
+
+async def record_failed_inspection(
+    http: httpx.AsyncClient,
+    inspections: str,
+    inspector: dict[str, str],
+    household_id: str,
+    note: str,
+    inspected_at: datetime,
+) -> str:
+    """The id of a failed stairwell finding on the household, with the inspector's note, sent as an
+    offline batch until inspections knows the household (422) in the inspector's grid (403);
+    the client id makes resending safe."""
+    inspection_id = str(uuid.uuid4())
+    inspection: dict[str, Any] = {
+        "id": inspection_id,
+        "subject_id": household_id,
+        "checklist": "sanitation",
+        "inspected_at": inspected_at.isoformat(),
+        "findings": [{"item": "stairwells-clear", "passed": False, "note": note}],
+    }
+
+    async def recorded() -> bool:
+        response = await http.post(
+            f"{inspections}/v1/inspections/batch",
+            json={"inspections": [inspection]},
+            headers=inspector,
+        )
+        body = response.json()
+        return response.status_code == 200 and body["recorded"] + body["duplicates"] == 1
+
+    await eventually(recorded, "the inspection to be recorded")
+    return inspection_id

@@ -5,7 +5,6 @@ PostgreSQL; the API on PostgreSQL)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -13,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from linli_registry.adapters import tables
-from linli_registry.domain.household import HEAD, Household, Member
 from linli_registry.service import UseCases
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE
@@ -32,32 +30,16 @@ from linli_shared.db import Database
 from linli_shared.errors import NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.reach import Reach
+from services.registry.tests.family import (
+    ADDRESS,
+    NAME,
+    SPOUSE_ID_NUMBER,
+    SPOUSE_NAME,
+    SPOUSE_PHONE,
+    register_family,
+    spouse_of,
+)
 from tests.support.grid_scope import bearer
-
-NAME, SPOUSE_NAME = "王小明", "李秀英"
-SPOUSE_ID_NUMBER, SPOUSE_PHONE = "11010519491231002X", "13912345678"
-ADDRESS = "幸福路 8 号 3 单元 502"
-
-
-async def _household(registry: UseCases) -> Household:
-    return await registry.registration.register_household(
-        community_id="c-xingfu",
-        grid_id="g-07",
-        address=ADDRESS,
-        members=[
-            Member(NAME, HEAD),
-            Member(SPOUSE_NAME, "spouse", id_number=SPOUSE_ID_NUMBER, phone=SPOUSE_PHONE),
-        ],
-        contact_email="wang@example.com",
-        contact_phone="13800001111",
-        preferred_channels=("email", "sms"),
-    )
-
-
-def _spouse(household: Household) -> uuid.UUID:
-    resident = next(m.resident_id for m in household.members if m.name == SPOUSE_NAME)
-    assert resident is not None
-    return resident
 
 
 async def _requested(database: Database) -> list[tuple[AccessRequested, str]]:
@@ -101,10 +83,10 @@ def _record(category: str, **what: object) -> AccessRecord:
 async def test_a_request_holds_the_registrys_own_records_of_the_resident_at_once(
     registry: UseCases, database: Database
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
 
     started = await registry.access.request(
-        resident_id=_spouse(household), id_number=None, reason="her request", requested_by="staff"
+        resident_id=spouse_of(household), id_number=None, reason="her request", requested_by="staff"
     )
 
     assert started.status == "in_progress"
@@ -122,26 +104,26 @@ async def test_a_request_holds_the_registrys_own_records_of_the_resident_at_once
 async def test_the_request_event_carries_ids_and_a_public_key_only(
     registry: UseCases, database: Database
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
     started = await registry.access.request(
-        resident_id=_spouse(household), id_number=None, reason="her request", requested_by="staff"
+        resident_id=spouse_of(household), id_number=None, reason="her request", requested_by="staff"
     )
 
     [(event, payload)] = await _requested(database)
 
-    assert event.access_request_id == started.id and event.resident_id == _spouse(household)
+    assert event.access_request_id == started.id and event.resident_id == spouse_of(household)
     for personal in (SPOUSE_NAME, SPOUSE_ID_NUMBER, SPOUSE_PHONE, ADDRESS, "her request"):
         assert personal not in payload
 
 
 async def test_a_resident_is_found_by_their_exact_id_number(registry: UseCases) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
 
     started = await registry.access.request(
         resident_id=None, id_number=SPOUSE_ID_NUMBER, reason="at the desk", requested_by="staff"
     )
 
-    assert started.resident_id == _spouse(household)
+    assert started.resident_id == spouse_of(household)
     with pytest.raises(NotFound):
         await registry.access.request(
             resident_id=None, id_number="110105194912310029", reason="x", requested_by="staff"
@@ -149,19 +131,19 @@ async def test_a_resident_is_found_by_their_exact_id_number(registry: UseCases) 
 
 
 async def test_a_resident_outside_the_callers_grids_is_not_found(registry: UseCases) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
     elsewhere = Reach(grids=frozenset({"g-08"}))
 
     with pytest.raises(NotFound):
         await registry.access.request(
-            resident_id=_spouse(household),
+            resident_id=spouse_of(household),
             id_number=None,
             reason="x",
             requested_by="gw",
             reach=elsewhere,
         )
     started = await registry.access.request(
-        resident_id=_spouse(household), id_number=None, reason="x", requested_by="staff"
+        resident_id=spouse_of(household), id_number=None, reason="x", requested_by="staff"
     )
     with pytest.raises(NotFound):
         await registry.access.export(started.id, elsewhere)
@@ -170,9 +152,9 @@ async def test_a_resident_outside_the_callers_grids_is_not_found(registry: UseCa
 async def test_a_request_completes_once_every_service_has_answered_once(
     registry: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
     started = await registry.access.request(
-        resident_id=_spouse(household), id_number=None, reason="her request", requested_by="staff"
+        resident_id=spouse_of(household), id_number=None, reason="her request", requested_by="staff"
     )
     [(requested, _)] = await _requested(database)
 
@@ -206,9 +188,9 @@ async def test_a_request_completes_once_every_service_has_answered_once(
 async def test_an_answer_sealed_for_another_request_or_service_does_not_open(
     registry: UseCases, database: Database
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
     await registry.access.request(
-        resident_id=_spouse(household), id_number=None, reason="her request", requested_by="staff"
+        resident_id=spouse_of(household), id_number=None, reason="her request", requested_by="staff"
     )
     [(requested, _)] = await _requested(database)
 
@@ -226,9 +208,9 @@ async def test_an_answer_sealed_for_another_request_or_service_does_not_open(
 async def test_erasing_the_resident_removes_the_copies_their_requests_gathered(
     registry: UseCases, database: Database
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
     started = await registry.access.request(
-        resident_id=_spouse(household), id_number=None, reason="her request", requested_by="staff"
+        resident_id=spouse_of(household), id_number=None, reason="her request", requested_by="staff"
     )
     [(requested, _)] = await _requested(database)
     await registry.access.record_answer(
@@ -236,7 +218,7 @@ async def test_erasing_the_resident_removes_the_copies_their_requests_gathered(
     )
 
     erasure = await registry.erasure.erase(
-        household.id, resident_id=_spouse(household), reason="her request", requested_by="staff"
+        household.id, resident_id=spouse_of(household), reason="her request", requested_by="staff"
     )
     # An answer arriving after the erasure is counted, but nothing of it is kept.
     await registry.access.record_answer(_answer(requested, CreditAccessAnswered, [_record("x")]))

@@ -33,26 +33,15 @@ from linli_shared.errors import NotFound
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.reach import Reach
 from linli_shared.rules import RuleViolation
+from services.registry.tests.family import (
+    ADDRESS,
+    NAME,
+    SPOUSE_ID_NUMBER,
+    SPOUSE_NAME,
+    register_family,
+    spouse_of,
+)
 from tests.support.grid_scope import bearer
-
-NAME, SPOUSE_NAME = "王小明", "李秀英"
-SPOUSE_ID_NUMBER, SPOUSE_PHONE = "11010519491231002X", "13912345678"
-ADDRESS = "幸福路 8 号 3 单元 502"
-
-
-async def _household(registry: UseCases) -> Household:
-    return await registry.registration.register_household(
-        community_id="c-xingfu",
-        grid_id="g-07",
-        address=ADDRESS,
-        members=[
-            Member(NAME, HEAD),
-            Member(SPOUSE_NAME, "spouse", id_number=SPOUSE_ID_NUMBER, phone=SPOUSE_PHONE),
-        ],
-        contact_email="wang@example.com",
-        contact_phone="13800001111",
-        preferred_channels=("email", "sms"),
-    )
 
 
 async def _stored_text(database: Database, household: Household) -> str:
@@ -75,16 +64,10 @@ async def _events(database: Database) -> list[EventData]:
         return [Envelope.from_json(payload).parse(CATALOGUE) for payload in rows]
 
 
-def _spouse(household: Household) -> uuid.UUID:
-    resident = next(m.resident_id for m in household.members if m.name == SPOUSE_NAME)
-    assert resident is not None
-    return resident
-
-
 async def test_an_erased_resident_is_gone_from_the_household_and_every_version_of_its_history(
     registry: UseCases, database: Database
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
     await registry.changes.move_household(
         household.id,
         version=1,
@@ -97,11 +80,11 @@ async def test_an_erased_resident_is_gone_from_the_household_and_every_version_o
     assert SPOUSE_NAME in await _stored_text(database, household)
 
     erasure = await registry.erasure.erase(
-        household.id, resident_id=_spouse(household), reason="her request", requested_by="staff"
+        household.id, resident_id=spouse_of(household), reason="her request", requested_by="staff"
     )
 
     stored = await _stored_text(database, household)
-    assert SPOUSE_NAME not in stored and str(_spouse(household)) not in stored
+    assert SPOUSE_NAME not in stored and str(spouse_of(household)) not in stored
     assert NAME in stored  # the head stays, in the household and in its history
     current = await registry.disclosure.get_household(household.id)
     assert [m.name for m in current.members] == [NAME]
@@ -115,7 +98,7 @@ async def test_an_erased_resident_is_gone_from_the_household_and_every_version_o
 async def test_an_erased_household_keeps_only_its_ids_place_and_dates(
     registry: UseCases, database: Database
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
 
     await registry.erasure.erase(
         household.id, resident_id=None, reason="retention", requested_by="staff"
@@ -137,8 +120,8 @@ async def test_an_erased_household_keeps_only_its_ids_place_and_dates(
 async def test_erasure_announces_the_new_state_and_asks_every_service(
     registry: UseCases, database: Database
 ) -> None:
-    household = await _household(registry)
-    spouse = _spouse(household)
+    household = await register_family(registry)
+    spouse = spouse_of(household)
 
     erasure = await registry.erasure.erase(
         household.id, resident_id=spouse, reason="her request", requested_by="staff"
@@ -162,7 +145,7 @@ async def test_erasure_announces_the_new_state_and_asks_every_service(
 async def test_the_events_already_published_of_the_household_are_forgotten(
     registry: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    household, other = await _household(registry), await _household_elsewhere(registry)
+    household, other = await register_family(registry), await _household_elsewhere(registry)
     async with database.transaction() as connection:
         await connection.execute(update(tables.outbox).values(published_at=clock.now()))
 
@@ -194,7 +177,7 @@ async def _household_elsewhere(registry: UseCases) -> Household:
 async def test_the_head_of_a_registered_household_is_erased_only_once_another_member_is_head(
     registry: UseCases,
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
     head = household.members[0].resident_id
     assert head is not None
 
@@ -210,7 +193,7 @@ async def test_the_head_of_a_registered_household_is_erased_only_once_another_me
 
 
 async def test_an_erasure_outside_the_callers_grids_is_not_found(registry: UseCases) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
 
     with pytest.raises(NotFound):
         await registry.erasure.erase(
@@ -225,9 +208,9 @@ async def test_an_erasure_outside_the_callers_grids_is_not_found(registry: UseCa
 async def test_an_erasure_completes_once_every_service_has_answered_once(
     registry: UseCases, database: Database, clock: FixedClock
 ) -> None:
-    household = await _household(registry)
+    household = await register_family(registry)
     erasure = await registry.erasure.erase(
-        household.id, resident_id=_spouse(household), reason="her request", requested_by="staff"
+        household.id, resident_id=spouse_of(household), reason="her request", requested_by="staff"
     )
 
     def answer(model: type[ErasureApplied], removed: dict[str, int]) -> ErasureApplied:
