@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from linli_shared.messaging.envelope import Envelope, MalformedEvent
+from tests.support.scan import as_text
 
 
 async def read_topics(bootstrap: str, namespace: str, topics: list[str]) -> list[Envelope]:
@@ -100,28 +100,9 @@ async def namespace_texts(bootstrap: str, namespace: str) -> dict[str, str]:
             for tp, records in batches.items():
                 for record in records:
                     parts = [record.key, record.value, *(v for _, v in record.headers or ())]
-                    texts[tp.topic].extend(_decoded(part) for part in parts if part)
+                    texts[tp.topic].extend(as_text(part) for part in parts if part)
                 if records and records[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
         return {name: "\n".join(found) for name, found in texts.items()}
     finally:
         await consumer.stop()
-
-
-def _decoded(raw: bytes) -> str:
-    return json.dumps(_unnested(raw.decode("utf-8", errors="replace")), ensure_ascii=False)
-
-
-def _unnested(value: object) -> object:
-    """JSON within JSON (a payload carried as a string) decoded too, all the way down."""
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return value
-        return _unnested(parsed) if isinstance(parsed, dict | list) else value
-    if isinstance(value, dict):
-        return {k: _unnested(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unnested(v) for v in value]
-    return value

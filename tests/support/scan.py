@@ -27,7 +27,7 @@ async def database_text(url: str) -> dict[str, str]:
             for table in metadata.sorted_tables:
                 rows = await connection.execute(select(table))
                 found[table.name] = "\n".join(
-                    " | ".join(_text(value) for value in row) for row in rows
+                    " | ".join(as_text(value) for value in row) for row in rows
                 )
             return found
     finally:
@@ -44,15 +44,28 @@ def where_found(texts: dict[str, str], needles: list[str]) -> list[str]:
     ]
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A stored value as text to search: bytes decoded, JSON (within JSON too, a payload carried
+    as a string) written out again without ASCII escapes."""
     if isinstance(value, bytes | bytearray | memoryview):
         value = bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    text = str(value)
-    if text[:1] in "{[":
+    unnested = _unnested(value)
+    if isinstance(unnested, dict | list):
+        return json.dumps(unnested, ensure_ascii=False, default=str)
+    return str(unnested)
+
+
+def _unnested(value: object) -> object:
+    if isinstance(value, str):
+        if value[:1] not in "{[":
+            return value
         try:
-            return json.dumps(json.loads(text), ensure_ascii=False, default=str)
+            parsed = json.loads(value)
         except ValueError:
-            return text
-    return text
+            return value
+        return _unnested(parsed) if isinstance(parsed, dict | list) else value
+    if isinstance(value, dict):
+        return {k: _unnested(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unnested(v) for v in value]
+    return value
