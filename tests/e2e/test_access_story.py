@@ -63,9 +63,10 @@ async def test_a_residents_export_lists_what_every_service_holds_about_her(
     await record_failed_inspection(http, inspections, inspector, household_id, note, YESTERDAY)
 
     async def told() -> bool:
-        return bool(shared_platform.smtp_sink.mails_to(email))
+        # The score's notice may come first: the rectification notice carries the note.
+        return any(note in mail.body for mail in shared_platform.smtp_sink.mails_to(email))
 
-    await eventually(told, "the rectification notice to reach the household")
+    await eventually(told, "the rectification notice, with the note, to reach the household")
 
     async def scored() -> bool:
         response = await http.get(

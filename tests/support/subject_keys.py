@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from linli_shared.crypto import Sealer, generate_key
+from linli_shared.contracts.inspections import JointlySealedV1
+from linli_shared.crypto import Sealer, generate_key, joint_key
 
 
 class KeysForTests:
@@ -20,7 +21,10 @@ class KeysForTests:
     def destroy(self, subject_id: uuid.UUID) -> None:
         self.keys[subject_id] = None
 
-    def open_note(self, subject_id: uuid.UUID, sealed: str) -> str | None:
-        key = self.keys[subject_id]
-        assert key is not None, f"the key of {subject_id} was destroyed"
-        return Sealer([key]).open(str(subject_id), sealed)["note"]
+    def open_note(self, subject_id: uuid.UUID, sealed: JointlySealedV1) -> str | None:
+        """Opens as notify does: the joint key of every listed subject's key, bound to the
+        first; raises `SealBroken` when it is not the note of `subject_id`."""
+        keys = [self.keys[subject] for subject in sealed.subjects]
+        assert None not in keys, f"a key of {sealed.subjects} was destroyed"
+        key = joint_key([k for k in keys if k], [str(subject) for subject in sealed.subjects])
+        return Sealer([key]).open(str(subject_id), sealed.sealed)["note"]

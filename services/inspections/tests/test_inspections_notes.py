@@ -1,6 +1,8 @@
-"""Inspectors' notes travel in events sealed under the key of the subject the inspection is about,
-never in clear (crypto-shredding, docs/privacy.md); a destroyed key lets no note travel; a
-registry that cannot give the key fails the recording with 503 and nothing is written."""
+"""Inspectors' notes travel in events sealed under the joint key of the subject the inspection is
+about and of each member of its household, never in clear (crypto-shredding, docs/privacy.md):
+destroying any one of those keys leaves nothing that opens it. A destroyed household key lets no
+note travel; a registry that cannot give a key fails the recording with 503 and nothing is
+written."""
 
 from __future__ import annotations
 
@@ -22,11 +24,13 @@ from linli_inspections.settings import InspectionsSettings
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE, InspectionFailed, RectificationRequested, topics
 from linli_shared.contracts.common import Severity
-from linli_shared.crypto import SealBroken, Sealer
+from linli_shared.contracts.registry import MemberV1
+from linli_shared.crypto import SealBroken, Sealer, joint_key
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.subject_keys import SubjectKeyUnavailable
-from services.inspections.tests.announced import announce_household
+from services.inspections.tests.announced import announce, announce_household
+from services.inspections.tests.announced import household as household_event
 from tests.support.api import api_client, assert_problem
 from tests.support.grid_scope import bearer_of
 from tests.support.subject_keys import KeysForTests
@@ -67,39 +71,88 @@ async def _record(use_cases: UseCases, household: uuid.UUID, note: str | None = 
     )
 
 
-async def test_a_note_travels_only_sealed_under_the_households_key_bound_to_it(
+async def _announce_family(database: Database, household: uuid.UUID) -> list[uuid.UUID]:
+    """The household with its head and spouse as residents; their ids in order."""
+    residents = sorted([uuid.uuid4(), uuid.uuid4()])
+    family = household_event(household).model_copy(
+        update={
+            "members": [
+                MemberV1(name="", relation=relation, resident_id=resident)
+                for relation, resident in zip(("head", "spouse"), residents, strict=True)
+            ]
+        }
+    )
+    await announce(database, family)
+    return residents
+
+
+async def test_a_note_travels_only_sealed_under_the_keys_of_the_household_and_every_member(
     use_cases: UseCases, database: Database, subject_keys: KeysForTests
 ) -> None:
     household = uuid.uuid4()
-    await announce_household(database, household)
+    members = await _announce_family(database, household)
     await _record(use_cases, household)
 
     failed, requested = await _events(database)
     for event in (failed, requested):
         [finding] = event.failed_findings
-        assert finding.note is None
-        assert finding.note_sealed is not None
-        assert "王芳" not in finding.note_sealed and "13800138000" not in finding.note_sealed
-        assert subject_keys.open_note(household, finding.note_sealed) == NOTE
-        key = subject_keys.keys[household]
-        assert key is not None
+        assert (finding.note, finding.note_sealed) == (None, None)
+        sealed = finding.note_sealed_jointly
+        assert sealed is not None
+        assert sealed.subjects == [household, *members]
+        assert "王芳" not in sealed.sealed and "13800138000" not in sealed.sealed
+        assert subject_keys.open_note(household, sealed) == NOTE
         with pytest.raises(SealBroken):  # copied into another household's event, it opens not
-            Sealer([key]).open(str(uuid.uuid4()), finding.note_sealed)
+            subject_keys.open_note(uuid.uuid4(), sealed)
     stored = await use_cases.reads.get_inspection(failed.inspection_id)
     assert stored.findings[0].note == NOTE  # inspections keeps its own copy
 
 
-async def test_a_destroyed_key_lets_no_note_travel_and_the_inspection_is_recorded(
+async def test_without_any_one_members_key_the_note_opens_under_no_remaining_keys(
     use_cases: UseCases, database: Database, subject_keys: KeysForTests
 ) -> None:
     household = uuid.uuid4()
-    await announce_household(database, household)
+    await _announce_family(database, household)
+    await _record(use_cases, household)
+    [failed, _] = await _events(database)
+    sealed = failed.failed_findings[0].note_sealed_jointly
+    assert sealed is not None
+
+    for erased in sealed.subjects:
+        kept = [s for s in sealed.subjects if s != erased]
+        keys = [k for s in kept if (k := subject_keys.keys[s]) is not None]
+        candidates = [*keys, joint_key(keys, [str(s) for s in kept])]
+        for key in candidates:  # each remaining key, and all of them joined
+            with pytest.raises(SealBroken):
+                Sealer([key]).open(str(household), sealed.sealed)
+
+
+async def test_an_erased_member_whose_key_is_gone_is_left_out_and_the_note_still_travels(
+    use_cases: UseCases, database: Database, subject_keys: KeysForTests
+) -> None:
+    household = uuid.uuid4()
+    head, spouse = await _announce_family(database, household)
+    subject_keys.destroy(spouse)  # erased; inspections has not heard the members list yet
+    await _record(use_cases, household)
+
+    [failed, _] = await _events(database)
+    sealed = failed.failed_findings[0].note_sealed_jointly
+    assert sealed is not None and sealed.subjects == [household, head]
+    assert subject_keys.open_note(household, sealed) == NOTE
+
+
+async def test_a_destroyed_household_key_lets_no_note_travel_and_the_inspection_is_recorded(
+    use_cases: UseCases, database: Database, subject_keys: KeysForTests
+) -> None:
+    household = uuid.uuid4()
+    await _announce_family(database, household)
     subject_keys.destroy(household)
     await _record(use_cases, household)
 
     failed, requested = await _events(database)
     for event in (failed, requested):
-        assert [(f.note, f.note_sealed) for f in event.failed_findings] == [(None, None)]
+        [finding] = event.failed_findings
+        assert (finding.note, finding.note_sealed, finding.note_sealed_jointly) == (None,) * 3
 
 
 async def test_without_a_note_the_registry_is_not_asked(

@@ -145,10 +145,11 @@ async def test_a_failed_inspection_is_stored_and_announced(
         ("stairwells clear", Severity.GENERAL, None),  # never in clear
         ("no small ads", Severity.LIGHT, None),
     ]
-    sealed = event.failed_findings[0].note_sealed
-    assert sealed is not None and "楼道堆物" not in sealed
-    assert subject_keys.open_note(subject, sealed) == "楼道堆物"  # the organisation's key
-    assert event.failed_findings[1].note_sealed is None
+    sealed = event.failed_findings[0].note_sealed_jointly
+    assert sealed is not None and "楼道堆物" not in sealed.sealed
+    assert sealed.subjects == [subject]  # the organisation's key alone: it has no members
+    assert subject_keys.open_note(subject, sealed) == "楼道堆物"
+    assert event.failed_findings[1].note_sealed_jointly is None
 
 
 async def test_a_broken_rule_writes_nothing(use_cases: UseCases, database: Database) -> None:

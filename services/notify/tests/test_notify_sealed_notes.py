@@ -1,6 +1,7 @@
-"""Inspectors' notes arrive sealed under the key of the inspection's subject (crypto-shredding,
-docs/privacy.md): notify opens them for the rectification notice; under a destroyed key a note is
-no note; one sealed for another subject is refused."""
+"""Inspectors' notes arrive sealed under the joint key of the inspection's subject and its
+household's members (crypto-shredding, docs/privacy.md); events written before carry them under
+the subject's key alone. Notify opens either for the rectification notice; when any key it needs
+is destroyed a note is no note; one sealed for another subject is refused."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from linli_notify.app import build_use_cases
 from linli_notify.service import UseCases
 from linli_shared.clock import FixedClock
 from linli_shared.contracts.common import Severity, SubjectKind
-from linli_shared.contracts.inspections import FailedFindingV1, InspectionFailed
+from linli_shared.contracts.inspections import FailedFindingV1, InspectionFailed, JointlySealedV1
+from linli_shared.crypto import Sealer, joint_key
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import MalformedEvent
 from linli_shared.pagination import PageRequest
@@ -33,11 +35,25 @@ def notify(database: Database, registry: RegistryKeys) -> UseCases:
     return build_use_cases(database, settings, FixedClock(NOW), subject_keys=registry)
 
 
+def _jointly_sealed(
+    registry: RegistryKeys, subjects: list[uuid.UUID], note: str
+) -> JointlySealedV1:
+    ids = [str(subject) for subject in subjects]
+    key = joint_key([registry.key(subject) for subject in subjects], ids)
+    return JointlySealedV1(subjects=subjects, sealed=Sealer([key]).seal(ids[0], {"note": note}))
+
+
 def _sealed_note_failed(
-    registry: RegistryKeys, household: uuid.UUID, note: str
+    registry: RegistryKeys, household: uuid.UUID, note: str, members: list[uuid.UUID] | None = None
 ) -> InspectionFailed:
-    """As inspections writes it since notes are sealed: `note` empty, `note_sealed` under the
-    household's key."""
+    """As inspections writes it: `note` empty; with `members`, the note under the joint key of
+    the household and its members (since jointly sealed notes), else in `note_sealed` under the
+    household's key alone (events written before)."""
+    sealed = (
+        {"note_sealed_jointly": _jointly_sealed(registry, [household, *members], note)}
+        if members is not None
+        else {"note_sealed": registry.seal(household, note=note)}
+    )
     return InspectionFailed(
         inspection_id=uuid.uuid4(),
         subject_id=household,
@@ -46,11 +62,7 @@ def _sealed_note_failed(
         inspected_at=NOW - timedelta(hours=1),
         severity=Severity.GENERAL,
         failed_findings=[
-            FailedFindingV1(
-                item="stairwells clear",
-                severity=Severity.GENERAL,
-                note_sealed=registry.seal(household, note=note),
-            ),
+            FailedFindingV1(item="stairwells clear", severity=Severity.GENERAL, **sealed),
             FailedFindingV1(item="no small ads", severity=Severity.LIGHT),
         ],
         comply_by=NOW + timedelta(days=3),
@@ -64,7 +76,23 @@ async def _rectification_findings(notify: UseCases, household: uuid.UUID) -> lis
     return findings
 
 
-async def test_an_inspectors_sealed_note_opens_under_the_households_key_for_the_notice(
+async def test_a_jointly_sealed_note_opens_under_the_household_and_members_keys_for_the_notice(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household, head, spouse = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await apply(notify, database, registered(registry, household, head, spouse))
+    note = "李四 13800138000"
+    await apply(notify, database, _sealed_note_failed(registry, household, note, [head, spouse]))
+
+    findings = await _rectification_findings(notify, household)
+    assert [(f["item"], f["note"]) for f in findings] == [
+        ("stairwells clear", note),
+        ("no small ads", None),
+    ]
+    assert all("note_sealed" not in f and "note_sealed_jointly" not in f for f in findings)
+
+
+async def test_a_note_sealed_before_joint_keys_still_opens_under_the_households_key(
     notify: UseCases, database: Database, registry: RegistryKeys
 ) -> None:
     household = uuid.uuid4()
@@ -72,11 +100,22 @@ async def test_an_inspectors_sealed_note_opens_under_the_households_key_for_the_
     await apply(notify, database, _sealed_note_failed(registry, household, "李四 13800138000"))
 
     findings = await _rectification_findings(notify, household)
-    assert [(f["item"], f["note"]) for f in findings] == [
-        ("stairwells clear", "李四 13800138000"),
-        ("no small ads", None),
-    ]
-    assert all("note_sealed" not in f for f in findings)
+    assert [f["note"] for f in findings] == ["李四 13800138000", None]
+
+
+@pytest.mark.parametrize("erased", ["household", "head", "spouse"])
+async def test_a_jointly_sealed_note_is_no_note_once_any_one_key_is_destroyed(
+    notify: UseCases, database: Database, registry: RegistryKeys, erased: str
+) -> None:
+    subjects = {"household": uuid.uuid4(), "head": uuid.uuid4(), "spouse": uuid.uuid4()}
+    household, head, spouse = subjects.values()
+    await apply(notify, database, registered(registry, household, head, spouse))
+    event = _sealed_note_failed(registry, household, "李四 13800138000", [head, spouse])
+    registry.destroy(subjects[erased])
+    await apply(notify, database, event)  # applied, not dead-lettered
+
+    findings = await _rectification_findings(notify, household)
+    assert [f["note"] for f in findings] == [None, None]
 
 
 async def test_a_note_sealed_under_a_destroyed_key_is_no_note(
@@ -92,13 +131,32 @@ async def test_a_note_sealed_under_a_destroyed_key_is_no_note(
     assert [f["note"] for f in findings] == [None, None]
 
 
+@pytest.mark.parametrize("joint", [False, True], ids=["household-key", "joint-key"])
 async def test_a_note_sealed_for_another_household_is_refused(
-    notify: UseCases, database: Database, registry: RegistryKeys
+    notify: UseCases, database: Database, registry: RegistryKeys, joint: bool
 ) -> None:
-    household, other = uuid.uuid4(), uuid.uuid4()
+    household, other, member = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     registry.key(household)
-    copied = _sealed_note_failed(registry, other, "李四").model_copy(
+    copied = _sealed_note_failed(registry, other, "李四", [member] if joint else None).model_copy(
         update={"subject_id": household}
     )
     with pytest.raises(MalformedEvent):
         await apply(notify, database, copied)
+
+
+async def test_a_joint_note_listing_another_household_first_is_refused(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household, other = uuid.uuid4(), uuid.uuid4()
+    registry.key(household)
+    event = _sealed_note_failed(registry, household, "李四", [])
+    [finding, plain] = event.failed_findings
+    assert finding.note_sealed_jointly is not None
+    relisted = finding.note_sealed_jointly.model_copy(update={"subjects": [other, household]})
+    forged = event.model_copy(
+        update={
+            "failed_findings": [finding.model_copy(update={"note_sealed_jointly": relisted}), plain]
+        }
+    )
+    with pytest.raises(MalformedEvent):
+        await apply(notify, database, forged)

@@ -7,7 +7,9 @@ one is dropped. `FieldCipher` adds equality lookups on encrypted values (a dupli
 through a keyed hash (`blind_index`, HMAC-SHA256) kept in its own column: the database never
 sees the plain value. `Sealer` seals a few values for a consumer that holds the same keys,
 bound to the record they belong to: the registry seals each subject's personal data in its
-events under the subject's own key (crypto-shredding, docs/privacy.md). `seal_to` seals for the
+events under the subject's own key (crypto-shredding, docs/privacy.md). `joint_key` makes one
+key out of several subjects' keys, for a value about all of them (an inspector's note about a
+household, which may name any member): destroying any one of them shreds it. `seal_to` seals for the
 holder of one private key alone (X25519, HKDF-SHA256, AES-256-GCM): a service answers an access
 request with a resident's records that only the registry, which asked, can open.
 """
@@ -128,6 +130,21 @@ class Sealer:
         ):
             raise SealBroken("the sealed value holds no values")
         return {str(k): v for k, v in values.items()}
+
+
+_JOINT_INFO = b"linli joint key v1"
+
+
+def joint_key(keys: Sequence[str], subjects: Sequence[str]) -> str:
+    """One key that only the holder of every one of `keys` (the keys of `subjects`, in that
+    order) can make: HKDF-SHA256 over them all, bound to the subjects' ids. Whoever lacks any one
+    key cannot derive it, so destroying any one subject's key shreds what was sealed under it."""
+    if not keys or len(keys) != len(subjects):
+        raise ValueError("a joint key needs one key per subject, and at least one")
+    material = b"".join(base64.urlsafe_b64decode(key.encode()) for key in keys)
+    info = b"\0".join([_JOINT_INFO, *(subject.encode() for subject in subjects)])
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(material)
+    return _b64(derived)
 
 
 # --- sealed for one private key's holder ------------------------------------------------------

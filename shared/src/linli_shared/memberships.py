@@ -37,6 +37,16 @@ class HouseholdMembers:
         )
         return household
 
+    async def of(self, household_id: uuid.UUID) -> list[uuid.UUID]:
+        """The household's residents, in id order."""
+        table = self._table
+        rows = await self._connection.scalars(
+            select(table.c.resident_id)
+            .where(table.c.household_id == household_id)
+            .order_by(table.c.resident_id)
+        )
+        return list(rows)
+
     async def forget(self, resident_id: uuid.UUID) -> int:
         """Forget the resident (an erasure); returns rows removed."""
         result = await self._connection.execute(

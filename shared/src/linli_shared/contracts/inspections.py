@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from linli_shared.contracts import topics
 from linli_shared.contracts.base import TOLERANT, EventData
@@ -23,20 +23,37 @@ TargetKind = Literal["household", "compound", "frontage_segment", "pest_point"]
 Titles = dict[str, str]
 
 
+class JointlySealedV1(BaseModel):
+    """Values sealed under the joint key of several subjects (`linli_shared.crypto.joint_key` of
+    their keys, in the order listed) and bound to the first one's id (`Sealer`): they open only
+    while the registry still holds every listed subject's key."""
+
+    model_config = TOLERANT
+
+    subjects: list[UUID] = Field(min_length=1)
+    sealed: str
+
+
 class FailedFindingV1(BaseModel):
     model_config = TOLERANT
 
     item: str
     severity: Severity
     # The inspector's note, free text that may name a member: since sealed notes (#21) it travels
-    # only in `note_sealed` (`note` is None), sealed under the key of the inspection's subject
-    # (the household, or the organisation) and bound to its id (`linli_shared.crypto.Sealer`,
-    # values {"note": ...}); absent once that key is destroyed (crypto-shredding, docs/privacy.md).
+    # only sealed (`note` is None), bound to the inspection's subject (the household, or the
+    # organisation; `linli_shared.crypto.Sealer`, values {"note": ...}), and not at all once a
+    # key it needs is destroyed (crypto-shredding, docs/privacy.md).
     note: str | None = None
     # The item's text per language, from the checklist version the inspection was recorded
     # against (added in 1.1; absent in older events and for items not on a checklist).
     title: Titles | None = None
+    # Events written before jointly sealed notes: the note under the subject's key alone.
     note_sealed: str | None = None
+    # Since jointly sealed notes (#21) the note travels here instead (`note_sealed` is None):
+    # under the joint key of the subject and each member of the household when it was recorded
+    # (`subjects`: the subject first), so erasing any one member shreds every note that could name
+    # her. Readers that do not know the field see no note.
+    note_sealed_jointly: JointlySealedV1 | None = None
 
 
 class _AboutAnInspection(EventData):

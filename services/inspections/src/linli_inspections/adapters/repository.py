@@ -604,6 +604,9 @@ class PlaceReadModel:
     async def household_of(self, resident_id: uuid.UUID) -> uuid.UUID | None:
         return await HouseholdMembers(self._connection, household_members).household_of(resident_id)
 
+    async def members_of(self, household_id: uuid.UUID) -> list[uuid.UUID]:
+        return await HouseholdMembers(self._connection, household_members).of(household_id)
+
     async def put_members(
         self, household_id: uuid.UUID, resident_ids: Sequence[uuid.UUID], version: int
     ) -> bool:

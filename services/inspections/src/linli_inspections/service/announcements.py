@@ -88,7 +88,8 @@ def failed_findings(
     findings: Sequence[Finding], template: Checklist | None, notes: NoteSeal | None = None
 ) -> list[FailedFindingV1]:
     """The findings as events carry them, each with its item's text per language and its note
-    sealed under the subject's key, never in clear (`notes`; without it the note stays here)."""
+    sealed under the subject's and its members' keys, never in clear (`notes`; without it the
+    note stays here)."""
     announced = []
     for finding in findings:
         item = template.item(finding.item) if template is not None else None
@@ -98,7 +99,7 @@ def failed_findings(
                 severity=finding.severity,
                 note=None,
                 title=item.titles() if item is not None else None,
-                note_sealed=notes.seal(finding.note) if notes is not None else None,
+                note_sealed_jointly=notes.seal(finding.note) if notes is not None else None,
             )
         )
     return announced

@@ -1,26 +1,34 @@
-"""Inspectors' notes in events: sealed under the key of the subject the inspection is about (the
-household, or the organisation that answers for a compound or a shop), never in clear
-(crypto-shredding, docs/privacy.md). A note is free text that may name a member and their phone;
-once the registry destroys the subject's key (its erasure), every copy in every topic, dead-letter
-topic and log is unreadable.
+"""Inspectors' notes in events: sealed, never in clear (crypto-shredding, docs/privacy.md), under
+the joint key of the inspection's subject (the household, or the organisation that answers for a
+compound or a shop) and of each member of the household (`linli_shared.crypto.joint_key`). A note
+is free text that may name any member and her phone, and nobody can tell from the text whom it
+names: so it needs every one of their keys, and once the registry destroys any one of them (that
+member's erasure, or the household's) every copy in every topic, dead-letter topic and log is
+unreadable.
 
-The key comes from the registry (`linli_shared.subject_keys`) while the inspection's
-transaction is open, and only when a failed finding has a note. A registry that cannot answer
-fails the request with 503 and nothing is written: an inspection recorded without its note in
-the notice would tell the household less than the inspector wrote, and the device simply sends
-it again (recording is idempotent per client id). A destroyed key seals nothing: the note does
-not travel (inspections keeps it, until its own part of the erasure removes it).
+The keys come from the registry (`linli_shared.subject_keys`) while the inspection's transaction
+is open, and only when a failed finding has a note. A registry that cannot answer fails the
+request with 503 and nothing is written: an inspection recorded without its note in the notice
+would tell the household less than the inspector wrote, and the device simply sends it again
+(recording is idempotent per client id). A destroyed subject key seals nothing: the note does not
+travel (inspections keeps it, until its own part of the erasure removes it). A member without a
+key (destroyed: erased, and the members list has not caught up; or never made) is left out:
+there is no key of hers whose destruction could shred it.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from linli_inspections.domain.inspection import Finding
-from linli_shared.crypto import Sealer
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from linli_inspections.adapters.repository import PlaceReadModel
+from linli_inspections.domain.inspection import Inspection
+from linli_shared.contracts.common import SubjectKind
+from linli_shared.contracts.inspections import JointlySealedV1
+from linli_shared.crypto import Sealer, joint_key
 from linli_shared.errors import ProblemError
 from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.subject_keys import SubjectKeySource, SubjectKeyUnavailable
@@ -43,35 +51,56 @@ class KeysUnavailable(ProblemError):
 
 @dataclass(frozen=True)
 class NoteSeal:
-    """How the notes about `subject` travel: sealed under its key, bound to its id; without a key
-    (destroyed, or none at all) not at all."""
+    """How the notes about `subjects[0]` travel: sealed under the joint key of `keys` (one per
+    subject, in order) and bound to the first subject's id; without keys, not at all."""
 
-    subject: uuid.UUID
-    key: str | None = None
+    subjects: tuple[uuid.UUID, ...]
+    keys: tuple[str, ...] = ()
 
-    def seal(self, note: str | None) -> str | None:
-        if not note or self.key is None:
+    def seal(self, note: str | None) -> JointlySealedV1 | None:
+        if not note or not self.keys:
             return None
-        return Sealer([self.key]).seal(str(self.subject), {"note": note})
+        ids = [str(subject) for subject in self.subjects]
+        key = joint_key(self.keys, ids)
+        return JointlySealedV1(
+            subjects=list(self.subjects), sealed=Sealer([key]).seal(ids[0], {"note": note})
+        )
 
 
 @dataclass(frozen=True)
 class NoteSealing:
     _keys: SubjectKeySource
 
-    async def seal_for(self, subject_id: uuid.UUID, findings: Sequence[Finding]) -> NoteSeal:
-        """The seal for the notes of `findings` about the subject; asks the registry only when
-        one of them has a note."""
-        if not any(finding.note for finding in findings):
-            return NoteSeal(subject_id)
+    async def seal_for(self, connection: AsyncConnection, inspection: Inspection) -> NoteSeal:
+        """The seal for the notes of the inspection's failed findings, under the keys of its
+        subject and (a household) its members as inspections knows them now; asks the registry
+        only when a finding has a note."""
+        subject_id = inspection.subject_id
+        if not any(finding.note for finding in inspection.failed_findings):
+            return NoteSeal((subject_id,))
+        key = await self._key_of(subject_id)
+        if key is None:
+            return NoteSeal((subject_id,))
+        members = (
+            await PlaceReadModel(connection).members_of(subject_id)
+            if inspection.subject_kind == SubjectKind.HOUSEHOLD
+            else []
+        )
+        subjects, keys = [subject_id], [key]
+        for member in members:
+            member_key = await self._key_of(member)
+            if member_key is not None:
+                subjects.append(member)
+                keys.append(member_key)
+        return NoteSeal(tuple(subjects), tuple(keys))
+
+    async def _key_of(self, subject_id: uuid.UUID) -> str | None:
         try:
-            key = await self._keys.key_of(subject_id)
+            return await self._keys.key_of(subject_id)
         except SubjectKeyUnavailable as error:
             raise KeysUnavailable(subject_id, str(error)) from error
         except UnknownSubject:
             # The registry never sealed anything about the subject (e.g. a household registered
-            # before subject keys and unchanged since): there is no key to seal under, so the
-            # note stays in inspections alone rather than travel in clear.
-            log.warning("no subject key for %s: the inspection's notes do not travel", subject_id)
-            key = None
-        return NoteSeal(subject_id, key)
+            # before subject keys and unchanged since): there is no key to seal under.
+            log.warning("no subject key for %s: notes are not sealed under it", subject_id)
+            return None

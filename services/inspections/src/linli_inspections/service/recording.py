@@ -261,7 +261,7 @@ class RecordingUseCases:
             if inspection.failed_findings
             else None
         )
-        notes = await self._notes.seal_for(inspection.subject_id, inspection.failed_findings)
+        notes = await self._notes.seal_for(connection, inspection)
         await self._outbox.add(connection, announcements.outcome(inspection, template, notes))
         if inspection.failed_findings:
             await self._cases.request(inspection, template, notes)

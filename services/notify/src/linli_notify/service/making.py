@@ -31,8 +31,8 @@ from linli_shared.contracts import (
     ScoreChanged,
 )
 from linli_shared.contracts.credit import CreditSubjectKind
-from linli_shared.contracts.inspections import FailedFindingV1
-from linli_shared.crypto import SealBroken, Sealer
+from linli_shared.contracts.inspections import FailedFindingV1, JointlySealedV1
+from linli_shared.crypto import SealBroken, Sealer, joint_key
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import MalformedEvent
 from linli_shared.messaging.processing import UnknownSubject
@@ -85,18 +85,34 @@ class NoticeMakingUseCases:
     async def _findings(
         self, subject: uuid.UUID, failed: list[FailedFindingV1]
     ) -> list[dict[str, object]]:
-        key: str | None = None
-        if any(f.note_sealed for f in failed):
-            if self._keys is None:
-                raise SubjectKeyUnavailable("no source of subject keys is configured")
-            key = await self._keys.key_of(subject)
         findings = []
         for finding in failed:
-            shown = finding.model_dump(mode="json", exclude={"note_sealed"})
-            if finding.note_sealed is not None:
-                shown["note"] = _opened_note(subject, key, finding.note_sealed)
+            shown = finding.model_dump(mode="json", exclude={"note_sealed", "note_sealed_jointly"})
+            if finding.note_sealed_jointly is not None:
+                shown["note"] = await self._jointly_opened(subject, finding.note_sealed_jointly)
+            elif finding.note_sealed is not None:
+                shown["note"] = _opened_note(
+                    subject, await self._key_of(subject), finding.note_sealed
+                )
             findings.append(shown)
         return findings
+
+    async def _jointly_opened(self, subject: uuid.UUID, note: JointlySealedV1) -> str | None:
+        """The note under the joint key of its subjects' keys; None once any one is destroyed."""
+        if note.subjects[0] != subject:
+            raise MalformedEvent(f"a note about {subject} sealed for {note.subjects[0]}")
+        keys = []
+        for each in note.subjects:
+            key = await self._key_of(each)
+            if key is None:
+                return None
+            keys.append(key)
+        return _opened_note(subject, joint_key(keys, [str(s) for s in note.subjects]), note.sealed)
+
+    async def _key_of(self, subject: uuid.UUID) -> str | None:
+        if self._keys is None:
+            raise SubjectKeyUnavailable("no source of subject keys is configured")
+        return await self._keys.key_of(subject)
 
     async def notice_reinspection(self, event: RectificationVerified, source_event_id: str) -> None:
         variables: dict[str, object] = {
@@ -305,7 +321,8 @@ def _about_a_resident(
 
 
 def _opened_note(subject: uuid.UUID, key: str | None, sealed: str) -> str | None:
-    """The inspector's note inspections sealed under the subject's key; None once destroyed."""
+    """The inspector's note inspections sealed (under `key`, bound to the subject); None once a
+    key it needs is destroyed."""
     if key is None:
         return None
     try:
