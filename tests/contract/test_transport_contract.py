@@ -33,7 +33,7 @@ from linli_shared.messaging.processing import (
     UnknownSubject,
 )
 from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
-from tests.contract.conftest import Bus, consume, values
+from tests.contract.conftest import DELIVERY_BOUND_SECONDS, Bus, consume, values
 
 TOPIC = "contract.orders.v1"
 
@@ -85,6 +85,44 @@ async def test_records_of_one_key_arrive_in_the_order_they_were_sent(bus: Bus) -
         offsets = [r.offset for r in records]
         assert offsets == sorted(offsets)
     assert len({r.partition for r in received}) > 1, "24 keys should spread over partitions"
+
+
+async def test_a_partition_that_waits_holds_back_no_other(bus: Bus) -> None:
+    """The inspection waits for its household, whose registration comes on another topic after
+    the inspection was first polled: the registration is polled and applied meanwhile, and the
+    inspection goes on. Before lanes, the next poll waited for every partition of the last one,
+    so the inspection waited out its whole bound (then would be dead-lettered)."""
+    registrations = "contract.registry.v1"
+    producer = await bus.transport("producer")
+    await producer.ensure_topics([TOPIC, registrations])
+    await producer.send([record("household-1", "inspection")])
+    waiting, registered = asyncio.Event(), asyncio.Event()
+    outcomes: list[str] = []
+    stop = asyncio.Event()
+
+    async def process(incoming: IncomingRecord) -> None:
+        if incoming.topic == registrations:
+            registered.set()
+            return
+        waiting.set()
+        try:
+            await asyncio.wait_for(registered.wait(), 20)
+            outcomes.append("applied")
+        except TimeoutError:
+            outcomes.append("waited out its bound")
+        stop.set()
+
+    consumer = await bus.transport("consumer")
+    consuming = asyncio.create_task(
+        consumer.consume("lanes", [TOPIC, registrations], process, stop)
+    )
+    await asyncio.wait_for(waiting.wait(), DELIVERY_BOUND_SECONDS)
+    await producer.send(
+        [OutgoingRecord(topic=registrations, key="household-1", value=b"registration")]
+    )
+    await asyncio.wait_for(consuming, DELIVERY_BOUND_SECONDS)
+
+    assert outcomes == ["applied"]
 
 
 async def test_every_consumer_group_gets_every_record(bus: Bus) -> None:

@@ -32,14 +32,15 @@ import logging
 import sqlite3
 import threading
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from linli_shared.aio import sleep_or_stop, wait_for_either
+from linli_shared.aio import sleep_or_stop, wait_for_any
+from linli_shared.messaging.lanes import Lanes
 from linli_shared.messaging.records import (
     IncomingRecord,
     OutgoingRecord,
@@ -299,18 +300,30 @@ class EventLog:
     # --- consuming -----------------------------------------------------------------------------
 
     async def fetch(
-        self, group: str, topics: Sequence[str], positions: dict[TopicPartition, int], limit: int
+        self,
+        group: str,
+        topics: Sequence[str],
+        positions: dict[TopicPartition, int],
+        limit: int,
+        skip: Set[TopicPartition] = frozenset(),
     ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, list[IncomingRecord]]]:
-        """Records after `positions`, per partition in offset order.
+        """Records after `positions`, per partition in offset order, but for the partitions to
+        `skip` (still being processed).
 
         Partitions not in `positions` yet (new topics, or the first fetch) start at the group's
         committed offset, or at the beginning. Returns the positions of those and the records.
         """
         known = dict(positions)
-        return await self._call(lambda: self._fetch(group, topics, known, limit))
+        skipped = frozenset(skip)
+        return await self._call(lambda: self._fetch(group, topics, known, limit, skipped))
 
     def _fetch(
-        self, group: str, topics: Sequence[str], positions: dict[TopicPartition, int], limit: int
+        self,
+        group: str,
+        topics: Sequence[str],
+        positions: dict[TopicPartition, int],
+        limit: int,
+        skip: Set[TopicPartition],
     ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, list[IncomingRecord]]]:
         db = self._db
         added: dict[TopicPartition, int] = {}
@@ -325,6 +338,8 @@ class EventLog:
                     added[(topic, partition)] = 0 if row is None else int(row[0])
         batches: dict[TopicPartition, list[IncomingRecord]] = {}
         for (topic, partition), position in {**positions, **added}.items():
+            if (topic, partition) in skip:
+                continue
             rows = db.execute(
                 'SELECT "offset", key, value, headers FROM records WHERE topic = ? '
                 'AND "partition" = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?',
@@ -605,25 +620,29 @@ class EmbeddedTransport:
         batch_size: int,
     ) -> None:
         positions: dict[TopicPartition, int] = {}
-        while not stop.is_set():
-            appended.clear()  # set again by any append from here on: no wake-up is lost
-            added, batches = await event_log.fetch(group, topics, positions, self._max_records)
-            positions.update(added)
-            if not batches:
-                await wait_for_either(appended, stop, self._poll_interval)
-                continue
-            outcomes = await asyncio.gather(
-                *(
-                    _process_partition(
-                        event_log, group, where, records, process, stop, positions, batch_size
+        lanes: Lanes[TopicPartition] = Lanes()
+        try:
+            while not stop.is_set():
+                await lanes.check()
+                appended.clear()  # set again by any append from here on: no wake-up is lost
+                lanes.finished.clear()
+                busy = lanes.busy()
+                added, batches = await event_log.fetch(
+                    group, topics, positions, self._max_records, skip=busy
+                )
+                positions.update(added)
+                for where, records in batches.items():
+                    lanes.start(
+                        where,
+                        _process_partition(
+                            event_log, group, where, records, process, stop, positions, batch_size
+                        ),
                     )
-                    for where, records in batches.items()
-                ),
-                return_exceptions=True,
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+                if not batches:
+                    await wait_for_any([appended, stop, lanes.finished], self._poll_interval)
+            await lanes.check()
+        finally:
+            await lanes.finish()  # each lane commits what it finished
 
 
 async def _process_partition(

@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from linli_shared.contracts.topics import is_dead_letter_topic
+from linli_shared.messaging.lanes import Lanes
 from linli_shared.messaging.records import (
     IncomingRecord,
     OutgoingRecord,
@@ -149,8 +150,9 @@ class KafkaTransport:
         stop: asyncio.Event,
         batch_size: int,
     ) -> None:
-        """Consume until `stop`; partitions in parallel, records of one partition in order,
-        handed over in batches of up to `batch_size` consecutive records.
+        """Consume until `stop`; partitions in parallel, each in its own lane (a partition that
+        waits holds back no other: `linli_shared.messaging.lanes`), records of one partition in
+        order, handed over in batches of up to `batch_size` consecutive records.
 
         The offset of a partition is committed after each batch was processed, so a crash
         redelivers at most the uncommitted tail, which the inbox turns into no-ops.
@@ -166,40 +168,42 @@ class KafkaTransport:
             heartbeat_interval_ms=max(500, self._session_timeout_ms // 5),
             **self._options,
         )
-        idle = asyncio.Event()
-        idle.set()
+        lanes: Lanes[TopicPartition] = Lanes()
         consumer.subscribe(
             [self._namespace + topic for topic in topics],
-            listener=_DrainBeforeRevoke(idle, on_assigned=lambda: self._joined.add(group)),
+            listener=_DrainBeforeRevoke(lanes.idle, on_assigned=lambda: self._joined.add(group)),
         )
         await consumer.start()
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                idle.clear()
-                try:
-                    outcomes = await asyncio.gather(
-                        *(
-                            _process_partition(
-                                consumer,
-                                partition,
-                                records,
-                                process,
-                                stop,
-                                len(self._namespace),
-                                batch_size,
-                            )
-                            for partition, records in batches.items()
+                await lanes.check()
+                busy = lanes.busy()
+                free = consumer.assignment() - busy
+                if busy and not free:
+                    await lanes.wait_for_one(0.5)
+                    continue
+                # Only the partitions whose lanes are free: the others' records stay buffered.
+                batches = await consumer.getmany(
+                    *(free if busy else ()),
+                    timeout_ms=int(lanes.poll_seconds(0.5) * 1000),
+                    max_records=500,
+                )
+                for partition, records in batches.items():
+                    lanes.start(
+                        partition,
+                        _process_partition(
+                            consumer,
+                            partition,
+                            records,
+                            process,
+                            stop,
+                            len(self._namespace),
+                            batch_size,
                         ),
-                        return_exceptions=True,
                     )
-                finally:
-                    idle.set()
-                # Every partition has committed what it finished; now report the first failure.
-                for outcome in outcomes:
-                    if isinstance(outcome, BaseException):
-                        raise outcome
+            await lanes.check()
         finally:
+            await lanes.finish()  # each lane commits what it finished
             self._joined.discard(group)
             await consumer.stop()  # leaves the group, so the others rebalance at once
 
