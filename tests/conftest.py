@@ -145,6 +145,7 @@ async def shared_platform(shared_platforms: SharedPlatforms) -> SharedPlatform:
 SHARED_PLATFORM_MODULES = (
     "tests/e2e/test_access_story.py",
     "tests/e2e/test_compound_story.py",
+    "tests/e2e/test_correction_story.py",
     "tests/e2e/test_erasure_story.py",
     "tests/e2e/test_partner_privacy.py",
     "tests/e2e/test_principals_story.py",

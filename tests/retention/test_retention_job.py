@@ -240,6 +240,7 @@ async def test_only_admins_may_read_the_policy_and_start_a_run(url: str) -> None
     periods = {p["category"]: p for p in policy.json()["periods"]}
     assert set(periods) == {
         "deregistered_members",
+        "access_requests",
         "audit_trail",
         "outbox",
         "inbox",
@@ -247,7 +248,7 @@ async def test_only_admins_may_read_the_policy_and_start_a_run(url: str) -> None
     }
     assert all(len(p["reason"]) > 40 for p in periods.values())
     assert run.status_code == 200, run.text
-    assert run.json()["policy_version"] == "2026.1"
+    assert run.json()["policy_version"] == "2026.2"
     [entry] = trail.json()["items"]
     assert entry["actor"] == "it-admin"
     assert entry["details"]["trigger"] == "api"

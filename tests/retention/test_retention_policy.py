@@ -1,7 +1,8 @@
 """The retention policies as data: every service ships one that names each of its categories
 with a period and a reason; versions take effect by date; a policy that leaves a category out,
-names an unknown one or keeps the audit trail less than the database's floor is refused; the
-Kafka manifests keep dead letters as long as the policies say; the replaced settings refuse."""
+names an unknown one or keeps the audit trail less than the database's floor is refused (an
+older version may lack a category a later one brought in, never drop one); the Kafka manifests
+keep dead letters as long as the policies say; the replaced settings refuse."""
 
 from __future__ import annotations
 
@@ -83,6 +84,33 @@ def test_a_policy_must_name_exactly_the_services_categories() -> None:
         retention_policy_from_mapping(_document("2026.1", date(2026, 1, 1), photos=30), CATEGORIES)
 
 
+def _write(directory: Path, version: str, effective_from: str, categories: dict[str, int]) -> None:
+    text = f'version = "{version}"\neffective_from = {effective_from}\n'
+    text += 'time_zone = "Asia/Shanghai"\n'
+    for name, days in categories.items():
+        text += f'[categories.{name}]\ndays = {days}\nreason = "why {name} is kept so long"\n'
+    (directory / f"{version}.toml").write_text(text)
+
+
+def test_a_category_comes_with_a_new_version_and_is_never_dropped_by_a_later_one(
+    tmp_path: Path,
+) -> None:
+    common = {"audit_trail": 1095, "outbox": 7, "inbox": 45}
+    _write(tmp_path, "2026.1", "2026-01-01", common)
+    _write(tmp_path, "2026.2", "2026-12-03", {**common, "photos": 30})
+
+    book = load_retention_book(tmp_path, [*CATEGORIES, "photos"])
+    assert "photos" not in book.at(datetime(2026, 6, 1, tzinfo=UTC)).periods
+    assert book.at(datetime(2027, 1, 1, tzinfo=UTC)).period("photos").days == 30
+
+    _write(tmp_path, "2027.1", "2027-01-01", common)
+    with pytest.raises(RetentionPolicyError, match=r"policy 2027\.1: no period for photos"):
+        load_retention_book(tmp_path, [*CATEGORIES, "photos"])
+    (tmp_path / "2027.1.toml").unlink()
+    with pytest.raises(RetentionPolicyError, match=r"policy 2026\.2: no period for videos"):
+        load_retention_book(tmp_path, [*CATEGORIES, "photos", "videos"])
+
+
 def test_every_period_needs_its_reason_and_a_positive_length() -> None:
     document = _document("2026.1", date(2026, 1, 1))
     document["categories"]["outbox"] = {"days": 7}
@@ -115,7 +143,7 @@ def test_two_versions_cannot_share_a_name_or_a_date(tmp_path: Path) -> None:
 def test_every_service_ships_a_policy_with_a_reason_for_each_of_its_categories() -> None:
     policies = _policies()
     own = {
-        "registry": {"deregistered_members", "dead_letters"},
+        "registry": {"deregistered_members", "access_requests", "dead_letters"},
         "inspections": {"inspection_evidence", "dead_letters"},
         "credit": {"green_channel_checks", "dead_letters"},
         "notify": {"notice_bodies", "delivery_logs", "webhook_messages", "dead_letters"},

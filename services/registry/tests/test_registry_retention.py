@@ -1,7 +1,10 @@
 """Retention in the registry: once the policy's period after a household's deregistration has
 passed, the household is erased (its members, address and contact, also in its versions) and
 every service is asked to erase its copies; the household's ids stay. Households deregistered
-more recently, and active ones however old, are untouched."""
+more recently, and active ones however old, are untouched. An access request goes with all it
+gathered once the policy's period after its completion has passed; one completed more recently,
+or still in progress however old, stays; before the version that brought the period in, none
+goes."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from linli_registry.adapters import tables
 from linli_registry.app import retention_job
@@ -23,6 +26,9 @@ from linli_shared.settings import PlatformSettings
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 PERIOD = timedelta(days=1095)  # deregistered_members in policy 2026.1
+# access_requests came with policy 2026.2, in force from 2026-12-03 (Asia/Shanghai).
+LATER = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+ANSWER_PERIOD = timedelta(days=30)
 
 
 async def _household(database: Database, deregistered_at: datetime | None) -> uuid.UUID:
@@ -144,3 +150,106 @@ async def test_households_deregistered_past_the_period_are_erased_everywhere_and
 
     again = await retention_job(database, settings, FixedClock(NOW)).run_once()
     assert again.counts["deregistered_members"] == 0, "erased once"
+
+
+async def _access_request(database: Database, completed_at: datetime | None) -> uuid.UUID:
+    """A request with each service's records as gathered; in progress without `completed_at`
+    (then credit has not answered, and the key that opens its answer is still kept)."""
+    request_id = uuid.uuid4()
+    cipher = RegistrySettings().cipher()
+    requested_at = (completed_at or LATER) - timedelta(days=400)
+    answered = ["registry", "inspections", "notify", *(["credit"] if completed_at else [])]
+    async with database.transaction() as connection:
+        await connection.execute(
+            insert(tables.access_requests).values(
+                id=request_id,
+                household_id=uuid.uuid4(),
+                resident_id=uuid.uuid4(),
+                reason="本人申请查阅复制",
+                requested_by="staff-1",
+                requested_at=requested_at,
+                private_key_enc=None if completed_at else cipher.encrypt("private key"),
+                completed_at=completed_at,
+            )
+        )
+        await connection.execute(
+            insert(tables.access_answers),
+            [
+                {
+                    "access_request_id": request_id,
+                    "service": service,
+                    "record_count": 1,
+                    "records_enc": cipher.encrypt('[{"what": {"name": "张伟"}}]'),
+                    "answered_at": requested_at,
+                }
+                for service in answered
+            ],
+        )
+    return request_id
+
+
+async def _gathered(database: Database) -> dict[uuid.UUID, int]:
+    """Each access request kept, with how many services' answers it keeps."""
+    requests, answers = tables.access_requests, tables.access_answers
+    async with database.connect() as connection:
+        kept = (await connection.execute(select(requests.c.id))).scalars().all()
+        counts: dict[uuid.UUID, int] = dict(
+            (
+                await connection.execute(
+                    select(answers.c.access_request_id, func.count()).group_by(
+                        answers.c.access_request_id
+                    )
+                )
+            ).all()
+        )
+    assert set(counts) <= set(kept), "no answer outlives its request"
+    return {request: counts.get(request, 0) for request in kept}
+
+
+async def test_access_requests_completed_past_the_period_go_with_all_they_gathered(
+    database: Database,
+) -> None:
+    expired = [
+        await _access_request(database, LATER - ANSWER_PERIOD - timedelta(minutes=m))
+        for m in (1, 2, 3)
+    ]
+    inside = await _access_request(database, LATER - ANSWER_PERIOD + timedelta(minutes=1))
+    waiting = await _access_request(database, None)  # started 400 days ago, still in progress
+    settings = RegistrySettings(
+        database_url=database.url, platform=PlatformSettings(prune_batch_size=2)
+    )
+
+    run = await retention_job(database, settings, FixedClock(LATER)).run_once()
+
+    assert run.version == "2026.2"
+    assert run.counts["access_requests"] == len(expired)
+    assert run.cutoffs["access_requests"] == LATER - ANSWER_PERIOD
+    assert await _gathered(database) == {inside: 4, waiting: 3}
+    async with database.connect() as connection:
+        entry = (
+            await connection.execute(
+                select(tables.audit.c.details, tables.audit.c.resource)
+                .where(tables.audit.c.action == "retention")
+                .order_by(tables.audit.c.id.desc())
+                .limit(1)
+            )
+        ).one()
+    assert entry.resource == "retention-policy:2026.2"
+    assert entry.details["counts"]["access_requests"] == len(expired)
+
+    again = await retention_job(database, settings, FixedClock(LATER)).run_once()
+    assert again.counts["access_requests"] == 0
+
+
+async def test_before_the_version_with_their_period_no_access_request_goes(
+    database: Database,
+) -> None:
+    """Policy 2026.1 names no period for access requests: while it was in force they were kept."""
+    old = await _access_request(database, NOW - timedelta(days=300))
+    settings = RegistrySettings(database_url=database.url)
+
+    run = await retention_job(database, settings, FixedClock(NOW)).run_once()
+
+    assert run.version == "2026.1"
+    assert "access_requests" not in run.counts and "access_requests" not in run.cutoffs
+    assert await _gathered(database) == {old: 4}

@@ -122,6 +122,34 @@ class RetentionBook:
     def latest(self) -> RetentionPolicy:
         return self.policies[-1]
 
+    def require(self, categories: Collection[str]) -> None:
+        """Every version names only `categories`, and the newest names each of them. An older
+        version may lack a category a later one brought in (while it is in force, that category
+        is not applied: its records are kept as before), but a category, once named, is named
+        by every later version: none is dropped unnoticed."""
+        expected = set(categories)
+        for policy in self.policies:
+            unknown = sorted(set(policy.periods) - expected)
+            if unknown:
+                names = ", ".join(unknown)
+                raise RetentionPolicyError(
+                    "categories",
+                    f"policy {policy.version}: {names}: not a category of this service",
+                )
+        for earlier, later in zip(self.policies, self.policies[1:], strict=False):
+            dropped = sorted(set(earlier.periods) - set(later.periods))
+            if dropped:
+                raise RetentionPolicyError(
+                    "categories",
+                    f"policy {later.version}: no period for {', '.join(dropped)}, "
+                    f"which {earlier.version} named",
+                )
+        missing = sorted(expected - set(self.latest.periods))
+        if missing:
+            raise RetentionPolicyError(
+                "categories", f"policy {self.latest.version}: no period for {', '.join(missing)}"
+            )
+
 
 # --- loading ---------------------------------------------------------------------------------
 
@@ -165,11 +193,11 @@ class RetentionFile(BaseModel):
 
 
 def retention_policy_from_mapping(
-    raw: Mapping[str, Any], categories: Collection[str]
+    raw: Mapping[str, Any], categories: Collection[str], *, complete: bool = True
 ) -> RetentionPolicy:
-    """Build and validate a policy from a parsed TOML document. It must name exactly the
-    `categories` the service applies, and keep the audit trail at least as long as the database
-    lets it be deleted (`AUDIT_DELETE_FLOOR_DAYS`)."""
+    """Build and validate a policy from a parsed TOML document. It must name no category but
+    the `categories` the service applies (and, if `complete`, each of them), and keep the audit
+    trail at least as long as the database lets it be deleted (`AUDIT_DELETE_FLOOR_DAYS`)."""
     try:
         policy = RetentionFile.model_validate(raw).policy()
     except ValidationError as error:
@@ -177,7 +205,7 @@ def retention_policy_from_mapping(
         key = ".".join(str(part) for part in first["loc"])
         raise RetentionPolicyError(key, first["msg"].removeprefix("Value error, ")) from error
     missing = sorted(set(categories) - set(policy.periods))
-    if missing:
+    if missing and complete:
         raise RetentionPolicyError("categories", f"no period for {', '.join(missing)}")
     unknown = sorted(set(policy.periods) - set(categories))
     if unknown:
@@ -194,12 +222,16 @@ def retention_policy_from_mapping(
 
 
 def load_retention_book(directory: Path, categories: Collection[str]) -> RetentionBook:
-    """Every retention policy version in `directory` (`*.toml`)."""
+    """Every retention policy version in `directory` (`*.toml`); the newest names every one of
+    `categories`, an older one may lack those brought in since (`RetentionBook.require`)."""
     policies = []
     for path in sorted(directory.glob("*.toml")):
         with path.open("rb") as file:
-            policies.append(retention_policy_from_mapping(tomllib.load(file), categories))
-    return RetentionBook(tuple(policies))
+            raw = tomllib.load(file)
+        policies.append(retention_policy_from_mapping(raw, categories, complete=False))
+    book = RetentionBook(tuple(policies))
+    book.require(categories)
+    return book
 
 
 # --- applying it -----------------------------------------------------------------------------
@@ -298,14 +330,7 @@ class RetentionJob:
         interval_seconds: float = 3600,
         clock: Clock | None = None,
     ) -> None:
-        expected = set(sweeps) | set(elsewhere)
-        for policy in book.policies:
-            if set(policy.periods) != expected:
-                raise RetentionPolicyError(
-                    "categories",
-                    f"policy {policy.version} names {sorted(policy.periods)}, "
-                    f"{service} applies {sorted(expected)}",
-                )
+        book.require({*sweeps, *elsewhere})
         self.service = service
         self.database = database
         self.book = book
@@ -330,18 +355,20 @@ class RetentionJob:
     async def run_once(
         self, *, actor: str = SYSTEM_ACTOR, roles: str = "", trigger: str = "schedule"
     ) -> RetentionRun:
-        """One run over every category; its audit entry is written even when a category fails
-        (what went before the failure stays gone), and the failure is raised after it."""
+        """One run over every category the version in force names (one it does not, brought in
+        by a later version, is not applied yet); its audit entry is written even when a category
+        fails (what went before the failure stays gone), and the failure is raised after it."""
         now = self._clock.now()
         policy = self.book.at(now)
+        sweeps = {name: sweep for name, sweep in self._sweeps.items() if name in policy.periods}
         run = RetentionRun(
             service=self.service,
             version=policy.version,
             started_at=now,
-            cutoffs={name: policy.cutoff(name, now) for name in self._sweeps},
+            cutoffs={name: policy.cutoff(name, now) for name in sweeps},
         )
         failure: BaseException | None = None
-        for name, sweep in self._sweeps.items():
+        for name, sweep in sweeps.items():
             try:
                 count = await sweep(run.cutoffs[name], self._batch_size)
             except Exception as error:

@@ -167,7 +167,8 @@ erasures = Table(
 # Access requests (docs/privacy.md, "Access and copy"): `private_key_enc` opens the services'
 # sealed answers (encrypted under LINLI_REGISTRY_ENCRYPTION_KEYS, dropped once every service has
 # answered); each service's records are kept opened and encrypted under the same ring, in
-# `access_answers`, until an erasure of the resident or the household removes them.
+# `access_answers`, until the retention policy's `access_requests` period after the request's
+# completion deletes both (or an erasure of the resident or the household removes the records).
 access_requests = Table(
     "access_requests",
     metadata,

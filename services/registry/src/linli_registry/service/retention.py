@@ -5,6 +5,9 @@ other services keep about it (cases, ledger entries, notices, all keyed by its i
 household; once the policy's period after its deregistration has passed, it is erased as any
 erasure is (`service/erasure.py`): its address, contact and members here, in every version of
 its history, and in every service's copies.
+
+An access request, once complete, is kept the policy's period after its completion, then goes
+with every service's records it gathered (`access_answers`); one still in progress is kept.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import delete, exists, or_, select
 
 from linli_registry.adapters import tables
 from linli_registry.domain.erasure import ERASED
@@ -24,6 +27,7 @@ from linli_shared.retention import Sweep
 SHIPPED_POLICIES = Path(__file__).resolve().parent.parent / "policies" / "retention"
 
 DEREGISTERED_MEMBERS = "deregistered_members"
+ACCESS_REQUESTS = "access_requests"
 BY_RETENTION = "system:retention"
 
 
@@ -64,5 +68,31 @@ class RetentionUseCases:
             if len(ids) < batch_size:
                 return erased
 
+    async def delete_answered_access_requests(self, before: datetime, batch_size: int) -> int:
+        """Delete the access requests completed before `before` and what they gathered,
+        `batch_size` requests per transaction; returns how many requests went."""
+        requests, answers = tables.access_requests, tables.access_answers
+        due = (
+            select(requests.c.id)
+            .where(requests.c.completed_at < before)
+            .order_by(requests.c.completed_at, requests.c.id)
+            .limit(batch_size)
+        )
+        deleted = 0
+        while True:
+            async with self._database.transaction() as connection:
+                ids = list((await connection.execute(due)).scalars())
+                # Explicitly, not by the foreign key's cascade: SQLite does not enforce it.
+                await connection.execute(
+                    delete(answers).where(answers.c.access_request_id.in_(ids))
+                )
+                await connection.execute(delete(requests).where(requests.c.id.in_(ids)))
+            deleted += len(ids)
+            if len(ids) < batch_size:
+                return deleted
+
     def sweeps(self) -> dict[str, Sweep]:
-        return {DEREGISTERED_MEMBERS: self.erase_deregistered_households}
+        return {
+            DEREGISTERED_MEMBERS: self.erase_deregistered_households,
+            ACCESS_REQUESTS: self.delete_answered_access_requests,
+        }
