@@ -136,6 +136,9 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
     left = await _live_keys(http, registry, note_seal.needs)
     assert left[spouse_id] is None and left[household_id] is not None
     assert not note_seal.opens_under_any(left), "the sealed note naming her no longer opens"
+    hers = [s for s in await _sealed_on_the_streams(shared_platform) if spouse_id in s.needs]
+    assert {s.bound for s in hers} == {spouse_id, household_id}, "her name, and the note"
+    assert not [s for s in hers if s.opens_under_any(left)], "nothing sealed for her opens"
     kept = await http.get(f"{registry}/v1/households/{household_id}", headers=STAFF)
     assert [m["name"] for m in kept.json()["members"]] == [HEAD["name"]]
 
@@ -155,6 +158,13 @@ async def _sealed_notes(shared: SharedPlatform, inspection_id: str) -> list[Seal
         and event.data.get("inspection_id") == inspection_id
         for sealed in sealed_values(event.data)
     ]
+
+
+async def _sealed_on_the_streams(shared: SharedPlatform) -> list[Sealed]:
+    """Every sealed value on the registry's and inspections' streams, from the beginning."""
+    bootstrap = shared.platform.env["LINLI_KAFKA_BOOTSTRAP_SERVERS"]
+    streams = await read_topics(bootstrap, shared.namespace, [topics.REGISTRY, topics.INSPECTIONS])
+    return [sealed for event in streams for sealed in sealed_values(event.data)]
 
 
 async def _live_keys(
