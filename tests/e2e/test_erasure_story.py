@@ -4,12 +4,14 @@ The story: a household with two members (names, ID numbers, phones), an e-mail, 
 address; a failed inspection whose note names the spouse and her phone; notify delivers the notice
 (the note in it: it travelled sealed under the joint key of the household and its members, and was
 opened); credit lowers the score. Before the erasure the scan of every service's database must find
-the spouse (so it cannot pass on nothing). Then the spouse is erased: once every service has
-answered, no table of any of the four databases holds her name, ID number or phone, the services'
-logs do not either, and no record of any Kafka topic of the platform (every stream, partner topic
-and dead-letter topic, read from the beginning) holds them in clear, and the note, sealed under the
-joint key of the household and both members, opens under no key the registry still gives out; the
-head's data are intact. Then the whole household is erased, and nothing of anyone in it is left.
+the spouse (so it cannot pass on nothing), and a staff member has searched for her by name and ID
+number. Then the spouse is erased: once every service has answered, no table of any of the four
+databases (the audit trail of that search included) holds her name, ID number or phone, the
+services' logs do not either, and no record of any Kafka topic of the platform (every stream,
+partner topic and dead-letter topic, read from the beginning) holds them in clear, and everything
+sealed for her (her name, the note, under the joint key of the household and both members) opens
+under no key the registry still gives out; the head's data are intact. Then the whole household is
+erased, and nothing of anyone in it is left.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from typing import Any
 
 import httpx
 
+from linli_shared.audit import HASHED
 from linli_shared.contracts import topics
+from linli_shared.crypto import BlindIndex
+from linli_shared.settings import DEV_AUDIT_HASH_KEY
 from tests.conftest import SharedPlatform, bearer
 from tests.support.events import namespace_texts, read_topics
 from tests.support.families import record_failed_inspection, register_family
@@ -103,6 +108,15 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
 
     await eventually(scored, "credit to lower the household's score")
 
+    # A staff member looks her up by name and ID number: the audit trail keeps the search, for
+    # 1095 days and past her erasure, with what it asked only as keyed hashes.
+    searched = await http.get(
+        f"{registry}/v1/households",
+        params={"reveal": "true", "name": SPOUSE["name"], "id_number": SPOUSE["id_number"]},
+        headers=STAFF,
+    )
+    assert searched.status_code == 200 and searched.json()["total"] == 1, searched.text
+
     before = await scan(platform)
     assert {f.split(" in ")[1] for f in where_found(before, [SPOUSE["name"]])} >= {
         "registry.members",
@@ -110,6 +124,8 @@ async def test_an_erased_resident_and_then_her_household_are_gone_from_every_ser
         "inspections.findings",
         "notify.notices",
     }, "the scan finds the spouse where the story put her"
+    searched_for = HASHED + BlindIndex(DEV_AUDIT_HASH_KEY).of(SPOUSE["name"])
+    assert searched_for in before["registry.audit_log"], "the trail holds the search"
 
     streams = await scan_topics(shared_platform)
     inspections_stream = shared_platform.namespace + topics.INSPECTIONS

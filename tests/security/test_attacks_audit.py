@@ -23,8 +23,10 @@ import httpx
 import jwt
 import pytest
 
+from linli_shared.audit import HASHED
 from linli_shared.auth import mint_dev_token
-from linli_shared.settings import PlatformSettings
+from linli_shared.crypto import BlindIndex
+from linli_shared.settings import DEV_AUDIT_HASH_KEY, PlatformSettings
 from tests.conftest import SharedPlatform
 from tests.support.platform import SERVICES, Platform
 
@@ -119,7 +121,10 @@ async def test_no_correlation_id_lets_a_reveal_or_a_contact_change_skip_the_audi
         assert recorded == [(action, path)], f"{answer.request.method} {path} left no entry"
     bulk_entry = next(e for e in entries if e["correlation_id"] == bulk.headers["X-Correlation-ID"])
     assert bulk_entry["details"]["subjects"] == [household["id"]]
-    assert bulk_entry["details"]["query"]["name"] == name
+    # The name searched for is kept only as its keyed hash (the platform runs the dev keys).
+    hashed = HASHED + BlindIndex(DEV_AUDIT_HASH_KEY).of(name)
+    assert bulk_entry["details"]["query"]["name"] == hashed
+    assert name not in json.dumps(bulk_entry, ensure_ascii=False)
 
 
 async def test_a_nul_character_is_a_422_naming_the_field_not_a_500(

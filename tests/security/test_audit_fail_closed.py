@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from conftest import MigratedDatabase
 from linli_registry.app import DEFINITION, create_app
 from linli_registry.settings import RegistrySettings
+from linli_shared.audit import HASHED
 from linli_shared.auth import mint_dev_token
 from linli_shared.context import is_safe_id
 from linli_shared.settings import PlatformSettings
@@ -195,7 +196,8 @@ async def test_a_bulk_reveal_records_its_filters_and_the_households_it_showed(
     assert PHONE in found.text
     entry = next(e for e in await audit_entries(client) if e["correlation_id"] == "bulk-1")
     assert entry["action"] == "personal-data-read"
-    assert entry["details"]["query"] == {"reveal": "true", "name": "钱多多", "limit": "10"}
+    name = HASHED + RegistrySettings().audit_hash().of("钱多多")
+    assert entry["details"]["query"] == {"reveal": "true", "name": name, "limit": "10"}
     assert sorted(entry["details"]["subjects"]) == sorted([first["id"], second["id"]])
 
 

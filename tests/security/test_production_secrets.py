@@ -30,6 +30,7 @@ DEV_SECRETS = {
     "LINLI_REGISTRY_BLIND_INDEX_KEY",
     "LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS",
     "LINLI_NOTIFY_CONTACT_KEYS",
+    *(f"LINLI_{service.upper()}_AUDIT_HASH_KEY" for service in SERVICES),
 }
 
 
@@ -58,6 +59,8 @@ def _own_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINLI_REGISTRY_BLIND_INDEX_KEY", "another-random-value")
     monkeypatch.setenv("LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS", generate_key())
     monkeypatch.setenv("LINLI_NOTIFY_CONTACT_KEYS", generate_key())
+    for service in SERVICES:
+        monkeypatch.setenv(f"LINLI_{service.upper()}_AUDIT_HASH_KEY", f"{service}-audit-hash-key")
 
 
 def test_every_development_secret_is_marked() -> None:
@@ -159,3 +162,4 @@ def test_a_service_refuses_to_start_in_production_with_the_repository_keys() -> 
     assert started.returncode != 0
     assert "LINLI_REGISTRY_ENCRYPTION_KEYS" in started.stderr
     assert "LINLI_REGISTRY_BLIND_INDEX_KEY" in started.stderr
+    assert "LINLI_REGISTRY_AUDIT_HASH_KEY" in started.stderr

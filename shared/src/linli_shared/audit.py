@@ -7,6 +7,17 @@ database trigger, so the trail cannot be edited through the application's own co
 only the retention job (`linli_shared.retention`) deletes, and only entries past the policy's
 period, which is never shorter than the floor.
 
+What a reveal was asked with is kept without the personal data in it: every query parameter is
+recorded as `hmac-sha256:<hex>`, the keyed hash of its value under the service's audit hash key
+(`LINLI_<SERVICE>_AUDIT_HASH_KEY`), except the few a route declares harmless (`audit_readable`)
+and the paging and reveal switches every route shares (`READABLE_EVERYWHERE`). Hashing is the
+default, not a list of personal parameters, so a route added tomorrow, a parameter renamed or
+one nobody declared (`?13812345678`, whose very name is kept hashed) leaks nothing in clear: at
+worst its entry is less readable until its route declares what is harmless. An auditor asks
+"who searched for this person, when" with the value itself (`GET /v1/audit?searched=...`),
+which the service hashes under the same key to match; the hash cannot be reversed without the
+key, and the key never leaves the service's secrets (docs/privacy.md, "The audit trail").
+
 Fail-closed: a write's entry is inserted in the transaction that makes the change (they commit
 together or not at all); any other entry (a reveal, a refused write) is written before the first
 byte of the answer leaves. An entry that cannot be written turns the answer into a 503 without
@@ -22,11 +33,26 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, Index, MetaData, String, Table, func, insert, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    cast,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_shared.auth import Principal, require_roles
+from linli_shared.crypto import BlindIndex
 from linli_shared.db import BigIntegerPK, Database, UtcDateTime
 from linli_shared.errors import ProblemError
 from linli_shared.pagination import PageRequest, Slice, page_request
@@ -41,6 +67,15 @@ RETENTION = "retention"
 # period): six months, the least time China's Cybersecurity Law (Art. 21) keeps network logs.
 # Changing it is a migration (`retention_only_statements`), not a setting.
 AUDIT_DELETE_FLOOR_DAYS = 180
+
+# How a value kept only as its keyed hash starts, in an entry's `details`.
+HASHED = "hmac-sha256:"
+# The OpenAPI extension in which a route declares its harmless query parameters (`audit_readable`).
+AUDIT_READABLE = "x-audit-readable"
+# Readable on every route: the shared paging (`linli_shared.pagination`), the reveal switch and
+# the reason a reveal is made for, which is its legal justification and must be read as typed
+# (docs/privacy.md says what staff write in it).
+READABLE_EVERYWHERE = frozenset({"limit", "offset", "reveal", "reason"})
 
 
 def audit_table(metadata: MetaData) -> Table:
@@ -171,9 +206,16 @@ def _values(entry: AuditRecord) -> dict[str, Any]:
 
 
 class AuditLog:
-    def __init__(self, database: Database, table: Table) -> None:
+    """`query_hash`: the keyed hash of what reveals were asked with; an app that records the
+    requests it serves needs it (`create_service_app` refuses a log without), a job that only
+    records its own runs (retention) does not."""
+
+    def __init__(
+        self, database: Database, table: Table, *, query_hash: BlindIndex | None = None
+    ) -> None:
         self._database = database
         self._table = table
+        self.query_hash = query_hash
 
     async def record(self, entry: AuditRecord) -> None:
         """Write the entry on its own (committed when this returns)."""
@@ -192,18 +234,33 @@ class AuditLog:
             await connection.execute(insert(self._table).values(**values))
 
     def pending_write(self, request: Request, correlation_id: str) -> PendingWrite:
-        return PendingWrite(self._database, self._table, request, correlation_id)
+        return PendingWrite(self._database, self._table, request, correlation_id, self.hashing())
+
+    def hashing(self) -> BlindIndex:
+        if self.query_hash is None:
+            raise ValueError("this audit log has no audit hash key: it records no requests")
+        return self.query_hash
 
     async def query(
-        self, *, actor: str | None, action: str | None, page: PageRequest
+        self,
+        *,
+        actor: str | None,
+        action: str | None,
+        page: PageRequest,
+        searched: str | None = None,
     ) -> Slice[dict[str, Any]]:
-        """Entries, newest first, and how many match in all."""
+        """Entries, newest first, and how many match in all. `searched`: only the entries whose
+        details hold the keyed hash of that value (a reveal asked with it)."""
         table = self._table
         conditions = []
         if actor:
             conditions.append(table.c.actor == actor)
         if action:
             conditions.append(table.c.action == action)
+        if searched is not None:
+            # A hash is hex, so it is matched as it stands; a scan, but only admins ask, rarely.
+            hashed = HASHED + self.hashing().of(searched)
+            conditions.append(cast(table.c.details, Text).contains(hashed))
         query = (
             select(table)
             .where(*conditions)
@@ -223,12 +280,18 @@ class PendingWrite:
     service's database (`linli_shared.db.before_commit`), with the route's success status."""
 
     def __init__(
-        self, database: Database, table: Table, request: Request, correlation_id: str
+        self,
+        database: Database,
+        table: Table,
+        request: Request,
+        correlation_id: str,
+        query_hash: BlindIndex,
     ) -> None:
         self._database = database
         self._table = table
         self._request = request
         self._correlation_id = correlation_id
+        self._query_hash = query_hash
         self.recorded = False
 
     async def __call__(self, database: Database, connection: AsyncConnection) -> None:
@@ -236,7 +299,7 @@ class PendingWrite:
             return
         route = self._request.scope.get("route")
         status = getattr(route, "status_code", None) or 200
-        entry = audit_entry(self._request, status, self._correlation_id)
+        entry = audit_entry(self._request, status, self._correlation_id, self._query_hash)
         if entry is None:
             return
         try:
@@ -254,7 +317,8 @@ def is_write(method: str) -> bool:
 
 def mark_personal_data_read(request: Request, resource: str) -> None:
     """Say that this request revealed unmasked personal data, so the trail records it (with the
-    query it was asked with)."""
+    query it was asked with, its values hashed but for those the route declares readable:
+    `audit_readable`)."""
     request.state.personal_data_read = resource
 
 
@@ -263,15 +327,54 @@ def mark_subjects_revealed(request: Request, subjects: Iterable[object]) -> None
     request.state.personal_data_subjects = [str(subject) for subject in subjects]
 
 
-def _query_of(request: Request) -> dict[str, str | list[str]]:
+def audit_readable(*names: str) -> dict[str, Any]:
+    """A route's declaration of the query parameters its trail entries may keep in clear, for
+    its decorator's `openapi_extra` (where the OpenAPI document shows it too). Only what cannot
+    name a person: ids of places, a status, a kind; never a name, an address, a number, a
+    contact or free text (tests/security/test_audit_hashing.py checks every route's list)."""
+    return {AUDIT_READABLE: sorted(names)}
+
+
+def _route_query(request: Request) -> tuple[frozenset[str], frozenset[str]]:
+    """The query parameters the matched route declares readable, and every one it takes."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return READABLE_EVERYWHERE, frozenset()
+    declared = (route.openapi_extra or {}).get(AUDIT_READABLE, ())
+    return READABLE_EVERYWHERE | frozenset(declared), query_parameters(route.dependant)
+
+
+def query_parameters(dependant: Dependant) -> frozenset[str]:
+    """The query parameters a route takes, its dependencies' (paging, revealing) included."""
+    names = {field.alias for field in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= query_parameters(dependency)
+    return frozenset(names)
+
+
+def _query_of(request: Request, status: int, query_hash: BlindIndex) -> dict[str, str | list[str]]:
+    """The request's query as the trail keeps it: a readable parameter in clear when it was
+    given once and the route accepted it (a 422 vouches for nothing, and a repeated parameter's
+    other values were never validated); every other value as its keyed hash, and the name of a
+    parameter the route does not take hashed too (a name can be a person's)."""
+    readable, taken = _route_query(request)
+    if status == 422:
+        readable = frozenset()
     query: dict[str, str | list[str]] = {}
-    for key in request.query_params:
+    for key in dict.fromkeys(request.query_params.keys()):
         values = request.query_params.getlist(key)
-        query[key] = values[0] if len(values) == 1 else values
+        if key in readable and len(values) == 1:
+            query[key] = values[0]
+            continue
+        hashed = [HASHED + query_hash.of(value) for value in values]
+        name = key if key in taken or key in READABLE_EVERYWHERE else HASHED + query_hash.of(key)
+        query[name] = hashed[0] if len(hashed) == 1 else hashed
     return query
 
 
-def audit_entry(request: Request, status: int, correlation_id: str) -> AuditRecord | None:
+def audit_entry(
+    request: Request, status: int, correlation_id: str, query_hash: BlindIndex
+) -> AuditRecord | None:
     """What the trail should keep of this request, if anything."""
     principal: Principal | None = getattr(request.state, "principal", None)
     revealed: str | None = getattr(request.state, "personal_data_read", None)
@@ -280,7 +383,7 @@ def audit_entry(request: Request, status: int, correlation_id: str) -> AuditReco
         return None
     details: dict[str, Any] | None = None
     if revealed:
-        details = {"query": _query_of(request)}
+        details = {"query": _query_of(request, status, query_hash)}
         subjects = getattr(request.state, "personal_data_subjects", None)
         if subjects is not None:
             details["subjects"] = subjects
@@ -323,7 +426,16 @@ class AuditPage(BaseModel):
 def audit_router() -> APIRouter:
     router = APIRouter(tags=["audit"])
 
-    @router.get("/audit", response_model=AuditPage, summary="The audit trail (admins only)")
+    @router.get(
+        "/audit",
+        response_model=AuditPage,
+        summary="The audit trail (admins only)",
+        description="Newest first. `searched` finds the reveals asked with a value (a name, "
+        "an ID number, a phone): the trail keeps what a reveal was asked with only as keyed "
+        "hashes, and the service hashes the value given here under the same key to match. A "
+        "lookup by `searched` is itself a `personal-data-read` in the trail, the value hashed.",
+        openapi_extra=audit_readable("actor", "action"),
+    )
     async def list_audit(
         request: Request,
         page: Annotated[PageRequest, Depends(page_request)],
@@ -332,9 +444,19 @@ def audit_router() -> APIRouter:
         action: Annotated[
             str | None, Query(pattern="^(write|personal-data-read|retention)$")
         ] = None,
+        searched: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=500,
+                description="A value a reveal was asked with, exactly as it was asked (audited)",
+            ),
+        ] = None,
     ) -> AuditPage:
         log: AuditLog = request.app.state.audit_log
-        found = await log.query(actor=actor, action=action, page=page)
+        if searched is not None:
+            mark_personal_data_read(request, request.url.path)
+        found = await log.query(actor=actor, action=action, page=page, searched=searched)
         return AuditPage(
             items=[AuditEntryOut.model_validate(row) for row in found.items],
             total=found.total,

@@ -4,7 +4,8 @@ values sealed in events for the one consumer that needs them.
 `KeyRing` wraps `cryptography`'s MultiFernet: the first key encrypts, every key decrypts, so a
 new key is rolled out by putting it first and re-encrypting (`rotate`) at leisure before the old
 one is dropped. `FieldCipher` adds equality lookups on encrypted values (a duplicate ID number)
-through a keyed hash (`blind_index`, HMAC-SHA256) kept in its own column: the database never
+through a keyed hash (`blind_index`, HMAC-SHA256; `BlindIndex` alone where nothing is encrypted,
+as in the audit trail's record of what a search asked) kept in its own column: the database never
 sees the plain value. `Sealer` seals a few values for a consumer that holds the same keys,
 bound to the record they belong to: the registry seals each subject's personal data in its
 events under the subject's own key (crypto-shredding, docs/privacy.md). `joint_key` makes one
@@ -91,16 +92,28 @@ class KeyRing:
         return True
 
 
+class BlindIndex:
+    """A keyed, deterministic hash (HMAC-SHA256) for equality lookups on a value that is not
+    kept: whoever holds the key can tell whether a stored hash is of a value they name; nobody
+    can recover the value from the hash."""
+
+    def __init__(self, key: str) -> None:
+        if not key:
+            raise ValueError("a blind-index key is required")
+        self._key = key.encode()
+
+    def of(self, value: str) -> str:
+        return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()
+
+
 class FieldCipher(KeyRing):
     def __init__(self, keys: Sequence[str], index_key: str) -> None:
         super().__init__(keys)
-        if not index_key:
-            raise ValueError("a blind-index key is required")
-        self._index_key = index_key.encode()
+        self._index = BlindIndex(index_key)
 
     def blind_index(self, value: str) -> str:
         """A keyed, deterministic hash of `value` for equality lookups."""
-        return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()
+        return self._index.of(value)
 
 
 class SealBroken(ValueError):

@@ -7,12 +7,13 @@ settings use `LINLI_<SERVICE>_` (its database, its channels).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiokafka.helpers import create_ssl_context
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from linli_shared.crypto import BlindIndex
 from linli_shared.messaging.processing import RetryPolicy
 from linli_shared.messaging.wakeup import Wakeup
 
@@ -228,12 +229,24 @@ class PlatformSettings(BaseSettings):
         )
 
 
+# Development only: each service's default audit hash key; production sets
+# LINLI_<SERVICE>_AUDIT_HASH_KEY from a secret of its own per service and refuses this one.
+DEV_AUDIT_HASH_KEY = "linli-dev-audit-hash-key-not-for-production"
+
+
 class ServiceSettings(BaseSettings):
     """Base of each service's settings; subclasses set `env_prefix` and a database default."""
 
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str
+    audit_hash_key: Annotated[SecretStr, DEV_DEFAULT] = Field(
+        default=SecretStr(DEV_AUDIT_HASH_KEY),
+        description=(
+            "HMAC key of the audit trail's record of what a reveal was asked with: a searched "
+            "name or ID number is kept only as its keyed hash (docs/privacy.md)"
+        ),
+    )
     retention_policy_dir: Path | None = Field(
         default=None,
         description="Folder of the service's retention policy files (*.toml); "
@@ -245,3 +258,7 @@ class ServiceSettings(BaseSettings):
     def _no_dev_secrets_in_production(self) -> ServiceSettings:
         refuse_dev_defaults(self, self.platform.environment)
         return self
+
+    def audit_hash(self) -> BlindIndex:
+        """The keyed hash of the personal values in the audit trail's entries."""
+        return BlindIndex(self.audit_hash_key.get_secret_value())

@@ -88,6 +88,8 @@ def create_service_app(
     )
     app.include_router(health_router(readiness_checks))
     app.state.readiness_checks = readiness_checks
+    if audit_log is not None:
+        audit_log.hashing()  # an app's trail records what reveals ask: it needs the hash key
     app.state.audit_log = audit_log
     app.state.retention = retention
     routers = [*routers, audit_router()] if audit_log is not None else list(routers)
@@ -155,7 +157,7 @@ class CorrelationAndTrace:
                 status = message["status"]
                 MutableHeaders(scope=message)[CORRELATION_HEADER] = correlation_id
                 if log is not None and not (pending is not None and pending.recorded):
-                    entry = audit_entry(request, status, correlation_id)
+                    entry = audit_entry(request, status, correlation_id, log.hashing())
                     if entry is not None:
                         held = [message]
                         return

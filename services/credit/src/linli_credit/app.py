@@ -114,7 +114,7 @@ def create_app(settings: CreditSettings | None = None) -> FastAPI:
         routers=[router],
         readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
-        audit_log=AuditLog(database, tables.audit),
+        audit_log=AuditLog(database, tables.audit, query_hash=settings.audit_hash()),
         retention=retention_job(database, settings),
     )
     app.state.use_cases = use_cases

@@ -147,7 +147,7 @@ def create_app(
         routers=[router],
         readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
-        audit_log=AuditLog(database, tables.audit),
+        audit_log=AuditLog(database, tables.audit, query_hash=settings.audit_hash()),
         retention=retention_job(database, settings),
         body_limits={"/v1/evidence": settings.evidence_max_bytes},
     )

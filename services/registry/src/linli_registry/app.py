@@ -112,7 +112,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         routers=[router],
         readiness_checks=api_readiness(database, MIGRATIONS),
         lifespan=disposing(database, probe.run),
-        audit_log=AuditLog(database, tables.audit),
+        audit_log=AuditLog(database, tables.audit, query_hash=settings.audit_hash()),
         retention=retention_job(database, settings),
     )
     app.state.use_cases = registry

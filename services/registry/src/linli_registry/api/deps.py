@@ -145,7 +145,8 @@ async def revealing(
     if reveal and not (principal.roles & set(REVEALERS)):
         raise HTTPException(403, "only community staff may reveal personal data")
     if reveal:
-        # The audit trail records it; its details keep the query, the reason given included.
+        # The audit trail records it; its details keep the query (personal values as keyed
+        # hashes) and the reason given, in clear: it is the reveal's justification.
         mark_personal_data_read(request, request.url.path)
     return reveal
 

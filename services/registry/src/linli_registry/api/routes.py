@@ -74,7 +74,7 @@ from linli_registry.domain.personal import validate_id_number
 from linli_registry.domain.records import HouseholdFilter
 from linli_registry.service.recording import PossibleDuplicate
 from linli_registry.service.registration import ConsentInput
-from linli_shared.audit import mark_personal_data_read, mark_subjects_revealed
+from linli_shared.audit import audit_readable, mark_personal_data_read, mark_subjects_revealed
 from linli_shared.auth import RESIDENT_ROLES
 from linli_shared.errors import Problem, ProblemError, problem_response
 from linli_shared.reach import reach_of, require_grid
@@ -160,6 +160,9 @@ async def register_household(
     response_model=HouseholdPage,
     response_model_exclude_none=True,
     summary="Search households (filters combine; paginated)",
+    # A reveal's trail entry keeps these in clear; a name, an address, an ID number or its tail
+    # only as keyed hashes (docs/privacy.md, "The audit trail").
+    openapi_extra=audit_readable("community_id", "grid_id", "compound_id", "status"),
 )
 async def search_households(
     request: Request,
@@ -883,6 +886,8 @@ async def get_organisation(
     tags=["organisations"],
     response_model=OrganisationPage,
     summary="Search organisations",
+    # Not the name: a sole trader's shop is named after them.
+    openapi_extra=audit_readable("kind", "community_id", "grid_id"),
 )
 async def search_organisations(
     request: Request,
