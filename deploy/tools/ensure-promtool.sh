@@ -32,7 +32,9 @@ if [[ -x "$cached" ]]; then
 fi
 
 command -v apt-get >/dev/null || die "no promtool, and no apt-get to fetch Debian's prometheus package"
-candidate() { apt-cache show --no-all-versions prometheus 2>/dev/null | awk '/^Version:/ {print $2; exit}'; }
+# awk reads to the end: one that exits at the first match leaves apt-cache writing into a closed
+# pipe, and under pipefail its SIGPIPE (141) ends the script.
+candidate() { apt-cache show --no-all-versions prometheus 2>/dev/null | awk '/^Version:/ && !v {v = $2} END {print v}'; }
 version="$(candidate)"
 if [[ -z "$version" && $(id -u) -eq 0 ]]; then
     apt-get update -qq >/dev/null

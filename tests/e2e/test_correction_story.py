@@ -32,7 +32,7 @@ STAFF = bearer("community_staff", subject="staff-qian")
 OLD_NAME, NEW_NAME = "上官文华", "上官文晔"
 OLD_PHONE, NEW_PHONE = "13711115555", "13799996666"
 HEAD = {"name": OLD_NAME, "id_number": resident_id("11010519680417"), "phone": OLD_PHONE}
-SPOUSE = {"name": "诸葛慧敏", "id_number": resident_id("11010519710923"), "phone": "13822227777"}
+SPOUSE = {"name": "诸葛慧敏", "id_number": resident_id("11010519720614"), "phone": "13822227777"}
 ADDRESS = "安和路 9 弄 2 号 502 室"
 YESTERDAY = datetime.now(UTC) - timedelta(days=1)
 # Where a past value stays by design: what the household was, and what it was told.
