@@ -121,6 +121,7 @@ async def test_production_notify_refuses_webhooks_into_the_citys_network(
             "LINLI_AUTH_DEV_SECRET": uuid.uuid4().hex,
             "LINLI_NOTIFY_WEBHOOK_ENCRYPTION_KEYS": generate_key(),
             "LINLI_NOTIFY_CONTACT_KEYS": generate_key(),
+            "LINLI_NOTIFY_AUDIT_HASH_KEY": generate_key(),
         },
         tmp_path / "notify-api-prod.log",
     )

@@ -91,6 +91,7 @@ def settings(database: Database, *, production: bool, **extra: Any) -> NotifySet
     if production:
         extra["webhook_encryption_keys"] = generate_key()
         extra["contact_keys"] = generate_key()
+        extra["audit_hash_key"] = generate_key()
     return NotifySettings(
         database_url=database.url, smtp_port=free_port(), platform=platform, **extra
     )
