@@ -5,6 +5,9 @@ answer is a transient fault, never the event's."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -302,6 +305,35 @@ async def test_the_registry_is_asked_with_notifys_token_and_410_means_destroyed(
     unknown, _ = _client(lambda request: httpx.Response(404))
     with pytest.raises(UnknownSubject):
         await unknown.key_of(subject)
+
+
+async def test_keys_are_asked_over_one_kept_connection_not_one_per_key() -> None:
+    """A real HTTP server on 127.0.0.1 counts the connections three key requests open."""
+    key = generate_key()
+    body = json.dumps({"key": key}).encode()
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    + f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        keys = RegistryKeyClient(f"http://127.0.0.1:{port}", "notify-token")
+        for _ in range(3):
+            assert await keys.key_of(uuid.uuid4()) == key
+    finally:
+        server.close()
+    assert connections == 1
 
 
 def _refused(status: int) -> Callable[[httpx.Request], httpx.Response]:

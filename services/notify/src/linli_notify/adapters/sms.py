@@ -55,12 +55,12 @@ class SmsGatewayChannel:
             request["json"] = payload
         else:
             request["data"] = {k: _flat(v) for k, v in payload.items()}
+        if self._client is None:
+            # Kept for the process's life: a client per message would cost an SSL context
+            # and a TLS handshake with the gateway each time.
+            self._client = httpx.AsyncClient()
         try:
-            if self._client is not None:
-                response = await self._client.post(self._url, **request)
-            else:
-                async with httpx.AsyncClient() as client:
-                    response = await client.post(self._url, **request)
+            response = await self._client.post(self._url, **request)
         except httpx.HTTPError as error:
             raise DeliveryError(f"sms gateway unreachable: {error!r}") from error
         answer = f"{response.status_code} {response.text[:_LOGGED]}".strip()
