@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import (
@@ -30,6 +31,12 @@ from linli_shared.messaging.records import (
 )
 
 log = logging.getLogger(__name__)
+
+# How often a consumer tells the group what it processed. One commit per partition per batch
+# was a request per record at low rates, and in the loop benchmark a third of an idle worker's
+# CPU (and much of the broker's); what a crash leaves uncommitted comes back and the inbox
+# absorbs it.
+COMMIT_INTERVAL_SECONDS = 0.2
 
 
 class KafkaTransport:
@@ -154,7 +161,9 @@ class KafkaTransport:
         waits holds back no other: `linli_shared.messaging.lanes`), records of one partition in
         order, handed over in batches of up to `batch_size` consecutive records.
 
-        The offset of a partition is committed after each batch was processed, so a crash
+        A lane notes its partition's next offset once a poll's records are processed; the
+        consumer commits what the lanes noted in one request, at most every
+        `COMMIT_INTERVAL_SECONDS`, before partitions move away and when it stops. A crash
         redelivers at most the uncommitted tail, which the inbox turns into no-ops.
         """
         consumer = AIOKafkaConsumer(
@@ -169,14 +178,23 @@ class KafkaTransport:
             **self._options,
         )
         lanes: Lanes[TopicPartition] = Lanes()
+        finished: dict[TopicPartition, int] = {}  # next offsets processed, not yet committed
         consumer.subscribe(
             [self._namespace + topic for topic in topics],
-            listener=_DrainBeforeRevoke(lanes.idle, on_assigned=lambda: self._joined.add(group)),
+            listener=_DrainBeforeRevoke(
+                lanes.idle,
+                on_assigned=lambda: self._joined.add(group),
+                before_revoke=lambda: _commit(consumer, finished),
+            ),
         )
         await consumer.start()
+        committed_at = time.monotonic()
         try:
             while not stop.is_set():
                 await lanes.check()
+                if finished and time.monotonic() - committed_at >= COMMIT_INTERVAL_SECONDS:
+                    await _commit(consumer, finished)
+                    committed_at = time.monotonic()
                 busy = lanes.busy()
                 free = consumer.assignment() - busy
                 if busy and not free:
@@ -192,7 +210,7 @@ class KafkaTransport:
                     lanes.start(
                         partition,
                         _process_partition(
-                            consumer,
+                            finished,
                             partition,
                             records,
                             process,
@@ -203,7 +221,8 @@ class KafkaTransport:
                     )
             await lanes.check()
         finally:
-            await lanes.finish()  # each lane commits what it finished
+            await lanes.finish()
+            await _commit(consumer, finished)
             self._joined.discard(group)
             await consumer.stop()  # leaves the group, so the others rebalance at once
 
@@ -216,22 +235,41 @@ class _DrainBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """
 
     def __init__(
-        self, idle: asyncio.Event, on_assigned: Callable[[], None], bound: float = 20.0
+        self,
+        idle: asyncio.Event,
+        on_assigned: Callable[[], None],
+        before_revoke: Callable[[], Awaitable[None]],
+        bound: float = 20.0,
     ) -> None:
         self._idle = idle
         self._on_assigned = on_assigned
+        self._before_revoke = before_revoke
         self._bound = bound
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), self._bound)
+        await self._before_revoke()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._on_assigned()
 
 
+async def _commit(consumer: AIOKafkaConsumer, finished: dict[TopicPartition, int]) -> None:
+    """Commit the offsets the lanes finished, in one request."""
+    if not finished:
+        return
+    offsets = dict(finished)
+    finished.clear()  # a lane finishing during the commit notes its offset for the next one
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as error:
+        # Rebalanced away: the new owner redelivers; the inbox keeps effects single.
+        log.warning("offset commit failed for %s: %s", sorted(map(str, offsets)), error)
+
+
 async def _process_partition(
-    consumer: AIOKafkaConsumer,
+    finished: dict[TopicPartition, int],
     partition: TopicPartition,
     records: list[ConsumerRecord[bytes, bytes]],
     process: ProcessBatch,
@@ -249,11 +287,7 @@ async def _process_partition(
             next_offset = batch[-1].offset + 1
     finally:
         if next_offset is not None:
-            try:
-                await consumer.commit({partition: next_offset})
-            except KafkaError as error:
-                # Rebalanced away: the new owner redelivers; the inbox keeps effects single.
-                log.warning("offset commit failed for %s: %s", partition, error)
+            finished[partition] = next_offset
 
 
 def _incoming(record: ConsumerRecord[bytes, bytes], namespace_length: int) -> IncomingRecord:
