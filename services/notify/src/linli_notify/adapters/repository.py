@@ -30,6 +30,7 @@ from linli_notify.domain.notice import (
     RecipientKind,
     WebhookEndpoint,
 )
+from linli_shared.db import insert_ignoring_conflicts
 from linli_shared.memberships import HouseholdMembers
 from linli_shared.metrics import DELIVERIES
 from linli_shared.pagination import PageRequest, Slice
@@ -190,25 +191,6 @@ class NoticeRepository:
 
     # --- notices ---------------------------------------------------------------------------------
 
-    async def same_notice(
-        self, recipient_id: uuid.UUID, notice_type: NoticeType, dedup_key: str, source_event_id: str
-    ) -> Notice | None:
-        row = (
-            (
-                await self._connection.execute(
-                    select(notices).where(
-                        notices.c.recipient_id == recipient_id,
-                        notices.c.notice_type == notice_type.value,
-                        (notices.c.dedup_key == dedup_key)
-                        | (notices.c.source_event_id == source_event_id),
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return _notice(row) if row is not None else None
-
     async def exists(
         self, source_event_id: str, notice_type: NoticeType, recipient_id: uuid.UUID
     ) -> bool:
@@ -221,9 +203,13 @@ class NoticeRepository:
         )
         return found is not None
 
-    async def add(self, notice: Notice) -> None:
-        await self._connection.execute(
-            insert(notices).values(
+    async def add_unless_made(self, notice: Notice) -> bool:
+        """Insert the notice unless its recipient already has one of its type from the same
+        cause (dedup key) or the same event; False when it had. One statement: the unique
+        constraints decide, and a racing insert waits for the other's commit."""
+        added = await self._connection.scalar(
+            insert_ignoring_conflicts(self._connection, notices)
+            .values(
                 id=notice.id,
                 recipient_id=notice.recipient_id,
                 notice_type=notice.notice_type.value,
@@ -238,7 +224,9 @@ class NoticeRepository:
                 dedup_key=notice.dedup_key,
                 critical=notice.critical,
             )
+            .returning(notices.c.id)
         )
+        return added is not None
 
     async def due(
         self, now: datetime, limit: int, skip_locked: bool

@@ -292,10 +292,7 @@ class NoticeMakingUseCases:
             notices = NoticeRepository(connection)
             if announced and await notices.recipient(recipient_id) is None:
                 raise UnknownSubject(recipient_id, "recipient")
-            same = await notices.same_notice(recipient_id, notice_type, key, source_event_id)
-            if same is not None:
-                return
-            await notices.add(
+            made = await notices.add_unless_made(
                 new_notice(
                     recipient_id=recipient_id,
                     notice_type=notice_type,
@@ -307,7 +304,7 @@ class NoticeMakingUseCases:
                     dedup_key=key,
                 )
             )
-            if partner is not None:
+            if made and partner is not None:
                 await queue_partner_messages(notices, self._clock.now(), notice_type, key, partner)
 
 
