@@ -19,7 +19,6 @@ from linli_credit.domain.ledger import (
 )
 from linli_credit.service.scoring import Scoring
 from linli_shared.contracts.base import EventData
-from linli_shared.contracts.credit import CreditSubjectKind
 from linli_shared.contracts.inspections import (
     InspectionFailed,
     RectificationOverdue,
@@ -153,11 +152,7 @@ class PostingUseCases:
         """The account of the event's subject, which the registry must have announced: credit
         opens no account for a subject the registry never had (`UnknownSubject`: the consumer
         waits a bounded time for the registration, then dead-letters the event)."""
-        if await LedgerRepository(connection).account(event.subject_id) is None:
+        account = await LedgerRepository(connection).account(event.subject_id, for_update=True)
+        if account is None:
             raise UnknownSubject(event.subject_id, event.subject_kind.value)
-        return await self._scoring.open_account(
-            connection,
-            event.subject_id,
-            CreditSubjectKind(event.subject_kind.value),
-            community_id=event.community_id,
-        )
+        return await self._scoring.placed(connection, account, community_id=event.community_id)

@@ -94,6 +94,18 @@ class Scoring:
                 ),
             )
             return account
+        return await self.placed(connection, account, community_id=community_id, consent=consent)
+
+    async def placed(
+        self,
+        connection: AsyncConnection,
+        account: Account,
+        *,
+        community_id: str | None = None,
+        consent: Consent | None = None,
+    ) -> Account:
+        """The (locked) account with the community and consent an event states, saved if they
+        changed it."""
         updated = replace(
             account,
             community_id=community_id or account.community_id,
@@ -101,7 +113,7 @@ class Scoring:
         )
         if updated != account:
             updated = await self.guard_green_channel(connection, updated)
-            await ledger.save_account(updated)
+            await LedgerRepository(connection).save_account(updated)
         return updated
 
     async def existing(
