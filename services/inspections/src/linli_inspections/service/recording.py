@@ -247,12 +247,12 @@ class RecordingUseCases:
             if inspection.target_kind and inspection.target_id
             else None
         )
-        await self._outbox.add(
-            connection,
+        recorded = (
             announcements.recorded(inspection, schedule.id if schedule else None),
             partner.inspection_completed(inspection),
         )
         if inspection.reinspection_of is not None:
+            await self._outbox.add(connection, *recorded)
             await self._cases.verify(inspection, inspection.reinspection_of)
             return
         # The words residents read: the checklist version's (its latest for items given as text).
@@ -262,7 +262,8 @@ class RecordingUseCases:
             else None
         )
         notes = await self._notes.seal_for(connection, inspection)
-        await self._outbox.add(connection, announcements.outcome(inspection, template, notes))
+        outcome = announcements.outcome(inspection, template, notes)
+        await self._outbox.add(connection, *recorded, outcome)  # one round trip, in this order
         if inspection.failed_findings:
             await self._cases.request(inspection, template, notes)
 
