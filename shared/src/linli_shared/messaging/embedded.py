@@ -31,6 +31,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from linli_shared.aio import sleep_or_stop, wait_for_any
-from linli_shared.messaging.lanes import Lanes
+from linli_shared.messaging.lanes import COMMIT_INTERVAL_SECONDS, Lanes
 from linli_shared.messaging.records import (
     IncomingRecord,
     OutgoingRecord,
@@ -360,16 +361,21 @@ class EventLog:
         return added, batches
 
     async def commit(self, group: str, where: TopicPartition, next_offset: int) -> None:
-        await self._call(lambda: self._commit(group, where, next_offset))
+        await self.commit_all(group, {where: next_offset})
 
-    def _commit(self, group: str, where: TopicPartition, next_offset: int) -> None:
+    async def commit_all(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """The group's next offsets of several partitions, in one write."""
+        rows = [(group, *where, offset, _now()) for where, offset in offsets.items()]
+        await self._call(lambda: self._commit(rows))
+
+    def _commit(self, rows: list[tuple[str, str, int, int, str]]) -> None:
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 'INSERT INTO consumer_offsets (consumer_group, topic, "partition", next_offset, '
                 "committed_at) VALUES (?, ?, ?, ?, ?) "
                 'ON CONFLICT (consumer_group, topic, "partition") DO UPDATE SET '
                 "next_offset = excluded.next_offset, committed_at = excluded.committed_at",
-                (group, *where, next_offset, _now()),
+                rows,
             )
 
     async def committed(self, group: str, where: TopicPartition) -> int | None:
@@ -591,8 +597,10 @@ class EmbeddedTransport:
         """Consume until `stop`; partitions in parallel, records of one partition in order,
         handed over in batches of up to `batch_size` consecutive records.
 
-        A partition's offset is committed after its batches were processed (also when one of
-        them failed: up to the failure), so only the uncommitted tail is ever redelivered.
+        A partition's offset is noted once its batches were processed (also when one of them
+        failed: up to the failure); the noted offsets are committed in one write at most every
+        `COMMIT_INTERVAL_SECONDS` and when consuming stops, so only the uncommitted tail is ever
+        redelivered.
         """
         self._consuming.add(group)
         try:
@@ -620,10 +628,15 @@ class EmbeddedTransport:
         batch_size: int,
     ) -> None:
         positions: dict[TopicPartition, int] = {}
+        finished: dict[TopicPartition, int] = {}  # next offsets processed, not yet committed
         lanes: Lanes[TopicPartition] = Lanes()
+        committed_at = time.monotonic()
         try:
             while not stop.is_set():
                 await lanes.check()
+                if finished and time.monotonic() - committed_at >= COMMIT_INTERVAL_SECONDS:
+                    await _commit(event_log, group, finished)
+                    committed_at = time.monotonic()
                 appended.clear()  # set again by any append from here on: no wake-up is lost
                 lanes.finished.clear()
                 busy = lanes.busy()
@@ -635,24 +648,32 @@ class EmbeddedTransport:
                     lanes.start(
                         where,
                         _process_partition(
-                            event_log, group, where, records, process, stop, positions, batch_size
+                            where, records, process, stop, positions, finished, batch_size
                         ),
                     )
                 if not batches:
                     await wait_for_any([appended, stop, lanes.finished], self._poll_interval)
             await lanes.check()
         finally:
-            await lanes.finish()  # each lane commits what it finished
+            await lanes.finish()
+            await _commit(event_log, group, finished)
+
+
+async def _commit(event_log: EventLog, group: str, finished: dict[TopicPartition, int]) -> None:
+    """Commit the offsets the lanes finished, in one write."""
+    if finished:
+        offsets = dict(finished)
+        finished.clear()  # a lane finishing during the write notes its offset for the next one
+        await event_log.commit_all(group, offsets)
 
 
 async def _process_partition(
-    event_log: EventLog,
-    group: str,
     where: TopicPartition,
     records: list[IncomingRecord],
     process: ProcessBatch,
     stop: asyncio.Event,
     positions: dict[TopicPartition, int],
+    finished: dict[TopicPartition, int],
     batch_size: int,
 ) -> None:
     next_offset: int | None = None
@@ -664,5 +685,5 @@ async def _process_partition(
             next_offset = batch[-1].offset + 1
     finally:
         if next_offset is not None:
-            await event_log.commit(group, where, next_offset)
+            finished[where] = next_offset
             positions[where] = next_offset

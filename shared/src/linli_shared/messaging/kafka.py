@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from linli_shared.contracts.topics import is_dead_letter_topic
-from linli_shared.messaging.lanes import Lanes
+from linli_shared.messaging.lanes import COMMIT_INTERVAL_SECONDS, Lanes
 from linli_shared.messaging.records import (
     IncomingRecord,
     OutgoingRecord,
@@ -31,12 +31,6 @@ from linli_shared.messaging.records import (
 )
 
 log = logging.getLogger(__name__)
-
-# How often a consumer tells the group what it processed. One commit per partition per batch
-# was a request per record at low rates, and in the loop benchmark a third of an idle worker's
-# CPU (and much of the broker's); what a crash leaves uncommitted comes back and the inbox
-# absorbs it.
-COMMIT_INTERVAL_SECONDS = 0.2
 
 
 class KafkaTransport:
