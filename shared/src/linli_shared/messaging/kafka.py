@@ -250,11 +250,14 @@ class _DrainBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 async def _commit(consumer: AIOKafkaConsumer, finished: dict[TopicPartition, int]) -> None:
-    """Commit the offsets the lanes finished, in one request."""
-    if not finished:
-        return
-    offsets = dict(finished)
+    """Commit the offsets the lanes finished, in one request. A partition that moved to another
+    member meanwhile (its lane outlasted the drain's bound) is left to its new owner, which
+    redelivers; one such partition must not fail the commit of the others."""
+    assigned = consumer.assignment()
+    offsets = {partition: offset for partition, offset in finished.items() if partition in assigned}
     finished.clear()  # a lane finishing during the commit notes its offset for the next one
+    if not offsets:
+        return
     try:
         await consumer.commit(offsets)
     except KafkaError as error:
