@@ -30,7 +30,8 @@ async def test_concurrent_reads_share_at_most_size_connections(
         assert 1 < len(set(pids)) <= 3
         rows = await pool.fetch("SELECT x FROM generate_series(1, 3) x")
         assert [row["x"] for row in rows] == [1, 2, 3]
-        assert (await pool.fetchrow("SELECT '{\"a\": 1}'::jsonb AS j"))["j"] == {"a": 1}
+        row = await pool.fetchrow("SELECT '{\"a\": 1}'::jsonb AS j")
+        assert row is not None and row["j"] == {"a": 1}
     finally:
         await pool.close()
 
