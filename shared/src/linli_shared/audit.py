@@ -376,15 +376,17 @@ def audit_entry(
     request: Request, status: int, correlation_id: str, query_hash: BlindIndex
 ) -> AuditRecord | None:
     """What the trail should keep of this request, if anything."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    revealed: str | None = getattr(request.state, "personal_data_read", None)
+    # `request.state`'s dict itself: a name State lacks costs it an AttributeError, formatted.
+    state: dict[str, Any] = request.scope.get("state", {})
+    principal: Principal | None = state.get("principal")
+    revealed: str | None = state.get("personal_data_read")
     write = is_write(request.method)
     if principal is None or not (write or revealed):
         return None
     details: dict[str, Any] | None = None
     if revealed:
         details = {"query": _query_of(request, status, query_hash)}
-        subjects = getattr(request.state, "personal_data_subjects", None)
+        subjects = state.get("personal_data_subjects")
         if subjects is not None:
             details["subjects"] = subjects
     return AuditRecord(

@@ -9,13 +9,14 @@ token names an unknown key id, so the provider can rotate keys). For development
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from fastapi import HTTPException, Request
@@ -51,6 +52,7 @@ BOUND_ROLES = GRID_BOUND_ROLES | ORGANISATION_ROLES | RESIDENT_ROLES
 # docs/privacy.md). Nobody signs in to the console with them.
 SERVICE_ROLES = frozenset({"service", "key_reader"})
 DEV_ALGORITHM = "HS256"
+T = TypeVar("T")
 # Tokens verified and remembered (by their exact text) until they expire; least recently used
 # out first. A client sends the same token on every request until it expires: verifying its
 # signature each time was ~10 % of a hot read's CPU.
@@ -249,7 +251,9 @@ async def authenticated(request: Request) -> Principal:
     other dependencies). It depends on nothing but the request, on purpose: FastAPI resolves
     every level of a dependency tree again on each request, and the two levels this used to
     have (the bearer scheme, then verification) cost a hot read about a quarter of its CPU."""
-    known: Principal | None = getattr(request.state, "principal", None)
+    # `request.state`'s dict itself: a name State lacks costs it an AttributeError, formatted.
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    known: Principal | None = state.get("principal")
     if known is not None:
         return known
     token = bearer_token(request)
@@ -257,7 +261,7 @@ async def authenticated(request: Request) -> Principal:
         raise _unauthenticated("a bearer token is required")
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(token)
-    request.state.principal = principal
+    state["principal"] = principal  # request.state.principal, as the audit trail reads it
     return principal
 
 
@@ -280,3 +284,33 @@ def require_roles(*roles: str, admin: bool = True) -> Callable[..., Awaitable[Pr
     check.required_roles = roles  # type: ignore[attr-defined]
     check.admits_admin = admin  # type: ignore[attr-defined]
     return check
+
+
+def guarded(
+    build: Callable[..., Awaitable[T]], *roles: str, admin: bool = True
+) -> Callable[..., Awaitable[T]]:
+    """One dependency for a hot route: `require_roles(*roles, admin=admin)`'s check, then
+    `build(request, principal, **params)` with the role-checked principal, whatever else the
+    route needs made from it (its use cases, what it reaches). FastAPI resolves every dependency
+    of a route again on each request, and each costs about what a bare FastAPI request does
+    (docs/performance.md, "API reads"): a read that took the role check, its use cases and the
+    caller's household as three pays for one.
+
+    `build`'s parameters after the first two are the dependency's own (query parameters, for
+    instance): FastAPI reads, validates and documents them as it would on `build` itself. The
+    permission matrix reads the roles from the returned dependency as from `require_roles`."""
+    check = require_roles(*roles, admin=admin)
+
+    async def dependency(request: Request, **params: Any) -> T:
+        return await build(request, await check(request), **params)
+
+    own = list(inspect.signature(build, eval_str=True).parameters.values())[2:]
+    request_parameter = inspect.Parameter(
+        "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+    )
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [request_parameter, *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own)]
+    )
+    dependency.required_roles = roles  # type: ignore[attr-defined]
+    dependency.admits_admin = admin  # type: ignore[attr-defined]
+    return dependency

@@ -21,10 +21,21 @@ SELECT subject_id, subject_kind, score, grade, opened_at, balance, policy_versio
 FROM accounts WHERE subject_id = $1
 """
 
-ENTRIES = """
-SELECT id, subject_id, points, reason_code, policy_version, source_event_id, severity,
-       occurred_at, recorded_at, rule, counts_until, refers_to, inspection_id, cause
-FROM entries WHERE subject_id = $1 ORDER BY recorded_at, id
+# The explanation's account and entries in one statement (one round trip, one snapshot): the
+# account's columns on every row, each entry's beside them under `e_` (none: no entries).
+ACCOUNT_AND_ENTRIES = """
+SELECT a.subject_id, a.subject_kind, a.score, a.grade, a.opened_at, a.balance, a.policy_version,
+       a.community_id, a.consent, a.closed_at, a.green_channel, a.green_evaluated_at,
+       a.green_valid_until, a.household_id, a.members_version, a.grid_id,
+       e.id AS e_id, e.subject_id AS e_subject_id, e.points AS e_points,
+       e.reason_code AS e_reason_code, e.policy_version AS e_policy_version,
+       e.source_event_id AS e_source_event_id, e.severity AS e_severity,
+       e.occurred_at AS e_occurred_at, e.recorded_at AS e_recorded_at, e.rule AS e_rule,
+       e.counts_until AS e_counts_until, e.refers_to AS e_refers_to,
+       e.inspection_id AS e_inspection_id, e.cause AS e_cause
+FROM accounts a LEFT JOIN entries e ON e.subject_id = a.subject_id
+WHERE a.subject_id = $1
+ORDER BY e.recorded_at, e.id
 """
 
 ADD_CHECK = """
@@ -47,13 +58,23 @@ class AccountReads:
         row = await reads.fetchrow(ACCOUNT, subject_id)
         return None if row is None else account_of(row)
 
-    async def entries(self, subject_id: uuid.UUID) -> list[Entry]:
-        """The subject's entries, oldest recorded first."""
+    async def account_and_entries(
+        self, subject_id: uuid.UUID
+    ) -> tuple[Account, list[Entry]] | None:
+        """The subject's account and its entries, oldest recorded first (None: no account)."""
         reads = self._database.reads
         if reads is None:
             async with self._database.connect() as connection:
-                return await LedgerRepository(connection).entries_of(subject_id)
-        return [entry_of(row) for row in await reads.fetch(ENTRIES, subject_id)]
+                ledger = LedgerRepository(connection)
+                account = await ledger.account(subject_id)
+                if account is None:
+                    return None
+                return account, await ledger.entries_of(subject_id)
+        rows = await reads.fetch(ACCOUNT_AND_ENTRIES, subject_id)
+        if not rows:
+            return None
+        entries = [entry_of(row, "e_") for row in rows if row["e_id"] is not None]
+        return account_of(rows[0]), entries
 
     async def add_check(
         self,

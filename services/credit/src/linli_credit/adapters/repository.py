@@ -439,23 +439,25 @@ def _entry(row: Row[Any]) -> Entry:
     return entry_of(row._mapping)
 
 
-def entry_of(m: Mapping[Any, Any]) -> Entry:
-    """An entry from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
+def entry_of(m: Mapping[Any, Any], prefix: str = "") -> Entry:
+    """An entry from its row's columns (a SQLAlchemy row mapping or an asyncpg record), named
+    with `prefix` where the row holds other columns too."""
+    severity = m[prefix + "severity"]
     return Entry(
-        id=m["id"],
-        subject_id=m["subject_id"],
-        points=m["points"],
-        reason_code=m["reason_code"],
-        policy_version=m["policy_version"],
-        source_event_id=m["source_event_id"],
-        severity=Severity(m["severity"]) if m["severity"] else None,
-        occurred_at=m["occurred_at"],
-        recorded_at=m["recorded_at"],
-        rule=m["rule"],
-        counts_until=m["counts_until"],
-        refers_to=m["refers_to"],
-        inspection_id=m["inspection_id"],
-        cause=m["cause"] or {},
+        id=m[prefix + "id"],
+        subject_id=m[prefix + "subject_id"],
+        points=m[prefix + "points"],
+        reason_code=m[prefix + "reason_code"],
+        policy_version=m[prefix + "policy_version"],
+        source_event_id=m[prefix + "source_event_id"],
+        severity=Severity(severity) if severity else None,
+        occurred_at=m[prefix + "occurred_at"],
+        recorded_at=m[prefix + "recorded_at"],
+        rule=m[prefix + "rule"],
+        counts_until=m[prefix + "counts_until"],
+        refers_to=m[prefix + "refers_to"],
+        inspection_id=m[prefix + "inspection_id"],
+        cause=m[prefix + "cause"] or {},
     )
 
 

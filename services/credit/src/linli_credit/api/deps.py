@@ -4,6 +4,7 @@ as `Annotated` aliases a route names as parameter types."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,10 +12,10 @@ from fastapi import Depends, Request
 from linli_credit.service import UseCases
 from linli_credit.service.appeals import AppealUseCases
 from linli_credit.service.awards import AwardUseCases
-from linli_credit.service.green_channel import GreenChannelUseCases
 from linli_credit.service.reads import ReadUseCases
-from linli_shared.auth import Principal, authenticated, require_roles
+from linli_shared.auth import RESIDENT_ROLES, Principal, authenticated, guarded, require_roles
 from linli_shared.pagination import PageRequest, page_request
+from linli_shared.reach import Reach, reach_of
 
 READERS = ("credit_officer", "community_staff", "grid_worker", "service")
 # The subjects themselves, signed in: a resident (their own and their household's record), a
@@ -50,10 +51,6 @@ async def appeals(request: Request) -> AppealUseCases:
     return (await use_cases(request)).appeals
 
 
-async def green_channel(request: Request) -> GreenChannelUseCases:
-    return (await use_cases(request)).green_channel
-
-
 async def caller_household(request: Request) -> uuid.UUID | None:
     """The household of the caller's resident claim, as the ledger knows it (its resident
     account): what a resident reaches besides their own record."""
@@ -63,18 +60,39 @@ async def caller_household(request: Request) -> uuid.UUID | None:
     return await (await use_cases(request)).reads.household_of(principal.resident_id)
 
 
+@dataclass(frozen=True)
+class SubjectCaller:
+    """The caller of a read about one subject, role-checked, with what it reaches (its grids;
+    a resident their own and their household's record, an organisation its own) and credit's
+    use cases: the hot reads' one dependency (`linli_shared.auth.guarded`)."""
+
+    principal: Principal
+    reach: Reach
+    credit: UseCases
+
+
+async def subject_caller(request: Request, principal: Principal) -> SubjectCaller:
+    credit = await use_cases(request)
+    household = (
+        await credit.reads.household_of(principal.resident_id)
+        if principal.resident_id is not None and principal.roles & RESIDENT_ROLES
+        else None  # reach_of reads the household through the resident role only
+    )
+    return SubjectCaller(principal, reach_of(principal, household), credit)
+
+
 Reads = Annotated[ReadUseCases, Depends(reads)]
 CallerHousehold = Annotated[uuid.UUID | None, Depends(caller_household)]
 Awards = Annotated[AwardUseCases, Depends(awards)]
 Appeals = Annotated[AppealUseCases, Depends(appeals)]
-GreenChannel = Annotated[GreenChannelUseCases, Depends(green_channel)]
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 SubjectReader = Annotated[Principal, Depends(require_roles(*SUBJECT_READERS))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF))]
 Appellant = Annotated[Principal, Depends(require_roles(*APPELLANTS))]
 Officer = Annotated[Principal, Depends(require_roles(*OFFICERS))]
-Hall = Annotated[Principal, Depends(require_roles(*GREEN_CHANNEL_READERS))]
+SubjectReading = Annotated[SubjectCaller, Depends(guarded(subject_caller, *SUBJECT_READERS))]
+HallCheck = Annotated[SubjectCaller, Depends(guarded(subject_caller, *GREEN_CHANNEL_READERS))]
 Resident = Annotated[Principal, Depends(require_roles(*RESIDENTS))]
 
 Paging = Annotated[PageRequest, Depends(page_request)]

@@ -11,8 +11,7 @@ from linli_credit.api.deps import (
     Appellant,
     Awards,
     CallerHousehold,
-    GreenChannel,
-    Hall,
+    HallCheck,
     Officer,
     Paging,
     Reader,
@@ -20,6 +19,7 @@ from linli_credit.api.deps import (
     Resident,
     Staff,
     SubjectReader,
+    SubjectReading,
 )
 from linli_credit.api.schemas import (
     AppealIn,
@@ -65,10 +65,9 @@ CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem}}
     summary="A subject's integrity score and grade (and whether it is scored)",
     description="Subjects are households, organisations and residents (for personal rules).",
 )
-async def get_score(
-    subject_id: uuid.UUID, reads: Reads, principal: SubjectReader, household: CallerHousehold
-) -> ScoreOut:
-    account = await reads.account(subject_id, reach_of(principal, household))
+async def get_score(subject_id: uuid.UUID, caller: SubjectReading) -> ScoreOut:
+    reads = caller.credit.reads
+    account = await reads.account(subject_id, caller.reach)
     return ScoreOut.of(account, reads.scoring_refusal(account))
 
 
@@ -108,16 +107,14 @@ async def list_entries(
 )
 async def explain_score(
     subject_id: uuid.UUID,
-    reads: Reads,
-    principal: SubjectReader,
-    household: CallerHousehold,
+    caller: SubjectReading,
     at: Annotated[datetime | None, Query(description="Instant to explain (default: now)")] = None,
     known_at: Annotated[datetime | None, Query(description="Ledger as recorded by then")] = None,
 ) -> ExplanationOut:
     for name, value in (("at", at), ("known_at", known_at)):
         if value is not None and value.tzinfo is None:
             raise RuleViolation(name, "needs a time zone offset, e.g. 2026-03-01T00:00:00+08:00")
-    explanation = await reads.explain(subject_id, at, known_at, reach_of(principal, household))
+    explanation = await caller.credit.reads.explain(subject_id, at, known_at, caller.reach)
     return ExplanationOut.of(explanation, known_at)
 
 
@@ -129,12 +126,10 @@ async def explain_score(
     description="A resident asks it of their own household (or of themself) only.",
     tags=["green channel"],
 )
-async def check_green_channel(
-    subject_id: uuid.UUID, green_channel: GreenChannel, principal: Hall, household: CallerHousehold
-) -> GreenChannelOut:
+async def check_green_channel(subject_id: uuid.UUID, caller: HallCheck) -> GreenChannelOut:
     return GreenChannelOut.of(
-        await green_channel.check_green_channel(
-            subject_id, checked_by=principal.subject, reach=reach_of(principal, household)
+        await caller.credit.green_channel.check_green_channel(
+            subject_id, checked_by=caller.principal.subject, reach=caller.reach
         )
     )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
 
@@ -59,7 +59,8 @@ class EntryOut(BaseModel):
     cause: dict[str, Any]
 
     @classmethod
-    def of(cls, entry: Entry) -> EntryOut:
+    def of(cls, entry: Entry, **more: Any) -> Self:
+        """`more`: a subclass's own fields (`counts`)."""
         return cls(
             id=entry.id,
             points=entry.points,
@@ -74,6 +75,7 @@ class EntryOut(BaseModel):
             refers_to=entry.refers_to,
             inspection_id=entry.inspection_id,
             cause=dict(entry.cause),
+            **more,
         )
 
 
@@ -124,10 +126,7 @@ class ExplanationOut(BaseModel):
             scoring=ScoringOut(
                 active=explanation.scoring_refusal is None, reason=explanation.scoring_refusal
             ),
-            entries=[
-                ExplainedEntryOut(**EntryOut.of(e).model_dump(), counts=e.id in counting)
-                for e in visible
-            ],
+            entries=[ExplainedEntryOut.of(e, counts=e.id in counting) for e in visible],
         )
 
 

@@ -133,11 +133,10 @@ class ReadUseCases:
     ) -> Explanation:
         """Why the subject is at its score and grade (now, or at a past instant)."""
         at = at or self._scoring.clock.now()
-        # Two statements, each its own snapshot, as on one READ COMMITTED connection before.
-        account = await self._reads.account(subject_id)
-        if account is None or not reach.covers(account.grid_id, account.subject_id):
+        found = await self._reads.account_and_entries(subject_id)
+        if found is None or not reach.covers(found[0].grid_id, found[0].subject_id):
             raise NotFound("credit account", subject_id)
-        entries = await self._reads.entries(subject_id)
+        account, entries = found
         policy = self._scoring.policies.at(at)
         return Explanation(
             account=account,

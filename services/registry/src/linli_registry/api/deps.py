@@ -4,6 +4,7 @@ the roles each route admits (read by the permission matrix), paging and revealin
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -19,8 +20,9 @@ from linli_registry.service.registration import RegistrationUseCases
 from linli_registry.service.subject_keys import SubjectKeyUseCases
 from linli_registry.service.territory import TerritoryUseCases
 from linli_shared.audit import mark_personal_data_read
-from linli_shared.auth import Principal, authenticated, require_roles
+from linli_shared.auth import RESIDENT_ROLES, Principal, authenticated, guarded, require_roles
 from linli_shared.pagination import PageRequest, page_request
+from linli_shared.reach import Reach, reach_of
 
 # --- roles ----------------------------------------------------------------------------------
 
@@ -123,24 +125,25 @@ SubjectKeys = Annotated[SubjectKeyUseCases, Depends(subject_keys)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 
 
+RevealQuery = Annotated[
+    bool, Query(description="Show ID numbers and phones unmasked (community staff only)")
+]
+ReasonQuery = Annotated[
+    str | None,
+    Query(
+        min_length=2,
+        max_length=120,
+        description="Why the data is revealed (kept with the reveal in the audit trail)",
+    ),
+]
+
+
 async def revealing(
-    request: Request,
-    *,
-    reveal: Annotated[
-        bool,
-        Query(description="Show ID numbers and phones unmasked (community staff only)"),
-    ] = False,
-    reason: Annotated[
-        str | None,
-        Query(
-            min_length=2,
-            max_length=120,
-            description="Why the data is revealed (kept with the reveal in the audit trail)",
-        ),
-    ] = None,
+    request: Request, *, reveal: RevealQuery = False, reason: ReasonQuery = None
 ) -> bool:
     """Whether to answer unmasked: only revealing roles may ask; each reveal is audited. (The
-    route's own role check decides who reads at all.)"""
+    route's own role check decides who reads at all.) `reason` is read by the audit trail, which
+    keeps the query of a reveal."""
     principal = await authenticated(request)  # verified once per request: a lookup here
     if reveal and not (principal.roles & set(REVEALERS)):
         raise HTTPException(403, "only community staff may reveal personal data")
@@ -152,3 +155,37 @@ async def revealing(
 
 
 Reveal = Annotated[bool, Depends(revealing)]
+
+
+@dataclass(frozen=True)
+class HouseholdCaller:
+    """The caller of a household read, role-checked, with what it reaches (its grids; a
+    resident their own household), whether it asked to reveal (and may), and the disclosure
+    use cases: the hot read's one dependency (`linli_shared.auth.guarded`)."""
+
+    principal: Principal
+    reach: Reach
+    reveal: bool
+    disclosure: DisclosureUseCases
+
+
+async def household_caller(
+    request: Request,
+    principal: Principal,
+    *,
+    reveal: RevealQuery = False,
+    reason: ReasonQuery = None,
+) -> HouseholdCaller:
+    revealed = await revealing(request, reveal=reveal, reason=reason)
+    found = await disclosure(request)
+    household = (
+        await found.household_of(principal.resident_id)
+        if principal.resident_id is not None and principal.roles & RESIDENT_ROLES
+        else None  # reach_of reads the household through the resident role only
+    )
+    return HouseholdCaller(principal, reach_of(principal, household), revealed, found)
+
+
+HouseholdReading = Annotated[
+    HouseholdCaller, Depends(guarded(household_caller, *HOUSEHOLD_READERS))
+]

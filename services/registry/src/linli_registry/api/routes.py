@@ -19,6 +19,7 @@ from linli_registry.api.deps import (
     Erasures,
     History,
     HouseholdReader,
+    HouseholdReading,
     KeyReader,
     Office,
     OrganisationReader,
@@ -240,15 +241,9 @@ async def search_households(
     responses={404: {"model": Problem}},
     summary="A household by id (a resident: their own)",
 )
-async def get_household(
-    household_id: uuid.UUID,
-    reveal: Reveal,
-    disclosure: Disclosure,
-    principal: HouseholdReader,
-    household: CallerHousehold,
-) -> HouseholdOut:
+async def get_household(household_id: uuid.UUID, caller: HouseholdReading) -> HouseholdOut:
     return HouseholdOut.of(
-        await disclosure.get_household(household_id, reach_of(principal, household)), reveal
+        await caller.disclosure.get_household(household_id, caller.reach), caller.reveal
     )
 
 
