@@ -1,6 +1,6 @@
-"""The hot reads' connection pool (linli_shared.read_pool) on a real PostgreSQL: reads share at
-most `size` connections, a cancelled or broken read never hands its connection on, a server's
-error does not cost the connection, and a closed pool refuses reads."""
+"""The hot reads' connection pool (linli_shared.read_pool, asyncpg's pool) on a real PostgreSQL:
+reads share at most `size` connections, a server's error does not cost the connection, a
+cancelled read leaves the pool serving the next, and one the server closed is replaced."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def test_concurrent_reads_share_at_most_size_connections(
         await pool.close()
 
 
-async def test_a_server_error_keeps_the_connection_and_a_cancelled_read_drops_it(
+async def test_a_server_error_keeps_the_connection_and_a_cancelled_read_blocks_no_other(
     create_database: CreateDatabase,
 ) -> None:
     pool = ReadPool(await create_database("read_pool"), size=1)
@@ -52,9 +52,8 @@ async def test_a_server_error_keeps_the_connection_and_a_cancelled_read_drops_it
         slow.cancel()
         with pytest.raises(asyncio.CancelledError):
             await slow
-        assert await asyncio.wait_for(waiting, 5) == 2  # the waiter opened a fresh connection
-        after = await _backends(pool)
-        assert len(after) == 1 and after != before
+        assert await asyncio.wait_for(waiting, 5) == 2
+        assert len(await _backends(pool)) == 1
     finally:
         await pool.close()
 
@@ -75,11 +74,3 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(
         assert await pool.fetchval("SELECT 1") == 1
     finally:
         await pool.close()
-
-
-async def test_a_closed_pool_refuses_reads(create_database: CreateDatabase) -> None:
-    pool = ReadPool(await create_database("read_pool"), size=1)
-    assert await pool.fetchval("SELECT 1") == 1
-    await pool.close()
-    with pytest.raises(asyncpg.InterfaceError):
-        await pool.fetchval("SELECT 1")
