@@ -52,12 +52,17 @@ async def appeals(request: Request) -> AppealUseCases:
 
 
 async def caller_household(request: Request) -> uuid.UUID | None:
-    """The household of the caller's resident claim, as the ledger knows it (its resident
-    account): what a resident reaches besides their own record."""
     principal = await authenticated(request)  # verified once per request: a lookup here
-    if principal.resident_id is None:
+    return await _household_of(await use_cases(request), principal)
+
+
+async def _household_of(credit: UseCases, principal: Principal) -> uuid.UUID | None:
+    """The household of the caller's resident claim, as the ledger knows it (its resident
+    account): what a resident reaches besides their own record. Asked only of a resident:
+    `reach_of` reads it through the resident role alone."""
+    if principal.resident_id is None or not principal.roles & RESIDENT_ROLES:
         return None
-    return await (await use_cases(request)).reads.household_of(principal.resident_id)
+    return await credit.reads.household_of(principal.resident_id)
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,7 @@ class SubjectCaller:
 
 async def subject_caller(request: Request, principal: Principal) -> SubjectCaller:
     credit = await use_cases(request)
-    household = (
-        await credit.reads.household_of(principal.resident_id)
-        if principal.resident_id is not None and principal.roles & RESIDENT_ROLES
-        else None  # reach_of reads the household through the resident role only
-    )
+    household = await _household_of(credit, principal)
     return SubjectCaller(principal, reach_of(principal, household), credit)
 
 

@@ -102,11 +102,16 @@ async def subject_keys(request: Request) -> SubjectKeyUseCases:
 
 
 async def caller_household(request: Request) -> uuid.UUID | None:
-    """The household the registry has the caller's resident in: what a resident reaches."""
     principal = await authenticated(request)  # verified once per request: a lookup here
-    if principal.resident_id is None:
+    return await _household_of((await use_cases(request)).disclosure, principal)
+
+
+async def _household_of(disclosure: DisclosureUseCases, principal: Principal) -> uuid.UUID | None:
+    """The household the registry has the caller's resident in: what a resident reaches. Asked
+    only of a resident: `reach_of` reads it through the resident role alone."""
+    if principal.resident_id is None or not principal.roles & RESIDENT_ROLES:
         return None
-    return await (await use_cases(request)).disclosure.household_of(principal.resident_id)
+    return await disclosure.household_of(principal.resident_id)
 
 
 Territory = Annotated[TerritoryUseCases, Depends(territory)]
@@ -178,11 +183,7 @@ async def household_caller(
 ) -> HouseholdCaller:
     revealed = await revealing(request, reveal=reveal, reason=reason)
     found = await disclosure(request)
-    household = (
-        await found.household_of(principal.resident_id)
-        if principal.resident_id is not None and principal.roles & RESIDENT_ROLES
-        else None  # reach_of reads the household through the resident role only
-    )
+    household = await _household_of(found, principal)
     return HouseholdCaller(principal, reach_of(principal, household), revealed, found)
 
 
