@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from linli_shared.messaging.embedded import EmbeddedTransport, EventLog, open_log
-from linli_shared.messaging.kafka import KafkaTransport
+from linli_shared.messaging.kafka import KafkaTransport, _commit
 from linli_shared.messaging.records import IncomingRecord, OutgoingRecord
 from linli_shared.messaging.worker import Transport
 from tests.support.infra import KafkaService
@@ -98,6 +98,40 @@ async def _consumed_one_at_a_time(producer: Transport, consumer: Transport) -> l
             await asyncio.sleep(0.01)
         await asyncio.wait_for(consuming, 60)
         return received
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+@pytest.mark.servers
+async def test_a_partition_that_moved_away_does_not_fail_the_commit_of_the_others(
+    kafka: KafkaService, kafka_namespace: str
+) -> None:
+    """A lane that outlasted the drain notes an offset for a partition another member now owns;
+    the consumer's next commit leaves that one to its new owner and commits its own."""
+    topic = kafka_namespace + TOPIC
+    producer = KafkaTransport(kafka.bootstrap, "producer", partitions=1, namespace=kafka_namespace)
+    await producer.start()
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka.bootstrap,
+        group_id=kafka_namespace + "moved",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    try:
+        await producer.ensure_topics([TOPIC])
+        await producer.send([OutgoingRecord(TOPIC, "key", b"v")])
+        await consumer.start()
+        await asyncio.wait_for(consumer.getmany(timeout_ms=10_000), 30)
+        [owned] = consumer.assignment()
+        moved_away = TopicPartition(topic, 7)
+        finished = {owned: 1, moved_away: 3}
+
+        await _commit(consumer, finished)
+
+        assert finished == {}
+        assert await consumer.committed(owned) == 1
     finally:
         await consumer.stop()
         await producer.stop()
