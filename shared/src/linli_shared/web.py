@@ -86,7 +86,7 @@ def create_service_app(
     app.add_middleware(
         RequestGuard, max_bytes=platform.max_request_bytes, limits=dict(body_limits or {})
     )
-    app.include_router(health_router(readiness_checks))
+    add_routes(app, health_router(readiness_checks))
     app.state.readiness_checks = readiness_checks
     if audit_log is not None:
         audit_log.hashing()  # an app's trail records what reveals ask: it needs the hash key
@@ -96,9 +96,50 @@ def create_service_app(
     if retention is not None:
         routers.append(retention_router())
     for router in routers:
-        app.include_router(router, prefix=API_PREFIX)
+        add_routes(app, router, API_PREFIX)
     _refuse_unguarded_routes(app)
     return app
+
+
+def add_routes(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
+    """Register the router's routes on the app itself, under `prefix`, as `include_router` did
+    before FastAPI 0.137. Since then `include_router` adds the router as a lazy branch, and every
+    request matches that branch's routes twice (once to choose the branch, once to handle it),
+    setting and restoring a scope key per candidate route: about a tenth of a hot read's CPU and
+    a quarter of a late route's (docs/performance.md). The app documents the same API either way
+    (tests/contracts/test_route_registration.py)."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            raise TypeError(f"{route!r}: only path operations can be added to an app")
+        app.router.add_api_route(
+            prefix + route.path,
+            route.endpoint,
+            response_model=route.response_model,
+            status_code=route.status_code,
+            tags=route.tags,
+            dependencies=route.dependencies,
+            summary=route.summary,
+            description=route.description,
+            response_description=route.response_description,
+            responses=route.responses,
+            deprecated=route.deprecated,
+            methods=route.methods,
+            operation_id=route.operation_id,
+            response_model_include=route.response_model_include,
+            response_model_exclude=route.response_model_exclude,
+            response_model_by_alias=route.response_model_by_alias,
+            response_model_exclude_unset=route.response_model_exclude_unset,
+            response_model_exclude_defaults=route.response_model_exclude_defaults,
+            response_model_exclude_none=route.response_model_exclude_none,
+            include_in_schema=route.include_in_schema,
+            response_class=route.response_class,
+            name=route.name,
+            callbacks=route.callbacks,
+            openapi_extra=route.openapi_extra,
+            strict_content_type=route.strict_content_type,
+            max_body_size=route.max_body_size,
+            form_limits=route.form_limits,
+        )
 
 
 def _refuse_unguarded_routes(app: FastAPI) -> None:
