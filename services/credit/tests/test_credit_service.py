@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.engine import Connection
 
 from linli_credit.adapters import tables
@@ -305,3 +305,42 @@ async def test_an_inspection_dated_at_the_start_of_the_calendar_is_a_malformed_e
         await service.posting.record_failed_inspection(event, "evt-9999")
     assert await _count(database, tables.entries) == 0
     assert (await service.reads.account(subject)).score == DEFAULT_POLICY.base_score
+
+
+async def test_a_failed_inspection_is_posted_with_its_events_in_one_outbox_insert(
+    service: UseCases, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    await register(service, database, subject)
+    statements: list[str] = []
+
+    def count(conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        words = statement.split()
+        statements.append(" ".join(words[:3] if words[0] == "INSERT" else words[:2]))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with database.transaction():
+            entry = await service.posting.record_failed_inspection(
+                failed(subject, Severity.GENERAL), "evt-1"
+            )
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+
+    assert entry is not None
+    # Is it new, the account (locked), the month's cap, expiries to settle; the entry, the
+    # account; then the score and grade changes together, as the transaction commits.
+    assert statements == [
+        "SELECT entries.id,",
+        "SELECT accounts.subject_id,",
+        "SELECT sum(entries.points)",
+        "SELECT entries.id,",
+        "INSERT INTO entries",
+        "UPDATE accounts",
+        "INSERT INTO outbox",
+    ]
+    assert await _types(database) == [
+        "linli.credit.account.opened.v1",
+        "linli.credit.score.changed.v1",
+        "linli.credit.grade.changed.v1",
+    ]

@@ -7,13 +7,13 @@ identity maps, and every write is a short, explicit transaction.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, Table, event, text
+from sqlalchemy import BigInteger, DateTime, Integer, Table, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -90,10 +90,40 @@ def before_commit(hook: BeforeCommit) -> Iterator[None]:
         _before_commit.reset(token)
 
 
+class _Transaction:
+    """The transaction the running task holds on a database, and the rows it inserts just
+    before it commits (`insert_before_commit`)."""
+
+    def __init__(self, database: Database, connection: AsyncConnection) -> None:
+        self.database = database
+        self.connection = connection
+        self.inserts: dict[Table, list[dict[str, Any]]] = {}
+
+    async def flush(self) -> None:
+        for table, rows in self.inserts.items():
+            await self.connection.execute(insert(table), rows)  # one statement for all the rows
+        self.inserts.clear()
+
+
 # The transaction the running task holds, per database (see `Database.transaction`).
-_current: ContextVar[tuple[Database, AsyncConnection] | None] = ContextVar(
-    "linli_transaction", default=None
-)
+_current: ContextVar[_Transaction | None] = ContextVar("linli_transaction", default=None)
+
+
+def insert_before_commit(
+    connection: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]
+) -> bool:
+    """Queue `rows` for `table`, to be inserted (in the order queued) just before the
+    transaction on `connection` commits, in one statement with every row queued for that table
+    in it: a batch of events that each write a few outbox rows pays one round trip, not one per
+    use case. Rows queued are in the transaction's commit or lost with its rollback, as rows
+    inserted at once would be; nothing in the transaction may read them back before it ends.
+    False (nothing queued) when `connection` is not the transaction the running task opened
+    with `Database.transaction`."""
+    current = _current.get()
+    if current is None or current.connection is not connection:
+        return False
+    current.inserts.setdefault(table, []).extend(rows)
+    return True
 
 
 class Database:
@@ -126,15 +156,17 @@ class Database:
         caller's — or not at all.
         """
         current = _current.get()
-        if current is not None and current[0] is self:
-            yield current[1]
+        if current is not None and current.database is self:
+            yield current.connection
             return
         async with self.engine.begin() as connection:
-            token = _current.set((self, connection))
+            transaction = _Transaction(self, connection)
+            token = _current.set(transaction)
             try:
                 yield connection
             finally:
                 _current.reset(token)
+            await transaction.flush()
             hook = _before_commit.get()
             if hook is not None:
                 await hook(self, connection)

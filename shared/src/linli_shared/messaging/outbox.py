@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from linli_shared.aio import sleep_or_stop
 from linli_shared.context import EventContext, current_context
 from linli_shared.contracts.base import EventData
-from linli_shared.db import BigIntegerPK, Database, UtcDateTime
+from linli_shared.db import BigIntegerPK, Database, UtcDateTime, insert_before_commit
 from linli_shared.messaging.envelope import CONTENT_TYPE, Envelope
 from linli_shared.messaging.records import OutgoingRecord
 from linli_shared.messaging.wakeup import Wakeup
@@ -126,8 +126,9 @@ class Outbox:
         return rows
 
     async def write(self, connection: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
-        """Insert prepared rows in the caller's transaction, in the given order."""
-        if rows:
+        """Insert prepared rows in the caller's transaction, in the given order: just before it
+        commits, with every other event it emits, when it is a `Database.transaction`."""
+        if rows and not insert_before_commit(connection, self._table, rows):
             # An executemany: one compiled (cached) statement, rows inserted in the given order.
             await connection.execute(insert(self._table), list(rows))
 
