@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_inspections.adapters.tables import (
@@ -356,6 +357,106 @@ def _checklist(row: Any) -> Checklist:
         ),
         created_at=row.created_at,
     )
+
+
+@dataclass(frozen=True)
+class RecordingContext:
+    """What recording an inspection reads besides the request: the target as the read model
+    knows it (when asked to read it), its community's time zone, the target's active schedule
+    for the checklist, and the checklist's template (the version asked, else the latest)."""
+
+    target: Target | None
+    time_zone: str | None
+    schedule_id: uuid.UUID | None
+    template: Checklist | None
+
+
+class RecordingLookup:
+    """What recording an inspection reads besides the request, in one round trip."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def context(
+        self,
+        checklist: str | None,
+        version: int | None,
+        *,
+        target: tuple[str, str] | None = None,
+        read_target: bool = False,
+        community_id: str | None = None,
+    ) -> RecordingContext:
+        """`target` is the (kind, id) whose schedule is looked up; with `read_target`, its
+        active row in the read model too, whose community gives the zone (else
+        `community_id`'s)."""
+        # One row whatever is missing: everything hangs off a constant by outer joins.
+        source: Any = select(literal(1).label("one")).subquery()
+        columns: list[Any] = []
+        if target is not None and read_target:
+            source = source.outerjoin(
+                targets,
+                and_(
+                    targets.c.kind == target[0],
+                    targets.c.id == target[1],
+                    targets.c.active.is_(True),
+                ),
+            )
+            columns += [
+                targets.c.subject_id,
+                targets.c.subject_kind,
+                targets.c.grid_id,
+                targets.c.community_id,
+            ]
+            source = source.outerjoin(communities, communities.c.id == targets.c.community_id)
+        else:
+            source = source.outerjoin(communities, communities.c.id == community_id)
+        if checklist is not None:
+            latest = (
+                select(func.max(checklists.c.version))
+                .where(checklists.c.name == checklist)
+                .scalar_subquery()
+            )
+            source = source.outerjoin(
+                checklists,
+                and_(
+                    checklists.c.name == checklist,
+                    checklists.c.version == (latest if version is None else version),
+                ),
+            )
+            columns += [checklists.c.name, checklists.c.version, checklists.c.title]
+            columns += [checklists.c["items"], checklists.c.created_at]
+        schedule: Any = null()
+        if target is not None and checklist is not None:
+            schedule = (
+                select(schedules.c.id)
+                .where(
+                    schedules.c.target_kind == target[0],
+                    schedules.c.target_id == target[1],
+                    schedules.c.checklist == checklist,
+                    schedules.c.active.is_(True),
+                )
+                .order_by(schedules.c.created_at)
+                .limit(1)
+                .scalar_subquery()
+            )
+        query = select(communities.c.time_zone, schedule.label("schedule_id"), *columns)
+        row = (await self._connection.execute(query.select_from(source))).one()
+        found = target is not None and read_target and row.subject_id is not None
+        return RecordingContext(
+            target=Target(
+                kind=target[0],
+                id=target[1],
+                subject_id=row.subject_id,
+                subject_kind=SubjectKind(row.subject_kind),
+                grid_id=row.grid_id,
+                community_id=row.community_id,
+            )
+            if found and target is not None
+            else None,
+            time_zone=row.time_zone,
+            schedule_id=row.schedule_id,
+            template=_checklist(row) if checklist is not None and row.name is not None else None,
+        )
 
 
 class TargetRepository:
