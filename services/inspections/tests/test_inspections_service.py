@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.engine import Connection
 
 from conftest import MigratedDatabase
@@ -23,6 +23,7 @@ from linli_inspections.domain.inspection import Finding, Inspection, Outcome
 from linli_inspections.domain.policy import InspectionPolicy
 from linli_inspections.service import UseCases
 from linli_inspections.service import recording as recording_module
+from linli_inspections.service.lookups import TargetRef
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import CATALOGUE, InspectionFailed, InspectionPassed, topics
 from linli_shared.contracts.common import Severity, SubjectKind
@@ -150,6 +151,71 @@ async def test_a_failed_inspection_is_stored_and_announced(
     assert sealed.subjects == [subject]  # the organisation's key alone: it has no members
     assert subject_keys.open_note(subject, sealed) == "楼道堆物"
     assert event.failed_findings[1].note_sealed_jointly is None
+
+
+@contextlib.contextmanager
+def _statements(database: Database) -> Iterator[list[str]]:
+    """The statements sent meanwhile: an insert by its table, anything else by its verb."""
+    sent: list[str] = []
+
+    def note(connection: Connection, cursor: object, statement: str, *args: object) -> None:
+        words = statement.split()
+        sent.append(" ".join(words[:3]) if words[0] == "INSERT" else words[0])
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", note)
+
+
+async def test_a_failed_inspection_is_recorded_in_seven_statements(
+    use_cases: UseCases, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    await announce_household(database, subject)
+    with _statements(database) as sent:
+        await use_cases.recording.record_inspection(
+            subject_id=subject,
+            checklist="sanitation",
+            inspector_id="inspector-1",
+            inspected_at=None,
+            findings=[Finding("stairwells clear", False, Severity.GENERAL, note="楼道堆物")],
+        )
+
+    # One read for the target, its community's zone, its schedule and the checklist's template;
+    # one for the members whose keys seal the note; the four events in one executemany.
+    assert sent == [
+        "SELECT",
+        "INSERT INTO inspections",
+        "INSERT INTO findings",
+        "SELECT",
+        "INSERT INTO rectifications",
+        "INSERT INTO rectification_timeline",
+        "INSERT INTO outbox",
+    ]
+
+
+async def test_a_passed_inspection_of_a_target_is_recorded_in_four_statements(
+    use_cases: UseCases, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    await announce_household(database, subject)
+    with _statements(database) as sent:
+        await use_cases.recording.record_inspection(
+            target=TargetRef("household", str(subject)),
+            checklist="sanitation",
+            inspector_id="inspector-1",
+            inspected_at=None,
+            findings=[Finding("no-exposed-garbage", True, Severity.GENERAL)],
+        )
+
+    assert sent == [
+        "SELECT",
+        "INSERT INTO inspections",
+        "INSERT INTO findings",
+        "INSERT INTO outbox",
+    ]
 
 
 async def test_a_broken_rule_writes_nothing(use_cases: UseCases, database: Database) -> None:

@@ -29,21 +29,29 @@ class TargetRef:
     id: str
 
 
-async def resolve_target(connection: AsyncConnection, ref: TargetRef) -> Target:
-    """The target and its responsible party, from the read model."""
+def check_kind(ref: TargetRef) -> None:
     if ref.kind not in TARGET_KINDS:
         raise RuleViolation("target.kind", f"one of {', '.join(TARGET_KINDS)}")
+
+
+async def resolve_target(connection: AsyncConnection, ref: TargetRef) -> Target:
+    """The target and its responsible party, from the read model."""
+    check_kind(ref)
     repository = TargetRepository(connection)
     if ref.kind == "pest_point":
         return await _pest_point(repository, ref.id)
-    target = await repository.get(ref.kind, ref.id)
-    if target is None:
+    return known_target(ref, await repository.get(ref.kind, ref.id))
+
+
+def known_target(ref: TargetRef, found: Target | None) -> Target:
+    """`found`, the read model's row of the target `ref` names; a 422 when it has none."""
+    if found is None:
         raise RuleViolation(
             "target.id",
             f"no {ref.kind} {ref.id} with a responsible party is known (registered just "
             "now? the registry's event may still be on its way: retry shortly)",
         )
-    return target
+    return found
 
 
 async def _pest_point(repository: TargetRepository, point_id: str) -> Target:
@@ -82,12 +90,21 @@ async def known_subject(
     (the client retries with the same inspection id)."""
     repository = TargetRepository(connection)
     if kind is SubjectKind.HOUSEHOLD:
-        target = await repository.get("household", str(subject_id))
-        if target is not None:
-            return target
-    elif await repository.answers_for_something(subject_id):
+        return known_household(subject_id, await repository.get("household", str(subject_id)))
+    if await repository.answers_for_something(subject_id):
         return None
-    raise RuleViolation(
+    raise _unknown_subject(subject_id, kind)
+
+
+def known_household(subject_id: uuid.UUID, found: Target | None) -> Target:
+    """`found`, the read model's target of the household `subject_id`; a 422 when it has none."""
+    if found is None:
+        raise _unknown_subject(subject_id, SubjectKind.HOUSEHOLD)
+    return found
+
+
+def _unknown_subject(subject_id: uuid.UUID, kind: SubjectKind) -> RuleViolation:
+    return RuleViolation(
         "subject_id",
         f"no {kind.value} {subject_id} is known: inspections knows the households and "
         "organisations the registry has announced (registered just now? its event may still "

@@ -15,10 +15,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from linli_inspections.adapters.repository import (
-    ChecklistRepository,
     InspectionRepository,
+    RecordingContext,
+    RecordingLookup,
     RectificationRepository,
-    ScheduleRepository,
 )
 from linli_inspections.domain import checklist as checklist_rules
 from linli_inspections.domain import inspection as rules
@@ -28,7 +28,14 @@ from linli_inspections.domain.rectification import Rectification
 from linli_inspections.service import announcements, partner
 from linli_inspections.service.cases import CasesUseCases
 from linli_inspections.service.evidence import check_uploaded
-from linli_inspections.service.lookups import TargetRef, known_subject, resolve_target, zone_name
+from linli_inspections.service.lookups import (
+    TargetRef,
+    check_kind,
+    known_household,
+    known_subject,
+    known_target,
+    resolve_target,
+)
 from linli_inspections.service.notes import NoteSealing
 from linli_shared.clock import Clock
 from linli_shared.contracts.common import SubjectKind
@@ -114,13 +121,13 @@ class RecordingUseCases:
     ) -> tuple[Inspection, bool]:
         now = self._clock.now()
         async with self._database.transaction() as connection:
-            inspection, version = await self._build(connection, request, now)
+            inspection, version, context = await self._build(connection, request, now)
             if not reach.covers(inspection.grid_id):
                 raise OutsideGrids(_target_field(request), inspection.grid_id)
             await check_uploaded(connection, inspection)
             repository = InspectionRepository(connection)
             if await repository.add(inspection, recorded_at=now, checklist_version=version):
-                await self._announce(connection, inspection, version)
+                await self._announce(connection, inspection, context)
                 return inspection, True
             # Sent before: the insert found the row (or waited for a racing send to commit it).
             existing = await repository.get(inspection.id)
@@ -172,10 +179,11 @@ class RecordingUseCases:
 
     async def _build(
         self, connection: AsyncConnection, request: RecordRequest, now: datetime
-    ) -> tuple[Inspection, int | None]:
+    ) -> tuple[Inspection, int | None, RecordingContext]:
         target: Target | None = None
         checklist = request.checklist
         case: Rectification | None = None
+        ref: TargetRef | None = None  # a target whose row the read model is asked for
         if request.reinspection_of is not None:
             case = await RectificationRepository(connection).get(request.reinspection_of)
             if case is None:
@@ -195,15 +203,30 @@ class RecordingUseCases:
                     case.community_id,
                 )
         elif request.target is not None:
-            target = await resolve_target(connection, request.target)
+            check_kind(request.target)
+            if request.target.kind == "pest_point":
+                target = await resolve_target(connection, request.target)
+            else:
+                ref = request.target
+        elif request.subject_id is not None and request.subject_kind is SubjectKind.HOUSEHOLD:
+            ref = TargetRef("household", str(request.subject_id))
+        known = ref or (TargetRef(target.kind, target.id) if target else None)
+        # One round trip: the target, its zone, its schedule and the checklist's template.
+        context = await RecordingLookup(connection).context(
+            checklist,
+            request.checklist_version,
+            target=(known.kind, known.id) if known else None,
+            read_target=ref is not None,
+            community_id=target.community_id if target else case.community_id if case else None,
+        )
+        if request.target is not None and ref is not None:
+            target = known_target(ref, context.target)
         if checklist is None:
             raise RuleViolation("checklist", "name the checklist")
         findings = request.findings
         version: int | None = None
         if request.target is not None or request.checklist_version is not None:
-            template = await ChecklistRepository(connection).get(
-                checklist, request.checklist_version
-            )
+            template = context.template
             if template is None:
                 raise RuleViolation("checklist", f"no checklist template {checklist!r}")
             given = request.severity_given or [True] * len(findings)
@@ -213,12 +236,14 @@ class RecordingUseCases:
             subject_id, subject_kind = target.subject_id, target.subject_kind
         elif case is not None:
             subject_id, subject_kind = case.subject_id, case.subject_kind
-        elif request.subject_id is not None:
+        elif request.subject_id is None:
+            raise RuleViolation("subject_id", "name the subject or the target")
+        elif ref is not None:
+            subject_id, subject_kind = request.subject_id, request.subject_kind
+            target = known_household(subject_id, context.target)
+        else:
             subject_id, subject_kind = request.subject_id, request.subject_kind
             target = await known_subject(connection, subject_id, subject_kind)
-        else:
-            raise RuleViolation("subject_id", "name the subject or the target")
-        community_id = target.community_id if target else case.community_id if case else None
         inspection = rules.record(
             inspection_id=request.inspection_id,
             subject_id=subject_id,
@@ -230,42 +255,31 @@ class RecordingUseCases:
             now=now,
             target=target,
             reinspection_of=request.reinspection_of,
-            time_zone=await zone_name(connection, community_id, self._policy.time_zone),
+            time_zone=context.time_zone or self._policy.time_zone,
             clock_skew=self._policy.clock_skew,
         )
-        return inspection, version
+        return inspection, version, context
 
     async def _announce(
-        self, connection: AsyncConnection, inspection: Inspection, checklist_version: int | None
+        self, connection: AsyncConnection, inspection: Inspection, context: RecordingContext
     ) -> None:
         """`inspection.recorded` and its partner twin; then the outcome and the case it opens,
         or, for a re-inspection, the verification of its case."""
-        schedule = (
-            await ScheduleRepository(connection).find(
-                inspection.target_kind, inspection.target_id, inspection.checklist
-            )
-            if inspection.target_kind and inspection.target_id
-            else None
-        )
         recorded = (
-            announcements.recorded(inspection, schedule.id if schedule else None),
+            announcements.recorded(inspection, context.schedule_id),
             partner.inspection_completed(inspection),
         )
         if inspection.reinspection_of is not None:
             await self._outbox.add(connection, *recorded)
             await self._cases.verify(inspection, inspection.reinspection_of)
             return
+        if not inspection.failed_findings:
+            await self._outbox.add(connection, *recorded, announcements.outcome(inspection))
+            return
         # The words residents read: the checklist version's (its latest for items given as text).
-        template = (
-            await ChecklistRepository(connection).get(inspection.checklist, checklist_version)
-            if inspection.failed_findings
-            else None
-        )
         notes = await self._notes.seal_for(connection, inspection)
-        outcome = announcements.outcome(inspection, template, notes)
-        await self._outbox.add(connection, *recorded, outcome)  # one round trip, in this order
-        if inspection.failed_findings:
-            await self._cases.request(inspection, template, notes)
+        outcome = announcements.outcome(inspection, context.template, notes)
+        await self._cases.request(inspection, context.template, notes, after=(*recorded, outcome))
 
 
 def _target_field(request: RecordRequest) -> str:
