@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -298,7 +300,22 @@ async def test_the_oldest_notice_goes_first(
     assert await service.dispatcher.deliver_next() is False
 
 
-async def test_a_busy_moments_notices_go_out_in_one_transaction_of_five_statements(
+@contextmanager
+def statements_run(database: Database) -> Iterator[list[str]]:
+    """The first word of each statement run while the block runs."""
+    statements: list[str] = []
+
+    def count(conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_busy_moments_notices_go_out_in_one_transaction_of_four_statements(
     database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
     service = build(database, clock, smtp.port)
@@ -307,24 +324,54 @@ async def test_a_busy_moments_notices_go_out_in_one_transaction_of_five_statemen
         await remember(service, database, registered(household, email=f"h{index}@example.com"))
         await rectify(service, database, failed(household), f"evt-{index}", f"corr-{index}")
     clock.set(NOW + timedelta(minutes=1))
-    statements: list[str] = []
 
-    def count(conn: Connection, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement.split()[0])
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_run(database) as statements:
         assert await service.dispatcher.deliver_next() is True
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
 
     assert len(smtp.mails) == 10
-    # Lock the due notices, read their recipients, then the log, the notices and the verdict
+    # Lock the due notices with their recipients, then the log, the notices and the verdict
     # events as one executemany each: not a statement per notice.
-    assert statements == ["SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"]
+    assert statements == ["SELECT", "INSERT", "UPDATE", "INSERT"]
     verdicts = [e for e in await published(database) if e.type.endswith("notice.delivered.v1")]
     assert sorted(e.correlation_id for e in verdicts) == sorted(f"corr-{i}" for i in range(10))
     assert await service.dispatcher.deliver_next() is False
+
+
+async def test_a_notice_is_made_in_one_statement_and_reads_endpoints_only_when_one_is_enabled(
+    database: Database, clock: FixedClock, smtp: SmtpSink
+) -> None:
+    service = build(database, clock, smtp.port)
+    household = uuid.uuid4()
+    await remember(service, database, registered(household))
+    inspection = failed(household)
+
+    # The recipient's check and whether any partner endpoint is enabled come with the insert.
+    with statements_run(database) as statements:
+        await rectify(service, database, inspection, "evt-1")
+    assert statements == ["INSERT"]
+    # Announced again: nothing made; only then is the recipient read (known: not refused).
+    with statements_run(database) as statements:
+        await rectify(service, database, inspection, "evt-2")
+    assert statements == ["INSERT", "SELECT"]
+
+    await service.webhooks.add_webhook(
+        name="城管局",
+        url="http://127.0.0.1:9/hooks",
+        notice_types=[NoticeType.RECTIFICATION],
+        department=None,
+    )
+    await service.webhooks.add_webhook(
+        name="疾控中心",
+        url="http://127.0.0.1:9/other",
+        notice_types=[NoticeType.REINSPECTION_RESULT],
+        department=None,
+    )
+    # With endpoints: read once, and the subscribed ones' messages queued in one statement.
+    with statements_run(database) as statements:
+        await rectify(service, database, failed(household), "evt-3")
+    assert statements == ["INSERT", "SELECT", "INSERT"]
+    assert await _count(database, tables.webhook_messages) == 1
+    assert await _count(database, tables.notices) == 2
 
 
 async def test_without_a_mail_server_it_backs_off_then_gives_up(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email.policy
 from email.message import EmailMessage
+from email.mime.text import MIMEText
+from email.utils import formataddr, parseaddr
 
 import aiosmtplib
 
@@ -14,6 +17,13 @@ __all__ = ["DeliveryError", "SmtpChannel"]
 
 # Connections kept open between messages: one per concurrent delivery lane is enough.
 KEPT_CONNECTIONS = 8
+
+# The email package's compat32 API builds and flattens a notice's message several times faster
+# than EmailMessage's header registry (≈ 0.15 ms against ≈ 1 ms, about a tenth of the notify
+# worker's samples), encoding it alike: RFC 2047 words for a non-ASCII subject or sender name,
+# base64 for a UTF-8 body. It cannot write the raw UTF-8 headers (RFC 6532) an internationalised
+# address needs, so such a message is still an EmailMessage.
+_ON_THE_WIRE = email.policy.compat32.clone(linesep="\r\n")
 
 
 def message_id(notice_id: str, domain: str) -> str:
@@ -27,25 +37,36 @@ class SmtpChannel:
     def __init__(self, settings: NotifySettings) -> None:
         self._settings = settings
         self._idle: list[aiosmtplib.SMTP] = []  # connected, between messages
+        name, self._sender = parseaddr(settings.mail_from)
+        self._from = formataddr((name, self._sender))  # a non-ASCII name in RFC 2047 words
 
     async def send(self, *, to: str, notice: RenderedNotice, notice_id: str) -> str:
         """Send one message; returns the server's answer for the delivery log."""
-        settings = self._settings
-        message = EmailMessage()
-        message["From"] = settings.mail_from
+        message = self._message(to, notice, notice_id)
+        try:
+            return await self._deliver(to, message)
+        except (aiosmtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"smtp: {error}") from error
+
+    def _message(self, to: str, notice: RenderedNotice, notice_id: str) -> MIMEText | EmailMessage:
+        internationalised = not (to.isascii() and self._sender.isascii())
+        message = (
+            EmailMessage()
+            if internationalised
+            else MIMEText(notice.body, "plain", policy=_ON_THE_WIRE)  # us-ascii or utf-8
+        )
+        message["From"] = self._from
         message["To"] = to
         message["Subject"] = notice.subject
         # Every copy of one notice carries the same Message-ID, so a mail system can drop the
         # second copy a crash between the send and the commit causes (docs/notify.md).
-        message["Message-ID"] = message_id(notice_id, settings.message_id_domain)
+        message["Message-ID"] = message_id(notice_id, self._settings.message_id_domain)
         message["X-Linli-Notice-Id"] = notice_id
-        message.set_content(notice.body)
-        try:
-            return await self._deliver(message)
-        except (aiosmtplib.SMTPException, OSError) as error:
-            raise DeliveryError(f"smtp: {error}") from error
+        if isinstance(message, EmailMessage):
+            message.set_content(notice.body)
+        return message
 
-    async def _deliver(self, message: EmailMessage) -> str:
+    async def _deliver(self, to: str, message: MIMEText | EmailMessage) -> str:
         """On a kept connection when one is idle (a connection, and TLS and login where
         configured, per message was ≈ 14 % of the notify worker's samples); a kept one the
         server has dropped meanwhile is replaced once (at least once: a receiver drops a resend
@@ -53,10 +74,10 @@ class SmtpChannel:
         client = self._idle.pop() if self._idle else None
         if client is not None:
             try:
-                return await self._send_on(client, message)
+                return await self._send_on(client, to, message)
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError):
                 pass  # closed while idle (server timeout, restart): try a fresh connection
-        return await self._send_on(await self._connect(), message)
+        return await self._send_on(await self._connect(), to, message)
 
     async def _connect(self) -> aiosmtplib.SMTP:
         settings = self._settings
@@ -76,9 +97,14 @@ class SmtpChannel:
         await client.connect()
         return client
 
-    async def _send_on(self, client: aiosmtplib.SMTP, message: EmailMessage) -> str:
+    async def _send_on(
+        self, client: aiosmtplib.SMTP, to: str, message: MIMEText | EmailMessage
+    ) -> str:
         try:
-            _, response = await client.send_message(message)
+            if isinstance(message, EmailMessage):  # SMTPUTF8 where the addresses need it
+                _, response = await client.send_message(message)
+            else:  # the envelope is known: not parsed back out of the headers
+                _, response = await client.sendmail(self._sender, [to], message.as_bytes())
         except BaseException:
             client.close()
             raise

@@ -290,9 +290,7 @@ class NoticeMakingUseCases:
         key = dedup_key or f"event:{source_event_id}"
         async with self._database.transaction() as connection:
             notices = NoticeRepository(connection)
-            if announced and await notices.recipient(recipient_id) is None:
-                raise UnknownSubject(recipient_id, "recipient")
-            made = await notices.add_unless_made(
+            added = await notices.add_unless_made(
                 new_notice(
                     recipient_id=recipient_id,
                     notice_type=notice_type,
@@ -302,9 +300,12 @@ class NoticeMakingUseCases:
                     variables=variables,
                     now=self._clock.now(),
                     dedup_key=key,
-                )
+                ),
+                announced=announced,
             )
-            if made and partner is not None:
+            if not added.made and announced and await notices.recipient(recipient_id) is None:
+                raise UnknownSubject(recipient_id, "recipient")
+            if added.made and added.partners and partner is not None:
                 await queue_partner_messages(notices, self._clock.now(), notice_type, key, partner)
 
 

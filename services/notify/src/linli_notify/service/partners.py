@@ -22,24 +22,26 @@ async def queue_partner_messages(
     """One Standard Webhooks message per subscribed, enabled partner endpoint (once per key)."""
     if notice_type not in PARTNER_NOTICE_TYPES:
         raise ValueError(f"{notice_type} is not a partner notice type")
-    for endpoint in await notices.endpoints():
-        if not endpoint.enabled or not endpoint.wants(notice_type, department):
-            continue
-        await notices.add_message(
+    payload = {
+        "type": f"notice.{notice_type.value}",
+        "timestamp": now.isoformat(),
+        "data": {k: v for k, v in data.items() if v is not None},
+    }
+    await notices.add_messages(
+        [
             WebhookMessage(
                 id=f"msg_{uuid.uuid4().hex}",
                 endpoint_id=endpoint.id,
                 notice_type=notice_type.value,
                 dedup_key=dedup_key,
-                payload={
-                    "type": f"notice.{notice_type.value}",
-                    "timestamp": now.isoformat(),
-                    "data": {k: v for k, v in data.items() if v is not None},
-                },
+                payload=payload,
                 status="pending",
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
                 delivered_at=None,
             )
-        )
+            for endpoint in await notices.endpoints()
+            if endpoint.enabled and endpoint.wants(notice_type, department)
+        ]
+    )
