@@ -7,6 +7,7 @@ behave the same in either mode.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
 from linli_shared.messaging.embedded import EventLog, open_log
 from linli_shared.messaging.processing import (
@@ -299,7 +301,7 @@ class KafkaOperations:
             await consumer.start()
             lags: list[PartitionLag] = []
             for group, topics in groups.items():
-                committed = await admin.list_consumer_group_offsets(self._namespace + group)
+                committed = await _committed_offsets(admin, self._namespace + group)
                 partitions = await _partitions(consumer, [self._namespace + t for t in topics])
                 if not partitions:
                     continue
@@ -459,3 +461,18 @@ async def _read_log(
                 for record in records
             )
             positions[where] = records[-1].offset + 1
+
+
+# A broker that has just started has no group coordinator until it has made its offsets topic
+# (a few seconds): the lag of a group asked for meanwhile waits for it, this long at most.
+COORDINATOR_ATTEMPTS = 10
+COORDINATOR_BACKOFF_SECONDS = 0.5
+
+
+async def _committed_offsets(admin: AIOKafkaAdminClient, group: str) -> dict[TopicPartition, Any]:
+    for _ in range(COORDINATOR_ATTEMPTS - 1):
+        try:
+            return dict(await admin.list_consumer_group_offsets(group))
+        except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            await asyncio.sleep(COORDINATOR_BACKOFF_SECONDS)
+    return dict(await admin.list_consumer_group_offsets(group))
