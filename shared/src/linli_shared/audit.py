@@ -231,7 +231,7 @@ class AuditLog:
             )
             return
         async with self._database.connect() as connection, connection.begin():
-            await connection.execute(insert(self._table).values(**values))
+            await connection.execute(insert(self._table), values)
 
     def pending_write(self, request: Request, correlation_id: str) -> PendingWrite:
         return PendingWrite(self._database, self._table, request, correlation_id, self.hashing())
@@ -303,7 +303,7 @@ class PendingWrite:
         if entry is None:
             return
         try:
-            await connection.execute(insert(self._table).values(**_values(entry)))
+            await connection.execute(insert(self._table), _values(entry))
         except Exception as error:
             # The transaction rolls back: the change does not happen without its record.
             log.exception("could not record the audit entry for %s %s", entry.method, entry.path)

@@ -36,14 +36,13 @@ class Inbox:
         so at most one of two racing deliveries commits its effect.
         """
         claimed = await connection.scalar(
-            insert_ignoring_conflicts(connection, self._table)
-            .values(
-                consumer_group=group,
-                event_id=event_id,
-                event_type=event_type,
-                processed_at=datetime.now(UTC),
-            )
-            .returning(self._table.c.event_id)
+            insert_ignoring_conflicts(connection, self._table).returning(self._table.c.event_id),
+            {
+                "consumer_group": group,
+                "event_id": event_id,
+                "event_type": event_type,
+                "processed_at": datetime.now(UTC),
+            },
         )
         return claimed is not None
 
@@ -58,10 +57,11 @@ class Inbox:
             {"consumer_group": group, "event_id": id_, "event_type": type_, "processed_at": now}
             for id_, type_ in dict(events).items()  # an id twice in one statement: claimed once
         ]
+        # The rows as parameters (SQLAlchemy sends them as one INSERT … VALUES …, …), not in the
+        # statement: a statement holding the values is compiled anew for every batch.
         claimed = await connection.scalars(
-            insert_ignoring_conflicts(connection, self._table)
-            .values(rows)
-            .returning(self._table.c.event_id)
+            insert_ignoring_conflicts(connection, self._table).returning(self._table.c.event_id),
+            rows,
         )
         return set(claimed)
 

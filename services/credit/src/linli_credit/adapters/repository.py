@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,14 +56,12 @@ class LedgerRepository:
         return [_account(row) for row in rows]
 
     async def add_account(self, account: Account) -> None:
-        await self._connection.execute(insert(accounts).values(**_account_values(account)))
+        await self._connection.execute(insert(accounts), _account_values(account))
 
     async def save_account(self, account: Account) -> None:
         values = _account_values(account)
-        del values["subject_id"]
-        await self._connection.execute(
-            update(accounts).where(accounts.c.subject_id == account.subject_id).values(**values)
-        )
+        values["account"] = values.pop("subject_id")
+        await self._connection.execute(_SAVE_ACCOUNT, values)
 
     async def residents_of(
         self, household_id: uuid.UUID, *, for_update: bool = False
@@ -143,22 +141,23 @@ class LedgerRepository:
 
     async def add_entry(self, entry: Entry) -> None:
         await self._connection.execute(
-            insert(entries).values(
-                id=entry.id,
-                subject_id=entry.subject_id,
-                points=entry.points,
-                reason_code=entry.reason_code,
-                policy_version=entry.policy_version,
-                source_event_id=entry.source_event_id,
-                severity=entry.severity.value if entry.severity else None,
-                occurred_at=entry.occurred_at,
-                recorded_at=entry.recorded_at,
-                rule=entry.rule,
-                counts_until=entry.counts_until,
-                refers_to=entry.refers_to,
-                inspection_id=entry.inspection_id,
-                cause=dict(entry.cause),
-            )
+            insert(entries),
+            {
+                "id": entry.id,
+                "subject_id": entry.subject_id,
+                "points": entry.points,
+                "reason_code": entry.reason_code,
+                "policy_version": entry.policy_version,
+                "source_event_id": entry.source_event_id,
+                "severity": entry.severity.value if entry.severity else None,
+                "occurred_at": entry.occurred_at,
+                "recorded_at": entry.recorded_at,
+                "rule": entry.rule,
+                "counts_until": entry.counts_until,
+                "refers_to": entry.refers_to,
+                "inspection_id": entry.inspection_id,
+                "cause": dict(entry.cause),
+            },
         )
 
     async def has_entry_for(self, source_event_id: str) -> bool:
@@ -386,6 +385,11 @@ class LedgerRepository:
             .limit(limit)
         )
         return [dict(row._mapping) for row in rows]
+
+
+# The values as parameters (the SET clause is the parameters' columns), not in the statement:
+# built once, its cache key too, where `.values(...)` made a new statement for every posting.
+_SAVE_ACCOUNT = update(accounts).where(accounts.c.subject_id == bindparam("account"))
 
 
 def _account_values(account: Account) -> dict[str, Any]:

@@ -9,7 +9,7 @@ verifies its case), it joins that one, so the case and its events commit with th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,23 +64,17 @@ class CasesUseCases:
     _policy: InspectionPolicy
 
     async def request(
-        self,
-        inspection: Inspection,
-        template: Checklist | None,
-        notes: NoteSeal | None = None,
-        *,
-        after: Sequence[EventData] = (),
+        self, inspection: Inspection, template: Checklist | None, notes: NoteSeal | None = None
     ) -> Rectification:
         """The case a failed inspection opens, announced in the template's words, its notes
-        sealed (`notes`), after the caller's events `after` (written with it: one round trip)."""
+        sealed (`notes`)."""
         now = self._clock.now()
         case, entry = rectification.request(inspection, now, self._policy.comply_clock)
         async with self._database.transaction() as connection:
             repository = RectificationRepository(connection)
             await repository.add(case)
             await repository.add_entry(case.id, entry)
-            requested = announcements.requested(case, template, notes)
-            await self._outbox.add(connection, *after, requested)
+            await self._outbox.add(connection, announcements.requested(case, template, notes))
         return case
 
     async def verify(self, reinspection: Inspection, rectification_id: uuid.UUID) -> Rectification:

@@ -279,7 +279,8 @@ class RecordingUseCases:
         # The words residents read: the checklist version's (its latest for items given as text).
         notes = await self._notes.seal_for(connection, inspection)
         outcome = announcements.outcome(inspection, context.template, notes)
-        await self._cases.request(inspection, context.template, notes, after=(*recorded, outcome))
+        await self._outbox.add(connection, *recorded, outcome)
+        await self._cases.request(inspection, context.template, notes)
 
 
 def _target_field(request: RecordRequest) -> str:
