@@ -5,10 +5,12 @@ the same process. A deployment's notify worker and inspections API ask the regis
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from linli_registry.service.subject_keys import SubjectKeyDestroyed, SubjectKeyUseCases
 from linli_shared.errors import NotFound
 from linli_shared.messaging.processing import UnknownSubject
+from linli_shared.subject_keys import batches
 
 
 class InProcessSubjectKeys:
@@ -23,3 +25,11 @@ class InProcessSubjectKeys:
             return None
         except NotFound:
             raise UnknownSubject(subject_id, "subject key") from None
+
+    async def keys_of(self, subject_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        """The keys, None for the destroyed; a subject without a key is left out."""
+        answer: dict[uuid.UUID, str | None] = {}
+        for batch in batches(subject_ids):
+            found = await self._keys.keys_of(batch)
+            answer.update((subject, key.key) for subject, key in found.items() if key is not None)
+        return answer

@@ -7,7 +7,7 @@ written."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -44,6 +44,10 @@ class RegistryAway:
         self.asked = 0
 
     async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        self.asked += 1
+        raise SubjectKeyUnavailable("the registry is unreachable")
+
+    async def keys_of(self, subject_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str | None]:
         self.asked += 1
         raise SubjectKeyUnavailable("the registry is unreachable")
 
@@ -106,6 +110,7 @@ async def test_a_note_travels_only_sealed_under_the_keys_of_the_household_and_ev
             subject_keys.open_note(uuid.uuid4(), sealed)
     stored = await use_cases.reads.get_inspection(failed.inspection_id)
     assert stored.findings[0].note == NOTE  # inspections keeps its own copy
+    assert subject_keys.asked == 1  # the household's and both members' keys in one read
 
 
 async def test_without_any_one_members_key_the_note_opens_under_no_remaining_keys(
@@ -139,6 +144,33 @@ async def test_an_erased_member_whose_key_is_gone_is_left_out_and_the_note_still
     sealed = failed.failed_findings[0].note_sealed_jointly
     assert sealed is not None and sealed.subjects == [household, head]
     assert subject_keys.open_note(household, sealed) == NOTE
+
+
+async def test_a_member_the_registry_holds_no_key_for_is_left_out_and_the_note_still_travels(
+    use_cases: UseCases, database: Database, subject_keys: KeysForTests
+) -> None:
+    household = uuid.uuid4()
+    head, spouse = await _announce_family(database, household)
+    subject_keys.unknown.add(head)
+    await _record(use_cases, household)
+
+    [failed, _] = await _events(database)
+    sealed = failed.failed_findings[0].note_sealed_jointly
+    assert sealed is not None and sealed.subjects == [household, spouse]
+    assert subject_keys.open_note(household, sealed) == NOTE
+
+
+async def test_a_household_the_registry_holds_no_key_for_lets_no_note_travel(
+    use_cases: UseCases, database: Database, subject_keys: KeysForTests
+) -> None:
+    household = uuid.uuid4()
+    await _announce_family(database, household)
+    subject_keys.unknown.add(household)
+    await _record(use_cases, household)
+
+    [failed, _] = await _events(database)
+    [finding] = failed.failed_findings
+    assert (finding.note, finding.note_sealed, finding.note_sealed_jointly) == (None,) * 3
 
 
 async def test_a_destroyed_household_key_lets_no_note_travel_and_the_inspection_is_recorded(

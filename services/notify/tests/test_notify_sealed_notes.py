@@ -19,6 +19,7 @@ from linli_shared.contracts.inspections import FailedFindingV1, InspectionFailed
 from linli_shared.crypto import Sealer, joint_key
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import MalformedEvent
+from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.pagination import PageRequest
 from services.notify.tests.notify_support import apply, settings_for
 from services.notify.tests.test_notify_subject_keys import NOW, RegistryKeys, registered
@@ -90,6 +91,24 @@ async def test_a_jointly_sealed_note_opens_under_the_household_and_members_keys_
         ("no small ads", None),
     ]
     assert all("note_sealed" not in f and "note_sealed_jointly" not in f for f in findings)
+
+
+async def test_a_jointly_sealed_notes_keys_are_read_at_once_and_an_unknown_one_is_refused(
+    notify: UseCases, database: Database, registry: RegistryKeys
+) -> None:
+    household, head, spouse = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await apply(notify, database, registered(registry, household, head, spouse))
+    event = _sealed_note_failed(registry, household, "李四 13800138000", [head, spouse])
+    registry.reads = 0
+    await apply(notify, database, event)
+    assert registry.reads == 1  # the household's and both members' keys in one read
+
+    stranger = uuid.uuid4()  # a member the registry holds no key for, as before: not yet known
+    unknown = _sealed_note_failed(registry, household, "王芳", [head, stranger])
+    del registry.keys[stranger]
+    with pytest.raises(UnknownSubject) as refused:
+        await apply(notify, database, unknown)
+    assert refused.value.subject == stranger
 
 
 async def test_a_note_sealed_before_joint_keys_still_opens_under_the_households_key(

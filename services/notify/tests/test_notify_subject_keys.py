@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -35,6 +37,7 @@ from linli_shared.faults import is_infrastructure_error
 from linli_shared.messaging.envelope import MalformedEvent
 from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.subject_keys import (
+    SUBJECT_KEYS_PER_READ,
     CachedSubjectKeys,
     RegistryKeyClient,
     SubjectKeyUnavailable,
@@ -53,6 +56,7 @@ class RegistryKeys:
         self.destroyed: set[uuid.UUID] = set()
         self.away = False
         self.asked: list[uuid.UUID] = []
+        self.reads = 0  # batch reads
 
     def key(self, subject: uuid.UUID) -> str:
         return self.keys.setdefault(subject, generate_key())
@@ -73,6 +77,18 @@ class RegistryKeys:
         if subject_id not in self.keys:
             raise UnknownSubject(subject_id, "subject key")
         return self.keys[subject_id]
+
+    async def keys_of(self, subject_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        asked = list(subject_ids)
+        self.asked.extend(asked)
+        self.reads += 1
+        if self.away:
+            raise SubjectKeyUnavailable("the registry is unreachable")
+        return {
+            subject: None if subject in self.destroyed else self.keys[subject]
+            for subject in asked
+            if subject in self.destroyed or subject in self.keys
+        }
 
 
 @pytest.fixture
@@ -336,6 +352,89 @@ async def test_keys_are_asked_over_one_kept_connection_not_one_per_key() -> None
     assert connections == 1
 
 
+async def test_a_notes_keys_are_asked_in_one_request_not_one_per_subject() -> None:
+    """A real HTTP server on 127.0.0.1 answers the household's and its members' keys."""
+    subjects = [uuid.uuid4() for _ in range(6)]
+    keys = {subject: generate_key() for subject in subjects}
+    requests: list[str] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                target = head.split(b" ")[1].decode()
+                requests.append(target)
+                asked = parse_qs(urlsplit(target).query)["subject_id"]
+                body = json.dumps(
+                    {
+                        "keys": [
+                            {"subject_id": s, "kind": "resident", "key": keys[uuid.UUID(s)]}
+                            for s in asked
+                        ],
+                        "destroyed": [],
+                        "unknown": [],
+                    }
+                ).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    + f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = RegistryKeyClient(f"http://127.0.0.1:{port}", "notify-token")
+        assert await client.keys_of(subjects) == keys
+    finally:
+        server.close()
+    [target] = requests
+    assert urlsplit(target).path == "/v1/subject-keys"
+
+
+async def test_several_keys_answer_destroyed_as_none_and_leave_the_unknown_out() -> None:
+    live, gone, unknown = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    key = generate_key()
+    answer = {
+        "keys": [{"subject_id": str(live), "kind": "household", "key": key}],
+        "destroyed": [{"subject_id": str(gone), "kind": "resident", "destroyed_at": "2026-03-01"}],
+        "unknown": [str(unknown)],
+    }
+    keys, seen = _client(lambda request: httpx.Response(200, json=answer))
+    assert await keys.keys_of([live, gone, unknown, live]) == {live: key, gone: None}
+    [request] = seen
+    assert request.url.params.get_list("subject_id") == [str(live), str(gone), str(unknown)]
+    assert request.headers["authorization"] == "Bearer notify-token"
+    assert await keys.keys_of([]) == {} and len(seen) == 1
+
+    with pytest.raises(SubjectKeyUnavailable, match="other subjects"):
+        await keys.keys_of([live, gone, unknown, uuid.uuid4()])
+    broken: list[dict[str, object]] = [
+        {"keys": []},
+        {"keys": [{"subject_id": "x"}], "destroyed": [], "unknown": []},
+        {"keys": [{"subject_id": str(live), "key": None}], "destroyed": [], "unknown": []},
+    ]
+    for body in broken:
+        malformed, _ = _client(functools.partial(_answered, body))
+        with pytest.raises(SubjectKeyUnavailable):
+            await malformed.keys_of([live])
+
+
+def _answered(body: dict[str, object], request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=body)
+
+
+async def test_more_keys_than_one_read_answers_are_asked_in_as_few_reads_as_fit() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = request.url.params.get_list("subject_id")
+        assert len(asked) <= SUBJECT_KEYS_PER_READ
+        return httpx.Response(200, json={"keys": [], "destroyed": [], "unknown": asked})
+
+    keys, seen = _client(answer)
+    assert await keys.keys_of(uuid.uuid4() for _ in range(SUBJECT_KEYS_PER_READ + 1)) == {}
+    assert len(seen) == 2
+
+
 def _refused(status: int) -> Callable[[httpx.Request], httpx.Response]:
     return lambda request: httpx.Response(status)
 
@@ -355,6 +454,20 @@ async def test_a_registry_that_cannot_answer_is_a_transient_fault(
     keys, _ = _client(answer)
     with pytest.raises(SubjectKeyUnavailable) as error:
         await keys.key_of(uuid.uuid4())
+    assert is_infrastructure_error(error.value)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [_unreachable, _refused(401), _refused(403), _refused(422), _refused(500)],
+    ids=["unreachable", "401", "403", "422", "500"],
+)
+async def test_a_registry_that_cannot_answer_several_keys_is_a_transient_fault(
+    answer: Callable[[httpx.Request], httpx.Response],
+) -> None:
+    keys, _ = _client(answer)
+    with pytest.raises(SubjectKeyUnavailable) as error:
+        await keys.keys_of([uuid.uuid4(), uuid.uuid4()])
     assert is_infrastructure_error(error.value)
 
 
@@ -381,6 +494,28 @@ async def test_answers_are_kept_briefly_and_forgotten_on_request(registry: Regis
     cached.forget(subject)
     assert await ask() == first
     assert len(registry.asked) == 3
+
+
+async def test_kept_answers_are_not_asked_again_and_the_others_in_one_read(
+    registry: RegistryKeys,
+) -> None:
+    now = [0.0]
+    kept, live, gone, unknown = (uuid.uuid4() for _ in range(4))
+    for subject in (kept, live, gone):
+        registry.key(subject)
+    registry.destroy(gone)
+    cached = CachedSubjectKeys(registry, ttl_seconds=30, clock=lambda: now[0])
+    first = await cached.key_of(kept)
+
+    answer = await cached.keys_of([kept, live, gone, unknown])
+    assert answer == {kept: first, live: registry.keys[live], gone: None}
+    assert registry.asked == [kept, live, gone, unknown] and registry.reads == 1
+    again = await cached.keys_of([kept, live, gone, unknown])
+    assert again == answer
+    assert registry.asked[4:] == [unknown] and registry.reads == 2  # the unknown is not kept
+    now[0] = 31.0
+    await cached.keys_of([kept, live])
+    assert registry.asked[5:] == [kept, live] and registry.reads == 3
 
 
 async def test_after_an_erasure_a_replay_opens_nothing_of_the_household_with_cached_keys(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from typer.testing import CliRunner
 
 from conftest import MigratedDatabase
@@ -285,6 +285,80 @@ async def test_a_destroyed_key_is_410_gone_and_an_unknown_one_404(
     assert_problem(unknown, 404, "not-found")
     malformed = await api.get("/v1/subject-keys/not-an-id", headers=reader)
     assert_problem(malformed, 422, "validation-error")
+
+
+async def test_several_keys_are_read_at_once_only_by_the_key_reader_and_audited_once(
+    api: httpx.AsyncClient, registry: UseCases, database: Database, clock: FixedClock
+) -> None:
+    household = await _household(registry)
+    head, spouse = (m.resident_id for m in household.members)
+    assert head is not None and spouse is not None
+    await _keys(database, clock).destroy(spouse, "resident")
+    unknown = uuid.uuid4()
+    asked = [household.id, head, spouse, unknown, head]  # a repeated subject is answered once
+    params = {"subject_id": [str(subject) for subject in asked]}
+
+    answer = await api.get(
+        "/v1/subject-keys", params=params, headers=bearer("key_reader", subject="notify-worker")
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    body = answer.json()
+    assert [(k["subject_id"], k["kind"], k["key"]) for k in body["keys"]] == [
+        (str(household.id), "household", await _key(registry, household.id)),
+        (str(head), "resident", await _key(registry, head)),
+    ]
+    assert [(d["subject_id"], d["kind"]) for d in body["destroyed"]] == [(str(spouse), "resident")]
+    assert "key" not in body["destroyed"][0]
+    assert body["unknown"] == [str(unknown)]
+    for roles in (["admin"], ["community_staff"], ["service"], ["admin", "service"]):
+        refused = await api.get("/v1/subject-keys", params=params, headers=bearer_of(roles))
+        assert_problem(refused, 403, "forbidden")
+
+    async with database.connect() as connection:
+        audit = (
+            await connection.execute(
+                select(tables.audit).where(tables.audit.c.actor == "notify-worker")
+            )
+        ).one()
+    assert (audit.action, audit.resource) == ("personal-data-read", "subject-keys")
+    assert audit.details["subjects"] == [str(s) for s in (household.id, head, spouse, unknown)]
+
+
+async def test_a_read_of_several_keys_is_bounded(api: httpx.AsyncClient) -> None:
+    reader = bearer("key_reader")
+    fifty = [str(uuid.uuid4()) for _ in range(50)]
+    answer = await api.get("/v1/subject-keys", params={"subject_id": fifty}, headers=reader)
+    assert answer.status_code == 200 and len(answer.json()["unknown"]) == 50
+
+    too_many = {"subject_id": [*fifty, str(uuid.uuid4())]}
+    refused = await api.get("/v1/subject-keys", params=too_many, headers=reader)
+    body = assert_problem(refused, 422, "validation-error")
+    assert [e["field"] for e in body["errors"]] == ["query.subject_id"]
+    none = await api.get("/v1/subject-keys", headers=reader)
+    assert_problem(none, 422, "validation-error")
+    malformed = await api.get("/v1/subject-keys?subject_id=not-an-id", headers=reader)
+    assert_problem(malformed, 422, "validation-error")
+
+
+async def test_the_keys_of_several_subjects_are_read_in_one_statement(
+    registry: UseCases, database: Database, clock: FixedClock
+) -> None:
+    household = await _household(registry)
+    subjects = [household.id, *(m.resident_id for m in household.members if m.resident_id)]
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        found = await _keys(database, clock).find_all(subjects)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert set(found) == set(subjects)
+    assert len([s for s in statements if "subject_keys" in s]) == 1
 
 
 # --- after restoring a backup -----------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -111,6 +112,9 @@ def retention_job(
 
 class _Unconfigured:
     async def key_of(self, subject_id: uuid.UUID) -> str | None:
+        raise SubjectKeyUnavailable("no source of subject keys is configured")
+
+    async def keys_of(self, subject_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str | None]:
         raise SubjectKeyUnavailable("no source of subject keys is configured")
 
 

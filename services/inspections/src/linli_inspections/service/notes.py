@@ -30,7 +30,6 @@ from linli_shared.contracts.common import SubjectKind
 from linli_shared.contracts.inspections import JointlySealedV1
 from linli_shared.crypto import Sealer, joint_key
 from linli_shared.errors import ProblemError
-from linli_shared.messaging.processing import UnknownSubject
 from linli_shared.subject_keys import SubjectKeySource, SubjectKeyUnavailable
 
 log = logging.getLogger(__name__)
@@ -78,29 +77,31 @@ class NoteSealing:
         subject_id = inspection.subject_id
         if not any(finding.note for finding in inspection.failed_findings):
             return NoteSeal((subject_id,))
-        key = await self._key_of(subject_id)
-        if key is None:
-            return NoteSeal((subject_id,))
         members = (
             await PlaceReadModel(connection).members_of(subject_id)
             if inspection.subject_kind == SubjectKind.HOUSEHOLD
             else []
         )
-        subjects, keys = [subject_id], [key]
+        # The household's and every member's key in one read of the registry's, not one each.
+        keys = await self._keys_of([subject_id, *members])
+        key = keys.get(subject_id)
+        if key is None:
+            return NoteSeal((subject_id,))
+        subjects, joint = [subject_id], [key]
         for member in members:
-            member_key = await self._key_of(member)
+            member_key = keys.get(member)
             if member_key is not None:
                 subjects.append(member)
-                keys.append(member_key)
-        return NoteSeal(tuple(subjects), tuple(keys))
+                joint.append(member_key)
+        return NoteSeal(tuple(subjects), tuple(joint))
 
-    async def _key_of(self, subject_id: uuid.UUID) -> str | None:
+    async def _keys_of(self, subjects: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
         try:
-            return await self._keys.key_of(subject_id)
+            keys = await self._keys.keys_of(subjects)
         except SubjectKeyUnavailable as error:
-            raise KeysUnavailable(subject_id, str(error)) from error
-        except UnknownSubject:
+            raise KeysUnavailable(subjects[0], str(error)) from error
+        for unknown in (subject for subject in subjects if subject not in keys):
             # The registry never sealed anything about the subject (e.g. a household registered
             # before subject keys and unchanged since): there is no key to seal under.
-            log.warning("no subject key for %s: notes are not sealed under it", subject_id)
-            return None
+            log.warning("no subject key for %s: notes are not sealed under it", unknown)
+        return keys

@@ -101,9 +101,15 @@ class NoticeMakingUseCases:
         """The note under the joint key of its subjects' keys; None once any one is destroyed."""
         if note.subjects[0] != subject:
             raise MalformedEvent(f"a note about {subject} sealed for {note.subjects[0]}")
+        if self._keys is None:
+            raise SubjectKeyUnavailable("no source of subject keys is configured")
+        # Every subject's key in one read of the registry's, not one each.
+        found = await self._keys.keys_of(note.subjects)
         keys = []
         for each in note.subjects:
-            key = await self._key_of(each)
+            if each not in found:
+                raise UnknownSubject(each, "subject key")
+            key = found[each]
             if key is None:
                 return None
             keys.append(key)

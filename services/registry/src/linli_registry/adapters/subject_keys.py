@@ -19,7 +19,7 @@ destroys the keys in the transaction that anonymises the subject's rows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select, update
@@ -33,8 +33,8 @@ from linli_shared.db import Database, insert_ignoring_conflicts
 
 
 class SubjectKeys:
-    """The key store: `keys_for` (sealing an event), `find` (notify's route), `destroy`
-    (erasure), `destroyed` (what to destroy again after a restore)."""
+    """The key store: `keys_for` (sealing an event), `find` and `find_all` (the key readers'
+    routes), `destroy` (erasure), `destroyed` (what to destroy again after a restore)."""
 
     def __init__(self, database: Database, ring: KeyRing, clock: Clock) -> None:
         self._database = database
@@ -75,6 +75,13 @@ class SubjectKeys:
         """The subject's key (or that it was destroyed); None for a subject that never had one."""
         async with self._database.transaction() as connection:
             return (await self._read(connection, [subject_id])).get(subject_id)
+
+    async def find_all(self, subject_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, SubjectKey]:
+        """The keys (or destructions) of those subjects that ever had one, in one statement."""
+        if not subject_ids:
+            return {}
+        async with self._database.transaction() as connection:
+            return await self._read(connection, subject_ids)
 
     async def destroy(self, subject_id: uuid.UUID, kind: SubjectKind) -> SubjectKey:
         """Make the subject's key unrecoverable, now and for good; idempotent.

@@ -68,6 +68,7 @@ from linli_registry.api.schemas import (
     OrganisationOut,
     OrganisationPage,
     SubjectKeyOut,
+    SubjectKeysOut,
 )
 from linli_registry.domain.household import Contact, Household, Status
 from linli_registry.domain.organisation import OrganisationKind
@@ -80,6 +81,7 @@ from linli_shared.auth import RESIDENT_ROLES
 from linli_shared.errors import Problem, ProblemError, problem_response
 from linli_shared.reach import reach_of, require_grid
 from linli_shared.rules import RuleViolation
+from linli_shared.subject_keys import SUBJECT_KEYS_PER_READ
 
 router = APIRouter()
 
@@ -937,3 +939,31 @@ async def get_subject_key(
     mark_personal_data_read(request, f"subject-key/{subject_id}")
     response.headers["Cache-Control"] = "no-store"
     return SubjectKeyOut.of(await keys.key_of(subject_id))
+
+
+@router.get(
+    "/subject-keys",
+    tags=["subject keys"],
+    response_model=SubjectKeysOut,
+    summary="Several subjects' keys at once (the key readers only)",
+    description=(
+        "The keys of up to "
+        f"{SUBJECT_KEYS_PER_READ} subjects (a household and its members, whose joint key an "
+        "inspector's note is sealed under), in one read: each subject's key, or that it was "
+        "destroyed (the single read's 410), or that the registry holds none (its 404). Only the "
+        "`key_reader` role may read them, not even admins; the read is audited once, naming "
+        "every subject asked for. Not to be cached beyond a short time."
+    ),
+    openapi_extra=audit_readable("subject_id"),
+)
+async def get_subject_keys(
+    subject_id: Annotated[list[uuid.UUID], Query(min_length=1, max_length=SUBJECT_KEYS_PER_READ)],
+    request: Request,
+    response: Response,
+    keys: SubjectKeys,
+    principal: KeyReader,
+) -> SubjectKeysOut:
+    mark_personal_data_read(request, "subject-keys")
+    mark_subjects_revealed(request, dict.fromkeys(subject_id))
+    response.headers["Cache-Control"] = "no-store"
+    return SubjectKeysOut.of(await keys.keys_of(subject_id))

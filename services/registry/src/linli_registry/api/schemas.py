@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -607,3 +608,41 @@ class SubjectKeyOut(BaseModel):
         if key.key is None:
             raise ValueError(f"the key of {key.subject_id} was destroyed")
         return cls(subject_id=key.subject_id, kind=key.kind, key=key.key, created_at=key.created_at)
+
+
+class DestroyedSubjectKeyOut(BaseModel):
+    """A subject whose key was destroyed (erased): what was sealed under it cannot be opened."""
+
+    subject_id: uuid.UUID
+    kind: SubjectKind
+    destroyed_at: datetime
+
+
+class SubjectKeysOut(BaseModel):
+    """The keys of the subjects asked for, each subject in exactly one of the three lists."""
+
+    keys: list[SubjectKeyOut]
+    destroyed: list[DestroyedSubjectKeyOut] = Field(
+        description="Subjects whose key was destroyed (the single read's 410)"
+    )
+    unknown: list[uuid.UUID] = Field(
+        description="Subjects the registry holds no key for (the single read's 404)"
+    )
+
+    @classmethod
+    def of(cls, found: Mapping[uuid.UUID, SubjectKey | None]) -> SubjectKeysOut:
+        keys: list[SubjectKeyOut] = []
+        destroyed: list[DestroyedSubjectKeyOut] = []
+        unknown: list[uuid.UUID] = []
+        for subject_id, key in found.items():
+            if key is None:
+                unknown.append(subject_id)
+            elif key.destroyed_at is not None:
+                destroyed.append(
+                    DestroyedSubjectKeyOut(
+                        subject_id=subject_id, kind=key.kind, destroyed_at=key.destroyed_at
+                    )
+                )
+            else:
+                keys.append(SubjectKeyOut.of(key))
+        return cls(keys=keys, destroyed=destroyed, unknown=unknown)
