@@ -124,6 +124,34 @@ async def test_a_redelivered_failed_inspection_makes_one_entry(
     assert [e.id for e in await service.reads.entries(subject)] == [first.id]
 
 
+async def test_a_redelivered_failed_inspection_is_turned_away_by_the_lock_and_writes_nothing(
+    service: UseCases, database: Database
+) -> None:
+    subject = uuid.uuid4()
+    await register(service, database, subject)
+    first = failed(subject, Severity.GENERAL)
+    async with database.transaction():
+        assert await service.posting.record_failed_inspection(first, "evt-1")
+    statements: list[str] = []
+
+    def count(conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()[:2]))
+
+    # The redelivery names another community: it moves nothing either.
+    redelivered = first.model_copy(update={"community_id": "xicheng-02"})
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with database.transaction():
+            again = await service.posting.record_failed_inspection(redelivered, "evt-1")
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+
+    assert again is None
+    assert statements == ["SELECT accounts.subject_id,"]
+    assert await _count(database, tables.entries) == 1
+    assert (await service.reads.account(subject)).community_id == "dongcheng-01"
+
+
 async def test_a_score_change_is_announced_with_its_explanation(
     service: UseCases, database: Database
 ) -> None:
@@ -328,10 +356,10 @@ async def test_a_failed_inspection_is_posted_with_its_events_in_one_outbox_inser
         event.remove(database.engine.sync_engine, "before_cursor_execute", count)
 
     assert entry is not None
-    # Is it new, the account (locked), the month's cap, expiries to settle; the entry, the
-    # account; then the score and grade changes together, as the transaction commits.
+    # The account (locked) and whether the event made its entry already, the month's cap,
+    # expiries to settle; the entry, the account; then the score and grade changes together,
+    # as the transaction commits.
     assert statements == [
-        "SELECT entries.id,",
         "SELECT accounts.subject_id,",
         "SELECT sum(entries.points)",
         "SELECT entries.id,",

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,6 +44,20 @@ class LedgerRepository:
             query = query.with_for_update()
         row = (await self._connection.execute(query)).one_or_none()
         return None if row is None else _account(row)
+
+    async def account_for_event(
+        self, subject_id: uuid.UUID, source_event_id: str
+    ) -> tuple[Account | None, bool]:
+        """The subject's account, locked, and whether the event has made its entry already;
+        one statement where there is an account (the posting path's first)."""
+        row = (
+            await self._connection.execute(
+                _ACCOUNT_FOR_EVENT, {"subject": subject_id, "source": source_event_id}
+            )
+        ).one_or_none()
+        if row is None:
+            return None, await self.has_entry_for(source_event_id)
+        return _account(row), bool(row.posted)
 
     async def accounts_for_update(self, subject_ids: Sequence[uuid.UUID]) -> list[Account]:
         """The accounts, locked, in subject order (the order every batch locks them in)."""
@@ -141,7 +155,7 @@ class LedgerRepository:
 
     async def add_entry(self, entry: Entry) -> None:
         await self._connection.execute(
-            insert(entries),
+            _ADD_ENTRY,
             {
                 "id": entry.id,
                 "subject_id": entry.subject_id,
@@ -165,9 +179,7 @@ class LedgerRepository:
 
     async def entry_for(self, source_event_id: str) -> Entry | None:
         row = (
-            await self._connection.execute(
-                select(entries).where(entries.c.source_event_id == source_event_id)
-            )
+            await self._connection.execute(_ENTRY_FOR, {"source": source_event_id})
         ).one_or_none()
         return None if row is None else _entry(row)
 
@@ -243,12 +255,8 @@ class LedgerRepository:
         for cap in policy.caps_for(reason_code):
             start, end = policy.period_bounds(cap.period, occurred_at)
             total = await self._connection.scalar(
-                select(func.sum(entries.c.points)).where(
-                    entries.c.subject_id == subject_id,
-                    entries.c.reason_code.in_(sorted(cap.reasons)),
-                    entries.c.occurred_at >= start,
-                    entries.c.occurred_at < end,
-                )
+                _CAP_TOTAL,
+                {"subject": subject_id, "reasons": sorted(cap.reasons), "start": start, "end": end},
             )
             used.append((cap, int(total or 0)))
         return used
@@ -268,14 +276,7 @@ class LedgerRepository:
 
     async def unsettled_expiries(self, subject_id: uuid.UUID, now: datetime) -> list[Entry]:
         rows = await self._connection.execute(
-            select(entries)
-            .outerjoin(expired_entries, expired_entries.c.entry_id == entries.c.id)
-            .where(
-                entries.c.subject_id == subject_id,
-                entries.c.counts_until <= now,
-                expired_entries.c.entry_id.is_(None),
-            )
-            .order_by(entries.c.counts_until, entries.c.id)
+            _UNSETTLED_EXPIRIES, {"subject": subject_id, "now": now}
         )
         return [_entry(row) for row in rows]
 
@@ -387,9 +388,38 @@ class LedgerRepository:
         return [dict(row._mapping) for row in rows]
 
 
-# The values as parameters (the SET clause is the parameters' columns), not in the statement:
-# built once, its cache key too, where `.values(...)` made a new statement for every posting.
+# The posting path's statements, built once with their values as parameters (an UPDATE's or
+# INSERT's columns are the parameters'): building one anew per posting, and its cache key,
+# took about as much CPU as the database round trip.
 _SAVE_ACCOUNT = update(accounts).where(accounts.c.subject_id == bindparam("account"))
+_ADD_ENTRY = insert(entries)
+_ENTRY_FOR = select(entries).where(entries.c.source_event_id == bindparam("source"))
+# The entry check rides on the lock: the inbox already deduplicates, so it is almost always
+# false, and a statement of its own cost a round trip per event.
+_ACCOUNT_FOR_EVENT = (
+    select(
+        accounts,
+        exists().where(entries.c.source_event_id == bindparam("source")).label("posted"),
+    )
+    .where(accounts.c.subject_id == bindparam("subject"))
+    .with_for_update(of=accounts)
+)
+_CAP_TOTAL = select(func.sum(entries.c.points)).where(
+    entries.c.subject_id == bindparam("subject"),
+    entries.c.reason_code.in_(bindparam("reasons", expanding=True)),
+    entries.c.occurred_at >= bindparam("start"),
+    entries.c.occurred_at < bindparam("end"),
+)
+_UNSETTLED_EXPIRIES = (
+    select(entries)
+    .outerjoin(expired_entries, expired_entries.c.entry_id == entries.c.id)
+    .where(
+        entries.c.subject_id == bindparam("subject"),
+        entries.c.counts_until <= bindparam("now"),
+        expired_entries.c.entry_id.is_(None),
+    )
+    .order_by(entries.c.counts_until, entries.c.id)
+)
 
 
 def _account_values(account: Account) -> dict[str, Any]:

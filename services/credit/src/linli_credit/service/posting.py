@@ -69,12 +69,10 @@ class PostingUseCases:
     async def _record_failed_inspection(
         self, connection: AsyncConnection, event: InspectionFailed, source_event_id: str
     ) -> Entry | None:
+        account = await self._unposted_account(connection, event, source_event_id)
+        if account is None or self._scoring.refused(account, source_event_id):
+            return None
         ledger = LedgerRepository(connection)
-        if await ledger.has_entry_for(source_event_id):
-            return None
-        account = await self._announced_account(connection, event)
-        if self._scoring.refused(account, source_event_id):
-            return None
         policy = self._scoring.policies.at(event.inspected_at)
         entry = failed_inspection_entry(
             account,
@@ -105,12 +103,10 @@ class PostingUseCases:
         event: RectificationVerified | RectificationOverdue,
         source_event_id: str,
     ) -> Entry | None:
+        account = await self._unposted_account(connection, event, source_event_id)
+        if account is None or self._scoring.refused(account, source_event_id):
+            return None
         ledger = LedgerRepository(connection)
-        if await ledger.has_entry_for(source_event_id):
-            return None
-        account = await self._announced_account(connection, event)
-        if self._scoring.refused(account, source_event_id):
-            return None
         original = await ledger.penalty_for_inspection(account.subject_id, event.inspection_id)
         if original is None:
             log.info("no penalty for inspection %s; nothing to settle", event.inspection_id)
@@ -144,15 +140,21 @@ class PostingUseCases:
         await self._scoring.post(connection, account, entry)
         return entry
 
-    async def _announced_account(
+    async def _unposted_account(
         self,
         connection: AsyncConnection,
         event: InspectionFailed | RectificationVerified | RectificationOverdue,
-    ) -> Account:
-        """The account of the event's subject, which the registry must have announced: credit
-        opens no account for a subject the registry never had (`UnknownSubject`: the consumer
-        waits a bounded time for the registration, then dead-letters the event)."""
-        account = await LedgerRepository(connection).account(event.subject_id, for_update=True)
+        source_event_id: str,
+    ) -> Account | None:
+        """The account of the event's subject, locked; None when the event has made its entry
+        already (a redelivery writes nothing). The registry must have announced the subject:
+        credit opens no account for a subject the registry never had (`UnknownSubject`: the
+        consumer waits a bounded time for the registration, then dead-letters the event)."""
+        account, posted = await LedgerRepository(connection).account_for_event(
+            event.subject_id, source_event_id
+        )
+        if posted:
+            return None
         if account is None:
             raise UnknownSubject(event.subject_id, event.subject_kind.value)
         return await self._scoring.placed(connection, account, community_id=event.community_id)
