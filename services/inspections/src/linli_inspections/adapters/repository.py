@@ -422,20 +422,22 @@ class RecordingLookup:
         row = (await self._connection.execute(query, parameters)).one()
         found = read_target and row.subject_id is not None
         return RecordingContext(
-            target=Target(
-                kind=row.kind,
-                id=row.id,
-                subject_id=row.subject_id,
-                subject_kind=SubjectKind(row.subject_kind),
-                grid_id=row.grid_id,
-                community_id=row.community_id,
-            )
-            if found
-            else None,
+            target=_target(row) if found else None,
             time_zone=row.time_zone,
             schedule_id=row.schedule_id,
             template=_checklist(row) if checklist is not None and row.name is not None else None,
         )
+
+
+def _target(row: Any) -> Target:
+    return Target(
+        kind=row.kind,
+        id=row.id,
+        subject_id=row.subject_id,
+        subject_kind=SubjectKind(row.subject_kind),
+        grid_id=row.grid_id,
+        community_id=row.community_id,
+    )
 
 
 @cache
@@ -556,16 +558,7 @@ class TargetRepository:
                 )
             )
         ).one_or_none()
-        if row is None:
-            return None
-        return Target(
-            kind=row.kind,
-            id=row.id,
-            subject_id=row.subject_id,
-            subject_kind=SubjectKind(row.subject_kind),
-            grid_id=row.grid_id,
-            community_id=row.community_id,
-        )
+        return None if row is None else _target(row)
 
     async def add_pest_point(self, point: PestPoint) -> bool:
         result = await self._connection.execute(
