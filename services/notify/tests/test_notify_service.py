@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +16,8 @@ from sqlalchemy import Table, event, func, select
 from sqlalchemy.engine import Connection
 
 from linli_notify.adapters import tables
-from linli_notify.adapters.repository import NoticeRepository
-from linli_notify.domain.notice import NoticeStatus, NoticeType
+from linli_notify.adapters.repository import Added, NoticeRepository
+from linli_notify.domain.notice import Notice, NoticeStatus, NoticeType
 from linli_notify.service import UseCases
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import (
@@ -282,6 +284,41 @@ async def test_no_notice_is_made_for_a_recipient_the_registry_has_not_announced(
     assert len(smtp.mails_to(EMAIL)) == 1
 
 
+async def test_a_recipient_announced_while_its_notice_is_being_made_loses_no_notice(
+    pg_database: Database, clock: FixedClock, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry's lane commits the recipient between the notice's insert (which found none)
+    and the check after it: the event is refused, so the consumer retries, and the retry makes
+    the notice. Acknowledged instead, the notice would never be made. (PostgreSQL: SQLite, the
+    embedded mode's, has one writer at a time.)"""
+    database = pg_database
+    service = build(database, clock, smtp.port)
+    household = uuid.uuid4()
+    adding = NoticeRepository.add_unless_made
+
+    async def announced_meanwhile(
+        repository: NoticeRepository, notice: Notice, *, announced: bool
+    ) -> Added:
+        added = await adding(repository, notice, announced=announced)
+        # Another lane, its own transaction: a fresh context holds no transaction to join.
+        await asyncio.create_task(
+            remember(service, database, registered(household)), context=contextvars.Context()
+        )
+        return added
+
+    inspection = failed(household)
+    monkeypatch.setattr(NoticeRepository, "add_unless_made", announced_meanwhile)
+    with pytest.raises(UnknownSubject):
+        await rectify(service, database, inspection, "evt-1")
+    assert await _count(database, tables.recipients) == 1
+    assert await _count(database, tables.notices) == 0
+
+    monkeypatch.setattr(NoticeRepository, "add_unless_made", adding)
+    await rectify(service, database, inspection, "evt-1")  # the consumer's retry
+    assert await service.dispatcher.deliver_next() is True
+    assert len(smtp.mails_to(EMAIL)) == 1
+
+
 async def test_the_oldest_notice_goes_first(
     database: Database, clock: FixedClock, smtp: SmtpSink
 ) -> None:
@@ -349,7 +386,8 @@ async def test_a_notice_is_made_in_one_statement_and_reads_endpoints_only_when_o
     with statements_run(database) as statements:
         await rectify(service, database, inspection, "evt-1")
     assert statements == ["INSERT"]
-    # Announced again: nothing made; only then is the recipient read (known: not refused).
+    # Announced again: nothing made; only then is the notice looked for (made before: not
+    # refused as a recipient unknown).
     with statements_run(database) as statements:
         await rectify(service, database, inspection, "evt-2")
     assert statements == ["INSERT", "SELECT"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -280,6 +280,23 @@ class NoticeRepository:
         )
         made = added.one_or_none()
         return Added(made=made is not None, partners=bool(made is not None and made.partners))
+
+    async def made_before(self, notice: Notice) -> bool:
+        """Whether the recipient has a notice of this type from the same cause or event (what
+        keeps `add_unless_made` from making it again)."""
+        found = await self._connection.scalar(
+            select(notices.c.id)
+            .where(
+                notices.c.recipient_id == notice.recipient_id,
+                notices.c.notice_type == notice.notice_type.value,
+                or_(
+                    notices.c.dedup_key == notice.dedup_key,
+                    notices.c.source_event_id == notice.source_event_id,
+                ),
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def due(
         self, now: datetime, limit: int, skip_locked: bool

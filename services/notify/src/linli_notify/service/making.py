@@ -294,22 +294,23 @@ class NoticeMakingUseCases:
         subject). Notify makes no recipient, and no notice, for a subject the registry never had:
         the consumer waits a bounded time for its registration, then dead-letters the event."""
         key = dedup_key or f"event:{source_event_id}"
+        notice = new_notice(
+            recipient_id=recipient_id,
+            notice_type=notice_type,
+            source_event_id=source_event_id,
+            correlation_id=current_context().correlation_id,
+            traceparent=current_traceparent(),
+            variables=variables,
+            now=self._clock.now(),
+            dedup_key=key,
+        )
         async with self._database.transaction() as connection:
             notices = NoticeRepository(connection)
-            added = await notices.add_unless_made(
-                new_notice(
-                    recipient_id=recipient_id,
-                    notice_type=notice_type,
-                    source_event_id=source_event_id,
-                    correlation_id=current_context().correlation_id,
-                    traceparent=current_traceparent(),
-                    variables=variables,
-                    now=self._clock.now(),
-                    dedup_key=key,
-                ),
-                announced=announced,
-            )
-            if not added.made and announced and await notices.recipient(recipient_id) is None:
+            added = await notices.add_unless_made(notice, announced=announced)
+            # Not made and not made before: the insert found no recipient. Asked of the notice,
+            # not of the recipient: a recipient announced just after the insert (each statement
+            # sees what is committed when it starts) would pass, and the notice would be lost.
+            if not added.made and announced and not await notices.made_before(notice):
                 raise UnknownSubject(recipient_id, "recipient")
             if added.made and added.partners and partner is not None:
                 await queue_partner_messages(notices, self._clock.now(), notice_type, key, partner)
