@@ -420,6 +420,31 @@ async def test_several_keys_answer_destroyed_as_none_and_leave_the_unknown_out()
             await malformed.keys_of([live])
 
 
+async def test_a_registry_older_than_the_batch_read_is_asked_one_key_at_a_time() -> None:
+    """Midway through a rolling upgrade a new notify or inspections meets a registry released
+    before `GET /v1/subject-keys?subject_id=…`: its router answers 404 there, and the keys come
+    from the single reads that registry has."""
+    live, gone, unknown = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    key = generate_key()
+
+    def released_before(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/subject-keys":
+            # What the registry released before the batch read answers there: no such route.
+            problem = {"type": "https://linli.dev/problems/not-found", "status": 404}
+            return httpx.Response(404, json=problem)
+        subject = uuid.UUID(request.url.path.rsplit("/", 1)[1])
+        if subject == live:
+            return httpx.Response(200, json={"subject_id": str(live), "key": key})
+        return httpx.Response(410 if subject == gone else 404)
+
+    keys, seen = _client(released_before)
+    assert await keys.keys_of([live, gone, unknown]) == {live: key, gone: None}
+    assert [request.url.path for request in seen] == [
+        "/v1/subject-keys",
+        *(f"/v1/subject-keys/{subject}" for subject in (live, gone, unknown)),
+    ]
+
+
 def _answered(body: dict[str, object], request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=body)
 

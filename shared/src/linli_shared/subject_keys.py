@@ -19,6 +19,7 @@ until it answers, never dead-lettering the event (`linli_shared.faults`); an API
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections import OrderedDict
@@ -100,8 +101,20 @@ class RegistryKeyClient:
             response = await self._get(
                 "/v1/subject-keys", params={"subject_id": [str(subject) for subject in batch]}
             )
+            if response.status_code in (404, 405):
+                # A registry older than the batch read (midway through a rolling upgrade) has
+                # no such route; the batch route itself answers unknown subjects with a 200.
+                answer.update(await self._one_by_one(batch))
+                continue
             _refused_unless_ok(response)
             answer.update(_keys_answered(batch, response))
+        return answer
+
+    async def _one_by_one(self, subject_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        answer: dict[uuid.UUID, str | None] = {}
+        for subject_id in subject_ids:
+            with contextlib.suppress(UnknownSubject):  # left out, as the batch read leaves it
+                answer[subject_id] = await self.key_of(subject_id)
         return answer
 
     async def _get(
