@@ -10,7 +10,8 @@ import contextlib
 import functools
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -323,17 +324,28 @@ async def test_the_registry_is_asked_with_notifys_token_and_410_means_destroyed(
         await unknown.key_of(subject)
 
 
-async def test_keys_are_asked_over_one_kept_connection_not_one_per_key() -> None:
-    """A real HTTP server on 127.0.0.1 counts the connections three key requests open."""
-    key = generate_key()
-    body = json.dumps({"key": key}).encode()
-    connections = 0
+@dataclass
+class _Served:
+    """What a registry on 127.0.0.1 (`_registry_serving`) saw: its address, the connections
+    opened to it and each request's target."""
+
+    url: str
+    connections: int = 0
+    targets: list[str] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def _registry_serving(answer: Callable[[str], object]) -> AsyncIterator[_Served]:
+    """A real HTTP/1.1 server answering each request's target with `answer(target)` as JSON."""
+    served = _Served("")
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
+        served.connections += 1
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while await reader.readuntil(b"\r\n\r\n"):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                target = head.split(b" ")[1].decode()
+                served.targets.append(target)
+                body = json.dumps(answer(target)).encode()
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                     + f"content-length: {len(body)}\r\n\r\n".encode()
@@ -342,53 +354,42 @@ async def test_keys_are_asked_over_one_kept_connection_not_one_per_key() -> None
                 await writer.drain()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    served.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
-        keys = RegistryKeyClient(f"http://127.0.0.1:{port}", "notify-token")
-        for _ in range(3):
-            assert await keys.key_of(uuid.uuid4()) == key
+        yield served
     finally:
         server.close()
-    assert connections == 1
+
+
+async def test_keys_are_asked_over_one_kept_connection_not_one_per_key() -> None:
+    """A real HTTP server on 127.0.0.1 counts the connections three key requests open."""
+    key = generate_key()
+    async with _registry_serving(lambda target: {"key": key}) as registry:
+        keys = RegistryKeyClient(registry.url, "notify-token")
+        for _ in range(3):
+            assert await keys.key_of(uuid.uuid4()) == key
+    assert registry.connections == 1
 
 
 async def test_a_notes_keys_are_asked_in_one_request_not_one_per_subject() -> None:
     """A real HTTP server on 127.0.0.1 answers the household's and its members' keys."""
     subjects = [uuid.uuid4() for _ in range(6)]
     keys = {subject: generate_key() for subject in subjects}
-    requests: list[str] = []
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                target = head.split(b" ")[1].decode()
-                requests.append(target)
-                asked = parse_qs(urlsplit(target).query)["subject_id"]
-                body = json.dumps(
-                    {
-                        "keys": [
-                            {"subject_id": s, "kind": "resident", "key": keys[uuid.UUID(s)]}
-                            for s in asked
-                        ],
-                        "destroyed": [],
-                        "unknown": [],
-                    }
-                ).encode()
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                    + f"content-length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-                await writer.drain()
+    def answer(target: str) -> object:
+        asked = parse_qs(urlsplit(target).query)["subject_id"]
+        return {
+            "keys": [
+                {"subject_id": s, "kind": "resident", "key": keys[uuid.UUID(s)]} for s in asked
+            ],
+            "destroyed": [],
+            "unknown": [],
+        }
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        client = RegistryKeyClient(f"http://127.0.0.1:{port}", "notify-token")
+    async with _registry_serving(answer) as registry:
+        client = RegistryKeyClient(registry.url, "notify-token")
         assert await client.keys_of(subjects) == keys
-    finally:
-        server.close()
-    [target] = requests
+    [target] = registry.targets
     assert urlsplit(target).path == "/v1/subject-keys"
 
 

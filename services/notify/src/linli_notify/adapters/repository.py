@@ -242,18 +242,6 @@ class NoticeRepository:
 
     # --- notices ---------------------------------------------------------------------------------
 
-    async def exists(
-        self, source_event_id: str, notice_type: NoticeType, recipient_id: uuid.UUID
-    ) -> bool:
-        found = await self._connection.scalar(
-            select(notices.c.id).where(
-                notices.c.source_event_id == source_event_id,
-                notices.c.notice_type == notice_type.value,
-                notices.c.recipient_id == recipient_id,
-            )
-        )
-        return found is not None
-
     async def add_unless_made(self, notice: Notice, *, announced: bool) -> Added:
         """Insert the notice unless its recipient already has one of its type from the same
         cause (dedup key) or the same event, or (`announced`) notify does not know the recipient.
