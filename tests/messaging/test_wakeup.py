@@ -151,3 +151,64 @@ async def test_a_wake_up_while_nobody_waits_is_kept_for_the_next_wait() -> None:
     await asyncio.sleep(0.1)
     assert not waiting.done()  # kept once, not forever
     waiting.cancel()
+
+
+class CountingRelay(OutboxRelay):
+    """The relay, counting its passes over the outbox."""
+
+    passes = 0
+
+    async def relay_once(self) -> int:
+        self.passes += 1
+        return await super().relay_once()
+
+
+async def test_a_relay_that_drained_the_outbox_waits_for_the_next_wake_up(
+    database: Database,
+) -> None:
+    sink = CollectingSink()
+    wakeup = Wakeup(
+        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
+    )
+    relay = CountingRelay(database, tables.outbox, sink, wakeup=wakeup)
+    async with running(relay):
+        await until_listening(wakeup)
+        await asyncio.sleep(0.5)  # the first passes (at start, on listening) are over
+        before = relay.passes
+        for _ in range(3):
+            await sink.wait_for(await commit_outbox_row(database))
+            await asyncio.sleep(0.2)
+    # A pass per committed row, not a second, empty one after each.
+    assert relay.passes - before == 3
+
+
+class CommittingWhileSending(CollectingSink):
+    """A sink that, while the relay publishes its first batch, commits one more outbox row."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__()
+        self.database = database
+        self.committed_meanwhile: str | None = None
+
+    async def send(self, records: Sequence[OutgoingRecord]) -> None:
+        if self.committed_meanwhile is None:
+            self.committed_meanwhile = await commit_outbox_row(self.database)
+        await super().send(records)
+
+
+async def test_a_row_committed_while_the_relay_publishes_is_relayed_at_once(
+    database: Database,
+) -> None:
+    """The pass that publishes does not see the row committed meanwhile, and waits after it:
+    the row's notification, which found the relay busy, must not be slept through."""
+    sink = CommittingWhileSending(database)
+    wakeup = Wakeup(
+        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
+    )
+    relay = OutboxRelay(database, tables.outbox, sink, wakeup=wakeup)
+    async with running(relay):
+        await until_listening(wakeup)
+        await asyncio.sleep(0.5)
+        await sink.wait_for(await commit_outbox_row(database))
+        assert sink.committed_meanwhile is not None
+        await sink.wait_for(sink.committed_meanwhile)
