@@ -934,11 +934,7 @@ class RectificationRepository:
         )
 
     async def save(self, case: Rectification) -> None:
-        await self._connection.execute(
-            update(rectifications)
-            .where(rectifications.c.id == case.id)
-            .values(**self._values(case))
-        )
+        await self._connection.execute(_SAVE_CASE, {"case": case.id, **self._values(case)})
 
     async def get(
         self, rectification_id: uuid.UUID, *, for_update: bool = False, skip_locked: bool = False
@@ -953,10 +949,8 @@ class RectificationRepository:
         self, inspection_id: uuid.UUID, *, for_update: bool = False
     ) -> Rectification | None:
         """The case a failed inspection opened, if any."""
-        query = select(rectifications).where(rectifications.c.inspection_id == inspection_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._connection.execute(query)).one_or_none()
+        query = _CASE_OF_INSPECTION_LOCKED if for_update else _CASE_OF_INSPECTION
+        row = (await self._connection.execute(query, {"inspection": inspection_id})).one_or_none()
         return _rectification(row) if row else None
 
     async def add_entry(self, rectification_id: uuid.UUID, entry: TimelineEntry) -> None:
@@ -1069,6 +1063,14 @@ class RectificationRepository:
 
 
 # Built once (its cache key too): the next position is the count of the case's entries.
+# Built once, executed with parameters: a statement holding its values is built anew and its
+# cache key computed over them on every call (docs/performance.md). The columns to set are the
+# parameters named after them.
+_SAVE_CASE = update(rectifications).where(rectifications.c.id == bindparam("case"))
+_CASE_OF_INSPECTION = select(rectifications).where(
+    rectifications.c.inspection_id == bindparam("inspection")
+)
+_CASE_OF_INSPECTION_LOCKED = _CASE_OF_INSPECTION.with_for_update()
 _APPEND_ENTRY = insert(rectification_timeline).values(
     position=select(func.count())
     .select_from(rectification_timeline)
