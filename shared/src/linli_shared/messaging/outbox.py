@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -45,6 +46,7 @@ from linli_shared.telemetry import current_traceparent, start_child_span, tracep
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
+_LEASE = text(f"SET LOCAL idle_in_transaction_session_timeout = '{LEASE_SECONDS}s'")
 # Every service's migrations add a trigger that NOTIFYs this channel when outbox rows commit.
 OUTBOX_CHANNEL = "linli_outbox"
 
@@ -176,28 +178,33 @@ class OutboxRelay:
         self._table = table
         self._sink = sink
         self._batch_size = batch_size
+        # Built once, executed with parameters (a statement holding its values is built and its
+        # cache key computed anew on every pass).
+        self._next_batch = (
+            select(table.c.seq, table.c.topic, table.c.partition_key, table.c.payload)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.seq)
+            .limit(bindparam("batch_size"))
+            .with_for_update()
+        )
+        self._mark_published = (
+            update(table)
+            .where(table.c.seq.in_(bindparam("seqs", expanding=True)))
+            .values(published_at=bindparam("now"))
+        )
         # Without a wake-up channel (tests, tools), the relay simply polls.
         self._wakeup = wakeup or Wakeup(
             None, OUTBOX_CHANNEL, poll_interval=poll_interval, listen_poll_interval=poll_interval
         )
 
     async def relay_once(self) -> int:
-        table = self._table
         async with self._database.transaction() as connection:
             if not self._database.is_sqlite:
                 # The row locks are this relay's lease: if it hangs while publishing, PostgreSQL
                 # ends its session and another replica takes over from the same rows.
-                await connection.execute(
-                    text(f"SET LOCAL idle_in_transaction_session_timeout = '{LEASE_SECONDS}s'")
-                )
+                await connection.execute(_LEASE)
             rows = (
-                await connection.execute(
-                    select(table.c.seq, table.c.topic, table.c.partition_key, table.c.payload)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.seq)
-                    .limit(self._batch_size)
-                    .with_for_update()
-                )
+                await connection.execute(self._next_batch, {"batch_size": self._batch_size})
             ).all()
             if not rows:
                 return 0
@@ -218,9 +225,8 @@ class OutboxRelay:
                 for span in spans:
                     span.end()
             await connection.execute(
-                update(table)
-                .where(table.c.seq.in_([row.seq for row in rows]))
-                .values(published_at=datetime.now(UTC))
+                self._mark_published,
+                {"seqs": [row.seq for row in rows], "now": datetime.now(UTC)},
             )
         EVENTS_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
