@@ -83,15 +83,20 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError(f"not so within {WAIT} s")
 
 
+def listening_slowly(database: Database) -> Wakeup:
+    """A wake-up on the outbox channel whose poll is so slow that only a wake-up explains work."""
+    return Wakeup(
+        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
+    )
+
+
 async def until_listening(wakeup: Wakeup) -> None:
     await until(lambda: wakeup.listening)
 
 
 async def test_a_committed_row_wakes_the_relay_at_once(database: Database) -> None:
     sink = CollectingSink()
-    wakeup = Wakeup(
-        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
-    )
+    wakeup = listening_slowly(database)
     relay = OutboxRelay(database, tables.outbox, sink, wakeup=wakeup)
     async with running(relay):
         await until_listening(wakeup)
@@ -102,9 +107,7 @@ async def test_a_committed_row_wakes_the_relay_at_once(database: Database) -> No
 
 async def test_the_relay_listens_again_after_its_connection_is_killed(database: Database) -> None:
     sink = CollectingSink()
-    wakeup = Wakeup(
-        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
-    )
+    wakeup = listening_slowly(database)
     relay = OutboxRelay(database, tables.outbox, sink, wakeup=wakeup)
     async with running(relay):
         await until_listening(wakeup)
@@ -167,9 +170,7 @@ async def test_a_relay_that_drained_the_outbox_waits_for_the_next_wake_up(
     database: Database,
 ) -> None:
     sink = CollectingSink()
-    wakeup = Wakeup(
-        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
-    )
+    wakeup = listening_slowly(database)
     relay = CountingRelay(database, tables.outbox, sink, wakeup=wakeup)
     async with running(relay):
         await until_listening(wakeup)
@@ -202,9 +203,7 @@ async def test_a_row_committed_while_the_relay_publishes_is_relayed_at_once(
     """The pass that publishes does not see the row committed meanwhile, and waits after it:
     the row's notification, which found the relay busy, must not be slept through."""
     sink = CommittingWhileSending(database)
-    wakeup = Wakeup(
-        database.url, OUTBOX_CHANNEL, poll_interval=SLOW_POLL, listen_poll_interval=SLOW_POLL
-    )
+    wakeup = listening_slowly(database)
     relay = OutboxRelay(database, tables.outbox, sink, wakeup=wakeup)
     async with running(relay):
         await until_listening(wakeup)

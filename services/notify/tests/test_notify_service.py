@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +19,7 @@ from linli_notify.adapters import tables
 from linli_notify.adapters.repository import Added, NoticeRepository
 from linli_notify.domain.notice import Notice, NoticeStatus, NoticeType
 from linli_notify.service import UseCases
+from linli_notify.service.dispatch import NOTICES_CHANNEL, DispatchWakeups
 from linli_shared.clock import FixedClock
 from linli_shared.contracts import (
     CATALOGUE,
@@ -35,6 +36,7 @@ from linli_shared.contracts.registry import MemberV1
 from linli_shared.db import Database
 from linli_shared.messaging.envelope import Envelope
 from linli_shared.messaging.processing import UnknownSubject
+from linli_shared.messaging.wakeup import Wakeup
 from services.notify.tests.notify_support import EMAIL, FIRST_PAGE, NOW, apply, make, published
 from tests.support.infra import free_port
 from tests.support.smtp import SmtpSink
@@ -372,6 +374,52 @@ async def test_a_busy_moments_notices_go_out_in_one_transaction_of_four_statemen
     verdicts = [e for e in await published(database) if e.type.endswith("notice.delivered.v1")]
     assert sorted(e.correlation_id for e in verdicts) == sorted(f"corr-{i}" for i in range(10))
     assert await service.dispatcher.deliver_next() is False
+
+
+async def test_a_lane_that_took_every_due_notice_waits_for_the_next_wake_up(
+    pg_database: Database, clock: FixedClock, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three notices made one at a time go out at once although the lane polls every minute
+    (each wakes it), in a pass each: not a second, empty one after each."""
+    service = build(pg_database, clock, smtp.port)
+    passes = 0
+    deliver_due = service.dispatcher.deliver_due
+
+    async def counted() -> int:
+        nonlocal passes
+        passes += 1
+        return await deliver_due()
+
+    monkeypatch.setattr(service.dispatcher, "deliver_due", counted)
+    slow = {"poll_interval": 60.0, "listen_poll_interval": 60.0}
+    wakeups = DispatchWakeups(
+        notices=Wakeup(pg_database.url, NOTICES_CHANNEL, **slow),
+        webhooks=Wakeup(None, "webhooks", **slow),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.dispatcher.run(stop, wakeups, lanes=1))
+    try:
+        await _until(lambda: wakeups.notices.listening)
+        await asyncio.sleep(0.5)  # the pass on listening is over: the lane now waits
+        before = passes
+        for index in range(3):
+            household = uuid.uuid4()
+            await remember(service, pg_database, registered(household, email=f"h{index}@x.cn"))
+            await rectify(service, pg_database, failed(household), f"evt-{index}")
+            await _until(lambda: len(smtp.mails) == index + 1)  # noqa: B023
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 15)
+    assert passes - before == 3
+
+
+async def _until(condition: Callable[[], bool], within: float = 15.0) -> None:
+    for _ in range(int(within / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not so within {within} s")
 
 
 async def test_a_notice_is_made_in_one_statement_and_reads_endpoints_only_when_one_is_enabled(

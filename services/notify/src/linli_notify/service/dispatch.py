@@ -93,8 +93,12 @@ class Dispatcher:
     # --- notices ---------------------------------------------------------------------------------
 
     async def deliver_next(self) -> bool:
+        """Handle the due notices, up to a batch (`deliver_due`); False when none is due."""
+        return await self.deliver_due() > 0
+
+    async def deliver_due(self) -> int:
         """Handle the due notices (send, hold or give up), up to a batch in one transaction;
-        False when none is due.
+        how many were due.
 
         The batch's row locks are held while its messages go out, one after another; what the
         attempts changed (the log, the notices, the verdict events) is written at the end in
@@ -106,7 +110,7 @@ class Dispatcher:
             notices = NoticeRepository(connection)
             due = await notices.due(now, self._batch, skip_locked=not self._database.is_sqlite)
             if not due:
-                return False
+                return 0
             results = _Results()
             for notice, recipient in due:
                 if notice.id in results.handled:
@@ -120,7 +124,14 @@ class Dispatcher:
                     await self._handle(notices, notice, recipient, now, results)
             await notices.record_attempts(results.attempts)
             await self._outbox.write(connection, results.events)
-            return True
+            return len(due)
+
+    async def _more_may_be_due(self) -> bool:
+        """A notice lane's step. After a batch smaller than a full one the lane waits for the
+        next wake-up: it took what was due and not locked by another lane, and another pass at
+        once would mostly find nothing (three round trips for it). A notice made meanwhile has
+        woken another lane, or left its wake-up behind for this one."""
+        return await self.deliver_due() >= self._batch
 
     async def _handle(
         self,
@@ -291,7 +302,7 @@ class Dispatcher:
         lanes = 1 if self._database.is_sqlite else lanes
         async with wakeups.notices.listening_while(), wakeups.webhooks.listening_while():
             await asyncio.gather(
-                *(self._lane(stop, wakeups.notices, self.deliver_next) for _ in range(lanes)),
+                *(self._lane(stop, wakeups.notices, self._more_may_be_due) for _ in range(lanes)),
                 self._lane(stop, wakeups.webhooks, self._webhooks.deliver_next_webhook),
             )
 
