@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -139,21 +140,50 @@ def install_problem_handlers(app: FastAPI) -> None:
             response.headers.update(error.headers)
         return response
 
+    # The database's and the network's errors are answered inside the app, as any other
+    # answer is, so the middleware sees them (the correlation id, the metrics, the audit).
+    # What the catch-all below answers, Starlette sends from outside every middleware and then
+    # raises again for the server to log as a crash: right for a bug, wrong for an outage.
+    async def dependency_problem(request: Request, error: Exception) -> JSONResponse:
+        response = _dependency_problem(request, error)
+        if response is None:
+            raise error  # neither an outage nor a refused value: the catch-all's 500
+        return response
+
+    for kind in DEPENDENCY_ERRORS:
+        app.add_exception_handler(kind, dependency_problem)
+
     @app.exception_handler(Exception)
     async def unexpected_problem(request: Request, error: Exception) -> JSONResponse:
-        if is_infrastructure_error(error):
-            # The database is away: nothing was written, the client may retry.
-            log.warning("dependency unavailable on %s: %s", request.url.path, error)
-            response = problem_response(
-                request, 503, "service-unavailable", "Service temporarily unavailable"
-            )
-            response.headers["Retry-After"] = "1"
+        response = _dependency_problem(request, error)
+        if response is not None:
             return response
-        if isinstance(error, sa_exc.DataError):
-            # The database refused a value the schema let through (e.g. out of its range).
-            log.warning("value refused by the database on %s: %s", request.url.path, error.orig)
-            return problem_response(
-                request, 422, "invalid-value", "A value is out of range or malformed"
-            )
         log.exception("unhandled error on %s", request.url.path)
         return problem_response(request, 500, "internal-error", "Internal server error")
+
+
+# What the database driver, SQLAlchemy and the network raise.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+)
+
+
+def _dependency_problem(request: Request, error: Exception) -> JSONResponse | None:
+    if is_infrastructure_error(error):
+        # The database is away: nothing was written, the client may retry.
+        log.warning("dependency unavailable on %s: %s", request.url.path, error)
+        response = problem_response(
+            request, 503, "service-unavailable", "Service temporarily unavailable"
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+    if isinstance(error, sa_exc.DataError):
+        # The database refused a value the schema let through (e.g. out of its range).
+        log.warning("value refused by the database on %s: %s", request.url.path, error.orig)
+        return problem_response(
+            request, 422, "invalid-value", "A value is out of range or malformed"
+        )
+    return None
