@@ -17,8 +17,7 @@ from tests.support.api import api_client, assert_problem
 from tests.support.infra import free_port
 
 OFFICER = {
-    "Authorization": "Bearer "
-    + mint_dev_token(PlatformSettings(), "officer", ["credit_officer"]),
+    "Authorization": "Bearer " + mint_dev_token(PlatformSettings(), "officer", ["credit_officer"]),
     CORRELATION_HEADER: "outage-1",
 }
 SCORE = "/v1/subjects/{subject_id}/score"
