@@ -1062,7 +1062,6 @@ class RectificationRepository:
         return Slice([_rectification(row) for row in rows], total, page)
 
 
-# Built once (its cache key too): the next position is the count of the case's entries.
 # Built once, executed with parameters: a statement holding its values is built anew and its
 # cache key computed over them on every call (docs/performance.md). The columns to set are the
 # parameters named after them.
@@ -1071,6 +1070,7 @@ _CASE_OF_INSPECTION = select(rectifications).where(
     rectifications.c.inspection_id == bindparam("inspection")
 )
 _CASE_OF_INSPECTION_LOCKED = _CASE_OF_INSPECTION.with_for_update()
+# Built once (its cache key too): the next position is the count of the case's entries.
 _APPEND_ENTRY = insert(rectification_timeline).values(
     position=select(func.count())
     .select_from(rectification_timeline)
