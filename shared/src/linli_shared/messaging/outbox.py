@@ -184,7 +184,7 @@ class OutboxRelay:
             select(table.c.seq, table.c.topic, table.c.partition_key, table.c.payload)
             .where(table.c.published_at.is_(None))
             .order_by(table.c.seq)
-            .limit(bindparam("batch_size"))
+            .limit(batch_size)
             .with_for_update()
         )
         self._mark_published = (
@@ -203,9 +203,7 @@ class OutboxRelay:
                 # The row locks are this relay's lease: if it hangs while publishing, PostgreSQL
                 # ends its session and another replica takes over from the same rows.
                 await connection.execute(_LEASE)
-            rows = (
-                await connection.execute(self._next_batch, {"batch_size": self._batch_size})
-            ).all()
+            rows = (await connection.execute(self._next_batch)).all()
             if not rows:
                 return 0
             spans = [_publish_span(row.payload) for row in rows]
