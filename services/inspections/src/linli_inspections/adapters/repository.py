@@ -714,10 +714,11 @@ class PlaceReadModel:
             },
         )
 
-    async def compound(self, compound_id: str) -> Any | None:
-        return (
-            await self._connection.execute(select(compounds).where(compounds.c.id == compound_id))
-        ).one_or_none()
+    async def compound(self, compound_id: str, *, for_update: bool = False) -> Any | None:
+        query = select(compounds).where(compounds.c.id == compound_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self._connection.execute(query)).one_or_none()
 
     async def time_zone_of(self, community_id: str | None) -> str | None:
         """The community's IANA time zone; None while its event has not arrived."""

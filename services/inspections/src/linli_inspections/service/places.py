@@ -97,7 +97,12 @@ class PlacesUseCases:
                 await repository.release(event.organisation_id, kind, ids)
                 for target_id in ids:
                     grid_id = event.grid_id
-                    if kind == "compound" and (compound := await places.compound(target_id)):
+                    # Locked: the compound's own event, on another partition, may be changing
+                    # its manager right now; read unlocked, a manager it just replaced would
+                    # win the compound back (the compound's lane waits, or this one does).
+                    if kind == "compound" and (
+                        compound := await places.compound(target_id, for_update=True)
+                    ):
                         if compound.property_manager_id != event.organisation_id:
                             continue
                         grid_id = compound.grid_id
