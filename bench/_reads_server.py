@@ -1,8 +1,9 @@
 """Serve one app the way `linli serve` does (same logging, tracing, uvicorn call) for the bench.
 
-`python -m bench._reads_server raw|bare|credit|registry PORT`: the bare FastAPI baseline runs under
-the services' server setup (uvicorn call, logging), so the ratio measures the service, not the
-server; it has no tracer provider, so it is FastAPI with nothing added.
+`python -m bench._reads_server raw|bare|floor|credit|registry PORT`: the bare FastAPI baseline
+runs under the services' server setup (uvicorn call, logging), so the ratio measures the service,
+not the server; it has no tracer provider, so it is FastAPI with nothing added. `floor` is the
+bare app plus one read by key on PostgreSQL (see `floor_app`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import cProfile
 import os
 import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
@@ -26,6 +30,36 @@ def bare_app() -> FastAPI:
     @app.get("/bare")
     async def bare() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def floor_app() -> FastAPI:
+    """The least a read by key can cost here: FastAPI, a UUID path parameter and credit's
+    account statement through the services' read pool (asyncpg's pool, as the hot reads use
+    it), and nothing of the platform: no role check, audit, tracing, metrics, domain objects or
+    response model. What a hot read costs beyond this is the platform's; what this costs beyond
+    bare FastAPI is the framework's and the driver's (docs/performance.md, "The floor")."""
+    from linli_credit.adapters.reads import ACCOUNT
+    from linli_credit.settings import CreditSettings
+    from linli_shared.read_pool import ReadPool
+
+    pool = ReadPool(CreditSettings().database_url)
+
+    @asynccontextmanager
+    async def closing(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await pool.close()
+
+    app = FastAPI(lifespan=closing)
+
+    @app.get("/floor/{subject_id}")
+    async def floor(subject_id: uuid.UUID) -> dict[str, bool]:
+        return {"found": await pool.fetchrow(ACCOUNT, subject_id) is not None}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -52,6 +86,8 @@ def build(target: str) -> ASGIApp:
         return raw_app
     if target == "bare":
         return bare_app()
+    if target == "floor":
+        return floor_app()
     if target == "credit":
         from linli_credit.app import create_app as credit_app
 
@@ -66,7 +102,7 @@ def build(target: str) -> ASGIApp:
 def main() -> None:
     target, port = sys.argv[1], int(sys.argv[2])
     configure_logging(PlatformSettings().log_level)
-    if target not in ("raw", "bare"):
+    if target not in ("raw", "bare", "floor"):
         # The bare baseline stays bare: with an SDK tracer provider installed, FastAPI's own
         # telemetry would switch itself on and slow the baseline (flattering every ratio).
         configure_tracing(f"linli-{target}")

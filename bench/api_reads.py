@@ -104,6 +104,7 @@ def _reads(credit_url: str, registry_url: str) -> list[Read]:
 
 
 NO_DATABASE = "no database (credit /v1/policies)"
+FLOOR = "floor: FastAPI and one read by key"
 BARE = Read("bare FastAPI", "bare", ["/bare"], {}, {})
 CEILING = Read("generator ceiling (raw ASGI)", "raw", ["/bare"], {}, {})
 
@@ -113,6 +114,14 @@ def _no_database(credit_url: str) -> Read:
     much of a read's cost is the service's HTTP stack rather than its query."""
     env = {"LINLI_CREDIT_DATABASE_URL": credit_url}
     return Read(NO_DATABASE, "credit", ["/v1/policies"], _auth("service"), env)
+
+
+def _floor(credit_url: str) -> Read:
+    """FastAPI and credit's account statement on the read pool, nothing of the platform
+    (`bench._reads_server.floor_app`): the least a read by key costs on this machine, so each
+    read's ratio to it is what the platform adds."""
+    paths = [f"/floor/{seed.subject_id(i)}" for i in range(SUBJECTS)]
+    return Read(FLOOR, "floor", paths, {}, {"LINLI_CREDIT_DATABASE_URL": credit_url})
 
 
 async def _check(read: Read, server: support.Server) -> None:
@@ -133,7 +142,7 @@ class Measurements:
 async def _measure(credit_url: str, registry_url: str, seconds: float) -> Measurements:
     """Each read between two runs of the baseline, so a change in what else the machine is
     doing shows on both sides of its ratio. All servers start first (idle ones cost nothing)."""
-    reads = [*_reads(credit_url, registry_url), _no_database(credit_url)]
+    reads = [*_reads(credit_url, registry_url), _no_database(credit_url), _floor(credit_url)]
     async with contextlib.AsyncExitStack() as stack:
         servers: dict[str, support.Server] = {}
         for read in [CEILING, BARE, *reads]:
@@ -197,11 +206,16 @@ def _report(
         default=0.0,
     )
     worst = 0.0
+    floor_rate = next((r.rate for _, r, _, _, _ in measured if r.name == FLOOR), 0.0)
+    floor_slower = 0.0
     for before, result, after, cpu, bare_cpu in measured:
         bare_rate = (before.rate + after.rate) / 2
         slower = support.ratio(bare_rate, result.rate)
         cpu_ratio = support.ratio(cpu, bare_cpu) if cpu is not None and bare_cpu else None
-        is_target = result.name != NO_DATABASE
+        over_floor = support.ratio(floor_rate, result.rate) if floor_rate else None
+        if result.name == FLOOR:
+            floor_slower = slower
+        is_target = result.name not in (NO_DATABASE, FLOOR)
         if is_target:
             worst = max(worst, slower)
         summary = result.summary() | {
@@ -209,6 +223,7 @@ def _report(
             "server_cpu_ms_per_request": None if cpu is None else round(cpu, 3),
             "bare_server_cpu_ms_per_request": None if bare_cpu is None else round(bare_cpu, 3),
             "times_slower_than_bare": slower,
+            "times_slower_than_floor": over_floor,
             "cpu_per_request_vs_bare": cpu_ratio,
             "target_met": slower <= TARGET_RATIO if is_target else None,
         }
@@ -224,6 +239,7 @@ def _report(
                 summary["rps"],
                 summary["bare_rps"],
                 f"{slower:.2f}x",
+                "-" if over_floor is None else f"{over_floor:.2f}x",
                 summary["p50_ms"],
                 summary["p99_ms"],
                 "-" if cpu is None else f"{cpu:.3f}/{bare_cpu or 0:.3f}",
@@ -234,7 +250,9 @@ def _report(
         )
     support.console.print(
         "ratio: bare req/s ÷ read req/s (bare measured before and after each read); "
-        "CPU ms/req: server CPU per answered request, read/bare; wrk ms/req: the generator's own"
+        "CPU ms/req: server CPU per answered request, read/bare; wrk ms/req: the generator's own; "
+        "vs floor: the floor's req/s ÷ the read's (the floor: FastAPI and one read by key on "
+        "asyncpg, nothing of the platform)"
     )
     support.table(
         f"API reads ({'quick' if quick else 'full'}: {seconds:.0f} s per run, wrk, "
@@ -244,6 +262,7 @@ def _report(
             "req/s",
             "bare",
             "ratio",
+            "vs floor",
             "p50 ms",
             "p99 ms",
             "CPU ms/req",
@@ -274,7 +293,8 @@ def _report(
         + ("" if valid else "; INVALID RUN: the generator had no headroom"),
         valid and worst <= TARGET_RATIO,
         f"bare FastAPI {bare_low:,.0f}–{bare_high:,.0f} req/s; generator ceiling "
-        f"{ceiling:,.0f} req/s (wrk)",
+        f"{ceiling:,.0f} req/s (wrk); the floor (FastAPI and one read by key) "
+        f"{floor_slower:.2f}x bare",
     )
     data: dict[str, object] = report.to_json() | {
         "quick": quick,
@@ -288,6 +308,7 @@ def _report(
         "ceiling_min_rps": wrk.CEILING_MIN_RPS,
         "headroom_min": wrk.HEADROOM,
         "target_ratio": TARGET_RATIO,
+        "floor_times_slower_than_bare": floor_slower,
         "results": entries,
     }
     support.write_json(out_dir, NAME, data)
