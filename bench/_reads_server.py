@@ -2,8 +2,8 @@
 
 `python -m bench._reads_server raw|bare|floor|credit|registry PORT`: the bare FastAPI baseline
 runs under the services' server setup (uvicorn call, logging), so the ratio measures the service,
-not the server; it has no tracer provider, so it is FastAPI with nothing added. `floor` is the
-bare app plus one read by key on PostgreSQL (see `floor_app`).
+not the server; it has no tracer provider, so it is FastAPI with nothing added. `floor` is
+FastAPI with one read by key on PostgreSQL and nothing else (see `floor_app`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def floor_app() -> FastAPI:
     account statement through the services' read pool (asyncpg's pool, as the hot reads use
     it), and nothing of the platform: no role check, audit, tracing, metrics, domain objects or
     response model. What a hot read costs beyond this is the platform's; what this costs beyond
-    bare FastAPI is the framework's and the driver's (docs/performance.md, "The floor")."""
+    bare FastAPI is the framework's and the driver's (docs/performance.md, "How the figures are
+    taken")."""
     from linli_credit.adapters.reads import ACCOUNT
     from linli_credit.settings import CreditSettings
     from linli_shared.read_pool import ReadPool

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from bench import _reads_seed as seed
+from bench import _reads_support as support
 from bench._reads_server import floor_app
 from conftest import MigratedDatabase
 from linli_credit.app import DEFINITION
@@ -21,8 +20,7 @@ async def test_the_floor_reads_the_account_it_is_asked_for(
     migrated_database: MigratedDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = await migrated_database(DEFINITION)
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
+    connection = await support.connect(url)
     try:
         await seed.add_ledger(connection, 0, seed.ENTRIES_PER_SUBJECT)
     finally:
