@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 from aiosmtpd.controller import Controller
@@ -124,12 +124,22 @@ def namespace() -> str:
 
 # --------------------------------------------------------------------------- child processes
 
+
+class Child(Protocol):
+    """A process a benchmark started (a `subprocess.Popen`, or a test platform's forked one)."""
+
+    def poll(self) -> int | None: ...
+    def terminate(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def kill(self) -> None: ...
+
+
 # Every process a benchmark starts, so that an interrupted run (Ctrl+C, SIGTERM, a timeout)
 # still stops them: the runner calls stop_children() on its way out.
-_children: list[subprocess.Popen[bytes]] = []
+_children: list[Child] = []
 
 
-def track(process: subprocess.Popen[bytes] | None) -> None:
+def track(process: Child | None) -> None:
     if process is not None:
         _children.append(process)
 

@@ -316,6 +316,7 @@ def _workers(service: str, env: dict[str, str], replicas: int) -> Iterator[list[
                 ["worker", service],
                 env,
                 Path(work_dir) / f"{service}-worker-{i}.log",
+                forked=False,  # started anew, as on a pod
             )
             for i in range(replicas)
         ]

@@ -133,7 +133,8 @@ async def running_platform(
         env[f"LINLI_{name.upper()}_DATABASE_URL"] = url
     STATE_ROOT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=STATE_ROOT) as work_dir:
-        platform = Platform(Path(work_dir), env)
+        # Started anew, as on a pod: not forked from the tests' pre-imported parent.
+        platform = Platform(Path(work_dir), env, forked=False)
         try:
             with stage("start the platform (8 processes)"):
                 await asyncio.to_thread(start, platform)

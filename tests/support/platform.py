@@ -16,6 +16,7 @@ import httpx
 
 from linli_shared.auth import mint_dev_token
 from linli_shared.settings import PlatformSettings
+from tests.support.forking import FORKER, Forked
 from tests.support.infra import free_port
 
 SERVICES = ("registry", "inspections", "credit", "notify")
@@ -30,19 +31,25 @@ class ServiceProcess:
     args: list[str]
     env: Mapping[str, str]
     log_path: Path
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    forked: bool = True
+    process: Forked | subprocess.Popen[bytes] | None = field(default=None, repr=False)
     terminated: bool = field(default=False, repr=False)
 
     def start(self) -> None:
+        """`python -m linli *args`: forked from a parent that imported the stack once
+        (tests/support/forking.py), or started anew, as on a pod (`forked=False`)."""
         self.terminated = False
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "linli", *self.args],
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        env = {**os.environ, **self.env}
+        if self.forked:
+            self.process = FORKER.start(self.args, env, self.log_path)
+            return
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "linli", *self.args],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def terminate(self) -> None:
         """SIGTERM without waiting (once: a second one makes uvicorn skip its graceful exit)."""
@@ -78,8 +85,12 @@ class ServiceProcess:
 
 
 class Platform:
-    def __init__(self, work_dir: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, work_dir: Path, env: Mapping[str, str], *, forked: bool = True) -> None:
+        """`forked`: the processes forked from a parent that imported the stack once (the
+        tests: about 0.25 s of CPU each to be ready, not 2 s); False starts each anew, as on a
+        pod, for measurements of the processes as they run there (bench/)."""
         self.work_dir = work_dir
+        self.forked = forked
         self.env = dict(env)
         self.ports = {name: free_port() for name in SERVICES}
         # Notify's worker fetches subject keys from the registry's API as notify's service
@@ -96,6 +107,7 @@ class Platform:
                 ["serve", name, "--port", str(self.ports[name])],
                 self.env,
                 work_dir / f"{name}-api.log",
+                forked,
             )
             for name in SERVICES
         }
@@ -107,6 +119,7 @@ class Platform:
                 ["worker", name],
                 {**self.env, "LINLI_METRICS_PORT": str(self.metrics_ports[name])},
                 work_dir / f"{name}-worker.log",
+                forked,
             )
             for name in SERVICES
         }
@@ -118,6 +131,7 @@ class Platform:
             ["worker", service],
             self.env,
             self.work_dir / f"{service}-worker-{len(self.extra_workers) + 2}.log",
+            self.forked,
         )
         self.extra_workers.append(replica)
         replica.start()
