@@ -130,7 +130,7 @@ class Forker:
             self._log.parent.mkdir(parents=True, exist_ok=True)
             with self._log.open("ab") as log:
                 self._parent = subprocess.Popen(
-                    [sys.executable, "-m", "tests.support.forking"],
+                    [sys.executable, "-m", "tests.support.forking", str(self._log)],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=log,
@@ -156,7 +156,8 @@ def _readable(handle: int, timeout: float | None) -> bool:
 # --- the parent ------------------------------------------------------------------------------
 
 
-def main() -> int:
+def main(log: Path) -> int:
+    """`log`: where this parent's own output goes (its stderr), removed at the end if empty."""
     for module in PRELOAD:
         importlib.import_module(module)
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
@@ -181,6 +182,8 @@ def main() -> int:
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+    if log.stat().st_size == 0:
+        log.unlink()
     return 0
 
 
@@ -216,4 +219,4 @@ def _child(args: list[str], env: dict[str, str], log: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(Path(sys.argv[1])))
