@@ -1,7 +1,7 @@
 # The two commands a newcomer needs:
 #   make run    — install everything and run the whole platform on this machine
 #   make test   — install everything, start Kafka and PostgreSQL, run lint, types and all tests
-#   make test-fast — the tests that need no Kafka, PostgreSQL, browser or processes (< 1 minute)
+#   make test-fast — the tests that need no Kafka, PostgreSQL, browser or processes (about 1 minute)
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
